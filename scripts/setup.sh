@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs what building and testing sysflow needs on Debian 12, idempotently:
+# Debian packages (apt-get), the official SysFlow Python tools (pip, in .venv), and the
+# Rust components (rustup). Safe to run again; it only installs what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+
+apt_pkgs=(
+  # C toolchain and the libraries libbpf links against
+  gcc make pkg-config clang libelf-dev zlib1g-dev
+  # bpftool regenerates bpf/vmlinux.h (not needed for a plain build)
+  bpftool
+)
+missing=()
+for p in "${apt_pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "setup: installing Debian packages: ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+if command -v rustup >/dev/null 2>&1; then
+  rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt
+  rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
+fi
+
+# Official SysFlow tools (sysprint, fastavro) for interop tests and benchmarks.
+if [ ! -x .venv/bin/sysprint ]; then
+  echo "setup: creating .venv with sysflow-tools from PyPI"
+  python3 -m venv .venv
+  .venv/bin/pip install -q --disable-pip-version-check sysflow-tools
+fi
+echo "setup: done"

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# The whole test suite: setup, formatting, lints, docs, and every test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/setup.sh
+export SYSFLOW_REQUIRE_ALL=1   # tests fail, rather than skip, when a prerequisite is missing
+cargo fmt --check
+cargo clippy --all-targets -- -D warnings
+RUSTDOCFLAGS=-Dwarnings cargo doc --no-deps
+cargo test --release --all-targets
+echo "test.sh: all passed"

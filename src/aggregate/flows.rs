@@ -1,0 +1,664 @@
+//! File flows and network flows: per thread and fd, counting reads and writes between an
+//! open/accept/connect and the close, exit, periodic export or end of capture.
+
+use super::{Aggregator, DataFlowRef, Emit, FfKey, NfKey};
+use crate::config::{CollectionMode, FileReadMode};
+use crate::error::Result;
+use crate::model::*;
+use crate::state::{FdInfo, FdKind, State, l4};
+
+/// A file flow being accumulated.
+pub(crate) struct FileFlowEntry {
+    pub rec: FileFlow,
+    /// Key of the file entity (container id + path).
+    pub file_key: Vec<u8>,
+    /// The fd name at creation (the read filter's prefix test looks at it).
+    pub name: Vec<u8>,
+    pub export_time: i64,
+    pub last_update: i64,
+    pub seq: u64,
+}
+
+/// A network flow being accumulated.
+pub(crate) struct NetFlowEntry {
+    pub rec: NetworkFlow,
+    pub export_time: i64,
+    pub last_update: i64,
+    pub seq: u64,
+}
+
+/// The change an operation makes to a flow.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct FlowOp {
+    pub flag: OpFlags,
+    /// Number of operations (1 for a syscall; the kernel's count for aggregated I/O).
+    pub ops: i64,
+    /// Bytes transferred (negative results add nothing).
+    pub bytes: i64,
+}
+
+impl FlowOp {
+    pub fn single(flag: OpFlags, res: i64) -> Self {
+        // The result is read as a 32-bit int, as the reference does.
+        Self {
+            flag,
+            ops: 1,
+            bytes: i64::from((res as i32).max(0)),
+        }
+    }
+}
+
+const NOISY_PREFIXES: [&[u8]; 8] = [
+    b"/proc/",
+    b"/dev/",
+    b"/sys/",
+    b"//sys/",
+    b"/lib/",
+    b"/lib64/",
+    b"/usr/lib/",
+    b"/usr/lib64/",
+];
+
+fn apply_counts(op_flags: &mut OpFlags, c: [&mut i64; 4], op: FlowOp) {
+    *op_flags |= op.flag;
+    let [r_ops, w_ops, r_bytes, w_bytes] = c;
+    if op.flag == OpFlags::WRITE_SEND {
+        *w_ops += op.ops;
+        *w_bytes += op.bytes.max(0);
+    } else if op.flag == OpFlags::READ_RECV {
+        *r_ops += op.ops;
+        *r_bytes += op.bytes.max(0);
+    }
+}
+
+/// Protocol number SysFlow records for a scap layer-4 protocol.
+fn proto(l4proto: u8) -> i32 {
+    match l4proto {
+        l4::TCP => 6,
+        l4::UDP => 17,
+        l4::ICMP => 1,
+        l4::RAW => 254,
+        _ => -1,
+    }
+}
+
+impl Aggregator {
+    /// Whether a file flow passes the `fileReadMode` filter.
+    pub(crate) fn passes_read_filter(&self, ff: &FileFlow, name: &[u8]) -> bool {
+        let mode = self.cfg.file_read_mode;
+        if mode == FileReadMode::All {
+            return true;
+        }
+        let read_only = (ff.open_flags as u32 & OpenFlags::RDONLY.bits()) != 0
+            || (ff.op_flags.contains(OpFlags::READ_RECV)
+                && !ff.op_flags.contains(OpFlags::WRITE_SEND)
+                && !ff.op_flags.contains(OpFlags::MMAP));
+        if !read_only {
+            return true;
+        }
+        match mode {
+            FileReadMode::NoReads => false,
+            _ => !NOISY_PREFIXES.iter().any(|p| name.starts_with(p)),
+        }
+    }
+
+    /// Writes a flow record unless it carries no operation (or only TRUNCATE).
+    fn suppressed(flags: OpFlags) -> bool {
+        flags.is_empty() || flags == OpFlags::TRUNCATE
+    }
+
+    pub(crate) fn write_file_flow(
+        &mut self,
+        ff: &FileFlow,
+        name: &[u8],
+        file_key: &[u8],
+        filtered: bool,
+        out: &mut dyn Emit,
+    ) -> Result<()> {
+        if Self::suppressed(ff.op_flags) || (filtered && !self.passes_read_filter(ff, name)) {
+            return Ok(());
+        }
+        self.write_linked(
+            Record::FileFlow(ff.clone()),
+            Some(ff.proc_oid),
+            Some(file_key),
+            None,
+            out,
+        )
+    }
+
+    pub(crate) fn write_net_flow(&mut self, nf: &NetworkFlow, out: &mut dyn Emit) -> Result<()> {
+        if Self::suppressed(nf.op_flags) {
+            return Ok(());
+        }
+        self.write_linked(
+            Record::NetworkFlow(nf.clone()),
+            Some(nf.proc_oid),
+            None,
+            None,
+            out,
+        )
+    }
+
+    fn insert_df(&mut self, export_time: i64, r: DataFlowRef) -> u64 {
+        self.seq += 1;
+        self.dfset.insert((export_time, self.seq), r);
+        self.seq
+    }
+
+    // ------------------------------------------------------------------------ file flows
+
+    /// Routes an fd operation to the file-flow logic (the fd is not an IP socket).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn file_flow_event(
+        &mut self,
+        st: &State,
+        tid: i64,
+        fd: i64,
+        fdinfo: &FdInfo,
+        op: FlowOp,
+        out: &mut dyn Emit,
+    ) -> Result<()> {
+        let restype = fdinfo.kind.typechar();
+        if self.cfg.file_only && !fdinfo.kind.is_file() {
+            return Ok(());
+        }
+        if !matches!(restype, b'f' | b'd' | b'u' | b'p') {
+            return Ok(());
+        }
+        let Some((oid, _)) = self.get_process(st, tid, ObjectState::Reup, out)? else {
+            return Ok(());
+        };
+        let file_key = self.get_file(st, tid, &fdinfo.name, restype, ObjectState::Reup, out)?;
+        let file_oid = self.files[&file_key].rec.oid;
+        let now = self.now_s();
+        let ts = self.now_ns as i64;
+        let open_flags = if op.flag == OpFlags::OPEN {
+            fdinfo.openflags as i32
+        } else {
+            0
+        };
+        if self.cfg.collection_mode == CollectionMode::Consumer {
+            if op.flag != OpFlags::OPEN {
+                return Ok(());
+            }
+            let ff = FileFlow {
+                proc_oid: oid,
+                ts,
+                tid,
+                op_flags: OpFlags::OPEN,
+                open_flags,
+                end_ts: ts,
+                file_oid,
+                fd: fd as i32,
+                ..Default::default()
+            };
+            return self.write_file_flow(&ff, b"", &file_key, true, out);
+        }
+        let key: FfKey = (fdinfo.name.clone(), tid, fd);
+        let exists = self.procs[&oid].fileflows.contains_key(&key);
+        if !exists {
+            let mut rec = FileFlow {
+                proc_oid: oid,
+                ts,
+                tid,
+                op_flags: op.flag,
+                open_flags,
+                end_ts: 0,
+                file_oid,
+                fd: fd as i32,
+                ..Default::default()
+            };
+            apply_counts(
+                &mut rec.op_flags,
+                [
+                    &mut rec.num_r_recv_ops,
+                    &mut rec.num_w_send_ops,
+                    &mut rec.num_r_recv_bytes,
+                    &mut rec.num_w_send_bytes,
+                ],
+                op,
+            );
+            if op.flag != OpFlags::CLOSE {
+                let seq = self.insert_df(now, DataFlowRef::File(oid, key.clone()));
+                let e = FileFlowEntry {
+                    rec,
+                    file_key: file_key.clone(),
+                    name: fdinfo.name.clone(),
+                    export_time: now,
+                    last_update: now,
+                    seq,
+                };
+                self.procs
+                    .get_mut(&oid)
+                    .expect("present")
+                    .fileflows
+                    .insert(key, e);
+                if let Some(f) = self.files.get_mut(&file_key) {
+                    f.refs += 1;
+                }
+            } else {
+                self.write_related_file_flows(oid, tid, fd as i32, &file_key, ts, out)?;
+                rec.end_ts = ts;
+                self.write_file_flow(&rec, &fdinfo.name, &file_key, true, out)?;
+            }
+            return Ok(());
+        }
+        {
+            let e = self
+                .procs
+                .get_mut(&oid)
+                .expect("present")
+                .fileflows
+                .get_mut(&key)
+                .expect("present");
+            let r = &mut e.rec;
+            apply_counts(
+                &mut r.op_flags,
+                [
+                    &mut r.num_r_recv_ops,
+                    &mut r.num_w_send_ops,
+                    &mut r.num_r_recv_bytes,
+                    &mut r.num_w_send_bytes,
+                ],
+                op,
+            );
+            e.last_update = now;
+            if op.flag == OpFlags::OPEN {
+                r.open_flags = fdinfo.openflags as i32;
+            }
+        }
+        if op.flag == OpFlags::CLOSE {
+            self.write_related_file_flows(oid, tid, fd as i32, &file_key, ts, out)?;
+            let e = self
+                .procs
+                .get_mut(&oid)
+                .expect("present")
+                .fileflows
+                .remove(&key)
+                .expect("present");
+            self.dfset.remove(&(e.export_time, e.seq));
+            let mut rec = e.rec;
+            rec.end_ts = ts;
+            self.write_file_flow(&rec, &e.name, &e.file_key, true, out)?;
+            if let Some(f) = self.files.get_mut(&e.file_key) {
+                f.refs -= 1;
+            }
+        }
+        Ok(())
+    }
+
+    /// On a close by one thread, the flows of other threads on the same fd and file end
+    /// too (TRUNCATE); those with OPEN first.
+    fn write_related_file_flows(
+        &mut self,
+        oid: Oid,
+        tid: i64,
+        fd: i32,
+        file_key: &[u8],
+        end_ts: i64,
+        out: &mut dyn Emit,
+    ) -> Result<()> {
+        let Some(p) = self.procs.get_mut(&oid) else {
+            return Ok(());
+        };
+        let mut keys: Vec<FfKey> = p
+            .fileflows
+            .iter()
+            .filter(|(_, e)| e.rec.tid != tid && e.rec.fd == fd && e.file_key == file_key)
+            .map(|(k, _)| k.clone())
+            .collect();
+        keys.sort_by_key(|k| (k.1, k.2));
+        let mut opened = Vec::new();
+        let mut others = Vec::new();
+        for k in keys {
+            let e = p.fileflows.remove(&k).expect("listed");
+            if e.rec.op_flags.contains(OpFlags::OPEN) {
+                opened.insert(0, e);
+            } else {
+                others.push(e);
+            }
+        }
+        for e in opened.into_iter().chain(others) {
+            self.dfset.remove(&(e.export_time, e.seq));
+            let mut rec = e.rec;
+            rec.end_ts = end_ts;
+            rec.op_flags |= OpFlags::TRUNCATE;
+            self.export_file(&e.file_key, out)?;
+            self.write_file_flow(&rec, &e.name, &e.file_key, true, out)?;
+        }
+        Ok(())
+    }
+
+    // --------------------------------------------------------------------- network flows
+
+    /// An operation on an IPv4 socket.
+    pub(crate) fn net_flow_event(
+        &mut self,
+        st: &State,
+        tid: i64,
+        fd: i64,
+        fdinfo: &FdInfo,
+        op: FlowOp,
+        out: &mut dyn Emit,
+    ) -> Result<()> {
+        if fdinfo.kind != FdKind::Ipv4Sock {
+            // IPv6 flows have no place in the v5 schema.
+            return Ok(());
+        }
+        let Some((oid, _)) = self.get_process(st, tid, ObjectState::Reup, out)? else {
+            return Ok(());
+        };
+        let sip = i32::from_le_bytes(fdinfo.v4.sip);
+        let dip = i32::from_le_bytes(fdinfo.v4.dip);
+        let (sport, dport) = (i32::from(fdinfo.v4.sport), i32::from(fdinfo.v4.dport));
+        let key: NfKey = (tid, sip, sport, dip, dport, fd as i32);
+        let now = self.now_s();
+        let ts = self.now_ns as i64;
+        let exists = self.procs[&oid].netflows.contains_key(&key);
+        if !exists {
+            let mut rec = NetworkFlow {
+                proc_oid: oid,
+                ts,
+                tid,
+                op_flags: op.flag,
+                end_ts: 0,
+                sip,
+                sport,
+                dip,
+                dport,
+                proto: proto(fdinfo.l4proto),
+                fd: fd as i32,
+                ..Default::default()
+            };
+            apply_counts(
+                &mut rec.op_flags,
+                [
+                    &mut rec.num_r_recv_ops,
+                    &mut rec.num_w_send_ops,
+                    &mut rec.num_r_recv_bytes,
+                    &mut rec.num_w_send_bytes,
+                ],
+                op,
+            );
+            if op.flag != OpFlags::CLOSE {
+                let seq = self.insert_df(now, DataFlowRef::Net(oid, key));
+                self.procs.get_mut(&oid).expect("present").netflows.insert(
+                    key,
+                    NetFlowEntry {
+                        rec,
+                        export_time: now,
+                        last_update: now,
+                        seq,
+                    },
+                );
+            } else {
+                self.write_related_net_flows(oid, &key, ts, out)?;
+                rec.end_ts = ts;
+                self.write_net_flow(&rec, out)?;
+            }
+            return Ok(());
+        }
+        {
+            let e = self
+                .procs
+                .get_mut(&oid)
+                .expect("present")
+                .netflows
+                .get_mut(&key)
+                .expect("present");
+            let r = &mut e.rec;
+            apply_counts(
+                &mut r.op_flags,
+                [
+                    &mut r.num_r_recv_ops,
+                    &mut r.num_w_send_ops,
+                    &mut r.num_r_recv_bytes,
+                    &mut r.num_w_send_bytes,
+                ],
+                op,
+            );
+            e.last_update = now;
+        }
+        if op.flag == OpFlags::CLOSE {
+            self.write_related_net_flows(oid, &key, ts, out)?;
+            let e = self
+                .procs
+                .get_mut(&oid)
+                .expect("present")
+                .netflows
+                .remove(&key)
+                .expect("present");
+            self.dfset.remove(&(e.export_time, e.seq));
+            let mut rec = e.rec;
+            rec.end_ts = ts;
+            self.write_net_flow(&rec, out)?;
+        }
+        Ok(())
+    }
+
+    fn write_related_net_flows(
+        &mut self,
+        oid: Oid,
+        key: &NfKey,
+        end_ts: i64,
+        out: &mut dyn Emit,
+    ) -> Result<()> {
+        let Some(p) = self.procs.get_mut(&oid) else {
+            return Ok(());
+        };
+        let mut keys: Vec<NfKey> = p
+            .netflows
+            .keys()
+            .filter(|k| {
+                k.0 != key.0 && (k.1, k.2, k.3, k.4, k.5) == (key.1, key.2, key.3, key.4, key.5)
+            })
+            .copied()
+            .collect();
+        keys.sort();
+        let mut first = Vec::new();
+        let mut others = Vec::new();
+        for k in keys {
+            let e = p.netflows.remove(&k).expect("listed");
+            if e.rec
+                .op_flags
+                .intersects(OpFlags::ACCEPT | OpFlags::CONNECT)
+            {
+                first.insert(0, e);
+            } else {
+                others.push(e);
+            }
+        }
+        for e in first.into_iter().chain(others) {
+            self.dfset.remove(&(e.export_time, e.seq));
+            let mut rec = e.rec;
+            rec.end_ts = end_ts;
+            rec.op_flags |= OpFlags::TRUNCATE;
+            self.write_net_flow(&rec, out)?;
+        }
+        Ok(())
+    }
+
+    // ------------------------------------------------------------------ exits and expiry
+
+    /// A thread (`Some(tid)`) or a whole process (`None`) ended: its flows end with
+    /// TRUNCATE (file flows first), and on a thread exit the other threads' flows on the
+    /// same fds end too.
+    pub(crate) fn flush_flows_of(
+        &mut self,
+        oid: Oid,
+        tid: Option<i64>,
+        out: &mut dyn Emit,
+    ) -> Result<()> {
+        let end_ts = self.now_ns as i64;
+        let Some(p) = self.procs.get(&oid) else {
+            return Ok(());
+        };
+        let mut fkeys: Vec<FfKey> = p
+            .fileflows
+            .iter()
+            .filter(|(_, e)| tid.is_none_or(|t| e.rec.tid == t))
+            .map(|(k, _)| k.clone())
+            .collect();
+        fkeys.sort_by(|a, b| (a.1, a.2, &a.0).cmp(&(b.1, b.2, &b.0)));
+        for k in fkeys {
+            let Some(e) = self
+                .procs
+                .get_mut(&oid)
+                .and_then(|p| p.fileflows.remove(&k))
+            else {
+                continue;
+            };
+            self.dfset.remove(&(e.export_time, e.seq));
+            self.export_file(&e.file_key, out)?;
+            if tid.is_some() {
+                self.write_related_file_flows(oid, e.rec.tid, e.rec.fd, &e.file_key, end_ts, out)?;
+            }
+            let mut rec = e.rec;
+            rec.end_ts = end_ts;
+            rec.op_flags |= OpFlags::TRUNCATE;
+            self.write_file_flow(&rec, &e.name, &e.file_key, true, out)?;
+            if let Some(f) = self.files.get_mut(&e.file_key) {
+                f.refs -= 1;
+            }
+        }
+        let Some(p) = self.procs.get(&oid) else {
+            return Ok(());
+        };
+        let mut nkeys: Vec<NfKey> = p
+            .netflows
+            .keys()
+            .filter(|k| tid.is_none_or(|t| k.0 == t))
+            .copied()
+            .collect();
+        nkeys.sort();
+        for k in nkeys {
+            let Some(e) = self.procs.get_mut(&oid).and_then(|p| p.netflows.remove(&k)) else {
+                continue;
+            };
+            self.dfset.remove(&(e.export_time, e.seq));
+            if tid.is_some() {
+                self.write_related_net_flows(oid, &k, end_ts, out)?;
+            }
+            let mut rec = e.rec;
+            rec.end_ts = end_ts;
+            rec.op_flags |= OpFlags::TRUNCATE;
+            self.write_net_flow(&rec, out)?;
+        }
+        Ok(())
+    }
+
+    /// Periodic export: flows not exported for 30 s are written and restarted; flows idle
+    /// for 60 s are dropped. Runs at most once per second of capture time.
+    pub(crate) fn expire_data_flows(&mut self, out: &mut dyn Emit) -> Result<()> {
+        let now = self.now_s();
+        if self.last_df_check == i64::MIN {
+            self.last_df_check = now;
+            return Ok(());
+        }
+        if now - self.last_df_check < 1 {
+            return Ok(());
+        }
+        self.last_df_check = now;
+        let sinsp_ts = self.now_ns as i64;
+        while let Some((&(export_time, seq), r)) = self.dfset.first_key_value() {
+            if now - export_time < self.export_interval {
+                break;
+            }
+            let r = r.clone();
+            self.dfset.remove(&(export_time, seq));
+            match r {
+                DataFlowRef::File(oid, key) => {
+                    let Some(e) = self
+                        .procs
+                        .get_mut(&oid)
+                        .and_then(|p| p.fileflows.get_mut(&key))
+                    else {
+                        continue;
+                    };
+                    if now - e.last_update >= self.expire_interval {
+                        let e = self
+                            .procs
+                            .get_mut(&oid)
+                            .expect("present")
+                            .fileflows
+                            .remove(&key)
+                            .expect("present");
+                        if let Some(f) = self.files.get_mut(&e.file_key) {
+                            f.refs -= 1;
+                        }
+                        continue;
+                    }
+                    let mut rec = e.rec.clone();
+                    let (name, file_key) = (e.name.clone(), e.file_key.clone());
+                    rec.end_ts = sinsp_ts;
+                    self.export_process(oid, out)?;
+                    self.export_file(&file_key, out)?;
+                    self.write_file_flow(&rec, &name, &file_key, true, out)?;
+                    self.seq += 1;
+                    let seq = self.seq;
+                    let e = self
+                        .procs
+                        .get_mut(&oid)
+                        .expect("present")
+                        .fileflows
+                        .get_mut(&key)
+                        .expect("present");
+                    let r = &mut e.rec;
+                    r.ts = sinsp_ts;
+                    r.end_ts = 0;
+                    r.op_flags = OpFlags::empty();
+                    r.num_r_recv_ops = 0;
+                    r.num_w_send_ops = 0;
+                    r.num_r_recv_bytes = 0;
+                    r.num_w_send_bytes = 0;
+                    e.export_time = now;
+                    e.seq = seq;
+                    self.dfset.insert((now, seq), DataFlowRef::File(oid, key));
+                }
+                DataFlowRef::Net(oid, key) => {
+                    let Some(e) = self
+                        .procs
+                        .get_mut(&oid)
+                        .and_then(|p| p.netflows.get_mut(&key))
+                    else {
+                        continue;
+                    };
+                    if now - e.last_update >= self.expire_interval {
+                        self.procs
+                            .get_mut(&oid)
+                            .expect("present")
+                            .netflows
+                            .remove(&key);
+                        continue;
+                    }
+                    let mut rec = e.rec.clone();
+                    rec.end_ts = sinsp_ts;
+                    self.export_process(oid, out)?;
+                    self.write_net_flow(&rec, out)?;
+                    self.seq += 1;
+                    let seq = self.seq;
+                    let e = self
+                        .procs
+                        .get_mut(&oid)
+                        .expect("present")
+                        .netflows
+                        .get_mut(&key)
+                        .expect("present");
+                    let r = &mut e.rec;
+                    r.ts = sinsp_ts;
+                    r.end_ts = 0;
+                    r.op_flags = OpFlags::empty();
+                    r.num_r_recv_ops = 0;
+                    r.num_w_send_ops = 0;
+                    r.num_r_recv_bytes = 0;
+                    r.num_w_send_bytes = 0;
+                    e.export_time = now;
+                    e.seq = seq;
+                    self.dfset.insert((now, seq), DataFlowRef::Net(oid, key));
+                }
+            }
+        }
+        Ok(())
+    }
+}

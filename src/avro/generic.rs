@@ -1,0 +1,353 @@
+//! Decoding of SysFlow files written with another schema version than v5.
+//!
+//! Older collectors wrote earlier SysFlow schemas (header versions 1000-4: no `filename`,
+//! no process `cwd`/`env`, a container `imagerepo`, …). Such files are decoded with
+//! apache-avro against their own embedded schema and mapped onto the v5 model by record and
+//! field name; fields the old schema lacks take their v5 default (empty, zero, false, none).
+
+use crate::model::*;
+use apache_avro::Schema;
+use apache_avro::reader::datum::GenericDatumReader;
+use apache_avro::types::Value;
+
+/// Decoder for one writer schema.
+pub(crate) struct GenericDecoder {
+    schema: Schema,
+    /// Record kind of each union branch of `SysFlow.rec` (None: unknown record name).
+    branches: Vec<Option<RecordKind>>,
+    v5_equivalent: bool,
+}
+
+impl GenericDecoder {
+    pub(crate) fn new(json: &str) -> Result<Self, String> {
+        let schema = Schema::parse_str(json).map_err(|e| e.to_string())?;
+        let Schema::Record(top) = &schema else {
+            return Err("top-level schema is not a record".into());
+        };
+        let Some(rec) = top.fields.iter().find(|f| f.name == "rec") else {
+            return Err("no `rec` union field: not a SysFlow schema".into());
+        };
+        let Schema::Union(u) = &rec.schema else {
+            return Err("`rec` is not a union: not a SysFlow schema".into());
+        };
+        let branches = u
+            .variants()
+            .iter()
+            .map(|b| match b {
+                Schema::Record(r) => RecordKind::ALL
+                    .into_iter()
+                    .find(|k| k.schema_name() == r.name.name()),
+                _ => None,
+            })
+            .collect();
+        let v5 = Schema::parse_str(super::schema::schema_v5()).map_err(|e| e.to_string())?;
+        let v5_equivalent = v5.canonical_form() == schema.canonical_form();
+        Ok(Self {
+            schema,
+            branches,
+            v5_equivalent,
+        })
+    }
+
+    /// Whether the schema is the v5 schema written differently (same canonical form).
+    pub(crate) fn is_v5_equivalent(&self) -> bool {
+        self.v5_equivalent
+    }
+
+    /// Decodes one datum; returns the record and the bytes used.
+    pub(crate) fn decode(&self, data: &[u8]) -> Result<(Record, usize), String> {
+        let mut slice = data;
+        let reader = GenericDatumReader::builder(&self.schema)
+            .build()
+            .map_err(|e| e.to_string())?;
+        let v = reader.read_value(&mut slice).map_err(|e| e.to_string())?;
+        let used = data.len() - slice.len();
+        let Value::Record(top) = v else {
+            return Err("datum is not a record".into());
+        };
+        let Some((_, Value::Union(idx, inner))) = top.into_iter().find(|(n, _)| n == "rec") else {
+            return Err("datum has no `rec` union".into());
+        };
+        let kind = self
+            .branches
+            .get(idx as usize)
+            .copied()
+            .flatten()
+            .ok_or_else(|| format!("union branch {idx} is not a known SysFlow record"))?;
+        let Value::Record(fields) = *inner else {
+            return Err("union branch is not a record".into());
+        };
+        Ok((to_record(kind, &Fields(fields))?, used))
+    }
+}
+
+struct Fields(Vec<(String, Value)>);
+
+fn unwrap_union(v: &Value) -> &Value {
+    match v {
+        Value::Union(_, inner) => unwrap_union(inner),
+        other => other,
+    }
+}
+
+impl Fields {
+    fn get(&self, name: &str) -> Option<&Value> {
+        self.0
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| unwrap_union(v))
+    }
+
+    fn long(&self, name: &str) -> i64 {
+        match self.get(name) {
+            Some(Value::Long(v)) => *v,
+            Some(Value::Int(v)) => i64::from(*v),
+            _ => 0,
+        }
+    }
+
+    fn int(&self, name: &str) -> i32 {
+        match self.get(name) {
+            Some(Value::Int(v)) => *v,
+            Some(Value::Long(v)) => *v as i32,
+            _ => 0,
+        }
+    }
+
+    fn boolean(&self, name: &str) -> bool {
+        matches!(self.get(name), Some(Value::Boolean(true)))
+    }
+
+    fn string(&self, name: &str) -> String {
+        self.opt_string(name).unwrap_or_default()
+    }
+
+    fn opt_string(&self, name: &str) -> Option<String> {
+        match self.get(name) {
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(Value::Bytes(b)) => Some(String::from_utf8_lossy(b).into_owned()),
+            _ => None,
+        }
+    }
+
+    fn strings(&self, name: &str) -> Vec<String> {
+        match self.get(name) {
+            Some(Value::Array(items)) => items
+                .iter()
+                .filter_map(|v| match unwrap_union(v) {
+                    Value::String(s) => Some(s.clone()),
+                    _ => None,
+                })
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    fn longs(&self, name: &str) -> Vec<i64> {
+        match self.get(name) {
+            Some(Value::Array(items)) => items
+                .iter()
+                .filter_map(|v| match unwrap_union(v) {
+                    Value::Long(l) => Some(*l),
+                    Value::Int(i) => Some(i64::from(*i)),
+                    _ => None,
+                })
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    fn str_map(&self, name: &str) -> std::collections::BTreeMap<String, String> {
+        match self.get(name) {
+            Some(Value::Map(m)) => m
+                .iter()
+                .filter_map(|(k, v)| match unwrap_union(v) {
+                    Value::String(s) => Some((k.clone(), s.clone())),
+                    _ => None,
+                })
+                .collect(),
+            _ => Default::default(),
+        }
+    }
+
+    fn symbol(&self, name: &str) -> Option<&str> {
+        match self.get(name) {
+            Some(Value::Enum(_, s)) => Some(s),
+            _ => None,
+        }
+    }
+
+    fn oid(&self, name: &str) -> Option<Oid> {
+        match self.get(name) {
+            Some(Value::Record(f)) => {
+                let f = Fields(f.clone());
+                Some(Oid::new(f.long("createTS"), f.long("hpid")))
+            }
+            _ => None,
+        }
+    }
+
+    fn foid(&self, name: &str) -> Option<Foid> {
+        match self.get(name) {
+            Some(Value::Fixed(20, b)) => {
+                let mut a = [0u8; 20];
+                a.copy_from_slice(b);
+                Some(Foid(a))
+            }
+            _ => None,
+        }
+    }
+
+    fn op_flags(&self) -> OpFlags {
+        OpFlags::from_avro(self.int("opFlags"))
+    }
+
+    fn state(&self) -> Result<ObjectState, String> {
+        let s = self.symbol("state").unwrap_or("");
+        ObjectState::from_symbol(s).ok_or_else(|| format!("unknown object state {s:?}"))
+    }
+}
+
+fn to_record(kind: RecordKind, f: &Fields) -> Result<Record, String> {
+    let need_oid = |n: &str| f.oid(n).ok_or_else(|| format!("missing OID field {n}"));
+    let need_foid = |n: &str| f.foid(n).ok_or_else(|| format!("missing FOID field {n}"));
+    Ok(match kind {
+        RecordKind::Header => Record::Header(SfHeader {
+            version: f.long("version"),
+            exporter: f.string("exporter"),
+            ip: f.string("ip"),
+            filename: f.string("filename"),
+        }),
+        RecordKind::Container => Record::Container(Container {
+            id: f.string("id"),
+            name: f.string("name"),
+            image: f.string("image"),
+            imageid: f.string("imageid"),
+            container_type: f
+                .symbol("type")
+                .and_then(ContainerType::from_symbol)
+                .ok_or("unknown container type")?,
+            privileged: f.boolean("privileged"),
+            pod_id: f.opt_string("podId"),
+        }),
+        RecordKind::Process => Record::Process(Process {
+            state: f.state()?,
+            oid: need_oid("oid")?,
+            poid: f.oid("poid"),
+            ts: f.long("ts"),
+            exe: f.string("exe"),
+            exe_args: f.string("exeArgs"),
+            uid: f.int("uid"),
+            user_name: f.string("userName"),
+            gid: f.int("gid"),
+            group_name: f.string("groupName"),
+            tty: f.boolean("tty"),
+            container_id: f.opt_string("containerId"),
+            entry: f.boolean("entry"),
+            cwd: f.string("cwd"),
+            env: f.strings("env"),
+        }),
+        RecordKind::File => Record::File(File {
+            state: f.state()?,
+            oid: need_foid("oid")?,
+            ts: f.long("ts"),
+            restype: f.int("restype"),
+            path: f.string("path"),
+            container_id: f.opt_string("containerId"),
+        }),
+        RecordKind::ProcessEvent => Record::ProcessEvent(ProcessEvent {
+            proc_oid: need_oid("procOID")?,
+            ts: f.long("ts"),
+            tid: f.long("tid"),
+            op_flags: f.op_flags(),
+            args: f.strings("args"),
+            ret: f.int("ret"),
+        }),
+        RecordKind::NetworkFlow => Record::NetworkFlow(NetworkFlow {
+            proc_oid: need_oid("procOID")?,
+            ts: f.long("ts"),
+            tid: f.long("tid"),
+            op_flags: f.op_flags(),
+            end_ts: f.long("endTs"),
+            sip: f.int("sip"),
+            sport: f.int("sport"),
+            dip: f.int("dip"),
+            dport: f.int("dport"),
+            proto: f.int("proto"),
+            fd: f.int("fd"),
+            num_r_recv_ops: f.long("numRRecvOps"),
+            num_w_send_ops: f.long("numWSendOps"),
+            num_r_recv_bytes: f.long("numRRecvBytes"),
+            num_w_send_bytes: f.long("numWSendBytes"),
+        }),
+        RecordKind::FileFlow => Record::FileFlow(FileFlow {
+            proc_oid: need_oid("procOID")?,
+            ts: f.long("ts"),
+            tid: f.long("tid"),
+            op_flags: f.op_flags(),
+            open_flags: f.int("openFlags"),
+            end_ts: f.long("endTs"),
+            file_oid: need_foid("fileOID")?,
+            fd: f.int("fd"),
+            num_r_recv_ops: f.long("numRRecvOps"),
+            num_w_send_ops: f.long("numWSendOps"),
+            num_r_recv_bytes: f.long("numRRecvBytes"),
+            num_w_send_bytes: f.long("numWSendBytes"),
+        }),
+        RecordKind::FileEvent => Record::FileEvent(FileEvent {
+            proc_oid: need_oid("procOID")?,
+            ts: f.long("ts"),
+            tid: f.long("tid"),
+            op_flags: f.op_flags(),
+            file_oid: need_foid("fileOID")?,
+            ret: f.int("ret"),
+            new_file_oid: f.foid("newFileOID"),
+        }),
+        RecordKind::NetworkEvent => Record::NetworkEvent(NetworkEvent {
+            proc_oid: need_oid("procOID")?,
+            ts: f.long("ts"),
+            tid: f.long("tid"),
+            op_flags: f.op_flags(),
+            sip: f.int("sip"),
+            sport: f.int("sport"),
+            dip: f.int("dip"),
+            dport: f.int("dport"),
+            proto: f.int("proto"),
+            ret: f.int("ret"),
+        }),
+        RecordKind::ProcessFlow => Record::ProcessFlow(ProcessFlow {
+            proc_oid: need_oid("procOID")?,
+            ts: f.long("ts"),
+            num_threads_cloned: f.long("numThreadsCloned"),
+            op_flags: f.op_flags(),
+            end_ts: f.long("endTs"),
+            num_threads_exited: f.long("numThreadsExited"),
+            num_clone_errors: f.long("numCloneErrors"),
+        }),
+        RecordKind::Pod => Record::Pod(Pod {
+            ts: f.long("ts"),
+            id: f.string("id"),
+            name: f.string("name"),
+            node_name: f.string("nodeName"),
+            host_ip: f.longs("hostIP"),
+            internal_ip: f.longs("internalIP"),
+            namespace: f.string("namespace"),
+            restart_count: f.long("restartCount"),
+            labels: f.str_map("labels"),
+            selectors: f.str_map("selectors"),
+            services: Vec::new(),
+        }),
+        RecordKind::K8sEvent => Record::K8sEvent(K8sEvent {
+            kind: f
+                .symbol("kind")
+                .and_then(K8sComponent::from_symbol)
+                .unwrap_or(K8sComponent::Unknown),
+            action: f
+                .symbol("action")
+                .and_then(K8sAction::from_symbol)
+                .unwrap_or(K8sAction::Unknown),
+            ts: f.long("ts"),
+            message: f.string("message"),
+        }),
+    })
+}

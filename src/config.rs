@@ -1,0 +1,365 @@
+//! Driver configuration: [`SysFlowConfig`], its defaults and environment overrides.
+
+use crate::avro::AvroCodec;
+use crate::error::{Result, SysFlowError};
+use crate::export::RecordCallback;
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Which file reads are recorded as FileFlows (the reference's `fileReadMode`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum FileReadMode {
+    /// `0`: record every file read.
+    All,
+    /// `1`: drop every read-only flow.
+    NoReads,
+    /// `2` (default): drop read-only flows on `/proc/`, `/dev/`, `/sys/`, `//sys/`, `/lib/`,
+    /// `/lib64/`, `/usr/lib/`, `/usr/lib64/`.
+    #[default]
+    NoNoisyReads,
+}
+
+impl FileReadMode {
+    /// The reference's numeric mode.
+    pub const fn as_int(self) -> i32 {
+        match self {
+            FileReadMode::All => 0,
+            FileReadMode::NoReads => 1,
+            FileReadMode::NoNoisyReads => 2,
+        }
+    }
+
+    /// The mode for a numeric value (0, 1, 2).
+    pub const fn from_int(v: i64) -> Option<Self> {
+        match v {
+            0 => Some(FileReadMode::All),
+            1 => Some(FileReadMode::NoReads),
+            2 => Some(FileReadMode::NoNoisyReads),
+            _ => None,
+        }
+    }
+}
+
+/// Which syscalls are collected (the reference's `collectionMode`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum CollectionMode {
+    /// Full file and network flows (`SFFlowMode`, default).
+    #[default]
+    Flow,
+    /// Lighter: no read/write counting; an open gives one FileFlow at once
+    /// (`SFConsumerMode`).
+    Consumer,
+    /// Process events and network flows only: no file flows or file events
+    /// (`SFNoFilesMode`).
+    NoFiles,
+}
+
+/// Default ring buffer size per online CPU: the reference's 8 MiB
+/// (`DEFAULT_DRIVER_BUFFER_BYTES_DIM`).
+pub const DEFAULT_BUFFER_BYTES: u64 = 8 * 1024 * 1024;
+
+/// Configuration of a [`crate::SysFlowDriver`]: the fields of the reference's
+/// `SysFlowConfig` under Rust names, plus a few a Rust library needs.
+///
+/// [`SysFlowConfig::default`] gives the reference's documented defaults
+/// (`InitializeSysFlowConfig`). [`SysFlowDriver::new`](crate::SysFlowDriver::new) then
+/// applies the reference's environment overrides unless [`SysFlowConfig::env_overrides`] is
+/// false; see [`SysFlowConfig::apply_env`].
+pub struct SysFlowConfig {
+    /// `filterContainers`: drop events of processes that are not in a container.
+    pub filter_containers: bool,
+    /// `rotateInterval`: seconds between output rotations (new file, header, entity
+    /// re-export). Default 300.
+    pub rotate_interval: u32,
+    /// `exporterID`: the header's exporter id; empty means the host name (offline: the
+    /// capture's host name).
+    pub exporter_id: String,
+    /// `nodeIP`: the header's `ip`; overridden by `NODE_IP`.
+    pub node_ip: String,
+    /// `filePath`: SysFlow output file. A trailing `/` means a directory of files named by
+    /// epoch seconds; otherwise a path, suffixed with `.<epoch>` when rotating.
+    pub file_path: Option<PathBuf>,
+    /// `socketPath`: unix `SOCK_SEQPACKET` socket to stream records to.
+    pub socket_path: Option<PathBuf>,
+    /// `scapInputPath`: read this scap capture instead of capturing live.
+    pub scap_input_path: Option<PathBuf>,
+    /// `falcoFilter`: a Falco-style filter expression on events.
+    pub falco_filter: Option<String>,
+    /// `samplingRatio`: keep one syscall in this many (live capture). Default 1.
+    pub sampling_ratio: u32,
+    /// `criPath`: CRI runtime socket for container metadata.
+    pub cri_path: Option<PathBuf>,
+    /// `criTO`: timeout of CRI queries. Default 30 s.
+    pub cri_timeout: Duration,
+    /// `enableStats`: log table sizes and counters at each rotation and at the end.
+    pub enable_stats: bool,
+    /// `enableProcessFlow`: summarise thread clones/exits into ProcessFlows. Default true.
+    pub enable_process_flow: bool,
+    /// `fileOnly`: only regular files get FileFlows (no pipes, unix sockets,
+    /// directories). Default true.
+    pub file_only: bool,
+    /// `fileReadMode`: which reads are recorded. Default [`FileReadMode::NoNoisyReads`].
+    pub file_read_mode: FileReadMode,
+    /// `dropMode`: drop syscalls SysFlow does not need inside the kernel. Default true.
+    pub drop_mode: bool,
+    /// `callback`: receives every event and flow with its linked entities.
+    pub callback: Option<RecordCallback>,
+    /// `debugMode`: verbose diagnostics on stderr.
+    pub debug_mode: bool,
+    /// `k8sAPIURL`: Kubernetes API server for K8s events (experimental).
+    pub k8s_api_url: Option<String>,
+    /// `k8sAPICert`: certificate for the Kubernetes API server.
+    pub k8s_api_cert: Option<PathBuf>,
+    /// `moduleChecks`: check privileges, BTF and kernel support before loading the probe.
+    /// Default true.
+    pub module_checks: bool,
+    /// `collectionMode`. Default [`CollectionMode::Flow`].
+    pub collection_mode: CollectionMode,
+    /// `appName`: name used in diagnostics. Default `"sysflowlibs"`.
+    pub app_name: String,
+    /// `singleBufferDimension`: ring buffer bytes per online CPU (the probe's ring holds
+    /// this times the CPU count, rounded up to a power of two). Default 8 MiB.
+    pub single_buffer_dimension: u64,
+    /// Codec of the Avro files written (not in the reference, which always deflates).
+    pub file_codec: AvroCodec,
+    /// Apply the reference's environment overrides in `SysFlowDriver::new` (default true).
+    pub env_overrides: bool,
+}
+
+impl Default for SysFlowConfig {
+    fn default() -> Self {
+        Self {
+            filter_containers: false,
+            rotate_interval: 300,
+            exporter_id: String::new(),
+            node_ip: String::new(),
+            file_path: None,
+            socket_path: None,
+            scap_input_path: None,
+            falco_filter: None,
+            sampling_ratio: 1,
+            cri_path: None,
+            cri_timeout: Duration::from_secs(30),
+            enable_stats: false,
+            enable_process_flow: true,
+            file_only: true,
+            file_read_mode: FileReadMode::NoNoisyReads,
+            drop_mode: true,
+            callback: None,
+            debug_mode: false,
+            k8s_api_url: None,
+            k8s_api_cert: None,
+            module_checks: true,
+            collection_mode: CollectionMode::Flow,
+            app_name: "sysflowlibs".to_string(),
+            single_buffer_dimension: DEFAULT_BUFFER_BYTES,
+            file_codec: AvroCodec::default(),
+            env_overrides: true,
+        }
+    }
+}
+
+impl fmt::Debug for SysFlowConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SysFlowConfig")
+            .field("filter_containers", &self.filter_containers)
+            .field("rotate_interval", &self.rotate_interval)
+            .field("exporter_id", &self.exporter_id)
+            .field("node_ip", &self.node_ip)
+            .field("file_path", &self.file_path)
+            .field("socket_path", &self.socket_path)
+            .field("scap_input_path", &self.scap_input_path)
+            .field("falco_filter", &self.falco_filter)
+            .field("sampling_ratio", &self.sampling_ratio)
+            .field("cri_path", &self.cri_path)
+            .field("cri_timeout", &self.cri_timeout)
+            .field("enable_stats", &self.enable_stats)
+            .field("enable_process_flow", &self.enable_process_flow)
+            .field("file_only", &self.file_only)
+            .field("file_read_mode", &self.file_read_mode)
+            .field("drop_mode", &self.drop_mode)
+            .field("callback", &self.callback.as_ref().map(|_| "<fn>"))
+            .field("debug_mode", &self.debug_mode)
+            .field("k8s_api_url", &self.k8s_api_url)
+            .field("k8s_api_cert", &self.k8s_api_cert)
+            .field("module_checks", &self.module_checks)
+            .field("collection_mode", &self.collection_mode)
+            .field("app_name", &self.app_name)
+            .field("single_buffer_dimension", &self.single_buffer_dimension)
+            .field("file_codec", &self.file_codec)
+            .field("env_overrides", &self.env_overrides)
+            .finish()
+    }
+}
+
+/// "1" turns a flag on, any other set value turns it off, unset keeps the config.
+fn env_flag(v: Option<String>, current: bool) -> bool {
+    match v {
+        Some(v) => v == "1",
+        None => current,
+    }
+}
+
+impl SysFlowConfig {
+    /// Applies the reference's environment overrides, reading variables through `var`:
+    ///
+    /// - `ENABLE_STATS=1` turns stats on (other values are ignored);
+    /// - `NODE_IP`, if set and non-empty, replaces `node_ip`; if set but empty, `node_ip`
+    ///   is cleared;
+    /// - `ENABLE_DROP_MODE`, `FILE_ONLY`, `ENABLE_PROC_FLOW`: `1` on, any other value off;
+    /// - `FILE_READ_MODE`: `0`, `1` or `2` sets the mode, anything else is ignored;
+    /// - `SF_K8S_API_URL` and `SF_K8S_API_CERT` set the Kubernetes API;
+    /// - `DRIVER_LOG=1` turns debug output on.
+    pub fn apply_env_from(&mut self, var: impl Fn(&str) -> Option<String>) {
+        if var("ENABLE_STATS").as_deref() == Some("1") {
+            self.enable_stats = true;
+        }
+        if let Some(ip) = var("NODE_IP") {
+            self.node_ip = ip;
+        }
+        self.drop_mode = env_flag(var("ENABLE_DROP_MODE"), self.drop_mode);
+        self.file_only = env_flag(var("FILE_ONLY"), self.file_only);
+        self.enable_process_flow = env_flag(var("ENABLE_PROC_FLOW"), self.enable_process_flow);
+        if let Some(m) = var("FILE_READ_MODE")
+            .and_then(|v| v.parse::<i64>().ok())
+            .and_then(FileReadMode::from_int)
+        {
+            self.file_read_mode = m;
+        }
+        if let Some(url) = var("SF_K8S_API_URL").filter(|s| !s.is_empty()) {
+            self.k8s_api_url = Some(url);
+            if let Some(cert) = var("SF_K8S_API_CERT").filter(|s| !s.is_empty()) {
+                self.k8s_api_cert = Some(cert.into());
+            }
+        }
+        if var("DRIVER_LOG").as_deref() == Some("1") {
+            self.debug_mode = true;
+        }
+    }
+
+    /// Applies the environment overrides from the process environment.
+    pub fn apply_env(&mut self) {
+        self.apply_env_from(|k| std::env::var(k).ok());
+    }
+
+    /// Checks the configuration for values the driver cannot honour.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |m: String| Err(SysFlowError::InvalidConfig(m));
+        if self.sampling_ratio == 0 {
+            return bad("sampling_ratio must be at least 1".into());
+        }
+        if self.rotate_interval == 0 {
+            return bad("rotate_interval must be at least 1 second".into());
+        }
+        if self.file_path.is_none() && self.socket_path.is_none() && self.callback.is_none() {
+            return bad("no output configured: set file_path, socket_path or callback".into());
+        }
+        for (name, p) in [
+            ("file_path", &self.file_path),
+            ("socket_path", &self.socket_path),
+            ("scap_input_path", &self.scap_input_path),
+        ] {
+            if p.as_ref().is_some_and(|p| p.as_os_str().is_empty()) {
+                return bad(format!("{name} is empty; leave it unset instead"));
+            }
+        }
+        let page = 4096;
+        if self.single_buffer_dimension < page || self.single_buffer_dimension % page != 0 {
+            return bad(format!(
+                "single_buffer_dimension {} must be a non-zero multiple of the page size ({page})",
+                self.single_buffer_dimension
+            ));
+        }
+        if let AvroCodec::Deflate(level) = self.file_codec
+            && level > 9
+        {
+            return bad(format!("deflate level {level} is above 9"));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let m: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |k| m.get(k).cloned()
+    }
+
+    #[test]
+    fn defaults_are_the_reference_defaults() {
+        let c = SysFlowConfig::default();
+        assert!(!c.filter_containers);
+        assert_eq!(c.rotate_interval, 300);
+        assert_eq!(c.sampling_ratio, 1);
+        assert_eq!(c.cri_timeout, Duration::from_secs(30));
+        assert!(!c.enable_stats);
+        assert!(c.enable_process_flow);
+        assert!(c.file_only);
+        assert_eq!(c.file_read_mode, FileReadMode::NoNoisyReads);
+        assert!(c.drop_mode);
+        assert!(c.callback.is_none());
+        assert!(!c.debug_mode);
+        assert!(c.module_checks);
+        assert_eq!(c.single_buffer_dimension, 8 * 1024 * 1024);
+        assert_eq!(c.app_name, "sysflowlibs");
+        assert_eq!(c.collection_mode, CollectionMode::Flow);
+        assert!(c.exporter_id.is_empty() && c.node_ip.is_empty());
+        assert!(c.file_path.is_none() && c.scap_input_path.is_none());
+    }
+
+    #[test]
+    fn environment_overrides_follow_the_reference() {
+        let mut c = SysFlowConfig::default();
+        c.apply_env_from(env(&[
+            ("ENABLE_DROP_MODE", "0"),
+            ("ENABLE_PROC_FLOW", "0"),
+            ("FILE_ONLY", "0"),
+            ("FILE_READ_MODE", "0"),
+            ("NODE_IP", "10.1.2.3"),
+            ("ENABLE_STATS", "1"),
+        ]));
+        assert!(!c.drop_mode && !c.enable_process_flow && !c.file_only);
+        assert_eq!(c.file_read_mode, FileReadMode::All);
+        assert_eq!(c.node_ip, "10.1.2.3");
+        assert!(c.enable_stats);
+
+        let mut c = SysFlowConfig {
+            drop_mode: false,
+            ..Default::default()
+        };
+        c.apply_env_from(env(&[
+            ("ENABLE_DROP_MODE", "1"),
+            ("FILE_READ_MODE", "7"),
+            ("ENABLE_STATS", "yes"),
+        ]));
+        assert!(c.drop_mode);
+        assert_eq!(c.file_read_mode, FileReadMode::NoNoisyReads);
+        assert!(!c.enable_stats);
+    }
+
+    #[test]
+    fn validation_names_the_problem() {
+        let c = SysFlowConfig::default();
+        let e = c.validate().unwrap_err().to_string();
+        assert!(e.contains("no output"), "{e}");
+        let c = SysFlowConfig {
+            file_path: Some("/tmp/x".into()),
+            sampling_ratio: 0,
+            ..Default::default()
+        };
+        assert!(
+            c.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("sampling_ratio")
+        );
+    }
+}

@@ -1,0 +1,173 @@
+//! Feeding several sinks, and the header each output period starts with.
+
+use super::{FileSink, Links, RecordSink, RecordView};
+use crate::error::Result;
+use crate::model::{Record, SfHeader};
+
+/// Counters of what the sinks received.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SinkStats {
+    /// Records delivered (headers included), since the start.
+    pub records: u64,
+    /// Records written in the current output period (headers included).
+    pub records_in_period: u64,
+    /// Output periods started (1 + rotations).
+    pub periods: u64,
+    /// Records some sink had to drop.
+    pub dropped: u64,
+}
+
+/// Sends every record to an optional file sink and any number of other sinks.
+///
+/// It owns the header of the current output period: `version`, `exporter` and `ip` as
+/// configured, `filename` the file being written (or `""` without a file sink), as the
+/// reference's multi-writer does.
+pub struct FanOut {
+    header: SfHeader,
+    file: Option<FileSink>,
+    others: Vec<Box<dyn RecordSink>>,
+    stats: SinkStats,
+    started: bool,
+}
+
+impl FanOut {
+    /// A fan-out with no sinks yet; `header` gives exporter and ip.
+    pub fn new(header: SfHeader) -> Self {
+        Self {
+            header,
+            file: None,
+            others: Vec::new(),
+            stats: SinkStats::default(),
+            started: false,
+        }
+    }
+
+    /// Sets the file sink.
+    pub fn set_file(&mut self, file: FileSink) {
+        self.file = Some(file);
+    }
+
+    /// Adds another sink (socket, callback, or your own).
+    pub fn add(&mut self, sink: Box<dyn RecordSink>) {
+        self.others.push(sink);
+    }
+
+    /// The current header.
+    pub fn header(&self) -> &SfHeader {
+        &self.header
+    }
+
+    /// Sets the header's exporter id (before [`FanOut::start`]).
+    pub fn set_exporter(&mut self, exporter: String) {
+        self.header.exporter = exporter;
+    }
+
+    /// The file sink, if any.
+    pub fn file(&self) -> Option<&FileSink> {
+        self.file.as_ref()
+    }
+
+    /// Counters so far.
+    pub fn stats(&self) -> SinkStats {
+        let mut s = self.stats;
+        s.dropped = self.others.iter().map(|o| o.dropped()).sum();
+        s
+    }
+
+    fn begin_period(&mut self) -> Result<()> {
+        self.header.filename = self
+            .file
+            .as_ref()
+            .map(|f| f.current_file().display().to_string())
+            .unwrap_or_default();
+        self.stats.periods += 1;
+        self.stats.records_in_period = 0;
+        if let Some(f) = self.file.as_mut() {
+            f.start(&self.header)?;
+        }
+        for s in &mut self.others {
+            s.start(&self.header)?;
+        }
+        self.stats.records += 1;
+        self.stats.records_in_period += 1;
+        Ok(())
+    }
+
+    /// Starts the first output period (writes the header everywhere).
+    pub fn start(&mut self) -> Result<()> {
+        if !self.started {
+            self.started = true;
+            self.begin_period()?;
+        }
+        Ok(())
+    }
+
+    /// Rotates: a new file (if any) for the period starting at `epoch`, and the header
+    /// again on every sink.
+    pub fn rotate(&mut self, epoch: i64) -> Result<()> {
+        if let Some(f) = self.file.as_mut() {
+            f.rotate(epoch)?;
+        }
+        self.begin_period()
+    }
+
+    /// Delivers one record with its links to every sink.
+    pub fn emit(&mut self, record: &Record, links: Links<'_>) -> Result<()> {
+        let view = RecordView {
+            header: &self.header,
+            container: links.container,
+            process: links.process,
+            file: links.file,
+            new_file: links.new_file,
+            record,
+        };
+        if let Some(f) = self.file.as_mut() {
+            f.write(&view)?;
+        }
+        for s in &mut self.others {
+            s.write(&view)?;
+        }
+        self.stats.records += 1;
+        self.stats.records_in_period += 1;
+        Ok(())
+    }
+
+    /// Flushes every sink.
+    pub fn flush(&mut self) -> Result<()> {
+        if let Some(f) = self.file.as_mut() {
+            f.flush()?;
+        }
+        for s in &mut self.others {
+            s.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Whether a sink asked for entities to be re-exported (clears the requests).
+    pub fn take_reset_request(&mut self) -> bool {
+        let mut any = false;
+        for s in &mut self.others {
+            any |= s.take_reset_request();
+        }
+        any
+    }
+
+    /// Finishes every sink; the first error is returned after all were finished.
+    pub fn finish(&mut self) -> Result<()> {
+        let mut first = None;
+        if let Some(f) = self.file.as_mut()
+            && let Err(e) = f.finish()
+        {
+            first.get_or_insert(e);
+        }
+        for s in &mut self.others {
+            if let Err(e) = s.finish() {
+                first.get_or_insert(e);
+            }
+        }
+        match first {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+}

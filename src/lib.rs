@@ -1,0 +1,44 @@
+//! # sysflow
+//!
+//! SysFlow telemetry for Rust, C and C++: turns what a Linux machine does — processes,
+//! files, network — into [SysFlow](https://sysflow.readthedocs.io) records, the compact
+//! object-relational format of the SysFlow project (schema v5).
+//!
+//! ## Overview
+//!
+//! - [`model`]: the record types (entities, events, flows, [`model::Oid`],
+//!   [`model::Foid`], [`model::OpFlags`]).
+//! - [`avro`]: SysFlow Avro files (read and write) and the socket wire format.
+//! - [`SysFlowDriver`] / [`SysFlowConfig`]: a capture source, the aggregator and the sinks
+//!   (a Rust callback, Avro files with rotation, a unix socket).
+//!
+//! ## Threading
+//!
+//! [`SysFlowDriver::run`] blocks the calling thread and invokes the record callback on it.
+//! [`ExitHandle`] (from [`SysFlowDriver::exit_handle`]) is `Send + Sync + Clone`; its
+//! `exit()` only sets an atomic flag and may be called from a signal handler.
+//!
+//! ## Errors
+//!
+//! Every fallible call returns [`SysFlowError`], whose [`SysFlowError::code`] maps onto the
+//! reference library's error codes. Malformed input (captures, SysFlow files) is an
+//! [`SysFlowError::EventParsing`] naming the input and byte offset, after every record
+//! before the damage was delivered; it is never a panic.
+
+#![deny(unsafe_code)]
+
+pub mod aggregate;
+pub mod avro;
+mod config;
+mod driver;
+mod error;
+pub mod event;
+pub mod export;
+pub mod model;
+pub mod source;
+pub mod state;
+
+pub use config::{CollectionMode, DEFAULT_BUFFER_BYTES, FileReadMode, SysFlowConfig};
+pub use driver::{ExitHandle, RunSummary, SysFlowDriver};
+pub use error::{ErrorCode, Result, SysFlowError};
+pub use export::{RecordCallback, RecordSink, RecordView};

@@ -1,0 +1,6 @@
+//! Where syscall events come from: a scap capture file or the live CO-RE probe.
+
+mod convert;
+pub mod scap;
+pub mod scap_events;
+pub use convert::{ConvertStats, convert_scap};

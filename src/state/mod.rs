@@ -1,0 +1,1213 @@
+//! The capture state: threads and processes, their fd tables, users, groups and
+//! containers, rebuilt from the event stream (and from the capture's or `/proc`'s initial
+//! snapshot).
+//!
+//! SysFlow reads almost everything from this state rather than from raw event parameters
+//! (process names, fd names, socket endpoints, working directories, users, containers), so
+//! it reproduces the reference capture library's rules where they shape SysFlow output.
+//! Updates happen in [`State::apply`], before the aggregator looks at an event; removals
+//! of closed fds and exited threads are deferred to the next event, so the aggregator
+//! still sees them while handling the close or the exit.
+
+mod containers;
+mod fd;
+pub mod path;
+mod snapshot;
+mod threads;
+mod users;
+
+pub use containers::{ContainerInfo, ContainerTable, container_from_cgroups, ctype};
+pub use fd::{FdInfo, FdKind, FdTable, Ipv4Tuple, Ipv6Tuple, Role, l4};
+pub use snapshot::ProcSnapshot;
+pub use threads::{Thread, Threads, cl};
+pub use users::{UserInfo, UserTable};
+
+use crate::event::{EventKind, IdChange, IoDir, OpenKind, SockAddr, SockTuple, SysEvent};
+use std::io::Write;
+
+/// `AT_FDCWD`.
+pub const AT_FDCWD: i64 = -100;
+const EINPROGRESS: i64 = 115;
+const CLONE_STALE_NS: u64 = 2_000_000_000;
+const PPM_O_DIRECTORY: u32 = 1 << 10;
+
+const AF_UNIX: u32 = 1;
+const AF_INET: u32 = 2;
+const AF_INET6: u32 = 10;
+const AF_NETLINK: u32 = 16;
+const SOCK_STREAM: u32 = 1;
+const SOCK_DGRAM: u32 = 2;
+const SOCK_RAW: u32 = 3;
+
+/// An IPv4 interface of the capturing machine.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ipv4Iface {
+    /// Address (network order).
+    pub addr: [u8; 4],
+    /// Netmask (network order).
+    pub netmask: [u8; 4],
+}
+
+/// The whole capture state.
+#[derive(Clone, Debug, Default)]
+pub struct State {
+    /// Threads and processes.
+    pub threads: Threads,
+    /// Users and groups.
+    pub users: UserTable,
+    /// Containers.
+    pub containers: ContainerTable,
+    /// IPv4 interfaces (to complete UDP endpoints).
+    pub ipv4_ifaces: Vec<Ipv4Iface>,
+    /// Host name of the capturing machine.
+    pub hostname: String,
+    pending_exit: Option<i64>,
+    pending_close: Option<(i64, Vec<i64>)>,
+}
+
+fn ipv4_mapped(a: &[u8; 16]) -> bool {
+    a[..10].iter().all(|&b| b == 0)
+        && ((a[10] == 0xff && a[11] == 0xff) || a[10..].iter().all(|&b| b == 0))
+}
+
+fn v4_of_mapped(a: &[u8; 16]) -> [u8; 4] {
+    [a[12], a[13], a[14], a[15]]
+}
+
+fn is_absolute(p: &[u8]) -> bool {
+    p.first() == Some(&b'/')
+}
+
+/// The capture library's text form of a unix socket tuple: `src->dst path`.
+pub fn unix_tuple_name(source: u64, dest: u64, path: &[u8]) -> Vec<u8> {
+    let mut v = Vec::with_capacity(40 + path.len());
+    let _ = write!(v, "{source:x}->{dest:x} ");
+    v.extend(path::strip_nonprintable(path));
+    v
+}
+
+fn v4_name(t: &Ipv4Tuple) -> Vec<u8> {
+    let ip = |a: [u8; 4]| std::net::Ipv4Addr::from(a).to_string();
+    format!("{}:{}->{}:{}", ip(t.sip), t.sport, ip(t.dip), t.dport).into_bytes()
+}
+
+impl State {
+    /// An empty state.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A thread by tid.
+    pub fn thread(&self, tid: i64) -> Option<&Thread> {
+        self.threads.get(tid)
+    }
+
+    /// The fd `fd` as seen by thread `tid`.
+    pub fn fd(&self, tid: i64, fd: i64) -> Option<&FdInfo> {
+        self.threads.fds(tid)?.get(&fd)
+    }
+
+    fn fd_mut(&mut self, tid: i64, fd: i64) -> Option<&mut FdInfo> {
+        self.threads.fds_mut(tid)?.get_mut(&fd)
+    }
+
+    fn add_fd(&mut self, tid: i64, fd: i64, info: FdInfo) {
+        if let Some(t) = self.threads.fds_mut(tid) {
+            t.insert(fd, info);
+        }
+    }
+
+    /// Sets a thread's uid and resolves its user name from the capture's users.
+    pub fn set_user(&mut self, tid: i64, uid: u32) {
+        let Some(t) = self.threads.get(tid) else {
+            return;
+        };
+        let (uid, name) = match self.users.user(t.container_id.as_bytes(), uid) {
+            Some(u) => (u.uid, u.name.clone()),
+            None => (uid, Vec::new()),
+        };
+        if let Some(t) = self.threads.get_mut(tid) {
+            t.uid = uid;
+            t.user_name = name;
+        }
+    }
+
+    /// Sets a thread's gid and resolves its group name.
+    pub fn set_group(&mut self, tid: i64, gid: u32) {
+        let Some(t) = self.threads.get(tid) else {
+            return;
+        };
+        let name = self
+            .users
+            .group(t.container_id.as_bytes(), gid)
+            .map(|n| n.to_vec())
+            .unwrap_or_default();
+        if let Some(t) = self.threads.get_mut(tid) {
+            t.gid = gid;
+            t.group_name = name;
+        }
+    }
+
+    fn resolve_container(&mut self, tid: i64) {
+        let Some(t) = self.threads.get(tid) else {
+            return;
+        };
+        let found = container_from_cgroups(t.cgroups.iter().map(|c| c.as_slice()));
+        let id = match found {
+            Some((id, ty)) => {
+                self.containers.ensure(&id, ty);
+                id
+            }
+            None => String::new(),
+        };
+        if let Some(t) = self.threads.get_mut(tid) {
+            t.container_id = id;
+        }
+    }
+
+    fn update_cwd(&mut self, tid: i64, dir: &[u8]) {
+        let Some(own) = self.threads.get(tid).map(|t| t.cwd.clone()) else {
+            return;
+        };
+        let Some(main) = self.threads.main_tid(tid) else {
+            return;
+        };
+        let mut cwd = path::concatenate(&own, dir);
+        if cwd.last() != Some(&b'/') {
+            cwd.push(b'/');
+        }
+        if let Some(m) = self.threads.get_mut(main) {
+            m.cwd = cwd;
+        }
+    }
+
+    /// Loads one process-list entry (capture start or `/proc`); call
+    /// [`State::finish_snapshot`] after the last one.
+    pub fn load_snapshot(&mut self, p: &ProcSnapshot) {
+        let mut t = Thread {
+            tid: p.tid,
+            pid: p.pid,
+            ptid: p.ptid,
+            vtid: p.vtid,
+            vpid: p.vpid,
+            comm: p.comm.clone(),
+            exe: p.exe.clone(),
+            exepath: p.exepath.clone(),
+            args: p.args.clone(),
+            flags: p.flags | cl::ACTIVE,
+            clone_ts: p.clone_ts,
+            tty: p.tty,
+            loginuid: p.loginuid,
+            cgroups: p.cgroups.clone(),
+            reaper_tid: -1,
+            uid: u32::MAX,
+            gid: u32::MAX,
+            ..Default::default()
+        };
+        if t.is_main() {
+            t.env = p.env.clone();
+            let mut cwd = path::concatenate(b"", &p.cwd);
+            if cwd.last() != Some(&b'/') {
+                cwd.push(b'/');
+            }
+            t.cwd = cwd;
+        }
+        t.fds = p.fds.iter().cloned().collect();
+        let tid = self.threads.add(t, false);
+        self.resolve_container(tid);
+        self.set_group(tid, p.gid);
+        self.set_user(tid, p.uid);
+    }
+
+    /// Links the loaded threads to their groups and parents.
+    pub fn finish_snapshot(&mut self) {
+        self.threads.link_all();
+    }
+
+    /// Runs the removals deferred from the previous event.
+    fn flush_deferred(&mut self) {
+        if let Some(tid) = self.pending_exit.take() {
+            self.threads.remove(tid);
+        }
+        if let Some((tid, fds)) = self.pending_close.take()
+            && let Some(table) = self.threads.fds_mut(tid)
+        {
+            for fd in fds {
+                table.remove(&fd);
+            }
+        }
+    }
+
+    /// Applies one event to the state. Returns whether the event has a thread (events of
+    /// threads the state cannot know, such as an exit of an unknown thread, have none).
+    pub fn apply(&mut self, ev: &SysEvent<'_>) -> bool {
+        self.flush_deferred();
+        let tid = ev.tid;
+        match ev.kind {
+            EventKind::ContainerJson(json) => {
+                self.containers.add_json(json);
+                return false;
+            }
+            EventKind::UserAdded {
+                uid,
+                gid,
+                name,
+                home,
+                shell,
+                container_id,
+            } => {
+                self.users.add_user(
+                    container_id,
+                    UserInfo {
+                        uid,
+                        gid,
+                        name: name.to_vec(),
+                        home: home.to_vec(),
+                        shell: shell.to_vec(),
+                    },
+                );
+                return false;
+            }
+            EventKind::GroupAdded {
+                gid,
+                name,
+                container_id,
+            } => {
+                self.users.add_group(container_id, gid, name);
+                return false;
+            }
+            EventKind::Clone(c) => {
+                self.apply_clone(ev.ts, tid, &c);
+                return self.threads.get(tid).is_some();
+            }
+            EventKind::Exit { reaper, .. } => {
+                if self.threads.get(tid).is_none() {
+                    return false;
+                }
+                self.threads.mark_dead(tid, reaper);
+                self.pending_exit = Some(tid);
+                return true;
+            }
+            _ => {}
+        }
+        // Any other event of an unknown thread creates a placeholder for it.
+        if self.threads.get(tid).is_none() {
+            self.threads.add(Thread::unknown(tid), true);
+        }
+        match ev.kind {
+            EventKind::Execve(e) => self.apply_execve(ev.ts, tid, &e),
+            EventKind::SetIds { res, change } => {
+                if res == 0
+                    && let Some(ch) = change
+                {
+                    match ch {
+                        IdChange::SetUid(u) => self.set_user(tid, u),
+                        IdChange::SetReuid(_, e) | IdChange::SetResuid(_, e, _) => {
+                            if e != u32::MAX {
+                                self.set_user(tid, e)
+                            }
+                        }
+                        IdChange::SetGid(g) => self.set_group(tid, g),
+                        IdChange::SetRegid(_, e) | IdChange::SetResgid(_, e, _) => {
+                            if e != u32::MAX {
+                                self.set_group(tid, e)
+                            }
+                        }
+                    }
+                }
+            }
+            EventKind::Open(o) => {
+                if o.fd >= 0 && o.kind != OpenKind::Other {
+                    let name = o.path.unwrap_or(b"<NA>");
+                    let dir = match o.kind {
+                        OpenKind::Open | OpenKind::Creat => self.threads.cwd(tid),
+                        _ => self.dirfd_base(tid, name, o.dirfd.unwrap_or(AT_FDCWD)),
+                    };
+                    let full = path::concatenate(&dir, name);
+                    let kind = if o.flags & PPM_O_DIRECTORY != 0 {
+                        FdKind::Directory
+                    } else {
+                        FdKind::FileV2
+                    };
+                    let mut info = FdInfo::new(kind, full);
+                    info.openflags = o.flags;
+                    self.add_fd(tid, o.fd, info);
+                } else if o.fd >= 0 {
+                    self.add_fd(tid, o.fd, FdInfo::new(FdKind::Timerfd, Vec::new()));
+                }
+            }
+            EventKind::Io(io) => self.apply_io(tid, &io),
+            EventKind::Close { fd: Some(fd), res } if res >= 0 && self.fd(tid, fd).is_some() => {
+                self.pending_close = Some((tid, vec![fd]));
+            }
+            EventKind::CloseRange {
+                first, last, res, ..
+            } => {
+                if res >= 0
+                    && let Some(t) = self.threads.fds(tid)
+                {
+                    let fds: Vec<i64> = t
+                        .range(i64::from(first)..=i64::from(last))
+                        .map(|(k, _)| *k)
+                        .collect();
+                    if !fds.is_empty() {
+                        self.pending_close = Some((tid, fds));
+                    }
+                }
+            }
+            EventKind::Socket {
+                fd,
+                domain,
+                sock_type,
+                proto,
+            } if fd >= 0 => self.add_socket(tid, fd, domain, sock_type, proto),
+            EventKind::Socketpair {
+                res,
+                fd1,
+                fd2,
+                source,
+                peer,
+            } if res >= 0 && fd1 != fd2 => {
+                let mut i = FdInfo::new(FdKind::UnixSock, Vec::new());
+                i.unix_source = source;
+                i.unix_dest = peer;
+                self.add_fd(tid, fd1, i.clone());
+                self.add_fd(tid, fd2, i);
+            }
+            EventKind::Bind {
+                fd: Some(fd),
+                res,
+                addr,
+            } => {
+                if res >= 0
+                    && let Some(addr) = addr
+                    && let Some(f) = self.fd_mut(tid, fd)
+                {
+                    match addr {
+                        SockAddr::V4(ip, port) => {
+                            if port > 0 {
+                                f.kind = FdKind::Ipv4ServSock;
+                                f.serv_ip = ip;
+                                f.serv_port = port;
+                                f.role = Role::Server;
+                            }
+                            f.name =
+                                format!("{}:{port}", std::net::Ipv4Addr::from(ip)).into_bytes();
+                        }
+                        SockAddr::V6(ip, port) => {
+                            if port > 0 {
+                                if ipv4_mapped(&ip) {
+                                    f.kind = FdKind::Ipv4ServSock;
+                                    f.serv_ip = v4_of_mapped(&ip);
+                                } else {
+                                    f.kind = FdKind::Ipv6ServSock;
+                                }
+                                f.serv_port = port;
+                                f.role = Role::Server;
+                            }
+                            f.name =
+                                format!("{}:{port}", std::net::Ipv6Addr::from(ip)).into_bytes();
+                        }
+                        SockAddr::Unix(p) => f.name = path::strip_nonprintable(p),
+                    }
+                }
+            }
+            EventKind::ConnectEnter { fd, addr } => self.apply_connect_enter(tid, fd, addr),
+            EventKind::Connect {
+                fd,
+                exit_fd,
+                res,
+                tuple,
+            } => {
+                let (fd, force) = match fd.filter(|f| self.fd(tid, *f).is_some()) {
+                    Some(f) => (f, false),
+                    None => match exit_fd.filter(|f| *f >= 0 && self.fd(tid, *f).is_some()) {
+                        Some(f) => (f, true),
+                        None => return true,
+                    },
+                };
+                if res < 0 && res != -EINPROGRESS {
+                    return true;
+                }
+                if let Some(t) = tuple {
+                    self.fill_client(tid, fd, &t, force);
+                }
+            }
+            EventKind::Accept { fd, tuple } => {
+                if fd >= 0
+                    && let Some(t) = tuple
+                {
+                    let mut i = FdInfo::default();
+                    match t {
+                        SockTuple::V4 {
+                            sip,
+                            sport,
+                            dip,
+                            dport,
+                        } => {
+                            i.kind = FdKind::Ipv4Sock;
+                            i.v4 = Ipv4Tuple {
+                                sip,
+                                sport,
+                                dip,
+                                dport,
+                            };
+                            i.l4proto = l4::TCP;
+                            i.name = v4_name(&i.v4);
+                        }
+                        SockTuple::V6 {
+                            sip,
+                            sport,
+                            dip,
+                            dport,
+                        } => {
+                            if ipv4_mapped(&sip) && ipv4_mapped(&dip) {
+                                i.kind = FdKind::Ipv4Sock;
+                                i.v4 = Ipv4Tuple {
+                                    sip: v4_of_mapped(&sip),
+                                    sport,
+                                    dip: v4_of_mapped(&dip),
+                                    dport,
+                                };
+                                i.name = v4_name(&i.v4);
+                            } else {
+                                i.kind = FdKind::Ipv6Sock;
+                                i.v6 = Ipv6Tuple {
+                                    sip,
+                                    sport,
+                                    dip,
+                                    dport,
+                                };
+                                i.name = b"ipv6".to_vec();
+                            }
+                            i.l4proto = l4::TCP;
+                        }
+                        SockTuple::Unix { source, dest, path } => {
+                            i.kind = FdKind::UnixSock;
+                            i.unix_source = source;
+                            i.unix_dest = dest;
+                            i.name = unix_tuple_name(source, dest, path);
+                        }
+                    }
+                    i.role = Role::Server;
+                    self.add_fd(tid, fd, i);
+                }
+            }
+            EventKind::Pipe { res, fd1, fd2, ino } if res >= 0 => {
+                let mut i = FdInfo::new(FdKind::Fifo, Vec::new());
+                i.ino = ino;
+                self.add_fd(tid, fd1, i.clone());
+                self.add_fd(tid, fd2, i);
+            }
+            EventKind::Dup {
+                res,
+                oldfd: Some(old),
+            } => {
+                if res >= 0
+                    && let Some(info) = self.fd(tid, old).cloned()
+                {
+                    self.add_fd(tid, res, info);
+                }
+            }
+            EventKind::Chdir { res, path: Some(p) } if res >= 0 => self.update_cwd(tid, p),
+            EventKind::Fchdir { fd: Some(fd), res } => {
+                if res >= 0
+                    && let Some(name) = self.fd(tid, fd).map(|f| f.name.clone())
+                {
+                    self.update_cwd(tid, &name);
+                }
+            }
+            _ => {}
+        }
+        true
+    }
+
+    /// The directory an `*at` call resolves `name` against (the capture's rules).
+    pub fn dirfd_base(&self, tid: i64, name: &[u8], dirfd: i64) -> Vec<u8> {
+        if is_absolute(name) {
+            return b".".to_vec();
+        }
+        if dirfd == AT_FDCWD {
+            return self.threads.cwd(tid);
+        }
+        match self.fd(tid, dirfd) {
+            None => b"<UNKNOWN>".to_vec(),
+            Some(f) => {
+                let mut n = f.name.clone();
+                if n.last() != Some(&b'/') {
+                    n.push(b'/');
+                }
+                n
+            }
+        }
+    }
+
+    fn add_socket(&mut self, tid: i64, fd: i64, domain: u32, ty: u32, proto: u32) {
+        let mut i = FdInfo::default();
+        match domain {
+            AF_UNIX => i.kind = FdKind::UnixSock,
+            AF_INET | AF_INET6 => {
+                i.kind = if domain == AF_INET {
+                    FdKind::Ipv4Sock
+                } else {
+                    FdKind::Ipv6Sock
+                };
+                let raw = ty == SOCK_RAW;
+                i.l4proto = match proto {
+                    6 => {
+                        if raw {
+                            l4::RAW
+                        } else {
+                            l4::TCP
+                        }
+                    }
+                    17 => {
+                        if raw {
+                            l4::RAW
+                        } else {
+                            l4::UDP
+                        }
+                    }
+                    0 => match ty & 0xff {
+                        SOCK_STREAM => l4::TCP,
+                        SOCK_DGRAM => l4::UDP,
+                        _ => l4::UNKNOWN,
+                    },
+                    1 => {
+                        if raw {
+                            l4::RAW
+                        } else {
+                            l4::ICMP
+                        }
+                    }
+                    255 => l4::RAW,
+                    _ => l4::UNKNOWN,
+                };
+            }
+            AF_NETLINK => i.kind = FdKind::Netlink,
+            _ => i.kind = FdKind::Unknown,
+        }
+        self.add_fd(tid, fd, i);
+    }
+
+    fn apply_connect_enter(&mut self, tid: i64, fd: i64, addr: Option<SockAddr<'_>>) {
+        let Some(f) = self.fd_mut(tid, fd) else {
+            return;
+        };
+        match addr {
+            None => match f.kind {
+                FdKind::Ipv4Sock => {
+                    f.v4.dip = [0; 4];
+                    f.v4.dport = 0;
+                }
+                FdKind::Ipv6Sock => {
+                    f.v6.dip = [0; 16];
+                    f.v6.dport = 0;
+                }
+                _ => {}
+            },
+            Some(SockAddr::V4(ip, port)) => {
+                f.kind = FdKind::Ipv4Sock;
+                f.v4.dip = ip;
+                f.v4.dport = port;
+            }
+            Some(SockAddr::V6(ip, port)) => {
+                if ipv4_mapped(&ip) {
+                    f.kind = FdKind::Ipv4Sock;
+                    f.v4.dip = v4_of_mapped(&ip);
+                    f.v4.dport = port;
+                } else {
+                    f.kind = FdKind::Ipv6Sock;
+                    f.v6.dip = ip;
+                    f.v6.dport = port;
+                }
+            }
+            Some(SockAddr::Unix(p)) => f.name = path::strip_nonprintable(p),
+        }
+    }
+
+    /// Updates an IPv4 socket's endpoints; returns whether anything changed.
+    fn set_v4(f: &mut FdInfo, t: Ipv4Tuple, overwrite_dest: bool) -> bool {
+        if f.kind == FdKind::Ipv4Sock {
+            let same = t == f.v4;
+            let reversed = t.dip == f.v4.sip
+                && t.dport == f.v4.sport
+                && t.sip == f.v4.dip
+                && t.sport == f.v4.dport;
+            if same || reversed {
+                return false;
+            }
+        }
+        let mut changed = false;
+        if f.v4.sip != t.sip {
+            f.v4.sip = t.sip;
+            changed = true;
+        }
+        if f.v4.sport != t.sport {
+            f.v4.sport = t.sport;
+            changed = true;
+        }
+        if f.v4.dip == [0; 4] || (overwrite_dest && f.v4.dip != t.dip) {
+            f.v4.dip = t.dip;
+            changed = true;
+        }
+        if f.v4.dport == 0 || (overwrite_dest && f.v4.dport != t.dport) {
+            f.v4.dport = t.dport;
+            changed = true;
+        }
+        changed
+    }
+
+    fn set_v6(f: &mut FdInfo, t: Ipv6Tuple, overwrite_dest: bool) -> bool {
+        if f.kind == FdKind::Ipv6Sock {
+            let same = t == f.v6;
+            let reversed = t.dip == f.v6.sip
+                && t.dport == f.v6.sport
+                && t.sip == f.v6.dip
+                && t.sport == f.v6.dport;
+            if same || reversed {
+                return false;
+            }
+        }
+        let mut changed = false;
+        if f.v6.sip != t.sip {
+            f.v6.sip = t.sip;
+            changed = true;
+        }
+        if f.v6.sport != t.sport {
+            f.v6.sport = t.sport;
+            changed = true;
+        }
+        if f.v6.dip == [0; 16] || (overwrite_dest && f.v6.dip != t.dip) {
+            f.v6.dip = t.dip;
+            changed = true;
+        }
+        if f.v6.dport == 0 || (overwrite_dest && f.v6.dport != t.dport) {
+            f.v6.dport = t.dport;
+            changed = true;
+        }
+        changed
+    }
+
+    /// Sets endpoints from a tuple; returns whether they changed.
+    fn set_tuple(f: &mut FdInfo, t: &SockTuple<'_>, overwrite_dest: bool) -> bool {
+        match *t {
+            SockTuple::V4 {
+                sip,
+                sport,
+                dip,
+                dport,
+            } => {
+                let c = Self::set_v4(
+                    f,
+                    Ipv4Tuple {
+                        sip,
+                        sport,
+                        dip,
+                        dport,
+                    },
+                    overwrite_dest,
+                );
+                f.kind = FdKind::Ipv4Sock;
+                c
+            }
+            SockTuple::V6 {
+                sip,
+                sport,
+                dip,
+                dport,
+            } => {
+                if ipv4_mapped(&sip) && ipv4_mapped(&dip) {
+                    let c = Self::set_v4(
+                        f,
+                        Ipv4Tuple {
+                            sip: v4_of_mapped(&sip),
+                            sport,
+                            dip: v4_of_mapped(&dip),
+                            dport,
+                        },
+                        overwrite_dest,
+                    );
+                    f.kind = FdKind::Ipv4Sock;
+                    c
+                } else {
+                    let c = Self::set_v6(
+                        f,
+                        Ipv6Tuple {
+                            sip,
+                            sport,
+                            dip,
+                            dport,
+                        },
+                        overwrite_dest,
+                    );
+                    f.kind = FdKind::Ipv6Sock;
+                    c
+                }
+            }
+            SockTuple::Unix { .. } => false,
+        }
+    }
+
+    fn swap(f: &mut FdInfo) {
+        if f.kind == FdKind::Ipv4Sock {
+            std::mem::swap(&mut f.v4.sip, &mut f.v4.dip);
+            std::mem::swap(&mut f.v4.sport, &mut f.v4.dport);
+        } else {
+            std::mem::swap(&mut f.v6.sip, &mut f.v6.dip);
+            std::mem::swap(&mut f.v6.sport, &mut f.v6.dport);
+        }
+    }
+
+    fn fill_client(&mut self, tid: i64, fd: i64, t: &SockTuple<'_>, force: bool) {
+        let Some(f) = self.fd_mut(tid, fd) else {
+            return;
+        };
+        match t {
+            SockTuple::Unix { source, dest, path } => {
+                f.name = unix_tuple_name(*source, *dest, path);
+                f.unix_source = *source;
+                f.unix_dest = *dest;
+            }
+            _ => {
+                // The previous kind decides the "unchanged" shortcut, as in set_tuple.
+                let changed = Self::set_tuple(f, t, force);
+                if changed && f.role == Role::Server && f.is_udp() {
+                    Self::swap(f);
+                }
+                if f.kind == FdKind::Ipv4Sock {
+                    f.name = v4_name(&f.v4);
+                } else {
+                    f.name = b"ipv6".to_vec();
+                }
+            }
+        }
+        if f.role == Role::None {
+            f.role = Role::Client;
+        }
+    }
+
+    fn infer_ipv4(&self, dest: [u8; 4]) -> [u8; 4] {
+        let u = |a: [u8; 4]| u32::from_le_bytes(a);
+        for i in &self.ipv4_ifaces {
+            if i.addr == dest {
+                return i.addr;
+            }
+        }
+        for i in &self.ipv4_ifaces {
+            if u(i.addr) & u(i.netmask) == u(dest) & u(i.netmask) {
+                return i.addr;
+            }
+        }
+        for i in &self.ipv4_ifaces {
+            if i.addr != [127, 0, 0, 1] {
+                return i.addr;
+            }
+        }
+        [0; 4]
+    }
+
+    fn complete_from_ifaces(&self, v4: &mut Ipv4Tuple) {
+        if v4.sip != [0; 4] && v4.dip != [0; 4] {
+            return;
+        }
+        if v4.sip == [0; 4] {
+            let n = self.infer_ipv4(v4.dip);
+            if n == v4.dip && v4.sport == v4.dport {
+                return;
+            }
+            v4.sip = n;
+        } else {
+            let n = self.infer_ipv4(v4.sip);
+            if n == v4.sip && v4.sport == v4.dport {
+                return;
+            }
+            v4.dip = n;
+        }
+    }
+
+    fn guess_role(&self, tid: i64, fd: i64, incoming: bool) -> Role {
+        let Some(f) = self.fd(tid, fd) else {
+            return Role::None;
+        };
+        let (sport, dport) = (f.v4.sport, f.v4.dport);
+        let table = self.threads.fds(tid);
+        let bound = table.is_some_and(|t| {
+            t.values().any(|x| {
+                (x.kind == FdKind::Ipv4Sock && x.v4.dport == dport)
+                    || (x.kind == FdKind::Ipv4ServSock && x.serv_port == dport)
+            })
+        });
+        if !bound {
+            return Role::Client;
+        }
+        let client_port = table.is_some_and(|t| {
+            t.values()
+                .any(|x| x.kind == FdKind::Ipv4Sock && x.v4.sport == sport)
+        });
+        if !client_port {
+            return Role::Server;
+        }
+        if incoming { Role::Server } else { Role::Client }
+    }
+
+    fn apply_io(&mut self, tid: i64, io: &crate::event::IoEvent<'_>) {
+        let Some(fd) = io.fd else { return };
+        // A sendto on an fd the state does not know is a datagram socket created before
+        // the capture.
+        if io.dir == IoDir::Write
+            && self.fd(tid, fd).is_none()
+            && fd >= 0
+            && let Some(t) = io.tuple
+        {
+            match t {
+                SockTuple::V4 { .. } => self.add_socket(tid, fd, AF_INET, SOCK_DGRAM, 17),
+                SockTuple::V6 { .. } => self.add_socket(tid, fd, AF_INET6, SOCK_DGRAM, 17),
+                SockTuple::Unix { .. } => {}
+            }
+        }
+        if io.res < 0 {
+            return;
+        }
+        let Some(tuple) = io.tuple else { return };
+        let Some(f) = self.fd(tid, fd) else { return };
+        if !f.name.is_empty() && f.is_tcp() {
+            return;
+        }
+        let incoming = io.dir == IoDir::Read;
+        let changed = match tuple {
+            SockTuple::Unix { source, dest, path } => {
+                let f = self.fd_mut(tid, fd).expect("checked");
+                f.kind = FdKind::UnixSock;
+                f.unix_source = source;
+                f.unix_dest = dest;
+                f.name = path::strip_nonprintable(path);
+                false
+            }
+            _ => {
+                let f = self.fd_mut(tid, fd).expect("checked");
+                if f.kind == FdKind::Ipv4ServSock {
+                    // The server socket's protocol carries over.
+                }
+                Self::set_tuple(f, &tuple, false)
+            }
+        };
+        if !changed {
+            return;
+        }
+        {
+            let f = self.fd_mut(tid, fd).expect("checked");
+            if f.l4proto == l4::UNKNOWN {
+                f.l4proto = l4::UDP;
+            }
+        }
+        if self.fd(tid, fd).is_some_and(|f| f.kind == FdKind::Ipv4Sock) {
+            let mut v4 = self.fd(tid, fd).expect("checked").v4;
+            self.complete_from_ifaces(&mut v4);
+            self.fd_mut(tid, fd).expect("checked").v4 = v4;
+        }
+        if self.fd(tid, fd).is_some_and(|f| f.is_ip_socket()) {
+            if self.fd(tid, fd).expect("checked").role == Role::None {
+                let r = self.guess_role(tid, fd, incoming);
+                self.fd_mut(tid, fd).expect("checked").role = r;
+            }
+            let f = self.fd_mut(tid, fd).expect("checked");
+            let swap = if incoming {
+                f.role == Role::Client
+            } else {
+                f.role == Role::Server
+            };
+            if swap {
+                Self::swap(f);
+            }
+            f.name = if f.kind == FdKind::Ipv4Sock {
+                v4_name(&f.v4)
+            } else {
+                b"ipv6".to_vec()
+            };
+        }
+    }
+
+    fn apply_clone(&mut self, ts: u64, tid: i64, c: &crate::event::CloneEvent<'_>) {
+        if c.res < 0 {
+            return;
+        }
+        let flags = c.flags.unwrap_or(0);
+        let info = &c.info;
+        if c.res == 0 {
+            self.apply_clone_child(ts, tid, flags, info);
+            return;
+        }
+        let child_tid = c.res;
+        // Caller side.
+        if self.threads.get(tid).is_none() {
+            self.threads.add(Thread::unknown(tid), true);
+        }
+        let mut valid_caller = true;
+        if self.threads.get(tid).is_some_and(|t| t.is_invalid()) {
+            valid_caller = false;
+            let t = self.threads.get_mut(tid).expect("present");
+            t.pid = info.pid;
+            t.ptid = info.ptid;
+            t.vtid = info.vtid.unwrap_or(tid);
+            t.vpid = info.vpid.unwrap_or(-1);
+            self.threads.link(tid);
+        }
+        let caller = self.threads.get(tid).expect("present");
+        if flags & (cl::CHILD_IN_PIDNS | cl::CLONE_NEWPID | cl::CLONE_PARENT) != 0
+            || tid != caller.vtid
+        {
+            return;
+        }
+        if let Some(existing) = self.threads.get(child_tid) {
+            if existing.flags & cl::CLONE_INVERTED != 0 {
+                return;
+            }
+            self.threads.remove(child_tid);
+        }
+        let caller = self.threads.get(tid).expect("present");
+        let mut child = Thread {
+            tid: child_tid,
+            flags,
+            reaper_tid: -1,
+            ..Default::default()
+        };
+        if flags & cl::CLONE_THREAD == 0 {
+            if valid_caller {
+                if let Some(fds) = self.threads.fds(tid) {
+                    child.fds = fds.clone();
+                }
+                child.cwd = self.threads.cwd(tid);
+                child.env = caller.env.clone();
+            }
+            child.pid = child_tid;
+            child.ptid = caller.tid;
+        } else {
+            child.pid = caller.pid;
+            child.ptid = caller.ptid;
+            child.flags |= cl::CLONE_FILES;
+            child.lastexec_ts = caller.lastexec_ts;
+        }
+        child.vtid = child.tid;
+        child.vpid = child.pid;
+        self.fill_clone_common(&mut child, ts, info);
+        if valid_caller {
+            child.exepath = caller.exepath.clone();
+            child.tty = caller.tty;
+            child.loginuid = caller.loginuid;
+        } else {
+            let (exe, comm, args) = (child.exe.clone(), child.comm.clone(), child.args.clone());
+            let t = self.threads.get_mut(tid).expect("present");
+            t.exe = exe;
+            t.comm = comm;
+            t.args = args;
+        }
+        self.add_cloned(child, info);
+    }
+
+    fn apply_clone_child(
+        &mut self,
+        ts: u64,
+        tid: i64,
+        flags: u32,
+        info: &crate::event::ProcInfo<'_>,
+    ) {
+        if let Some(t) = self.threads.get(tid)
+            && t.clone_ts != 0
+        {
+            if ts.wrapping_sub(t.clone_ts) < CLONE_STALE_NS {
+                return;
+            }
+            self.threads.remove(tid);
+        }
+        let mut child = Thread {
+            tid,
+            pid: info.pid,
+            ptid: info.ptid,
+            vtid: info.vtid.unwrap_or(tid),
+            vpid: info.vpid.unwrap_or(-1),
+            flags: flags | cl::CLONE_INVERTED,
+            reaper_tid: -1,
+            ..Default::default()
+        };
+        let leader = flags & cl::CLONE_THREAD == 0;
+        let lookup_tid = if leader { child.ptid } else { child.pid };
+        if !leader {
+            child.flags |= cl::CLONE_FILES;
+        }
+        if self.threads.get(lookup_tid).is_none() {
+            self.threads.add(Thread::unknown(lookup_tid), true);
+        }
+        let mut valid = true;
+        if self.threads.get(lookup_tid).is_some_and(|t| t.is_invalid()) {
+            valid = false;
+            if !leader {
+                let t = self.threads.get_mut(lookup_tid).expect("present");
+                t.pid = child.pid;
+                t.ptid = child.ptid;
+                t.vpid = child.vpid;
+                t.vtid = t.vpid;
+                self.threads.link(lookup_tid);
+            }
+        }
+        self.fill_clone_common(&mut child, ts, info);
+        let lookup = self.threads.get(lookup_tid).expect("present");
+        if valid {
+            child.exepath = lookup.exepath.clone();
+            child.tty = lookup.tty;
+            child.loginuid = lookup.loginuid;
+            if leader {
+                if let Some(fds) = self.threads.fds(lookup_tid) {
+                    child.fds = fds.clone();
+                }
+                child.cwd = self.threads.cwd(lookup_tid);
+                child.env = lookup.env.clone();
+            } else {
+                child.lastexec_ts = lookup.lastexec_ts;
+            }
+        } else if !leader {
+            let (exe, comm, args) = (child.exe.clone(), child.comm.clone(), child.args.clone());
+            let t = self.threads.get_mut(lookup_tid).expect("present");
+            t.exe = exe;
+            t.comm = comm;
+            t.args = args;
+        }
+        self.add_cloned(child, info);
+    }
+
+    fn fill_clone_common(&self, child: &mut Thread, ts: u64, info: &crate::event::ProcInfo<'_>) {
+        child.exe = cstr(info.exe.unwrap_or_default()).to_vec();
+        child.comm = match info.comm {
+            Some(c) => cstr(c).to_vec(),
+            None => child.exe.clone(),
+        };
+        child.args = split_nul(info.args.unwrap_or_default());
+        if let Some(cg) = info.cgroups {
+            child.cgroups = split_nul(cg);
+        }
+        child.clone_ts = ts;
+    }
+
+    fn add_cloned(&mut self, child: Thread, info: &crate::event::ProcInfo<'_>) {
+        let tid = self.threads.add(child, true);
+        let (uid, gid) = (info.uid.unwrap_or(0), info.gid.unwrap_or(0));
+        // Users first resolve on the host; again in the container once it is known.
+        self.set_user(tid, uid);
+        self.set_group(tid, gid);
+        if info.cgroups.is_some() {
+            self.resolve_container(tid);
+        }
+        if self
+            .threads
+            .get(tid)
+            .is_some_and(|t| !t.container_id.is_empty())
+        {
+            let (u, g) = {
+                let t = self.threads.get(tid).expect("present");
+                (t.uid, t.gid)
+            };
+            self.set_user(tid, u);
+            self.set_group(tid, g);
+        }
+    }
+
+    fn apply_execve(&mut self, _ts: u64, tid: i64, e: &crate::event::ExecveEvent<'_>) {
+        if e.res < 0 {
+            return;
+        }
+        self.threads.resurrect(tid);
+        let old_container = self
+            .threads
+            .get(tid)
+            .map(|t| t.container_id.clone())
+            .unwrap_or_default();
+        let info = &e.info;
+        {
+            let t = self.threads.get_mut(tid).expect("present");
+            t.exe = cstr(info.exe.unwrap_or_default()).to_vec();
+            t.lastexec_ts = _ts;
+            t.comm = match info.comm {
+                Some(c) => cstr(c).to_vec(),
+                None => t.exe.clone(),
+            };
+            t.args = split_nul(info.args.unwrap_or_default());
+            t.pid = info.pid;
+        }
+        if self.threads.get(tid).is_some_and(|t| t.is_invalid()) {
+            let t = self.threads.get_mut(tid).expect("present");
+            t.ptid = info.ptid;
+            if t.flags & cl::CHILD_IN_PIDNS == 0 {
+                t.vtid = t.tid;
+                t.vpid = t.pid;
+            }
+            self.threads.link(tid);
+        }
+        if let Some(env) = e.env {
+            self.threads.get_mut(tid).expect("present").env = split_nul(env);
+        }
+        if let Some(cg) = info.cgroups {
+            self.threads.get_mut(tid).expect("present").cgroups = split_nul(cg);
+            self.resolve_container(tid);
+        }
+        if let Some(tty) = e.tty {
+            self.threads.get_mut(tid).expect("present").tty = tty;
+        }
+        if let Some(p) = e.exepath {
+            self.threads.get_mut(tid).expect("present").exepath = cstr(p).to_vec();
+        } else if let Some(f) = e.filename {
+            let full = if f == b"<NA>" {
+                b"<NA>".to_vec()
+            } else {
+                path::concatenate(&self.threads.cwd(tid), f)
+            };
+            self.threads.get_mut(tid).expect("present").exepath = full;
+        }
+        if let Some(l) = e.loginuid {
+            self.threads.get_mut(tid).expect("present").loginuid = l;
+        }
+        if let Some(uid) = info.uid {
+            // The exit event's uid sets the id only; the name stays as resolved before.
+            self.threads.get_mut(tid).expect("present").uid = uid;
+        }
+        {
+            let t = self.threads.get_mut(tid).expect("present");
+            let keep = t.flags & (cl::IS_MAIN_THREAD | (1 << 21) | (1 << 22));
+            let inverted = t.flags & cl::CLONE_INVERTED;
+            t.flags = cl::ACTIVE | keep | inverted | (1 << 17);
+        }
+        let new_container = self.threads.get(tid).expect("present").container_id.clone();
+        if new_container != old_container {
+            let (u, g) = {
+                let t = self.threads.get(tid).expect("present");
+                (t.uid, t.gid)
+            };
+            self.set_user(tid, u);
+            self.set_group(tid, g);
+        }
+        if self.threads.group_alive(tid) > 1 {
+            for other in self.threads.group_members(tid) {
+                if self.threads.get(other).is_some_and(|t| !t.is_main()) {
+                    self.threads.remove(other);
+                }
+            }
+        }
+    }
+}
+
+/// Bytes up to the first NUL.
+pub fn cstr(b: &[u8]) -> &[u8] {
+    match b.iter().position(|&c| c == 0) {
+        Some(i) => &b[..i],
+        None => b,
+    }
+}
+
+/// Splits a NUL-separated list as the capture state does: one trailing NUL is dropped,
+/// then every NUL separates entries (`"a\0\0"` is `["a", ""]`, `"\0"` is empty).
+pub fn split_nul(b: &[u8]) -> Vec<Vec<u8>> {
+    let b = b.strip_suffix(&[0]).unwrap_or(b);
+    if b.is_empty() {
+        return Vec::new();
+    }
+    b.split(|&c| c == 0).map(|s| s.to_vec()).collect()
+}

@@ -1,0 +1,184 @@
+//! Path arithmetic on raw bytes, as the capture state needs it (no file system access).
+
+/// Whether a byte is printable in the C locale (`isprint`).
+#[inline]
+fn printable(b: u8) -> bool {
+    (0x20..0x7f).contains(&b)
+}
+
+/// Removes every non-printable byte (the state's string sanitizing).
+pub fn strip_nonprintable(s: &[u8]) -> Vec<u8> {
+    s.iter().copied().filter(|&b| printable(b)).collect()
+}
+
+/// Longest path the state keeps; longer results become `/PATH_TOO_LONG`.
+const MAX_PATH: usize = 1024;
+
+/// Appends `path` to `out` (whose first `base` bytes may not be rewound past), resolving
+/// `.` and `..` components, collapsing repeated `/`, replacing non-printable bytes with
+/// `.` and dropping a trailing `/` (except for `/` itself).
+fn append_sanitized(out: &mut Vec<u8>, base: usize, path: &[u8]) {
+    let empty_base = out.len() == base;
+    // The scanner stops at a NUL, as a C string would.
+    let path = match path.iter().position(|&b| b == 0) {
+        Some(n) => &path[..n],
+        None => path,
+    };
+    let mut i = 0;
+    let rewind = |out: &mut Vec<u8>| {
+        // Drop the last component (and its trailing '/'), never below base + 1.
+        if out.len() <= base + 1 {
+            return;
+        }
+        out.pop();
+        while out.len() > base + 1 && out[out.len() - 1] != b'/' {
+            out.pop();
+        }
+    };
+    while i < path.len() {
+        let c = path[i];
+        if !printable(c) {
+            out.push(b'.');
+            i += 1;
+            continue;
+        }
+        let at_component_start = out.len() == base || out.last() == Some(&b'/');
+        if c == b'.' && at_component_start {
+            let next = path.get(i + 1).copied();
+            let next2 = path.get(i + 2).copied();
+            if next == Some(b'.') && next2 == Some(b'/') {
+                rewind(out);
+                i += 3;
+            } else if next == Some(b'.') && next2.is_none() {
+                rewind(out);
+                i += 2;
+            } else if next == Some(b'/') {
+                i += 2;
+            } else if next.is_none() {
+                i += 1;
+            } else {
+                out.push(c);
+                i += 1;
+            }
+        } else if c == b'/' {
+            if (out.len() > base && out.last() == Some(&b'/')) || (out.len() == base && !empty_base)
+            {
+                i += 1;
+            } else {
+                out.push(c);
+                i += 1;
+            }
+        } else {
+            out.push(c);
+            i += 1;
+        }
+    }
+    if out.len() > base + 1 && out.last() == Some(&b'/') {
+        out.pop();
+    }
+}
+
+/// Joins a directory (expected to end with `/`) and a path the way the capture state does:
+/// an absolute `path` stands alone; the result is sanitized (see [`append_sanitized`]).
+pub fn concatenate(dir: &[u8], path: &[u8]) -> Vec<u8> {
+    if dir.len() + path.len() + 1 > MAX_PATH {
+        return b"/PATH_TOO_LONG".to_vec();
+    }
+    let mut out = Vec::with_capacity(dir.len() + path.len());
+    if !path.is_empty() && path[0] != b'/' {
+        out.extend_from_slice(dir);
+        let base = 0;
+        let start = out.len();
+        // The base for rewinding is the start of the whole target (dir included).
+        let _ = start;
+        append_sanitized(&mut out, base, path);
+    } else {
+        append_sanitized(&mut out, 0, path);
+    }
+    out
+}
+
+/// Normalizes a path lexically: removes `.` and empty components, resolves `..` (never
+/// above the root) and drops a trailing `/`. Relative paths stay relative.
+pub fn normalize(path: &[u8]) -> Vec<u8> {
+    let absolute = path.first() == Some(&b'/');
+    let mut parts: Vec<&[u8]> = Vec::new();
+    for comp in path.split(|&b| b == b'/') {
+        match comp {
+            b"" | b"." => {}
+            b".." => {
+                if parts.last().is_some_and(|p| *p != b"..") {
+                    parts.pop();
+                } else if !absolute {
+                    parts.push(comp);
+                }
+            }
+            _ => parts.push(comp),
+        }
+    }
+    let mut out = Vec::with_capacity(path.len());
+    if absolute {
+        out.push(b'/');
+    }
+    for (i, p) in parts.iter().enumerate() {
+        if i > 0 {
+            out.push(b'/');
+        }
+        out.extend_from_slice(p);
+    }
+    if out.is_empty() && !absolute {
+        out.push(b'.');
+    }
+    out
+}
+
+/// Joins `base` and `path` (an absolute `path` replaces `base`) and normalizes the result.
+pub fn join_normalized(base: &[u8], path: &[u8]) -> Vec<u8> {
+    if path.first() == Some(&b'/') || base.is_empty() {
+        return normalize(path);
+    }
+    let mut joined = base.to_vec();
+    if joined.last() != Some(&b'/') {
+        joined.push(b'/');
+    }
+    joined.extend_from_slice(path);
+    normalize(&joined)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn c(a: &str, b: &str) -> String {
+        String::from_utf8(concatenate(a.as_bytes(), b.as_bytes())).unwrap()
+    }
+
+    #[test]
+    fn concatenate_follows_the_state_rules() {
+        assert_eq!(c("/home/u/", "file"), "/home/u/file");
+        assert_eq!(c("/home/u/", "./file"), "/home/u/file");
+        assert_eq!(c("/home/u/", "../file"), "/home/file");
+        assert_eq!(c("/home/u/", "../../../file"), "/file");
+        assert_eq!(c("/home/u/", "/etc//passwd/"), "/etc/passwd");
+        assert_eq!(c("/", "/"), "/");
+        assert_eq!(c("/a/", "b/.."), "/a");
+        assert_eq!(c("/a/", "."), "/a");
+        assert_eq!(c("", "./setuid"), "setuid");
+        assert_eq!(c("/a/", "x\u{1}y"), "/a/x.y");
+        assert_eq!(c("/a/", ""), "");
+    }
+
+    #[test]
+    fn normalize_is_lexical() {
+        let n = |s: &str| String::from_utf8(normalize(s.as_bytes())).unwrap();
+        assert_eq!(n("/a/./b/../c/"), "/a/c");
+        assert_eq!(n("/../x"), "/x");
+        assert_eq!(n("a/../../b"), "../b");
+        assert_eq!(n("./x"), "x");
+        let j = |a: &str, b: &str| {
+            String::from_utf8(join_normalized(a.as_bytes(), b.as_bytes())).unwrap()
+        };
+        assert_eq!(j("/tmp/", "d/../f"), "/tmp/f");
+        assert_eq!(j("/tmp", "/etc/x"), "/etc/x");
+    }
+}

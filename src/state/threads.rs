@@ -1,0 +1,509 @@
+//! The thread table: threads, their thread groups (processes) and parent links.
+//!
+//! It follows the capture state's rules closely, because SysFlow's process identities
+//! (OIDs), parents and attributes come from it: a process's attributes are those of its
+//! main thread; threads of a process share its fd table unless created without
+//! `CLONE_FILES`; when a process dies its children are re-parented to a reaper.
+
+use super::fd::FdTable;
+use std::collections::HashMap;
+
+/// Clone flags and thread flags (scap `PPM_CL_*`).
+pub mod cl {
+    /// Shares the fd table.
+    pub const CLONE_FILES: u32 = 1 << 0;
+    /// Shares the file-system context.
+    pub const CLONE_FS: u32 = 1 << 1;
+    /// New pid namespace.
+    pub const CLONE_NEWPID: u32 = 1 << 6;
+    /// Same parent as the caller.
+    pub const CLONE_PARENT: u32 = 1 << 8;
+    /// A thread, not a process.
+    pub const CLONE_THREAD: u32 = 1 << 13;
+    /// Created from the child-side clone event.
+    pub const CLONE_INVERTED: u32 = 1 << 16;
+    /// The thread has exited.
+    pub const CLOSED: u32 = 1 << 18;
+    /// The thread was seen doing something.
+    pub const ACTIVE: u32 = 1 << 19;
+    /// The child is in a pid namespace.
+    pub const CHILD_IN_PIDNS: u32 = 1 << 29;
+    /// Explicitly the main thread.
+    pub const IS_MAIN_THREAD: u32 = 1 << 30;
+}
+
+/// A reference to one thread object (a tid can be reused by a later thread).
+pub type ThreadRef = (i64, u64);
+
+/// One thread.
+#[derive(Clone, Debug, Default)]
+pub struct Thread {
+    /// Thread id.
+    pub tid: i64,
+    /// Process id (thread-group id), `-1` when unknown.
+    pub pid: i64,
+    /// Parent thread id, `-1` when unknown.
+    pub ptid: i64,
+    /// Thread id in its pid namespace.
+    pub vtid: i64,
+    /// Process id in its pid namespace.
+    pub vpid: i64,
+    /// Command name.
+    pub comm: Vec<u8>,
+    /// Executable as invoked (argv[0]).
+    pub exe: Vec<u8>,
+    /// Full executable path, if known.
+    pub exepath: Vec<u8>,
+    /// Arguments (after argv[0]).
+    pub args: Vec<Vec<u8>>,
+    /// Environment (main threads).
+    pub env: Vec<Vec<u8>>,
+    /// Working directory (main threads), ending with `/`.
+    pub cwd: Vec<u8>,
+    /// User id.
+    pub uid: u32,
+    /// User name, as resolved when the uid was set (empty: unknown).
+    pub user_name: Vec<u8>,
+    /// Group id.
+    pub gid: u32,
+    /// Group name, as resolved when the gid was set.
+    pub group_name: Vec<u8>,
+    /// Login uid.
+    pub loginuid: u32,
+    /// Controlling terminal (0: none).
+    pub tty: u32,
+    /// Time of the clone that created the thread (0: existed before the capture).
+    pub clone_ts: u64,
+    /// Time of the last successful execve.
+    pub lastexec_ts: u64,
+    /// `cl::*` flags.
+    pub flags: u32,
+    /// Container id (`""`: host).
+    pub container_id: String,
+    /// cgroups, `subsys=path`.
+    pub cgroups: Vec<Vec<u8>>,
+    /// Reaper chosen at exit, if any.
+    pub reaper_tid: i64,
+    /// Own fd table (used when the thread does not share its process's table).
+    pub fds: FdTable,
+    pub(crate) serial: u64,
+    pub(crate) group: Option<u64>,
+    pub(crate) children: Vec<ThreadRef>,
+}
+
+impl Thread {
+    /// A thread the capture knows nothing about yet (pid and ptid unknown).
+    pub fn unknown(tid: i64) -> Self {
+        Thread {
+            tid,
+            pid: -1,
+            ptid: -1,
+            vtid: -1,
+            vpid: -1,
+            comm: b"<NA>".to_vec(),
+            exe: b"<NA>".to_vec(),
+            uid: u32::MAX,
+            gid: u32::MAX,
+            loginuid: u32::MAX,
+            reaper_tid: -1,
+            ..Default::default()
+        }
+    }
+
+    /// Whether this is its process's main thread.
+    pub fn is_main(&self) -> bool {
+        self.tid == self.pid || self.flags & cl::IS_MAIN_THREAD != 0
+    }
+
+    /// Whether tid, pid or ptid is unknown.
+    pub fn is_invalid(&self) -> bool {
+        self.tid < 0 || self.pid < 0 || self.ptid < 0
+    }
+
+    /// Whether the thread exited.
+    pub fn is_dead(&self) -> bool {
+        self.flags & cl::CLOSED != 0
+    }
+
+    /// Whether the thread lives in a pid namespace.
+    pub fn in_pid_namespace(&self) -> bool {
+        self.flags & cl::CHILD_IN_PIDNS != 0 || (self.tid != self.vtid && self.vtid >= 0)
+    }
+
+    /// The user name SysFlow reports: the resolved name, else `root` for uid 0, else `<NA>`.
+    pub fn user_name(&self) -> &[u8] {
+        name_or_fallback(&self.user_name, self.uid)
+    }
+
+    /// The group name SysFlow reports.
+    pub fn group_name(&self) -> &[u8] {
+        name_or_fallback(&self.group_name, self.gid)
+    }
+}
+
+fn name_or_fallback(name: &[u8], id: u32) -> &[u8] {
+    if !name.is_empty() {
+        name
+    } else if id == 0 {
+        b"root"
+    } else {
+        b"<NA>"
+    }
+}
+
+#[derive(Clone, Debug)]
+struct Group {
+    alive: u64,
+    /// Threads of the group; the main thread, when known, first.
+    threads: Vec<ThreadRef>,
+    reaper: bool,
+}
+
+/// Threads by tid, with their groups.
+#[derive(Clone, Debug, Default)]
+pub struct Threads {
+    map: HashMap<i64, Thread>,
+    groups: HashMap<u64, Group>,
+    group_of_pid: HashMap<i64, u64>,
+    next_serial: u64,
+}
+
+impl Threads {
+    /// Number of threads.
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// Whether the table is empty.
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// A thread by tid.
+    pub fn get(&self, tid: i64) -> Option<&Thread> {
+        self.map.get(&tid)
+    }
+
+    /// A thread by tid, mutably.
+    pub fn get_mut(&mut self, tid: i64) -> Option<&mut Thread> {
+        self.map.get_mut(&tid)
+    }
+
+    /// Every thread (unordered).
+    pub fn iter(&self) -> impl Iterator<Item = &Thread> {
+        self.map.values()
+    }
+
+    fn alive(&self, r: ThreadRef) -> Option<&Thread> {
+        self.map.get(&r.0).filter(|t| t.serial == r.1)
+    }
+
+    /// The main thread of `tid`'s process, if known.
+    pub fn main_of(&self, tid: i64) -> Option<&Thread> {
+        let t = self.map.get(&tid)?;
+        if t.is_main() {
+            return Some(t);
+        }
+        let g = self.groups.get(&t.group?)?;
+        let first = self.alive(*g.threads.first()?)?;
+        first.is_main().then_some(first)
+    }
+
+    /// The tid of the main thread of `tid`'s process, if known.
+    pub fn main_tid(&self, tid: i64) -> Option<i64> {
+        self.main_of(tid).map(|t| t.tid)
+    }
+
+    /// The parent thread (no creation).
+    pub fn parent_of(&self, tid: i64) -> Option<&Thread> {
+        let t = self.map.get(&tid)?;
+        self.map.get(&t.ptid)
+    }
+
+    /// The tid whose fd table `tid` uses.
+    pub fn fd_owner(&self, tid: i64) -> Option<i64> {
+        let t = self.map.get(&tid)?;
+        if t.flags & cl::CLONE_FILES == 0 {
+            Some(tid)
+        } else {
+            self.main_tid(tid)
+        }
+    }
+
+    /// The fd table `tid` uses.
+    pub fn fds(&self, tid: i64) -> Option<&FdTable> {
+        let owner = self.fd_owner(tid)?;
+        self.map.get(&owner).map(|t| &t.fds)
+    }
+
+    /// The fd table `tid` uses, mutably.
+    pub fn fds_mut(&mut self, tid: i64) -> Option<&mut FdTable> {
+        let owner = self.fd_owner(tid)?;
+        self.map.get_mut(&owner).map(|t| &mut t.fds)
+    }
+
+    /// The working directory of `tid`: its main thread's, or `./` without one.
+    pub fn cwd(&self, tid: i64) -> Vec<u8> {
+        match self.main_of(tid) {
+            Some(m) => m.cwd.clone(),
+            None => b"./".to_vec(),
+        }
+    }
+
+    /// Adds a thread (replacing any thread with the same tid). Threads from the capture's
+    /// process list are linked later by [`Threads::link_all`].
+    pub fn add(&mut self, mut t: Thread, link: bool) -> i64 {
+        self.next_serial += 1;
+        t.serial = self.next_serial;
+        t.group = None;
+        t.children.clear();
+        let tid = t.tid;
+        self.map.insert(tid, t);
+        if link {
+            self.link(tid);
+        }
+        tid
+    }
+
+    /// Links every thread to its group and parent (after loading a process list).
+    pub fn link_all(&mut self) {
+        let mut tids: Vec<i64> = self.map.keys().copied().collect();
+        tids.sort_unstable();
+        for tid in tids {
+            self.link(tid);
+        }
+    }
+
+    /// Puts a thread in its group and under its parent; an unknown parent makes ptid 0.
+    pub fn link(&mut self, tid: i64) {
+        let Some(t) = self.map.get(&tid) else { return };
+        if t.is_invalid() || t.group.is_some() {
+            return;
+        }
+        let (pid, vpid, ptid, main, r) = (t.pid, t.vpid, t.ptid, t.is_main(), (t.tid, t.serial));
+        let gid = match self.group_of_pid.get(&pid).copied() {
+            Some(g) if self.groups.contains_key(&g) => {
+                let g2 = self.groups.get_mut(&g).expect("checked");
+                if main {
+                    g2.threads.insert(0, r);
+                } else {
+                    g2.threads.push(r);
+                }
+                g2.alive += 1;
+                g
+            }
+            _ => {
+                self.next_serial += 1;
+                let g = self.next_serial;
+                self.groups.insert(
+                    g,
+                    Group {
+                        alive: 1,
+                        threads: vec![r],
+                        reaper: pid == 1 || vpid == 1,
+                    },
+                );
+                self.group_of_pid.insert(pid, g);
+                g
+            }
+        };
+        self.map.get_mut(&tid).expect("present").group = Some(gid);
+        if pid == 1 {
+            return;
+        }
+        let parent_ok = self.map.get(&ptid).is_some_and(|p| !p.is_invalid());
+        if !parent_ok {
+            self.map.get_mut(&tid).expect("present").ptid = 0;
+            return;
+        }
+        self.add_child(ptid, r);
+    }
+
+    fn add_child(&mut self, parent: i64, child: ThreadRef) {
+        if let Some(p) = self.map.get_mut(&parent) {
+            p.children.insert(0, child);
+        }
+        if let Some(c) = self.map.get_mut(&child.0).filter(|c| c.serial == child.1) {
+            c.ptid = parent;
+        }
+    }
+
+    /// Marks a thread dead (its exit was seen); it is removed later.
+    pub fn mark_dead(&mut self, tid: i64, reaper_tid: Option<i64>) {
+        let Some(t) = self.map.get_mut(&tid) else {
+            return;
+        };
+        let was_dead = t.is_dead();
+        t.flags |= cl::CLOSED;
+        let group = t.group;
+        let has_children = !t.children.is_empty();
+        if has_children {
+            t.reaper_tid = reaper_tid.unwrap_or(-1);
+        }
+        if !was_dead && let Some(g) = group.and_then(|g| self.groups.get_mut(&g)) {
+            g.alive = g.alive.saturating_sub(1);
+        }
+    }
+
+    /// Brings a dead thread back (an execve by a thread whose exit was seen).
+    pub fn resurrect(&mut self, tid: i64) {
+        let Some(t) = self.map.get_mut(&tid) else {
+            return;
+        };
+        if !t.is_dead() {
+            return;
+        }
+        t.flags &= !cl::CLOSED;
+        if let Some(g) = t.group.and_then(|g| self.groups.get_mut(&g)) {
+            g.alive += 1;
+        }
+    }
+
+    fn remove_from_parent(&mut self, tid: i64) {
+        let Some(t) = self.map.get(&tid) else { return };
+        let (ptid, r) = (t.ptid, (t.tid, t.serial));
+        if let Some(p) = self.map.get_mut(&ptid) {
+            p.children.retain(|c| *c != r);
+        }
+    }
+
+    fn find_new_reaper(&self, tid: i64) -> Option<i64> {
+        let t = self.map.get(&tid)?;
+        if let Some(g) = t.group.and_then(|g| self.groups.get(&g)) {
+            for r in &g.threads {
+                if let Some(o) = self.alive(*r)
+                    && !o.is_dead()
+                    && o.tid != tid
+                {
+                    return Some(o.tid);
+                }
+            }
+        }
+        let mut seen = vec![tid];
+        let ns = t.in_pid_namespace();
+        let mut cur = self.map.get(&t.ptid);
+        while let Some(p) = cur {
+            if seen.contains(&p.tid) {
+                break;
+            }
+            seen.push(p.tid);
+            if p.in_pid_namespace() != ns {
+                break;
+            }
+            if let Some(g) = p.group.and_then(|g| self.groups.get(&g))
+                && g.reaper
+                && g.alive > 0
+            {
+                for r in &g.threads {
+                    if let Some(o) = self.alive(*r)
+                        && !o.is_dead()
+                    {
+                        return Some(o.tid);
+                    }
+                }
+            }
+            cur = self.map.get(&p.ptid);
+        }
+        None
+    }
+
+    /// Removes a thread: re-parents its children, and removes its process's main thread
+    /// too when it was the last one alive. Returns the tids whose fd tables were dropped.
+    pub fn remove(&mut self, tid: i64) {
+        let Some(t) = self.map.get(&tid) else { return };
+        if t.is_invalid() || t.group.is_none() {
+            self.remove_from_parent(tid);
+            self.map.remove(&tid);
+            return;
+        }
+        let gid = t.group.expect("checked");
+        if !t.is_dead() {
+            if let Some(g) = self.groups.get_mut(&gid) {
+                g.alive = g.alive.saturating_sub(1);
+            }
+            if let Some(t) = self.map.get_mut(&tid) {
+                t.flags |= cl::CLOSED;
+            }
+        }
+        let t = self.map.get(&tid).expect("present");
+        if !t.children.is_empty() {
+            let mut reaper = None;
+            if t.reaper_tid > 0 {
+                reaper = self
+                    .map
+                    .get(&t.reaper_tid)
+                    .filter(|r| !r.is_invalid())
+                    .map(|r| r.tid);
+            }
+            if reaper.is_none() {
+                reaper = self.find_new_reaper(tid);
+            }
+            let pid = t.pid;
+            let children = std::mem::take(&mut self.map.get_mut(&tid).expect("present").children);
+            if let Some(rt) = reaper {
+                self.map.get_mut(&tid).expect("present").reaper_tid = rt;
+                if let Some(r) = self.map.get(&rt)
+                    && r.pid != pid
+                    && let Some(g) = r.group.and_then(|g| self.groups.get_mut(&g))
+                {
+                    g.reaper = true;
+                }
+            }
+            for c in children {
+                if self.alive(c).is_none() {
+                    continue;
+                }
+                match reaper {
+                    Some(rt) => self.add_child(rt, c),
+                    None => {
+                        if let Some(ct) = self.map.get_mut(&c.0) {
+                            ct.ptid = 0;
+                        }
+                    }
+                }
+            }
+        }
+        let t = self.map.get(&tid).expect("present");
+        let (pid, main) = (t.pid, t.is_main());
+        let alive = self.groups.get(&gid).map(|g| g.alive).unwrap_or(0);
+        if alive == 0 {
+            // The whole process is gone: drop its main thread (and fd table).
+            self.remove_from_parent(pid);
+            if self.group_of_pid.get(&pid) == Some(&gid) {
+                self.group_of_pid.remove(&pid);
+            }
+            self.groups.remove(&gid);
+            self.map.remove(&pid);
+        }
+        if !main {
+            self.remove_from_parent(tid);
+            self.map.remove(&tid);
+        }
+    }
+
+    /// Threads of the group of `tid` (live, excluding `tid`'s process main thread if asked).
+    pub fn group_members(&self, tid: i64) -> Vec<i64> {
+        let Some(g) = self
+            .map
+            .get(&tid)
+            .and_then(|t| t.group)
+            .and_then(|g| self.groups.get(&g))
+        else {
+            return Vec::new();
+        };
+        g.threads
+            .iter()
+            .filter_map(|r| self.alive(*r).map(|t| t.tid))
+            .collect()
+    }
+
+    /// Number of live threads in `tid`'s group.
+    pub fn group_alive(&self, tid: i64) -> u64 {
+        self.map
+            .get(&tid)
+            .and_then(|t| t.group)
+            .and_then(|g| self.groups.get(&g))
+            .map(|g| g.alive)
+            .unwrap_or(0)
+    }
+}

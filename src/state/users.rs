@@ -1,0 +1,53 @@
+//! Users and groups known to the capture (keyed by container id; `""` is the host).
+
+use std::collections::HashMap;
+
+/// A user entry.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct UserInfo {
+    /// Uid.
+    pub uid: u32,
+    /// Primary gid.
+    pub gid: u32,
+    /// Name.
+    pub name: Vec<u8>,
+    /// Home directory.
+    pub home: Vec<u8>,
+    /// Shell.
+    pub shell: Vec<u8>,
+}
+
+/// Users and groups by container.
+///
+/// Only what the capture itself says is recorded: the converting machine's passwd and
+/// group databases are never consulted (the reference does, which makes its output depend
+/// on where it runs).
+#[derive(Clone, Debug, Default)]
+pub struct UserTable {
+    users: HashMap<(Vec<u8>, u32), UserInfo>,
+    groups: HashMap<(Vec<u8>, u32), Vec<u8>>,
+}
+
+impl UserTable {
+    /// Records a user.
+    pub fn add_user(&mut self, container: &[u8], user: UserInfo) {
+        self.users.insert((container.to_vec(), user.uid), user);
+    }
+
+    /// Records a group.
+    pub fn add_group(&mut self, container: &[u8], gid: u32, name: &[u8]) {
+        self.groups.insert((container.to_vec(), gid), name.to_vec());
+    }
+
+    /// Looks a user up.
+    pub fn user(&self, container: &[u8], uid: u32) -> Option<&UserInfo> {
+        self.users.get(&(container.to_vec(), uid))
+    }
+
+    /// Looks a group name up.
+    pub fn group(&self, container: &[u8], gid: u32) -> Option<&[u8]> {
+        self.groups
+            .get(&(container.to_vec(), gid))
+            .map(|v| v.as_slice())
+    }
+}

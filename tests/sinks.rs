@@ -1,0 +1,230 @@
+//! Sinks against real peers: a SOCK_SEQPACKET listener, rotated files on disk, a callback.
+
+mod common;
+
+use common::reference;
+use nix::sys::socket::{
+    AddressFamily, Backlog, MsgFlags, SockFlag, SockType, UnixAddr, accept, bind, listen, recv,
+    socket,
+};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use sysflow::avro::{AvroCodec, SfReader, decode_datum};
+use sysflow::export::{Backoff, CallbackSink, FanOut, FileSink, Links, SocketSink};
+use sysflow::model::{Record, SfHeader};
+
+fn records(path: &Path) -> Vec<Record> {
+    SfReader::open(path)
+        .unwrap()
+        .collect::<sysflow::Result<Vec<_>>>()
+        .unwrap()
+}
+
+fn listener(path: &Path) -> OwnedFd {
+    let fd = socket(
+        AddressFamily::Unix,
+        SockType::SeqPacket,
+        SockFlag::SOCK_CLOEXEC,
+        None,
+    )
+    .unwrap();
+    bind(fd.as_raw_fd(), &UnixAddr::new(path).unwrap()).unwrap();
+    listen(&fd, Backlog::new(4).unwrap()).unwrap();
+    fd
+}
+
+/// Accepts one connection and decodes every packet until the peer closes.
+fn collect_packets(l: OwnedFd) -> std::thread::JoinHandle<Vec<Record>> {
+    std::thread::spawn(move || {
+        let raw = accept(l.as_raw_fd()).unwrap();
+        // SAFETY: `accept` returned a fresh descriptor that nothing else owns.
+        let conn = unsafe { OwnedFd::from_raw_fd(raw) };
+        let mut buf = vec![0u8; 1 << 20];
+        let mut out = Vec::new();
+        loop {
+            let n = recv(conn.as_raw_fd(), &mut buf, MsgFlags::empty()).unwrap();
+            if n == 0 {
+                break;
+            }
+            out.push(decode_datum(&buf[..n]).expect("every packet is one record"));
+        }
+        out
+    })
+}
+
+#[test]
+fn socket_sink_sends_one_record_per_packet() {
+    let Some(sf) = reference("namespaces/setns.sf") else {
+        return;
+    };
+    let recs = records(&sf);
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("sf.sock");
+    let reader = collect_packets(listener(&sock));
+
+    let header = SfHeader {
+        exporter: "tests".into(),
+        ..Default::default()
+    };
+    let mut out = FanOut::new(header.clone());
+    out.add(Box::new(
+        SocketSink::connect(&sock, Backoff::default()).unwrap(),
+    ));
+    out.start().unwrap();
+    for r in &recs[1..] {
+        out.emit(r, Links::default()).unwrap();
+    }
+    out.finish().unwrap();
+    drop(out);
+
+    let got = reader.join().unwrap();
+    assert_eq!(got.len(), recs.len());
+    assert_eq!(got[0], Record::Header(header));
+    assert_eq!(got[1..], recs[1..]);
+}
+
+#[test]
+fn socket_sink_reconnects_counts_drops_and_gives_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("sf.sock");
+    let l = listener(&sock);
+    let backoff = Backoff {
+        initial: Duration::from_millis(50),
+        max: Duration::from_millis(200),
+    };
+    let mut out = FanOut::new(SfHeader::default());
+    out.add(Box::new(SocketSink::connect(&sock, backoff).unwrap()));
+    out.start().unwrap();
+    let rec = Record::Header(SfHeader::default());
+
+    // The reader goes away: records are dropped and counted, never an error at once.
+    drop(l);
+    std::fs::remove_file(&sock).unwrap();
+    for _ in 0..5 {
+        out.emit(&rec, Links::default()).unwrap();
+    }
+    assert!(out.stats().dropped >= 4, "{:?}", out.stats());
+
+    // A new reader appears: after the backoff the sink reconnects and re-sends the header.
+    let reader = collect_packets(listener(&sock));
+    std::thread::sleep(Duration::from_millis(60));
+    out.emit(&rec, Links::default()).unwrap();
+    assert!(
+        out.take_reset_request(),
+        "a reconnect asks for entity re-export"
+    );
+    out.finish().unwrap();
+    drop(out);
+    let got = reader.join().unwrap();
+    assert_eq!(got.len(), 2, "header again, then the record");
+
+    // Nobody ever comes back: after the backoff is exhausted, write fails clearly.
+    let mut out = FanOut::new(SfHeader::default());
+    let sock2 = dir.path().join("gone.sock");
+    let l2 = listener(&sock2);
+    out.add(Box::new(SocketSink::connect(&sock2, backoff).unwrap()));
+    out.start().unwrap();
+    drop(l2);
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let err = loop {
+        if let Err(e) = out.emit(&rec, Links::default()) {
+            break e;
+        }
+        assert!(std::time::Instant::now() < deadline, "never gave up");
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    assert!(err.to_string().contains("gone.sock"), "{err}");
+}
+
+#[test]
+fn unreachable_socket_fails_at_connect() {
+    let e = SocketSink::connect(Path::new("/nonexistent/sf.sock"), Backoff::default())
+        .err()
+        .unwrap();
+    assert!(e.to_string().contains("/nonexistent/sf.sock"), "{e}");
+}
+
+#[test]
+fn rotation_writes_one_self_describing_file_per_period() {
+    let Some(sf) = reference("setuid/setuid.sf") else {
+        return;
+    };
+    let recs = records(&sf);
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = dir.path().join("out.sf");
+    let mut out = FanOut::new(SfHeader {
+        exporter: "rot".into(),
+        ..Default::default()
+    });
+    out.set_file(FileSink::create(&prefix, AvroCodec::default(), Some(1000)).unwrap());
+    out.start().unwrap();
+    let body = &recs[1..];
+    let third = body.len() / 3;
+    for (i, r) in body.iter().enumerate() {
+        if i == third {
+            out.rotate(1300).unwrap();
+        } else if i == 2 * third {
+            out.rotate(1600).unwrap();
+        }
+        out.emit(r, Links::default()).unwrap();
+    }
+    out.finish().unwrap();
+
+    let mut all = Vec::new();
+    for epoch in [1000, 1300, 1600] {
+        let path = dir.path().join(format!("out.sf.{epoch}"));
+        let got = records(&path);
+        let Record::Header(h) = &got[0] else {
+            panic!("{} does not start with a header", path.display())
+        };
+        assert_eq!(h.filename, path.display().to_string());
+        assert_eq!(h.exporter, "rot");
+        assert!(got[1..].iter().all(|r| !matches!(r, Record::Header(_))));
+        all.extend_from_slice(&got[1..]);
+    }
+    assert_eq!(all, body);
+
+    // Directory mode: files named by epoch inside the directory (created if missing).
+    let d = dir.path().join("sfdir/");
+    let mut out = FanOut::new(SfHeader::default());
+    out.set_file(FileSink::create(&d, AvroCodec::Null, Some(42)).unwrap());
+    out.start().unwrap();
+    out.rotate(43).unwrap();
+    out.finish().unwrap();
+    assert_eq!(records(&d.join("42")).len(), 1);
+    assert_eq!(records(&d.join("43")).len(), 1);
+}
+
+#[test]
+fn callback_sink_gets_events_and_flows_with_a_filled_header() {
+    let Some(sf) = reference("setuid/setuid.sf") else {
+        return;
+    };
+    let recs = records(&sf);
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let s2 = seen.clone();
+    let mut out = FanOut::new(SfHeader {
+        exporter: "cb".into(),
+        ip: "10.0.0.9".into(),
+        ..Default::default()
+    });
+    out.add(Box::new(CallbackSink::new(Box::new(move |v| {
+        assert_eq!(v.header.exporter, "cb");
+        assert_eq!(v.header.version, 5);
+        s2.lock().unwrap().push(v.record.clone());
+    }))));
+    out.start().unwrap();
+    for r in &recs[1..] {
+        out.emit(r, Links::default()).unwrap();
+    }
+    let seen = seen.lock().unwrap();
+    let expected: Vec<_> = recs
+        .iter()
+        .filter(|r| r.kind().is_event_or_flow())
+        .cloned()
+        .collect();
+    assert!(!expected.is_empty());
+    assert_eq!(*seen, expected);
+}
