@@ -13,6 +13,8 @@ apt_pkgs=(
   gcc make pkg-config clang libelf-dev zlib1g-dev
   # bpftool regenerates bpf/vmlinux.h (not needed for a plain build)
   bpftool
+  # C ABI tests: the header as C++17, and rpm to inspect the .rpm package
+  g++ rpm
 )
 missing=()
 for p in "${apt_pkgs[@]}"; do
@@ -28,6 +30,16 @@ if command -v rustup >/dev/null 2>&1; then
   rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt
   rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
 fi
+
+# Packaging tools for the C development packages (tests/packaging.rs), pinned.
+cargo_tools=(cargo-deb@3.8.0 cargo-generate-rpm@0.21.1)
+for t in "${cargo_tools[@]}"; do
+  bin="${t%@*}"
+  if ! command -v "$bin" >/dev/null 2>&1; then
+    echo "setup: cargo install --locked $t"
+    cargo install --locked --quiet "$t"
+  fi
+done
 
 # Official SysFlow tools (sysprint, fastavro) for interop tests and benchmarks.
 if [ ! -x .venv/bin/sysprint ]; then

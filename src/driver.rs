@@ -5,6 +5,8 @@ use crate::config::SysFlowConfig;
 use crate::error::{Result, SysFlowError};
 use crate::export::{Backoff, CallbackSink, FanOut, FileSink, SinkStats, SocketSink};
 use crate::model::SfHeader;
+use crate::pipeline::{Pipeline, Rotation};
+use crate::state::State;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -27,6 +29,11 @@ impl ExitHandle {
     /// Whether a stop was requested.
     pub fn is_exiting(&self) -> bool {
         self.flag.load(Ordering::SeqCst)
+    }
+
+    /// The flag itself (for bindings that must reach it without locking).
+    pub fn flag(&self) -> Arc<AtomicBool> {
+        self.flag.clone()
     }
 }
 
@@ -72,7 +79,7 @@ impl std::fmt::Debug for SysFlowDriver {
     }
 }
 
-fn now_epoch() -> i64 {
+pub(crate) fn now_epoch() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
@@ -96,9 +103,14 @@ impl SysFlowDriver {
         });
         if let Some(path) = &config.file_path {
             // Live output rotates and carries the epoch in its name; a conversion writes
-            // exactly the path given (the reference behaves the same).
-            let start = live.then(now_epoch);
-            outputs.set_file(FileSink::create(path, config.file_codec, start)?);
+            // exactly the path given (the reference behaves the same), unless asked to
+            // rotate by capture time.
+            let sink = if live {
+                FileSink::create(path, config.file_codec, Some(now_epoch()))?
+            } else {
+                FileSink::with_rotation(path, config.file_codec, config.rotate_offline, None)?
+            };
+            outputs.set_file(sink);
         }
         if let Some(path) = &config.socket_path {
             outputs.add(Box::new(SocketSink::connect(path, Backoff::default())?));
@@ -134,6 +146,16 @@ impl SysFlowDriver {
         env!("CARGO_PKG_VERSION")
     }
 
+    fn pipeline(&self) -> Pipeline {
+        let mut p = Pipeline::new(
+            State::new(),
+            AggConfig::from(&self.config),
+            self.config.filter_containers,
+        );
+        p.stats_enabled = self.config.enable_stats;
+        p
+    }
+
     /// Runs the capture: converts the whole scap file when `scap_input_path` is set,
     /// otherwise captures live until [`SysFlowDriver::exit`]. Blocks until done.
     ///
@@ -145,19 +167,29 @@ impl SysFlowDriver {
             ));
         }
         self.ran = true;
+        let mut pipe = self.pipeline();
         let result = match self.config.scap_input_path.clone() {
-            Some(path) => crate::source::convert_scap(
-                &path,
-                AggConfig::from(&self.config),
-                self.config.filter_containers,
-                &mut self.outputs,
-                &self.exit,
-            )
-            .map(|s| RunSummary {
-                events: s.events,
-                sinks: SinkStats::default(),
-                source_drops: 0,
-            }),
+            Some(path) => {
+                if self.config.rotate_offline {
+                    pipe.rotation = Some(Rotation {
+                        interval_s: i64::from(self.config.rotate_interval),
+                        period_start: 0,
+                    });
+                }
+                crate::source::open_scap(&path).and_then(|events| {
+                    crate::source::convert_scap(
+                        &path,
+                        events,
+                        &mut pipe,
+                        &mut self.outputs,
+                        &self.exit,
+                    )
+                    .map(|s| RunSummary {
+                        events: s.events,
+                        ..RunSummary::default()
+                    })
+                })
+            }
             None => Err(SysFlowError::OperationNotSupported(
                 "live capture is not implemented yet; set scap_input_path".into(),
             )),

@@ -35,6 +35,7 @@ mod error;
 pub mod event;
 pub mod export;
 pub mod model;
+mod pipeline;
 pub mod source;
 pub mod state;
 

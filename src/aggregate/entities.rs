@@ -500,10 +500,11 @@ impl Aggregator {
             .get(tid)
             .map(|t| t.container_id.as_bytes())
             .unwrap_or_default();
-        let mut key = Vec::with_capacity(container.len() + path.len());
+        let mut key = std::mem::take(&mut self.key_scratch);
+        key.clear();
         key.extend_from_slice(container);
         key.extend_from_slice(path);
-        if let Some(f) = self.files.get_mut(&key) {
+        if let Some(f) = self.files.get_mut(key.as_slice()) {
             if f.written {
                 return Ok(key);
             }

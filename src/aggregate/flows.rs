@@ -1,7 +1,7 @@
 //! File flows and network flows: per thread and fd, counting reads and writes between an
 //! open/accept/connect and the close, exit, periodic export or end of capture.
 
-use super::{Aggregator, DataFlowRef, Emit, FfKey, NfKey};
+use super::{Aggregator, DataFlowRef, Emit, FfKey, FfKeyRef, NfKey};
 use crate::config::{CollectionMode, FileReadMode};
 use crate::error::Result;
 use crate::model::*;
@@ -170,7 +170,23 @@ impl Aggregator {
             return Ok(());
         };
         let file_key = self.get_file(st, tid, &fdinfo.name, restype, ObjectState::Reup, out)?;
-        let file_oid = self.files[&file_key].rec.oid;
+        let r = self.file_flow_update(oid, tid, fd, fdinfo, &file_key, op, out);
+        self.key_scratch = file_key;
+        r
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn file_flow_update(
+        &mut self,
+        oid: Oid,
+        tid: i64,
+        fd: i64,
+        fdinfo: &FdInfo,
+        file_key: &[u8],
+        op: FlowOp,
+        out: &mut dyn Emit,
+    ) -> Result<()> {
+        let file_oid = self.files[file_key].rec.oid;
         let now = self.now_s();
         let ts = self.now_ns as i64;
         let open_flags = if op.flag == OpFlags::OPEN {
@@ -193,10 +209,10 @@ impl Aggregator {
                 fd: fd as i32,
                 ..Default::default()
             };
-            return self.write_file_flow(&ff, b"", &file_key, true, out);
+            return self.write_file_flow(&ff, b"", file_key, true, out);
         }
-        let key: FfKey = (fdinfo.name.clone(), tid, fd);
-        let exists = self.procs[&oid].fileflows.contains_key(&key);
+        let kref = FfKeyRef(&fdinfo.name, tid, fd);
+        let exists = self.procs[&oid].fileflows.contains_key(&kref);
         if !exists {
             let mut rec = FileFlow {
                 proc_oid: oid,
@@ -220,10 +236,11 @@ impl Aggregator {
                 op,
             );
             if op.flag != OpFlags::CLOSE {
+                let key: FfKey = (fdinfo.name.clone(), tid, fd);
                 let seq = self.insert_df(now, DataFlowRef::File(oid, key.clone()));
                 let e = FileFlowEntry {
                     rec,
-                    file_key: file_key.clone(),
+                    file_key: file_key.to_vec(),
                     name: fdinfo.name.clone(),
                     export_time: now,
                     last_update: now,
@@ -234,13 +251,13 @@ impl Aggregator {
                     .expect("present")
                     .fileflows
                     .insert(key, e);
-                if let Some(f) = self.files.get_mut(&file_key) {
+                if let Some(f) = self.files.get_mut(file_key) {
                     f.refs += 1;
                 }
             } else {
-                self.write_related_file_flows(oid, tid, fd as i32, &file_key, ts, out)?;
+                self.write_related_file_flows(oid, tid, fd as i32, file_key, ts, out)?;
                 rec.end_ts = ts;
-                self.write_file_flow(&rec, &fdinfo.name, &file_key, true, out)?;
+                self.write_file_flow(&rec, &fdinfo.name, file_key, true, out)?;
             }
             return Ok(());
         }
@@ -250,7 +267,7 @@ impl Aggregator {
                 .get_mut(&oid)
                 .expect("present")
                 .fileflows
-                .get_mut(&key)
+                .get_mut(&kref)
                 .expect("present");
             let r = &mut e.rec;
             apply_counts(
@@ -269,13 +286,13 @@ impl Aggregator {
             }
         }
         if op.flag == OpFlags::CLOSE {
-            self.write_related_file_flows(oid, tid, fd as i32, &file_key, ts, out)?;
+            self.write_related_file_flows(oid, tid, fd as i32, file_key, ts, out)?;
             let e = self
                 .procs
                 .get_mut(&oid)
                 .expect("present")
                 .fileflows
-                .remove(&key)
+                .remove(&kref)
                 .expect("present");
             self.dfset.remove(&(e.export_time, e.seq));
             let mut rec = e.rec;

@@ -30,7 +30,8 @@ use crate::state::{FdKind, State};
 use entities::{ContEntry, FileEntry};
 use events::ProcFlowEntry;
 use flows::{FileFlowEntry, FlowOp, NetFlowEntry};
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use rustc_hash::FxHashMap as HashMap;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 /// Where the aggregator's records go.
 pub trait Emit {
@@ -77,6 +78,28 @@ impl From<&SysFlowConfig> for AggConfig {
 
 /// Key of a file flow within its process: fd name, thread, fd.
 pub(crate) type FfKey = (Vec<u8>, i64, i64);
+
+/// A borrowed [`FfKey`], for lookups without allocating.
+#[derive(Clone, Copy)]
+pub(crate) struct FfKeyRef<'a>(pub &'a [u8], pub i64, pub i64);
+
+impl std::hash::Hash for FfKeyRef<'_> {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        // Same as the owned tuple: a Vec<u8> hashes like its slice.
+        self.0.hash(h);
+        self.1.hash(h);
+        self.2.hash(h);
+    }
+}
+
+impl hashbrown::Equivalent<FfKey> for FfKeyRef<'_> {
+    fn equivalent(&self, k: &FfKey) -> bool {
+        self.1 == k.1 && self.2 == k.2 && self.0 == k.0.as_slice()
+    }
+}
+
+/// Hash map with a fast, deterministic hasher and borrowed-key lookups.
+pub(crate) type FlowMap<K, V> = hashbrown::HashMap<K, V, rustc_hash::FxBuildHasher>;
 /// Key of a network flow within its process: thread, endpoints, fd.
 pub(crate) type NfKey = (i64, i32, i32, i32, i32, i32);
 
@@ -92,8 +115,8 @@ pub(crate) struct ProcEntry {
     pub rec: Process,
     pub written: bool,
     pub children: BTreeSet<Oid>,
-    pub fileflows: HashMap<FfKey, FileFlowEntry>,
-    pub netflows: HashMap<NfKey, NetFlowEntry>,
+    pub fileflows: FlowMap<FfKey, FileFlowEntry>,
+    pub netflows: FlowMap<NfKey, NetFlowEntry>,
     pub pflow: Option<ProcFlowEntry>,
 }
 
@@ -103,8 +126,8 @@ impl ProcEntry {
             rec,
             written: false,
             children: BTreeSet::new(),
-            fileflows: HashMap::new(),
-            netflows: HashMap::new(),
+            fileflows: FlowMap::default(),
+            netflows: FlowMap::default(),
             pflow: None,
         }
     }
@@ -140,6 +163,7 @@ pub struct Aggregator {
     procs: BTreeMap<Oid, ProcEntry>,
     containers: HashMap<String, ContEntry>,
     files: HashMap<Vec<u8>, FileEntry>,
+    key_scratch: Vec<u8>,
     dfset: BTreeMap<(i64, u64), DataFlowRef>,
     pfset: BTreeMap<(i64, u64), Oid>,
     seq: u64,
@@ -165,8 +189,9 @@ impl Aggregator {
         Aggregator {
             cfg,
             procs: BTreeMap::new(),
-            containers: HashMap::new(),
-            files: HashMap::new(),
+            containers: HashMap::default(),
+            files: HashMap::default(),
+            key_scratch: Vec::new(),
             dfset: BTreeMap::new(),
             pfset: BTreeMap::new(),
             seq: 0,

@@ -5,7 +5,6 @@ use super::generic::GenericDecoder;
 use super::schema::schema_v5;
 use crate::error::{Result, SysFlowError};
 use crate::model::Record;
-use flate2::Compression;
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
 use std::io::{self, BufReader, Read, Write};
@@ -22,7 +21,8 @@ const MAX_BLOCK_BYTES: u64 = 512 << 20;
 pub enum AvroCodec {
     /// No compression (`avro.codec` = `null`).
     Null,
-    /// Raw DEFLATE at the given level 0-9 (`avro.codec` = `deflate`); the reference's choice.
+    /// Raw DEFLATE at the given level 0-12 (`avro.codec` = `deflate`); the reference's
+    /// choice. Levels 10-12 compress harder and much slower.
     Deflate(u32),
 }
 
@@ -72,13 +72,23 @@ fn random_sync() -> [u8; 16] {
 /// writer; [`AvroFileWriter::flush`] closes the current block early and flushes the output.
 pub struct AvroFileWriter<W: Write> {
     out: W,
-    codec: AvroCodec,
     sync: [u8; 16],
     block: Vec<u8>,
     block_count: u64,
     scratch: Vec<u8>,
+    compressor: Option<libdeflater::Compressor>,
+    /// Level-12 compressor for small blocks, where the hardest setting costs little.
+    small_compressor: Option<libdeflater::Compressor>,
+    raw_written: u64,
     records: u64,
 }
+
+/// Blocks below this size (typically the last block of a file), and the blocks of the first
+/// [`HARD_PREFIX`] bytes of a file, are compressed at libdeflate's highest level: it costs
+/// at most a few tens of milliseconds per file and decides the size of small files.
+const SMALL_BLOCK: usize = 64 * 1024;
+/// See [`SMALL_BLOCK`].
+const HARD_PREFIX: u64 = 256 * 1024;
 
 impl<W: Write> AvroFileWriter<W> {
     /// Writes the file header (magic, metadata, sync marker) and returns the writer.
@@ -101,11 +111,23 @@ impl<W: Write> AvroFileWriter<W> {
         out.write_all(&head)?;
         Ok(Self {
             out,
-            codec,
             sync,
             block: Vec::with_capacity(BLOCK_BYTES + 4096),
             block_count: 0,
             scratch: Vec::new(),
+            compressor: match codec {
+                AvroCodec::Null => None,
+                AvroCodec::Deflate(level) => Some(libdeflater::Compressor::new(
+                    libdeflater::CompressionLvl::new(level.min(12) as i32).unwrap_or_default(),
+                )),
+            },
+            small_compressor: match codec {
+                AvroCodec::Deflate(level) if level >= 6 => Some(libdeflater::Compressor::new(
+                    libdeflater::CompressionLvl::best(),
+                )),
+                _ => None,
+            },
+            raw_written: 0,
             records: 0,
         })
     }
@@ -130,17 +152,21 @@ impl<W: Write> AvroFileWriter<W> {
         if self.block_count == 0 {
             return Ok(());
         }
-        let data: &[u8] = match self.codec {
-            AvroCodec::Null => &self.block,
-            AvroCodec::Deflate(level) => {
-                self.scratch.clear();
-                let mut enc = flate2::write::DeflateEncoder::new(
-                    std::mem::take(&mut self.scratch),
-                    Compression::new(level.min(9)),
-                );
-                enc.write_all(&self.block)?;
-                self.scratch = enc.finish()?;
-                &self.scratch
+        let small = self.block.len() < SMALL_BLOCK || self.raw_written < HARD_PREFIX;
+        self.raw_written += self.block.len() as u64;
+        let compressor = match (small, self.small_compressor.as_mut()) {
+            (true, Some(c)) => Some(c),
+            _ => self.compressor.as_mut(),
+        };
+        let data: &[u8] = match compressor {
+            None => &self.block,
+            Some(c) => {
+                self.scratch
+                    .resize(c.deflate_compress_bound(self.block.len()), 0);
+                let n = c
+                    .deflate_compress(&self.block, &mut self.scratch)
+                    .map_err(|e| io::Error::other(format!("deflate: {e:?}")))?;
+                &self.scratch[..n]
             }
         };
         let mut head = Vec::with_capacity(20);

@@ -95,11 +95,29 @@ impl FanOut {
 
     /// Starts the first output period (writes the header everywhere).
     pub fn start(&mut self) -> Result<()> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0);
+        self.start_at(now)
+    }
+
+    /// Starts the first output period at `epoch` (names the first file of a rotating
+    /// output that was not opened yet).
+    pub fn start_at(&mut self, epoch: i64) -> Result<()> {
         if !self.started {
             self.started = true;
+            if let Some(f) = self.file.as_mut() {
+                f.ensure_open(epoch)?;
+            }
             self.begin_period()?;
         }
         Ok(())
+    }
+
+    /// Whether the first period started.
+    pub fn is_started(&self) -> bool {
+        self.started
     }
 
     /// Rotates: a new file (if any) for the period starting at `epoch`, and the header

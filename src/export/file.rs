@@ -67,26 +67,62 @@ pub struct FileSink {
 }
 
 impl FileSink {
-    /// Opens the first output file. `start_epoch` is `Some(now)` when the output rotates
-    /// (file names then carry the epoch), `None` for a single file.
+    /// Prepares the output. A single file (`start_epoch` `None`, not rotating) is created at
+    /// once; with rotation, the first file is opened when the first period starts
+    /// ([`FileSink::ensure_open`]), `start_epoch` naming it if already known.
     ///
-    /// Fails at once if the file cannot be created (missing or unwritable directory).
+    /// Fails at once if the output cannot be created (missing or unwritable directory).
     pub fn create(path: &Path, codec: AvroCodec, start_epoch: Option<i64>) -> Result<Self> {
+        Self::with_rotation(path, codec, start_epoch.is_some(), start_epoch)
+    }
+
+    /// Like [`FileSink::create`], choosing rotation explicitly; a rotating sink without a
+    /// start epoch opens its first file in [`FileSink::ensure_open`].
+    pub fn with_rotation(
+        path: &Path,
+        codec: AvroCodec,
+        rotating: bool,
+        start_epoch: Option<i64>,
+    ) -> Result<Self> {
         let out = OutputPath::parse(path);
-        if let OutputPath::Directory(d) = &out {
-            fs::create_dir_all(d).map_err(|e| {
-                SysFlowError::io(format!("cannot create output directory {}", d.display()), e)
-            })?;
-        }
+        let dir = match &out {
+            OutputPath::Directory(d) => {
+                fs::create_dir_all(d).map_err(|e| {
+                    SysFlowError::io(format!("cannot create output directory {}", d.display()), e)
+                })?;
+                d.clone()
+            }
+            OutputPath::Prefix(p) => match p.parent() {
+                Some(d) if !d.as_os_str().is_empty() => d.to_owned(),
+                _ => PathBuf::from("."),
+            },
+        };
         let mut sink = FileSink {
-            rotating: start_epoch.is_some(),
+            rotating,
             current: PathBuf::new(),
             path: out,
             codec,
             writer: None,
         };
-        sink.open(start_epoch)?;
+        if !rotating || start_epoch.is_some() {
+            sink.open(start_epoch)?;
+        } else {
+            // Check now that files can be created there.
+            let probe = dir.join(format!(".sysflow-probe-{}", std::process::id()));
+            fs::File::create(&probe).map_err(|e| {
+                SysFlowError::io(format!("cannot create files in {}", dir.display()), e)
+            })?;
+            let _ = fs::remove_file(&probe);
+        }
         Ok(sink)
+    }
+
+    /// Opens the first file of a rotating output, named for `epoch`, if not open yet.
+    pub fn ensure_open(&mut self, epoch: i64) -> Result<()> {
+        if self.writer.is_none() && self.current.as_os_str().is_empty() {
+            self.open(Some(epoch))?;
+        }
+        Ok(())
     }
 
     fn open(&mut self, epoch: Option<i64>) -> Result<()> {

@@ -2,10 +2,10 @@
 
 use super::scap::{ScapError, ScapErrorKind, ScapReader};
 use super::scap_events::{Item, ScapEvents, initial_state};
-use crate::aggregate::{AggConfig, Aggregator};
 use crate::driver::ExitHandle;
 use crate::error::{Result, SysFlowError};
 use crate::export::FanOut;
+use crate::pipeline::Pipeline;
 use std::path::Path;
 
 /// Counters of one conversion.
@@ -26,26 +26,28 @@ fn scap_error(path: &Path, e: ScapError) -> SysFlowError {
     }
 }
 
-/// Converts a whole capture into SysFlow records delivered to `out`.
+/// Opens a capture and builds the pipeline's initial state from its metadata.
+pub(crate) fn open_scap(path: &Path) -> Result<ScapEvents<impl std::io::Read + use<>>> {
+    let reader = ScapReader::open(path).map_err(|e| scap_error(path, e))?;
+    Ok(ScapEvents::new(reader))
+}
+
+/// Converts a whole capture through `pipe` into `out`.
 ///
 /// On damage (a truncated or corrupt capture) every record derivable from the events before
 /// the damage is still delivered — open flows end with TRUNCATE — and then the parsing
 /// error is returned.
-pub fn convert_scap(
+pub(crate) fn convert_scap<R: std::io::Read>(
     path: &Path,
-    cfg: AggConfig,
-    filter_containers: bool,
+    mut events: ScapEvents<R>,
+    pipe: &mut Pipeline,
     out: &mut FanOut,
     exit: &ExitHandle,
 ) -> Result<ConvertStats> {
-    let reader = ScapReader::open(path).map_err(|e| scap_error(path, e))?;
-    let mut events = ScapEvents::new(reader);
-    let mut state = initial_state(events.metadata());
+    pipe.state = initial_state(events.metadata());
     if out.header().exporter.is_empty() {
-        out.set_exporter(state.hostname.clone());
+        out.set_exporter(pipe.state.hostname.clone());
     }
-    out.start()?;
-    let mut agg = Aggregator::new(cfg);
     let mut failure = None;
     loop {
         if events.raw_events % 4096 == 0 && exit.is_exiting() {
@@ -60,33 +62,16 @@ pub fn convert_scap(
             }
         };
         match item {
-            Item::NewSection => {
-                // A concatenated capture: its own process list replaces the state.
-                let meta = events.metadata();
-                state = initial_state(meta);
-            }
-            Item::Event(ev) => {
-                let has_thread = state.apply(&ev);
-                agg.set_time(ev.ts);
-                agg.housekeeping(out)?;
-                if filter_containers
-                    && state
-                        .threads
-                        .get(ev.tid)
-                        .is_none_or(|t| t.container_id.is_empty())
-                {
-                    continue;
-                }
-                agg.handle(&state, &ev, has_thread, out)?;
-            }
+            // A concatenated capture: its own process list replaces the state.
+            Item::NewSection => pipe.state = initial_state(events.metadata()),
+            Item::Event(ev) => pipe.on_event(&ev, out)?,
         }
     }
-    agg.finish(out)?;
-    let stats = ConvertStats {
-        events: events.raw_events,
-    };
+    pipe.finish(out)?;
     match failure {
         Some(e) => Err(e),
-        None => Ok(stats),
+        None => Ok(ConvertStats {
+            events: events.raw_events,
+        }),
     }
 }

@@ -3,4 +3,5 @@
 mod convert;
 pub mod scap;
 pub mod scap_events;
-pub use convert::{ConvertStats, convert_scap};
+pub use convert::ConvertStats;
+pub(crate) use convert::{convert_scap, open_scap};

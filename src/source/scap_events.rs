@@ -5,7 +5,7 @@
 use super::scap::{ProcEntry, RawEvent, ScapError, ScapItem, ScapMetadata, ScapReader};
 use crate::event::*;
 use crate::state::{FdInfo, FdKind, Ipv4Iface, ProcSnapshot, State, unix_tuple_name};
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 use std::io::Read;
 
 /// Event types (scap `PPME_*` numbers) this converter knows.
@@ -503,7 +503,7 @@ impl<R: Read> ScapEvents<R> {
     pub fn new(reader: ScapReader<R>) -> Self {
         Self {
             reader,
-            enters: HashMap::new(),
+            enters: HashMap::default(),
             raw_events: 0,
         }
     }

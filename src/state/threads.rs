@@ -6,7 +6,7 @@
 //! `CLONE_FILES`; when a process dies its children are re-parented to a reaper.
 
 use super::fd::FdTable;
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 /// Clone flags and thread flags (scap `PPM_CL_*`).
 pub mod cl {

@@ -1,6 +1,6 @@
 //! Users and groups known to the capture (keyed by container id; `""` is the host).
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 /// A user entry.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

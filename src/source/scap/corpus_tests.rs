@@ -110,11 +110,7 @@ fn event_types_and_nparams_match_the_inventory() {
             .collect();
         let tests: usize = field("tests=").parse().unwrap();
         let table: u8 = field("table_nparams=").parse().unwrap();
-        assert_eq!(
-            table_nparams(ty),
-            Some(table),
-            "table nparams of {ty}"
-        );
+        assert_eq!(table_nparams(ty), Some(table), "table nparams of {ty}");
         assert_eq!(
             dirs.get(&ty).map(BTreeSet::len),
             Some(tests),

@@ -46,7 +46,6 @@ impl<'a> RawEvent<'a> {
     pub fn nparams(&self) -> usize {
         self.params.len()
     }
-
 }
 
 /// The parameters of a [`RawEvent`].

@@ -51,11 +51,11 @@ mod user;
 mod corpus_tests;
 
 pub use error::{ScapError, ScapErrorKind};
+pub use event::{LARGE_PAYLOAD_TYPES, is_large_payload};
 pub use event::{Params, ParamsIter, RawEvent};
 pub use fd::{FdEntry, FdInfo, FdList};
 pub use iface::{Interface, InterfaceAddr};
 pub use meta::{MachineInfo, ScapMetadata, SectionHeader};
 pub use proc::ProcEntry;
 pub use reader::{ScapItem, ScapReader};
-pub use event::{LARGE_PAYLOAD_TYPES, is_large_payload};
 pub use user::{Group, User};

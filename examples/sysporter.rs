@@ -1,0 +1,169 @@
+//! `sysporter`: the SysFlow collector command line, with the reference collector's flags.
+//!
+//! ```text
+//! sysporter [-r capture.scap] {-w file|dir/ | -u socket} [-e exporterID] [-G secs]
+//!           [-s ratio] [-c] [-m flow|consume|nofiles] [-d] [-v] [-h]
+//! ```
+//!
+//! Without `-r` it captures live until SIGINT or SIGTERM. The environment overrides of the
+//! reference apply (ENABLE_DROP_MODE, ENABLE_PROC_FLOW, FILE_ONLY, FILE_READ_MODE, NODE_IP,
+//! ENABLE_STATS, ...). Differences from the reference: `-G` with `-r` rotates the output by
+//! capture time (the reference ignores it); `-k` accepts only `ebpf-core` (the library has
+//! its own CO-RE probe); `-f`, `-p` and `-t` report "not supported yet".
+
+use clap::Parser;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use sysflow::{CollectionMode, SysFlowConfig, SysFlowDriver};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "sysporter",
+    about = "SysFlow collector: live capture or scap conversion into SysFlow",
+    disable_version_flag = true
+)]
+struct Args {
+    /// The scap file to read (offline); without it, capture live.
+    #[arg(short = 'r')]
+    scap: Option<PathBuf>,
+    /// The SysFlow file, or directory (trailing '/': files named by epoch), to write.
+    #[arg(short = 'w')]
+    file: Option<PathBuf>,
+    /// The unix socket (SOCK_SEQPACKET) to stream records to.
+    #[arg(short = 'u')]
+    socket: Option<PathBuf>,
+    /// Exporter id stored in the header (default: the host name; offline, the capture's).
+    #[arg(short = 'e')]
+    exporter: Option<String>,
+    /// Rotate the output every this many seconds (appends an epoch to the file name).
+    #[arg(short = 'G')]
+    rotate: Option<u32>,
+    /// Sampling ratio for syscall drops (1 = no drops).
+    #[arg(short = 's')]
+    sampling: Option<u32>,
+    /// Falco-style filter expression.
+    #[arg(short = 'f')]
+    filter: Option<String>,
+    /// Only record events of processes in containers.
+    #[arg(short = 'c')]
+    containers_only: bool,
+    /// Collection mode: flow (default), consume, nofiles.
+    #[arg(short = 'm')]
+    mode: Option<String>,
+    /// CRI runtime socket for container metadata.
+    #[arg(short = 'p')]
+    cri: Option<PathBuf>,
+    /// CRI timeout.
+    #[arg(short = 't')]
+    cri_timeout: Option<u32>,
+    /// Driver type (only ebpf-core: the library's own probe).
+    #[arg(short = 'k')]
+    driver: Option<String>,
+    /// Log configuration file (accepted and ignored, as by the reference).
+    #[arg(short = 'l')]
+    _log_conf: Option<PathBuf>,
+    /// Print statistics (table sizes, records written) at rotation and at the end.
+    #[arg(short = 'd')]
+    stats: bool,
+    /// Print the version and exit.
+    #[arg(short = 'v')]
+    version: bool,
+}
+
+fn fail(msg: impl std::fmt::Display) -> ExitCode {
+    eprintln!("sysporter: {msg}");
+    ExitCode::FAILURE
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    if args.version {
+        eprintln!(
+            " Version: {} Avro Schema Version: {}",
+            SysFlowDriver::version(),
+            sysflow::model::SCHEMA_VERSION
+        );
+        return ExitCode::SUCCESS;
+    }
+    let mut config = SysFlowConfig {
+        app_name: "sysporter".into(),
+        ..Default::default()
+    };
+    if args.file.is_none() && args.socket.is_none() {
+        return fail("one of -w (file) or -u (socket) is required; see -h");
+    }
+    if let Some(d) = &args.driver {
+        if args.scap.is_some() {
+            return fail("cannot set both -r and -k at the same time");
+        }
+        if !d.eq_ignore_ascii_case("ebpf-core") {
+            return fail(format!(
+                "-k {d} is not supported: this collector uses its own CO-RE eBPF probe (ebpf-core)"
+            ));
+        }
+    }
+    config.scap_input_path = args.scap.clone();
+    config.file_path = args.file;
+    config.socket_path = args.socket;
+    if let Some(e) = args.exporter {
+        config.exporter_id = e;
+    }
+    if let Some(g) = args.rotate {
+        if g < 1 {
+            return fail("file duration (-G) must be higher than 0");
+        }
+        config.rotate_interval = g;
+        config.rotate_offline = true;
+    }
+    if let Some(s) = args.sampling {
+        config.sampling_ratio = s;
+    }
+    config.falco_filter = args.filter;
+    config.filter_containers = args.containers_only;
+    if let Some(m) = args.mode {
+        config.collection_mode = match m.to_ascii_lowercase().as_str() {
+            "flow" => CollectionMode::Flow,
+            "consume" => CollectionMode::Consumer,
+            "nofiles" => CollectionMode::NoFiles,
+            other => return fail(format!("collection mode not recognized: {other}")),
+        };
+    }
+    config.cri_path = args.cri;
+    if let Some(t) = args.cri_timeout {
+        if t < 1 {
+            return fail("CRI timeout (-t) must be higher than 0");
+        }
+        config.cri_timeout = std::time::Duration::from_millis(u64::from(t));
+    }
+    if args.stats {
+        config.enable_stats = true;
+    }
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+
+    let mut driver = match SysFlowDriver::new(config) {
+        Ok(d) => d,
+        Err(e) => return fail(format!("{e} (error code {:?})", e.code())),
+    };
+    // SIGINT and SIGTERM stop the capture cleanly (open flows are flushed).
+    let flag = driver.exit_handle().flag();
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        if let Err(e) = signal_hook::flag::register(sig, flag.clone()) {
+            return fail(format!("cannot install signal handler: {e}"));
+        }
+    }
+    match driver.run() {
+        Ok(s) => {
+            if driver.config().enable_stats {
+                log::info!(
+                    "done: {} events, {} records written, {} dropped by sinks, {} lost in the kernel",
+                    s.events,
+                    s.sinks.records,
+                    s.sinks.dropped,
+                    s.source_drops
+                );
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(format!("{e} (error code {:?})", e.code())),
+    }
+}

@@ -1,0 +1,132 @@
+//! Damaged captures: every reference capture cut at many offsets and with flipped bytes.
+//! The conversion must end with a parsing error naming the byte offset (or succeed, for a
+//! cut exactly between blocks), deliver everything derivable from the events before the
+//! damage, and never panic or hang.
+
+mod common;
+
+use std::path::Path;
+use sysflow::avro::SfReader;
+use sysflow::model::Record;
+use sysflow::{ErrorCode, FileReadMode, SysFlowConfig, SysFlowDriver};
+
+fn config(scap: &Path, out: &Path) -> SysFlowConfig {
+    SysFlowConfig {
+        scap_input_path: Some(scap.to_owned()),
+        file_path: Some(out.to_owned()),
+        exporter_id: "tests".into(),
+        enable_process_flow: false,
+        file_only: false,
+        file_read_mode: FileReadMode::All,
+        env_overrides: false,
+        ..Default::default()
+    }
+}
+
+fn read(path: &Path) -> Vec<Record> {
+    SfReader::open(path).unwrap().map(Result::unwrap).collect()
+}
+
+/// Events (not flows: those end differently when the capture stops early) of a run.
+fn events(recs: &[Record]) -> Vec<String> {
+    recs.iter()
+        .filter(|r| matches!(r, Record::ProcessEvent(_) | Record::FileEvent(_)))
+        .map(|r| format!("{r:?}"))
+        .collect()
+}
+
+#[test]
+fn truncated_and_corrupted_captures_fail_cleanly() {
+    let Some(scaps) = common::corpus_files("scap") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut cuts = 0;
+    let mut errors = 0;
+    for scap in scaps.iter().filter(|p| {
+        // The three long full captures are covered by their cold-start siblings.
+        !p.to_string_lossy().contains("full_capture")
+    }) {
+        let data = std::fs::read(scap).unwrap();
+        let full_out = dir.path().join("full.sf");
+        SysFlowDriver::new(config(scap, &full_out))
+            .unwrap()
+            .run()
+            .unwrap();
+        let full_events = events(&read(&full_out));
+
+        let n = 24;
+        for k in 1..n {
+            let at = data.len() * k / n;
+            let cut = dir.path().join("cut.scap");
+            std::fs::write(&cut, &data[..at]).unwrap();
+            let out = dir.path().join("cut.sf");
+            let result = SysFlowDriver::new(config(&cut, &out)).unwrap().run();
+            cuts += 1;
+            if let Err(e) = &result {
+                errors += 1;
+                assert_eq!(e.code(), ErrorCode::EventParsingError, "{e}");
+                let msg = e.to_string();
+                assert!(msg.contains("cut.scap") && msg.contains("offset"), "{msg}");
+            }
+            // Everything before the damage was delivered: the events are a prefix of the
+            // full conversion's events.
+            let got = events(&read(&out));
+            assert!(got.len() <= full_events.len());
+            assert_eq!(
+                got[..],
+                full_events[..got.len()],
+                "{} cut at {at}",
+                scap.display()
+            );
+        }
+        for k in 1..12 {
+            let at = data.len() * k / 12;
+            let mut bad = data.clone();
+            for b in &mut bad[at..(at + 8).min(data.len())] {
+                *b ^= 0xa5;
+            }
+            let flip = dir.path().join("flip.scap");
+            std::fs::write(&flip, &bad).unwrap();
+            let out = dir.path().join("flip.sf");
+            // Any outcome but a panic or a hang is acceptable for flipped bytes; the output
+            // must still be a valid SysFlow file.
+            let _ = SysFlowDriver::new(config(&flip, &out)).unwrap().run();
+            let _ = read(&out);
+        }
+    }
+    assert!(
+        errors > cuts / 2,
+        "most cuts must be reported ({errors} of {cuts})"
+    );
+}
+
+#[test]
+fn not_a_capture_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let bogus = dir.path().join("bogus.scap");
+    std::fs::write(&bogus, b"this is not a capture file at all").unwrap();
+    let out = dir.path().join("o.sf");
+    let e = SysFlowDriver::new(config(&bogus, &out))
+        .unwrap()
+        .run()
+        .unwrap_err();
+    assert_eq!(e.code(), ErrorCode::EventParsingError);
+    assert!(e.to_string().contains("bogus.scap"), "{e}");
+    let missing = dir.path().join("missing.scap");
+    let e = SysFlowDriver::new(config(&missing, &out))
+        .unwrap()
+        .run()
+        .unwrap_err();
+    assert_eq!(e.code(), ErrorCode::ErrorReadingFileSystem, "{e}");
+}
+
+#[test]
+fn unwritable_output_fails_in_new() {
+    let Some(scap) = common::reference("setuid/setuid.scap") else {
+        return;
+    };
+    let e = SysFlowDriver::new(config(&scap, Path::new("/nonexistent/dir/out.sf"))).unwrap_err();
+    assert_eq!(e.code(), ErrorCode::Io, "{e}");
+    assert!(e.to_string().contains("/nonexistent/dir/out.sf"), "{e}");
+}
