@@ -1,7 +1,34 @@
 #!/usr/bin/env bash
-# The main job: build sysflow and print a reference SysFlow trace with the Rust sysprint.
+# The main job: build sysflow, capture live for a few seconds with the CO-RE probe into a
+# SysFlow file, then print it with the Rust sysprint.
+#   ./scripts/run.sh [SECONDS]          live capture (needs root and a kernel with BTF)
+#   ./scripts/run.sh --trace FILE.sf    print an existing SysFlow file instead
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
-trace="${1:-../shared/reference/sf-collector-tests/setuid/setuid.sf}"
-cargo run --release --quiet --example sysprint -- "$trace"
+cargo build --release --quiet --example sysporter --example sysprint
+bin=target/release/examples
+
+if [ "${1:-}" = "--trace" ]; then
+  exec "$bin/sysprint" "${2:?usage: run.sh --trace FILE.sf}"
+fi
+
+secs="${1:-5}"
+if [ "$(id -u)" -ne 0 ]; then
+  echo "run.sh: live capture needs root (CAP_BPF and CAP_PERFMON); try: sudo $0" >&2
+  exit 1
+fi
+out="$(mktemp -d /tmp/sysflow-run.XXXXXX)"
+echo "run.sh: capturing for ${secs}s into $out/ ..."
+"$bin/sysporter" -w "$out/" -e "$(hostname)" &
+pid=$!
+sleep 1
+# Some activity to see: a process tree, file I/O, a directory, a rename.
+sh -c "mkdir -p $out/demo && echo hello > $out/demo/a.txt && cat $out/demo/a.txt >/dev/null && mv $out/demo/a.txt $out/demo/b.txt && rm -r $out/demo" || true
+sleep "$secs"
+kill -INT "$pid"
+wait "$pid"
+for f in "$out"/[0-9]*; do
+  echo "run.sh: $f"
+  "$bin/sysprint" "$f"
+done

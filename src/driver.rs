@@ -190,9 +190,7 @@ impl SysFlowDriver {
                     })
                 })
             }
-            None => Err(SysFlowError::OperationNotSupported(
-                "live capture is not implemented yet; set scap_input_path".into(),
-            )),
+            None => crate::source::run_live(&self.config, &mut pipe, &mut self.outputs, &self.exit),
         };
         let finished = self.outputs.finish();
         let mut summary = result?;

@@ -77,9 +77,9 @@ pub enum SockAddr<'a> {
 /// Process description carried by clone and execve exits.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ProcInfo<'a> {
-    /// Executable as invoked (argv[0] or the path), `exe` param.
+    /// Executable as invoked (`argv[0]` or the path), `exe` param.
     pub exe: Option<&'a [u8]>,
-    /// Arguments after argv[0], NUL-separated.
+    /// Arguments after `argv[0]`, NUL-separated.
     pub args: Option<&'a [u8]>,
     /// Thread id (of the child, on the child side of a clone).
     pub tid: i64,

@@ -34,6 +34,7 @@ mod driver;
 mod error;
 pub mod event;
 pub mod export;
+pub mod ffi;
 pub mod model;
 mod pipeline;
 pub mod source;

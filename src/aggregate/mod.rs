@@ -463,7 +463,9 @@ impl Aggregator {
                 });
                 self.data_event(st, tid, fd, FlowOp::single(OpFlags::MMAP, 0), out)
             }
-            EventKind::CloseRange { first, last, .. } => {
+            EventKind::CloseRange {
+                first, last, flags, ..
+            } if flags & crate::state::CLOSE_RANGE_CLOEXEC == 0 => {
                 let fds: Vec<i64> = st
                     .threads
                     .fds(tid)

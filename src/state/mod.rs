@@ -30,6 +30,8 @@ pub const AT_FDCWD: i64 = -100;
 const EINPROGRESS: i64 = 115;
 const CLONE_STALE_NS: u64 = 2_000_000_000;
 const PPM_O_DIRECTORY: u32 = 1 << 10;
+/// `close_range` flag: mark close-on-exec instead of closing.
+pub const CLOSE_RANGE_CLOEXEC: u32 = 1 << 2;
 
 const AF_UNIX: u32 = 1;
 const AF_INET: u32 = 2;
@@ -341,9 +343,14 @@ impl State {
                 self.pending_close = Some((tid, vec![fd]));
             }
             EventKind::CloseRange {
-                first, last, res, ..
+                first,
+                last,
+                res,
+                flags,
             } => {
+                // With CLOSE_RANGE_CLOEXEC nothing is closed now (only marked close-on-exec).
                 if res >= 0
+                    && flags & CLOSE_RANGE_CLOEXEC == 0
                     && let Some(t) = self.threads.fds(tid)
                 {
                     let fds: Vec<i64> = t

@@ -18,11 +18,11 @@ pub struct ProcSnapshot {
     pub vpid: i64,
     /// Command name.
     pub comm: Vec<u8>,
-    /// argv[0].
+    /// `argv[0]`.
     pub exe: Vec<u8>,
     /// Full executable path.
     pub exepath: Vec<u8>,
-    /// Arguments after argv[0].
+    /// Arguments after `argv[0]`.
     pub args: Vec<Vec<u8>>,
     /// Working directory.
     pub cwd: Vec<u8>,

@@ -50,11 +50,11 @@ pub struct Thread {
     pub vpid: i64,
     /// Command name.
     pub comm: Vec<u8>,
-    /// Executable as invoked (argv[0]).
+    /// Executable as invoked (`argv[0]`).
     pub exe: Vec<u8>,
     /// Full executable path, if known.
     pub exepath: Vec<u8>,
-    /// Arguments (after argv[0]).
+    /// Arguments (after `argv[0]`).
     pub args: Vec<Vec<u8>>,
     /// Environment (main threads).
     pub env: Vec<Vec<u8>>,

@@ -1,0 +1,1488 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * sysflow live probe (CO-RE): turns syscall exits and process lifecycle
+ * tracepoints into the records of wire.h.
+ *
+ * Attach points (all tp_btf; fentry/kprobes/classic tracepoints are not
+ * available on our machines): sys_exit, sched_process_fork, _exec, _exit;
+ * plus an iter/task program for exact task start times in the snapshot.
+ *
+ * Hot path: sys_exit checks our own process, the syscall bitmap and (for
+ * sampleable syscalls) the sampling ratio before anything else. Reads and
+ * writes are counted in the sf_io hash map, never shipped one by one; their
+ * counters are shipped as SF_K_IOCOUNT records on close, dup2-over, exec,
+ * thread exit, and drained by user space on demand.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_endian.h>
+
+#include "wire.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+#define SF_AF_UNIX 1
+#define SF_AF_INET 2
+#define SF_AF_INET6 10
+#define SF_SOCK_DGRAM 2
+#define SF_AT_FDCWD -100
+#define SF_TS_COMPAT 0x0002
+#define SF_FMODE_CREATED 0x100000
+#define SF_S_IFMT 0170000
+#define SF_S_IFSOCK 0140000
+#define SF_MAP_ANONYMOUS 0x20
+#define SF_F_DUPFD 0
+#define SF_F_DUPFD_CLOEXEC 1030
+#define SF_CLOSE_RANGE_CLOEXEC 4
+#define SF_CLONE_VM 0x100
+#define SF_CLONE_VFORK 0x4000
+#define SF_SIGCHLD 17
+#define SF_EBADF 9
+
+#define SF_OFF_MASK 32767			/* > SF_REC_MAX: masking keeps valid offsets */
+#define SF_SCRATCH (SF_OFF_MASK + 1 + SF_STR_MAX) /* any masked write of <= SF_STR_MAX fits */
+#define SF_WALK_MAX 32				/* path components */
+#define SF_CG_MAX 16				/* cgroup subsystems */
+#define SF_CLOSE_RANGE_MAX 65536
+
+/* ---- knobs: const volatile (.rodata), set by user space before load ---- */
+const volatile __u32 sf_self_tgid = 0;			 /* the collector: never captured */
+const volatile __u32 sf_sampling = 1;			 /* keep 1 in N sampleable syscalls */
+const volatile __u8 sf_drop_mode = 0;			 /* drop failed close/bind */
+const volatile __u64 sf_wake_bytes = 0;			 /* force a wake-up past this fill */
+const volatile __u64 sf_sys_bitmap[SF_NR_MAX / 64] = {};	 /* syscalls captured */
+const volatile __u64 sf_sample_bitmap[SF_NR_MAX / 64] = {}; /* ... that may be sampled out */
+
+/* every wire type reaches BTF through this (see wire.h) */
+union sf_btf_anchor sf_btf_anchor __attribute__((unused));
+
+/* zero values for BPF_NOEXIST inserts */
+static const struct sf_io_val sf_io_zero = {};
+static const struct sf_tfds sf_tfds_zero = {};
+
+/* ---- maps ---- */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 16 << 20); /* resized by user space before load */
+} sf_rb SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 32768);
+	__type(key, struct sf_io_key);
+	__type(value, struct sf_io_val);
+} sf_io SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 32768);
+	__type(key, __u32);
+	__type(value, struct sf_tfds);
+} sf_thread_fds SEC(".maps");
+
+/* parent tid -> start_boottime of the child its clone just created */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, __u64);
+} sf_fork_start SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sf_stats);
+} sf_stats_map SEC(".maps");
+
+struct sf_scratch {
+	__u8 buf[SF_SCRATCH];
+};
+
+/* one record under construction per CPU; a plain array indexed by CPU since
+ * per-CPU map values are limited to 32 KiB (user space sizes it to the
+ * possible CPUs) */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 256);
+	__type(key, __u32);
+	__type(value, struct sf_scratch);
+} sf_scratch_map SEC(".maps");
+
+/*
+ * State of a path walk. It lives in a map value, not on the stack, on
+ * purpose: the verifier does not track map contents, so every bpf_loop
+ * iteration looks the same to it and the callback verifies in one pass
+ * (stack-held counters made each iteration a new state: "program too large").
+ */
+struct sf_walk {
+	__u64 name[SF_WALK_MAX]; /* component name pointers, leaf first */
+	__u64 node;		 /* dentry or kernfs_node being walked */
+	__u64 mnt;		 /* struct mount of the dentry */
+	__u64 root_d;		 /* the task's root: the walk stops there */
+	__u64 root_mnt;
+	__u32 n;     /* names collected */
+	__u32 off;   /* emit: where the next '/' goes */
+	__u32 limit; /* emit: no component starts at or past this */
+	__u32 trunc;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sf_walk);
+} sf_walk_map SEC(".maps");
+
+/* kernfs_node.parent before it became __parent (6.15) */
+struct kernfs_node___old {
+	struct kernfs_node *parent;
+} __attribute__((preserve_access_index));
+
+/* ------------------------------------------------------------------------ */
+/* small helpers */
+
+static __always_inline struct sf_stats *sf_st(void)
+{
+	__u32 z = 0;
+	return bpf_map_lookup_elem(&sf_stats_map, &z);
+}
+
+static __always_inline bool sf_bit(const volatile __u64 *map, __u64 nr)
+{
+	/* keep nr 64-bit: see bpfproto NOTES (verifier bound on .rodata index) */
+	if (nr >= SF_NR_MAX)
+		return false;
+	return (map[nr / 64] >> (nr % 64)) & 1;
+}
+
+static __always_inline __u64 sf_wake(void)
+{
+	if (sf_wake_bytes && bpf_ringbuf_query(&sf_rb, BPF_RB_AVAIL_DATA) >= sf_wake_bytes)
+		return BPF_RB_FORCE_WAKEUP;
+	return BPF_RB_NO_WAKEUP;
+}
+
+static __always_inline void sf_hdr_init(struct sf_hdr *h, __u16 kind, __u16 nr, __u64 ts, __u32 tid,
+					__u32 tgid)
+{
+	__builtin_memset(h, 0, sizeof(*h));
+	h->ts = ts;
+	h->tid = tid;
+	h->tgid = tgid;
+	h->kind = kind;
+	h->nr = nr;
+}
+
+/* per-CPU scratch record: header at 0, body after it, strings after the body */
+static __always_inline struct sf_scratch *sf_scratch(void)
+{
+	__u32 cpu = bpf_get_smp_processor_id();
+	return bpf_map_lookup_elem(&sf_scratch_map, &cpu);
+}
+
+static __always_inline void sf_submit(__u8 *buf, __u32 size)
+{
+	struct sf_stats *st = sf_st();
+	if (size > SF_REC_MAX)
+		size = SF_REC_MAX;
+	((struct sf_hdr *)buf)->size = size;
+	long err = bpf_ringbuf_output(&sf_rb, buf, size, sf_wake());
+	if (st) {
+		if (err)
+			st->ring_drops++;
+		else
+			st->events++;
+	}
+}
+
+/* ---- strings appended to a scratch record ---- */
+
+static __always_inline __u32 sf_put_ustr(__u8 *buf, __u32 off, int idx, const void *src)
+{
+	struct sf_hdr *h = (void *)buf;
+	if (!src)
+		return off;
+	if (off >= SF_REC_OFF_MAX) {
+		h->flags |= SF_HF_TRUNC;
+		return off;
+	}
+	long n = bpf_probe_read_user_str(&buf[off & SF_OFF_MASK], SF_STR_MAX, src);
+	if (n <= 0) {
+		h->flags |= SF_HF_FAULT;
+		return off;
+	}
+	if (n >= SF_STR_MAX)
+		h->flags |= SF_HF_TRUNC;
+	h->slen[idx & 7] = n;
+	return off + (__u32)n;
+}
+
+static __always_inline __u32 sf_put_kstr(__u8 *buf, __u32 off, int idx, const void *src)
+{
+	struct sf_hdr *h = (void *)buf;
+	if (!src)
+		return off;
+	if (off >= SF_REC_OFF_MAX) {
+		h->flags |= SF_HF_TRUNC;
+		return off;
+	}
+	long n = bpf_probe_read_kernel_str(&buf[off & SF_OFF_MASK], SF_STR_MAX, src);
+	if (n <= 0) {
+		h->flags |= SF_HF_FAULT;
+		return off;
+	}
+	h->slen[idx & 7] = n;
+	return off + (__u32)n;
+}
+
+static __always_inline __u32 sf_put_ubytes(__u8 *buf, __u32 off, int idx, const void *src, __u64 len)
+{
+	struct sf_hdr *h = (void *)buf;
+	if (!src || len == 0)
+		return off;
+	if (off >= SF_REC_OFF_MAX) {
+		h->flags |= SF_HF_TRUNC;
+		return off;
+	}
+	if (len > SF_STR_MAX) {
+		len = SF_STR_MAX;
+		h->flags |= SF_HF_TRUNC;
+	}
+	if (bpf_probe_read_user(&buf[off & SF_OFF_MASK], len, src)) {
+		h->flags |= SF_HF_FAULT;
+		return off;
+	}
+	h->slen[idx & 7] = len;
+	return off + (__u32)len;
+}
+
+/* ---- path walks: collect component names leaf-first, then emit root-first ---- */
+
+struct sf_wctx {
+	struct sf_walk *w;
+	__u8 *buf;
+};
+
+static __always_inline struct sf_walk *sf_walk_state(void)
+{
+	__u32 z = 0;
+	return bpf_map_lookup_elem(&sf_walk_map, &z);
+}
+
+static long sf_emit_step(__u64 i, void *ctx)
+{
+	struct sf_wctx *c = ctx;
+	struct sf_walk *w = c->w;
+	__u8 *buf = c->buf;
+	__u32 n = w->n;
+	if (i >= n || n > SF_WALK_MAX)
+		return 1;
+	__u32 idx = n - 1 - (__u32)i;
+	const void *name = (const void *)w->name[idx & (SF_WALK_MAX - 1)];
+	__u32 o = w->off;
+	if (o >= w->limit || o >= SF_REC_MAX) {
+		w->trunc = 1;
+		return 1;
+	}
+	buf[o & SF_OFF_MASK] = '/';
+	long r = bpf_probe_read_kernel_str(&buf[(o + 1) & SF_OFF_MASK], SF_NAME_MAX, name);
+	if (r <= 0) {
+		buf[(o + 1) & SF_OFF_MASK] = 0;
+		w->off = o + 1;
+		w->trunc = 1;
+		return 1;
+	}
+	w->off = o + (__u32)r; /* on the NUL, which the next '/' overwrites */
+	return 0;
+}
+
+/* writes "/c1/c2/...\0" from w->name (w->n names, leaf first) at off; returns the NUL's offset */
+static __always_inline __u32 sf_emit_path(__u8 *buf, struct sf_walk *w, __u32 off, __u32 limit)
+{
+	if (off >= SF_REC_MAX) {
+		w->trunc = 1;
+		return off;
+	}
+	if (w->n == 0) {
+		buf[off & SF_OFF_MASK] = '/';
+		buf[(off + 1) & SF_OFF_MASK] = 0;
+		return off + 1;
+	}
+	w->off = off;
+	w->limit = limit;
+	struct sf_wctx c = { .w = w, .buf = buf };
+	bpf_loop(SF_WALK_MAX, sf_emit_step, &c, 0);
+	return w->off;
+}
+
+static long sf_dwalk_step(__u64 i, void *ctx)
+{
+	struct sf_wctx *c = ctx;
+	struct sf_walk *w = c->w;
+	struct dentry *d = (void *)w->node;
+	struct mount *mnt = (void *)w->mnt;
+	struct vfsmount *vmnt = (void *)mnt + bpf_core_field_offset(struct mount, mnt);
+
+	if ((__u64)d == w->root_d && (__u64)vmnt == w->root_mnt)
+		return 1; /* the task's root (chroot / container root) */
+	if (d == BPF_CORE_READ(vmnt, mnt_root)) {
+		struct mount *parent = BPF_CORE_READ(mnt, mnt_parent);
+		if (!parent || parent == mnt)
+			return 1; /* the namespace's root */
+		w->node = (__u64)BPF_CORE_READ(mnt, mnt_mountpoint);
+		w->mnt = (__u64)parent;
+		return 0;
+	}
+	struct dentry *up = BPF_CORE_READ(d, d_parent);
+	if (!up || up == d)
+		return 1;
+	__u32 n = w->n;
+	if (n >= SF_WALK_MAX) {
+		w->trunc = 1;
+		return 1;
+	}
+	w->name[n & (SF_WALK_MAX - 1)] = (__u64)BPF_CORE_READ(d, d_name.name);
+	w->n = n + 1;
+	w->node = (__u64)up;
+	return 0;
+}
+
+/*
+ * Appends the absolute path of (dentry, vfsmount), relative to the current
+ * task's root, as string idx. A global function: verified once, on its own.
+ */
+__noinline int sf_g_dpath(struct sf_scratch *s, __u32 off, __u32 idx, __u64 dentry, __u64 vfsmnt)
+{
+	struct sf_walk *w = sf_walk_state();
+	if (!s || !w || !dentry || !vfsmnt || idx >= SF_NSTR)
+		return off;
+	__u8 *buf = s->buf;
+	struct sf_hdr *h = (void *)buf;
+	if (off >= SF_REC_OFF_MAX) {
+		h->flags |= SF_HF_TRUNC;
+		return off;
+	}
+	struct task_struct *task = (void *)bpf_get_current_task();
+	w->node = dentry;
+	w->mnt = vfsmnt - bpf_core_field_offset(struct mount, mnt);
+	w->root_d = (__u64)BPF_CORE_READ(task, fs, root.dentry);
+	w->root_mnt = (__u64)BPF_CORE_READ(task, fs, root.mnt);
+	w->n = 0;
+	w->trunc = 0;
+	struct sf_wctx c = { .w = w, .buf = buf };
+	bpf_loop(SF_WALK_MAX * 2, sf_dwalk_step, &c, 0);
+	__u32 end = sf_emit_path(buf, w, off, off + SF_STR_MAX - SF_NAME_MAX - 1);
+	if (w->trunc)
+		h->flags |= SF_HF_TRUNC;
+	if (end < off || end >= SF_REC_MAX)
+		return off;
+	h->slen[idx & 7] = end + 1 - off;
+	return end + 1;
+}
+
+static __always_inline struct kernfs_node *sf_kn_parent(struct kernfs_node *kn)
+{
+	if (bpf_core_field_exists(struct kernfs_node, __parent))
+		return BPF_CORE_READ(kn, __parent);
+	return BPF_CORE_READ((struct kernfs_node___old *)kn, parent);
+}
+
+static long sf_kwalk_step(__u64 i, void *ctx)
+{
+	struct sf_wctx *c = ctx;
+	struct sf_walk *w = c->w;
+	struct kernfs_node *kn = (void *)w->node;
+	struct kernfs_node *parent = sf_kn_parent(kn);
+	if (!parent)
+		return 1; /* the hierarchy's root: not part of the path */
+	__u32 n = w->n;
+	if (n >= SF_WALK_MAX) {
+		w->trunc = 1;
+		return 1;
+	}
+	w->name[n & (SF_WALK_MAX - 1)] = (__u64)BPF_CORE_READ(kn, name);
+	w->n = n + 1;
+	w->node = (__u64)parent;
+	return 0;
+}
+
+/* writes "subsys=path\0" of one cgroup_subsys_state at off; returns the end */
+__noinline int sf_g_cg_entry(struct sf_scratch *s, __u32 off, __u32 limit, __u64 css_ptr)
+{
+	struct cgroup_subsys_state *css = (void *)css_ptr;
+	struct sf_walk *w = sf_walk_state();
+	if (!s || !w || !css)
+		return off;
+	__u8 *buf = s->buf;
+	const char *ss_name = BPF_CORE_READ(css, ss, name);
+	struct kernfs_node *kn = BPF_CORE_READ(css, cgroup, kn);
+	if (!ss_name || !kn)
+		return off;
+	if (off + 40 >= limit || off >= SF_REC_OFF_MAX) {
+		((struct sf_hdr *)buf)->flags |= SF_HF_TRUNC;
+		return off;
+	}
+	long r = bpf_probe_read_kernel_str(&buf[off & SF_OFF_MASK], 32, ss_name);
+	if (r <= 1)
+		return off;
+	__u32 o = off + (__u32)r - 1;
+	buf[o & SF_OFF_MASK] = '=';
+	o += 1;
+	w->node = (__u64)kn;
+	w->n = 0;
+	w->trunc = 0;
+	struct sf_wctx c = { .w = w, .buf = buf };
+	bpf_loop(SF_WALK_MAX, sf_kwalk_step, &c, 0);
+	o = sf_emit_path(buf, w, o, limit);
+	if (w->trunc)
+		((struct sf_hdr *)buf)->flags |= SF_HF_TRUNC;
+	return o + 1; /* keep the NUL: entries are NUL-separated */
+}
+
+/* appends "subsys=path\0" for every cgroup subsystem of the task, as string SF_S_CGROUPS */
+__noinline int sf_g_cgroups(struct sf_scratch *s, __u32 off, __u64 task_ptr)
+{
+	struct task_struct *task = (void *)task_ptr;
+	if (!s)
+		return off;
+	struct sf_hdr *h = (void *)s->buf;
+	if (off >= SF_REC_OFF_MAX) {
+		h->flags |= SF_HF_TRUNC;
+		return off;
+	}
+	struct css_set *cs = BPF_CORE_READ(task, cgroups);
+	if (!cs)
+		return off;
+	__u32 count = bpf_core_enum_value(enum cgroup_subsys_id, CGROUP_SUBSYS_COUNT);
+	__u32 start = off, o = off;
+	__u32 limit = start + SF_STR_MAX - SF_NAME_MAX - 1;
+	for (__u32 i = 0; i < SF_CG_MAX; i++) {
+		if (i >= count)
+			break;
+		__u64 css = 0;
+		bpf_probe_read_kernel(&css, sizeof(css),
+				      (void *)cs + bpf_core_field_offset(struct css_set, subsys) + i * sizeof(void *));
+		__u32 n = sf_g_cg_entry(s, o, limit, css);
+		if (n < o || n > limit)
+			break;
+		o = n;
+	}
+	if (o > start)
+		h->slen[SF_S_CGROUPS] = o - start;
+	return o;
+}
+
+/* ---- task description ---- */
+
+static __always_inline __u32 sf_ns_nr(struct pid *pid, __u32 level)
+{
+	struct upid up = {};
+	if (!pid || level > 32)
+		return 0;
+	bpf_probe_read_kernel(&up, sizeof(up),
+			      (void *)pid + bpf_core_field_offset(struct pid, numbers) +
+				      level * bpf_core_type_size(struct upid));
+	return up.nr;
+}
+
+static __always_inline void sf_fill_proc(struct task_struct *t, struct sf_proc *p)
+{
+	__builtin_memset(p, 0, sizeof(*p));
+	p->tid = BPF_CORE_READ(t, pid);
+	p->pid = BPF_CORE_READ(t, tgid);
+	p->ptid = BPF_CORE_READ(t, real_parent, pid);
+	struct pid *tp = BPF_CORE_READ(t, thread_pid);
+	__u32 level = BPF_CORE_READ(tp, level);
+	p->pidns_level = level;
+	p->vtid = sf_ns_nr(tp, level);
+	p->vpid = sf_ns_nr(BPF_CORE_READ(t, group_leader, thread_pid), level);
+	p->uid = BPF_CORE_READ(t, cred, euid.val);
+	p->gid = BPF_CORE_READ(t, cred, egid.val);
+	p->loginuid = (__u32)-1;
+	if (bpf_core_field_exists(t->loginuid))
+		p->loginuid = BPF_CORE_READ(t, loginuid.val);
+	struct tty_struct *tty = BPF_CORE_READ(t, signal, tty);
+	if (tty) {
+		__u32 major = BPF_CORE_READ(tty, driver, major);
+		__u32 minor = BPF_CORE_READ(tty, driver, minor_start) + BPF_CORE_READ(tty, index);
+		/* new_encode_dev(), as /proc/<pid>/stat's tty_nr */
+		p->tty = (minor & 0xff) | (major << 8) | ((minor & ~0xffu) << 12);
+	}
+	p->start_ts = BPF_CORE_READ(t, start_boottime);
+	BPF_CORE_READ_STR_INTO(&p->comm, t, comm);
+}
+
+/* argv[0] and the other arguments of the current task */
+__noinline int sf_g_args(struct sf_scratch *s, __u32 off, __u64 task_ptr)
+{
+	struct task_struct *task = (void *)task_ptr;
+	if (!s)
+		return off;
+	__u8 *buf = s->buf;
+	struct sf_hdr *h = (void *)buf;
+	struct mm_struct *mm = BPF_CORE_READ(task, mm);
+	if (!mm)
+		return off;
+	__u64 as = BPF_CORE_READ(mm, arg_start), ae = BPF_CORE_READ(mm, arg_end);
+	if (ae <= as)
+		return off;
+	off = sf_put_ustr(buf, off, SF_S_EXE, (const void *)as);
+	__u64 n0 = h->slen[SF_S_EXE];
+	if (n0 == 0 || as + n0 >= ae)
+		return off;
+	return sf_put_ubytes(buf, off, SF_S_ARGS, (const void *)(as + n0), ae - as - n0);
+}
+
+/* ---- fds and sockets ---- */
+
+static __always_inline struct file *sf_fd_file(struct task_struct *task, __s64 fd)
+{
+	if (fd < 0)
+		return NULL;
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	if (!fdt)
+		return NULL;
+	__u64 max = BPF_CORE_READ(fdt, max_fds);
+	if ((__u64)fd >= max)
+		return NULL;
+	struct file **arr = BPF_CORE_READ(fdt, fd);
+	struct file *f = NULL;
+	bpf_probe_read_kernel(&f, sizeof(f), &arr[fd]);
+	return f;
+}
+
+static __always_inline struct sock *sf_fd_sock(struct task_struct *task, __s64 fd)
+{
+	struct file *f = sf_fd_file(task, fd);
+	if (!f)
+		return NULL;
+	umode_t mode = BPF_CORE_READ(f, f_inode, i_mode);
+	if ((mode & SF_S_IFMT) != SF_S_IFSOCK)
+		return NULL;
+	struct socket *sock = BPF_CORE_READ(f, private_data);
+	return BPF_CORE_READ(sock, sk);
+}
+
+/* endpoints of a kernel socket: (local, remote), or (remote, local) */
+static __always_inline void sf_sk_tuple(struct sock *sk, struct sf_tuple *t, bool remote_first)
+{
+	__u16 fam = BPF_CORE_READ(sk, __sk_common.skc_family);
+	__u16 lport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	__u16 rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	__u8 *l = remote_first ? t->daddr : t->saddr;
+	__u8 *r = remote_first ? t->saddr : t->daddr;
+	t->family = fam;
+	if (fam == SF_AF_INET) {
+		__u32 la = BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr);
+		__u32 ra = BPF_CORE_READ(sk, __sk_common.skc_daddr);
+		__builtin_memcpy(l, &la, 4);
+		__builtin_memcpy(r, &ra, 4);
+	} else if (fam == SF_AF_INET6) {
+		BPF_CORE_READ_INTO(l, sk, __sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8);
+		BPF_CORE_READ_INTO(r, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr8);
+	} else if (fam == SF_AF_UNIX) {
+		t->sk = (__u64)sk;
+		t->peer = (__u64)BPF_CORE_READ((struct unix_sock *)sk, peer);
+		return;
+	} else {
+		return;
+	}
+	if (remote_first) {
+		t->sport = rport;
+		t->dport = lport;
+	} else {
+		t->sport = lport;
+		t->dport = rport;
+	}
+}
+
+/* sockaddr_in / sockaddr_in6 in user memory -> one side of a tuple; returns the family */
+static __always_inline __u16 sf_user_inet(const void *uaddr, __u8 *addr, __u16 *port)
+{
+	struct {
+		__u16 family;
+		__u16 port;
+		__u32 a4; /* sin_addr, or sin6_flowinfo */
+	} sa = {};
+	if (!uaddr || bpf_probe_read_user(&sa, sizeof(sa), uaddr))
+		return 0;
+	*port = bpf_ntohs(sa.port);
+	if (sa.family == SF_AF_INET) {
+		__builtin_memcpy(addr, &sa.a4, 4);
+	} else if (sa.family == SF_AF_INET6) {
+		if (bpf_probe_read_user(addr, 16, uaddr + 8))
+			return 0;
+	} else {
+		return sa.family;
+	}
+	return sa.family;
+}
+
+/* unix socket path of a user sockaddr_un (an abstract name without its leading NUL) */
+static __always_inline __u32 sf_put_user_sun_path(__u8 *buf, __u32 off, const void *uaddr)
+{
+	__u8 first = 0;
+	if (!uaddr || bpf_probe_read_user(&first, 1, uaddr + 2))
+		return off;
+	return sf_put_ustr(buf, off, 0, first ? uaddr + 2 : uaddr + 3);
+}
+
+/* bound path of a kernel unix socket */
+static __always_inline __u32 sf_put_kernel_sun_path(__u8 *buf, __u32 off, struct sock *sk)
+{
+	struct unix_address *a = BPF_CORE_READ((struct unix_sock *)sk, addr);
+	if (!a)
+		return off;
+	const void *path = (void *)a + bpf_core_field_offset(struct unix_address, name) + 2;
+	__u8 first = 0;
+	if (bpf_probe_read_kernel(&first, 1, path))
+		return off;
+	return sf_put_kstr(buf, off, 0, first ? path : path + 1);
+}
+
+/* ------------------------------------------------------------------------ */
+/* read/write counters */
+
+static __always_inline void sf_ship_counts(__u32 tgid, __u32 tid, __s32 fd, __u64 first_ts,
+					   __u64 rops, __u64 rbytes, __u64 wops, __u64 wbytes, __u64 now)
+{
+	struct sf_stats *st = sf_st();
+	struct sf_rec_iocount {
+		struct sf_hdr h;
+		struct sf_iocount c;
+	} *r = bpf_ringbuf_reserve(&sf_rb, sizeof(struct sf_rec_iocount), 0);
+	if (!r) {
+		if (st)
+			st->ring_drops++;
+		return;
+	}
+	sf_hdr_init(&r->h, SF_K_IOCOUNT, 0, now, tid, tgid);
+	r->h.size = sizeof(*r);
+	r->c.fd = fd;
+	r->c.first_ts = first_ts;
+	r->c.read_ops = rops;
+	r->c.read_bytes = rbytes;
+	r->c.write_ops = wops;
+	r->c.write_bytes = wbytes;
+	bpf_ringbuf_submit(r, sf_wake());
+	if (st)
+		st->events++;
+}
+
+/* ships slot s (when it belongs to tid, or to anyone if tid == 0) and frees it */
+static __always_inline void sf_ship_slot(__u32 tgid, __s32 fd, struct sf_io_slot *s, __u32 tid, __u64 now)
+{
+	__u32 owner = s->tid;
+	if (!owner || (tid && owner != tid))
+		return;
+	__u64 rops = s->read_ops, rbytes = s->read_bytes, wops = s->write_ops, wbytes = s->write_bytes;
+	__u64 first = s->first_ts;
+	s->read_ops = 0;
+	s->read_bytes = 0;
+	s->write_ops = 0;
+	s->write_bytes = 0;
+	s->first_ts = 0;
+	s->tid = 0;
+	if (rops || wops)
+		sf_ship_counts(tgid, owner, fd, first, rops, rbytes, wops, wbytes, now);
+}
+
+/*
+ * Ships the counters of (tgid, fd): only thread tid's slot, or every slot
+ * when tid == 0 (close: the consumer needs all threads' counters for the fd
+ * before the close). With `drop`, the entry is deleted too.
+ */
+__noinline int sf_g_ship_fd(__u32 tgid, __s32 fd, __u32 tid, __u32 drop, __u64 now)
+{
+	struct sf_io_key k = { .tgid = tgid, .fd = fd };
+	struct sf_io_val *v = bpf_map_lookup_elem(&sf_io, &k);
+	if (!v)
+		return 0;
+	for (int i = 0; i < SF_IO_SLOTS; i++)
+		sf_ship_slot(tgid, fd, &v->slot[i], tid, now);
+	if (drop)
+		bpf_map_delete_elem(&sf_io, &k);
+	return 0;
+}
+
+struct sf_ship_ctx {
+	struct sf_tfds *t;
+	__u64 now;
+	__u32 tgid;
+	__u32 tid;
+	__u32 drop;
+	__u32 pad;
+};
+
+static long sf_ship_list_step(__u64 i, void *ctx)
+{
+	struct sf_ship_ctx *c = ctx;
+	struct sf_tfds *t = c->t;
+	if (i >= t->n || i >= SF_TFD_MAX)
+		return 1;
+	__s32 fd = t->fd[i & (SF_TFD_MAX - 1)];
+	sf_g_ship_fd(c->tgid, fd, c->drop ? 0 : c->tid, c->drop, c->now);
+	return 0;
+}
+
+static long sf_ship_scan_step(struct bpf_map *map, struct sf_io_key *key, struct sf_io_val *val,
+			      void *ctx)
+{
+	struct sf_ship_ctx *c = ctx;
+	if (key->tgid != c->tgid)
+		return 0;
+	__s32 fd = key->fd;
+	for (int i = 0; i < SF_IO_SLOTS; i++)
+		sf_ship_slot(c->tgid, fd, &val->slot[i], c->drop ? 0 : c->tid, c->now);
+	return 0;
+}
+
+/*
+ * Ships every counter thread tid holds (exit), or every counter of the fds
+ * the thread touched (drop: exec and the last thread's exit, when the fds are
+ * about to be closed without a close syscall).
+ */
+__noinline int sf_g_ship_thread(__u32 tgid, __u32 tid, __u32 drop, __u64 now)
+{
+	struct sf_tfds *t = bpf_map_lookup_elem(&sf_thread_fds, &tid);
+	if (!t)
+		return 0;
+	struct sf_ship_ctx c = { .t = t, .now = now, .tgid = tgid, .tid = tid, .drop = drop };
+	bpf_loop(SF_TFD_MAX, sf_ship_list_step, &c, 0);
+	if (t->overflow)
+		bpf_for_each_map_elem(&sf_io, sf_ship_scan_step, &c, 0);
+	bpf_map_delete_elem(&sf_thread_fds, &tid);
+	return 0;
+}
+
+/* remembers that tid counts on fd (for its exit) */
+static __always_inline void sf_note_fd(__u32 tid, __s32 fd)
+{
+	struct sf_tfds *t = bpf_map_lookup_elem(&sf_thread_fds, &tid);
+	if (!t) {
+		bpf_map_update_elem(&sf_thread_fds, &tid, &sf_tfds_zero, BPF_NOEXIST);
+		t = bpf_map_lookup_elem(&sf_thread_fds, &tid);
+		if (!t) {
+			struct sf_stats *st = sf_st();
+			if (st)
+				st->io_overflow++;
+			return;
+		}
+	}
+	__u32 n = t->n;
+	for (int i = 0; i < SF_TFD_MAX; i++) {
+		if (i >= n)
+			break;
+		if (t->fd[i] == fd)
+			return;
+	}
+	if (n < SF_TFD_MAX) {
+		t->fd[n] = fd;
+		t->n = n + 1;
+	} else {
+		t->overflow = 1;
+	}
+}
+
+static __always_inline void sf_slot_add(struct sf_io_slot *s, bool write, __u64 bytes)
+{
+	/* only the owning thread adds to its slot: plain adds */
+	if (write) {
+		s->write_ops += 1;
+		s->write_bytes += bytes;
+	} else {
+		s->read_ops += 1;
+		s->read_bytes += bytes;
+	}
+}
+
+/* counts one read/write call of (tgid, tid) on fd */
+static __always_inline void sf_count(__u32 tgid, __u32 tid, __s32 fd, long ret, bool write, __u64 bytes)
+{
+	struct sf_io_key k = { .tgid = tgid, .fd = fd };
+	if (ret < 0)
+		bytes = 0;
+	struct sf_io_val *v = bpf_map_lookup_elem(&sf_io, &k);
+	if (!v) {
+		bpf_map_update_elem(&sf_io, &k, &sf_io_zero, BPF_NOEXIST);
+		v = bpf_map_lookup_elem(&sf_io, &k);
+		if (!v)
+			goto single;
+	}
+	/* the common case: this thread already has a slot (no clock read, no stats) */
+	for (int i = 0; i < SF_IO_SLOTS; i++) {
+		if (v->slot[i].tid == tid) {
+			sf_slot_add(&v->slot[i], write, bytes);
+			return;
+		}
+	}
+	for (int i = 0; i < SF_IO_SLOTS; i++) {
+		if (v->slot[i].tid == 0 && __sync_val_compare_and_swap(&v->slot[i].tid, 0, tid) == 0) {
+			v->slot[i].first_ts = bpf_ktime_get_boot_ns();
+			sf_slot_add(&v->slot[i], write, bytes);
+			sf_note_fd(tid, fd);
+			return;
+		}
+	}
+single:;
+	/* no slot (more threads than SF_IO_SLOTS on the fd, or the map is full):
+	 * ship this call as its own counter record; nothing is lost */
+	struct sf_stats *st = sf_st();
+	__u64 now = bpf_ktime_get_boot_ns();
+	if (st)
+		st->io_overflow++;
+	sf_ship_counts(tgid, tid, fd, now, write ? 0 : 1, write ? 0 : bytes, write ? 1 : 0,
+		       write ? bytes : 0, now);
+}
+
+/* bytes of a sendmmsg/recvmmsg: the sum of msg_len of the first ret messages */
+static __always_inline __u64 sf_mmsg_bytes(const void *vec, long ret)
+{
+	__u64 total = 0;
+	for (int i = 0; i < 16; i++) {
+		if (i >= ret)
+			break;
+		__u32 len = 0;
+		/* struct mmsghdr: struct msghdr (56 bytes) then unsigned int msg_len, 64 bytes each */
+		bpf_probe_read_user(&len, sizeof(len), vec + i * 64 + 56);
+		total += len;
+	}
+	return total;
+}
+
+/* ------------------------------------------------------------------------ */
+/* sys_exit handlers: global functions, each verified once on its own */
+
+/* one syscall exit, as plain values (global functions take memory, not BTF pointers) */
+struct sf_call {
+	__u64 arg[6];
+	__s64 ret;
+	__u64 nr;
+	__u64 now;
+	__u64 task;
+	__u32 tgid;
+	__u32 tid;
+};
+
+#define SF_SYS_OFF (sizeof(struct sf_hdr) + sizeof(struct sf_sys))
+#define SF_NET_OFF (sizeof(struct sf_hdr) + sizeof(struct sf_net))
+#define SF_PROC_OFF (sizeof(struct sf_hdr) + sizeof(struct sf_proc))
+
+static __always_inline struct sf_sys *sf_sys_body(__u8 *buf)
+{
+	return (void *)(buf + sizeof(struct sf_hdr));
+}
+
+static __always_inline struct sf_scratch *sf_sys_begin(struct sf_call *c)
+{
+	struct sf_scratch *s = sf_scratch();
+	if (!s)
+		return NULL;
+	sf_hdr_init((void *)s->buf, SF_K_SYS, c->nr, c->now, c->tid, c->tgid);
+	struct sf_sys *b = sf_sys_body(s->buf);
+	b->res = c->ret;
+	for (int i = 0; i < 6; i++)
+		b->arg[i] = c->arg[i];
+	for (int i = 0; i < 4; i++)
+		b->aux[i] = 0;
+	return s;
+}
+
+/* a syscall record without strings */
+__noinline int sf_g_plain(struct sf_call *c)
+{
+	if (!c)
+		return 0;
+	struct sf_scratch *s = sf_sys_begin(c);
+	if (s)
+		sf_submit(s->buf, SF_SYS_OFF);
+	return 0;
+}
+
+__noinline int sf_g_open(struct sf_call *c)
+{
+	if (!c)
+		return 0;
+	struct sf_scratch *s = sf_sys_begin(c);
+	if (!s)
+		return 0;
+	struct sf_sys *b = sf_sys_body(s->buf);
+	const void *path = (const void *)(c->nr == SF_NR_OPEN || c->nr == SF_NR_CREAT ? c->arg[0] : c->arg[1]);
+	if (c->nr == SF_NR_OPENAT2) {
+		__u64 how = 0;
+		bpf_probe_read_user(&how, sizeof(how), (const void *)c->arg[2]); /* open_how.flags */
+		b->aux[1] = how;
+	}
+	if (c->ret >= 0) {
+		struct file *f = sf_fd_file((void *)c->task, c->ret);
+		if (f && (BPF_CORE_READ(f, f_mode) & SF_FMODE_CREATED))
+			b->aux[0] = 1;
+	}
+	sf_submit(s->buf, sf_put_ustr(s->buf, SF_SYS_OFF, 0, path));
+	return 0;
+}
+
+__noinline int sf_g_fileop(struct sf_call *c)
+{
+	if (!c)
+		return 0;
+	struct sf_scratch *s = sf_sys_begin(c);
+	if (!s)
+		return 0;
+	__u64 p1 = 0, p2 = 0;
+	switch (c->nr) {
+	case SF_NR_MKDIR:
+	case SF_NR_RMDIR:
+	case SF_NR_UNLINK:
+		p1 = c->arg[0];
+		break;
+	case SF_NR_MKDIRAT:
+	case SF_NR_UNLINKAT:
+		p1 = c->arg[1];
+		break;
+	case SF_NR_LINK:
+	case SF_NR_SYMLINK:
+	case SF_NR_RENAME:
+		p1 = c->arg[0];
+		p2 = c->arg[1];
+		break;
+	case SF_NR_SYMLINKAT:
+		p1 = c->arg[0];
+		p2 = c->arg[2];
+		break;
+	default: /* linkat, renameat, renameat2 */
+		p1 = c->arg[1];
+		p2 = c->arg[3];
+		break;
+	}
+	__u32 off = sf_put_ustr(s->buf, SF_SYS_OFF, 0, (const void *)p1);
+	off = sf_put_ustr(s->buf, off, 1, (const void *)p2);
+	sf_submit(s->buf, off);
+	return 0;
+}
+
+__noinline int sf_g_chdir(struct sf_call *c)
+{
+	if (!c)
+		return 0;
+	struct sf_scratch *s = sf_sys_begin(c);
+	if (!s)
+		return 0;
+	__u32 off = SF_SYS_OFF;
+	if (c->ret == 0) {
+		struct task_struct *task = (void *)c->task; /* a local: no CO-RE relocation on sf_call */
+		struct fs_struct *fs = BPF_CORE_READ(task, fs);
+		off = sf_g_dpath(s, off, 0, (__u64)BPF_CORE_READ(fs, pwd.dentry), (__u64)BPF_CORE_READ(fs, pwd.mnt));
+	} else if (c->nr == SF_NR_CHDIR) {
+		off = sf_put_ustr(s->buf, off, 0, (const void *)c->arg[0]);
+	}
+	sf_submit(s->buf, off);
+	return 0;
+}
+
+__noinline int sf_g_close(struct sf_call *c)
+{
+	if (!c)
+		return 0;
+	/* the consumer gets every thread's counters of the fd before the close */
+	if (c->ret != -SF_EBADF)
+		sf_g_ship_fd(c->tgid, (__s32)c->arg[0], 0, 1, c->now);
+	if (sf_drop_mode && c->ret < 0)
+		return 0;
+	return sf_g_plain(c);
+}
+
+struct sf_range_ctx {
+	__u64 now;
+	__u32 tgid;
+	__u32 first;
+};
+
+static long sf_close_range_step(__u64 i, void *ctx)
+{
+	struct sf_range_ctx *r = ctx;
+	sf_g_ship_fd(r->tgid, (__s32)(r->first + (__u32)i), 0, 1, r->now);
+	return 0;
+}
+
+__noinline int sf_g_close_range(struct sf_call *c)
+{
+	if (!c)
+		return 0;
+	__u32 first = c->arg[0], last = c->arg[1], flags = c->arg[2];
+	if (c->ret == 0 && !(flags & SF_CLOSE_RANGE_CLOEXEC)) {
+		struct task_struct *task = (void *)c->task;
+		struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+		__u32 max = BPF_CORE_READ(fdt, max_fds);
+		if (max && last >= max)
+			last = max - 1;
+		if (last >= first) {
+			struct sf_range_ctx r = { .now = c->now, .tgid = c->tgid, .first = first };
+			__u32 n = last - first + 1;
+			if (n > SF_CLOSE_RANGE_MAX)
+				n = SF_CLOSE_RANGE_MAX;
+			bpf_loop(n, sf_close_range_step, &r, 0);
+		}
+	}
+	return sf_g_plain(c);
+}
+
+__noinline int sf_g_dup(struct sf_call *c)
+{
+	if (!c)
+		return 0;
+	__u64 oldfd = c->arg[0], newfd = c->arg[1];
+	if (c->nr == SF_NR_FCNTL && newfd != SF_F_DUPFD && newfd != SF_F_DUPFD_CLOEXEC)
+		return 0; /* only fcntl's dup commands change state */
+	/* dup2/dup3 onto an open fd closes it silently: ship its counters first */
+	if ((c->nr == SF_NR_DUP2 || c->nr == SF_NR_DUP3) && c->ret >= 0 && oldfd != newfd)
+		sf_g_ship_fd(c->tgid, (__s32)newfd, 0, 1, c->now);
+	return sf_g_plain(c);
+}
+
+__noinline int sf_g_pipe(struct sf_call *c)
+{
+	if (!c)
+		return 0;
+	struct sf_scratch *s = sf_sys_begin(c);
+	if (!s)
+		return 0;
+	struct sf_sys *b = sf_sys_body(s->buf);
+	struct task_struct *task = (void *)c->task;
+	if (c->ret == 0) {
+		__s32 fds[2] = { -1, -1 };
+		const void *u = (const void *)(c->nr == SF_NR_SOCKETPAIR ? c->arg[3] : c->arg[0]);
+		bpf_probe_read_user(fds, sizeof(fds), u);
+		b->aux[0] = (__u64)(__s64)fds[0];
+		b->aux[1] = (__u64)(__s64)fds[1];
+		if (c->nr == SF_NR_SOCKETPAIR) {
+			struct sock *sk = sf_fd_sock(task, fds[0]);
+			b->aux[2] = (__u64)sk;
+			if (sk)
+				b->aux[3] = (__u64)BPF_CORE_READ((struct unix_sock *)sk, peer);
+		} else {
+			struct file *f = sf_fd_file(task, fds[0]);
+			if (f)
+				b->aux[2] = BPF_CORE_READ(f, f_inode, i_ino);
+		}
+	}
+	sf_submit(s->buf, SF_SYS_OFF);
+	return 0;
+}
+
+__noinline int sf_g_exec_fail(struct sf_call *c)
+{
+	if (!c || c->ret >= 0)
+		return 0; /* success: shipped by sched_process_exec */
+	struct sf_scratch *s = sf_sys_begin(c);
+	if (!s)
+		return 0;
+	const void *fname = (const void *)(c->nr == SF_NR_EXECVE ? c->arg[0] : c->arg[1]);
+	sf_submit(s->buf, sf_put_ustr(s->buf, SF_SYS_OFF, 0, fname));
+	return 0;
+}
+
+/* ---- clone family ---- */
+
+__noinline int sf_g_clone(struct sf_call *c)
+{
+	if (!c)
+		return 0;
+	struct sf_scratch *s = sf_scratch();
+	if (!s)
+		return 0;
+	struct sf_hdr *h = (void *)s->buf;
+	struct sf_proc *p = (void *)(s->buf + sizeof(struct sf_hdr));
+	sf_hdr_init(h, SF_K_CLONE, c->nr, c->now, c->tid, c->tgid);
+	sf_fill_proc((void *)c->task, p);
+	p->res = c->ret;
+	switch (c->nr) {
+	case SF_NR_CLONE:
+		p->clone_flags = c->arg[0];
+		break;
+	case SF_NR_CLONE3: {
+		__u64 fl = 0;
+		bpf_probe_read_user(&fl, sizeof(fl), (const void *)c->arg[0]); /* clone_args.flags */
+		p->clone_flags = fl;
+		break;
+	}
+	case SF_NR_VFORK:
+		p->clone_flags = SF_CLONE_VM | SF_CLONE_VFORK | SF_SIGCHLD;
+		break;
+	default:
+		p->clone_flags = SF_SIGCHLD;
+		break;
+	}
+	/* both sides carry the child's start time: the snapshot's clone_ts of the child */
+	if (c->ret == 0) {
+		h->ts = p->start_ts;
+	} else if (c->ret > 0) {
+		__u32 tid = c->tid;
+		__u64 *st = bpf_map_lookup_elem(&sf_fork_start, &tid);
+		if (st) {
+			h->ts = *st;
+			bpf_map_delete_elem(&sf_fork_start, &tid);
+		}
+	}
+	__u32 off = SF_PROC_OFF;
+	if (c->ret >= 0) {
+		off = sf_g_args(s, off, c->task);
+		off = sf_g_cgroups(s, off, c->task);
+	}
+	sf_submit(s->buf, off);
+	return 0;
+}
+
+/* ---- sockets ---- */
+
+static __always_inline struct sf_scratch *sf_net_begin(struct sf_call *c, __s64 fd)
+{
+	struct sf_scratch *s = sf_scratch();
+	if (!s)
+		return NULL;
+	sf_hdr_init((void *)s->buf, SF_K_NET, c->nr, c->now, c->tid, c->tgid);
+	struct sf_net *n = (void *)(s->buf + sizeof(struct sf_hdr));
+	__builtin_memset(n, 0, sizeof(*n));
+	n->res = c->ret;
+	n->fd = fd;
+	return s;
+}
+
+__noinline int sf_g_conn(struct sf_call *c)
+{
+	if (!c)
+		return 0;
+	bool accept = c->nr != SF_NR_CONNECT;
+	__s64 fd = accept ? c->ret : (__s64)(__s32)c->arg[0];
+	struct sf_scratch *s = sf_net_begin(c, fd);
+	if (!s)
+		return 0;
+	struct sf_net *n = (void *)(s->buf + sizeof(struct sf_hdr));
+	__u32 off = SF_NET_OFF;
+	struct sock *sk = fd >= 0 ? sf_fd_sock((void *)c->task, fd) : NULL;
+	if (sk) {
+		n->sock_type = BPF_CORE_READ(sk, sk_type);
+		sf_sk_tuple(sk, &n->t, accept);
+		if (n->t.family == SF_AF_UNIX) {
+			if (accept)
+				off = sf_put_kernel_sun_path(s->buf, off, sk);
+			else
+				off = sf_put_user_sun_path(s->buf, off, (const void *)c->arg[1]);
+		}
+	}
+	sf_submit(s->buf, off);
+	return 0;
+}
+
+__noinline int sf_g_bind(struct sf_call *c)
+{
+	if (!c || (sf_drop_mode && c->ret < 0))
+		return 0;
+	struct sf_scratch *s = sf_net_begin(c, (__s32)c->arg[0]);
+	if (!s)
+		return 0;
+	struct sf_net *n = (void *)(s->buf + sizeof(struct sf_hdr));
+	const void *ua = (const void *)c->arg[1];
+	__u32 off = SF_NET_OFF;
+	n->t.family = sf_user_inet(ua, n->t.saddr, &n->t.sport);
+	if (n->t.family == SF_AF_UNIX)
+		off = sf_put_user_sun_path(s->buf, off, ua);
+	sf_submit(s->buf, off);
+	return 0;
+}
+
+/*
+ * send/recv family. A datagram with an explicit peer address (sendto /
+ * sendmsg to an address, recvfrom / recvmsg reporting the sender) is
+ * shipped with its endpoints, since the peer is only known per call. Every
+ * other call is counted.
+ */
+__noinline int sf_g_sendrecv(struct sf_call *c, __u32 write)
+{
+	if (!c)
+		return 0;
+	__s32 fd = (__s32)c->arg[0];
+	__u64 nr = c->nr;
+	if (c->ret >= 0 && nr != SF_NR_SENDMMSG && nr != SF_NR_RECVMMSG) {
+		__u64 ua = 0;
+		if (nr == SF_NR_SENDTO || nr == SF_NR_RECVFROM)
+			ua = c->arg[4];
+		else
+			bpf_probe_read_user(&ua, sizeof(ua), (const void *)c->arg[1]); /* msg_name */
+		struct sock *sk = ua ? sf_fd_sock((void *)c->task, fd) : NULL;
+		if (sk && BPF_CORE_READ(sk, sk_type) == SF_SOCK_DGRAM) {
+			__u16 fam = BPF_CORE_READ(sk, __sk_common.skc_family);
+			if (fam == SF_AF_INET || fam == SF_AF_INET6) {
+				struct sf_scratch *s = sf_net_begin(c, fd);
+				if (!s)
+					return 0;
+				struct sf_net *n = (void *)(s->buf + sizeof(struct sf_hdr));
+				n->sock_type = SF_SOCK_DGRAM;
+				/* local side from the socket, the peer from the call */
+				sf_sk_tuple(sk, &n->t, !write);
+				__u16 port = 0;
+				__u16 pf = sf_user_inet((const void *)ua, write ? n->t.daddr : n->t.saddr, &port);
+				if (pf == SF_AF_INET || pf == SF_AF_INET6) {
+					if (write)
+						n->t.dport = port;
+					else
+						n->t.sport = port;
+					sf_submit(s->buf, SF_NET_OFF);
+					return 0;
+				}
+			}
+		}
+	}
+	__u64 bytes = c->ret > 0 ? c->ret : 0;
+	if ((nr == SF_NR_SENDMMSG || nr == SF_NR_RECVMMSG) && c->ret > 0)
+		bytes = sf_mmsg_bytes((const void *)c->arg[1], c->ret);
+	sf_count(c->tgid, c->tid, fd, c->ret, write, bytes);
+	return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(sf_sys_exit, struct pt_regs *regs, long ret)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u32 tgid = pid_tgid >> 32;
+	if (tgid == sf_self_tgid)
+		return 0;
+	/* tp_btf: regs is a trusted BTF pointer, direct loads are fine */
+	__u64 nr = regs->orig_ax; /* -1 when not a syscall */
+	if (!sf_bit(sf_sys_bitmap, nr))
+		return 0;
+	struct task_struct *task = bpf_get_current_task_btf();
+	if (task->thread_info.status & SF_TS_COMPAT)
+		return 0; /* 32-bit syscall numbering: not decoded */
+	if (sf_sampling > 1 && sf_bit(sf_sample_bitmap, nr)) {
+		struct sf_stats *st = sf_st();
+		if (st && (st->sample_clock++ % sf_sampling) != 0) {
+			st->sampled_out++;
+			return 0;
+		}
+	}
+	__u32 tid = (__u32)pid_tgid;
+
+	/* hot path: reads and writes are only counted */
+	switch (nr) {
+	case SF_NR_READ:
+	case SF_NR_PREAD64:
+	case SF_NR_READV:
+	case SF_NR_PREADV:
+	case SF_NR_PREADV2:
+		sf_count(tgid, tid, (__s32)regs->di, ret, false, ret > 0 ? ret : 0);
+		return 0;
+	case SF_NR_WRITE:
+	case SF_NR_PWRITE64:
+	case SF_NR_WRITEV:
+	case SF_NR_PWRITEV:
+	case SF_NR_PWRITEV2:
+		sf_count(tgid, tid, (__s32)regs->di, ret, true, ret > 0 ? ret : 0);
+		return 0;
+	case SF_NR_MMAP:
+		if ((regs->r10 & SF_MAP_ANONYMOUS) || (__s32)regs->r8 < 0)
+			return 0; /* anonymous maps change no flow */
+		break;
+	default:
+		break;
+	}
+
+	struct sf_call c = {
+		.arg = { regs->di, regs->si, regs->dx, regs->r10 /* 4th syscall arg */, regs->r8, regs->r9 },
+		.ret = ret,
+		.nr = nr,
+		.now = bpf_ktime_get_boot_ns(),
+		.task = (__u64)task,
+		.tgid = tgid,
+		.tid = tid,
+	};
+
+	switch (nr) {
+	case SF_NR_RECVFROM:
+	case SF_NR_RECVMSG:
+	case SF_NR_RECVMMSG:
+		sf_g_sendrecv(&c, 0);
+		break;
+	case SF_NR_SENDTO:
+	case SF_NR_SENDMSG:
+	case SF_NR_SENDMMSG:
+		sf_g_sendrecv(&c, 1);
+		break;
+	case SF_NR_OPEN:
+	case SF_NR_OPENAT:
+	case SF_NR_OPENAT2:
+	case SF_NR_CREAT:
+		sf_g_open(&c);
+		break;
+	case SF_NR_CLOSE:
+		sf_g_close(&c);
+		break;
+	case SF_NR_CLOSE_RANGE:
+		sf_g_close_range(&c);
+		break;
+	case SF_NR_CLONE:
+	case SF_NR_CLONE3:
+	case SF_NR_FORK:
+	case SF_NR_VFORK:
+		sf_g_clone(&c);
+		break;
+	case SF_NR_EXECVE:
+	case SF_NR_EXECVEAT:
+		sf_g_exec_fail(&c);
+		break;
+	case SF_NR_CONNECT:
+	case SF_NR_ACCEPT:
+	case SF_NR_ACCEPT4:
+		sf_g_conn(&c);
+		break;
+	case SF_NR_BIND:
+		sf_g_bind(&c);
+		break;
+	case SF_NR_DUP:
+	case SF_NR_DUP2:
+	case SF_NR_DUP3:
+	case SF_NR_FCNTL:
+		sf_g_dup(&c);
+		break;
+	case SF_NR_PIPE:
+	case SF_NR_PIPE2:
+	case SF_NR_SOCKETPAIR:
+		sf_g_pipe(&c);
+		break;
+	case SF_NR_CHDIR:
+	case SF_NR_FCHDIR:
+		sf_g_chdir(&c);
+		break;
+	case SF_NR_MKDIR:
+	case SF_NR_MKDIRAT:
+	case SF_NR_RMDIR:
+	case SF_NR_UNLINK:
+	case SF_NR_UNLINKAT:
+	case SF_NR_LINK:
+	case SF_NR_LINKAT:
+	case SF_NR_SYMLINK:
+	case SF_NR_SYMLINKAT:
+	case SF_NR_RENAME:
+	case SF_NR_RENAMEAT:
+	case SF_NR_RENAMEAT2:
+		sf_g_fileop(&c);
+		break;
+	default:
+		/* socket, shutdown, setns, set*id, mmap: arguments and result say it all */
+		sf_g_plain(&c);
+		break;
+	}
+	return 0;
+}
+
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(sf_fork, struct task_struct *parent, struct task_struct *child)
+{
+	/* runs in the parent: remember the child's start for the parent's clone exit */
+	if (BPF_CORE_READ(parent, tgid) == sf_self_tgid)
+		return 0;
+	__u32 tid = bpf_get_current_pid_tgid();
+	__u64 start = BPF_CORE_READ(child, start_boottime);
+	bpf_map_update_elem(&sf_fork_start, &tid, &start, BPF_ANY);
+	return 0;
+}
+
+static __always_inline void sf_emit_exit(__u32 tgid, __u32 tid, __s64 status, bool group_dead, __u64 now)
+{
+	struct sf_stats *st = sf_st();
+	struct sf_rec_exit {
+		struct sf_hdr h;
+		struct sf_exit e;
+	} *r = bpf_ringbuf_reserve(&sf_rb, sizeof(struct sf_rec_exit), 0);
+	if (!r) {
+		if (st)
+			st->ring_drops++;
+		return;
+	}
+	sf_hdr_init(&r->h, SF_K_EXIT, 0, now, tid, tgid);
+	r->h.size = sizeof(*r);
+	r->e.status = status;
+	r->e.group_dead = group_dead;
+	r->e.pad = 0;
+	bpf_ringbuf_submit(r, sf_wake());
+	if (st)
+		st->events++;
+}
+
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(sf_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
+{
+	__u32 tgid = BPF_CORE_READ(p, tgid);
+	if (tgid == sf_self_tgid)
+		return 0;
+	__u64 now = bpf_ktime_get_boot_ns();
+	/* O_CLOEXEC fds close now without a close syscall: ship what the (now
+	 * only) thread counted, under the tid it had */
+	sf_g_ship_thread(tgid, old_pid, 1, now);
+	__u32 tid = BPF_CORE_READ(p, pid);
+	if ((__u32)old_pid != tid)
+		sf_emit_exit(tgid, old_pid, 0, false, now); /* a non-leader exec took the leader's tid */
+
+	struct sf_scratch *s = sf_scratch();
+	if (!s)
+		return 0;
+	struct sf_hdr *h = (void *)s->buf;
+	struct sf_proc *pr = (void *)(s->buf + sizeof(struct sf_hdr));
+	sf_hdr_init(h, SF_K_EXEC, 0, now, tid, tgid);
+	sf_fill_proc(p, pr);
+	pr->old_tid = old_pid;
+	__u64 cur = bpf_get_current_task(); /* == p, as a plain value for global functions */
+	__u32 off = sf_g_args(s, SF_PROC_OFF, cur);
+	off = sf_g_cgroups(s, off, cur);
+	struct mm_struct *mm = BPF_CORE_READ(p, mm);
+	if (mm) {
+		__u64 es = BPF_CORE_READ(mm, env_start), ee = BPF_CORE_READ(mm, env_end);
+		if (ee > es)
+			off = sf_put_ubytes(s->buf, off, SF_S_ENV, (const void *)es, ee - es);
+		struct file *exe = BPF_CORE_READ(mm, exe_file);
+		if (exe)
+			off = sf_g_dpath(s, off, SF_S_EXEPATH, (__u64)BPF_CORE_READ(exe, f_path.dentry),
+					 (__u64)BPF_CORE_READ(exe, f_path.mnt));
+	}
+	off = sf_put_kstr(s->buf, off, SF_S_FILENAME, BPF_CORE_READ(bprm, filename));
+	sf_submit(s->buf, off);
+	return 0;
+}
+
+/* 6.18 passes a second argument (group_dead); read only the first to stay portable */
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(sf_exit, struct task_struct *p)
+{
+	__u32 tgid = BPF_CORE_READ(p, tgid);
+	if (tgid == sf_self_tgid)
+		return 0;
+	__u32 tid = BPF_CORE_READ(p, pid);
+	__u64 now = bpf_ktime_get_boot_ns();
+	/* do_exit() decrements signal->live before this tracepoint */
+	bool group_dead = BPF_CORE_READ(p, signal, live.counter) == 0;
+	/* the thread's counters go before its exit; the last thread's exit also
+	 * ships whatever the process still counts, as its fds close silently */
+	sf_g_ship_thread(tgid, tid, group_dead, now);
+	sf_emit_exit(tgid, tid, BPF_CORE_READ(p, exit_code), group_dead, now);
+	return 0;
+}
+
+SEC("iter/task")
+int sf_iter_task(struct bpf_iter__task *ctx)
+{
+	struct task_struct *task = ctx->task;
+	if (!task)
+		return 0;
+	struct sf_task_start r = {
+		.tid = task->pid,
+		.tgid = task->tgid,
+		.start_ts = task->start_boottime,
+	};
+	bpf_seq_write(ctx->meta->seq, &r, sizeof(r));
+	return 0;
+}

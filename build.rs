@@ -1,0 +1,38 @@
+//! Builds the CO-RE BPF probe (`bpf/sysflow.bpf.c`) and its Rust skeleton with
+//! libbpf-cargo; the skeleton lands in `OUT_DIR` and is included by
+//! `src/source/live/skel.rs`.
+//!
+//! Needs clang (Debian 12: clang 14), libelf and zlib headers: `scripts/setup.sh`.
+
+use std::env;
+use std::path::PathBuf;
+
+use libbpf_cargo::SkeletonBuilder;
+
+const SRC: &str = "bpf/sysflow.bpf.c";
+
+fn main() {
+    let out = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR for build scripts"))
+        .join("sysflow.skel.rs");
+    // -mcpu=v3 (ALU32 + JMP32): clang 14 defaults to v1, whose 32-bit bound checks the
+    // verifier cannot follow (variable-size ring buffer copies, bitmap indexes).
+    let mut args: Vec<String> = vec!["-Ibpf".into(), "-Wall".into(), "-mcpu=v3".into()];
+    // Extra clang flags for experiments, e.g. SF_BPF_CFLAGS=-DSOMETHING.
+    if let Ok(extra) = env::var("SF_BPF_CFLAGS") {
+        args.extend(extra.split_whitespace().map(String::from));
+    }
+    SkeletonBuilder::new()
+        .source(SRC)
+        .clang_args(&args)
+        .build_and_generate(&out)
+        .unwrap_or_else(|e| {
+            panic!(
+                "building the BPF skeleton from {SRC} failed: {e:#}\n\
+                 (needs clang, libelf-dev, zlib1g-dev, pkg-config: run scripts/setup.sh)"
+            )
+        });
+    println!("cargo:rerun-if-changed={SRC}");
+    println!("cargo:rerun-if-changed=bpf/wire.h");
+    println!("cargo:rerun-if-changed=bpf/vmlinux.h");
+    println!("cargo:rerun-if-env-changed=SF_BPF_CFLAGS");
+}

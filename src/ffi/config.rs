@@ -1,0 +1,494 @@
+//! [`sysflow_config`]: the caller-owned configuration struct and its conversion.
+
+use super::boundary::Failure;
+use super::status::sysflow_status;
+use super::view::sysflow_record_cb;
+use crate::avro::AvroCodec;
+use crate::config::{CollectionMode, FileReadMode, SysFlowConfig};
+use std::ffi::{CStr, OsStr, c_char, c_void};
+use std::os::unix::ffi::OsStrExt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// `file_read_mode`: record every file read.
+pub const SYSFLOW_FILE_READ_MODE_ALL: i32 = 0;
+/// `file_read_mode`: drop every read-only file flow.
+pub const SYSFLOW_FILE_READ_MODE_NO_READS: i32 = 1;
+/// `file_read_mode` (default): drop read-only flows on `/proc/`, `/dev/`, `/sys/`,
+/// `//sys/`, `/lib/`, `/lib64/`, `/usr/lib/`, `/usr/lib64/`.
+pub const SYSFLOW_FILE_READ_MODE_NO_NOISY_READS: i32 = 2;
+
+/// `collection_mode` (default): full file and network flows.
+pub const SYSFLOW_COLLECTION_MODE_FLOW: i32 = 0;
+/// `collection_mode`: no read/write counting; an open gives one file flow at once.
+pub const SYSFLOW_COLLECTION_MODE_CONSUMER: i32 = 1;
+/// `collection_mode`: process events and network flows only.
+pub const SYSFLOW_COLLECTION_MODE_NO_FILES: i32 = 2;
+
+/// `file_codec`: Avro files without compression.
+pub const SYSFLOW_CODEC_NULL: i32 = 0;
+/// `file_codec` (default): Avro files compressed with DEFLATE at `file_codec_level`.
+pub const SYSFLOW_CODEC_DEFLATE: i32 = 1;
+
+/// Configuration of a driver, owned by the caller.
+///
+/// Always fill it with `sysflow_config_init` first (which sets `struct_size` and every
+/// default), then change the fields you need, then pass it to `sysflow_driver_new`, which
+/// copies what it needs: the struct and its strings may be freed or reused once
+/// `sysflow_driver_new` returns.
+///
+/// Strings are NUL-terminated and `NULL` means "unset / the default". Path fields
+/// (`*_path`, `k8s_api_cert`) are byte strings handed to the OS as they are; the other
+/// strings must be UTF-8 (`SYSFLOW_STATUS_INVALID_UTF8` otherwise).
+///
+/// The fields are those of the reference library's `SysFlowConfig`. At least one output is
+/// required: `file_path`, `socket_path` or `callback`.
+#[repr(C)]
+#[derive(Debug)]
+pub struct sysflow_config {
+    /// `sizeof(sysflow_config)` of the header the caller was compiled with; set by
+    /// `sysflow_config_init`. Lets the struct grow in later versions.
+    pub struct_size: usize,
+    /// `filterContainers`: drop events of processes not in a container. Default false.
+    pub filter_containers: bool,
+    /// `rotateInterval`: seconds between output file rotations. Default 300.
+    pub rotate_interval: u32,
+    /// `exporterID`: exporter id of the header; `NULL` (default) means the host name
+    /// (offline: the capture's host name).
+    pub exporter_id: *const c_char,
+    /// `nodeIP`: the header's IP address; `NULL` (default) means empty. Overridden by the
+    /// `NODE_IP` environment variable when `env_overrides` is set.
+    pub node_ip: *const c_char,
+    /// `filePath`: SysFlow Avro output file; a trailing `/` means a directory of files
+    /// named by epoch seconds. `NULL` (default): no file output.
+    pub file_path: *const c_char,
+    /// `socketPath`: unix `SOCK_SEQPACKET` socket to stream records to. `NULL` (default):
+    /// none.
+    pub socket_path: *const c_char,
+    /// `scapInputPath`: convert this scap capture instead of capturing live. `NULL`
+    /// (default): live capture.
+    pub scap_input_path: *const c_char,
+    /// `falcoFilter`: Falco-style filter expression on events. `NULL` (default): none.
+    pub falco_filter: *const c_char,
+    /// `samplingRatio`: keep one syscall in this many (live capture). Default 1.
+    pub sampling_ratio: u32,
+    /// `criPath`: CRI runtime socket for container metadata. `NULL` (default): none.
+    pub cri_path: *const c_char,
+    /// `criTO`: timeout of CRI queries, in milliseconds. Default 30000.
+    pub cri_timeout_ms: u64,
+    /// `enableStats`: log table sizes and counters. Default false.
+    pub enable_stats: bool,
+    /// `enableProcessFlow`: summarise thread clones/exits into process flows. Default true.
+    pub enable_process_flow: bool,
+    /// `fileOnly`: only regular files get file flows. Default true.
+    pub file_only: bool,
+    /// `fileReadMode`: one of `SYSFLOW_FILE_READ_MODE_*`. Default
+    /// `SYSFLOW_FILE_READ_MODE_NO_NOISY_READS`.
+    pub file_read_mode: i32,
+    /// `dropMode`: drop syscalls SysFlow does not need in the kernel. Default true.
+    pub drop_mode: bool,
+    /// `callback`: receives every event and flow with its entities, on the thread that
+    /// calls `sysflow_driver_run`. `NULL` (default): no callback.
+    pub callback: sysflow_record_cb,
+    /// Passed as the first argument of every `callback` call. Default `NULL`.
+    pub userdata: *mut c_void,
+    /// `debugMode`: verbose diagnostics on stderr. Default false.
+    pub debug_mode: bool,
+    /// `k8sAPIURL`: Kubernetes API server (experimental). `NULL` (default): none.
+    pub k8s_api_url: *const c_char,
+    /// `k8sAPICert`: certificate for the Kubernetes API server. `NULL` (default): none.
+    pub k8s_api_cert: *const c_char,
+    /// `moduleChecks`: check privileges, BTF and kernel support before loading the probe.
+    /// Default true.
+    pub module_checks: bool,
+    /// `collectionMode`: one of `SYSFLOW_COLLECTION_MODE_*`. Default
+    /// `SYSFLOW_COLLECTION_MODE_FLOW`.
+    pub collection_mode: i32,
+    /// `appName`: name used in diagnostics; `NULL` (default) means `"sysflowlibs"`.
+    pub app_name: *const c_char,
+    /// `singleBufferDimension`: ring buffer bytes per online CPU, a non-zero multiple of
+    /// 4096. Default 8 MiB.
+    pub single_buffer_dimension: u64,
+    /// Codec of the Avro files written: `SYSFLOW_CODEC_NULL` or `SYSFLOW_CODEC_DEFLATE`
+    /// (default).
+    pub file_codec: i32,
+    /// DEFLATE level (0–12, libdeflate levels) when `file_codec` is `SYSFLOW_CODEC_DEFLATE`.
+    /// Default 6.
+    pub file_codec_level: u32,
+    /// Rotate the output of a capture conversion too, by capture time (the reference never
+    /// rotates conversions; live capture always rotates). Default false.
+    pub rotate_offline: bool,
+    /// Apply the reference's environment overrides (`ENABLE_STATS`, `NODE_IP`,
+    /// `ENABLE_DROP_MODE`, `FILE_ONLY`, `ENABLE_PROC_FLOW`, `FILE_READ_MODE`,
+    /// `SF_K8S_API_URL`, `SF_K8S_API_CERT`, `DRIVER_LOG`) in `sysflow_driver_new`.
+    /// Default true.
+    pub env_overrides: bool,
+}
+
+/// The `struct_size` values this version accepts: its own layout only (a larger value
+/// comes from a newer header, whose extra fields this library could not honour).
+const KNOWN_SIZES: [usize; 1] = [std::mem::size_of::<sysflow_config>()];
+
+impl sysflow_config {
+    /// The documented defaults: those of [`SysFlowConfig::default`].
+    pub(crate) fn defaults() -> Self {
+        let d = SysFlowConfig::default();
+        let (file_codec, file_codec_level) = match d.file_codec {
+            AvroCodec::Null => (SYSFLOW_CODEC_NULL, 0),
+            AvroCodec::Deflate(level) => (SYSFLOW_CODEC_DEFLATE, level),
+        };
+        Self {
+            struct_size: std::mem::size_of::<Self>(),
+            filter_containers: d.filter_containers,
+            rotate_interval: d.rotate_interval,
+            exporter_id: std::ptr::null(),
+            node_ip: std::ptr::null(),
+            file_path: std::ptr::null(),
+            socket_path: std::ptr::null(),
+            scap_input_path: std::ptr::null(),
+            falco_filter: std::ptr::null(),
+            sampling_ratio: d.sampling_ratio,
+            cri_path: std::ptr::null(),
+            cri_timeout_ms: u64::try_from(d.cri_timeout.as_millis()).unwrap_or(u64::MAX),
+            enable_stats: d.enable_stats,
+            enable_process_flow: d.enable_process_flow,
+            file_only: d.file_only,
+            file_read_mode: d.file_read_mode.as_int(),
+            drop_mode: d.drop_mode,
+            callback: None,
+            userdata: std::ptr::null_mut(),
+            debug_mode: d.debug_mode,
+            k8s_api_url: std::ptr::null(),
+            k8s_api_cert: std::ptr::null(),
+            module_checks: d.module_checks,
+            collection_mode: match d.collection_mode {
+                CollectionMode::Flow => SYSFLOW_COLLECTION_MODE_FLOW,
+                CollectionMode::Consumer => SYSFLOW_COLLECTION_MODE_CONSUMER,
+                CollectionMode::NoFiles => SYSFLOW_COLLECTION_MODE_NO_FILES,
+            },
+            app_name: std::ptr::null(),
+            single_buffer_dimension: d.single_buffer_dimension,
+            file_codec,
+            file_codec_level,
+            rotate_offline: d.rotate_offline,
+            env_overrides: d.env_overrides,
+        }
+    }
+}
+
+/// What [`read_config`] extracts: the Rust configuration (without its callback) and the C
+/// callback with its userdata.
+#[derive(Debug)]
+pub(crate) struct ReadConfig {
+    pub(crate) config: SysFlowConfig,
+    pub(crate) callback: sysflow_record_cb,
+    pub(crate) userdata: *mut c_void,
+}
+
+/// Reads a field of `*cfg` by value, without forming a reference to the whole struct.
+macro_rules! field {
+    ($cfg:ident . $f:ident) => {
+        // SAFETY: `read_config`'s caller guarantees `$cfg` points to a readable
+        // `sysflow_config` whose `struct_size` was checked to be this layout's size, so
+        // every field is in bounds; fields are read by value from their own (aligned)
+        // address.
+        unsafe { std::ptr::addr_of!((*$cfg).$f).read() }
+    };
+}
+
+/// Reads a `bool` field as a byte, so a byte other than 0 or 1 (a struct filled with
+/// `memset`) is read as true instead of being undefined behaviour.
+macro_rules! flag {
+    ($cfg:ident . $f:ident) => {
+        // SAFETY: as in `field!`; a `bool` is one byte, so reading it as a `u8` is in bounds
+        // and every bit pattern is a valid `u8`.
+        unsafe { std::ptr::addr_of!((*$cfg).$f).cast::<u8>().read() != 0 }
+    };
+}
+
+/// A borrowed C string field, `None` when `NULL`.
+///
+/// # Safety
+///
+/// `p` is `NULL` or points to a NUL-terminated string that outlives the returned borrow.
+unsafe fn c_str<'a>(p: *const c_char) -> Option<&'a CStr> {
+    if p.is_null() {
+        None
+    } else {
+        // SAFETY: non-NULL, and the caller guarantees it is NUL-terminated and live.
+        Some(unsafe { CStr::from_ptr(p) })
+    }
+}
+
+/// A UTF-8 string field.
+///
+/// # Safety
+///
+/// As [`c_str`].
+unsafe fn utf8(p: *const c_char, field: &str) -> Result<Option<String>, Failure> {
+    // SAFETY: forwarded from the caller.
+    match unsafe { c_str(p) } {
+        None => Ok(None),
+        Some(s) => s.to_str().map(|s| Some(s.to_owned())).map_err(|e| {
+            Failure::new(
+                sysflow_status::INVALID_UTF8,
+                format!(
+                    "sysflow_driver_new: config field `{field}` is not valid UTF-8 ({e}); \
+                     only path fields accept arbitrary bytes"
+                ),
+            )
+        }),
+    }
+}
+
+/// A path field: any bytes.
+///
+/// # Safety
+///
+/// As [`c_str`].
+unsafe fn path(p: *const c_char) -> Option<PathBuf> {
+    // SAFETY: forwarded from the caller.
+    unsafe { c_str(p) }.map(|s| PathBuf::from(OsStr::from_bytes(s.to_bytes())))
+}
+
+/// Checks and copies a caller's configuration.
+///
+/// # Safety
+///
+/// `cfg` is non-NULL and points to readable memory of at least `size_of::<usize>()`
+/// bytes, and of `struct_size` bytes if that value is a known size; its string fields are
+/// `NULL` or NUL-terminated strings.
+pub(crate) unsafe fn read_config(cfg: *const sysflow_config) -> Result<ReadConfig, Failure> {
+    // SAFETY: the caller guarantees the first field is readable; it is read by value.
+    let size = unsafe { std::ptr::addr_of!((*cfg).struct_size).read() };
+    if !KNOWN_SIZES.contains(&size) {
+        return Err(Failure::new(
+            sysflow_status::UNKNOWN_STRUCT_SIZE,
+            format!(
+                "sysflow_driver_new: config struct_size is {size}, this library knows {:?}: \
+                 fill the struct with sysflow_config_init() and build against the sysflow.h \
+                 of the library you link",
+                KNOWN_SIZES
+            ),
+        ));
+    }
+    let bad = |m: String| Failure::new(sysflow_status::INVALID_CONFIG, m);
+    let file_read_mode = field!(cfg.file_read_mode);
+    let file_read_mode = FileReadMode::from_int(i64::from(file_read_mode)).ok_or_else(|| {
+        bad(format!(
+            "invalid configuration: file_read_mode {file_read_mode} is not one of \
+             SYSFLOW_FILE_READ_MODE_* (0, 1, 2)"
+        ))
+    })?;
+    let collection_mode = match field!(cfg.collection_mode) {
+        SYSFLOW_COLLECTION_MODE_FLOW => CollectionMode::Flow,
+        SYSFLOW_COLLECTION_MODE_CONSUMER => CollectionMode::Consumer,
+        SYSFLOW_COLLECTION_MODE_NO_FILES => CollectionMode::NoFiles,
+        m => {
+            return Err(bad(format!(
+                "invalid configuration: collection_mode {m} is not one of \
+                 SYSFLOW_COLLECTION_MODE_* (0, 1, 2)"
+            )));
+        }
+    };
+    let file_codec = match field!(cfg.file_codec) {
+        SYSFLOW_CODEC_NULL => AvroCodec::Null,
+        SYSFLOW_CODEC_DEFLATE => AvroCodec::Deflate(field!(cfg.file_codec_level)),
+        c => {
+            return Err(bad(format!(
+                "invalid configuration: file_codec {c} is not SYSFLOW_CODEC_NULL (0) or \
+                 SYSFLOW_CODEC_DEFLATE (1)"
+            )));
+        }
+    };
+    let strings = [
+        field!(cfg.exporter_id),
+        field!(cfg.node_ip),
+        field!(cfg.falco_filter),
+        field!(cfg.k8s_api_url),
+        field!(cfg.app_name),
+    ];
+    let paths = [
+        field!(cfg.file_path),
+        field!(cfg.socket_path),
+        field!(cfg.scap_input_path),
+        field!(cfg.cri_path),
+        field!(cfg.k8s_api_cert),
+    ];
+    // SAFETY: the caller guarantees every string field is NULL or a live NUL-terminated
+    // string; each is copied before this function returns.
+    let (exporter_id, node_ip, falco_filter, k8s_api_url, app_name) = unsafe {
+        (
+            utf8(strings[0], "exporter_id")?,
+            utf8(strings[1], "node_ip")?,
+            utf8(strings[2], "falco_filter")?,
+            utf8(strings[3], "k8s_api_url")?,
+            utf8(strings[4], "app_name")?,
+        )
+    };
+    // SAFETY: as above, for the path fields.
+    let [
+        file_path,
+        socket_path,
+        scap_input_path,
+        cri_path,
+        k8s_api_cert,
+    ] = paths.map(|p| unsafe { path(p) });
+    // A field added to `SysFlowConfig` but not yet to `sysflow_config` keeps its default;
+    // the test `every_rust_field_is_mirrored` fails until it is added here.
+    #[allow(clippy::needless_update)]
+    let config = SysFlowConfig {
+        filter_containers: flag!(cfg.filter_containers),
+        rotate_interval: field!(cfg.rotate_interval),
+        exporter_id: exporter_id.unwrap_or_default(),
+        node_ip: node_ip.unwrap_or_default(),
+        file_path,
+        socket_path,
+        scap_input_path,
+        falco_filter,
+        sampling_ratio: field!(cfg.sampling_ratio),
+        cri_path,
+        cri_timeout: Duration::from_millis(field!(cfg.cri_timeout_ms)),
+        enable_stats: flag!(cfg.enable_stats),
+        enable_process_flow: flag!(cfg.enable_process_flow),
+        file_only: flag!(cfg.file_only),
+        file_read_mode,
+        drop_mode: flag!(cfg.drop_mode),
+        callback: None,
+        debug_mode: flag!(cfg.debug_mode),
+        k8s_api_url,
+        k8s_api_cert,
+        module_checks: flag!(cfg.module_checks),
+        collection_mode,
+        app_name: app_name.unwrap_or_else(|| SysFlowConfig::default().app_name),
+        single_buffer_dimension: field!(cfg.single_buffer_dimension),
+        file_codec,
+        rotate_offline: flag!(cfg.rotate_offline),
+        env_overrides: flag!(cfg.env_overrides),
+        ..SysFlowConfig::default()
+    };
+    Ok(ReadConfig {
+        config,
+        callback: field!(cfg.callback),
+        userdata: field!(cfg.userdata),
+    })
+}
+
+/// Fills `*cfg` with the documented defaults and sets `cfg->struct_size`.
+///
+/// Every string is `NULL` (unset), no callback, and the numbers and flags are the
+/// reference library's defaults (see each field). Call it before setting any field.
+///
+/// Returns `SYSFLOW_STATUS_NULL_ARGUMENT` if `cfg` is `NULL`.
+///
+/// # Safety
+///
+/// `cfg` must be `NULL` or point to writable memory of `sizeof(sysflow_config)` bytes, as
+/// declared by the `sysflow.h` of this library.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn sysflow_config_init(cfg: *mut sysflow_config) -> sysflow_status {
+    ffi_boundary!(status "sysflow_config_init" => {
+        if cfg.is_null() {
+            return Err(Failure::null("sysflow_config_init", "cfg"));
+        }
+        // SAFETY: non-NULL, and the caller guarantees it points to writable memory for a
+        // `sysflow_config`; `write` does not read or drop the previous (maybe
+        // uninitialised) contents.
+        unsafe { cfg.write(sysflow_config::defaults()) };
+        Ok(())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn init_then_read_gives_the_rust_defaults() {
+        let mut c = std::mem::MaybeUninit::<sysflow_config>::uninit();
+        // SAFETY: `c` is writable memory for one config.
+        let status = unsafe { sysflow_config_init(c.as_mut_ptr()) };
+        assert_eq!(status, sysflow_status::OK);
+        // SAFETY: initialised by `sysflow_config_init`.
+        let c = unsafe { c.assume_init() };
+        assert_eq!(c.struct_size, std::mem::size_of::<sysflow_config>());
+        // SAFETY: `c` is a valid config with NULL strings.
+        let read = unsafe { read_config(&c) }.unwrap();
+        assert_eq!(
+            format!("{:?}", read.config),
+            format!("{:?}", SysFlowConfig::default())
+        );
+        assert!(read.callback.is_none() && read.userdata.is_null());
+    }
+
+    #[test]
+    fn every_rust_field_is_mirrored() {
+        // The C struct must offer every field of the Rust configuration (the callback as
+        // `callback` + `userdata`, the codec as `file_codec` + `file_codec_level`, the CRI
+        // timeout in milliseconds).
+        let rust = format!("{:?}", SysFlowConfig::default());
+        let c = format!("{:?}", sysflow_config::defaults());
+        let names = |s: &str| -> Vec<String> {
+            s.split(['{', ','])
+                .skip(1)
+                .filter_map(|f| f.split(':').next())
+                .map(|f| f.trim().to_string())
+                .filter(|f| !f.is_empty() && f.chars().all(|c| c.is_ascii_lowercase() || c == '_'))
+                .collect()
+        };
+        let c_names = names(&c);
+        for field in names(&rust) {
+            let mirrored = match field.as_str() {
+                "cri_timeout" => "cri_timeout_ms",
+                f => f,
+            };
+            assert!(
+                c_names.iter().any(|n| n == mirrored),
+                "SysFlowConfig::{field} has no counterpart in sysflow_config: add it \
+                 (src/ffi/config.rs) and regenerate include/sysflow.h"
+            );
+        }
+    }
+
+    #[test]
+    fn enum_constants_match_the_rust_enums() {
+        assert_eq!(SYSFLOW_FILE_READ_MODE_ALL, FileReadMode::All.as_int());
+        assert_eq!(
+            SYSFLOW_FILE_READ_MODE_NO_READS,
+            FileReadMode::NoReads.as_int()
+        );
+        assert_eq!(
+            SYSFLOW_FILE_READ_MODE_NO_NOISY_READS,
+            FileReadMode::NoNoisyReads.as_int()
+        );
+    }
+
+    #[test]
+    fn bad_values_are_reported_not_trusted() {
+        let mut c = sysflow_config::defaults();
+        c.struct_size = 0;
+        // SAFETY: valid config memory.
+        let e = unsafe { read_config(&c) }.unwrap_err();
+        assert_eq!(e.status, sysflow_status::UNKNOWN_STRUCT_SIZE);
+        let mut c = sysflow_config::defaults();
+        c.collection_mode = 7;
+        // SAFETY: valid config memory.
+        let e = unsafe { read_config(&c) }.unwrap_err();
+        assert_eq!(e.status, sysflow_status::INVALID_CONFIG);
+        assert!(e.detail.contains("collection_mode 7"), "{}", e.detail);
+        let mut c = sysflow_config::defaults();
+        c.node_ip = c"\xff\xfe".as_ptr();
+        // SAFETY: valid config memory, static string.
+        let e = unsafe { read_config(&c) }.unwrap_err();
+        assert_eq!(e.status, sysflow_status::INVALID_UTF8);
+        assert!(e.detail.contains("node_ip"), "{}", e.detail);
+        let mut c = sysflow_config::defaults();
+        c.scap_input_path = c"/tmp/\xff.scap".as_ptr();
+        // SAFETY: valid config memory, static string.
+        let r = unsafe { read_config(&c) }.unwrap();
+        assert_eq!(
+            r.config.scap_input_path.unwrap().as_os_str().as_bytes(),
+            b"/tmp/\xff.scap"
+        );
+    }
+}

@@ -1,0 +1,48 @@
+//! The C ABI: every `extern "C"` item of the crate, and nothing else.
+//!
+//! `include/sysflow.h` is generated from this module by cbindgen (`cbindgen.toml`) and
+//! checked in; `tests/c_abi.rs` fails when it is stale. The Rust names of the items are
+//! their C names, so what you read here is what a C caller sees.
+//!
+//! ## Policy
+//!
+//! - One opaque handle, [`sysflow_driver`], created by [`sysflow_driver_new`] from a
+//!   caller-owned [`sysflow_config`] (filled with defaults by [`sysflow_config_init`], first
+//!   field its own size) and released by [`sysflow_driver_free`] (`NULL` is a no-op).
+//! - Every fallible call returns a [`sysflow_status`] (`0` is success; numbers are never
+//!   reused) and, on failure, records a detail message for the calling thread that
+//!   [`sysflow_last_error`] copies out. [`sysflow_status_str`] names a status.
+//! - No Rust panic crosses the boundary: every exported body runs inside
+//!   `ffi_boundary!`, which turns a panic into [`sysflow_status::PANIC`] (or a neutral
+//!   value for functions that return no status), and the record callback adapter catches
+//!   panics of its own.
+//! - Record data handed to the callback is borrowed ([`sysflow_str`] views into the
+//!   driver's memory) and valid only until the callback returns.
+//! - [`sysflow_driver_exit`] only performs an atomic store: safe from a signal handler or
+//!   another thread.
+//!
+//! Unsafe code is allowed in this module only; every unsafe block states why it is sound.
+
+#![allow(unsafe_code)]
+#![allow(non_camel_case_types)]
+
+#[macro_use]
+mod boundary;
+mod config;
+mod driver;
+mod status;
+mod view;
+
+pub use boundary::sysflow_last_error;
+pub use config::{
+    SYSFLOW_CODEC_DEFLATE, SYSFLOW_CODEC_NULL, SYSFLOW_COLLECTION_MODE_CONSUMER,
+    SYSFLOW_COLLECTION_MODE_FLOW, SYSFLOW_COLLECTION_MODE_NO_FILES, SYSFLOW_FILE_READ_MODE_ALL,
+    SYSFLOW_FILE_READ_MODE_NO_NOISY_READS, SYSFLOW_FILE_READ_MODE_NO_READS, sysflow_config,
+    sysflow_config_init,
+};
+pub use driver::{
+    sysflow_driver, sysflow_driver_exit, sysflow_driver_free, sysflow_driver_new,
+    sysflow_driver_run, sysflow_version,
+};
+pub use status::{sysflow_status, sysflow_status_str};
+pub use view::*;

@@ -1,0 +1,805 @@
+//! Decoding the probe's ring-buffer records (and map values) into [`SysEvent`]s.
+//!
+//! Every record is `sf_hdr` + a body chosen by `sf_hdr.kind` + up to `SF_NSTR` strings
+//! whose lengths the header lists (`bpf/wire.h`). The structs are the skeleton's
+//! generated `types::*`, never hand-mirrored; [`read_pod`] is the one place that turns
+//! bytes into them, after a bounds check. Short or inconsistent input is a
+//! [`DecodeError`], never a panic.
+#![allow(unsafe_code)]
+
+use super::clock;
+use super::skel::types::{
+    sf_exit, sf_hdr, sf_io_key, sf_io_val, sf_iocount, sf_kind, sf_limits, sf_net, sf_nr, sf_proc,
+    sf_proc_str, sf_stats, sf_sys, sf_task_start, sf_tuple,
+};
+use crate::event::*;
+use crate::model::OpenFlags;
+use std::mem::size_of;
+
+// Layout guards: the same numbers as wire.h's _Static_asserts.
+const _: () = assert!(size_of::<sf_hdr>() == 40);
+const _: () = assert!(size_of::<sf_sys>() == 88);
+const _: () = assert!(size_of::<sf_tuple>() == 56);
+const _: () = assert!(size_of::<sf_net>() == 80);
+const _: () = assert!(size_of::<sf_proc>() == 88);
+const _: () = assert!(size_of::<sf_exit>() == 16);
+const _: () = assert!(size_of::<sf_iocount>() == 48);
+const _: () = assert!(size_of::<sf_io_key>() == 8);
+const _: () = assert!(size_of::<sf_io_val>() == 48 * sf_limits::SF_IO_SLOTS.0 as usize);
+const _: () = assert!(size_of::<sf_stats>() == 40);
+const _: () = assert!(size_of::<sf_task_start>() == 16);
+
+const NSTR: usize = sf_limits::SF_NSTR.0 as usize;
+
+/// Plain wire structs generated from BTF: integers and arrays of integers only, so any
+/// bit pattern is a valid value.
+pub(super) trait Pod: Copy {}
+impl Pod for sf_hdr {}
+impl Pod for sf_sys {}
+impl Pod for sf_net {}
+impl Pod for sf_proc {}
+impl Pod for sf_exit {}
+impl Pod for sf_iocount {}
+impl Pod for sf_io_key {}
+impl Pod for sf_io_val {}
+impl Pod for sf_stats {}
+impl Pod for sf_task_start {}
+
+/// Bounds-checked copy of a wire struct out of bytes.
+pub(super) fn read_pod<T: Pod>(data: &[u8], off: usize) -> Option<T> {
+    let end = off.checked_add(size_of::<T>())?;
+    let bytes = data.get(off..end)?;
+    // SAFETY: `bytes` holds exactly size_of::<T>() bytes (checked above); T is a
+    // repr(C) struct of integers (the `Pod` contract), valid for any bit pattern;
+    // `read_unaligned` makes no alignment demand.
+    Some(unsafe { std::ptr::read_unaligned(bytes.as_ptr().cast::<T>()) })
+}
+
+/// Why a record could not be decoded.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) struct DecodeError(pub(super) String);
+
+impl std::fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+fn bad(msg: impl Into<String>) -> DecodeError {
+    DecodeError(msg.into())
+}
+
+/// A record split into header, body bytes and strings.
+pub(super) struct Record<'a> {
+    /// The header.
+    pub(super) hdr: sf_hdr,
+    body: &'a [u8],
+    strs: [Option<&'a [u8]>; NSTR],
+}
+
+impl<'a> Record<'a> {
+    fn body<T: Pod>(&self) -> Result<T, DecodeError> {
+        read_pod(self.body, 0).ok_or_else(|| bad("record body shorter than its kind"))
+    }
+
+    /// String `i` as written (with its NUL terminator, for C strings).
+    fn raw(&self, i: usize) -> Option<&'a [u8]> {
+        self.strs.get(i).copied().flatten()
+    }
+
+    /// String `i` up to its first NUL.
+    fn cstr(&self, i: usize) -> Option<&'a [u8]> {
+        self.raw(i).map(crate::state::cstr)
+    }
+}
+
+fn body_size(kind: sf_kind) -> Option<usize> {
+    Some(match kind {
+        sf_kind::SF_K_SYS => size_of::<sf_sys>(),
+        sf_kind::SF_K_NET => size_of::<sf_net>(),
+        sf_kind::SF_K_CLONE | sf_kind::SF_K_EXEC => size_of::<sf_proc>(),
+        sf_kind::SF_K_EXIT => size_of::<sf_exit>(),
+        sf_kind::SF_K_IOCOUNT => size_of::<sf_iocount>(),
+        _ => return None,
+    })
+}
+
+/// Splits one ring-buffer record.
+pub(super) fn parse(rec: &[u8]) -> Result<Record<'_>, DecodeError> {
+    let hdr: sf_hdr = read_pod(rec, 0).ok_or_else(|| bad("record shorter than its header"))?;
+    let size = hdr.size as usize;
+    if size < size_of::<sf_hdr>() || size > rec.len() {
+        return Err(bad(format!(
+            "record size {size} outside 40..={}",
+            rec.len()
+        )));
+    }
+    let rec = &rec[..size];
+    let kind = sf_kind(u32::from(hdr.kind));
+    let body_len =
+        body_size(kind).ok_or_else(|| bad(format!("unknown record kind {}", hdr.kind)))?;
+    let body_end = size_of::<sf_hdr>() + body_len;
+    let body = rec
+        .get(size_of::<sf_hdr>()..body_end)
+        .ok_or_else(|| bad("record shorter than its body"))?;
+    let mut strs = [None; NSTR];
+    let mut off = body_end;
+    for (i, &len) in hdr.slen.iter().enumerate() {
+        if len == 0 {
+            continue;
+        }
+        let end = off + usize::from(len);
+        strs[i] = Some(
+            rec.get(off..end)
+                .ok_or_else(|| bad(format!("string {i} ({len} bytes) runs past the record")))?,
+        );
+        off = end;
+    }
+    Ok(Record { hdr, body, strs })
+}
+
+/// An fd argument (a C `int` passed in a 64-bit register).
+fn fd_arg(v: u64) -> i64 {
+    i64::from(v as i32)
+}
+
+/// Kernel `CLONE_*` flags to the scap `PPM_CL_*` encoding.
+pub(super) fn ppm_clone_flags(k: u64) -> u32 {
+    const MAP: [(u64, u32); 23] = [
+        (0x0000_0100, 1 << 15), // CLONE_VM
+        (0x0000_0200, 1 << 1),  // CLONE_FS
+        (0x0000_0400, 1 << 0),  // CLONE_FILES
+        (0x0000_0800, 1 << 11), // CLONE_SIGHAND
+        (0x0000_2000, 1 << 10), // CLONE_PTRACE
+        (0x0000_4000, 1 << 27), // CLONE_VFORK
+        (0x0000_8000, 1 << 8),  // CLONE_PARENT
+        (0x0001_0000, 1 << 13), // CLONE_THREAD
+        (0x0002_0000, 1 << 5),  // CLONE_NEWNS
+        (0x0004_0000, 1 << 12), // CLONE_SYSVSEM
+        (0x0008_0000, 1 << 25), // CLONE_SETTLS
+        (0x0010_0000, 1 << 9),  // CLONE_PARENT_SETTID
+        (0x0020_0000, 1 << 23), // CLONE_CHILD_CLEARTID
+        (0x0080_0000, 1 << 14), // CLONE_UNTRACED
+        (0x0100_0000, 1 << 24), // CLONE_CHILD_SETTID
+        (0x0200_0000, 1 << 28), // CLONE_NEWCGROUP
+        (0x0400_0000, 1 << 7),  // CLONE_NEWUTS
+        (0x0800_0000, 1 << 3),  // CLONE_NEWIPC
+        (0x1000_0000, 1 << 20), // CLONE_NEWUSER
+        (0x2000_0000, 1 << 6),  // CLONE_NEWPID
+        (0x4000_0000, 1 << 4),  // CLONE_NEWNET
+        (0x8000_0000, 1 << 2),  // CLONE_IO
+        (0, 0),
+    ];
+    MAP.iter()
+        .filter(|(kf, _)| *kf != 0 && k & kf != 0)
+        .fold(0, |acc, (_, p)| acc | p)
+}
+
+/// `PPM_CL_CHILD_IN_PIDNS`.
+const PPM_CL_CHILD_IN_PIDNS: u32 = 1 << 29;
+
+/// Kernel `MAP_*` flags (x86-64) to the scap `PPM_MAP_*` encoding.
+pub(super) fn ppm_map_flags(k: u64) -> u32 {
+    const MAP: [(u64, u32); 13] = [
+        (0x01, 1 << 0),     // MAP_SHARED
+        (0x02, 1 << 1),     // MAP_PRIVATE
+        (0x10, 1 << 2),     // MAP_FIXED
+        (0x20, 1 << 3),     // MAP_ANONYMOUS
+        (0x40, 1 << 4),     // MAP_32BIT
+        (0x4000, 1 << 6),   // MAP_NORESERVE
+        (0x8000, 1 << 7),   // MAP_POPULATE
+        (0x10000, 1 << 8),  // MAP_NONBLOCK
+        (0x100, 1 << 9),    // MAP_GROWSDOWN
+        (0x800, 1 << 10),   // MAP_DENYWRITE
+        (0x1000, 1 << 11),  // MAP_EXECUTABLE
+        (0x2000, 1 << 14),  // MAP_LOCKED
+        (0x40000, 1 << 15), // MAP_HUGETLB
+    ];
+    MAP.iter()
+        .filter(|(kf, _)| k & kf != 0)
+        .fold(0, |acc, (_, p)| acc | p)
+}
+
+const AF_UNIX: u16 = 1;
+const AF_INET: u16 = 2;
+const AF_INET6: u16 = 10;
+
+fn tuple<'a>(t: &sf_tuple, path: Option<&'a [u8]>) -> Option<SockTuple<'a>> {
+    match t.family {
+        AF_INET => Some(SockTuple::V4 {
+            sip: [t.saddr[0], t.saddr[1], t.saddr[2], t.saddr[3]],
+            sport: t.sport,
+            dip: [t.daddr[0], t.daddr[1], t.daddr[2], t.daddr[3]],
+            dport: t.dport,
+        }),
+        AF_INET6 => Some(SockTuple::V6 {
+            sip: t.saddr,
+            sport: t.sport,
+            dip: t.daddr,
+            dport: t.dport,
+        }),
+        AF_UNIX => Some(SockTuple::Unix {
+            source: t.sk,
+            dest: t.peer,
+            path: path.unwrap_or_default(),
+        }),
+        _ => None,
+    }
+}
+
+fn sockaddr<'a>(t: &sf_tuple, path: Option<&'a [u8]>) -> Option<SockAddr<'a>> {
+    match t.family {
+        AF_INET => Some(SockAddr::V4(
+            [t.saddr[0], t.saddr[1], t.saddr[2], t.saddr[3]],
+            t.sport,
+        )),
+        AF_INET6 => Some(SockAddr::V6(t.saddr, t.sport)),
+        AF_UNIX => Some(SockAddr::Unix(path.unwrap_or_default())),
+        _ => None,
+    }
+}
+
+fn proc_info<'a>(r: &Record<'a>, p: &sf_proc) -> ProcInfo<'a> {
+    ProcInfo {
+        exe: Some(r.cstr(sf_proc_str::SF_S_EXE.0 as usize).unwrap_or_default()),
+        args: r.raw(sf_proc_str::SF_S_ARGS.0 as usize),
+        tid: i64::from(p.tid),
+        pid: i64::from(p.pid),
+        ptid: i64::from(p.ptid),
+        cwd: None,
+        comm: None, // filled by the caller: it borrows from the body copy
+        cgroups: r.raw(sf_proc_str::SF_S_CGROUPS.0 as usize),
+        uid: Some(p.uid),
+        gid: Some(p.gid),
+        vtid: Some(i64::from(p.vtid)),
+        vpid: Some(i64::from(p.vpid)),
+    }
+}
+
+/// Where `comm` of a clone/exec record sits in the record (a fixed field of `sf_proc`).
+const COMM_OFF: usize = size_of::<sf_hdr>() + std::mem::offset_of!(sf_proc, comm);
+
+/// Decodes one record into an event; `rec` is the whole record (the event borrows its
+/// strings). Time stamps become epoch nanoseconds.
+pub(super) fn event(rec: &[u8]) -> Result<SysEvent<'_>, DecodeError> {
+    let r = parse(rec)?;
+    let h = r.hdr;
+    let ts = clock::to_epoch(h.ts);
+    let tid = i64::from(h.tid);
+    let kind = match sf_kind(u32::from(h.kind)) {
+        sf_kind::SF_K_SYS => sys_event(&r)?,
+        sf_kind::SF_K_NET => net_event(&r)?,
+        sf_kind::SF_K_CLONE | sf_kind::SF_K_EXEC => {
+            let p: sf_proc = r.body()?;
+            let mut info = proc_info(&r, &p);
+            let comm = rec
+                .get(COMM_OFF..COMM_OFF + p.comm.len())
+                .map(crate::state::cstr)
+                .ok_or_else(|| bad("comm outside the record"))?;
+            info.comm = Some(comm);
+            if sf_kind(u32::from(h.kind)) == sf_kind::SF_K_CLONE {
+                let mut flags = ppm_clone_flags(p.clone_flags);
+                if p.pidns_level > 0 {
+                    flags |= PPM_CL_CHILD_IN_PIDNS;
+                }
+                EventKind::Clone(CloneEvent {
+                    res: p.res,
+                    flags: Some(flags),
+                    info,
+                })
+            } else {
+                EventKind::Execve(ExecveEvent {
+                    res: 0,
+                    info,
+                    env: r.raw(sf_proc_str::SF_S_ENV.0 as usize),
+                    tty: Some(p.tty),
+                    loginuid: Some(p.loginuid),
+                    exepath: r.cstr(sf_proc_str::SF_S_EXEPATH.0 as usize),
+                    filename: r.cstr(sf_proc_str::SF_S_FILENAME.0 as usize),
+                })
+            }
+        }
+        sf_kind::SF_K_EXIT => {
+            let e: sf_exit = r.body()?;
+            EventKind::Exit {
+                status: e.status,
+                reaper: None,
+            }
+        }
+        sf_kind::SF_K_IOCOUNT => {
+            let c: sf_iocount = r.body()?;
+            EventKind::IoCounters(IoCounters {
+                fd: c.fd,
+                read_ops: c.read_ops,
+                read_bytes: c.read_bytes,
+                write_ops: c.write_ops,
+                write_bytes: c.write_bytes,
+                first_ts: clock::to_epoch(c.first_ts),
+            })
+        }
+        _ => return Err(bad(format!("unknown record kind {}", h.kind))),
+    };
+    Ok(SysEvent { ts, tid, kind })
+}
+
+fn fileop<'a>(
+    r: &Record<'a>,
+    op: FileOp,
+    res: i64,
+    dirfd1: Option<i64>,
+    dirfd2: Option<i64>,
+    two: bool,
+) -> EventKind<'a> {
+    EventKind::FileOp(FileOpEvent {
+        op,
+        res,
+        at: dirfd1.is_some() || dirfd2.is_some(),
+        dirfd1,
+        path1: r.cstr(0).or(Some(b"")),
+        dirfd2,
+        path2: if two { r.cstr(1).or(Some(b"")) } else { None },
+    })
+}
+
+const O_CREAT: u32 = 0o100;
+const O_WRONLY: u32 = 0o1;
+const O_TRUNC: u32 = 0o1000;
+
+fn sys_event<'a>(r: &Record<'a>) -> Result<EventKind<'a>, DecodeError> {
+    let b: sf_sys = r.body()?;
+    let a = b.arg;
+    let res = b.res;
+    let nr = sf_nr(u32::from(r.hdr.nr));
+    let open = |kind: OpenKind, dirfd: Option<i64>, kflags: u64| {
+        let mut flags = OpenFlags::from_kernel(kflags as u32);
+        if b.aux[0] != 0 {
+            flags |= OpenFlags::F_CREATED;
+        }
+        EventKind::Open(OpenEvent {
+            kind,
+            fd: res,
+            dirfd,
+            path: r.cstr(0),
+            flags: flags.bits(),
+        })
+    };
+    Ok(match nr {
+        sf_nr::SF_NR_OPEN => open(OpenKind::Open, None, a[1]),
+        sf_nr::SF_NR_CREAT => open(
+            OpenKind::Creat,
+            None,
+            u64::from(O_CREAT | O_WRONLY | O_TRUNC),
+        ),
+        sf_nr::SF_NR_OPENAT => open(OpenKind::OpenAt, Some(fd_arg(a[0])), a[2]),
+        sf_nr::SF_NR_OPENAT2 => open(OpenKind::OpenAt2, Some(fd_arg(a[0])), b.aux[1]),
+        sf_nr::SF_NR_CLOSE => EventKind::Close {
+            fd: Some(fd_arg(a[0])),
+            res,
+        },
+        sf_nr::SF_NR_CLOSE_RANGE => EventKind::CloseRange {
+            first: a[0] as u32,
+            last: a[1] as u32,
+            flags: a[2] as u32,
+            res,
+        },
+        sf_nr::SF_NR_SHUTDOWN => EventKind::Shutdown {
+            fd: Some(fd_arg(a[0])),
+            res,
+        },
+        sf_nr::SF_NR_SETNS => EventKind::Setns {
+            fd: Some(fd_arg(a[0])),
+            res,
+        },
+        sf_nr::SF_NR_MMAP => {
+            let fd = fd_arg(a[4]);
+            EventKind::Mmap {
+                fd: (fd >= 0 && a[3] & 0x20 == 0).then_some(fd),
+                fd_arg: fd,
+                flags: ppm_map_flags(a[3]),
+            }
+        }
+        sf_nr::SF_NR_SOCKET => EventKind::Socket {
+            fd: res,
+            domain: a[0] as u32,
+            sock_type: a[1] as u32,
+            proto: a[2] as u32,
+        },
+        sf_nr::SF_NR_SOCKETPAIR => EventKind::Socketpair {
+            res,
+            fd1: b.aux[0] as i64,
+            fd2: b.aux[1] as i64,
+            source: b.aux[2],
+            peer: b.aux[3],
+        },
+        sf_nr::SF_NR_PIPE | sf_nr::SF_NR_PIPE2 => EventKind::Pipe {
+            res,
+            fd1: b.aux[0] as i64,
+            fd2: b.aux[1] as i64,
+            ino: b.aux[2],
+        },
+        sf_nr::SF_NR_DUP | sf_nr::SF_NR_DUP2 | sf_nr::SF_NR_DUP3 | sf_nr::SF_NR_FCNTL => {
+            EventKind::Dup {
+                res,
+                oldfd: Some(fd_arg(a[0])),
+            }
+        }
+        sf_nr::SF_NR_CHDIR | sf_nr::SF_NR_FCHDIR => EventKind::Chdir {
+            res,
+            path: r.cstr(0),
+        },
+        sf_nr::SF_NR_SETUID => ids(res, IdChange::SetUid(a[0] as u32)),
+        sf_nr::SF_NR_SETGID => ids(res, IdChange::SetGid(a[0] as u32)),
+        sf_nr::SF_NR_SETREUID => ids(res, IdChange::SetReuid(a[0] as u32, a[1] as u32)),
+        sf_nr::SF_NR_SETREGID => ids(res, IdChange::SetRegid(a[0] as u32, a[1] as u32)),
+        sf_nr::SF_NR_SETRESUID => ids(
+            res,
+            IdChange::SetResuid(a[0] as u32, a[1] as u32, a[2] as u32),
+        ),
+        sf_nr::SF_NR_SETRESGID => ids(
+            res,
+            IdChange::SetResgid(a[0] as u32, a[1] as u32, a[2] as u32),
+        ),
+        sf_nr::SF_NR_MKDIR => fileop(r, FileOp::Mkdir, res, None, None, false),
+        sf_nr::SF_NR_MKDIRAT => fileop(r, FileOp::Mkdir, res, Some(fd_arg(a[0])), None, false),
+        sf_nr::SF_NR_RMDIR => fileop(r, FileOp::Rmdir, res, None, None, false),
+        sf_nr::SF_NR_UNLINK => fileop(r, FileOp::Unlink, res, None, None, false),
+        sf_nr::SF_NR_UNLINKAT => fileop(r, FileOp::Unlink, res, Some(fd_arg(a[0])), None, false),
+        sf_nr::SF_NR_LINK => fileop(r, FileOp::Link, res, None, None, true),
+        sf_nr::SF_NR_LINKAT => fileop(
+            r,
+            FileOp::Link,
+            res,
+            Some(fd_arg(a[0])),
+            Some(fd_arg(a[2])),
+            true,
+        ),
+        sf_nr::SF_NR_SYMLINK => fileop(r, FileOp::Symlink, res, None, None, true),
+        sf_nr::SF_NR_SYMLINKAT => fileop(r, FileOp::Symlink, res, None, Some(fd_arg(a[1])), true),
+        sf_nr::SF_NR_RENAME => fileop(r, FileOp::Rename, res, None, None, true),
+        sf_nr::SF_NR_RENAMEAT | sf_nr::SF_NR_RENAMEAT2 => fileop(
+            r,
+            FileOp::Rename,
+            res,
+            Some(fd_arg(a[0])),
+            Some(fd_arg(a[2])),
+            true,
+        ),
+        sf_nr::SF_NR_EXECVE | sf_nr::SF_NR_EXECVEAT => EventKind::Execve(ExecveEvent {
+            res,
+            info: ProcInfo {
+                tid: i64::from(r.hdr.tid),
+                pid: i64::from(r.hdr.tgid),
+                ptid: -1,
+                ..ProcInfo::default()
+            },
+            env: None,
+            tty: None,
+            loginuid: None,
+            exepath: None,
+            filename: r.cstr(0),
+        }),
+        other => {
+            return Err(bad(format!(
+                "syscall record with unexpected nr {}",
+                other.0
+            )));
+        }
+    })
+}
+
+fn ids<'a>(res: i64, change: IdChange) -> EventKind<'a> {
+    EventKind::SetIds {
+        res,
+        change: Some(change),
+    }
+}
+
+fn net_event<'a>(r: &Record<'a>) -> Result<EventKind<'a>, DecodeError> {
+    let n: sf_net = r.body()?;
+    let path = r.cstr(0);
+    let fd = n.fd;
+    Ok(match sf_nr(u32::from(r.hdr.nr)) {
+        sf_nr::SF_NR_CONNECT => EventKind::Connect {
+            fd: Some(fd),
+            exit_fd: Some(fd),
+            res: n.res,
+            tuple: tuple(&n.t, path),
+        },
+        sf_nr::SF_NR_ACCEPT | sf_nr::SF_NR_ACCEPT4 => EventKind::Accept {
+            fd: n.res,
+            tuple: tuple(&n.t, path),
+        },
+        sf_nr::SF_NR_BIND => EventKind::Bind {
+            fd: Some(fd),
+            res: n.res,
+            addr: sockaddr(&n.t, path),
+        },
+        nr @ (sf_nr::SF_NR_SENDTO
+        | sf_nr::SF_NR_SENDMSG
+        | sf_nr::SF_NR_RECVFROM
+        | sf_nr::SF_NR_RECVMSG) => EventKind::Io(IoEvent {
+            dir: if matches!(nr, sf_nr::SF_NR_SENDTO | sf_nr::SF_NR_SENDMSG) {
+                IoDir::Write
+            } else {
+                IoDir::Read
+            },
+            fd: Some(fd),
+            res: n.res,
+            tuple: tuple(&n.t, path),
+        }),
+        other => return Err(bad(format!("socket record with unexpected nr {}", other.0))),
+    })
+}
+
+/// One drained counter slot: (tid, counters).
+pub(super) fn io_entry(key: &[u8], val: &[u8]) -> Result<Vec<(u32, IoCounters)>, DecodeError> {
+    let k: sf_io_key = read_pod(key, 0).ok_or_else(|| bad("short sf_io key"))?;
+    let v: sf_io_val = read_pod(val, 0).ok_or_else(|| bad("short sf_io value"))?;
+    Ok(v.slot
+        .iter()
+        .filter(|s| s.tid != 0 && (s.read_ops != 0 || s.write_ops != 0))
+        .map(|s| {
+            (
+                s.tid,
+                IoCounters {
+                    fd: i64::from(k.fd),
+                    read_ops: s.read_ops,
+                    read_bytes: s.read_bytes,
+                    write_ops: s.write_ops,
+                    write_bytes: s.write_bytes,
+                    first_ts: clock::to_epoch(s.first_ts),
+                },
+            )
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Builds a record as the probe would: header, body bytes, strings.
+    fn record(kind: sf_kind, nr: u32, tid: u32, body: &[u8], strs: &[&[u8]]) -> Vec<u8> {
+        let mut hdr = sf_hdr {
+            ts: 1_000,
+            tid,
+            tgid: tid,
+            kind: kind.0 as u16,
+            nr: nr as u16,
+            ..Default::default()
+        };
+        for (i, s) in strs.iter().enumerate() {
+            hdr.slen[i] = s.len() as u16;
+        }
+        let size = 40 + body.len() + strs.iter().map(|s| s.len()).sum::<usize>();
+        hdr.size = size as u32;
+        let mut v = pod_bytes(&hdr);
+        v.extend_from_slice(body);
+        for s in strs {
+            v.extend_from_slice(s);
+        }
+        v
+    }
+
+    fn pod_bytes<T: Pod>(t: &T) -> Vec<u8> {
+        let mut v = vec![0u8; size_of::<T>()];
+        // Golden bytes are written field by field below where it matters; this copies
+        // the generated struct's own representation.
+        // SAFETY: T is a plain repr(C) struct of integers of exactly v.len() bytes.
+        unsafe { std::ptr::write_unaligned(v.as_mut_ptr().cast::<T>(), *t) };
+        v
+    }
+
+    #[test]
+    fn golden_open_record() {
+        // hdr (40) + sf_sys (88) + "/tmp/f\0", byte for byte as the probe writes it.
+        let mut rec = Vec::new();
+        rec.extend_from_slice(&5_000_000_000u64.to_le_bytes()); // ts
+        rec.extend_from_slice(&77u32.to_le_bytes()); // tid
+        rec.extend_from_slice(&70u32.to_le_bytes()); // tgid
+        rec.extend_from_slice(&(40u32 + 88 + 7).to_le_bytes()); // size
+        rec.extend_from_slice(&1u16.to_le_bytes()); // kind SF_K_SYS
+        rec.extend_from_slice(&257u16.to_le_bytes()); // nr openat
+        for l in [7u16, 0, 0, 0, 0, 0] {
+            rec.extend_from_slice(&l.to_le_bytes());
+        }
+        rec.extend_from_slice(&[0; 4]); // flags, pad
+        rec.extend_from_slice(&3i64.to_le_bytes()); // res: fd 3
+        for a in [
+            (-100i64) as u64 & 0xffff_ffff,
+            0x7fff_0000,
+            0o101 | 0o2000000,
+            0o644,
+            0,
+            0,
+        ] {
+            rec.extend_from_slice(&a.to_le_bytes());
+        }
+        for x in [1u64, 0, 0, 0] {
+            rec.extend_from_slice(&x.to_le_bytes()); // aux: created
+        }
+        rec.extend_from_slice(b"/tmp/f\0");
+        let ev = event(&rec).unwrap();
+        assert_eq!(ev.tid, 77);
+        assert_eq!(ev.ts, clock::to_epoch(5_000_000_000));
+        let EventKind::Open(o) = ev.kind else {
+            panic!("{:?}", ev.kind)
+        };
+        assert_eq!(o.kind, OpenKind::OpenAt);
+        assert_eq!(o.fd, 3);
+        assert_eq!(o.dirfd, Some(-100));
+        assert_eq!(o.path, Some(&b"/tmp/f"[..]));
+        let want = OpenFlags::WRONLY | OpenFlags::CREAT | OpenFlags::CLOEXEC | OpenFlags::F_CREATED;
+        assert_eq!(o.flags, want.bits());
+    }
+
+    #[test]
+    fn golden_iocount_and_exit_records() {
+        let c = sf_iocount {
+            fd: 5,
+            first_ts: 10,
+            read_ops: 2,
+            read_bytes: 300,
+            write_ops: 3,
+            write_bytes: 7,
+        };
+        let rec = record(sf_kind::SF_K_IOCOUNT, 0, 9, &pod_bytes(&c), &[]);
+        let ev = event(&rec).unwrap();
+        let EventKind::IoCounters(k) = ev.kind else {
+            panic!()
+        };
+        assert_eq!(
+            (k.fd, k.read_ops, k.read_bytes, k.write_ops, k.write_bytes),
+            (5, 2, 300, 3, 7)
+        );
+        assert_eq!(k.first_ts, clock::to_epoch(10));
+        let e = sf_exit {
+            status: 3 << 8,
+            group_dead: 1,
+            pad: 0,
+        };
+        let rec = record(sf_kind::SF_K_EXIT, 0, 9, &pod_bytes(&e), &[]);
+        let ev = event(&rec).unwrap();
+        assert!(matches!(
+            ev.kind,
+            EventKind::Exit {
+                status: 768,
+                reaper: None
+            }
+        ));
+    }
+
+    #[test]
+    fn golden_connect_accept_tuples() {
+        let mut t = sf_tuple {
+            family: 2,
+            sport: 40000,
+            dport: 8080,
+            ..Default::default()
+        };
+        t.saddr[..4].copy_from_slice(&[127, 0, 0, 1]);
+        t.daddr[..4].copy_from_slice(&[127, 0, 0, 2]);
+        let n = sf_net {
+            res: 0,
+            fd: 4,
+            t,
+            sock_type: 1,
+            pad: 0,
+        };
+        let rec = record(sf_kind::SF_K_NET, 42, 1, &pod_bytes(&n), &[]);
+        let ev = event(&rec).unwrap();
+        let EventKind::Connect { fd, tuple, res, .. } = ev.kind else {
+            panic!()
+        };
+        assert_eq!((fd, res), (Some(4), 0));
+        assert_eq!(
+            tuple,
+            Some(SockTuple::V4 {
+                sip: [127, 0, 0, 1],
+                sport: 40000,
+                dip: [127, 0, 0, 2],
+                dport: 8080
+            })
+        );
+        let unix = sf_net {
+            res: 6,
+            fd: 6,
+            t: sf_tuple {
+                family: 1,
+                sk: 0xaa,
+                peer: 0xbb,
+                ..Default::default()
+            },
+            sock_type: 1,
+            pad: 0,
+        };
+        let rec = record(sf_kind::SF_K_NET, 288, 1, &pod_bytes(&unix), &[b"/run/s\0"]);
+        let ev = event(&rec).unwrap();
+        assert!(matches!(
+            ev.kind,
+            EventKind::Accept {
+                fd: 6,
+                tuple: Some(SockTuple::Unix {
+                    source: 0xaa,
+                    dest: 0xbb,
+                    path: b"/run/s"
+                })
+            }
+        ));
+    }
+
+    #[test]
+    fn golden_clone_record() {
+        let mut p = sf_proc {
+            res: 0,
+            clone_flags: 0x0001_0000 | 0x0000_0400 | 0x0000_0100, // THREAD|FILES|VM
+            start_ts: 5,
+            tid: 11,
+            pid: 10,
+            ptid: 1,
+            vtid: 11,
+            vpid: 10,
+            uid: 1000,
+            gid: 100,
+            ..Default::default()
+        };
+        p.comm[..4].copy_from_slice(b"bash");
+        let rec = record(
+            sf_kind::SF_K_CLONE,
+            56,
+            11,
+            &pod_bytes(&p),
+            &[b"/bin/bash\0", b"-c\0true\0", b"cpu=/a\0memory=/b\0"],
+        );
+        let ev = event(&rec).unwrap();
+        let EventKind::Clone(c) = ev.kind else {
+            panic!()
+        };
+        assert_eq!(c.res, 0);
+        assert_eq!(c.flags, Some((1 << 13) | (1 << 0) | (1 << 15)));
+        assert_eq!(c.info.exe, Some(&b"/bin/bash"[..]));
+        assert_eq!(c.info.args, Some(&b"-c\0true\0"[..]));
+        assert_eq!(c.info.comm, Some(&b"bash"[..]));
+        assert_eq!(c.info.cgroups, Some(&b"cpu=/a\0memory=/b\0"[..]));
+        assert_eq!((c.info.tid, c.info.pid, c.info.ptid), (11, 10, 1));
+        assert_eq!((c.info.uid, c.info.gid), (Some(1000), Some(100)));
+    }
+
+    #[test]
+    fn malformed_records_are_errors_not_panics() {
+        let good = record(sf_kind::SF_K_EXIT, 0, 1, &[0; 16], &[]);
+        for cut in 0..good.len() {
+            assert!(event(&good[..cut]).is_err(), "cut at {cut}");
+        }
+        // a string longer than the record
+        let mut bad_len = record(sf_kind::SF_K_SYS, 2, 1, &[0; 88], &[b"x\0"]);
+        bad_len[24] = 200;
+        assert!(event(&bad_len).is_err());
+        // unknown kind, unexpected syscall
+        assert!(event(&record(sf_kind(99), 0, 1, &[0; 16], &[])).is_err());
+        assert!(event(&record(sf_kind::SF_K_SYS, 0, 1, &[0; 88], &[])).is_err());
+        // random garbage never panics
+        let mut x: u64 = 0x1234_5678;
+        for _ in 0..2000 {
+            let mut buf = good.clone();
+            for b in buf.iter_mut() {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                if x % 5 == 0 {
+                    *b = x as u8;
+                }
+            }
+            let _ = event(&buf);
+        }
+    }
+
+    #[test]
+    fn flag_conversions() {
+        assert_eq!(ppm_clone_flags(17), 0); // fork: SIGCHLD only
+        assert_eq!(ppm_clone_flags(0x4000 | 0x100 | 17), (1 << 27) | (1 << 15));
+        assert_eq!(ppm_clone_flags(0x2000_0000), 1 << 6);
+        assert_eq!(ppm_map_flags(0x01), 1);
+        assert_eq!(ppm_map_flags(0x02 | 0x20), (1 << 1) | (1 << 3));
+    }
+}

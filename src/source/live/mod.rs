@@ -1,0 +1,358 @@
+//! Live capture: the sysflow CO-RE eBPF probe (`bpf/sysflow.bpf.c`) as a source of
+//! [`SysEvent`]s.
+//!
+//! # What is captured
+//!
+//! The probe hooks `tp_btf/sys_exit` (one program for every syscall, filtered by a
+//! syscall bitmap chosen from the collection mode before any other work), and
+//! `tp_btf/sched_process_fork|exec|exit` for the process lifecycle. Every SysFlow
+//! operation is reported from every syscall that performs it:
+//!
+//! | events | syscalls |
+//! |---|---|
+//! | [`EventKind::Clone`] (both sides: caller with `res` = child tid, child with `res` = 0) | clone, clone3, fork, vfork |
+//! | [`EventKind::Execve`] (new image: exe, args, env ≤ 4 KiB, cgroups, exepath, tty, loginuid) | execve, execveat |
+//! | [`EventKind::Exit`] (a thread's last event) | every thread exit |
+//! | [`EventKind::SetIds`] | setuid, setreuid, setresuid, setgid, setregid, setresgid |
+//! | [`EventKind::Open`] (flags in `PPM_O_*`, with `F_CREATED`) | open, openat, openat2, creat |
+//! | [`EventKind::IoCounters`] (see below) | read, pread64, readv, preadv, preadv2, write, pwrite64, writev, pwritev, pwritev2, sendto, recvfrom, sendmsg, recvmsg, sendmmsg, recvmmsg |
+//! | [`EventKind::Io`] with a tuple | sendto/sendmsg/recvfrom/recvmsg of a datagram with a peer address |
+//! | [`EventKind::Close`], [`EventKind::CloseRange`], [`EventKind::Shutdown`] | close, close_range, shutdown |
+//! | [`EventKind::Mmap`] (file mappings, drop mode off) | mmap |
+//! | [`EventKind::FileOp`] | mkdir(at), rmdir, link(at), unlink(at), symlink(at), rename(at, at2) |
+//! | [`EventKind::Connect`] (local, remote), [`EventKind::Accept`] (remote, local), [`EventKind::Bind`] | connect, accept, accept4, bind |
+//! | [`EventKind::Socket`], [`EventKind::Socketpair`], [`EventKind::Pipe`], [`EventKind::Dup`] | socket, socketpair, pipe, pipe2, dup, dup2, dup3, fcntl(F_DUPFD*) |
+//! | [`EventKind::Chdir`] (the new absolute working directory) | chdir, fchdir |
+//! | [`EventKind::Setns`] | setns |
+//!
+//! # Reads and writes are counted, not shipped
+//!
+//! Per (process, fd) the kernel keeps a slot per thread (ops, bytes of successful
+//! calls, first call time). A slot reaches the consumer as an [`EventKind::IoCounters`]
+//! event of its thread: for every thread of the process before a close of the fd (and
+//! before dup2/dup3 replace it, before an exec closes `O_CLOEXEC` fds), for the exiting
+//! thread before its exit, and for everything else when the driver calls
+//! [`LiveSource::flush_counters`] (flow export, shutdown). Counters are additive: a
+//! consumer adds every `IoCounters` of (thread, fd) to that flow. More threads on one fd
+//! than slots, or a full map, make the probe ship single calls as one-op counters
+//! (counted in [`LiveStats::counter_overflows`]): nothing is lost.
+//!
+//! # Time and order
+//!
+//! Time stamps are epoch nanoseconds (`CLOCK_BOOTTIME` plus an offset measured once per
+//! process). Events arrive in ring-buffer order, which is time order up to the few
+//! microseconds a record takes to build. A clone event carries the child's creation
+//! time, so a process's `clone_ts` is the same whether it was seen being cloned or found
+//! by [`LiveSource::snapshot`].
+//!
+//! # Threading
+//!
+//! A [`LiveSource`] is `Send`; its methods take `&mut self` or `&self` and the callback
+//! runs on the calling thread. Several sources may exist at once (each loads its own
+//! probe), and sources can be opened and dropped repeatedly in one process. The
+//! collector's own process (all its threads) is never captured.
+
+mod checks;
+mod clock;
+mod counters;
+mod decode;
+mod load;
+mod procfs;
+mod skel;
+mod syscalls;
+
+pub use procfs::proc_snapshot;
+
+use crate::config::{CollectionMode, SysFlowConfig};
+use crate::error::{Result, SysFlowError};
+use crate::event::{EventKind, SysEvent};
+use crate::state::ProcSnapshot;
+use counters::Drained;
+use parking_lot::Mutex;
+use skel::Probe;
+use std::collections::{HashMap, VecDeque};
+use std::io::Read;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// How often an idle [`LiveSource::poll`] looks at the ring buffer (records are
+/// submitted without waking the consumer, which costs ~1 µs per event).
+const TICK: Duration = Duration::from_millis(10);
+
+/// What the live probe captures: the fields of [`SysFlowConfig`] it uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LiveConfig {
+    /// Which syscalls are captured (`collectionMode`).
+    pub collection_mode: CollectionMode,
+    /// Leave out what SysFlow does not need (`dropMode`): mmap, failed close and bind.
+    pub drop_mode: bool,
+    /// Keep one in this many sampleable syscall events (`samplingRatio`); process
+    /// lifecycle, opens, closes and other state changes are never sampled out.
+    pub sampling_ratio: u32,
+    /// Ring buffer bytes per online CPU (`singleBufferDimension`); the ring holds this
+    /// times the CPU count, rounded up to a power of two.
+    pub single_buffer_dimension: u64,
+    /// Check privileges, BTF and the kernel version before loading (`moduleChecks`).
+    pub module_checks: bool,
+}
+
+impl Default for LiveConfig {
+    fn default() -> Self {
+        Self::from(&SysFlowConfig::default())
+    }
+}
+
+impl From<&SysFlowConfig> for LiveConfig {
+    fn from(c: &SysFlowConfig) -> Self {
+        Self {
+            collection_mode: c.collection_mode,
+            drop_mode: c.drop_mode,
+            sampling_ratio: c.sampling_ratio,
+            single_buffer_dimension: c.single_buffer_dimension,
+            module_checks: c.module_checks,
+        }
+    }
+}
+
+/// Counters of a [`LiveSource`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LiveStats {
+    /// Events delivered to callbacks.
+    pub events: u64,
+    /// Records the probe submitted to the ring buffer.
+    pub kernel_events: u64,
+    /// Records lost because the ring buffer was full.
+    pub ring_drops: u64,
+    /// Read/write calls shipped one by one because no counter slot was free.
+    pub counter_overflows: u64,
+    /// Syscall events skipped by the sampling ratio.
+    pub sampled_out: u64,
+    /// Records or map entries that could not be decoded (skipped).
+    pub decode_errors: u64,
+}
+
+/// The live capture source: a loaded, attached probe and its ring buffer.
+///
+/// ```no_run
+/// use sysflow::source::live::{LiveConfig, LiveSource};
+/// use std::time::Duration;
+/// let mut src = LiveSource::open(&LiveConfig::default())?;
+/// let procs = src.snapshot()?;
+/// println!("{} threads running", procs.len());
+/// src.poll(Duration::from_millis(100), &mut |ev| println!("{ev:?}"))?;
+/// src.flush_counters(&mut |ev| println!("{ev:?}"))?;
+/// # Ok::<(), sysflow::SysFlowError>(())
+/// ```
+pub struct LiveSource {
+    probe: Probe,
+    /// Records copied out of the ring buffer by its callback: `[len: u32][bytes]`.
+    records: Arc<Mutex<Vec<u8>>>,
+    /// The batch being delivered (swapped with `records`).
+    batch: Vec<u8>,
+    delivered: u64,
+    decode_errors: u64,
+}
+
+impl std::fmt::Debug for LiveSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LiveSource")
+            .field("delivered", &self.delivered)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Runs the `moduleChecks` checks alone: kernel version, BTF, privileges.
+pub fn check_environment() -> Result<()> {
+    checks::run_all()
+}
+
+impl LiveSource {
+    /// Checks the environment (if `cfg.module_checks`), then loads and attaches the
+    /// probe. Capture starts here; take the [`LiveSource::snapshot`] after this so no
+    /// process falls between the two.
+    ///
+    /// Errors: [`SysFlowError::ProbeAccessDenied`] (missing capabilities),
+    /// [`SysFlowError::ProbeNotExist`] (no kernel BTF),
+    /// [`SysFlowError::OperationNotSupported`] (kernel too old),
+    /// [`SysFlowError::ProbeNotLoaded`] (load or verifier failure, with its log).
+    pub fn open(cfg: &LiveConfig) -> Result<Self> {
+        let records = Arc::new(Mutex::new(Vec::with_capacity(1 << 20)));
+        let sink = Arc::clone(&records);
+        let probe = load::load(cfg, move |data: &[u8]| {
+            let mut b = sink.lock();
+            b.extend_from_slice(&(data.len() as u32).to_ne_bytes());
+            b.extend_from_slice(data);
+            0
+        })?;
+        Ok(Self {
+            probe,
+            records,
+            batch: Vec::with_capacity(1 << 20),
+            delivered: 0,
+            decode_errors: 0,
+        })
+    }
+
+    /// Every process and thread running now, with open fds, from `/proc` (see
+    /// [`proc_snapshot`]); creation times are the kernel's exact task start times, as
+    /// clone events carry them.
+    pub fn snapshot(&self) -> Result<Vec<ProcSnapshot>> {
+        let starts = self.task_starts();
+        procfs::scan(&|tid| starts.get(&tid).copied())
+    }
+
+    /// Exact start times (boot ns) of every task, from the probe's task iterator.
+    fn task_starts(&self) -> HashMap<u32, u64> {
+        let mut out = HashMap::new();
+        let Some(link) = self.probe.task_iter() else {
+            return out;
+        };
+        let Ok(mut it) = libbpf_rs::Iter::new(link) else {
+            return out;
+        };
+        let mut bytes = Vec::new();
+        if it.read_to_end(&mut bytes).is_err() {
+            return out;
+        }
+        for chunk in bytes.chunks_exact(16) {
+            if let Some(t) = decode::read_pod::<skel::types::sf_task_start>(chunk, 0) {
+                out.insert(t.tid, t.start_ts);
+            }
+        }
+        out
+    }
+
+    /// Waits up to `max_wait` for events, then delivers everything the ring holds to
+    /// `f`, in order. Returns the number of events delivered (0 when `max_wait` passed
+    /// without any). Undecodable records are skipped and counted
+    /// ([`LiveStats::decode_errors`]).
+    pub fn poll(&mut self, max_wait: Duration, f: &mut dyn FnMut(&SysEvent<'_>)) -> Result<usize> {
+        let deadline = Instant::now() + max_wait;
+        loop {
+            self.consume()?;
+            if !self.records.lock().is_empty() {
+                break;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                break;
+            }
+            // Sleeps until the timeout or a forced wake-up (ring filling up).
+            if let Err(e) = self.probe.poll((deadline - now).min(TICK)) {
+                if checks::errno_of(&e) != Some(libc::EINTR) {
+                    return Err(SysFlowError::Libs(format!("polling the ring buffer: {e}")));
+                }
+            }
+        }
+        Ok(self.deliver(&mut VecDeque::new(), f))
+    }
+
+    /// Ships every read/write counter the kernel holds as [`EventKind::IoCounters`]
+    /// events (reading and deleting each map entry atomically), merged with the events
+    /// waiting in the ring buffer at the time each entry was read; both are delivered to
+    /// `f`. Call it at each flow export and at shutdown.
+    pub fn flush_counters(&mut self, f: &mut dyn FnMut(&SysEvent<'_>)) -> Result<()> {
+        let (drained, errors) = counters::drain(self.probe.io_map());
+        self.decode_errors += errors;
+        self.consume()?;
+        let mut pending: VecDeque<Drained> = drained.into();
+        self.deliver(&mut pending, f);
+        Ok(())
+    }
+
+    /// Counters of this source and of its probe.
+    pub fn stats(&self) -> LiveStats {
+        let mut s = LiveStats {
+            events: self.delivered,
+            decode_errors: self.decode_errors,
+            ..Default::default()
+        };
+        counters::kernel_stats(self.probe.stats_map(), &mut s);
+        s
+    }
+
+    fn consume(&self) -> Result<()> {
+        match self.probe.consume() {
+            Err(e) if checks::errno_of(&e) != Some(libc::EINTR) => Err(SysFlowError::Libs(
+                format!("consuming the ring buffer: {e}"),
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// Delivers the records copied so far, with `pending` counters merged in by time.
+    fn deliver(
+        &mut self,
+        pending: &mut VecDeque<Drained>,
+        f: &mut dyn FnMut(&SysEvent<'_>),
+    ) -> usize {
+        std::mem::swap(&mut *self.records.lock(), &mut self.batch);
+        let mut n = 0;
+        let mut errors = 0;
+        let mut emit_pending = |until: u64, n: &mut usize, f: &mut dyn FnMut(&SysEvent<'_>)| {
+            while pending
+                .front()
+                .is_some_and(|d| clock::to_epoch(d.at) < until)
+            {
+                let d = pending.pop_front().expect("checked");
+                f(&SysEvent {
+                    ts: clock::to_epoch(d.at),
+                    tid: i64::from(d.tid),
+                    kind: EventKind::IoCounters(d.counters),
+                });
+                *n += 1;
+            }
+        };
+        let mut rest = &self.batch[..];
+        while let Some((len, tail)) = rest.split_first_chunk::<4>() {
+            let len = u32::from_ne_bytes(*len) as usize;
+            let Some((rec, tail)) = tail.split_at_checked(len) else {
+                errors += 1;
+                break;
+            };
+            rest = tail;
+            match decode::event(rec) {
+                Ok(ev) => {
+                    emit_pending(ev.ts, &mut n, f);
+                    f(&ev);
+                    n += 1;
+                }
+                Err(_) => errors += 1,
+            }
+        }
+        emit_pending(u64::MAX, &mut n, f);
+        self.batch.clear();
+        self.delivered += n as u64;
+        self.decode_errors += errors;
+        n
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sources_can_move_between_threads() {
+        fn send<T: Send>() {}
+        send::<LiveSource>();
+    }
+
+    #[test]
+    fn config_follows_the_driver_config() {
+        let c = SysFlowConfig {
+            sampling_ratio: 4,
+            drop_mode: false,
+            collection_mode: CollectionMode::NoFiles,
+            ..Default::default()
+        };
+        let l = LiveConfig::from(&c);
+        assert_eq!(l.sampling_ratio, 4);
+        assert!(!l.drop_mode);
+        assert_eq!(l.collection_mode, CollectionMode::NoFiles);
+        assert_eq!(
+            LiveConfig::default().single_buffer_dimension,
+            crate::DEFAULT_BUFFER_BYTES
+        );
+    }
+}

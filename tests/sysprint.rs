@@ -1,0 +1,290 @@
+//! The `sysprint` example against the official Python `sysprint` (PyPI `sysflow-tools`
+//! 0.6.1, in the project's `.venv`): for every `.sf` of the reference corpus, `-o json`,
+//! `-o csv` and the default `-o str` table must be byte-identical, and so must `-l`.
+//!
+//! Only a plain `cargo test` builds example binaries (`--test sysprint` does not, and
+//! `--all-targets` builds examples only as unit-test harnesses), so the test runs
+//! `cargo build --example sysprint` itself, with its own profile and target directory.
+//! Without the official tool or the corpus the comparisons are skipped (a failure with
+//! `SYSFLOW_REQUIRE_ALL=1`).
+//!
+//! Both tools run with stdin, stdout and stderr not a terminal, so the table is 80
+//! columns wide for both. The official tool takes about a second per run, so files are
+//! batched per format and the batches run in parallel threads.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::{Mutex, OnceLock};
+
+/// The example binary, built with this test's profile into this test's target directory
+/// (`target/<profile>/examples/sysprint`). `cargo build` is a no-op when it is up to
+/// date; cargo releases its build lock before it runs tests, so this works from within
+/// `cargo test`.
+fn sysprint_example() -> PathBuf {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let exe = std::env::current_exe().expect("test binary path");
+            // target/<profile>/deps/sysprint-<hash>
+            let profile_dir = exe
+                .parent()
+                .and_then(Path::parent)
+                .expect("target/<profile>");
+            let target_dir = profile_dir.parent().expect("target directory");
+            let mut cmd = Command::new(env!("CARGO"));
+            cmd.args(["build", "--quiet", "--example", "sysprint", "--target-dir"])
+                .arg(target_dir)
+                .current_dir(env!("CARGO_MANIFEST_DIR"));
+            match profile_dir.file_name().and_then(|n| n.to_str()) {
+                Some("debug") => {}
+                Some("release") => {
+                    cmd.arg("--release");
+                }
+                Some(other) => {
+                    cmd.args(["--profile", other]);
+                }
+                None => panic!("unexpected test binary location {}", exe.display()),
+            }
+            let out = cmd.output().expect("run cargo build --example sysprint");
+            assert!(
+                out.status.success(),
+                "cargo build --example sysprint failed:\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let bin = profile_dir.join("examples").join("sysprint");
+            assert!(bin.is_file(), "{} missing after cargo build", bin.display());
+            bin
+        })
+        .clone()
+}
+
+/// Runs a tool with no terminal attached (80-column tables).
+fn run(tool: &Path, args: &[&str], file: Option<&Path>) -> Output {
+    let mut cmd = Command::new(tool);
+    cmd.args(args)
+        .env("TZ", "UTC")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    if let Some(f) = file {
+        cmd.arg(f);
+    }
+    cmd.output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", tool.display()))
+}
+
+/// stdout of a successful run.
+fn stdout_of(tool: &Path, args: &[&str], file: Option<&Path>) -> Vec<u8> {
+    let out = run(tool, args, file);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && !stderr.contains("Error while executing"),
+        "{} {args:?} {file:?} failed: {stderr}",
+        tool.display()
+    );
+    out.stdout
+}
+
+/// Where two outputs first differ, for the failure message.
+fn first_difference(ours: &[u8], theirs: &[u8]) -> String {
+    let at = ours
+        .iter()
+        .zip(theirs)
+        .position(|(a, b)| a != b)
+        .unwrap_or(ours.len().min(theirs.len()));
+    let line = theirs[..at.min(theirs.len())]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1;
+    let show = |b: &[u8]| {
+        let end = (at + 120).min(b.len());
+        String::from_utf8_lossy(&b[at.saturating_sub(60).min(end)..end]).into_owned()
+    };
+    format!(
+        "lengths {} (ours) vs {} (official); first difference at byte {at}, line {line}:\n  ours:     {:?}\n  official: {:?}",
+        ours.len(),
+        theirs.len(),
+        show(ours),
+        show(theirs)
+    )
+}
+
+/// The output formats compared, as command-line arguments. CSV goes to `-w /dev/stdout`:
+/// both tools re-open the `-w` file for each input, which on a pipe concatenates.
+const FORMATS: [(&str, &[&str]); 3] = [
+    ("-o json", &["-o", "json"]),
+    ("-o csv", &["-o", "csv", "-w", "/dev/stdout"]),
+    ("-o str", &[]),
+];
+
+/// Splits the files into `n` groups of similar total size.
+fn balance(files: &[PathBuf], n: usize) -> Vec<Vec<PathBuf>> {
+    let mut by_size: Vec<(u64, &PathBuf)> = files
+        .iter()
+        .map(|f| (std::fs::metadata(f).map_or(0, |m| m.len()), f))
+        .collect();
+    by_size.sort_by_key(|f| std::cmp::Reverse(f.0));
+    let mut groups: Vec<(u64, Vec<PathBuf>)> = vec![(0, Vec::new()); n.max(1)];
+    for (size, f) in by_size {
+        let g = groups.iter_mut().min_by_key(|g| g.0).unwrap();
+        g.0 += size;
+        g.1.push(f.clone());
+    }
+    groups
+        .into_iter()
+        .map(|g| g.1)
+        .filter(|g| !g.is_empty())
+        .collect()
+}
+
+/// Runs a tool on several files at once.
+fn stdout_of_all(tool: &Path, args: &[&str], files: &[PathBuf]) -> Vec<u8> {
+    let mut all: Vec<&str> = args.to_vec();
+    all.extend(files.iter().map(|f| f.to_str().expect("utf-8 corpus path")));
+    stdout_of(tool, &all, None)
+}
+
+#[test]
+fn lists_the_same_attributes() {
+    let Some(official) = common::venv_bin("sysprint") else {
+        return;
+    };
+    let ours = sysprint_example();
+    assert_eq!(
+        String::from_utf8_lossy(&stdout_of(&ours, &["-l"], None)),
+        String::from_utf8_lossy(&stdout_of(&official, &["-l"], None)),
+    );
+}
+
+#[test]
+fn matches_the_official_sysprint_on_the_corpus() {
+    let Some(official) = common::venv_bin("sysprint") else {
+        return;
+    };
+    let Some(files) = common::corpus_files("sf") else {
+        return;
+    };
+    assert!(!files.is_empty(), "no .sf files in the corpus");
+    let ours = sysprint_example();
+
+    // Each official run costs ~0.7 s of start-up, so files are batched: one run per
+    // format and group of files, all runs in parallel.
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let groups = balance(&files, cores.div_ceil(FORMATS.len()));
+    let failures = Mutex::new(Vec::new());
+    std::thread::scope(|s| {
+        for group in &groups {
+            for (label, args) in FORMATS {
+                let (ours, official, failures) = (&ours, &official, &failures);
+                s.spawn(move || {
+                    let theirs = stdout_of_all(official, args, group);
+                    let mine = stdout_of_all(ours, args, group);
+                    if theirs.is_empty() {
+                        failures.lock().unwrap().push(format!("{label}: no output"));
+                    }
+                    if mine == theirs {
+                        return;
+                    }
+                    // Name the file where the outputs part.
+                    let at = mine
+                        .iter()
+                        .zip(&theirs)
+                        .position(|(a, b)| a != b)
+                        .unwrap_or(mine.len().min(theirs.len()));
+                    let mut start = 0;
+                    for f in group {
+                        let one = stdout_of_all(ours, args, std::slice::from_ref(f));
+                        if at < start + one.len() || Some(f) == group.last() {
+                            let end = (start + one.len()).min(theirs.len());
+                            let official_part = &theirs[start.min(end)..end];
+                            failures.lock().unwrap().push(format!(
+                                "{label} {}: {}",
+                                f.display(),
+                                first_difference(&one, official_part)
+                            ));
+                            break;
+                        }
+                        start += one.len();
+                    }
+                });
+            }
+        }
+    });
+    let failures = failures.into_inner().unwrap();
+    assert!(
+        failures.is_empty(),
+        "outputs differ:\n{}",
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn a_truncated_file_prints_what_precedes_the_damage_then_fails() {
+    // Four Avro blocks; cutting inside the last leaves three readable ones.
+    let Some(original) = common::reference("mpm-event/full_capture.sf") else {
+        return;
+    };
+    let ours = sysprint_example();
+    let full = stdout_of(&ours, &["-o", "json"], Some(&original));
+    let bytes = std::fs::read(&original).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let cut = tmp.path().join("cut_capture.sf");
+    std::fs::write(&cut, &bytes[..bytes.len() * 9 / 10]).unwrap();
+
+    let out = run(&ours, &["-o", "json"], Some(&cut));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "exit status {:?}", out.status);
+    assert!(
+        stderr.contains("cut_capture.sf") && stderr.contains("offset"),
+        "error message should name the file and the offset: {stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let printed = out.stdout.iter().filter(|&&b| b == b'\n').count();
+    assert!(
+        printed > 1000,
+        "only {printed} records printed before the damage"
+    );
+    assert!(
+        full.starts_with(&out.stdout),
+        "the records before the damage must print as in the full file"
+    );
+
+    // The table prints its pending rows too.
+    let out = run(&ours, &[], Some(&cut));
+    assert!(!out.status.success());
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        table.contains(&format!("| {}", printed - 1)),
+        "last row missing"
+    );
+}
+
+#[test]
+fn unsupported_and_invalid_invocations_fail_clearly() {
+    let Some(file) = common::reference("setuid/setuid.sf") else {
+        return;
+    };
+    let ours = sysprint_example();
+    let cases: [(&[&str], i32, &str); 5] = [
+        (&["-f", "type = PE"], 2, "not supported"),
+        (&["-i", "s3"], 2, "not supported"),
+        (&["-o", "csv"], 1, "-w"),
+        (&["-c", "proc.name"], 1, "proc.name"),
+        (&["-o", "bogus"], 2, "bogus"),
+    ];
+    for (args, code, needle) in cases {
+        let out = run(&ours, args, Some(&file));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "{args:?}: {stderr}");
+        assert!(stderr.contains(needle), "{args:?}: {stderr}");
+        assert!(out.stdout.is_empty(), "{args:?} printed output");
+    }
+    // A missing path is reported and skipped; the others still print.
+    let out = run(&ours, &["-o", "json", "/nonexistent/x.sf"], Some(&file));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/x.sf"));
+    assert_eq!(out.stdout, stdout_of(&ours, &["-o", "json"], Some(&file)));
+}
