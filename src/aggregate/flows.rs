@@ -59,15 +59,65 @@ const NOISY_PREFIXES: [&[u8]; 8] = [
     b"/usr/lib64/",
 ];
 
-fn apply_counts(op_flags: &mut OpFlags, c: [&mut i64; 4], op: FlowOp) {
-    *op_flags |= op.flag;
-    let [r_ops, w_ops, r_bytes, w_bytes] = c;
-    if op.flag == OpFlags::WRITE_SEND {
-        *w_ops += op.ops;
-        *w_bytes += op.bytes.max(0);
-    } else if op.flag == OpFlags::READ_RECV {
-        *r_ops += op.ops;
-        *r_bytes += op.bytes.max(0);
+/// What file and network flows share: operations, four counters and a time span.
+trait Counted {
+    /// The operations and the counters (read ops, write ops, read bytes, write bytes).
+    fn parts(&mut self) -> (&mut OpFlags, [&mut i64; 4], &mut i64, &mut i64);
+
+    /// Adds one operation (or the kernel's aggregate of several).
+    fn apply(&mut self, op: FlowOp) {
+        let (flags, [r_ops, w_ops, r_bytes, w_bytes], _, _) = self.parts();
+        *flags |= op.flag;
+        if op.flag == OpFlags::WRITE_SEND {
+            *w_ops += op.ops;
+            *w_bytes += op.bytes.max(0);
+        } else if op.flag == OpFlags::READ_RECV {
+            *r_ops += op.ops;
+            *r_bytes += op.bytes.max(0);
+        }
+    }
+
+    /// Starts a new period after a periodic export: no operations, zero counters.
+    fn restart(&mut self, ts: i64) {
+        let (flags, counters, start, end) = self.parts();
+        *flags = OpFlags::empty();
+        for c in counters {
+            *c = 0;
+        }
+        *start = ts;
+        *end = 0;
+    }
+}
+
+impl Counted for FileFlow {
+    fn parts(&mut self) -> (&mut OpFlags, [&mut i64; 4], &mut i64, &mut i64) {
+        (
+            &mut self.op_flags,
+            [
+                &mut self.num_r_recv_ops,
+                &mut self.num_w_send_ops,
+                &mut self.num_r_recv_bytes,
+                &mut self.num_w_send_bytes,
+            ],
+            &mut self.ts,
+            &mut self.end_ts,
+        )
+    }
+}
+
+impl Counted for NetworkFlow {
+    fn parts(&mut self) -> (&mut OpFlags, [&mut i64; 4], &mut i64, &mut i64) {
+        (
+            &mut self.op_flags,
+            [
+                &mut self.num_r_recv_ops,
+                &mut self.num_w_send_ops,
+                &mut self.num_r_recv_bytes,
+                &mut self.num_w_send_bytes,
+            ],
+            &mut self.ts,
+            &mut self.end_ts,
+        )
     }
 }
 
@@ -225,16 +275,7 @@ impl Aggregator {
                 fd: fd as i32,
                 ..Default::default()
             };
-            apply_counts(
-                &mut rec.op_flags,
-                [
-                    &mut rec.num_r_recv_ops,
-                    &mut rec.num_w_send_ops,
-                    &mut rec.num_r_recv_bytes,
-                    &mut rec.num_w_send_bytes,
-                ],
-                op,
-            );
+            rec.apply(op);
             if op.flag != OpFlags::CLOSE {
                 let key: FfKey = (fdinfo.name.clone(), tid, fd);
                 let seq = self.insert_df(now, DataFlowRef::File(oid, key.clone()));
@@ -270,16 +311,7 @@ impl Aggregator {
                 .get_mut(&kref)
                 .expect("present");
             let r = &mut e.rec;
-            apply_counts(
-                &mut r.op_flags,
-                [
-                    &mut r.num_r_recv_ops,
-                    &mut r.num_w_send_ops,
-                    &mut r.num_r_recv_bytes,
-                    &mut r.num_w_send_bytes,
-                ],
-                op,
-            );
+            r.apply(op);
             e.last_update = now;
             if op.flag == OpFlags::OPEN {
                 r.open_flags = fdinfo.openflags as i32;
@@ -388,16 +420,7 @@ impl Aggregator {
                 fd: fd as i32,
                 ..Default::default()
             };
-            apply_counts(
-                &mut rec.op_flags,
-                [
-                    &mut rec.num_r_recv_ops,
-                    &mut rec.num_w_send_ops,
-                    &mut rec.num_r_recv_bytes,
-                    &mut rec.num_w_send_bytes,
-                ],
-                op,
-            );
+            rec.apply(op);
             if op.flag != OpFlags::CLOSE {
                 let seq = self.insert_df(now, DataFlowRef::Net(oid, key));
                 self.procs.get_mut(&oid).expect("present").netflows.insert(
@@ -425,16 +448,7 @@ impl Aggregator {
                 .get_mut(&key)
                 .expect("present");
             let r = &mut e.rec;
-            apply_counts(
-                &mut r.op_flags,
-                [
-                    &mut r.num_r_recv_ops,
-                    &mut r.num_w_send_ops,
-                    &mut r.num_r_recv_bytes,
-                    &mut r.num_w_send_bytes,
-                ],
-                op,
-            );
+            r.apply(op);
             e.last_update = now;
         }
         if op.flag == OpFlags::CLOSE {
@@ -621,14 +635,7 @@ impl Aggregator {
                         .fileflows
                         .get_mut(&key)
                         .expect("present");
-                    let r = &mut e.rec;
-                    r.ts = sinsp_ts;
-                    r.end_ts = 0;
-                    r.op_flags = OpFlags::empty();
-                    r.num_r_recv_ops = 0;
-                    r.num_w_send_ops = 0;
-                    r.num_r_recv_bytes = 0;
-                    r.num_w_send_bytes = 0;
+                    e.rec.restart(sinsp_ts);
                     e.export_time = now;
                     e.seq = seq;
                     self.dfset.insert((now, seq), DataFlowRef::File(oid, key));
@@ -662,14 +669,7 @@ impl Aggregator {
                         .netflows
                         .get_mut(&key)
                         .expect("present");
-                    let r = &mut e.rec;
-                    r.ts = sinsp_ts;
-                    r.end_ts = 0;
-                    r.op_flags = OpFlags::empty();
-                    r.num_r_recv_ops = 0;
-                    r.num_w_send_ops = 0;
-                    r.num_r_recv_bytes = 0;
-                    r.num_w_send_bytes = 0;
+                    e.rec.restart(sinsp_ts);
                     e.export_time = now;
                     e.seq = seq;
                     self.dfset.insert((now, seq), DataFlowRef::Net(oid, key));
