@@ -15,6 +15,8 @@ apt_pkgs=(
   bpftool
   # C ABI tests: the header as C++17, and rpm to inspect the .rpm package
   g++ rpm
+  # the capture-conversion benchmark compares with `sysdig -r`
+  sysdig
 )
 missing=()
 for p in "${apt_pkgs[@]}"; do
