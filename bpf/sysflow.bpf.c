@@ -183,6 +183,31 @@ static __always_inline struct sf_scratch *sf_scratch(void)
 	return bpf_map_lookup_elem(&sf_scratch_map, &cpu);
 }
 
+/* a fixed-size record reserved in the ring with its header filled in; a full ring counts
+ * a drop and gives NULL */
+static __always_inline void *sf_reserve(__u32 size, __u16 kind, __u64 ts, __u32 tid, __u32 tgid)
+{
+	struct sf_hdr *h = bpf_ringbuf_reserve(&sf_rb, size, 0);
+	if (!h) {
+		struct sf_stats *st = sf_st();
+		if (st)
+			st->ring_drops++;
+		return NULL;
+	}
+	sf_hdr_init(h, kind, 0, ts, tid, tgid);
+	h->size = size;
+	return h;
+}
+
+/* submits a record from sf_reserve */
+static __always_inline void sf_commit(void *rec)
+{
+	struct sf_stats *st = sf_st();
+	bpf_ringbuf_submit(rec, sf_wake());
+	if (st)
+		st->events++;
+}
+
 static __always_inline void sf_submit(__u8 *buf, __u32 size)
 {
 	struct sf_stats *st = sf_st();
@@ -649,27 +674,19 @@ static __always_inline __u32 sf_put_kernel_sun_path(__u8 *buf, __u32 off, struct
 static __always_inline void sf_ship_counts(__u32 tgid, __u32 tid, __s32 fd, __u64 first_ts,
 					   __u64 rops, __u64 rbytes, __u64 wops, __u64 wbytes, __u64 now)
 {
-	struct sf_stats *st = sf_st();
 	struct sf_rec_iocount {
 		struct sf_hdr h;
 		struct sf_iocount c;
-	} *r = bpf_ringbuf_reserve(&sf_rb, sizeof(struct sf_rec_iocount), 0);
-	if (!r) {
-		if (st)
-			st->ring_drops++;
+	} *r = sf_reserve(sizeof(struct sf_rec_iocount), SF_K_IOCOUNT, now, tid, tgid);
+	if (!r)
 		return;
-	}
-	sf_hdr_init(&r->h, SF_K_IOCOUNT, 0, now, tid, tgid);
-	r->h.size = sizeof(*r);
 	r->c.fd = fd;
 	r->c.first_ts = first_ts;
 	r->c.read_ops = rops;
 	r->c.read_bytes = rbytes;
 	r->c.write_ops = wops;
 	r->c.write_bytes = wbytes;
-	bpf_ringbuf_submit(r, sf_wake());
-	if (st)
-		st->events++;
+	sf_commit(r);
 }
 
 /* ships slot s (when it belongs to tid, or to anyone if tid == 0) and frees it */
@@ -1394,24 +1411,16 @@ int BPF_PROG(sf_fork, struct task_struct *parent, struct task_struct *child)
 
 static __always_inline void sf_emit_exit(__u32 tgid, __u32 tid, __s64 status, bool group_dead, __u64 now)
 {
-	struct sf_stats *st = sf_st();
 	struct sf_rec_exit {
 		struct sf_hdr h;
 		struct sf_exit e;
-	} *r = bpf_ringbuf_reserve(&sf_rb, sizeof(struct sf_rec_exit), 0);
-	if (!r) {
-		if (st)
-			st->ring_drops++;
+	} *r = sf_reserve(sizeof(struct sf_rec_exit), SF_K_EXIT, now, tid, tgid);
+	if (!r)
 		return;
-	}
-	sf_hdr_init(&r->h, SF_K_EXIT, 0, now, tid, tgid);
-	r->h.size = sizeof(*r);
 	r->e.status = status;
 	r->e.group_dead = group_dead;
 	r->e.pad = 0;
-	bpf_ringbuf_submit(r, sf_wake());
-	if (st)
-		st->events++;
+	sf_commit(r);
 }
 
 SEC("tp_btf/sched_process_exec")

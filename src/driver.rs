@@ -79,6 +79,7 @@ impl std::fmt::Debug for SysFlowDriver {
     }
 }
 
+/// Wall-clock time in epoch seconds.
 pub(crate) fn now_epoch() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

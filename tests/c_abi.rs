@@ -21,6 +21,7 @@
 
 mod common;
 
+use common::{package_root as root, target_dir};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -29,18 +30,6 @@ use std::time::{Duration, Instant};
 use sysflow::ffi;
 use sysflow::model::RecordKind;
 use sysflow::{SysFlowConfig, SysFlowDriver};
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// `$CARGO_TARGET_DIR` (relative to the package root if relative) or `target/`.
-fn target_dir() -> PathBuf {
-    match std::env::var_os("CARGO_TARGET_DIR") {
-        Some(d) => root().join(d),
-        None => root().join("target"),
-    }
-}
 
 /// Where this test builds its C programs.
 fn build_dir() -> PathBuf {

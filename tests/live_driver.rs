@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream, UdpSocket};
 use std::os::fd::AsRawFd;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use sysflow::avro::SfReader;
@@ -143,37 +143,11 @@ fn say(k: &str, v: impl std::fmt::Display) {
 }
 
 fn spawn(workload: &str, dir: &str) -> Child {
-    Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "workload_entry",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env("SF_DRIVER_WORKLOAD", workload)
-        .env("SF_DRIVER_DIR", dir)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap()
+    common::spawn_workload(&[("SF_DRIVER_WORKLOAD", workload), ("SF_DRIVER_DIR", dir)])
 }
 
 fn report(child: &mut Child) -> HashMap<String, String> {
-    let mut r = BufReader::new(child.stdout.as_mut().unwrap());
-    let mut m = HashMap::new();
-    let mut line = String::new();
-    while r.read_line(&mut line).unwrap() > 0 {
-        let l = line.trim().to_string();
-        line.clear();
-        if l == "END" {
-            break;
-        }
-        if let Some((k, v)) = l.split_once('=') {
-            m.insert(k.to_string(), v.to_string());
-        }
-    }
-    m
+    common::read_report(child)
 }
 
 fn run_workload(name: &str, dir: &str) -> HashMap<String, String> {

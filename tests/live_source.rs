@@ -10,9 +10,9 @@ use nix::fcntl::{OFlag, open, openat};
 use nix::sys::stat::Mode;
 use nix::unistd::{self, ForkResult};
 use std::collections::{HashMap, HashSet};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::os::fd::{AsRawFd, IntoRawFd, RawFd};
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 use sysflow::event::*;
 use sysflow::source::live::{LiveConfig, LiveSource};
@@ -334,39 +334,12 @@ impl Capture {
 
 /// Starts this test binary as a workload process.
 fn spawn(workload: &str, arg: &str) -> Child {
-    Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "workload_entry",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env("SF_LIVE_WORKLOAD", workload)
-        .env("SF_LIVE_ARG", arg)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap()
+    common::spawn_workload(&[("SF_LIVE_WORKLOAD", workload), ("SF_LIVE_ARG", arg)])
 }
 
 /// Reads the workload's `KEY=value` report lines until `END`.
 fn report(child: &mut Child) -> HashMap<String, String> {
-    let out = child.stdout.as_mut().unwrap();
-    let mut r = BufReader::new(out);
-    let mut m = HashMap::new();
-    let mut line = String::new();
-    while r.read_line(&mut line).unwrap() > 0 {
-        let l = line.trim().to_string();
-        line.clear();
-        if l == "END" {
-            break;
-        }
-        if let Some((k, v)) = l.split_once('=') {
-            m.insert(k.to_string(), v.to_string());
-        }
-    }
-    m
+    common::read_report(child)
 }
 
 fn num(m: &HashMap<String, String>, k: &str) -> i64 {

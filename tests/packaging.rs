@@ -14,6 +14,7 @@
 
 mod common;
 
+use common::{package_root as root, target_dir};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -23,17 +24,6 @@ use std::time::Instant;
 const DEB_NAME: &str = "libsysflow-dev";
 const DEB_LIBDIR: &str = "/usr/lib/x86_64-linux-gnu";
 const RPM_LIBDIR: &str = "/usr/lib64";
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn target_dir() -> PathBuf {
-    match std::env::var_os("CARGO_TARGET_DIR") {
-        Some(d) => root().join(d),
-        None => root().join("target"),
-    }
-}
 
 fn cargo() -> Command {
     let mut c = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));

@@ -95,11 +95,7 @@ impl FanOut {
 
     /// Starts the first output period (writes the header everywhere).
     pub fn start(&mut self) -> Result<()> {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs() as i64)
-            .unwrap_or(0);
-        self.start_at(now)
+        self.start_at(crate::driver::now_epoch())
     }
 
     /// Starts the first output period at `epoch` (names the first file of a rotating

@@ -69,13 +69,11 @@ pub(crate) fn run_live(
     exit: &ExitHandle,
 ) -> Result<RunSummary> {
     let mut src = LiveSource::open(&LiveConfig::from(cfg))?;
-    let mut state = State::new();
-    load_host_users(&mut state);
+    load_host_users(&mut pipe.state);
     for p in src.snapshot()? {
-        state.load_snapshot(&p);
+        pipe.state.load_snapshot(&p);
     }
-    state.finish_snapshot();
-    pipe.state = state;
+    pipe.state.finish_snapshot();
     if out.header().exporter.is_empty() {
         let host = nix::unistd::gethostname()
             .ok()
@@ -83,7 +81,7 @@ pub(crate) fn run_live(
             .unwrap_or_default();
         out.set_exporter(host);
     }
-    let start = (now_ns() / 1_000_000_000) as i64;
+    let start = crate::driver::now_epoch();
     pipe.rotation = Some(Rotation {
         interval_s: i64::from(cfg.rotate_interval),
         period_start: start,

@@ -151,6 +151,21 @@ pub struct Ipv4Tuple {
     pub dport: u16,
 }
 
+impl Ipv4Tuple {
+    /// The capture library's text form of the endpoints: `sip:sport->dip:dport`.
+    pub fn name(&self) -> Vec<u8> {
+        let ip = std::net::Ipv4Addr::from;
+        format!(
+            "{}:{}->{}:{}",
+            ip(self.sip),
+            self.sport,
+            ip(self.dip),
+            self.dport
+        )
+        .into_bytes()
+    }
+}
+
 /// IPv6 endpoints.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct Ipv6Tuple {

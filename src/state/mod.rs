@@ -88,11 +88,6 @@ pub fn unix_tuple_name(source: u64, dest: u64, path: &[u8]) -> Vec<u8> {
     v
 }
 
-fn v4_name(t: &Ipv4Tuple) -> Vec<u8> {
-    let ip = |a: [u8; 4]| std::net::Ipv4Addr::from(a).to_string();
-    format!("{}:{}->{}:{}", ip(t.sip), t.sport, ip(t.dip), t.dport).into_bytes()
-}
-
 impl State {
     /// An empty state.
     pub fn new() -> Self {
@@ -460,7 +455,7 @@ impl State {
                                 dport,
                             };
                             i.l4proto = l4::TCP;
-                            i.name = v4_name(&i.v4);
+                            i.name = i.v4.name();
                         }
                         SockTuple::V6 {
                             sip,
@@ -476,7 +471,7 @@ impl State {
                                     dip: v4_of_mapped(&dip),
                                     dport,
                                 };
-                                i.name = v4_name(&i.v4);
+                                i.name = i.v4.name();
                             } else {
                                 i.kind = FdKind::Ipv6Sock;
                                 i.v6 = Ipv6Tuple {
@@ -783,7 +778,7 @@ impl State {
                     Self::swap(f);
                 }
                 if f.kind == FdKind::Ipv4Sock {
-                    f.name = v4_name(&f.v4);
+                    f.name = f.v4.name();
                 } else {
                     f.name = b"ipv6".to_vec();
                 }
@@ -928,7 +923,7 @@ impl State {
                 Self::swap(f);
             }
             f.name = if f.kind == FdKind::Ipv4Sock {
-                v4_name(&f.v4)
+                f.v4.name()
             } else {
                 b"ipv6".to_vec()
             };

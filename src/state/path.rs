@@ -79,7 +79,8 @@ fn append_sanitized(out: &mut Vec<u8>, base: usize, path: &[u8]) {
 }
 
 /// Joins a directory (expected to end with `/`) and a path the way the capture state does:
-/// an absolute `path` stands alone; the result is sanitized (`.` and `..` resolved, repeated `/` collapsed, non-printable bytes replaced).
+/// an absolute `path` stands alone; the result is sanitized (`.` and `..` resolved,
+/// repeated `/` collapsed, non-printable bytes replaced).
 pub fn concatenate(dir: &[u8], path: &[u8]) -> Vec<u8> {
     if dir.len() + path.len() + 1 > MAX_PATH {
         return b"/PATH_TOO_LONG".to_vec();

@@ -65,3 +65,53 @@ pub fn venv_bin(tool: &str) -> Option<PathBuf> {
         None
     }
 }
+
+/// The package root (`CARGO_MANIFEST_DIR`).
+pub fn package_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// `$CARGO_TARGET_DIR` (relative to the package root if relative) or `target/`.
+pub fn target_dir() -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(d) => package_root().join(d),
+        None => package_root().join("target"),
+    }
+}
+
+/// Re-executes this test binary running only its `workload_entry` test, with `env` set
+/// (which workload, its argument): a child with piped stdin and stdout.
+pub fn spawn_workload(env: &[(&str, &str)]) -> std::process::Child {
+    std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "workload_entry",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .envs(env.iter().copied())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::inherit())
+        .spawn()
+        .unwrap()
+}
+
+/// Reads a workload's `KEY=value` report lines until `END` (or its stdout closes).
+pub fn read_report(child: &mut std::process::Child) -> std::collections::HashMap<String, String> {
+    use std::io::BufRead;
+    let mut r = std::io::BufReader::new(child.stdout.as_mut().unwrap());
+    let mut m = std::collections::HashMap::new();
+    let mut line = String::new();
+    while r.read_line(&mut line).unwrap() > 0 {
+        let l = line.trim().to_string();
+        line.clear();
+        if l == "END" {
+            break;
+        }
+        if let Some((k, v)) = l.split_once('=') {
+            m.insert(k.to_string(), v.to_string());
+        }
+    }
+    m
+}

@@ -145,7 +145,7 @@ fn fd_arg(v: u64) -> i64 {
 
 /// Kernel `CLONE_*` flags to the scap `PPM_CL_*` encoding.
 pub(super) fn ppm_clone_flags(k: u64) -> u32 {
-    const MAP: [(u64, u32); 23] = [
+    const MAP: [(u64, u32); 22] = [
         (0x0000_0100, 1 << 15), // CLONE_VM
         (0x0000_0200, 1 << 1),  // CLONE_FS
         (0x0000_0400, 1 << 0),  // CLONE_FILES
@@ -168,10 +168,9 @@ pub(super) fn ppm_clone_flags(k: u64) -> u32 {
         (0x2000_0000, 1 << 6),  // CLONE_NEWPID
         (0x4000_0000, 1 << 4),  // CLONE_NEWNET
         (0x8000_0000, 1 << 2),  // CLONE_IO
-        (0, 0),
     ];
     MAP.iter()
-        .filter(|(kf, _)| *kf != 0 && k & kf != 0)
+        .filter(|(kf, _)| k & kf != 0)
         .fold(0, |acc, (_, p)| acc | p)
 }
 

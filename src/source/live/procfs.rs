@@ -7,7 +7,7 @@
 use super::clock;
 use crate::error::{Result, SysFlowError};
 use crate::model::OpenFlags;
-use crate::state::{FdInfo, FdKind, ProcSnapshot, Role, cl, l4};
+use crate::state::{FdInfo, FdKind, Ipv4Tuple, ProcSnapshot, Role, cl, l4};
 use std::collections::{HashMap, HashSet};
 use std::fs;
 use std::net::{Ipv4Addr, Ipv6Addr};
@@ -437,16 +437,13 @@ fn sock_info(s: &Sock, listening: &HashSet<(u8, u16)>) -> FdInfo {
                     } else {
                         (l, *lport, r, *rport)
                     };
-                    i.v4.sip = sip;
-                    i.v4.sport = sport;
-                    i.v4.dip = dip;
-                    i.v4.dport = dport;
-                    i.name = format!(
-                        "{}:{sport}->{}:{dport}",
-                        Ipv4Addr::from(sip),
-                        Ipv4Addr::from(dip)
-                    )
-                    .into_bytes();
+                    i.v4 = Ipv4Tuple {
+                        sip,
+                        sport,
+                        dip,
+                        dport,
+                    };
+                    i.name = i.v4.name();
                 }
                 _ => {
                     i.kind = FdKind::Ipv6Sock;

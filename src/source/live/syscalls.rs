@@ -8,7 +8,7 @@ use super::skel::types::sf_nr;
 use crate::config::CollectionMode;
 
 /// Syscalls every mode needs because they change the state (processes, fds, users,
-/// working directories) or carry network flows.
+/// working directories).
 const STATE: &[sf_nr] = &[
     sf_nr::SF_NR_CLONE,
     sf_nr::SF_NR_CLONE3,
@@ -42,6 +42,10 @@ const STATE: &[sf_nr] = &[
     sf_nr::SF_NR_SETREGID,
     sf_nr::SF_NR_SETRESUID,
     sf_nr::SF_NR_SETRESGID,
+];
+
+/// Socket sends and receives: every mode captures them (network flows).
+const NET_IO: &[sf_nr] = &[
     sf_nr::SF_NR_SENDTO,
     sf_nr::SF_NR_RECVFROM,
     sf_nr::SF_NR_SENDMSG,
@@ -83,42 +87,13 @@ const FILE_OPS: &[sf_nr] = &[
 /// Flow mode only: socket shutdown and namespace changes.
 const FLOW_EXTRA: &[sf_nr] = &[sf_nr::SF_NR_SHUTDOWN, sf_nr::SF_NR_SETNS];
 
+/// File mappings (flow mode without drop mode).
+const MMAP: &[sf_nr] = &[sf_nr::SF_NR_MMAP];
+
 /// Syscalls whose events may be skipped by `samplingRatio`: none of them changes the
 /// state or ends a flow (process lifecycle, opens, closes, dups, sockets, ids, working
 /// directories are never sampled).
-const SAMPLEABLE: &[sf_nr] = &[
-    sf_nr::SF_NR_READ,
-    sf_nr::SF_NR_WRITE,
-    sf_nr::SF_NR_PREAD64,
-    sf_nr::SF_NR_PWRITE64,
-    sf_nr::SF_NR_READV,
-    sf_nr::SF_NR_WRITEV,
-    sf_nr::SF_NR_PREADV,
-    sf_nr::SF_NR_PWRITEV,
-    sf_nr::SF_NR_PREADV2,
-    sf_nr::SF_NR_PWRITEV2,
-    sf_nr::SF_NR_SENDTO,
-    sf_nr::SF_NR_RECVFROM,
-    sf_nr::SF_NR_SENDMSG,
-    sf_nr::SF_NR_RECVMSG,
-    sf_nr::SF_NR_SENDMMSG,
-    sf_nr::SF_NR_RECVMMSG,
-    sf_nr::SF_NR_MMAP,
-    sf_nr::SF_NR_MKDIR,
-    sf_nr::SF_NR_MKDIRAT,
-    sf_nr::SF_NR_RMDIR,
-    sf_nr::SF_NR_LINK,
-    sf_nr::SF_NR_LINKAT,
-    sf_nr::SF_NR_UNLINK,
-    sf_nr::SF_NR_UNLINKAT,
-    sf_nr::SF_NR_SYMLINK,
-    sf_nr::SF_NR_SYMLINKAT,
-    sf_nr::SF_NR_RENAME,
-    sf_nr::SF_NR_RENAMEAT,
-    sf_nr::SF_NR_RENAMEAT2,
-    sf_nr::SF_NR_SHUTDOWN,
-    sf_nr::SF_NR_SETNS,
-];
+const SAMPLEABLE: [&[sf_nr]; 5] = [IO, NET_IO, MMAP, FILE_OPS, FLOW_EXTRA];
 
 /// Number of 64-bit words of a syscall bitmap.
 pub(super) const WORDS: usize = 8;
@@ -145,13 +120,14 @@ pub(super) fn has(map: &Bitmap, nr: u32) -> bool {
 pub(super) fn captured(mode: CollectionMode, drop_mode: bool) -> Bitmap {
     let mut m = [0; WORDS];
     set(&mut m, STATE);
+    set(&mut m, NET_IO);
     match mode {
         CollectionMode::Flow => {
             set(&mut m, IO);
             set(&mut m, FILE_OPS);
             set(&mut m, FLOW_EXTRA);
             if !drop_mode {
-                set(&mut m, &[sf_nr::SF_NR_MMAP]);
+                set(&mut m, MMAP);
             }
         }
         CollectionMode::Consumer => set(&mut m, FILE_OPS),
@@ -163,7 +139,9 @@ pub(super) fn captured(mode: CollectionMode, drop_mode: bool) -> Bitmap {
 /// The syscalls `samplingRatio` may skip.
 pub(super) fn sampleable() -> Bitmap {
     let mut m = [0; WORDS];
-    set(&mut m, SAMPLEABLE);
+    for nrs in SAMPLEABLE {
+        set(&mut m, nrs);
+    }
     m
 }
 
@@ -177,7 +155,7 @@ mod tests {
         let consumer = captured(CollectionMode::Consumer, true);
         let nofiles = captured(CollectionMode::NoFiles, true);
         for m in [&flow, &consumer, &nofiles] {
-            for nr in STATE {
+            for nr in STATE.iter().chain(NET_IO) {
                 assert!(has(m, nr.0), "{nr:?} missing");
             }
         }
@@ -194,16 +172,8 @@ mod tests {
     #[test]
     fn state_changing_calls_are_never_sampled() {
         let s = sampleable();
-        for nr in STATE {
-            let io = matches!(
-                *nr,
-                sf_nr::SF_NR_SENDTO
-                    | sf_nr::SF_NR_RECVFROM
-                    | sf_nr::SF_NR_SENDMSG
-                    | sf_nr::SF_NR_RECVMSG
-                    | sf_nr::SF_NR_SENDMMSG
-                    | sf_nr::SF_NR_RECVMMSG
-            );
+        for nr in STATE.iter().chain(NET_IO) {
+            let io = NET_IO.contains(nr);
             assert_eq!(has(&s, nr.0), io, "{nr:?}");
         }
     }
