@@ -29,6 +29,7 @@
 
 pub mod aggregate;
 pub mod avro;
+pub mod clock;
 mod config;
 mod driver;
 mod error;
@@ -36,7 +37,6 @@ pub mod event;
 pub mod export;
 pub mod ffi;
 pub mod model;
-mod pipeline;
 pub mod source;
 pub mod state;
 

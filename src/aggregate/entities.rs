@@ -1,9 +1,8 @@
 //! Entity tables: processes, containers and files, written lazily before the first record
 //! that refers to them (and again, as REUP, after a rotation cleared the "written" marks).
 
-use super::{Aggregator, Emit, ProcEntry};
+use super::{Aggregator, Emit, Links, ProcEntry};
 use crate::error::Result;
-use crate::export::Links;
 use crate::model::*;
 use crate::state::{State, Thread};
 
@@ -329,7 +328,7 @@ impl Aggregator {
         let Some(mt) = main_or_self(st, tid) else {
             return Ok(None);
         };
-        let ts = self.now_ns as i64;
+        let ts = self.clock.now_ns() as i64;
         let key = Oid::new(mt.clone_ts as i64, mt.pid);
         let mut created = true;
         let mut new: Vec<ProcEntry> = Vec::new();
@@ -422,7 +421,7 @@ impl Aggregator {
         let Some(mt) = main_or_self(st, tid) else {
             return;
         };
-        let ts = self.now_ns as i64;
+        let ts = self.clock.now_ns() as i64;
         let Some(p) = self.procs.get_mut(&oid) else {
             return;
         };
@@ -515,7 +514,7 @@ impl Aggregator {
             let rec = File {
                 state,
                 oid: Foid::new(container, path),
-                ts: self.now_ns as i64,
+                ts: self.clock.now_ns() as i64,
                 restype: i32::from(restype),
                 path: lossy(path),
                 container_id,

@@ -26,7 +26,7 @@ impl Aggregator {
     ) -> Result<()> {
         let rec = Record::ProcessEvent(ProcessEvent {
             proc_oid: oid,
-            ts: self.now_ns as i64,
+            ts: self.clock.now_ns() as i64,
             tid,
             op_flags: flag,
             args,
@@ -61,7 +61,7 @@ impl Aggregator {
             return Ok(());
         };
         let now = self.now_s();
-        let ts = self.now_ns as i64;
+        let ts = self.clock.now_ns() as i64;
         let p = self.procs.get_mut(&oid).expect("present");
         if p.pflow.is_none() {
             self.seq += 1;
@@ -154,7 +154,7 @@ impl Aggregator {
         }
         if self.cfg.enable_process_flow {
             if let Some((oid, _)) = self.get_process(st, tid, ObjectState::Reup, out)? {
-                let ts = self.now_ns as i64;
+                let ts = self.clock.now_ns() as i64;
                 self.close_process_flow(oid, ts, out)?;
             }
         }
@@ -287,7 +287,7 @@ impl Aggregator {
         };
         let rec = Record::FileEvent(FileEvent {
             proc_oid: oid,
-            ts: self.now_ns as i64,
+            ts: self.clock.now_ns() as i64,
             tid,
             op_flags: flag,
             file_oid: self.files[&k1].rec.oid,
@@ -308,7 +308,7 @@ impl Aggregator {
             return Ok(());
         }
         self.last_pf_check = now;
-        let sinsp_ts = self.now_ns as i64;
+        let sinsp_ts = self.clock.now_ns() as i64;
         while let Some((&(export_time, seq), &oid)) = self.pfset.first_key_value() {
             if now - export_time < self.export_interval {
                 break;

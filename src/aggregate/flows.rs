@@ -238,7 +238,7 @@ impl Aggregator {
     ) -> Result<()> {
         let file_oid = self.files[file_key].rec.oid;
         let now = self.now_s();
-        let ts = self.now_ns as i64;
+        let ts = self.clock.now_ns() as i64;
         let open_flags = if op.flag == OpFlags::OPEN {
             fdinfo.openflags as i32
         } else {
@@ -403,7 +403,7 @@ impl Aggregator {
         let (sport, dport) = (i32::from(fdinfo.v4.sport), i32::from(fdinfo.v4.dport));
         let key: NfKey = (tid, sip, sport, dip, dport, fd as i32);
         let now = self.now_s();
-        let ts = self.now_ns as i64;
+        let ts = self.clock.now_ns() as i64;
         let exists = self.procs[&oid].netflows.contains_key(&key);
         if !exists {
             let mut rec = NetworkFlow {
@@ -521,7 +521,7 @@ impl Aggregator {
         tid: Option<i64>,
         out: &mut dyn Emit,
     ) -> Result<()> {
-        let end_ts = self.now_ns as i64;
+        let end_ts = self.clock.now_ns() as i64;
         let Some(p) = self.procs.get(&oid) else {
             return Ok(());
         };
@@ -591,7 +591,7 @@ impl Aggregator {
             return Ok(());
         }
         self.last_df_check = now;
-        let sinsp_ts = self.now_ns as i64;
+        let sinsp_ts = self.clock.now_ns() as i64;
         while let Some((&(export_time, seq), r)) = self.dfset.first_key_value() {
             if now - export_time < self.export_interval {
                 break;

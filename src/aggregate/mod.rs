@@ -21,11 +21,11 @@ mod entities;
 mod events;
 mod flows;
 
+use crate::clock::CaptureClock;
 use crate::config::{CollectionMode, FileReadMode, SysFlowConfig};
 use crate::error::Result;
 use crate::event::{EventKind, IdChange, IoDir, SysEvent};
-use crate::export::{FanOut, Links};
-use crate::model::{ObjectState, Oid, OpFlags, Process, Record, RecordKind};
+use crate::model::{Container, File, ObjectState, Oid, OpFlags, Process, Record, RecordKind};
 use crate::state::{FdKind, State};
 use entities::{ContEntry, FileEntry};
 use events::ProcFlowEntry;
@@ -33,16 +33,26 @@ use flows::{FileFlowEntry, FlowOp, NetFlowEntry};
 use rustc_hash::FxHashMap as HashMap;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
-/// Where the aggregator's records go.
+/// The entities a record refers to, as the aggregator resolved them.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Links<'a> {
+    /// The container of the record's process, if any.
+    pub container: Option<&'a Container>,
+    /// The process of an event or flow.
+    pub process: Option<&'a Process>,
+    /// The file of a FileFlow, or the first file of a FileEvent.
+    pub file: Option<&'a File>,
+    /// The second file of a link, symlink or rename FileEvent.
+    pub new_file: Option<&'a File>,
+}
+
+/// Where the aggregator's records go: every entity before the records that refer to it,
+/// each record with the entities it links to (borrowed for the call).
+///
+/// The driver implements it for its outputs; tests collect into a `Vec<Record>`.
 pub trait Emit {
     /// Delivers one record with the entities it refers to.
     fn emit(&mut self, rec: &Record, links: Links<'_>) -> Result<()>;
-}
-
-impl Emit for FanOut {
-    fn emit(&mut self, rec: &Record, links: Links<'_>) -> Result<()> {
-        FanOut::emit(self, rec, links)
-    }
 }
 
 impl Emit for Vec<Record> {
@@ -171,7 +181,7 @@ pub struct Aggregator {
     last_del_check: i64,
     last_df_check: i64,
     last_pf_check: i64,
-    now_ns: u64,
+    clock: CaptureClock,
     uid_stash: String,
     export_interval: i64,
     expire_interval: i64,
@@ -199,7 +209,7 @@ impl Aggregator {
             last_del_check: 0,
             last_df_check: 0,
             last_pf_check: 0,
-            now_ns: 0,
+            clock: CaptureClock::default(),
             uid_stash: String::new(),
             export_interval: EXPORT_INTERVAL_S,
             expire_interval: EXPIRE_INTERVAL_S,
@@ -211,15 +221,20 @@ impl Aggregator {
         self.records[rec.kind().index()] += 1;
     }
 
-    /// Sets the current time (ns since the epoch): the capture time of the event being
-    /// processed, or the wall clock when capturing live.
+    /// Sets the capture clock (ns since the epoch): the time of the event being processed,
+    /// or of the driver's idle tick.
     pub fn set_time(&mut self, ns: u64) {
-        self.now_ns = ns;
+        self.clock.set(ns);
+    }
+
+    /// The capture clock.
+    pub fn clock(&self) -> CaptureClock {
+        self.clock
     }
 
     /// The current time in whole seconds.
     pub fn now_s(&self) -> i64 {
-        (self.now_ns / 1_000_000_000) as i64
+        self.clock.now_s()
     }
 
     /// Statistics.
@@ -509,7 +524,7 @@ impl Aggregator {
     /// End of capture: every open flow is written with TRUNCATE (file flows without the
     /// read filter), after its process and ancestors if they were not written.
     pub fn finish(&mut self, out: &mut dyn Emit) -> Result<()> {
-        let end = self.now_ns as i64;
+        let end = self.clock.now_ns() as i64;
         let oids: Vec<Oid> = self.procs.keys().copied().collect();
         for oid in oids {
             let p = &self.procs[&oid];

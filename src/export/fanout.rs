@@ -95,7 +95,7 @@ impl FanOut {
 
     /// Starts the first output period (writes the header everywhere).
     pub fn start(&mut self) -> Result<()> {
-        self.start_at(crate::driver::now_epoch())
+        self.start_at(crate::clock::wall_s())
     }
 
     /// Starts the first output period at `epoch` (names the first file of a rotating

@@ -32,7 +32,7 @@ impl OutputPath {
     pub fn file_for(&self, epoch: Option<i64>) -> PathBuf {
         match (self, epoch) {
             (OutputPath::Directory(d), e) => {
-                let e = e.unwrap_or_else(now_epoch);
+                let e = e.unwrap_or_else(crate::clock::wall_s);
                 d.join(e.to_string())
             }
             (OutputPath::Prefix(p), Some(e)) => {
@@ -43,13 +43,6 @@ impl OutputPath {
             (OutputPath::Prefix(p), None) => p.clone(),
         }
     }
-}
-
-fn now_epoch() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
 }
 
 type Writer = AvroFileWriter<BufWriter<fs::File>>;

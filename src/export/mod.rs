@@ -11,21 +11,10 @@ pub use fanout::{FanOut, SinkStats};
 pub use file::{FileSink, OutputPath};
 pub use socket::{Backoff, SocketSink};
 
+pub use crate::aggregate::Links;
+
 use crate::error::Result;
 use crate::model::{Container, File, Process, Record, SfHeader};
-
-/// The entities a record refers to, as the aggregator resolved them.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct Links<'a> {
-    /// The container of the record's process, if any.
-    pub container: Option<&'a Container>,
-    /// The process of an event or flow.
-    pub process: Option<&'a Process>,
-    /// The file of a FileFlow, or the first file of a FileEvent.
-    pub file: Option<&'a File>,
-    /// The second file of a link, symlink or rename FileEvent.
-    pub new_file: Option<&'a File>,
-}
 
 /// One record as a sink receives it: the record, the current header, and the entities
 /// the record refers to. Everything is borrowed and valid only during the call.

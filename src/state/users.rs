@@ -17,6 +17,10 @@ pub struct UserInfo {
     pub shell: Vec<u8>,
 }
 
+fn number(b: &[u8]) -> Option<u32> {
+    std::str::from_utf8(b).ok()?.parse().ok()
+}
+
 /// Users and groups by container.
 ///
 /// Only what the capture itself says is recorded: the converting machine's passwd and
@@ -37,6 +41,43 @@ impl UserTable {
     /// Records a group.
     pub fn add_group(&mut self, container: &[u8], gid: u32, name: &[u8]) {
         self.groups.insert((container.to_vec(), gid), name.to_vec());
+    }
+
+    /// Records every user of a passwd database (`name:x:uid:gid:gecos:home:shell` lines;
+    /// malformed lines are skipped) for `container` (`b""`: the host).
+    pub fn load_passwd(&mut self, container: &[u8], text: &[u8]) {
+        for line in text.split(|&b| b == b'\n') {
+            let f: Vec<&[u8]> = line.split(|&b| b == b':').collect();
+            if f.len() < 7 {
+                continue;
+            }
+            if let (Some(uid), Some(gid)) = (number(f[2]), number(f[3])) {
+                self.add_user(
+                    container,
+                    UserInfo {
+                        uid,
+                        gid,
+                        name: f[0].to_vec(),
+                        home: f[5].to_vec(),
+                        shell: f[6].to_vec(),
+                    },
+                );
+            }
+        }
+    }
+
+    /// Records every group of a group database (`name:x:gid:members` lines; malformed
+    /// lines are skipped) for `container` (`b""`: the host).
+    pub fn load_group(&mut self, container: &[u8], text: &[u8]) {
+        for line in text.split(|&b| b == b'\n') {
+            let f: Vec<&[u8]> = line.split(|&b| b == b':').collect();
+            if f.len() < 3 {
+                continue;
+            }
+            if let Some(gid) = number(f[2]) {
+                self.add_group(container, gid, f[0]);
+            }
+        }
     }
 
     /// Looks a user up.

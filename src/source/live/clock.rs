@@ -1,5 +1,5 @@
 //! Time: the probe stamps records with `CLOCK_BOOTTIME`; events carry nanoseconds since
-//! the epoch. The offset between the two clocks is measured once per process, so every
+//! the epoch (the wall clock of [`crate::clock`]). The offset between the two clocks is measured once per process, so every
 //! [`super::LiveSource`] (and every snapshot) of a process converts the same way and a
 //! task's creation time maps to the same epoch value in the snapshot and in its clone
 //! event.
@@ -26,7 +26,7 @@ pub(super) fn boot_offset() -> u64 {
         let mut best = (u64::MAX, 0);
         for _ in 0..5 {
             let b0 = boot_now();
-            let r = ns(ClockId::CLOCK_REALTIME);
+            let r = crate::clock::wall_ns();
             let b1 = boot_now();
             let width = b1.saturating_sub(b0);
             if width < best.0 {
@@ -48,10 +48,7 @@ mod tests {
 
     #[test]
     fn boot_time_maps_to_now() {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos() as u64;
+        let now = crate::clock::wall_ns();
         let e = to_epoch(boot_now());
         assert!(e.abs_diff(now) < 50_000_000, "{e} vs {now}");
         assert_eq!(boot_offset(), boot_offset());

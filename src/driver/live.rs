@@ -1,57 +1,25 @@
-//! Live capture driven by the driver: the probe's events through the pipeline until exit.
+//! The live run loop: the probe's events through the pipeline until exit.
 
-use super::live::{LiveConfig, LiveSource};
+use super::pipeline::{Pipeline, Rotation};
+use super::{ExitHandle, RunSummary};
+use crate::clock;
 use crate::config::SysFlowConfig;
-use crate::driver::{ExitHandle, RunSummary};
 use crate::error::{Result, SysFlowError};
 use crate::event::SysEvent;
 use crate::export::FanOut;
-use crate::pipeline::{Pipeline, Rotation};
-use crate::state::{State, UserInfo};
+use crate::source::live::{LiveConfig, LiveSource};
+use crate::state::State;
 use std::time::{Duration, Instant};
-
-fn now_ns() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(0)
-}
 
 /// Host users and groups, for names of live processes (`$HOST_ROOT/etc/passwd` and
 /// `group` when `HOST_ROOT` is set, as the reference honours it).
 fn load_host_users(state: &mut State) {
     let root = std::env::var("HOST_ROOT").unwrap_or_default();
     if let Ok(text) = std::fs::read(format!("{root}/etc/passwd")) {
-        for line in text.split(|&b| b == b'\n') {
-            let f: Vec<&[u8]> = line.split(|&b| b == b':').collect();
-            if f.len() < 7 {
-                continue;
-            }
-            let num = |b: &[u8]| std::str::from_utf8(b).ok()?.parse::<u32>().ok();
-            if let (Some(uid), Some(gid)) = (num(f[2]), num(f[3])) {
-                state.users.add_user(
-                    b"",
-                    UserInfo {
-                        uid,
-                        gid,
-                        name: f[0].to_vec(),
-                        home: f[5].to_vec(),
-                        shell: f[6].to_vec(),
-                    },
-                );
-            }
-        }
+        state.users.load_passwd(b"", &text);
     }
     if let Ok(text) = std::fs::read(format!("{root}/etc/group")) {
-        for line in text.split(|&b| b == b'\n') {
-            let f: Vec<&[u8]> = line.split(|&b| b == b':').collect();
-            if f.len() < 3 {
-                continue;
-            }
-            if let Some(gid) = std::str::from_utf8(f[2]).ok().and_then(|s| s.parse().ok()) {
-                state.users.add_group(b"", gid, f[0]);
-            }
-        }
+        state.users.load_group(b"", &text);
     }
 }
 
@@ -62,7 +30,7 @@ const COUNTER_FLUSH: Duration = Duration::from_secs(1);
 const OUTPUT_FLUSH: Duration = Duration::from_secs(2);
 
 /// Captures live until `exit` is requested, then flushes open flows and returns.
-pub(crate) fn run_live(
+pub(crate) fn run(
     cfg: &SysFlowConfig,
     pipe: &mut Pipeline,
     out: &mut FanOut,
@@ -81,7 +49,7 @@ pub(crate) fn run_live(
             .unwrap_or_default();
         out.set_exporter(host);
     }
-    let start = crate::driver::now_epoch();
+    let start = clock::wall_s();
     pipe.rotation = Some(Rotation {
         interval_s: i64::from(cfg.rotate_interval),
         period_start: start,
@@ -108,7 +76,7 @@ pub(crate) fn run_live(
             deliver(pipe, out, &mut failure, ev)
         })?;
         if n == 0 {
-            pipe.tick(now_ns(), out)?;
+            pipe.tick(clock::wall_ns(), out)?;
         }
         if last_counters.elapsed() >= COUNTER_FLUSH {
             src.flush_counters(&mut |ev| deliver(pipe, out, &mut failure, ev))?;
@@ -130,7 +98,7 @@ pub(crate) fn run_live(
     if let Some(e) = failure.take() {
         return Err(e);
     }
-    pipe.tick(now_ns(), out)?;
+    pipe.tick(clock::wall_ns(), out)?;
     pipe.finish(out)?;
     let s = src.stats();
     Ok(RunSummary {

@@ -1,11 +1,19 @@
 //! One event path for every source: state update, housekeeping (flow export, process
 //! deletion, output rotation), then aggregation into the outputs.
 
-use crate::aggregate::{AggConfig, Aggregator};
+use crate::aggregate::{AggConfig, Aggregator, Emit, Links};
 use crate::error::Result;
 use crate::event::SysEvent;
 use crate::export::FanOut;
+use crate::model::Record;
 use crate::state::State;
+
+/// The outputs receive the aggregator's records.
+impl Emit for FanOut {
+    fn emit(&mut self, rec: &Record, links: Links<'_>) -> Result<()> {
+        FanOut::emit(self, rec, links)
+    }
+}
 
 /// Output rotation: a new output period every `interval_s` seconds.
 #[derive(Clone, Copy, Debug)]
@@ -36,12 +44,12 @@ impl Pipeline {
         }
     }
 
-    /// Advances time: flow export and expiry, process deletion, and rotation when due (or
-    /// when a sink asks for it, e.g. a socket that reconnected).
+    /// Advances the capture clock to `now_ns`: flow export and expiry, process deletion,
+    /// and rotation when due (or when a sink asks for it, e.g. a socket that reconnected).
     pub fn tick(&mut self, now_ns: u64, out: &mut FanOut) -> Result<()> {
         self.agg.set_time(now_ns);
         self.agg.housekeeping(out)?;
-        let now = (now_ns / 1_000_000_000) as i64;
+        let now = self.agg.now_s();
         let due = match &mut self.rotation {
             Some(r) if r.period_start == 0 => {
                 r.period_start = now;

@@ -1,12 +1,23 @@
-//! [`SysFlowDriver`]: wires a capture source, the aggregator and the sinks together.
+//! [`SysFlowDriver`]: owns the run loop that takes a source's events through the state
+//! engine and the aggregator into the sinks.
+//!
+//! Data flows one way: a source ([`crate::source`]) only yields events; the driver's
+//! loop ([`offline`] or [`live`]) feeds them to the [`pipeline`] (state, then aggregator),
+//! whose records reach the sinks ([`crate::export`]) through the aggregator's
+//! [`crate::aggregate::Emit`] trait.
+
+mod live;
+mod offline;
+mod pipeline;
 
 use crate::aggregate::AggConfig;
+use crate::clock;
 use crate::config::SysFlowConfig;
 use crate::error::{Result, SysFlowError};
 use crate::export::{Backoff, CallbackSink, FanOut, FileSink, SinkStats, SocketSink};
 use crate::model::SfHeader;
-use crate::pipeline::{Pipeline, Rotation};
 use crate::state::State;
+use pipeline::{Pipeline, Rotation};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -79,14 +90,6 @@ impl std::fmt::Debug for SysFlowDriver {
     }
 }
 
-/// Wall-clock time in epoch seconds.
-pub(crate) fn now_epoch() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-}
-
 impl SysFlowDriver {
     /// Validates the configuration (after the environment overrides, unless disabled) and
     /// opens the outputs: an unwritable file path or an unreachable socket is reported
@@ -107,7 +110,7 @@ impl SysFlowDriver {
             // exactly the path given (the reference behaves the same), unless asked to
             // rotate by capture time.
             let sink = if live {
-                FileSink::create(path, config.file_codec, Some(now_epoch()))?
+                FileSink::create(path, config.file_codec, Some(clock::wall_s()))?
             } else {
                 FileSink::with_rotation(path, config.file_codec, config.rotate_offline, None)?
             };
@@ -178,20 +181,15 @@ impl SysFlowDriver {
                     });
                 }
                 crate::source::open_scap(&path).and_then(|events| {
-                    crate::source::convert_scap(
-                        &path,
-                        events,
-                        &mut pipe,
-                        &mut self.outputs,
-                        &self.exit,
+                    offline::convert(&path, events, &mut pipe, &mut self.outputs, &self.exit).map(
+                        |events| RunSummary {
+                            events,
+                            ..RunSummary::default()
+                        },
                     )
-                    .map(|s| RunSummary {
-                        events: s.events,
-                        ..RunSummary::default()
-                    })
                 })
             }
-            None => crate::source::run_live(&self.config, &mut pipe, &mut self.outputs, &self.exit),
+            None => live::run(&self.config, &mut pipe, &mut self.outputs, &self.exit),
         };
         let finished = self.outputs.finish();
         let mut summary = result?;

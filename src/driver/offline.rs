@@ -1,0 +1,51 @@
+//! The offline run loop: a scap capture driven to completion through the pipeline.
+
+use super::ExitHandle;
+use super::pipeline::Pipeline;
+use crate::error::Result;
+use crate::export::FanOut;
+use crate::source::scap_events::initial_state;
+use crate::source::{Item, ScapEvents, scap_error};
+use std::path::Path;
+
+/// Converts a whole capture through `pipe` into `out`; returns the raw events read.
+///
+/// On damage (a truncated or corrupt capture) every record derivable from the events before
+/// the damage is still delivered — open flows end with TRUNCATE — and then the parsing
+/// error is returned.
+pub(crate) fn convert<R: std::io::Read>(
+    path: &Path,
+    mut events: ScapEvents<R>,
+    pipe: &mut Pipeline,
+    out: &mut FanOut,
+    exit: &ExitHandle,
+) -> Result<u64> {
+    pipe.state = initial_state(events.metadata());
+    if out.header().exporter.is_empty() {
+        out.set_exporter(pipe.state.hostname.clone());
+    }
+    let mut failure = None;
+    loop {
+        if events.raw_events % 4096 == 0 && exit.is_exiting() {
+            break;
+        }
+        let item = match events.next_item() {
+            Ok(Some(item)) => item,
+            Ok(None) => break,
+            Err(e) => {
+                failure = Some(scap_error(path, e));
+                break;
+            }
+        };
+        match item {
+            // A concatenated capture: its own process list replaces the state.
+            Item::NewSection => pipe.state = initial_state(events.metadata()),
+            Item::Event(ev) => pipe.on_event(&ev, out)?,
+        }
+    }
+    pipe.finish(out)?;
+    match failure {
+        Some(e) => Err(e),
+        None => Ok(events.raw_events),
+    }
+}
