@@ -2,7 +2,11 @@
 //! - ns per syscall and slowdown, driver capturing vs not, for (a) `getppid` (not
 //!   collected) and (b) a 1-byte `pread` from a tmpfs file (collected into a file flow);
 //! - the highest sustained rate of captured open/close pairs across all CPUs with zero
-//!   kernel drops.
+//!   kernel drops;
+//! - with container runtimes set up (`eval "$(scripts/containers.sh env)"`): the same
+//!   per-syscall costs while 20 podman containers run (each exec'ing a child every 0.5 s,
+//!   listed and looked up by the metadata worker at every driver start) against the same
+//!   capture with no container running, and the metadata worker's CPU time.
 //!
 //! Workloads run in child processes (the collector never captures its own process).
 //! Run: `cargo bench --bench live`.
@@ -101,10 +105,14 @@ struct Running {
 }
 
 fn start_driver() -> Running {
+    start_driver_with(SysFlowConfig::default())
+}
+
+fn start_driver_with(config: SysFlowConfig) -> Running {
     let config = SysFlowConfig {
         file_path: Some("/dev/shm/sysflow-bench-out/".into()),
         env_overrides: false,
-        ..Default::default()
+        ..config
     };
     let mut driver = SysFlowDriver::new(config).expect("driver");
     let exit = driver.exit_handle();
@@ -197,6 +205,119 @@ fn main() {
     println!(
         "highest sustained rate with zero drops: {best_zero:.0} captured syscalls/s (target >= 500000)"
     );
+    containers();
     let _ = std::fs::remove_file(TMPFILE);
     let _ = std::fs::remove_dir_all("/dev/shm/sysflow-bench-out");
+}
+
+const CONTAINERS: usize = 20;
+
+fn podman(args: &[&str]) -> bool {
+    Command::new("podman")
+        .args(args)
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// One phase of the container comparison: five rounds of (no capture, capture) for both
+/// workloads; medians, and the metadata worker's CPU time and lookups over the rounds.
+fn container_phase(config: &dyn Fn() -> SysFlowConfig) -> ([f64; 4], u64, u64, u64) {
+    let (mut bp, mut br, mut cp, mut cr) = (vec![], vec![], vec![], vec![]);
+    let (mut cpu, mut found, mut drops) = (0, 0, 0);
+    for _ in 0..5 {
+        bp.push(child("getppid", 2_000_000));
+        br.push(child("pread", 1_000_000));
+        let r = start_driver_with(config());
+        cp.push(child("getppid", 2_000_000));
+        cr.push(child("pread", 1_000_000));
+        let s = stop_driver(r);
+        cpu += s.metadata.cpu_time_ns;
+        found += s.metadata.found + s.metadata.listed;
+        drops += s.source_drops;
+    }
+    (
+        [median(bp), median(br), median(cp), median(cr)],
+        cpu,
+        found,
+        drops,
+    )
+}
+
+/// Per-syscall costs with 20 containers running against none, capture on in both.
+fn containers() {
+    let (Ok(sock), Ok(image)) = (
+        std::env::var("SYSFLOW_PODMAN_SOCK"),
+        std::env::var("SYSFLOW_TEST_IMAGE"),
+    ) else {
+        println!(
+            "\ncontainers: SKIP (no runtimes: eval \"$(scripts/containers.sh env)\" after \
+             scripts/containers.sh up)"
+        );
+        return;
+    };
+    let cri = std::env::var("SYSFLOW_CONTAINERD_SOCK").ok();
+    let config = || SysFlowConfig {
+        docker_path: Some(sock.clone().into()),
+        cri_path: cri.clone().map(Into::into),
+        ..Default::default()
+    };
+    let names: Vec<String> = (0..CONTAINERS).map(|i| format!("sf-bench-{i}")).collect();
+    for n in &names {
+        podman(&["rm", "-f", "-t", "0", n]);
+    }
+    let (none, _, _, _) = container_phase(&config);
+    std::thread::scope(|s| {
+        for n in &names {
+            let image = image.clone();
+            s.spawn(move || {
+                podman(&[
+                    "run",
+                    "-d",
+                    "--network",
+                    "host",
+                    "--name",
+                    n,
+                    &image,
+                    "sh",
+                    "-c",
+                    "while true; do cat /etc/hostname > /dev/null; sleep 0.5; done",
+                ])
+            });
+        }
+    });
+    let (with, cpu, found, drops) = container_phase(&config);
+    for n in &names {
+        podman(&["rm", "-f", "-t", "0", n]);
+    }
+    println!(
+        "\nwith {CONTAINERS} podman containers running (each exec'ing a child every 0.5 s) vs none;"
+    );
+    println!(
+        "capture on in both, metadata from podman's API and containerd's CRI (ns/op, medians of 5):"
+    );
+    println!(
+        "{:<28} {:>10} {:>10} {:>8}   (no-capture baselines: {:.1} / {:.1})",
+        "", "none", "20", "ratio", none[0], with[0]
+    );
+    println!(
+        "{:<28} {:>10.1} {:>10.1} {:>7.3}x  (target <= 1.05)",
+        "getppid",
+        none[2],
+        with[2],
+        with[2] / none[2]
+    );
+    println!(
+        "{:<28} {:>10.1} {:>10.1} {:>7.3}x  (target <= 1.05)   (no-capture baselines: {:.1} / {:.1})",
+        "pread 1 B tmpfs",
+        none[3],
+        with[3],
+        with[3] / none[3],
+        none[1],
+        with[1]
+    );
+    println!(
+        "metadata worker: {:.1} ms CPU over 5 driver runs ({:.2} ms per run), {found} containers described, {drops} kernel drops",
+        cpu as f64 / 1e6,
+        cpu as f64 / 5e6
+    );
 }

@@ -5,7 +5,8 @@
  *
  * Attach points (all tp_btf; fentry/kprobes/classic tracepoints are not
  * available on our machines): sys_exit, sched_process_fork, _exec, _exit;
- * plus an iter/task program for exact task start times in the snapshot.
+ * plus an iter/task program for the snapshot (exact task start times and
+ * cgroups, read in the kernel) and the collector's own identity.
  *
  * Hot path: sys_exit checks our own process, the syscall bitmap and (for
  * sampleable syscalls) the sampling ratio before anything else. Reads and
@@ -48,12 +49,20 @@ char LICENSE[] SEC("license") = "GPL";
 #define SF_CLOSE_RANGE_MAX 65536
 
 /* ---- knobs: const volatile (.rodata), set by user space before load ---- */
-const volatile __u32 sf_self_tgid = 0;			 /* the collector: never captured */
 const volatile __u32 sf_sampling = 1;			 /* keep 1 in N sampleable syscalls */
 const volatile __u8 sf_drop_mode = 0;			 /* drop failed close/bind */
 const volatile __u64 sf_wake_bytes = 0;			 /* force a wake-up past this fill */
 const volatile __u64 sf_sys_bitmap[SF_NR_MAX / 64] = {};	 /* syscalls captured */
 const volatile __u64 sf_sample_bitmap[SF_NR_MAX / 64] = {}; /* ... that may be sampled out */
+
+/*
+ * The collector's own process (host tgid): never captured. In .bss, not
+ * .rodata: user space learns it from the task iterator after load (the
+ * iterator runs as the collector, so bpf_get_current_pid_tgid() there is the
+ * collector's identity in the initial pid namespace, whatever pid namespace
+ * the collector runs in) and sets it before attaching anything else.
+ */
+volatile __u32 sf_self_tgid = 0;
 
 /* every wire type reaches BTF through this (see wire.h) */
 union sf_btf_anchor sf_btf_anchor __attribute__((unused));
@@ -434,25 +443,33 @@ static long sf_kwalk_step(__u64 i, void *ctx)
 	return 0;
 }
 
-/* writes "subsys=path\0" of one cgroup_subsys_state at off; returns the end */
-__noinline int sf_g_cg_entry(struct sf_scratch *s, __u32 off, __u32 limit, __u64 css_ptr)
+/*
+ * writes "name=path\0" at off, path the cgroup of kernfs node kn_ptr from its
+ * hierarchy's root; name is a kernel string (a subsystem's name), or
+ * "unified" when name_ptr is 0. Returns the end.
+ */
+__noinline int sf_g_cg_entry(struct sf_scratch *s, __u32 off, __u32 limit, __u64 name_ptr, __u64 kn_ptr)
 {
-	struct cgroup_subsys_state *css = (void *)css_ptr;
+	struct kernfs_node *kn = (void *)kn_ptr;
 	struct sf_walk *w = sf_walk_state();
-	if (!s || !w || !css)
+	if (!s || !w || !kn)
 		return off;
 	__u8 *buf = s->buf;
-	const char *ss_name = BPF_CORE_READ(css, ss, name);
-	struct kernfs_node *kn = BPF_CORE_READ(css, cgroup, kn);
-	if (!ss_name || !kn)
-		return off;
 	if (off + 40 >= limit || off >= SF_REC_OFF_MAX) {
 		((struct sf_hdr *)buf)->flags |= SF_HF_TRUNC;
 		return off;
 	}
-	long r = bpf_probe_read_kernel_str(&buf[off & SF_OFF_MASK], 32, ss_name);
-	if (r <= 1)
-		return off;
+	long r;
+	if (name_ptr) {
+		r = bpf_probe_read_kernel_str(&buf[off & SF_OFF_MASK], 32, (const void *)name_ptr);
+		if (r <= 1)
+			return off;
+	} else {
+		const char unified[8] = "unified";
+		for (int i = 0; i < 7; i++)
+			buf[(off + i) & SF_OFF_MASK] = unified[i];
+		r = 8;
+	}
 	__u32 o = off + (__u32)r - 1;
 	buf[o & SF_OFF_MASK] = '=';
 	o += 1;
@@ -467,7 +484,8 @@ __noinline int sf_g_cg_entry(struct sf_scratch *s, __u32 off, __u32 limit, __u64
 	return o + 1; /* keep the NUL: entries are NUL-separated */
 }
 
-/* appends "subsys=path\0" for every cgroup subsystem of the task, as string SF_S_CGROUPS */
+/* appends "subsys=path\0" for every cgroup subsystem of the task, then
+ * "unified=path\0" for the default hierarchy, as string SF_S_CGROUPS */
 __noinline int sf_g_cgroups(struct sf_scratch *s, __u32 off, __u64 task_ptr)
 {
 	struct task_struct *task = (void *)task_ptr;
@@ -487,13 +505,28 @@ __noinline int sf_g_cgroups(struct sf_scratch *s, __u32 off, __u64 task_ptr)
 	for (__u32 i = 0; i < SF_CG_MAX; i++) {
 		if (i >= count)
 			break;
-		__u64 css = 0;
+		struct cgroup_subsys_state *css = NULL;
 		bpf_probe_read_kernel(&css, sizeof(css),
 				      (void *)cs + bpf_core_field_offset(struct css_set, subsys) + i * sizeof(void *));
-		__u32 n = sf_g_cg_entry(s, o, limit, css);
+		if (!css)
+			continue;
+		/* the v1 name, as /proc/<pid>/cgroup and the v1 mounts spell it (blkio, not io) */
+		__u64 name = (__u64)BPF_CORE_READ(css, ss, legacy_name);
+		__u64 kn = (__u64)BPF_CORE_READ(css, cgroup, kn);
+		if (!name)
+			continue;
+		__u32 n = sf_g_cg_entry(s, o, limit, name, kn);
 		if (n < o || n > limit)
 			break;
 		o = n;
+	}
+	/* the default (v2) hierarchy: the only one on a pure v2 host, "/" or the
+	 * container's cgroup on a hybrid one */
+	struct cgroup *dfl = BPF_CORE_READ(cs, dfl_cgrp);
+	if (dfl) {
+		__u32 n = sf_g_cg_entry(s, o, limit, 0, (__u64)BPF_CORE_READ(dfl, kn));
+		if (n >= o && n <= limit)
+			o = n;
 	}
 	if (o > start)
 		h->slen[SF_S_CGROUPS] = o - start;
@@ -1484,14 +1517,37 @@ int BPF_PROG(sf_exit, struct task_struct *p)
 SEC("iter/task")
 int sf_iter_task(struct bpf_iter__task *ctx)
 {
+	struct seq_file *seq = ctx->meta->seq;
 	struct task_struct *task = ctx->task;
+	if (ctx->meta->seq_num == 0) {
+		/* first: who reads this iterator (the collector) */
+		__u64 pt = bpf_get_current_pid_tgid();
+		struct sf_hdr self = {};
+		self.kind = SF_K_SELF;
+		self.tid = (__u32)pt;
+		self.tgid = pt >> 32;
+		self.size = sizeof(self);
+		bpf_seq_write(seq, &self, sizeof(self));
+	}
 	if (!task)
 		return 0;
-	struct sf_task_start r = {
-		.tid = task->pid,
-		.tgid = task->tgid,
-		.start_ts = task->start_boottime,
-	};
-	bpf_seq_write(ctx->meta->seq, &r, sizeof(r));
+	struct sf_scratch *s = sf_scratch();
+	if (!s)
+		return 0;
+	struct sf_hdr *h = (void *)s->buf;
+	sf_hdr_init(h, SF_K_TASK, 0, BPF_CORE_READ(task, start_boottime), BPF_CORE_READ(task, pid),
+		    BPF_CORE_READ(task, tgid));
+	/* global functions take scalars: read the pointer again as a plain value */
+	__u64 tp = 0;
+	bpf_probe_read_kernel(&tp, sizeof(tp), &ctx->task);
+	__u32 off = sf_g_cgroups(s, sizeof(struct sf_hdr), tp);
+	if (off < sizeof(struct sf_hdr) || off > SF_REC_MAX)
+		off = sizeof(struct sf_hdr);
+	h->size = off;
+	/* the barrier keeps the mask the verifier needs (the compiler knows off is small) */
+	__u32 len = off;
+	asm volatile("" : "+r"(len));
+	len &= SF_OFF_MASK;
+	bpf_seq_write(seq, s->buf, len);
 	return 0;
 }

@@ -34,6 +34,8 @@ enum sf_kind {
 	SF_K_EXEC = 4,	  /* struct sf_proc: successful execve/execveat */
 	SF_K_EXIT = 5,	  /* struct sf_exit: a thread exited (its last record) */
 	SF_K_IOCOUNT = 6, /* struct sf_iocount: read/write counters of (hdr.tid, fd) */
+	SF_K_TASK = 7,	  /* iter/task: a task; ts = its start, string SF_S_CGROUPS */
+	SF_K_SELF = 8,	  /* iter/task, first record: tid/tgid of the reader (the collector) */
 };
 
 /* sf_hdr.flags */
@@ -46,7 +48,7 @@ enum sf_hdr_flags {
 enum sf_proc_str {
 	SF_S_EXE = 0,	   /* argv[0] */
 	SF_S_ARGS = 1,	   /* argv[1..], NUL-separated */
-	SF_S_CGROUPS = 2,  /* "subsys=path" entries, NUL-separated */
+	SF_S_CGROUPS = 2,  /* "subsys=path" entries then "unified=path", NUL-separated */
 	SF_S_ENV = 3,	   /* exec: environment, NUL-separated */
 	SF_S_EXEPATH = 4,  /* exec: full path of the executable file */
 	SF_S_FILENAME = 5, /* exec: the filename passed to execve */
@@ -254,13 +256,6 @@ struct sf_stats {
 	__u64 sample_clock; /* sampling position (not a statistic) */
 };
 
-/* iter/task output, for the /proc snapshot's exact start times */
-struct sf_task_start {
-	__u32 tid;
-	__u32 tgid;
-	__u64 start_ts; /* CLOCK_BOOTTIME ns */
-};
-
 _Static_assert(sizeof(struct sf_hdr) == 40, "sf_hdr layout");
 _Static_assert(sizeof(struct sf_sys) == 88, "sf_sys layout");
 _Static_assert(sizeof(struct sf_tuple) == 56, "sf_tuple layout");
@@ -273,7 +268,6 @@ _Static_assert(sizeof(struct sf_io_slot) == 48, "sf_io_slot layout");
 _Static_assert(sizeof(struct sf_io_val) == 48 * SF_IO_SLOTS, "sf_io_val layout");
 _Static_assert(sizeof(struct sf_tfds) == 8 + 4 * SF_TFD_MAX, "sf_tfds layout");
 _Static_assert(sizeof(struct sf_stats) == 40, "sf_stats layout");
-_Static_assert(sizeof(struct sf_task_start) == 16, "sf_task_start layout");
 
 /*
  * Types only used through casts of ring-buffer memory, and enums never used
@@ -291,7 +285,6 @@ union sf_btf_anchor {
 	struct sf_io_val io_val;
 	struct sf_tfds tfds;
 	struct sf_stats stats;
-	struct sf_task_start task_start;
 	enum sf_limits limits;
 	enum sf_kind kind;
 	enum sf_hdr_flags hdr_flags;

@@ -2,14 +2,15 @@
 //!
 //! ```text
 //! sysporter [-r capture.scap] {-w file|dir/ | -u socket} [-e exporterID] [-G secs]
-//!           [-s ratio] [-c] [-m flow|consume|nofiles] [-d] [-v] [-h]
+//!           [-s ratio] [-c] [-m flow|consume|nofiles] [-p cri.sock] [-t ms] [-d] [-v] [-h]
 //! ```
 //!
 //! Without `-r` it captures live until SIGINT or SIGTERM. The environment overrides of the
 //! reference apply (ENABLE_DROP_MODE, ENABLE_PROC_FLOW, FILE_ONLY, FILE_READ_MODE, NODE_IP,
-//! ENABLE_STATS, ...). Differences from the reference: `-G` with `-r` rotates the output by
-//! capture time (the reference ignores it); `-k` accepts only `ebpf-core` (the library has
-//! its own CO-RE probe); `-f`, `-p` and `-t` report "not supported yet".
+//! ENABLE_STATS, HOST_ROOT, ...). Differences from the reference: `-G` with `-r` rotates the
+//! output by capture time (the reference ignores it); `-k` accepts only `ebpf-core` (the
+//! library has its own CO-RE probe); `-t` defaults to 1000 ms (the reference's default is
+//! 30 ms); `-f` reports "not supported yet".
 
 use clap::Parser;
 use std::path::PathBuf;
@@ -50,10 +51,10 @@ struct Args {
     /// Collection mode: flow (default), consume, nofiles.
     #[arg(short = 'm')]
     mode: Option<String>,
-    /// CRI runtime socket for container metadata.
+    /// CRI runtime socket for container metadata (replaces the default list).
     #[arg(short = 'p')]
     cri: Option<PathBuf>,
-    /// CRI timeout.
+    /// Timeout of one call to a container runtime, in milliseconds (default 1000).
     #[arg(short = 't')]
     cri_timeout: Option<u32>,
     /// Driver type (only ebpf-core: the library's own probe).

@@ -393,6 +393,98 @@ typedef struct sysflow_header {
 } sysflow_header;
 
 /**
+ * A borrowed array of 64-bit integers (`items` is `NULL` when `len` is 0).
+ */
+typedef struct sysflow_long_array {
+    /**
+     * The values.
+     */
+    const int64_t *items;
+    /**
+     * Number of values.
+     */
+    size_t len;
+} sysflow_long_array;
+
+/**
+ * A key and its value, borrowed.
+ */
+typedef struct sysflow_str_pair {
+    /**
+     * The key.
+     */
+    struct sysflow_str key;
+    /**
+     * The value.
+     */
+    struct sysflow_str value;
+} sysflow_str_pair;
+
+/**
+ * A borrowed string map (`len` pairs at `items`, sorted by key; `items` is `NULL` when
+ * `len` is 0).
+ */
+typedef struct sysflow_str_map {
+    /**
+     * The pairs.
+     */
+    const struct sysflow_str_pair *items;
+    /**
+     * Number of pairs.
+     */
+    size_t len;
+} sysflow_str_map;
+
+/**
+ * A Kubernetes pod (`sysflow.entity.Pod`), reached through its container. Added in 0.2;
+ * later versions may append fields (the library allocates every view: never allocate or
+ * copy one by value and rely on its size).
+ */
+typedef struct sysflow_pod {
+    /**
+     * `ts`: when the collector built the record (ns since the epoch).
+     */
+    int64_t ts;
+    /**
+     * `id`: the pod's uid.
+     */
+    struct sysflow_str id;
+    /**
+     * `name`.
+     */
+    struct sysflow_str name;
+    /**
+     * `nodeName`.
+     */
+    struct sysflow_str node_name;
+    /**
+     * `hostIP`: IPv4 addresses as `s_addr` values (network-order bytes read as a host
+     * integer), as the SysFlow `ipaddr` type stores them.
+     */
+    struct sysflow_long_array host_ip;
+    /**
+     * `internalIP`: the pod's IP addresses, same encoding.
+     */
+    struct sysflow_long_array internal_ip;
+    /**
+     * `namespace`.
+     */
+    struct sysflow_str namespace_;
+    /**
+     * `restartCount`: restarts of the pod's containers, in total.
+     */
+    int64_t restart_count;
+    /**
+     * `labels`.
+     */
+    struct sysflow_str_map labels;
+    /**
+     * `selectors`.
+     */
+    struct sysflow_str_map selectors;
+} sysflow_pod;
+
+/**
  * A container (`sysflow.entity.Container`).
  */
 typedef struct sysflow_container {
@@ -425,6 +517,10 @@ typedef struct sysflow_container {
      * `podId` (`ptr` `NULL` when absent).
      */
     struct sysflow_str pod_id;
+    /**
+     * The pod `pod_id` names, or `NULL` (no pod, or not known). Added in 0.2.
+     */
+    const struct sysflow_pod *pod;
 } sysflow_container;
 
 /**
@@ -934,7 +1030,8 @@ typedef struct sysflow_config {
      */
     size_t struct_size;
     /**
-     * `filterContainers`: drop events of processes not in a container. Default false.
+     * `filterContainers`: keep only events of processes in a container (host processes
+     * are dropped, as the reference's code does). Default false.
      */
     bool filter_containers;
     /**
@@ -975,11 +1072,14 @@ typedef struct sysflow_config {
      */
     uint32_t sampling_ratio;
     /**
-     * `criPath`: CRI runtime socket for container metadata. `NULL` (default): none.
+     * `criPath`: the CRI runtime socket for container metadata; replaces the default
+     * list. `NULL` (default): the usual containerd, CRI-O and k3s sockets under
+     * `host_root`.
      */
     const char *cri_path;
     /**
-     * `criTO`: timeout of CRI queries, in milliseconds. Default 30000.
+     * `criTO`: timeout of one call to a container runtime (CRI or the Docker-compatible
+     * API), in milliseconds. Default 1000.
      */
     uint64_t cri_timeout_ms;
     /**
@@ -1065,6 +1165,22 @@ typedef struct sysflow_config {
      * Default true.
      */
     bool env_overrides;
+    /**
+     * `HOST_ROOT`: where the host's root file system is mounted when the collector runs
+     * in a container (its `proc`, `etc/passwd`, `etc/group` and the runtimes' sockets are
+     * read there). `NULL` (default): `/`. Overridden by the `HOST_ROOT` environment
+     * variable when `env_overrides` is set.
+     */
+    const char *host_root;
+    /**
+     * The Docker-compatible API socket (Docker, podman) for container metadata; replaces
+     * the default list. `NULL` (default): the usual sockets under `host_root`.
+     */
+    const char *docker_path;
+    /**
+     * Ask the container runtimes for container and pod metadata. Default true.
+     */
+    bool container_metadata;
 } sysflow_config;
 
 #ifdef __cplusplus

@@ -17,6 +17,8 @@ apt_pkgs=(
   g++ rpm
   # the capture-conversion benchmark compares with `sysdig -r`
   sysdig
+  # the CRI client (k8s-cri) compiles its protos at build time
+  protobuf-compiler
 )
 missing=()
 for p in "${apt_pkgs[@]}"; do

@@ -3,6 +3,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
+# Real container runtimes for tests/containers.rs: podman (Docker-compatible API) and
+# containerd (CRI), state under /var/tmp/sysflow-ct.
+./scripts/containers.sh up
+eval "$(./scripts/containers.sh env)"
 export SYSFLOW_REQUIRE_ALL=1   # tests fail, rather than skip, when a prerequisite is missing
 cargo fmt --check
 cargo clippy --all-targets -- -D warnings

@@ -67,7 +67,9 @@ pub const DEFAULT_BUFFER_BYTES: u64 = 8 * 1024 * 1024;
 /// applies the reference's environment overrides unless [`SysFlowConfig::env_overrides`] is
 /// false; see [`SysFlowConfig::apply_env`].
 pub struct SysFlowConfig {
-    /// `filterContainers`: drop events of processes that are not in a container.
+    /// `filterContainers`: keep only the events and flows of processes that run in a
+    /// container (host processes are dropped). This is what the reference's code does
+    /// (`sysflowprocessor.cpp`); its documentation (`docs/LIBS.md`) says the opposite.
     pub filter_containers: bool,
     /// `rotateInterval`: seconds between output rotations (new file, header, entity
     /// re-export). Default 300.
@@ -88,9 +90,16 @@ pub struct SysFlowConfig {
     pub falco_filter: Option<String>,
     /// `samplingRatio`: keep one syscall in this many (live capture). Default 1.
     pub sampling_ratio: u32,
-    /// `criPath`: CRI runtime socket for container metadata.
+    /// `criPath`: the CRI runtime socket for container metadata (live capture). It
+    /// replaces the default list (`/run/containerd/containerd.sock`,
+    /// `/run/crio/crio.sock`, `/run/k3s/containerd/containerd.sock`, … under
+    /// [`SysFlowConfig::host_root`]), as in the reference.
     pub cri_path: Option<PathBuf>,
-    /// `criTO`: timeout of CRI queries. Default 30 s.
+    /// `criTO`: the timeout of one call to a container runtime (CRI or the
+    /// Docker-compatible API). Default 1 s (libsinsp's default; the C API takes
+    /// milliseconds, as the reference's `criTO`). A runtime that stops answering costs at
+    /// most this per container before the container is written as incomplete, and is then
+    /// skipped until it answers a health check again.
     pub cri_timeout: Duration,
     /// `enableStats`: log table sizes and counters at each rotation and at the end.
     pub enable_stats: bool,
@@ -128,6 +137,19 @@ pub struct SysFlowConfig {
     pub rotate_offline: bool,
     /// Apply the reference's environment overrides in `SysFlowDriver::new` (default true).
     pub env_overrides: bool,
+    /// `HOST_ROOT`: where the host's root file system is mounted when the collector runs
+    /// in a container (e.g. `/host`); empty (default) means `/`. Live capture reads
+    /// `<host_root>/proc` (which must be the host's `/proc`), `<host_root>/etc/passwd` and
+    /// `group`, and looks for the runtimes' default sockets under it.
+    pub host_root: PathBuf,
+    /// The Docker-compatible API socket for container metadata (live capture). It
+    /// replaces the default list (`/run/docker.sock`, `/run/podman/podman.sock`,
+    /// `/run/user/<uid>/podman/podman.sock` under [`SysFlowConfig::host_root`]).
+    pub docker_path: Option<PathBuf>,
+    /// Ask the container runtimes for container and pod metadata (live capture; default
+    /// true). When false, containers are written as `incomplete`, with the runtime the
+    /// cgroup layout suggests.
+    pub container_metadata: bool,
 }
 
 impl Default for SysFlowConfig {
@@ -143,7 +165,7 @@ impl Default for SysFlowConfig {
             falco_filter: None,
             sampling_ratio: 1,
             cri_path: None,
-            cri_timeout: Duration::from_secs(30),
+            cri_timeout: Duration::from_secs(1),
             enable_stats: false,
             enable_process_flow: true,
             file_only: true,
@@ -160,6 +182,9 @@ impl Default for SysFlowConfig {
             file_codec: AvroCodec::default(),
             rotate_offline: false,
             env_overrides: true,
+            host_root: PathBuf::new(),
+            docker_path: None,
+            container_metadata: true,
         }
     }
 }
@@ -194,7 +219,21 @@ impl fmt::Debug for SysFlowConfig {
             .field("file_codec", &self.file_codec)
             .field("rotate_offline", &self.rotate_offline)
             .field("env_overrides", &self.env_overrides)
+            .field("host_root", &self.host_root)
+            .field("docker_path", &self.docker_path)
+            .field("container_metadata", &self.container_metadata)
             .finish()
+    }
+}
+
+/// `path` (absolute, such as `/proc`) on the host whose root file system is mounted at
+/// `host_root` (`HOST_ROOT`); an empty `host_root` is `/`.
+pub(crate) fn host_path(host_root: &std::path::Path, path: &str) -> PathBuf {
+    let rel = path.trim_start_matches('/');
+    if host_root.as_os_str().is_empty() {
+        std::path::Path::new("/").join(rel)
+    } else {
+        host_root.join(rel)
     }
 }
 
@@ -215,7 +254,8 @@ impl SysFlowConfig {
     /// - `ENABLE_DROP_MODE`, `FILE_ONLY`, `ENABLE_PROC_FLOW`: `1` on, any other value off;
     /// - `FILE_READ_MODE`: `0`, `1` or `2` sets the mode, anything else is ignored;
     /// - `SF_K8S_API_URL` and `SF_K8S_API_CERT` set the Kubernetes API;
-    /// - `DRIVER_LOG=1` turns debug output on.
+    /// - `DRIVER_LOG=1` turns debug output on;
+    /// - `HOST_ROOT`, if set, replaces `host_root`.
     pub fn apply_env_from(&mut self, var: impl Fn(&str) -> Option<String>) {
         if var("ENABLE_STATS").as_deref() == Some("1") {
             self.enable_stats = true;
@@ -241,6 +281,9 @@ impl SysFlowConfig {
         if var("DRIVER_LOG").as_deref() == Some("1") {
             self.debug_mode = true;
         }
+        if let Some(root) = var("HOST_ROOT") {
+            self.host_root = root.into();
+        }
     }
 
     /// Applies the environment overrides from the process environment.
@@ -264,6 +307,8 @@ impl SysFlowConfig {
             ("file_path", &self.file_path),
             ("socket_path", &self.socket_path),
             ("scap_input_path", &self.scap_input_path),
+            ("cri_path", &self.cri_path),
+            ("docker_path", &self.docker_path),
         ] {
             if p.as_ref().is_some_and(|p| p.as_os_str().is_empty()) {
                 return bad(format!("{name} is empty; leave it unset instead"));
@@ -287,8 +332,11 @@ impl SysFlowConfig {
         if self.k8s_api_url.is_some() {
             return unsupported("k8s_api_url (Kubernetes events)");
         }
-        if self.cri_path.is_some() {
-            return unsupported("cri_path (CRI container metadata)");
+        if self.cri_path.is_some() && !cfg!(feature = "cri") {
+            return unsupported("cri_path in a build without the `cri` feature");
+        }
+        if self.cri_timeout.is_zero() {
+            return bad("cri_timeout must be at least 1 ms".into());
         }
         if let AvroCodec::Deflate(level) = self.file_codec
             && level > 12
@@ -303,6 +351,7 @@ impl SysFlowConfig {
 mod tests {
     use super::*;
     use std::collections::HashMap;
+    use std::path::Path;
 
     fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
         let m: HashMap<String, String> = pairs
@@ -313,12 +362,26 @@ mod tests {
     }
 
     #[test]
+    fn host_paths_are_under_the_host_root() {
+        assert_eq!(host_path(Path::new(""), "/proc"), Path::new("/proc"));
+        assert_eq!(
+            host_path(Path::new("/host"), "/etc/passwd"),
+            Path::new("/host/etc/passwd")
+        );
+        assert_eq!(
+            host_path(Path::new("/host/"), "/proc"),
+            Path::new("/host/proc")
+        );
+    }
+
+    #[test]
     fn defaults_are_the_reference_defaults() {
         let c = SysFlowConfig::default();
         assert!(!c.filter_containers);
         assert_eq!(c.rotate_interval, 300);
         assert_eq!(c.sampling_ratio, 1);
-        assert_eq!(c.cri_timeout, Duration::from_secs(30));
+        assert_eq!(c.cri_timeout, Duration::from_secs(1));
+        assert!(c.container_metadata && c.host_root.as_os_str().is_empty());
         assert!(!c.enable_stats);
         assert!(c.enable_process_flow);
         assert!(c.file_only);

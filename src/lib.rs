@@ -37,6 +37,7 @@ pub mod event;
 pub mod export;
 pub mod ffi;
 pub mod model;
+pub mod runtime;
 pub mod source;
 pub mod state;
 

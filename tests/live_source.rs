@@ -993,6 +993,33 @@ fn fork_exec_exit_chain_and_thread_lifecycle() {
         "{:?}",
         String::from_utf8_lossy(&p.cgroups)
     );
+    // The child inherits our cgroups: every hierarchy /proc/self/cgroup lists (each v1
+    // controller, and the v2 one as `unified`) is in the kernel's record, path for path.
+    let entries: Vec<String> = p
+        .cgroups
+        .split(|&b| b == 0)
+        .filter(|e| !e.is_empty())
+        .map(|e| String::from_utf8_lossy(e).into_owned())
+        .collect();
+    for line in std::fs::read_to_string("/proc/self/cgroup")
+        .unwrap()
+        .lines()
+    {
+        let mut f = line.splitn(3, ':');
+        let (_, ctrls, path) = (f.next(), f.next().unwrap(), f.next().unwrap());
+        let names: Vec<&str> = if ctrls.is_empty() {
+            vec!["unified"]
+        } else {
+            ctrls
+                .split(',')
+                .filter(|c| !c.starts_with("name="))
+                .collect()
+        };
+        for name in names {
+            let want = format!("{name}={path}");
+            assert!(entries.contains(&want), "{want} not in {entries:?}");
+        }
+    }
     assert_eq!((p.uid, p.gid), (Some(0), Some(0)));
     // both sides carry the child's creation time
     assert_eq!(evs[parent_side].ts, evs[child_side].ts);

@@ -14,6 +14,14 @@ pub(crate) struct ContEntry {
     pub refs: i64,
 }
 
+/// A pod entity and its bookkeeping.
+pub(crate) struct PodEntry {
+    pub rec: Pod,
+    /// What the record was built from (a change means writing it again).
+    pub meta: crate::runtime::PodMeta,
+    pub written: bool,
+}
+
 /// A file entity and its bookkeeping.
 pub(crate) struct FileEntry {
     pub rec: File,
@@ -32,6 +40,44 @@ fn container_type(t: u32) -> ContainerType {
     // Runtimes outside the schema's enum (podman, static, unknown) are recorded as docker,
     // whose cgroup and API conventions they follow.
     ContainerType::from_index(i64::from(t)).unwrap_or(ContainerType::Docker)
+}
+
+/// An IP address as SysFlow's `ipaddr` longs: IPv4 as one long holding `s_addr` (the
+/// network-order bytes read as a host integer, as the reference writes it); IPv6 as two
+/// longs of the address's network-order halves, read the same way.
+pub(crate) fn ip_longs(ip: &std::net::IpAddr) -> Vec<i64> {
+    match ip {
+        std::net::IpAddr::V4(v4) => vec![i64::from(u32::from_ne_bytes(v4.octets()))],
+        std::net::IpAddr::V6(v6) => {
+            let o = v6.octets();
+            let half = |b: &[u8]| {
+                let mut a = [0u8; 8];
+                a.copy_from_slice(b);
+                i64::from_ne_bytes(a)
+            };
+            vec![half(&o[..8]), half(&o[8..])]
+        }
+    }
+}
+
+/// A Pod record from what the CRI runtime said: uid, name, namespace, pod IPs, labels,
+/// the total restart count; node name and host IP from the collector's own node (its
+/// exporter id and configured node IP), which the runtime does not know; no selectors or
+/// services (they come from the Kubernetes API).
+fn pod_record(m: &crate::runtime::PodMeta, st: &State, ts: i64) -> Pod {
+    Pod {
+        ts,
+        id: m.uid.clone(),
+        name: m.name.clone(),
+        node_name: st.node.name.clone(),
+        host_ip: st.node.ip.iter().flat_map(ip_longs).collect(),
+        internal_ip: m.ips.iter().flat_map(ip_longs).collect(),
+        namespace: m.namespace.clone(),
+        restart_count: m.restart_count,
+        labels: m.labels.clone().into_iter().collect(),
+        selectors: Default::default(),
+        services: Vec::new(),
+    }
 }
 
 fn join_args(args: &[Vec<u8>]) -> String {
@@ -53,14 +99,39 @@ pub(crate) fn main_or_self(st: &State, tid: i64) -> Option<&Thread> {
 impl Aggregator {
     // -------------------------------------------------------------------------- emission
 
+    /// Writes a container record, its pod first when the pod is not written yet.
     pub(crate) fn write_container(&mut self, id: &str, out: &mut dyn Emit) -> Result<()> {
+        let Some(uid) = self.containers.get(id).map(|c| c.rec.pod_id.clone()) else {
+            return Ok(());
+        };
+        if let Some(uid) = uid {
+            self.export_pod(&uid, out)?;
+        }
         if let Some(c) = self.containers.get_mut(id) {
             c.written = true;
             let rec = Record::Container(c.rec.clone());
-            out.emit(&rec, Links::default())?;
+            let pod = c
+                .rec
+                .pod_id
+                .as_ref()
+                .and_then(|u| self.pods.get(u))
+                .map(|p| &p.rec);
+            out.emit(
+                &rec,
+                Links {
+                    pod,
+                    ..Links::default()
+                },
+            )?;
             self.count(&rec);
         }
         Ok(())
+    }
+
+    /// The pod record of a container, if it has one.
+    fn pod_of(&self, container: Option<&Container>) -> Option<&Pod> {
+        let uid = container?.pod_id.as_ref()?;
+        self.pods.get(uid).map(|p| &p.rec)
     }
 
     pub(crate) fn write_process(&mut self, oid: Oid, out: &mut dyn Emit) -> Result<()> {
@@ -75,10 +146,12 @@ impl Aggregator {
             .as_ref()
             .and_then(|id| self.containers.get(id))
             .map(|c| &c.rec);
+        let pod = self.pod_of(container);
         out.emit(
             &rec,
             Links {
                 container,
+                pod,
                 ..Links::default()
             },
         )?;
@@ -111,12 +184,14 @@ impl Aggregator {
             .and_then(|p| p.container_id.as_ref())
             .and_then(|id| self.containers.get(id))
             .map(|c| &c.rec);
+        let pod = self.pod_of(container);
         let file = file.and_then(|k| self.files.get(k)).map(|f| &f.rec);
         let new_file = new_file.and_then(|k| self.files.get(k)).map(|f| &f.rec);
         out.emit(
             &rec,
             Links {
                 container,
+                pod,
                 process,
                 file,
                 new_file,
@@ -128,19 +203,39 @@ impl Aggregator {
 
     // ------------------------------------------------------------------------ containers
 
+    /// The Container record the state describes, and whether it is the `incomplete`
+    /// placeholder (live: the runtime's metadata has not arrived).
     fn container_from_state(st: &State, id: &str) -> Option<(Container, bool)> {
         let c = st.containers.get(id)?;
+        if c.awaits_runtime && !c.has_metadata {
+            return Some((Self::placeholder(id, container_type(c.ctype)), true));
+        }
         let rec = Container {
             id: c.id.clone(),
             name: c.name.clone(),
-            image: format!("{}:{}", c.image, c.imagetag),
+            image: match &c.image_full {
+                Some(image) => image.clone(),
+                None => format!("{}:{}", c.image, c.imagetag),
+            },
             imageid: c.imageid.clone(),
             container_type: container_type(c.ctype),
             privileged: c.privileged,
-            pod_id: None,
+            pod_id: c.pod_id.clone(),
         };
         let incomplete = rec.name == INCOMPLETE || rec.image == INCOMPLETE_IMAGE;
         Some((rec, incomplete))
+    }
+
+    fn placeholder(id: &str, container_type: ContainerType) -> Container {
+        Container {
+            id: id.to_string(),
+            name: INCOMPLETE.into(),
+            image: INCOMPLETE_IMAGE.into(),
+            imageid: String::new(),
+            container_type,
+            privileged: false,
+            pod_id: None,
+        }
     }
 
     /// The container of a thread, written if needed. Returns its id.
@@ -157,6 +252,9 @@ impl Aggregator {
             return Ok(None);
         }
         let id = t.container_id.clone();
+        if let Some(uid) = st.containers.get(&id).and_then(|c| c.pod_id.as_deref()) {
+            self.track_pod(st, uid);
+        }
         if let Some(c) = self.containers.get_mut(&id) {
             if c.written && !c.incomplete {
                 return Ok(Some(id));
@@ -180,15 +278,7 @@ impl Aggregator {
                     refs: 0,
                 },
                 None => ContEntry {
-                    rec: Container {
-                        id: id.clone(),
-                        name: INCOMPLETE.into(),
-                        image: INCOMPLETE_IMAGE.into(),
-                        imageid: String::new(),
-                        container_type: ContainerType::Docker,
-                        privileged: false,
-                        pod_id: None,
-                    },
+                    rec: Self::placeholder(&id, ContainerType::Docker),
                     written: false,
                     incomplete: true,
                     refs: 0,
@@ -205,6 +295,78 @@ impl Aggregator {
         if self.containers.get(id).is_some_and(|c| !c.written) {
             self.write_container(id, out)?;
         }
+        Ok(())
+    }
+
+    /// The runtime's metadata for container `id` arrived or changed: a container already
+    /// written (as the `incomplete` placeholder, or with older metadata) is written again
+    /// at once with the same id, its pod first; one not written yet simply takes the new
+    /// fields when it is.
+    pub fn container_updated(&mut self, st: &State, id: &str, out: &mut dyn Emit) -> Result<()> {
+        let Some((rec, incomplete)) = Self::container_from_state(st, id) else {
+            return Ok(());
+        };
+        let pod_changed = match &rec.pod_id {
+            Some(uid) => self.track_pod(st, uid),
+            None => false,
+        };
+        let Some(c) = self.containers.get_mut(id) else {
+            return Ok(());
+        };
+        if c.rec == rec {
+            // Only the pod changed: written again itself, before anything else refers
+            // to it.
+            if pod_changed
+                && c.written
+                && let Some(uid) = c.rec.pod_id.clone()
+            {
+                self.export_pod(&uid, out)?;
+            }
+            return Ok(());
+        }
+        c.rec = rec;
+        c.incomplete = incomplete;
+        if c.written {
+            self.write_container(id, out)?;
+        }
+        Ok(())
+    }
+
+    // ------------------------------------------------------------------------------ pods
+
+    /// Brings the pod entry `uid` up to date with the state; true if its record changed
+    /// (it is then written again before the next container that refers to it).
+    fn track_pod(&mut self, st: &State, uid: &str) -> bool {
+        let Some(info) = st.containers.pod(uid) else {
+            return false;
+        };
+        if self.pods.get(uid).is_some_and(|p| p.meta == info.meta) {
+            return false;
+        }
+        let rec = pod_record(&info.meta, st, self.clock.now_ns() as i64);
+        self.pods.insert(
+            uid.to_string(),
+            PodEntry {
+                rec,
+                meta: info.meta.clone(),
+                written: false,
+            },
+        );
+        true
+    }
+
+    /// Writes a pod if it is not written.
+    fn export_pod(&mut self, uid: &str, out: &mut dyn Emit) -> Result<()> {
+        let Some(p) = self.pods.get_mut(uid) else {
+            return Ok(());
+        };
+        if p.written {
+            return Ok(());
+        }
+        p.written = true;
+        let rec = Record::Pod(p.rec.clone());
+        out.emit(&rec, Links::default())?;
+        self.count(&rec);
         Ok(())
     }
 
@@ -541,5 +703,155 @@ impl Aggregator {
             self.write_file(key, out)?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aggregate::AggConfig;
+    use crate::runtime::{ContainerMeta, PodMeta, RuntimeKind};
+    use crate::state::ProcSnapshot;
+
+    const FULL: &str = "4c89aca6a4e2f0c9d3b17e5a8c6d2b1f0e9d8c7b6a5f4e3d2c1b0a9f8e7d6c5b";
+    const UID: &str = "5f0c1d2e-1d2e-4f3a-9b8c-0123456789ab";
+
+    /// A live state with one process (pid 10) in a Kubernetes container, metadata unknown.
+    fn live_state() -> State {
+        let mut st = State::new();
+        st.containers.set_live(true);
+        st.node.name = "node-a".into();
+        st.load_snapshot(&ProcSnapshot {
+            tid: 10,
+            pid: 10,
+            ptid: -1,
+            vtid: 1,
+            vpid: 1,
+            exe: b"/bin/sh".to_vec(),
+            cgroups: vec![format!("memory=/kubepods/besteffort/pod{UID}/{FULL}").into_bytes()],
+            ..Default::default()
+        });
+        st.finish_snapshot();
+        st
+    }
+
+    fn agg() -> Aggregator {
+        Aggregator::new(AggConfig::from(&crate::SysFlowConfig::default()))
+    }
+
+    fn meta() -> ContainerMeta {
+        ContainerMeta {
+            id: FULL.into(),
+            name: "app".into(),
+            image: "localhost/bb:latest".into(),
+            image_id: "ab".repeat(32),
+            runtime: Some(RuntimeKind::Containerd),
+            pod: Some(PodMeta {
+                uid: UID.into(),
+                name: "web".into(),
+                namespace: "prod".into(),
+                ips: vec!["10.0.0.5".parse().unwrap()],
+                restart_count: 2,
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+
+    fn kinds(out: &[Record]) -> Vec<RecordKind> {
+        out.iter().map(Record::kind).collect()
+    }
+
+    #[test]
+    fn placeholder_first_then_the_same_id_complete_with_its_pod_first() {
+        let mut st = live_state();
+        let mut a = agg();
+        let mut out: Vec<Record> = Vec::new();
+        a.get_process(&st, 10, ObjectState::Reup, &mut out).unwrap();
+        assert_eq!(kinds(&out), [RecordKind::Container, RecordKind::Process]);
+        let Record::Container(c) = &out[0] else {
+            panic!()
+        };
+        assert_eq!(
+            (c.id.as_str(), c.name.as_str(), c.image.as_str()),
+            ("4c89aca6a4e2", "incomplete", "incomplete:incomplete")
+        );
+        assert_eq!(c.container_type, ContainerType::Cri, "the cgroup's hint");
+
+        out.clear();
+        let (id, changed) = st.containers.apply_meta(&meta());
+        assert!(changed);
+        a.container_updated(&st, &id, &mut out).unwrap();
+        assert_eq!(kinds(&out), [RecordKind::Pod, RecordKind::Container]);
+        let (Record::Pod(p), Record::Container(c)) = (&out[0], &out[1]) else {
+            panic!()
+        };
+        assert_eq!(c.id, "4c89aca6a4e2");
+        assert_eq!(
+            (c.name.as_str(), c.image.as_str()),
+            ("app", "localhost/bb:latest")
+        );
+        assert_eq!(c.container_type, ContainerType::Containerd);
+        assert_eq!(c.pod_id.as_deref(), Some(UID));
+        assert_eq!(
+            (p.id.as_str(), p.name.as_str(), p.namespace.as_str()),
+            (UID, "web", "prod")
+        );
+        assert_eq!(p.node_name, "node-a");
+        assert_eq!(
+            p.internal_ip,
+            vec![i64::from(u32::from_ne_bytes([10, 0, 0, 5]))]
+        );
+        assert_eq!(p.restart_count, 2);
+
+        // The same metadata again changes nothing; a pod change writes the pod alone.
+        out.clear();
+        a.container_updated(&st, &id, &mut out).unwrap();
+        assert!(out.is_empty());
+        let mut m = meta();
+        m.pod.as_mut().unwrap().restart_count = 3;
+        st.containers.apply_meta(&m);
+        a.container_updated(&st, &id, &mut out).unwrap();
+        assert_eq!(kinds(&out), [RecordKind::Pod]);
+    }
+
+    #[test]
+    fn every_period_rewrites_the_pod_and_container_before_their_first_use() {
+        let mut st = live_state();
+        st.containers.apply_meta(&meta());
+        let mut a = agg();
+        let mut out: Vec<Record> = Vec::new();
+        a.get_process(&st, 10, ObjectState::Reup, &mut out).unwrap();
+        assert_eq!(
+            kinds(&out),
+            [RecordKind::Pod, RecordKind::Container, RecordKind::Process]
+        );
+        let first = out.clone();
+        a.on_rotation();
+        out.clear();
+        a.get_process(&st, 10, ObjectState::Reup, &mut out).unwrap();
+        assert_eq!(kinds(&out), kinds(&first), "a self-contained file");
+        assert_eq!(out[1], first[1], "the same Container record");
+    }
+
+    #[test]
+    fn a_capture_without_container_events_keeps_the_references_empty_fields() {
+        let mut st = State::new();
+        st.load_snapshot(&ProcSnapshot {
+            tid: 10,
+            pid: 10,
+            ptid: -1,
+            cgroups: vec![format!("cpuset=/docker/{FULL}").into_bytes()],
+            ..Default::default()
+        });
+        st.finish_snapshot();
+        let mut out: Vec<Record> = Vec::new();
+        agg()
+            .get_process(&st, 10, ObjectState::Reup, &mut out)
+            .unwrap();
+        let Record::Container(c) = &out[0] else {
+            panic!()
+        };
+        assert_eq!((c.name.as_str(), c.image.as_str()), ("", ":"));
     }
 }

@@ -25,9 +25,9 @@ use crate::clock::CaptureClock;
 use crate::config::{CollectionMode, FileReadMode, SysFlowConfig};
 use crate::error::Result;
 use crate::event::{EventKind, IdChange, IoDir, SysEvent};
-use crate::model::{Container, File, ObjectState, Oid, OpFlags, Process, Record, RecordKind};
+use crate::model::{Container, File, ObjectState, Oid, OpFlags, Pod, Process, Record, RecordKind};
 use crate::state::{FdKind, State};
-use entities::{ContEntry, FileEntry};
+use entities::{ContEntry, FileEntry, PodEntry};
 use events::ProcFlowEntry;
 use flows::{FileFlowEntry, FlowOp, NetFlowEntry};
 use rustc_hash::FxHashMap as HashMap;
@@ -38,6 +38,8 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 pub struct Links<'a> {
     /// The container of the record's process, if any.
     pub container: Option<&'a Container>,
+    /// The pod of that container, if it runs in a Kubernetes pod sandbox.
+    pub pod: Option<&'a Pod>,
     /// The process of an event or flow.
     pub process: Option<&'a Process>,
     /// The file of a FileFlow, or the first file of a FileEvent.
@@ -155,6 +157,8 @@ impl ProcEntry {
 pub struct AggStats {
     /// Containers in the table.
     pub containers: usize,
+    /// Pods in the table.
+    pub pods: usize,
     /// Processes in the table.
     pub processes: usize,
     /// Open network flows.
@@ -172,6 +176,7 @@ pub struct Aggregator {
     cfg: AggConfig,
     procs: BTreeMap<Oid, ProcEntry>,
     containers: HashMap<String, ContEntry>,
+    pods: HashMap<String, PodEntry>,
     files: HashMap<Vec<u8>, FileEntry>,
     key_scratch: Vec<u8>,
     dfset: BTreeMap<(i64, u64), DataFlowRef>,
@@ -200,6 +205,7 @@ impl Aggregator {
             cfg,
             procs: BTreeMap::new(),
             containers: HashMap::default(),
+            pods: HashMap::default(),
             files: HashMap::default(),
             key_scratch: Vec::new(),
             dfset: BTreeMap::new(),
@@ -241,6 +247,7 @@ impl Aggregator {
     pub fn stats(&self) -> AggStats {
         AggStats {
             containers: self.containers.len(),
+            pods: self.pods.len(),
             processes: self.procs.len(),
             network_flows: self.procs.values().map(|p| p.netflows.len()).sum(),
             file_flows: self.procs.values().map(|p| p.fileflows.len()).sum(),
@@ -364,6 +371,15 @@ impl Aggregator {
         self.containers.retain(|_, c| c.refs > 0);
         for c in self.containers.values_mut() {
             c.written = false;
+        }
+        let containers = &self.containers;
+        self.pods.retain(|uid, _| {
+            containers
+                .values()
+                .any(|c| c.rec.pod_id.as_deref() == Some(uid.as_str()))
+        });
+        for p in self.pods.values_mut() {
+            p.written = false;
         }
         self.files.retain(|_, f| f.refs > 0);
         for f in self.files.values_mut() {

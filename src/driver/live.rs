@@ -3,29 +3,73 @@
 use super::pipeline::{Pipeline, Rotation};
 use super::{ExitHandle, RunSummary};
 use crate::clock;
-use crate::config::SysFlowConfig;
+use crate::config::{SysFlowConfig, host_path};
 use crate::error::{Result, SysFlowError};
 use crate::event::SysEvent;
 use crate::export::FanOut;
+use crate::runtime::{MetaConfig, MetaWorker};
 use crate::source::live::{LiveConfig, LiveSource};
-use crate::state::State;
+use crate::state::{NodeInfo, State};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
-/// Host users and groups, for names of live processes (`$HOST_ROOT/etc/passwd` and
-/// `group` when `HOST_ROOT` is set, as the reference honours it).
-fn load_host_users(state: &mut State) {
-    let root = std::env::var("HOST_ROOT").unwrap_or_default();
-    if let Ok(text) = std::fs::read(format!("{root}/etc/passwd")) {
+/// Host users and groups, for names of live processes: `<host_root>/etc/passwd` and
+/// `group` (the reference's `HOST_ROOT`).
+fn load_host_users(state: &mut State, host_root: &Path) {
+    if let Ok(text) = std::fs::read(host_path(host_root, "/etc/passwd")) {
         state.users.load_passwd(b"", &text);
     }
-    if let Ok(text) = std::fs::read(format!("{root}/etc/group")) {
+    if let Ok(text) = std::fs::read(host_path(host_root, "/etc/group")) {
         state.users.load_group(b"", &text);
+    }
+}
+
+/// The metadata worker's settings: the runtimes' default sockets under the host root,
+/// unless `cri_path` / `docker_path` name one; `criTO` per call.
+fn meta_config(cfg: &SysFlowConfig) -> MetaConfig {
+    let mut mc = MetaConfig::with_host_root(&cfg.host_root);
+    if let Some(p) = &cfg.cri_path {
+        mc.cri_sockets = vec![p.clone()];
+    }
+    if let Some(p) = &cfg.docker_path {
+        mc.docker_sockets = vec![p.clone()];
+    }
+    mc.timeout = cfg.cri_timeout;
+    mc
+}
+
+/// The container metadata worker, as the live loop sees it.
+struct Metadata {
+    worker: Option<MetaWorker>,
+    /// Lookups the worker's full queue refused (the container stays incomplete).
+    refused: u64,
+}
+
+impl Metadata {
+    /// Asks for the containers the state found since the last call, then applies every
+    /// answer that arrived. Never waits.
+    fn exchange(&mut self, pipe: &mut Pipeline, out: &mut FanOut) -> Result<()> {
+        let Some(w) = &self.worker else {
+            pipe.state.containers.take_discovered();
+            return Ok(());
+        };
+        for (full_id, hint) in pipe.state.containers.take_discovered() {
+            if !w.lookup(&full_id, hint) {
+                self.refused += 1;
+            }
+        }
+        while let Some(update) = w.try_recv() {
+            pipe.on_meta(update, out)?;
+        }
+        Ok(())
     }
 }
 
 /// How often in-kernel read/write counters are shipped, so the 30-second flow export
 /// sees them.
 const COUNTER_FLUSH: Duration = Duration::from_secs(1);
+/// The longest a live capture waits at start for the runtimes to list their containers.
+const LISTING_WAIT_MAX: Duration = Duration::from_secs(5);
 /// How often buffered file output is pushed to disk.
 const OUTPUT_FLUSH: Duration = Duration::from_secs(2);
 
@@ -37,11 +81,33 @@ pub(crate) fn run(
     exit: &ExitHandle,
 ) -> Result<RunSummary> {
     let mut src = LiveSource::open(&LiveConfig::from(cfg))?;
-    load_host_users(&mut pipe.state);
+    // The runtimes are asked from the start: containers running now are listed while the
+    // snapshot is read.
+    let mut meta = Metadata {
+        worker: if cfg.container_metadata {
+            Some(
+                MetaWorker::spawn(meta_config(cfg))
+                    .map_err(|e| SysFlowError::io("starting the container metadata thread", e))?,
+            )
+        } else {
+            None
+        },
+        refused: 0,
+    };
+    pipe.state.containers.set_live(true);
+    load_host_users(&mut pipe.state, &cfg.host_root);
     for p in src.snapshot()? {
         pipe.state.load_snapshot(&p);
     }
     pipe.state.finish_snapshot();
+    // Containers running now are described from their first record: wait (bounded) for
+    // the runtimes' first listings, then take in what they said.
+    if let Some(w) = &mut meta.worker
+        && !w.wait_listed((cfg.cri_timeout * 3).min(LISTING_WAIT_MAX))
+    {
+        log::warn!("container metadata: the runtimes' first listings are late; continuing");
+    }
+    meta.exchange(pipe, out)?;
     if out.header().exporter.is_empty() {
         let host = nix::unistd::gethostname()
             .ok()
@@ -49,6 +115,10 @@ pub(crate) fn run(
             .unwrap_or_default();
         out.set_exporter(host);
     }
+    pipe.state.node = NodeInfo {
+        name: out.header().exporter.clone(),
+        ip: cfg.node_ip.parse().ok(),
+    };
     let start = clock::wall_s();
     pipe.rotation = Some(Rotation {
         interval_s: i64::from(cfg.rotate_interval),
@@ -72,6 +142,7 @@ pub(crate) fn run(
     }
     let (mut last_counters, mut last_flush) = (Instant::now(), Instant::now());
     while !exit.is_exiting() {
+        meta.exchange(pipe, out)?;
         let n = src.poll(Duration::from_millis(50), &mut |ev| {
             deliver(pipe, out, &mut failure, ev)
         })?;
@@ -98,12 +169,23 @@ pub(crate) fn run(
     if let Some(e) = failure.take() {
         return Err(e);
     }
+    meta.exchange(pipe, out)?;
     pipe.tick(clock::wall_ns(), out)?;
     pipe.finish(out)?;
     let s = src.stats();
+    let mut metadata = meta
+        .worker
+        .as_ref()
+        .map(MetaWorker::stats)
+        .unwrap_or_default();
+    metadata.queue_full += meta.refused;
+    if let Some(w) = meta.worker.take() {
+        w.shutdown();
+    }
     Ok(RunSummary {
         events: s.events,
         source_drops: s.ring_drops,
+        metadata,
         ..RunSummary::default()
     })
 }

@@ -57,6 +57,9 @@ pub struct RunSummary {
     pub sinks: SinkStats,
     /// Events lost before reaching the aggregator (kernel ring buffer full).
     pub source_drops: u64,
+    /// What the container metadata worker did (live capture): lookups, answers,
+    /// timeouts, errors, refused lookups, and its CPU time.
+    pub metadata: crate::runtime::MetaStats,
 }
 
 /// The SysFlow driver: captures (from a scap file or live), aggregates, and delivers

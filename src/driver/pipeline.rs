@@ -6,6 +6,7 @@ use crate::error::Result;
 use crate::event::SysEvent;
 use crate::export::FanOut;
 use crate::model::Record;
+use crate::runtime::MetaUpdate;
 use crate::state::State;
 
 /// The outputs receive the aggregator's records.
@@ -89,6 +90,30 @@ impl Pipeline {
             return Ok(());
         }
         self.agg.handle(&self.state, ev, has_thread, out)
+    }
+
+    /// Applies what a container runtime said (live capture): the state learns the
+    /// container (and its pod), and the aggregator writes it again if it was already
+    /// written with other fields (the `incomplete` placeholder, typically).
+    pub fn on_meta(&mut self, update: MetaUpdate, out: &mut FanOut) -> Result<()> {
+        match update {
+            MetaUpdate::Container(meta) => {
+                let (id, changed) = self.state.containers.apply_meta(&meta);
+                if changed {
+                    self.agg.container_updated(&self.state, &id, out)?;
+                }
+            }
+            MetaUpdate::Unknown { id } => {
+                log::debug!("no container runtime knows container {id}: it stays incomplete");
+            }
+            MetaUpdate::Removed { id } => {
+                let threads = &self.state.threads;
+                self.state
+                    .containers
+                    .remove(&id, |short| threads.iter().any(|t| t.container_id == short));
+            }
+        }
+        Ok(())
     }
 
     /// End of input: statistics, then every open flow is flushed with TRUNCATE.

@@ -130,6 +130,7 @@ impl FanOut {
         let view = RecordView {
             header: &self.header,
             container: links.container,
+            pod: links.pod,
             process: links.process,
             file: links.file,
             new_file: links.new_file,

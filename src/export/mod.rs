@@ -14,7 +14,7 @@ pub use socket::{Backoff, SocketSink};
 pub use crate::aggregate::Links;
 
 use crate::error::Result;
-use crate::model::{Container, File, Process, Record, SfHeader};
+use crate::model::{Container, File, Pod, Process, Record, SfHeader};
 
 /// One record as a sink receives it: the record, the current header, and the entities
 /// the record refers to. Everything is borrowed and valid only during the call.
@@ -24,6 +24,8 @@ pub struct RecordView<'a> {
     pub header: &'a SfHeader,
     /// The container of the record's process.
     pub container: Option<&'a Container>,
+    /// The pod of that container (Kubernetes), if any.
+    pub pod: Option<&'a Pod>,
     /// The record's process (events and flows).
     pub process: Option<&'a Process>,
     /// The record's file (FileFlow) or first file (FileEvent).

@@ -49,7 +49,8 @@ pub struct sysflow_config {
     /// `sizeof(sysflow_config)` of the header the caller was compiled with; set by
     /// `sysflow_config_init`. Lets the struct grow in later versions.
     pub struct_size: usize,
-    /// `filterContainers`: drop events of processes not in a container. Default false.
+    /// `filterContainers`: keep only events of processes in a container (host processes
+    /// are dropped, as the reference's code does). Default false.
     pub filter_containers: bool,
     /// `rotateInterval`: seconds between output file rotations. Default 300.
     pub rotate_interval: u32,
@@ -72,9 +73,12 @@ pub struct sysflow_config {
     pub falco_filter: *const c_char,
     /// `samplingRatio`: keep one syscall in this many (live capture). Default 1.
     pub sampling_ratio: u32,
-    /// `criPath`: CRI runtime socket for container metadata. `NULL` (default): none.
+    /// `criPath`: the CRI runtime socket for container metadata; replaces the default
+    /// list. `NULL` (default): the usual containerd, CRI-O and k3s sockets under
+    /// `host_root`.
     pub cri_path: *const c_char,
-    /// `criTO`: timeout of CRI queries, in milliseconds. Default 30000.
+    /// `criTO`: timeout of one call to a container runtime (CRI or the Docker-compatible
+    /// API), in milliseconds. Default 1000.
     pub cri_timeout_ms: u64,
     /// `enableStats`: log table sizes and counters. Default false.
     pub enable_stats: bool,
@@ -123,11 +127,26 @@ pub struct sysflow_config {
     /// `SF_K8S_API_URL`, `SF_K8S_API_CERT`, `DRIVER_LOG`) in `sysflow_driver_new`.
     /// Default true.
     pub env_overrides: bool,
+    // ---- added in 0.2 (a caller built against the 0.1 header gets the defaults) ----
+    /// `HOST_ROOT`: where the host's root file system is mounted when the collector runs
+    /// in a container (its `proc`, `etc/passwd`, `etc/group` and the runtimes' sockets are
+    /// read there). `NULL` (default): `/`. Overridden by the `HOST_ROOT` environment
+    /// variable when `env_overrides` is set.
+    pub host_root: *const c_char,
+    /// The Docker-compatible API socket (Docker, podman) for container metadata; replaces
+    /// the default list. `NULL` (default): the usual sockets under `host_root`.
+    pub docker_path: *const c_char,
+    /// Ask the container runtimes for container and pod metadata. Default true.
+    pub container_metadata: bool,
 }
 
-/// The `struct_size` values this version accepts: its own layout only (a larger value
-/// comes from a newer header, whose extra fields this library could not honour).
-const KNOWN_SIZES: [usize; 1] = [std::mem::size_of::<sysflow_config>()];
+/// Size of the 0.1 layout: the struct up to (not including) the fields added in 0.2.
+const SIZE_0_1: usize = std::mem::offset_of!(sysflow_config, host_root);
+
+/// The `struct_size` values this version accepts: its own layout and the 0.1 layout (the
+/// fields added since take their defaults). A larger value comes from a newer header,
+/// whose extra fields this library could not honour.
+const KNOWN_SIZES: [usize; 2] = [SIZE_0_1, std::mem::size_of::<sysflow_config>()];
 
 impl sysflow_config {
     /// The documented defaults: those of [`SysFlowConfig::default`].
@@ -172,6 +191,9 @@ impl sysflow_config {
             file_codec_level,
             rotate_offline: d.rotate_offline,
             env_overrides: d.env_overrides,
+            host_root: std::ptr::null(),
+            docker_path: std::ptr::null(),
+            container_metadata: d.container_metadata,
         }
     }
 }
@@ -189,9 +211,9 @@ pub(crate) struct ReadConfig {
 macro_rules! field {
     ($cfg:ident . $f:ident) => {
         // SAFETY: `read_config`'s caller guarantees `$cfg` points to a readable
-        // `sysflow_config` whose `struct_size` was checked to be this layout's size, so
-        // every field is in bounds; fields are read by value from their own (aligned)
-        // address.
+        // `sysflow_config` whose `struct_size` was checked to be a known size, and fields
+        // past `SIZE_0_1` are only read when it is the full size, so every field read is
+        // in bounds; fields are read by value from their own (aligned) address.
         unsafe { std::ptr::addr_of!((*$cfg).$f).read() }
     };
 }
@@ -334,6 +356,15 @@ pub(crate) unsafe fn read_config(cfg: *const sysflow_config) -> Result<ReadConfi
         cri_path,
         k8s_api_cert,
     ] = paths.map(|p| unsafe { path(p) });
+    // Fields added in 0.2, read only from a caller that has them.
+    let (host_root, docker_path, container_metadata) = if size > SIZE_0_1 {
+        let (h, d) = (field!(cfg.host_root), field!(cfg.docker_path));
+        // SAFETY: as for the other path fields.
+        let (h, d) = unsafe { (path(h), path(d)) };
+        (h, d, flag!(cfg.container_metadata))
+    } else {
+        (None, None, SysFlowConfig::default().container_metadata)
+    };
     // A field added to `SysFlowConfig` but not yet to `sysflow_config` keeps its default;
     // the test `every_rust_field_is_mirrored` fails until it is added here.
     #[allow(clippy::needless_update)]
@@ -365,6 +396,9 @@ pub(crate) unsafe fn read_config(cfg: *const sysflow_config) -> Result<ReadConfi
         file_codec,
         rotate_offline: flag!(cfg.rotate_offline),
         env_overrides: flag!(cfg.env_overrides),
+        host_root: host_root.unwrap_or_default(),
+        docker_path,
+        container_metadata,
         ..SysFlowConfig::default()
     };
     Ok(ReadConfig {
@@ -470,6 +504,13 @@ mod tests {
         // SAFETY: valid config memory.
         let e = unsafe { read_config(&c) }.unwrap_err();
         assert_eq!(e.status, sysflow_status::UNKNOWN_STRUCT_SIZE);
+        // A caller built against the 0.1 header: the newer fields keep their defaults.
+        let mut c = sysflow_config::defaults();
+        c.struct_size = SIZE_0_1;
+        c.docker_path = c"/never/read".as_ptr();
+        // SAFETY: valid config memory (larger than the 0.1 size it declares).
+        let r = unsafe { read_config(&c) }.unwrap();
+        assert!(r.config.docker_path.is_none() && r.config.container_metadata);
         let mut c = sysflow_config::defaults();
         c.collection_mode = 7;
         // SAFETY: valid config memory.

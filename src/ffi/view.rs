@@ -4,7 +4,7 @@
 use crate::driver::ExitHandle;
 use crate::export::RecordView;
 use crate::model::{
-    Container, File, FileEvent, FileFlow, Foid, NetworkEvent, NetworkFlow, Oid, Process,
+    Container, File, FileEvent, FileFlow, Foid, NetworkEvent, NetworkFlow, Oid, Pod, Process,
     ProcessEvent, ProcessFlow, Record, SfHeader,
 };
 use std::cell::Cell;
@@ -152,6 +152,68 @@ pub struct sysflow_container {
     pub privileged: bool,
     /// `podId` (`ptr` `NULL` when absent).
     pub pod_id: sysflow_str,
+    /// The pod `pod_id` names, or `NULL` (no pod, or not known). Added in 0.2.
+    pub pod: *const sysflow_pod,
+}
+
+/// A key and its value, borrowed.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct sysflow_str_pair {
+    /// The key.
+    pub key: sysflow_str,
+    /// The value.
+    pub value: sysflow_str,
+}
+
+/// A borrowed string map (`len` pairs at `items`, sorted by key; `items` is `NULL` when
+/// `len` is 0).
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct sysflow_str_map {
+    /// The pairs.
+    pub items: *const sysflow_str_pair,
+    /// Number of pairs.
+    pub len: usize,
+}
+
+/// A borrowed array of 64-bit integers (`items` is `NULL` when `len` is 0).
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct sysflow_long_array {
+    /// The values.
+    pub items: *const i64,
+    /// Number of values.
+    pub len: usize,
+}
+
+/// A Kubernetes pod (`sysflow.entity.Pod`), reached through its container. Added in 0.2;
+/// later versions may append fields (the library allocates every view: never allocate or
+/// copy one by value and rely on its size).
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct sysflow_pod {
+    /// `ts`: when the collector built the record (ns since the epoch).
+    pub ts: i64,
+    /// `id`: the pod's uid.
+    pub id: sysflow_str,
+    /// `name`.
+    pub name: sysflow_str,
+    /// `nodeName`.
+    pub node_name: sysflow_str,
+    /// `hostIP`: IPv4 addresses as `s_addr` values (network-order bytes read as a host
+    /// integer), as the SysFlow `ipaddr` type stores them.
+    pub host_ip: sysflow_long_array,
+    /// `internalIP`: the pod's IP addresses, same encoding.
+    pub internal_ip: sysflow_long_array,
+    /// `namespace`.
+    pub namespace: sysflow_str,
+    /// `restartCount`: restarts of the pod's containers, in total.
+    pub restart_count: i64,
+    /// `labels`.
+    pub labels: sysflow_str_map,
+    /// `selectors`.
+    pub selectors: sysflow_str_map,
 }
 
 /// A process (`sysflow.entity.Process`).
@@ -474,12 +536,14 @@ pub(crate) struct CCallback {
     userdata: *mut c_void,
     /// Reused storage for string arrays (process `env`, event `args`).
     strs: Vec<sysflow_str>,
+    /// Reused storage for string maps (pod `labels`, `selectors`).
+    pairs: Vec<sysflow_str_pair>,
     shared: Arc<CallbackShared>,
 }
 
 // SAFETY: the raw pointers are the C caller's `userdata` (the C API documents that the
 // callback receives it on whichever thread calls `sysflow_driver_run`, so the caller
-// accepts that it moves between threads) and `strs`, whose entries point into records
+// accepts that it moves between threads) and `strs` and `pairs`, whose entries point into records
 // only during a call and are never dereferenced by Rust.
 unsafe impl Send for CCallback {}
 
@@ -531,7 +595,7 @@ fn header(h: &SfHeader) -> sysflow_header {
     }
 }
 
-fn container(c: &Container) -> sysflow_container {
+fn container(c: &Container, pod: *const sysflow_pod) -> sysflow_container {
     sysflow_container {
         id: s(&c.id),
         name: s(&c.name),
@@ -540,6 +604,59 @@ fn container(c: &Container) -> sysflow_container {
         container_type: c.container_type.index(),
         privileged: c.privileged,
         pod_id: opt(c.pod_id.as_deref()),
+        pod,
+    }
+}
+
+/// A range of `pairs` filled with a map's entries (sorted by key: the map is ordered).
+fn push_pairs(
+    pairs: &mut Vec<sysflow_str_pair>,
+    m: &std::collections::BTreeMap<String, String>,
+) -> std::ops::Range<usize> {
+    let start = pairs.len();
+    pairs.extend(m.iter().map(|(k, v)| sysflow_str_pair {
+        key: s(k),
+        value: s(v),
+    }));
+    start..pairs.len()
+}
+
+fn str_map(pairs: &[sysflow_str_pair], r: std::ops::Range<usize>) -> sysflow_str_map {
+    match pairs.get(r.clone()) {
+        Some(items) if !items.is_empty() => sysflow_str_map {
+            items: items.as_ptr(),
+            len: items.len(),
+        },
+        _ => sysflow_str_map {
+            items: std::ptr::null(),
+            len: 0,
+        },
+    }
+}
+
+fn longs(v: &[i64]) -> sysflow_long_array {
+    sysflow_long_array {
+        items: if v.is_empty() {
+            std::ptr::null()
+        } else {
+            v.as_ptr()
+        },
+        len: v.len(),
+    }
+}
+
+fn pod(p: &Pod, labels: sysflow_str_map, selectors: sysflow_str_map) -> sysflow_pod {
+    sysflow_pod {
+        ts: p.ts,
+        id: s(&p.id),
+        name: s(&p.name),
+        node_name: s(&p.node_name),
+        host_ip: longs(&p.host_ip),
+        internal_ip: longs(&p.internal_ip),
+        namespace: s(&p.namespace),
+        restart_count: p.restart_count,
+        labels,
+        selectors,
     }
 }
 
@@ -695,6 +812,7 @@ impl CCallback {
             callback: callback?,
             userdata,
             strs: Vec::new(),
+            pairs: Vec::new(),
             shared,
         })
     }
@@ -724,7 +842,15 @@ impl CCallback {
             Record::ProcessEvent(e) => Some(push_all(&mut self.strs, &e.args)),
             _ => None,
         };
+        self.pairs.clear();
+        let pod_maps = view.pod.map(|p| {
+            (
+                push_pairs(&mut self.pairs, &p.labels),
+                push_pairs(&mut self.pairs, &p.selectors),
+            )
+        });
         let strs = &self.strs;
+        let pairs = &self.pairs;
         let data = match view.record {
             Record::ProcessEvent(e) => (
                 SYSFLOW_RECORD_PROCESS_EVENT,
@@ -770,7 +896,10 @@ impl CCallback {
             data: data.1,
         };
         let hdr = header(view.header);
-        let cont = view.container.map(container);
+        let pod_view = view.pod.zip(pod_maps).map(|(p, (labels, selectors))| {
+            pod(p, str_map(pairs, labels), str_map(pairs, selectors))
+        });
+        let cont = view.container.map(|c| container(c, ptr(&pod_view)));
         let proc = view
             .process
             .map(|p| process(p, array(strs, env.clone().unwrap_or(0..0))));
@@ -780,7 +909,8 @@ impl CCallback {
         // SAFETY: `callback` is the caller's non-NULL function pointer with this exact
         // signature. Every pointer passed is NULL or points to a local that outlives the
         // call, and the strings and arrays they reach point into `view` and `self.strs`,
-        // neither of which changes during the call. The function is `extern "C"`, so an
+        // neither of which changes during the call (nor `self.pairs`, which the pod's
+        // maps point into). The function is `extern "C"`, so an
         // unwind out of it aborts instead of entering Rust frames.
         unsafe {
             (self.callback)(
@@ -841,6 +971,117 @@ mod tests {
         for (c, f) in ops {
             assert_eq!(c, f.to_avro(), "{f:?}");
         }
+    }
+
+    /// What the test callback copied out of the views.
+    #[derive(Default)]
+    struct Seen {
+        pod_name: String,
+        pod_ip: Vec<i64>,
+        labels: Vec<(String, String)>,
+        pod_id: String,
+        calls: u32,
+        no_pod: u32,
+    }
+
+    fn string(v: sysflow_str) -> String {
+        if v.ptr.is_null() {
+            return String::new();
+        }
+        // SAFETY: a view handed to the callback: `len` bytes at `ptr`, live for the call.
+        let b = unsafe { std::slice::from_raw_parts(v.ptr.cast::<u8>(), v.len) };
+        String::from_utf8_lossy(b).into_owned()
+    }
+
+    unsafe extern "C" fn copy_pod(
+        userdata: *mut c_void,
+        _hdr: *const sysflow_header,
+        cont: *const sysflow_container,
+        _proc: *const sysflow_process,
+        _f1: *const sysflow_file,
+        _f2: *const sysflow_file,
+        _rec: *const sysflow_record,
+    ) {
+        // SAFETY: the test passes a `Seen` as userdata; the views are valid during the
+        // call, and `pod` is NULL or points to a view as well.
+        unsafe {
+            let seen = &mut *userdata.cast::<Seen>();
+            seen.calls += 1;
+            let c = &*cont;
+            seen.pod_id = string(c.pod_id);
+            if c.pod.is_null() {
+                seen.no_pod += 1;
+                return;
+            }
+            let p = &*c.pod;
+            seen.pod_name = string(p.name);
+            seen.pod_ip =
+                std::slice::from_raw_parts(p.internal_ip.items, p.internal_ip.len).to_vec();
+            seen.labels = std::slice::from_raw_parts(p.labels.items, p.labels.len)
+                .iter()
+                .map(|kv| (string(kv.key), string(kv.value)))
+                .collect();
+        }
+    }
+
+    #[test]
+    fn the_container_view_reaches_its_pod() {
+        let mut seen = Seen::default();
+        let mut cb = CCallback::new(
+            Some(copy_pod),
+            std::ptr::from_mut(&mut seen).cast(),
+            Arc::default(),
+        )
+        .unwrap();
+        let pod = Pod {
+            id: "u-1".into(),
+            name: "web".into(),
+            internal_ip: vec![0x0500_000a],
+            labels: [
+                ("app".to_string(), "web".to_string()),
+                ("tier".into(), "a".into()),
+            ]
+            .into_iter()
+            .collect(),
+            ..Default::default()
+        };
+        let container = Container {
+            id: "4c89aca6a4e2".into(),
+            name: "app".into(),
+            image: "bb:latest".into(),
+            imageid: String::new(),
+            container_type: ContainerType::Containerd,
+            privileged: false,
+            pod_id: Some("u-1".into()),
+        };
+        let header = SfHeader::default();
+        let rec = Record::ProcessFlow(ProcessFlow::default());
+        let mut view = RecordView {
+            header: &header,
+            container: Some(&container),
+            pod: Some(&pod),
+            process: None,
+            file: None,
+            new_file: None,
+            record: &rec,
+        };
+        cb.call(&view);
+        assert_eq!((seen.calls, seen.no_pod), (1, 0));
+        assert_eq!(
+            (seen.pod_id.as_str(), seen.pod_name.as_str()),
+            ("u-1", "web")
+        );
+        assert_eq!(seen.pod_ip, vec![0x0500_000a]);
+        assert_eq!(
+            seen.labels,
+            [
+                ("app".to_string(), "web".to_string()),
+                ("tier".into(), "a".into())
+            ]
+        );
+        view.pod = None;
+        cb.call(&view);
+        assert_eq!((seen.calls, seen.no_pod), (2, 1));
     }
 
     #[test]

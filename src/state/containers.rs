@@ -1,25 +1,68 @@
-//! Containers: ids derived from cgroups, metadata from the capture's container events.
+//! Containers and pods: ids from cgroups (read in the kernel, or from the capture), metadata
+//! from the capture's container events (offline) or from the runtimes (live, through
+//! [`crate::runtime::MetaWorker`]).
 
+use crate::runtime::cgroup::{CgroupMatch, RuntimeHint, classify_entries};
+use crate::runtime::{ContainerMeta, PodMeta, RuntimeKind};
 use std::collections::HashMap;
 
-/// Container runtime as the capture numbers it (sinsp `sinsp_container_type`).
+/// Container runtime as the capture numbers it (sinsp `sinsp_container_type`, which the
+/// SysFlow `ContainerType` enum follows for 0..=9).
 pub mod ctype {
-    /// Docker.
+    /// Docker (also podman: see [`super::ctype_of_runtime`]).
     pub const DOCKER: u32 = 0;
+    /// LXC.
+    pub const LXC: u32 = 1;
+    /// libvirt-lxc.
+    pub const LIBVIRT_LXC: u32 = 2;
+    /// A CRI runtime other than containerd and CRI-O.
+    pub const CRI: u32 = 6;
     /// containerd.
     pub const CONTAINERD: u32 = 7;
     /// CRI-O.
     pub const CRIO: u32 = 8;
-    /// Podman (outside the SysFlow schema's enum).
+    /// Podman in captures of libs ≥ 0.11 (outside the SysFlow schema's enum).
     pub const PODMAN: u32 = 11;
+}
+
+/// The SysFlow container type of a runtime.
+///
+/// Podman has no symbol in the v5 `ContainerType` enum (libs' `CT_PODMAN` = 11 is past
+/// its end, and a reader using the schema rejects it), so podman containers are
+/// `CT_DOCKER`: the runtime podman imitates, whose API it serves. Every official tool
+/// reads it.
+pub fn ctype_of_runtime(k: RuntimeKind) -> u32 {
+    match k {
+        RuntimeKind::Docker | RuntimeKind::Podman => ctype::DOCKER,
+        RuntimeKind::Containerd => ctype::CONTAINERD,
+        RuntimeKind::CriO => ctype::CRIO,
+        RuntimeKind::Lxc => ctype::LXC,
+        RuntimeKind::LibvirtLxc => ctype::LIBVIRT_LXC,
+        _ => ctype::CRI,
+    }
+}
+
+/// The container type a cgroup layout suggests, before a runtime answered.
+pub fn ctype_of_hint(h: RuntimeHint) -> u32 {
+    match h {
+        RuntimeHint::Docker | RuntimeHint::Podman => ctype::DOCKER,
+        RuntimeHint::Containerd | RuntimeHint::CriContainerd => ctype::CONTAINERD,
+        RuntimeHint::Crio => ctype::CRIO,
+        RuntimeHint::Lxc => ctype::LXC,
+        RuntimeHint::LibvirtLxc => ctype::LIBVIRT_LXC,
+        _ => ctype::CRI,
+    }
 }
 
 /// What the state knows about a container.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ContainerInfo {
-    /// Short id (12 hex characters for docker-like runtimes).
+    /// Short id, as SysFlow records carry it (12 hex characters for docker-like
+    /// runtimes; the name for LXC).
     pub id: String,
-    /// Runtime type number.
+    /// The full id (64 hex), when known (live: from the cgroup path).
+    pub full_id: String,
+    /// Runtime type number (see [`ctype`]).
     pub ctype: u32,
     /// Name.
     pub name: String,
@@ -31,22 +74,57 @@ pub struct ContainerInfo {
     pub imagerepo: String,
     /// Image tag.
     pub imagetag: String,
+    /// The image as SysFlow records carry it, when the source gives it whole
+    /// (`repository:tag`, live metadata). Unset for captures, whose records follow the
+    /// reference's `image + ":" + imagetag`.
+    pub image_full: Option<String>,
     /// Privileged container.
     pub privileged: bool,
-    /// Metadata came from a container event (not only from a cgroup match).
+    /// The pod's uid (`Pod.id`), when the container runs in a Kubernetes pod sandbox.
+    pub pod_id: Option<String>,
+    /// Metadata came from a container event or a runtime (not only from a cgroup match).
     pub has_metadata: bool,
+    /// Found in a cgroup during live capture, where metadata comes from the runtimes:
+    /// until it arrives the container is written as the reference's `incomplete`
+    /// placeholder. (In a capture, a cgroup match without a container event gives empty
+    /// fields instead, as the reference's capture library does.)
+    pub awaits_runtime: bool,
 }
 
-/// Containers by id.
+/// A pod as the state knows it (from CRI `PodSandboxStatus`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PodInfo {
+    /// What the runtime reported.
+    pub meta: PodMeta,
+}
+
+/// Containers by id, pods by uid, and the containers discovered in cgroups that still wait
+/// for a metadata lookup.
 #[derive(Clone, Debug, Default)]
 pub struct ContainerTable {
     map: HashMap<String, ContainerInfo>,
+    by_full: HashMap<String, String>,
+    pods: HashMap<String, PodInfo>,
+    discovered: Vec<(String, RuntimeHint)>,
+    live: bool,
 }
 
 impl ContainerTable {
-    /// Looks a container up.
+    /// Live capture: containers found in cgroups are queued for runtime lookups
+    /// ([`ContainerTable::take_discovered`]) and written as `incomplete` until their
+    /// metadata arrives.
+    pub fn set_live(&mut self, live: bool) {
+        self.live = live;
+    }
+
+    /// Looks a container up by its short id.
     pub fn get(&self, id: &str) -> Option<&ContainerInfo> {
         self.map.get(id)
+    }
+
+    /// Looks a pod up by its uid.
+    pub fn pod(&self, uid: &str) -> Option<&PodInfo> {
+        self.pods.get(uid)
     }
 
     /// Records metadata from a container JSON event. Returns false if it is not usable.
@@ -73,23 +151,110 @@ impl ContainerTable {
             privileged: c["privileged"].as_bool().unwrap_or(false),
             has_metadata: true,
             id: id.clone(),
+            ..Default::default()
         };
         self.map.insert(id, info);
         true
     }
 
-    /// Records a container seen only through a cgroup (no metadata), unless known.
-    pub fn ensure(&mut self, id: &str, ctype: u32) {
-        self.map
-            .entry(id.to_string())
-            .or_insert_with(|| ContainerInfo {
-                id: id.to_string(),
-                ctype,
+    /// Records a container found in a cgroup path, unless known. A container seen for the
+    /// first time is queued for a metadata lookup ([`ContainerTable::take_discovered`]).
+    pub fn ensure(&mut self, m: &CgroupMatch) {
+        if self.map.contains_key(&m.short_id) {
+            return;
+        }
+        let has_metadata = matches!(m.hint, RuntimeHint::Lxc | RuntimeHint::LibvirtLxc);
+        self.map.insert(
+            m.short_id.clone(),
+            ContainerInfo {
+                id: m.short_id.clone(),
+                full_id: m.full_id.clone(),
+                ctype: ctype_of_hint(m.hint),
+                // LXC and libvirt-lxc have no API to ask: the name is all there is.
+                name: if has_metadata {
+                    m.full_id.clone()
+                } else {
+                    String::new()
+                },
+                image_full: has_metadata.then(String::new),
+                has_metadata,
+                awaits_runtime: self.live && !has_metadata,
                 ..Default::default()
-            });
+            },
+        );
+        self.by_full.insert(m.full_id.clone(), m.short_id.clone());
+        if self.live && !has_metadata {
+            self.discovered.push((m.full_id.clone(), m.hint));
+        }
     }
 
-    /// Records full metadata (live lookups).
+    /// The containers found in cgroups since the last call, as (full id, hint): what to
+    /// ask the runtimes about.
+    pub fn take_discovered(&mut self) -> Vec<(String, RuntimeHint)> {
+        std::mem::take(&mut self.discovered)
+    }
+
+    /// Records what a runtime said about a container (and its pod). Returns the short id
+    /// of the container and whether anything a record carries changed.
+    pub fn apply_meta(&mut self, meta: &ContainerMeta) -> (String, bool) {
+        let id = self
+            .by_full
+            .get(&meta.id)
+            .cloned()
+            .unwrap_or_else(|| crate::runtime::sysflow_id(&meta.id).to_string());
+        self.by_full.insert(meta.id.clone(), id.clone());
+        let mut changed = false;
+        let pod_id = meta.pod.as_ref().map(|p| p.uid.clone());
+        if let Some(p) = &meta.pod {
+            let new = PodInfo { meta: p.clone() };
+            if self.pods.get(&p.uid) != Some(&new) {
+                changed = true;
+                self.pods.insert(p.uid.clone(), new);
+            }
+        }
+        let info = ContainerInfo {
+            id: id.clone(),
+            full_id: meta.id.clone(),
+            ctype: meta
+                .runtime
+                .map(ctype_of_runtime)
+                .or_else(|| self.map.get(&id).map(|c| c.ctype))
+                .unwrap_or(ctype::DOCKER),
+            name: meta.name.clone(),
+            image: meta.image.clone(),
+            imageid: meta.image_id.clone(),
+            image_full: Some(meta.image.clone()),
+            privileged: meta.privileged,
+            pod_id,
+            has_metadata: true,
+            ..Default::default()
+        };
+        if self.map.get(&id) != Some(&info) {
+            changed = true;
+            self.map.insert(id.clone(), info);
+        }
+        (id, changed)
+    }
+
+    /// Forgets a container the runtime removed, unless a process of the capture still
+    /// refers to it (`in_use`).
+    pub fn remove(&mut self, full_id: &str, in_use: impl Fn(&str) -> bool) {
+        let Some(id) = self.by_full.get(full_id).cloned() else {
+            return;
+        };
+        if in_use(&id) {
+            return;
+        }
+        self.by_full.remove(full_id);
+        if let Some(c) = self.map.remove(&id)
+            && let Some(uid) = c.pod_id
+            && !self.map.values().any(|o| o.pod_id.as_deref() == Some(&uid))
+        {
+            self.pods.remove(&uid);
+        }
+    }
+
+    /// Records full metadata (tests and tools).
     pub fn insert(&mut self, info: ContainerInfo) {
         self.map.insert(info.id.clone(), info);
     }
@@ -105,75 +270,93 @@ impl ContainerTable {
     }
 }
 
-fn is_hex64(s: &[u8]) -> bool {
-    s.len() == 64 && s.iter().all(|b| b.is_ascii_hexdigit())
-}
-
-/// Finds a container id in one cgroup path; returns the short id and the runtime type.
-pub fn container_from_cgroup(path: &[u8]) -> Option<(String, u32)> {
-    let last = path.rsplit(|&b| b == b'/').next()?;
-    let short = |id: &[u8]| String::from_utf8_lossy(&id[..12]).into_owned();
-    // Docker: ".../<64 hex>" or ".../docker-<64 hex>.scope".
-    if is_hex64(last) {
-        // containerd and CRI place the id directly too; docker is the capture's default.
-        return Some((short(last), ctype::DOCKER));
-    }
-    for (prefix, suffix, t) in [
-        (&b"docker-"[..], &b".scope"[..], ctype::DOCKER),
-        (b"libpod-", b"", ctype::PODMAN),
-        (b"libpod-", b".scope", ctype::PODMAN),
-        (b"crio-", b".scope", ctype::CRIO),
-        (b"cri-containerd-", b".scope", ctype::CONTAINERD),
-    ] {
-        if last.len() == prefix.len() + 64 + suffix.len()
-            && last.starts_with(prefix)
-            && last.ends_with(suffix)
-            && is_hex64(&last[prefix.len()..prefix.len() + 64])
-        {
-            return Some((short(&last[prefix.len()..]), t));
-        }
-    }
-    None
-}
-
-/// Finds the container id in a list of `subsys=path` cgroup entries.
+/// Finds the container in a list of `subsys=path` cgroup entries (see
+/// [`crate::runtime::cgroup::classify_entries`]).
 pub fn container_from_cgroups<'a>(
     cgroups: impl IntoIterator<Item = &'a [u8]>,
-) -> Option<(String, u32)> {
-    for entry in cgroups {
-        let path = match entry.iter().position(|&b| b == b'=') {
-            Some(i) => &entry[i + 1..],
-            None => entry,
-        };
-        if let Some(found) = container_from_cgroup(path) {
-            return Some(found);
-        }
-    }
-    None
+) -> Option<CgroupMatch> {
+    classify_entries(cgroups)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    const ID: &str = "c010f5a0854912345678901234567890123456789012345678901234567890ab";
+
     #[test]
     fn cgroup_layouts() {
-        let id = "c010f5a0854912345678901234567890123456789012345678901234567890ab";
-        let p = format!("cpuset=/docker/{id}");
+        let p = format!("cpuset=/docker/{ID}");
+        let m = container_from_cgroups([p.as_bytes()]).unwrap();
         assert_eq!(
-            container_from_cgroups([p.as_bytes()]),
-            Some(("c010f5a08549".into(), ctype::DOCKER))
+            (m.short_id.as_str(), m.hint),
+            ("c010f5a08549", RuntimeHint::Docker)
         );
-        let p = format!("/system.slice/docker-{id}.scope");
+        let p = format!("memory=/libpod_parent/libpod-{ID}");
+        let m = container_from_cgroups([p.as_bytes()]).unwrap();
+        assert_eq!(m.hint, RuntimeHint::Podman);
+        assert!(container_from_cgroups([&b"memory=/user.slice"[..]]).is_none());
+    }
+
+    #[test]
+    fn discovered_containers_are_queued_once_and_completed_by_metadata() {
+        let mut t = ContainerTable::default();
+        t.set_live(true);
+        let p = format!("memory=/libpod_parent/libpod-{ID}");
+        let m = container_from_cgroups([p.as_bytes()]).unwrap();
+        t.ensure(&m);
+        t.ensure(&m);
         assert_eq!(
-            container_from_cgroup(p.as_bytes()).unwrap().0,
-            "c010f5a08549"
+            t.take_discovered(),
+            vec![(ID.to_string(), RuntimeHint::Podman)]
         );
-        let p = format!("/machine.slice/libpod-{id}");
-        assert_eq!(
-            container_from_cgroup(p.as_bytes()).unwrap().1,
-            ctype::PODMAN
-        );
-        assert_eq!(container_from_cgroup(b"/user.slice"), None);
+        assert!(t.take_discovered().is_empty());
+        let c = t.get("c010f5a08549").unwrap();
+        assert!(!c.has_metadata && c.awaits_runtime && c.ctype == ctype::DOCKER);
+
+        let meta = ContainerMeta {
+            id: ID.into(),
+            name: "web".into(),
+            image: "localhost/bb:latest".into(),
+            image_id: "ab".repeat(32),
+            runtime: Some(RuntimeKind::Podman),
+            privileged: true,
+            pod: Some(PodMeta {
+                uid: "u-1".into(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        assert_eq!(t.apply_meta(&meta), ("c010f5a08549".into(), true));
+        assert_eq!(t.apply_meta(&meta), ("c010f5a08549".into(), false));
+        let c = t.get("c010f5a08549").unwrap();
+        assert!(c.has_metadata && c.privileged && c.pod_id.as_deref() == Some("u-1"));
+        assert_eq!(c.image_full.as_deref(), Some("localhost/bb:latest"));
+        assert!(t.pod("u-1").is_some());
+
+        t.remove(ID, |_| true);
+        assert!(t.get("c010f5a08549").is_some());
+        t.remove(ID, |_| false);
+        assert!(t.get("c010f5a08549").is_none() && t.pod("u-1").is_none());
+    }
+
+    #[test]
+    fn captures_do_not_queue_lookups() {
+        let mut t = ContainerTable::default();
+        let p = format!("memory=/docker/{ID}");
+        t.ensure(&container_from_cgroups([p.as_bytes()]).unwrap());
+        assert!(t.take_discovered().is_empty());
+        assert!(!t.get("c010f5a08549").unwrap().awaits_runtime);
+    }
+
+    #[test]
+    fn lxc_needs_no_lookup() {
+        let mut t = ContainerTable::default();
+        t.set_live(true);
+        let m = container_from_cgroups([&b"memory=/lxc.payload.web"[..]]).unwrap();
+        t.ensure(&m);
+        assert!(t.take_discovered().is_empty());
+        let c = t.get("web").unwrap();
+        assert!(c.has_metadata && c.name == "web" && c.ctype == ctype::LXC);
     }
 }

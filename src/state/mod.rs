@@ -16,7 +16,10 @@ mod snapshot;
 mod threads;
 mod users;
 
-pub use containers::{ContainerInfo, ContainerTable, container_from_cgroups, ctype};
+pub use containers::{
+    ContainerInfo, ContainerTable, PodInfo, container_from_cgroups, ctype, ctype_of_hint,
+    ctype_of_runtime,
+};
 pub use fd::{FdInfo, FdKind, FdTable, Ipv4Tuple, Ipv6Tuple, Role, l4};
 pub use snapshot::ProcSnapshot;
 pub use threads::{Thread, Threads, cl};
@@ -50,6 +53,15 @@ pub struct Ipv4Iface {
     pub netmask: [u8; 4],
 }
 
+/// The node a live capture runs on (what a container runtime cannot say about its pods).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NodeInfo {
+    /// Node name: the configured exporter id, else the host name.
+    pub name: String,
+    /// Node IP address: the configured node IP (`NODE_IP`), if it parses.
+    pub ip: Option<std::net::IpAddr>,
+}
+
 /// The whole capture state.
 #[derive(Clone, Debug, Default)]
 pub struct State {
@@ -63,6 +75,8 @@ pub struct State {
     pub ipv4_ifaces: Vec<Ipv4Iface>,
     /// Host name of the capturing machine.
     pub hostname: String,
+    /// The Kubernetes node the capture runs on, for `Pod.nodeName` and `Pod.hostIP`.
+    pub node: NodeInfo,
     pending_exit: Option<i64>,
     pending_close: Option<(i64, Vec<i64>)>,
 }
@@ -151,9 +165,9 @@ impl State {
         };
         let found = container_from_cgroups(t.cgroups.iter().map(|c| c.as_slice()));
         let id = match found {
-            Some((id, ty)) => {
-                self.containers.ensure(&id, ty);
-                id
+            Some(m) => {
+                self.containers.ensure(&m);
+                m.short_id
             }
             None => String::new(),
         };

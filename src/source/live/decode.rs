@@ -10,7 +10,7 @@
 use super::clock;
 use super::skel::types::{
     sf_exit, sf_hdr, sf_io_key, sf_io_val, sf_iocount, sf_kind, sf_limits, sf_net, sf_nr, sf_proc,
-    sf_proc_str, sf_stats, sf_sys, sf_task_start, sf_tuple,
+    sf_proc_str, sf_stats, sf_sys, sf_tuple,
 };
 use crate::event::*;
 use crate::model::OpenFlags;
@@ -27,7 +27,6 @@ const _: () = assert!(size_of::<sf_iocount>() == 48);
 const _: () = assert!(size_of::<sf_io_key>() == 8);
 const _: () = assert!(size_of::<sf_io_val>() == 48 * sf_limits::SF_IO_SLOTS.0 as usize);
 const _: () = assert!(size_of::<sf_stats>() == 40);
-const _: () = assert!(size_of::<sf_task_start>() == 16);
 
 const NSTR: usize = sf_limits::SF_NSTR.0 as usize;
 
@@ -43,7 +42,6 @@ impl Pod for sf_iocount {}
 impl Pod for sf_io_key {}
 impl Pod for sf_io_val {}
 impl Pod for sf_stats {}
-impl Pod for sf_task_start {}
 
 /// Bounds-checked copy of a wire struct out of bytes.
 pub(super) fn read_pod<T: Pod>(data: &[u8], off: usize) -> Option<T> {
@@ -100,6 +98,7 @@ fn body_size(kind: sf_kind) -> Option<usize> {
         sf_kind::SF_K_CLONE | sf_kind::SF_K_EXEC => size_of::<sf_proc>(),
         sf_kind::SF_K_EXIT => size_of::<sf_exit>(),
         sf_kind::SF_K_IOCOUNT => size_of::<sf_iocount>(),
+        sf_kind::SF_K_TASK | sf_kind::SF_K_SELF => 0,
         _ => return None,
     })
 }
@@ -259,6 +258,70 @@ fn proc_info<'a>(r: &Record<'a>, p: &sf_proc) -> ProcInfo<'a> {
 const COMM_OFF: usize = size_of::<sf_hdr>() + std::mem::offset_of!(sf_proc, comm);
 
 /// Decodes one record into an event; `rec` is the whole record (the event borrows its
+/// One task as the probe's task iterator saw it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(super) struct IterTask {
+    /// Process (thread group) id, initial pid namespace.
+    pub(super) tgid: u32,
+    /// Start time (`CLOCK_BOOTTIME` ns).
+    pub(super) start_boot_ns: u64,
+    /// Cgroups as `subsys=path` entries (and `unified=path`), read in the kernel.
+    pub(super) cgroups: Vec<Vec<u8>>,
+}
+
+/// What the task iterator reported: its reader's identity and every task.
+#[derive(Clone, Debug, Default)]
+pub(super) struct TaskScan {
+    /// The reader (the collector): (tid, tgid) in the initial pid namespace.
+    pub(super) reader: Option<(u32, u32)>,
+    /// Tasks by tid.
+    pub(super) tasks: std::collections::HashMap<u32, IterTask>,
+    /// Records that could not be decoded.
+    pub(super) errors: u64,
+}
+
+/// Decodes the task iterator's output: `SF_K_SELF` first, then one `SF_K_TASK` record per
+/// task, each framed by its header's `size`. Stops at the first record it cannot frame.
+pub(super) fn task_scan(mut bytes: &[u8]) -> TaskScan {
+    let mut scan = TaskScan::default();
+    while !bytes.is_empty() {
+        let Some(hdr) = read_pod::<sf_hdr>(bytes, 0) else {
+            scan.errors += 1;
+            break;
+        };
+        let size = hdr.size as usize;
+        let Some((rec, rest)) = bytes
+            .split_at_checked(size)
+            .filter(|_| size >= size_of::<sf_hdr>())
+        else {
+            scan.errors += 1;
+            break;
+        };
+        bytes = rest;
+        match parse(rec) {
+            Ok(r) if sf_kind(u32::from(r.hdr.kind)) == sf_kind::SF_K_SELF => {
+                scan.reader = Some((r.hdr.tid, r.hdr.tgid));
+            }
+            Ok(r) if sf_kind(u32::from(r.hdr.kind)) == sf_kind::SF_K_TASK => {
+                let cgroups = r
+                    .raw(sf_proc_str::SF_S_CGROUPS.0 as usize)
+                    .map(crate::state::split_nul)
+                    .unwrap_or_default();
+                scan.tasks.insert(
+                    r.hdr.tid,
+                    IterTask {
+                        tgid: r.hdr.tgid,
+                        start_boot_ns: r.hdr.ts,
+                        cgroups,
+                    },
+                );
+            }
+            _ => scan.errors += 1,
+        }
+    }
+    scan
+}
+
 /// strings). Time stamps become epoch nanoseconds.
 pub(super) fn event(rec: &[u8]) -> Result<SysEvent<'_>, DecodeError> {
     let r = parse(rec)?;

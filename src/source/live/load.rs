@@ -81,7 +81,6 @@ pub(super) fn load(
             let ro = open.maps.rodata_data.as_deref_mut().ok_or_else(|| {
                 libbpf_rs::Error::from(std::io::Error::other("probe has no .rodata"))
             })?;
-            ro.sf_self_tgid = std::process::id();
             ro.sf_sampling = cfg.sampling_ratio;
             ro.sf_drop_mode = u8::from(cfg.drop_mode);
             // Records are submitted without wake-up; past a quarter of the ring the probe

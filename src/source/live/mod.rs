@@ -50,7 +50,16 @@
 //! A [`LiveSource`] is `Send`; its methods take `&mut self` or `&self` and the callback
 //! runs on the calling thread. Several sources may exist at once (each loads its own
 //! probe), and sources can be opened and dropped repeatedly in one process. The
-//! collector's own process (all its threads) is never captured.
+//! collector's own process (all its threads) is never captured: the probe compares with
+//! the id the kernel gives it in the initial pid namespace (learnt from the task iterator
+//! before anything is attached), so this holds when the collector runs in a container
+//! with a pid namespace of its own.
+//!
+//! # Host ids
+//!
+//! Every thread and process id is the host's (initial pid namespace). The snapshot reads
+//! `<host_root>/proc` and fails if that is not the host's `/proc`, rather than mixing
+//! another namespace's numbers in.
 
 mod checks;
 mod clock;
@@ -70,8 +79,9 @@ use crate::state::ProcSnapshot;
 use counters::Drained;
 use parking_lot::Mutex;
 use skel::Probe;
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::io::Read;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -80,7 +90,7 @@ use std::time::{Duration, Instant};
 const TICK: Duration = Duration::from_millis(10);
 
 /// What the live probe captures: the fields of [`SysFlowConfig`] it uses.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LiveConfig {
     /// Which syscalls are captured (`collectionMode`).
     pub collection_mode: CollectionMode,
@@ -94,6 +104,9 @@ pub struct LiveConfig {
     pub single_buffer_dimension: u64,
     /// Check privileges, BTF and the kernel version before loading (`moduleChecks`).
     pub module_checks: bool,
+    /// Where the host's file system is mounted (`HOST_ROOT`; empty: `/`): the snapshot
+    /// reads `<host_root>/proc`.
+    pub host_root: PathBuf,
 }
 
 impl Default for LiveConfig {
@@ -110,6 +123,7 @@ impl From<&SysFlowConfig> for LiveConfig {
             sampling_ratio: c.sampling_ratio,
             single_buffer_dimension: c.single_buffer_dimension,
             module_checks: c.module_checks,
+            host_root: c.host_root.clone(),
         }
     }
 }
@@ -145,6 +159,7 @@ pub struct LiveStats {
 /// ```
 pub struct LiveSource {
     probe: Probe,
+    host_root: PathBuf,
     /// Records copied out of the ring buffer by its callback: `[len: u32][bytes]`.
     records: Arc<Mutex<Vec<u8>>>,
     /// The batch being delivered (swapped with `records`).
@@ -186,6 +201,7 @@ impl LiveSource {
         })?;
         Ok(Self {
             probe,
+            host_root: cfg.host_root.clone(),
             records,
             batch: Vec::with_capacity(1 << 20),
             delivered: 0,
@@ -193,33 +209,57 @@ impl LiveSource {
         })
     }
 
-    /// Every process and thread running now, with open fds, from `/proc` (see
-    /// [`proc_snapshot`]); creation times are the kernel's exact task start times, as
-    /// clone events carry them.
+    /// Every process and thread running now, with open fds, from `<host_root>/proc` (see
+    /// [`proc_snapshot`]); creation times and cgroups come from the kernel (the probe's
+    /// task iterator), so they match what clone and exec events carry, whatever pid or
+    /// cgroup namespace the collector runs in.
+    ///
+    /// Errors: [`SysFlowError::ReadingFileSystem`] when `<host_root>/proc` cannot be listed
+    /// or is not the host's (the collector runs in a pid namespace of its own: mount the
+    /// host's `/proc` and set `host_root`, as the reference's `HOST_ROOT`).
     pub fn snapshot(&self) -> Result<Vec<ProcSnapshot>> {
-        let starts = self.task_starts();
-        procfs::scan(&|tid| starts.get(&tid).copied())
+        let scan = self.task_scan();
+        let proc_root = crate::config::host_path(&self.host_root, "/proc");
+        let (_, self_tgid) = self.probe.reader();
+        let seen = std::fs::read_link(proc_root.join("self"))
+            .ok()
+            .and_then(|p| p.to_str()?.parse::<u32>().ok());
+        if seen != Some(self_tgid) {
+            return Err(SysFlowError::ReadingFileSystem {
+                path: proc_root.clone(),
+                source: std::io::Error::other(format!(
+                    "not the host's /proc: it numbers this process {}, the kernel {self_tgid}; \
+                     mount the host's /proc and set host_root (HOST_ROOT) to its parent",
+                    seen.map_or_else(|| "?".to_string(), |p| p.to_string())
+                )),
+            });
+        }
+        procfs::scan(&proc_root, &|tid| {
+            scan.tasks
+                .get(&tid)
+                .map(|t| (t.start_boot_ns, t.cgroups.clone()))
+        })
     }
 
-    /// Exact start times (boot ns) of every task, from the probe's task iterator.
-    fn task_starts(&self) -> HashMap<u32, u64> {
-        let mut out = HashMap::new();
+    /// The collector's own process id as the kernel (the initial pid namespace) numbers
+    /// it: the process the probe never captures. Records carry these host ids.
+    pub fn self_tgid(&self) -> u32 {
+        self.probe.reader().1
+    }
+
+    /// Start times and cgroups of every task, from the probe's task iterator.
+    fn task_scan(&self) -> decode::TaskScan {
         let Some(link) = self.probe.task_iter() else {
-            return out;
+            return decode::TaskScan::default();
         };
         let Ok(mut it) = libbpf_rs::Iter::new(link) else {
-            return out;
+            return decode::TaskScan::default();
         };
         let mut bytes = Vec::new();
         if it.read_to_end(&mut bytes).is_err() {
-            return out;
+            return decode::TaskScan::default();
         }
-        for chunk in bytes.chunks_exact(16) {
-            if let Some(t) = decode::read_pod::<skel::types::sf_task_start>(chunk, 0) {
-                out.insert(t.tid, t.start_ts);
-            }
-        }
-        out
+        decode::task_scan(&bytes)
     }
 
     /// Waits up to `max_wait` for events, then delivers everything the ring holds to

@@ -12,6 +12,7 @@ use std::collections::{HashMap, HashSet};
 use std::fs;
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
 
 /// Clock ticks per second of `/proc/<pid>/stat` times (`USER_HZ`, 100 on Linux).
 const USER_HZ: u64 = 100;
@@ -29,13 +30,17 @@ const USER_HZ: u64 = 100;
 /// Processes that exit while being read are skipped. Fails only when `/proc` itself
 /// cannot be listed.
 pub fn proc_snapshot() -> Result<Vec<ProcSnapshot>> {
-    scan(&|_| None)
+    scan(Path::new("/proc"), &|_| None)
 }
 
-/// [`proc_snapshot`] with exact task start times (boot ns) where `start_of` knows them.
-pub(super) fn scan(start_of: &dyn Fn(u32) -> Option<u64>) -> Result<Vec<ProcSnapshot>> {
-    let entries = fs::read_dir("/proc").map_err(|e| SysFlowError::ReadingFileSystem {
-        path: "/proc".into(),
+/// [`proc_snapshot`] of the `/proc` at `proc_root`, with each task's exact start time (boot
+/// ns) and cgroups taken from the kernel where `kernel_of` knows the task.
+pub(super) fn scan(
+    proc_root: &Path,
+    kernel_of: &dyn Fn(u32) -> Option<(u64, Vec<Vec<u8>>)>,
+) -> Result<Vec<ProcSnapshot>> {
+    let entries = fs::read_dir(proc_root).map_err(|e| SysFlowError::ReadingFileSystem {
+        path: proc_root.to_path_buf(),
         source: e,
     })?;
     let mut pids: Vec<u32> = entries
@@ -45,8 +50,9 @@ pub(super) fn scan(start_of: &dyn Fn(u32) -> Option<u64>) -> Result<Vec<ProcSnap
     let v2_controllers = v2_controllers();
     let mut nets: HashMap<Vec<u8>, NetTables> = HashMap::new();
     let mut out = Vec::new();
+    let root = proc_root.display();
     for pid in pids {
-        let base = format!("/proc/{pid}");
+        let base = format!("{root}/{pid}");
         let Ok(tasks) = fs::read_dir(format!("{base}/task")) else {
             continue;
         };
@@ -62,10 +68,12 @@ pub(super) fn scan(start_of: &dyn Fn(u32) -> Option<u64>) -> Result<Vec<ProcSnap
             let Some(mut snap) = thread(&tbase, pid, tid, &proc_info, &v2_controllers) else {
                 continue;
             };
-            snap.clone_ts = match start_of(tid) {
-                Some(boot_ns) => clock::to_epoch(boot_ns),
-                None => snap.clone_ts,
-            };
+            if let Some((boot_ns, cgroups)) = kernel_of(tid) {
+                snap.clone_ts = clock::to_epoch(boot_ns);
+                if !cgroups.is_empty() {
+                    snap.cgroups = cgroups;
+                }
+            }
             if tid == pid {
                 let netns = fs::read_link(format!("{base}/ns/net"))
                     .map(|p| p.as_os_str().as_bytes().to_vec())

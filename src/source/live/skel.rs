@@ -31,7 +31,7 @@ use generated::{SysflowSkel, SysflowSkelBuilder};
 
 use libbpf_rs::skel::{OpenSkel, Skel, SkelBuilder};
 use libbpf_rs::{Link, MapCore, OpenObject, RingBuffer, RingBufferBuilder};
-use std::mem::{ManuallyDrop, MaybeUninit};
+use std::mem::{ManuallyDrop, MaybeUninit, size_of};
 use std::ptr::NonNull;
 use std::time::Duration;
 
@@ -44,6 +44,8 @@ pub(super) enum Stage {
     Configure,
     /// Loading into the kernel (verifier).
     Load,
+    /// Learning the collector's own identity from the task iterator.
+    Identify,
     /// Attaching the programs.
     Attach,
     /// Setting up the ring buffer consumer.
@@ -57,6 +59,7 @@ impl Stage {
             Stage::Open => "opening the probe",
             Stage::Configure => "configuring the probe",
             Stage::Load => "loading the probe",
+            Stage::Identify => "identifying the collector's own process",
             Stage::Attach => "attaching the probe",
             Stage::Ring => "setting up the ring buffer",
         }
@@ -69,6 +72,8 @@ pub(super) struct Probe {
     rb: ManuallyDrop<RingBuffer<'static>>,
     skel: NonNull<SysflowSkel<'static>>,
     obj: NonNull<MaybeUninit<OpenObject>>,
+    /// The collector's (tid, tgid) in the initial pid namespace.
+    reader: (u32, u32),
 }
 
 // SAFETY: the libbpf object, its maps, programs and links are handles on kernel objects
@@ -100,11 +105,21 @@ impl Probe {
                 .map_err(|e| (Stage::Open, e))?;
             configure(&mut open).map_err(|e| (Stage::Configure, e))?;
             let mut skel = open.load().map_err(|e| (Stage::Load, e))?;
+            // Before anything is attached: who we are in the kernel's eyes, so the probe
+            // skips our own process from its first event on.
+            let reader = identify(&skel).map_err(|e| (Stage::Identify, e))?;
+            let bss = skel.maps.bss_data.as_deref_mut().ok_or_else(|| {
+                (
+                    Stage::Identify,
+                    libbpf_rs::Error::from(std::io::Error::other("probe has no .bss")),
+                )
+            })?;
+            bss.sf_self_tgid = reader.1;
             skel.attach().map_err(|e| (Stage::Attach, e))?;
-            Ok(skel)
+            Ok((skel, reader))
         })();
-        let skel = match loaded {
-            Ok(s) => NonNull::from(Box::leak(Box::new(s))),
+        let (skel, reader) = match loaded {
+            Ok((s, reader)) => (NonNull::from(Box::leak(Box::new(s))), reader),
             Err(e) => {
                 free_obj(obj);
                 return Err(e);
@@ -123,6 +138,7 @@ impl Probe {
                 rb: ManuallyDrop::new(rb),
                 skel,
                 obj,
+                reader,
             }),
             Err(e) => {
                 // SAFETY: the skeleton came from `Box::leak` above; the failed builder
@@ -159,10 +175,36 @@ impl Probe {
         &self.skel().maps.sf_stats_map
     }
 
-    /// The task iterator's link (exact task start times for the snapshot).
+    /// The task iterator's link (exact task start times and cgroups for the snapshot).
     pub(super) fn task_iter(&self) -> Option<&Link> {
         self.skel().links.sf_iter_task.as_ref()
     }
+
+    /// The collector's (tid, tgid) in the initial pid namespace: what the probe compares
+    /// with to skip our own process.
+    pub(super) fn reader(&self) -> (u32, u32) {
+        self.reader
+    }
+}
+
+/// Reads the first record of a fresh task iterator: the (tid, tgid) of its reader, this
+/// process, as the initial pid namespace numbers it.
+fn identify(skel: &SysflowSkel<'_>) -> libbpf_rs::Result<(u32, u32)> {
+    use std::io::Read;
+    let link = skel.progs.sf_iter_task.attach()?;
+    let mut it = libbpf_rs::Iter::new(&link)?;
+    let mut first = [0u8; size_of::<types::sf_hdr>()];
+    it.read_exact(&mut first).map_err(|e| {
+        libbpf_rs::Error::from(std::io::Error::other(format!(
+            "reading the task iterator: {e}"
+        )))
+    })?;
+    let scan = super::decode::task_scan(&first);
+    scan.reader.ok_or_else(|| {
+        libbpf_rs::Error::from(std::io::Error::other(
+            "the task iterator did not report its reader",
+        ))
+    })
 }
 
 impl Drop for Probe {
