@@ -11,10 +11,16 @@
 //! - [`avro`]: SysFlow Avro files (read and write) and the socket wire format.
 //! - [`SysFlowDriver`] / [`SysFlowConfig`]: a capture source, the aggregator and the sinks
 //!   (a Rust callback, Avro files with rotation, a unix socket).
+//! - [`runtime`]: container context — the container a process runs in, from its cgroup
+//!   (read in the kernel), and what the container runtimes (Docker-compatible API, CRI)
+//!   say about it and its Kubernetes pod, asked by a metadata worker thread.
 //!
 //! ## Threading
 //!
 //! [`SysFlowDriver::run`] blocks the calling thread and invokes the record callback on it.
+//! A live capture also runs one metadata thread (`sysflow-meta`, with a current-thread
+//! tokio runtime confined to it) that talks to the container runtimes; the event path
+//! never waits for it.
 //! [`ExitHandle`] (from [`SysFlowDriver::exit_handle`]) is `Send + Sync + Clone`; its
 //! `exit()` only sets an atomic flag and may be called from a signal handler.
 //!
