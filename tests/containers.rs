@@ -290,6 +290,17 @@ fn process_tree(recs: &[Record], init: i64) -> HashSet<Oid> {
 /// of the init, `CLONE_PARENT`) there, so the kernel counts them in. Returns how many
 /// processes were checked.
 fn assert_processes_link(recs: &[Record], init: i64, id: &str) -> usize {
+    assert_processes_link_with(recs, init, id, &|_| false)
+}
+
+/// [`assert_processes_link`], where `exec`'d tells the processes started in the container
+/// by the runtime's exec (`podman exec`): they must link to it too.
+fn assert_processes_link_with(
+    recs: &[Record],
+    init: i64,
+    id: &str,
+    execd: &dyn Fn(&Process) -> bool,
+) -> usize {
     let tree = process_tree(recs, init);
     assert!(
         !tree.is_empty(),
@@ -318,13 +329,24 @@ fn assert_processes_link(recs: &[Record], init: i64, id: &str) -> usize {
                     p.exe
                 );
             }
+            if execd(latest[&p.oid]) {
+                assert_eq!(
+                    latest[&p.oid].container_id.as_deref(),
+                    Some(id),
+                    "process {} ({}) executed in the container is not linked to it",
+                    p.oid.hpid,
+                    p.exe
+                );
+                continue;
+            }
             if !tree.contains(&p.oid) && !runc_stage(p) {
                 assert_ne!(
                     p.container_id.as_deref(),
                     Some(id),
-                    "process {} ({}) outside the container is linked to it",
+                    "process {} ({} {}) outside the container is linked to it",
                     p.oid.hpid,
-                    p.exe
+                    p.exe,
+                    p.exe_args
                 );
             }
         }
@@ -397,18 +419,36 @@ fn podman_containers_carry_what_podman_reports() {
     for ins in [&pre, &privd, &plain] {
         wait_for_view(&seen, &expected_from_podman(ins), Duration::from_secs(30));
     }
+    // A process started in a running container by the runtime (runc exec: it joins the
+    // container's cgroup, then executes the command).
+    let marker = format!("sf-exec-{tag}");
+    podman(&[
+        "exec",
+        &plain_name,
+        "sh",
+        "-c",
+        &format!("echo {marker} > /tmp/e"),
+    ]);
     podman(&["kill", &priv_name, &plain_name]);
     std::thread::sleep(Duration::from_millis(500));
     let (recs, summary) = cap.stop();
     assert_eq!(summary.source_drops, 0);
 
     assert_entity_order(&recs);
+    // (the podman CLI that asked for it has the marker in its arguments too)
+    let execd = |p: &Process| p.exe.ends_with("/busybox") && p.exe_args.contains(&marker);
+    assert!(
+        recs.iter()
+            .any(|r| matches!(r, Record::Process(p) if execd(p))),
+        "no record of the process podman exec started"
+    );
     for (ins, privileged) in [(&pre, false), (&privd, true), (&plain, false)] {
         let want = expected_from_podman(ins);
         assert_eq!(want.privileged, privileged, "the test's own setup");
         assert_container(&recs, &want);
         let init = ins["State"]["Pid"].as_i64().unwrap();
-        let n = assert_processes_link(&recs, init, &want.id);
+        let in_this = |p: &Process| ins == &plain && execd(p);
+        let n = assert_processes_link_with(&recs, init, &want.id, &in_this);
         assert!(
             n >= 2,
             "{}: its init and at least one child: {n}",

@@ -436,6 +436,33 @@ impl Aggregator {
             .map(|p| p.rec.oid)
     }
 
+    /// After an exec or setuid of a written process: if its thread now runs in another
+    /// container than the record says (it joined the container's cgroup, then executed,
+    /// as `runc exec` and `podman exec` do), the record is re-linked, the container
+    /// written first if needed. The reference refreshes only exe, args and ids here; a
+    /// process executing inside a container must not stay linked to the host.
+    pub(crate) fn relink_container(
+        &mut self,
+        st: &State,
+        tid: i64,
+        oid: Oid,
+        out: &mut dyn Emit,
+    ) -> Result<()> {
+        let now = st
+            .threads
+            .get(tid)
+            .map(|t| t.container_id.as_str())
+            .filter(|c| !c.is_empty());
+        let had = self
+            .procs
+            .get(&oid)
+            .and_then(|p| p.rec.container_id.as_deref());
+        if now == had {
+            return Ok(());
+        }
+        self.reup_container(st, tid, oid, &mut [], out)
+    }
+
     fn reup_container(
         &mut self,
         st: &State,

@@ -183,6 +183,7 @@ impl Aggregator {
         };
         if !created {
             self.update_process(st, tid, oid);
+            self.relink_container(st, tid, oid, out)?;
             self.write_process(oid, out)?;
         }
         self.write_process_event(oid, tid, OpFlags::EXEC, res, Vec::new(), out)

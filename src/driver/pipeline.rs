@@ -63,6 +63,10 @@ impl Pipeline {
             self.log_stats(out);
             out.rotate(now)?;
             self.agg.on_rotation();
+            let threads = &self.state.threads;
+            self.state
+                .containers
+                .prune_removed(|id| threads.iter().any(|t| t.container_id == id));
             if let Some(r) = &mut self.rotation {
                 r.period_start = now;
             }

@@ -106,6 +106,8 @@ pub struct ContainerTable {
     by_full: HashMap<String, String>,
     pods: HashMap<String, PodInfo>,
     discovered: Vec<(String, RuntimeHint)>,
+    /// Full ids the runtime removed while a process still referred to them.
+    removed: std::collections::HashSet<String>,
     live: bool,
 }
 
@@ -237,20 +239,31 @@ impl ContainerTable {
     }
 
     /// Forgets a container the runtime removed, unless a process of the capture still
-    /// refers to it (`in_use`).
+    /// refers to it (`in_use`): then it is forgotten by a later
+    /// [`ContainerTable::prune_removed`].
     pub fn remove(&mut self, full_id: &str, in_use: impl Fn(&str) -> bool) {
         let Some(id) = self.by_full.get(full_id).cloned() else {
             return;
         };
         if in_use(&id) {
+            self.removed.insert(full_id.to_string());
             return;
         }
+        self.removed.remove(full_id);
         self.by_full.remove(full_id);
         if let Some(c) = self.map.remove(&id)
             && let Some(uid) = c.pod_id
             && !self.map.values().any(|o| o.pod_id.as_deref() == Some(&uid))
         {
             self.pods.remove(&uid);
+        }
+    }
+
+    /// Forgets the removed containers no process refers to any more (`in_use`).
+    pub fn prune_removed(&mut self, in_use: impl Fn(&str) -> bool) {
+        let removed: Vec<String> = self.removed.iter().cloned().collect();
+        for full in removed {
+            self.remove(&full, &in_use);
         }
     }
 
@@ -336,8 +349,11 @@ mod tests {
 
         t.remove(ID, |_| true);
         assert!(t.get("c010f5a08549").is_some());
-        t.remove(ID, |_| false);
+        t.prune_removed(|_| true);
+        assert!(t.get("c010f5a08549").is_some(), "still in use");
+        t.prune_removed(|_| false);
         assert!(t.get("c010f5a08549").is_none() && t.pod("u-1").is_none());
+        assert!(t.removed.is_empty());
     }
 
     #[test]
