@@ -4,7 +4,8 @@
  * tracepoints into the records of wire.h.
  *
  * Attach points (all tp_btf; fentry/kprobes/classic tracepoints are not
- * available on our machines): sys_exit, sched_process_fork, _exec, _exit;
+ * available on our machines): sys_exit, sched_process_fork, _exec, _exit,
+ * cgroup_attach_task;
  * plus an iter/task program for the snapshot (exact task start times and
  * cgroups, read in the kernel) and the collector's own identity.
  *
@@ -1511,6 +1512,35 @@ int BPF_PROG(sf_exit, struct task_struct *p)
 	 * ships whatever the process still counts, as its fds close silently */
 	sf_g_ship_thread(tgid, tid, group_dead, now);
 	sf_emit_exit(tgid, tid, BPF_CORE_READ(p, exit_code), group_dead, now);
+	return 0;
+}
+
+/*
+ * A task moved to another cgroup (a write to cgroup.procs or cgroup.threads, runc
+ * placing a container's first process, systemd): the task's cgroups after the move, so
+ * the container it belongs to follows the kernel and not only its last exec. Fires after
+ * the migration; with threadgroup set the whole thread group moved.
+ */
+SEC("tp_btf/cgroup_attach_task")
+int BPF_PROG(sf_cgroup_attach, struct cgroup *dst_cgrp, const char *path, struct task_struct *task,
+	     bool threadgroup)
+{
+	__u32 tgid = BPF_CORE_READ(task, tgid);
+	if (tgid == sf_self_tgid)
+		return 0;
+	struct sf_scratch *s = sf_scratch();
+	if (!s)
+		return 0;
+	struct sf_hdr *h = (void *)s->buf;
+	sf_hdr_init(h, SF_K_CGROUP, 0, bpf_ktime_get_boot_ns(), BPF_CORE_READ(task, pid), tgid);
+	struct sf_cgmove *m = (void *)(s->buf + sizeof(struct sf_hdr));
+	m->threadgroup = threadgroup;
+	m->pad = 0;
+	/* global functions take scalars: read the task pointer again as a plain value */
+	__u64 tp = 0;
+	bpf_probe_read_kernel(&tp, sizeof(tp), &ctx[2]);
+	__u32 off = sf_g_cgroups(s, sizeof(struct sf_hdr) + sizeof(struct sf_cgmove), tp);
+	sf_submit(s->buf, off);
 	return 0;
 }
 

@@ -36,6 +36,7 @@ enum sf_kind {
 	SF_K_IOCOUNT = 6, /* struct sf_iocount: read/write counters of (hdr.tid, fd) */
 	SF_K_TASK = 7,	  /* iter/task: a task; ts = its start, string SF_S_CGROUPS */
 	SF_K_SELF = 8,	  /* iter/task, first record: tid/tgid of the reader (the collector) */
+	SF_K_CGROUP = 9,  /* struct sf_cgmove: a task moved to another cgroup; string SF_S_CGROUPS */
 };
 
 /* sf_hdr.flags */
@@ -201,6 +202,13 @@ struct sf_proc {
 	__u8 comm[SF_COMM_LEN];
 };
 
+/* SF_K_CGROUP: hdr.tid/tgid moved (its whole thread group when threadgroup); the string
+ * SF_S_CGROUPS holds all its cgroups after the move */
+struct sf_cgmove {
+	__u32 threadgroup;
+	__u32 pad;
+};
+
 /* SF_K_EXIT */
 struct sf_exit {
 	__s64 status; /* task->exit_code */
@@ -262,6 +270,7 @@ _Static_assert(sizeof(struct sf_tuple) == 56, "sf_tuple layout");
 _Static_assert(sizeof(struct sf_net) == 80, "sf_net layout");
 _Static_assert(sizeof(struct sf_proc) == 88, "sf_proc layout");
 _Static_assert(sizeof(struct sf_exit) == 16, "sf_exit layout");
+_Static_assert(sizeof(struct sf_cgmove) == 8, "sf_cgmove layout");
 _Static_assert(sizeof(struct sf_iocount) == 48, "sf_iocount layout");
 _Static_assert(sizeof(struct sf_io_key) == 8, "sf_io_key layout");
 _Static_assert(sizeof(struct sf_io_slot) == 48, "sf_io_slot layout");
@@ -280,6 +289,7 @@ union sf_btf_anchor {
 	struct sf_net net;
 	struct sf_proc proc;
 	struct sf_exit exit;
+	struct sf_cgmove cgmove;
 	struct sf_iocount iocount;
 	struct sf_io_key io_key;
 	struct sf_io_val io_val;

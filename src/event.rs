@@ -262,6 +262,14 @@ pub enum EventKind<'a> {
     Clone(CloneEvent<'a>),
     /// execve/execveat exit.
     Execve(ExecveEvent<'a>),
+    /// The thread (its whole process when `threadgroup`) moved to another cgroup without
+    /// an exec (live source: the kernel's `cgroup_attach_task`).
+    CgroupMove {
+        /// All its cgroups after the move: NUL-separated `subsys=path` entries.
+        cgroups: &'a [u8],
+        /// The whole thread group moved.
+        threadgroup: bool,
+    },
     /// A thread exited (its last event).
     Exit {
         /// Exit status as the kernel reports it.

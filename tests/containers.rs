@@ -1238,3 +1238,130 @@ fn the_collector_in_a_container_sees_the_host_with_host_pids() {
         "the collector's own output file appears in its records"
     );
 }
+
+// ------------------------------------------------------------------------ cgroup moves
+
+/// The latest Process record of `oid` before record index `before`.
+fn process_at(recs: &[Record], oid: Oid, before: usize) -> Option<&Process> {
+    recs[..before].iter().rev().find_map(|r| match r {
+        Record::Process(p) if p.oid == oid => Some(p),
+        _ => None,
+    })
+}
+
+#[test]
+fn a_process_moved_into_and_out_of_a_containers_cgroup_follows_the_kernel() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    if !nix::unistd::geteuid().is_root() || !Path::new("/sys/kernel/btf/vmlinux").exists() {
+        common::skip("live capture needs root and /sys/kernel/btf/vmlinux");
+        return;
+    }
+    // A docker-layout cgroup of our own (no runtime knows it: the container stays
+    // incomplete), in the memory hierarchy (v1) or the unified one (v2).
+    let root = if Path::new("/sys/fs/cgroup/memory/cgroup.procs").exists() {
+        PathBuf::from("/sys/fs/cgroup/memory")
+    } else {
+        PathBuf::from("/sys/fs/cgroup")
+    };
+    let id: String = format!("{:016x}", 0x5f5f_0000_u64 + u64::from(std::process::id())).repeat(4);
+    let cg = root.join("docker").join(&id);
+    std::fs::create_dir_all(&cg).unwrap();
+    struct Rmdir(PathBuf);
+    impl Drop for Rmdir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir(&self.0);
+        }
+    }
+    let _rm = Rmdir(cg.clone());
+    // Where to move back: our own cgroup in that hierarchy.
+    let own = std::fs::read_to_string("/proc/self/cgroup")
+        .unwrap()
+        .lines()
+        .find_map(|l| {
+            let mut f = l.splitn(3, ':');
+            let (_, ctrls, path) = (f.next()?, f.next()?, f.next()?);
+            let wanted = if root.ends_with("memory") {
+                ctrls.split(',').any(|c| c == "memory")
+            } else {
+                ctrls.is_empty()
+            };
+            wanted.then(|| root.join(path.trim_start_matches('/')))
+        })
+        .unwrap();
+
+    let dir = tempfile::tempdir_in("/tmp").unwrap();
+    let (inside, outside) = (dir.path().join("inside"), dir.path().join("outside"));
+    let cap = start_capture(SysFlowConfig {
+        container_metadata: false,
+        ..Default::default()
+    });
+    let mut child = Command::new("/bin/sh")
+        .args([
+            "-c",
+            &format!(
+                "read a; echo in > {}; read b; echo out > {}",
+                inside.display(),
+                outside.display()
+            ),
+        ])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let mut stdin = child.stdin.take().unwrap();
+    let kernel_says = || std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    std::fs::write(cg.join("cgroup.procs"), pid.to_string()).unwrap();
+    assert!(kernel_says().contains(&id), "the kernel moved it");
+    std::io::Write::write_all(&mut stdin, b"go\n").unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    std::fs::write(own.join("cgroup.procs"), pid.to_string()).unwrap();
+    assert!(!kernel_says().contains(&id), "the kernel moved it back");
+    std::io::Write::write_all(&mut stdin, b"go\n").unwrap();
+    drop(stdin);
+    assert!(child.wait().unwrap().success());
+    std::thread::sleep(Duration::from_millis(300));
+    let (recs, _) = cap.stop();
+
+    let short = &id[..12];
+    let flow_on = |path: &Path| {
+        let file = recs
+            .iter()
+            .find_map(|r| match r {
+                Record::File(f) if f.path == path.display().to_string() => Some(f.oid),
+                _ => None,
+            })
+            .unwrap_or_else(|| panic!("no File record for {}", path.display()));
+        recs.iter()
+            .position(|r| matches!(r, Record::FileFlow(f) if f.file_oid == file))
+            .unwrap_or_else(|| panic!("no flow on {}", path.display()))
+    };
+    let (i_in, i_out) = (flow_on(&inside), flow_on(&outside));
+    let Record::FileFlow(f_in) = &recs[i_in] else {
+        unreachable!()
+    };
+    assert_eq!(f_in.proc_oid.hpid, i64::from(pid));
+    let p_in = process_at(&recs, f_in.proc_oid, i_in).unwrap();
+    assert_eq!(
+        p_in.container_id.as_deref(),
+        Some(short),
+        "written while inside"
+    );
+    let Record::FileFlow(f_out) = &recs[i_out] else {
+        unreachable!()
+    };
+    let p_out = process_at(&recs, f_out.proc_oid, i_out).unwrap();
+    assert_eq!(p_out.container_id, None, "written after moving back out");
+    assert_eq!(p_out.state, ObjectState::Modified);
+    let c = containers(&recs, short);
+    assert!(
+        !c.is_empty() && c.iter().all(|c| is_placeholder(c)),
+        "{c:#?}"
+    );
+    assert_eq!(
+        c[0].container_type,
+        ContainerType::Docker,
+        "the layout's hint"
+    );
+    assert_entity_order(&recs);
+}

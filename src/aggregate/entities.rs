@@ -463,6 +463,39 @@ impl Aggregator {
         self.reup_container(st, tid, oid, &mut [], out)
     }
 
+    /// A process moved to another cgroup without an exec: if that changes its container,
+    /// a written Process record is written again (MODIFIED) with the new link, its
+    /// container first; an unwritten one gets the link when it is written.
+    pub(crate) fn on_cgroup_move(
+        &mut self,
+        st: &State,
+        tid: i64,
+        out: &mut dyn Emit,
+    ) -> Result<()> {
+        let Some(mt) = main_or_self(st, tid) else {
+            return Ok(());
+        };
+        let oid = Oid::new(mt.clone_ts as i64, mt.pid);
+        let now = Some(mt.container_id.as_str()).filter(|c| !c.is_empty());
+        let Some(p) = self.procs.get(&oid) else {
+            return Ok(());
+        };
+        if p.rec.container_id.as_deref() == now {
+            return Ok(());
+        }
+        let written = p.written;
+        self.reup_container(st, mt.tid, oid, &mut [], out)?;
+        let ts = self.clock.now_ns() as i64;
+        if let Some(p) = self.procs.get_mut(&oid) {
+            p.rec.state = ObjectState::Modified;
+            p.rec.ts = ts;
+        }
+        if written {
+            self.write_process(oid, out)?;
+        }
+        Ok(())
+    }
+
     fn reup_container(
         &mut self,
         st: &State,

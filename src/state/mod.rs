@@ -291,6 +291,30 @@ impl State {
                 self.apply_clone(ev.ts, tid, &c);
                 return self.threads.get(tid).is_some();
             }
+            EventKind::CgroupMove {
+                cgroups,
+                threadgroup,
+            } => {
+                if self.threads.get(tid).is_none() {
+                    return false;
+                }
+                let mut tids = if threadgroup {
+                    self.threads.group_members(tid)
+                } else {
+                    Vec::new()
+                };
+                if !tids.contains(&tid) {
+                    tids.push(tid);
+                }
+                let entries = split_nul(cgroups);
+                for t in tids {
+                    if let Some(th) = self.threads.get_mut(t) {
+                        th.cgroups = entries.clone();
+                    }
+                    self.resolve_container(t);
+                }
+                return true;
+            }
             EventKind::Exit { reaper, .. } => {
                 if self.threads.get(tid).is_none() {
                     return false;

@@ -9,8 +9,8 @@
 
 use super::clock;
 use super::skel::types::{
-    sf_exit, sf_hdr, sf_io_key, sf_io_val, sf_iocount, sf_kind, sf_limits, sf_net, sf_nr, sf_proc,
-    sf_proc_str, sf_stats, sf_sys, sf_tuple,
+    sf_cgmove, sf_exit, sf_hdr, sf_io_key, sf_io_val, sf_iocount, sf_kind, sf_limits, sf_net,
+    sf_nr, sf_proc, sf_proc_str, sf_stats, sf_sys, sf_tuple,
 };
 use crate::event::*;
 use crate::model::OpenFlags;
@@ -23,6 +23,7 @@ const _: () = assert!(size_of::<sf_tuple>() == 56);
 const _: () = assert!(size_of::<sf_net>() == 80);
 const _: () = assert!(size_of::<sf_proc>() == 88);
 const _: () = assert!(size_of::<sf_exit>() == 16);
+const _: () = assert!(size_of::<sf_cgmove>() == 8);
 const _: () = assert!(size_of::<sf_iocount>() == 48);
 const _: () = assert!(size_of::<sf_io_key>() == 8);
 const _: () = assert!(size_of::<sf_io_val>() == 48 * sf_limits::SF_IO_SLOTS.0 as usize);
@@ -38,6 +39,7 @@ impl Pod for sf_sys {}
 impl Pod for sf_net {}
 impl Pod for sf_proc {}
 impl Pod for sf_exit {}
+impl Pod for sf_cgmove {}
 impl Pod for sf_iocount {}
 impl Pod for sf_io_key {}
 impl Pod for sf_io_val {}
@@ -99,6 +101,7 @@ fn body_size(kind: sf_kind) -> Option<usize> {
         sf_kind::SF_K_EXIT => size_of::<sf_exit>(),
         sf_kind::SF_K_IOCOUNT => size_of::<sf_iocount>(),
         sf_kind::SF_K_TASK | sf_kind::SF_K_SELF => 0,
+        sf_kind::SF_K_CGROUP => size_of::<sf_cgmove>(),
         _ => return None,
     })
 }
@@ -378,6 +381,15 @@ pub(super) fn event(rec: &[u8]) -> Result<SysEvent<'_>, DecodeError> {
                 write_bytes: c.write_bytes,
                 first_ts: clock::to_epoch(c.first_ts),
             })
+        }
+        sf_kind::SF_K_CGROUP => {
+            let m: sf_cgmove = r.body()?;
+            EventKind::CgroupMove {
+                cgroups: r
+                    .raw(sf_proc_str::SF_S_CGROUPS.0 as usize)
+                    .unwrap_or_default(),
+                threadgroup: m.threadgroup != 0,
+            }
         }
         _ => return Err(bad(format!("unknown record kind {}", h.kind))),
     };
@@ -729,6 +741,30 @@ mod tests {
                 reaper: None
             }
         ));
+    }
+
+    #[test]
+    fn cgroup_moves_carry_the_new_cgroups() {
+        let m = sf_cgmove {
+            threadgroup: 1,
+            pad: 0,
+        };
+        let cg: &[u8] = b"memory=/docker/x\0unified=/\0";
+        let rec = record(sf_kind::SF_K_CGROUP, 0, 9, &pod_bytes(&m), &[b"", b"", cg]);
+        let ev = event(&rec).unwrap();
+        assert_eq!(ev.tid, 9);
+        let EventKind::CgroupMove {
+            cgroups,
+            threadgroup,
+        } = ev.kind
+        else {
+            panic!("{:?}", ev.kind)
+        };
+        assert!(threadgroup);
+        assert_eq!(cgroups, cg);
+        // A body shorter than the kind's is an error, not a panic.
+        let short = record(sf_kind::SF_K_CGROUP, 0, 9, &[1, 0], &[]);
+        assert!(event(&short).is_err());
     }
 
     #[test]

@@ -4,8 +4,9 @@
 //! # What is captured
 //!
 //! The probe hooks `tp_btf/sys_exit` (one program for every syscall, filtered by a
-//! syscall bitmap chosen from the collection mode before any other work), and
-//! `tp_btf/sched_process_fork|exec|exit` for the process lifecycle. Every SysFlow
+//! syscall bitmap chosen from the collection mode before any other work),
+//! `tp_btf/sched_process_fork|exec|exit` for the process lifecycle, and
+//! `tp_btf/cgroup_attach_task` for moves between cgroups (container membership). Every SysFlow
 //! operation is reported from every syscall that performs it:
 //!
 //! | events | syscalls |
@@ -13,6 +14,7 @@
 //! | [`EventKind::Clone`] (both sides: caller with `res` = child tid, child with `res` = 0) | clone, clone3, fork, vfork |
 //! | [`EventKind::Execve`] (new image: exe, args, env ≤ 4 KiB, cgroups, exepath, tty, loginuid) | execve, execveat |
 //! | [`EventKind::Exit`] (a thread's last event) | every thread exit |
+//! | [`EventKind::CgroupMove`] (the cgroups after the move) | a task moved to another cgroup (`cgroup_attach_task`) |
 //! | [`EventKind::SetIds`] | setuid, setreuid, setresuid, setgid, setregid, setresgid |
 //! | [`EventKind::Open`] (flags in `PPM_O_*`, with `F_CREATED`) | open, openat, openat2, creat |
 //! | [`EventKind::IoCounters`] (see below) | read, pread64, readv, preadv, preadv2, write, pwrite64, writev, pwritev, pwritev2, sendto, recvfrom, sendmsg, recvmsg, sendmmsg, recvmmsg |
