@@ -2,7 +2,8 @@
 //!
 //! ```text
 //! sysporter [-r capture.scap] {-w file|dir/ | -u socket} [-e exporterID] [-G secs]
-//!           [-s ratio] [-c] [-m flow|consume|nofiles] [-p cri.sock] [-t ms] [-d] [-v] [-h]
+//!           [-s ratio] [-c] [-m flow|consume|nofiles] [-p cri.sock] [--docker docker.sock]
+//!           [-t ms] [-d] [-v] [-h]
 //! ```
 //!
 //! Without `-r` it captures live until SIGINT or SIGTERM. The environment overrides of the
@@ -54,6 +55,10 @@ struct Args {
     /// CRI runtime socket for container metadata (replaces the default list).
     #[arg(short = 'p')]
     cri: Option<PathBuf>,
+    /// The Docker-compatible API socket (Docker, podman) for container metadata; replaces
+    /// the default list. An extension: the reference has no such flag.
+    #[arg(long = "docker")]
+    docker: Option<PathBuf>,
     /// Timeout of one call to a container runtime, in milliseconds (default 1000).
     #[arg(short = 't')]
     cri_timeout: Option<u32>,
@@ -130,6 +135,7 @@ fn main() -> ExitCode {
         };
     }
     config.cri_path = args.cri;
+    config.docker_path = args.docker;
     if let Some(t) = args.cri_timeout {
         if t < 1 {
             return fail("CRI timeout (-t) must be higher than 0");

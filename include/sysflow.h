@@ -486,6 +486,10 @@ typedef struct sysflow_pod {
 
 /**
  * A container (`sysflow.entity.Container`).
+ *
+ * Like every view, it is allocated by the library and may gain fields at its end in later
+ * versions (`pod` came in 0.2): read it through the pointer you are given; never
+ * allocate or copy one by value.
  */
 typedef struct sysflow_container {
     /**

@@ -11,5 +11,6 @@ export SYSFLOW_REQUIRE_ALL=1   # tests fail, rather than skip, when a prerequisi
 cargo fmt --check
 cargo clippy --all-targets -- -D warnings
 RUSTDOCFLAGS=-Dwarnings cargo doc --no-deps
-cargo test --release --all-targets
+# --no-fail-fast: one failing test binary must not hide the results of the others
+cargo test --release --all-targets --no-fail-fast
 echo "test.sh: all passed"

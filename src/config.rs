@@ -99,7 +99,7 @@ pub struct SysFlowConfig {
     /// Docker-compatible API). Default 1 s (libsinsp's default; the C API takes
     /// milliseconds, as the reference's `criTO`). A runtime that stops answering costs at
     /// most this per container before the container is written as incomplete, and is then
-    /// skipped until it answers a health check again.
+    /// skipped until it answers a health check again. At most [`MAX_CRI_TIMEOUT`].
     pub cri_timeout: Duration,
     /// `enableStats`: log table sizes and counters at each rotation and at the end.
     pub enable_stats: bool,
@@ -226,6 +226,10 @@ impl fmt::Debug for SysFlowConfig {
     }
 }
 
+/// The longest `cri_timeout` accepted: one call to a runtime that takes longer is a hung
+/// runtime.
+pub const MAX_CRI_TIMEOUT: Duration = Duration::from_secs(3600);
+
 /// `path` (absolute, such as `/proc`) on the host whose root file system is mounted at
 /// `host_root` (`HOST_ROOT`); an empty `host_root` is `/`.
 pub(crate) fn host_path(host_root: &std::path::Path, path: &str) -> PathBuf {
@@ -286,9 +290,13 @@ impl SysFlowConfig {
         }
     }
 
-    /// Applies the environment overrides from the process environment.
+    /// Applies the environment overrides from the process environment (`HOST_ROOT` may
+    /// be any bytes: it is a path).
     pub fn apply_env(&mut self) {
         self.apply_env_from(|k| std::env::var(k).ok());
+        if let Some(root) = std::env::var_os("HOST_ROOT") {
+            self.host_root = root.into();
+        }
     }
 
     /// Checks the configuration for values the driver cannot honour.
@@ -335,8 +343,11 @@ impl SysFlowConfig {
         if self.cri_path.is_some() && !cfg!(feature = "cri") {
             return unsupported("cri_path in a build without the `cri` feature");
         }
-        if self.cri_timeout.is_zero() {
-            return bad("cri_timeout must be at least 1 ms".into());
+        if self.cri_timeout.is_zero() || self.cri_timeout > MAX_CRI_TIMEOUT {
+            return bad(format!(
+                "cri_timeout {:?} must be between 1 ms and {MAX_CRI_TIMEOUT:?}",
+                self.cri_timeout
+            ));
         }
         if let AvroCodec::Deflate(level) = self.file_codec
             && level > 12
@@ -443,5 +454,18 @@ mod tests {
                 .to_string()
                 .contains("sampling_ratio")
         );
+        for t in [
+            Duration::ZERO,
+            Duration::MAX,
+            MAX_CRI_TIMEOUT + Duration::from_millis(1),
+        ] {
+            let c = SysFlowConfig {
+                file_path: Some("/tmp/x".into()),
+                cri_timeout: t,
+                ..Default::default()
+            };
+            let e = c.validate().unwrap_err().to_string();
+            assert!(e.contains("cri_timeout"), "{e}");
+        }
     }
 }

@@ -47,7 +47,9 @@ pub mod runtime;
 pub mod source;
 pub mod state;
 
-pub use config::{CollectionMode, DEFAULT_BUFFER_BYTES, FileReadMode, SysFlowConfig};
+pub use config::{
+    CollectionMode, DEFAULT_BUFFER_BYTES, FileReadMode, MAX_CRI_TIMEOUT, SysFlowConfig,
+};
 pub use driver::{ExitHandle, RunSummary, SysFlowDriver};
 pub use error::{ErrorCode, Result, SysFlowError};
 pub use export::{RecordCallback, RecordSink, RecordView};

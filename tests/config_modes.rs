@@ -192,3 +192,22 @@ fn consumer_and_no_files_modes() {
     )));
     assert!(nofiles.iter().any(|r| matches!(r, Record::ProcessEvent(_))));
 }
+
+#[test]
+fn a_host_root_without_proc_is_refused_by_new() {
+    for root in ["/nonexistent-sysflow-root", "/etc/hostname"] {
+        let e = SysFlowDriver::new(SysFlowConfig {
+            callback: Some(Box::new(|_| {})),
+            host_root: root.into(),
+            env_overrides: false,
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert_eq!(e.code(), sysflow::ErrorCode::ErrorReadingFileSystem, "{e}");
+        let msg = e.to_string();
+        assert!(
+            msg.contains(&format!("{root}/proc")) && msg.contains("HOST_ROOT"),
+            "{msg}"
+        );
+    }
+}

@@ -35,6 +35,7 @@ fn meta_config(cfg: &SysFlowConfig) -> MetaConfig {
         mc.docker_sockets = vec![p.clone()];
     }
     mc.timeout = cfg.cri_timeout;
+    mc.named_sockets = cfg.cri_path.is_some() || cfg.docker_path.is_some();
     mc
 }
 
@@ -103,7 +104,10 @@ pub(crate) fn run(
     // Containers running now are described from their first record: wait (bounded) for
     // the runtimes' first listings, then take in what they said.
     if let Some(w) = &mut meta.worker
-        && !w.wait_listed((cfg.cri_timeout * 3).min(LISTING_WAIT_MAX))
+        && !w.wait_listed(
+            cfg.cri_timeout.saturating_mul(3).min(LISTING_WAIT_MAX),
+            &|| exit.is_exiting(),
+        )
     {
         log::warn!("container metadata: the runtimes' first listings are late; continuing");
     }

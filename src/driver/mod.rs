@@ -103,6 +103,22 @@ impl SysFlowDriver {
         }
         config.validate()?;
         let live = config.scap_input_path.is_none();
+        if live && !config.host_root.as_os_str().is_empty() {
+            // A wrong HOST_ROOT is reported here, before anything is loaded.
+            let proc = crate::config::host_path(&config.host_root, "/proc");
+            if let Err(e) = std::fs::read_dir(&proc) {
+                return Err(SysFlowError::ReadingFileSystem {
+                    path: proc,
+                    source: std::io::Error::new(
+                        e.kind(),
+                        format!(
+                            "{e}: host_root (HOST_ROOT) must be where the host's root is \
+                             mounted, with the host's /proc at <host_root>/proc"
+                        ),
+                    ),
+                });
+            }
+        }
         let mut outputs = FanOut::new(SfHeader {
             exporter: config.exporter_id.clone(),
             ip: config.node_ip.clone(),

@@ -66,7 +66,7 @@ impl Pipeline {
             let threads = &self.state.threads;
             self.state
                 .containers
-                .prune_removed(|id| threads.iter().any(|t| t.container_id == id));
+                .prune(|id| threads.iter().any(|t| t.container_id == id));
             if let Some(r) = &mut self.rotation {
                 r.period_start = now;
             }

@@ -134,6 +134,10 @@ pub struct sysflow_header {
 }
 
 /// A container (`sysflow.entity.Container`).
+///
+/// Like every view, it is allocated by the library and may gain fields at its end in later
+/// versions (`pod` came in 0.2): read it through the pointer you are given; never
+/// allocate or copy one by value.
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct sysflow_container {

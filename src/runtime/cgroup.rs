@@ -82,7 +82,9 @@
 //!
 //! [`CgroupMatch::full_id`] is the id as the path spells it (for runtime API lookups);
 //! [`CgroupMatch::short_id`] is what SysFlow records carry in `Container.id`: the first 12
-//! characters of a 64-hex id, as libsysflow (through libsinsp) reports them.
+//! characters of a 64-hex id, as libsysflow (through libsinsp) reports them; any other id
+//! whole, so that two containers never share one (`web-frontend-1` and `web-frontend-2`
+//! would both be `web-fronten…` cut to 12, as the Falco plugin cuts them).
 //!
 //! # Sources
 //!
@@ -132,7 +134,8 @@ pub struct CgroupMatch {
     /// The id SysFlow records use (`Container.id`): the first 12 characters of a 64-hex id
     /// (libsysflow parity); an LXC or libvirt-lxc name whole (for a systemd libvirt-lxc scope,
     /// the text between `machine-lxc\x2d` and `.scope` as spelled, `42\x2dweb\x2d1`, which is
-    /// what libsinsp reports); a containerd-namespace id cut to 12 as the Falco plugin does.
+    /// what libsinsp reports); a containerd-namespace id whole (the Falco plugin cuts it to
+    /// 12, which gives two containers one id).
     pub short_id: String,
     /// Which runtime the layout points at.
     pub hint: RuntimeHint,
@@ -220,7 +223,8 @@ struct Name<'a> {
 enum NameForm {
     /// Both ids are the name.
     Whole,
-    /// A containerd id: `short_id` is its first 12 characters.
+    /// A containerd id: `short_id` is its first 12 characters when it is 64 hex, else the
+    /// whole id.
     Containerd,
     /// `<n>\x2d<name>` from a libvirt machine scope: `short_id` as spelled, `full_id` decoded.
     LibvirtMachine,
@@ -418,8 +422,11 @@ impl Name<'_> {
         let (full_id, short_id) = match self.form {
             NameForm::Whole => (spelled.to_owned(), spelled.to_owned()),
             NameForm::Containerd => {
-                // A containerd id is ASCII, so any byte offset is a char boundary.
-                let short = spelled.get(..spelled.len().min(SHORT_ID_LEN))?;
+                let short = if is_hex64(self.id) {
+                    spelled.get(..SHORT_ID_LEN)?
+                } else {
+                    spelled
+                };
                 (spelled.to_owned(), short.to_owned())
             }
             NameForm::LibvirtMachine => (libvirt_domain_name(self.id)?, spelled.to_owned()),
@@ -971,19 +978,26 @@ mod tests {
         // `containerd_single_char_id`, `containerd_short_id_no_systemd_suffix`.
         let c = RuntimeHint::Containerd;
         for (path, full, short) in [
-            ("/default/test_container", "test_container", "test_contain"),
+            (
+                "/default/test_container",
+                "test_container",
+                "test_container",
+            ),
             (
                 "/k8s.io/my-test_container",
                 "my-test_container",
-                "my-test_cont",
+                "my-test_container",
             ),
             ("/default/a", "a", "a"),
             ("/default/abcdef123456", "abcdef123456", "abcdef123456"),
             (
                 "/default/service.container",
                 "service.container",
-                "service.cont",
+                "service.container",
             ),
+            // Two ids that share their first 12 characters stay two containers.
+            ("/k8s.io/web-frontend-1", "web-frontend-1", "web-frontend-1"),
+            ("/k8s.io/web-frontend-2", "web-frontend-2", "web-frontend-2"),
             ("/moby/x", "x", "x"),
             ("/buildkit/Build-1", "Build-1", "Build-1"),
         ] {
@@ -1001,13 +1015,7 @@ mod tests {
         );
         // The longest id containerd accepts.
         let longest = "a".repeat(76);
-        check(
-            &format!("/default/{longest}"),
-            c,
-            &longest,
-            &longest[..12],
-            None,
-        );
+        check(&format!("/default/{longest}"), c, &longest, &longest, None);
     }
 
     #[test]

@@ -15,7 +15,7 @@
 //!   CRI `GetContainerEvents`, or a re-list every `relist_interval` where that is
 //!   unimplemented, as in containerd 1.6). When the socket is absent, refuses, ends its
 //!   stream or a lookup times out on it, the socket is marked unhealthy and lookups skip
-//!   it; the supervisor probes it again with backoff (0.5 s doubling to 10 s), re-lists on
+//!   it; the supervisor probes it again with backoff (0.5 s doubling to 2 s), re-lists on
 //!   recovery and retries the ids whose lookups skipped it.
 //!
 //! Lookups follow libs' retry policy (5 attempts, 125 ms doubling, capped at 2 s; a
@@ -48,9 +48,12 @@ use super::meta::{ContainerMeta, RuntimeKind};
 const MAX_CONCURRENT_LOOKUPS: usize = 128;
 /// Containers inspected at once while listing a runtime.
 const LIST_CONCURRENCY: usize = 8;
-/// Reconnect / health-check backoff of a supervisor.
+/// Reconnect / health-check backoff of a supervisor. The maximum bounds how late a runtime
+/// that comes back is noticed; a probe of an absent socket costs microseconds.
 const RECONNECT_MIN: Duration = Duration::from_millis(500);
-const RECONNECT_MAX: Duration = Duration::from_secs(10);
+const RECONNECT_MAX: Duration = Duration::from_secs(2);
+/// The shortest CRI re-list period honoured (a zero would spin).
+const MIN_RELIST: Duration = Duration::from_millis(10);
 /// Lookup retry delays are capped here (libs: 2 s).
 const BACKOFF_MAX: Duration = Duration::from_secs(2);
 /// Ids remembered per unreachable socket for a retry when it recovers.
@@ -80,6 +83,10 @@ pub struct MetaConfig {
     /// Most containers cached (default 65536). When full, removed containers are evicted
     /// first, then the oldest.
     pub cache_capacity: usize,
+    /// The sockets were named by the user (`criPath`, `docker_path`), not defaults: one
+    /// that does not exist is then warned about and counted like one that refuses (absent
+    /// default sockets are normal and only logged at debug level).
+    pub named_sockets: bool,
 }
 
 impl Default for MetaConfig {
@@ -143,6 +150,7 @@ impl MetaConfig {
             relist_interval: Duration::from_secs(1),
             queue_capacity: 4096,
             cache_capacity: 65536,
+            named_sockets: false,
         }
     }
 }
@@ -619,7 +627,7 @@ async fn lookup(ctx: Arc<Ctx>, id: String, hint: RuntimeHint) {
                 break;
             }
             tokio::time::sleep(delay).await;
-            delay = (delay * 2).min(BACKOFF_MAX);
+            delay = delay.saturating_mul(2).min(BACKOFF_MAX);
         }
     }
     let answer = ctx.in_flight.lock().remove(&id).unwrap_or(false);
@@ -693,7 +701,12 @@ async fn report_ids(ctx: &Arc<Ctx>, rt: &Arc<Runtime>, ids: Vec<String>, refresh
                 // Gone between the listing and the inspect.
                 Ok(None) => {}
                 Err(e) => {
-                    ctx.failed(&rt, "inspect of a listed container", &e);
+                    let what = if refresh {
+                        "inspect after a runtime event"
+                    } else {
+                        "inspect of a listed container"
+                    };
+                    ctx.failed(&rt, what, &e);
                 }
             }
         });
@@ -707,7 +720,7 @@ async fn supervise(ctx: Arc<Ctx>, rt: Arc<Runtime>, ready: Arc<Semaphore>) {
     let mut delay = RECONNECT_MIN;
     // Why count only a socket's first failure: absent default sockets are probed forever,
     // and an outage was already counted by the call that ran into it.
-    let mut count_failure = rt.socket().exists();
+    let mut count_failure = rt.socket().exists() || ctx.cfg.named_sockets;
     loop {
         let probe = rt.connect().await;
         if std::mem::take(&mut first) {
@@ -720,7 +733,7 @@ async fn supervise(ctx: Arc<Ctx>, rt: Arc<Runtime>, ready: Arc<Semaphore>) {
             }
             log::debug!("{}: {e}", rt.socket().display());
             tokio::time::sleep(delay).await;
-            delay = (delay * 2).min(RECONNECT_MAX);
+            delay = delay.saturating_mul(2).min(RECONNECT_MAX);
             continue;
         }
         log::info!(
@@ -752,7 +765,7 @@ async fn supervise(ctx: Arc<Ctx>, rt: Arc<Runtime>, ready: Arc<Semaphore>) {
             delay = RECONNECT_MIN;
         }
         tokio::time::sleep(delay).await;
-        delay = (delay * 2).min(RECONNECT_MAX);
+        delay = delay.saturating_mul(2).min(RECONNECT_MAX);
     }
 }
 
@@ -831,7 +844,7 @@ async fn follow_cri(ctx: &Arc<Ctx>, rt: &Arc<Runtime>, api: &CriApi) -> Result<(
                 None => return Err(CallError::Unreachable("CRI event stream ended".into())),
                 Some(Err(s)) => return Err(CallError::Failed(format!("CRI event stream: {s}"))),
             },
-            _ = tokio::time::sleep(ctx.cfg.relist_interval), if stream.is_none() => {
+            _ = tokio::time::sleep(ctx.cfg.relist_interval.max(MIN_RELIST)), if stream.is_none() => {
                 let now: HashSet<String> = match rt.list().await {
                     Ok(ids) => ids.into_iter().collect(),
                     Err(e) => {
@@ -893,7 +906,8 @@ async fn run(
     }
     // Why wait: lookups queued at start would otherwise find no socket healthy yet.
     let n = u32::try_from(ctx.runtimes.len()).unwrap_or(u32::MAX);
-    let first_probe = tokio::time::timeout(ctx.cfg.timeout * 2, ready.acquire_many(n));
+    let first_probe =
+        tokio::time::timeout(ctx.cfg.timeout.saturating_mul(2), ready.acquire_many(n));
     tokio::select! {
         _ = &mut stop => return,
         _ = first_probe => {}
@@ -1014,14 +1028,26 @@ impl MetaWorker {
 
     /// Waits until every runtime listed what it runs now (each listed container arrives
     /// as a [`MetaUpdate::Container`] before this returns true), or could not be reached,
-    /// for at most `within`. Returns false on timeout. The live driver waits here before
-    /// its first events, so containers running at start are described from their first
-    /// record.
-    pub fn wait_listed(&mut self, within: Duration) -> bool {
-        let deadline = Instant::now() + within;
+    /// for at most `within`, and no longer than `stop` returns false (checked every 50
+    /// ms). Returns false on timeout or stop. The live driver waits here before its first
+    /// events, so containers running at start are described from their first record.
+    pub fn wait_listed(&mut self, within: Duration, stop: &dyn Fn() -> bool) -> bool {
+        let deadline = Instant::now().checked_add(within);
         while self.unlisted != Some(0) {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.listed.recv_timeout(left) {
+            if stop() {
+                return false;
+            }
+            let left = match deadline {
+                Some(d) => d.saturating_duration_since(Instant::now()),
+                None => Duration::MAX,
+            };
+            if left.is_zero() {
+                return false;
+            }
+            match self
+                .listed
+                .recv_timeout(left.min(Duration::from_millis(50)))
+            {
                 Ok(Listed::Runtimes(n)) => {
                     self.unlisted = Some(self.unlisted.unwrap_or(0) + n);
                 }
@@ -1029,7 +1055,8 @@ impl MetaWorker {
                     // `Runtimes` is always sent before any `One`.
                     self.unlisted = self.unlisted.map(|n| n.saturating_sub(1));
                 }
-                Err(_) => return false,
+                Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
+                Err(crossbeam_channel::RecvTimeoutError::Disconnected) => return false,
             }
         }
         true

@@ -240,7 +240,7 @@ impl ContainerTable {
 
     /// Forgets a container the runtime removed, unless a process of the capture still
     /// refers to it (`in_use`): then it is forgotten by a later
-    /// [`ContainerTable::prune_removed`].
+    /// [`ContainerTable::prune`].
     pub fn remove(&mut self, full_id: &str, in_use: impl Fn(&str) -> bool) {
         let Some(id) = self.by_full.get(full_id).cloned() else {
             return;
@@ -259,11 +259,25 @@ impl ContainerTable {
         }
     }
 
-    /// Forgets the removed containers no process refers to any more (`in_use`).
-    pub fn prune_removed(&mut self, in_use: impl Fn(&str) -> bool) {
+    /// Forgets what no process refers to any more (`in_use`): containers the runtime
+    /// removed, and containers only a cgroup ever named (no runtime described them; a
+    /// process seen there again brings them back, and a new lookup). Containers a runtime
+    /// listed stay until it removes them: they describe processes yet to come.
+    pub fn prune(&mut self, in_use: impl Fn(&str) -> bool) {
         let removed: Vec<String> = self.removed.iter().cloned().collect();
         for full in removed {
             self.remove(&full, &in_use);
+        }
+        let unnamed: Vec<String> = self
+            .map
+            .values()
+            .filter(|c| !c.has_metadata && !in_use(&c.id))
+            .map(|c| c.id.clone())
+            .collect();
+        for id in unnamed {
+            if let Some(c) = self.map.remove(&id) {
+                self.by_full.remove(&c.full_id);
+            }
         }
     }
 
@@ -326,6 +340,11 @@ mod tests {
         assert!(t.take_discovered().is_empty());
         let c = t.get("c010f5a08549").unwrap();
         assert!(!c.has_metadata && c.awaits_runtime && c.ctype == ctype::DOCKER);
+        // Only a cgroup named it: forgotten when unused, back (and asked for) when seen.
+        t.prune(|_| false);
+        assert!(t.get("c010f5a08549").is_none());
+        t.ensure(&m);
+        assert_eq!(t.take_discovered().len(), 1);
 
         let meta = ContainerMeta {
             id: ID.into(),
@@ -349,9 +368,9 @@ mod tests {
 
         t.remove(ID, |_| true);
         assert!(t.get("c010f5a08549").is_some());
-        t.prune_removed(|_| true);
+        t.prune(|_| true);
         assert!(t.get("c010f5a08549").is_some(), "still in use");
-        t.prune_removed(|_| false);
+        t.prune(|_| false);
         assert!(t.get("c010f5a08549").is_none() && t.pod("u-1").is_none());
         assert!(t.removed.is_empty());
     }

@@ -222,6 +222,12 @@ impl LiveSource {
     pub fn snapshot(&self) -> Result<Vec<ProcSnapshot>> {
         let scan = self.task_scan();
         let proc_root = crate::config::host_path(&self.host_root, "/proc");
+        if let Err(e) = std::fs::read_dir(&proc_root) {
+            return Err(SysFlowError::ReadingFileSystem {
+                path: proc_root,
+                source: e,
+            });
+        }
         let (_, self_tgid) = self.probe.reader();
         let seen = std::fs::read_link(proc_root.join("self"))
             .ok()
