@@ -507,6 +507,16 @@ mod cri {
         }
     }
 
+    /// The kubelet's namespaces for a host-network pod (no CNI here).
+    fn host_network() -> NamespaceOption {
+        NamespaceOption {
+            network: NamespaceMode::Node as i32,
+            pid: NamespaceMode::Container as i32,
+            ipc: NamespaceMode::Pod as i32,
+            ..Default::default()
+        }
+    }
+
     pub struct Pod {
         pub uid: String,
         pub name: String,
@@ -540,12 +550,7 @@ mod cri {
                 linux: Some(LinuxPodSandboxConfig {
                     cgroup_parent: format!("/kubepods/besteffort/pod{uid}"),
                     security_context: Some(LinuxSandboxSecurityContext {
-                        namespace_options: Some(NamespaceOption {
-                            network: NamespaceMode::Node as i32,
-                            pid: NamespaceMode::Container as i32,
-                            ipc: NamespaceMode::Pod as i32,
-                            ..Default::default()
-                        }),
+                        namespace_options: Some(host_network()),
                         ..Default::default()
                     }),
                     ..Default::default()
@@ -604,12 +609,7 @@ mod cri {
                     .collect(),
                 linux: Some(LinuxContainerConfig {
                     security_context: Some(LinuxContainerSecurityContext {
-                        namespace_options: Some(NamespaceOption {
-                            network: NamespaceMode::Node as i32,
-                            pid: NamespaceMode::Container as i32,
-                            ipc: NamespaceMode::Pod as i32,
-                            ..Default::default()
-                        }),
+                        namespace_options: Some(host_network()),
                         ..Default::default()
                     }),
                     ..Default::default()
