@@ -10,6 +10,8 @@ eval "$(./scripts/containers.sh env)"
 export SYSFLOW_REQUIRE_ALL=1   # tests fail, rather than skip, when a prerequisite is missing
 cargo fmt --check
 cargo clippy --all-targets -- -D warnings
+# the build without the default `cri` feature (no protoc, no gRPC) must stay clean too
+cargo clippy --no-default-features --lib -- -D warnings
 RUSTDOCFLAGS=-Dwarnings cargo doc --no-deps
 # --no-fail-fast: one failing test binary must not hide the results of the others
 cargo test --release --all-targets --no-fail-fast

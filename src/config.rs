@@ -258,8 +258,9 @@ impl SysFlowConfig {
     /// - `ENABLE_DROP_MODE`, `FILE_ONLY`, `ENABLE_PROC_FLOW`: `1` on, any other value off;
     /// - `FILE_READ_MODE`: `0`, `1` or `2` sets the mode, anything else is ignored;
     /// - `SF_K8S_API_URL` and `SF_K8S_API_CERT` set the Kubernetes API;
-    /// - `DRIVER_LOG=1` turns debug output on;
-    /// - `HOST_ROOT`, if set, replaces `host_root`.
+    /// - `DRIVER_LOG=1` turns debug output on.
+    ///
+    /// [`SysFlowConfig::apply_env`] also applies `HOST_ROOT` (a path: any bytes).
     pub fn apply_env_from(&mut self, var: impl Fn(&str) -> Option<String>) {
         if var("ENABLE_STATS").as_deref() == Some("1") {
             self.enable_stats = true;
@@ -285,13 +286,10 @@ impl SysFlowConfig {
         if var("DRIVER_LOG").as_deref() == Some("1") {
             self.debug_mode = true;
         }
-        if let Some(root) = var("HOST_ROOT") {
-            self.host_root = root.into();
-        }
     }
 
-    /// Applies the environment overrides from the process environment (`HOST_ROOT` may
-    /// be any bytes: it is a path).
+    /// Applies the environment overrides from the process environment, and `HOST_ROOT`,
+    /// if set, replaces `host_root` (read as bytes: it is a path).
     pub fn apply_env(&mut self) {
         self.apply_env_from(|k| std::env::var(k).ok());
         if let Some(root) = std::env::var_os("HOST_ROOT") {

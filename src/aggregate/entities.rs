@@ -207,7 +207,7 @@ impl Aggregator {
     /// placeholder (live: the runtime's metadata has not arrived).
     fn container_from_state(st: &State, id: &str) -> Option<(Container, bool)> {
         let c = st.containers.get(id)?;
-        if c.awaits_runtime && !c.has_metadata {
+        if c.awaits_runtime {
             return Some((Self::placeholder(id, container_type(c.ctype)), true));
         }
         let rec = Container {
@@ -252,9 +252,6 @@ impl Aggregator {
             return Ok(None);
         }
         let id = t.container_id.clone();
-        if let Some(uid) = st.containers.get(&id).and_then(|c| c.pod_id.as_deref()) {
-            self.track_pod(st, uid);
-        }
         if let Some(c) = self.containers.get_mut(&id) {
             if c.written && !c.incomplete {
                 return Ok(Some(id));
@@ -285,6 +282,10 @@ impl Aggregator {
                 },
             };
             self.containers.insert(id.clone(), entry);
+        }
+        // Written now: its pod, if any, must be current (and is written first).
+        if let Some(uid) = self.containers.get(&id).and_then(|c| c.rec.pod_id.clone()) {
+            self.track_pod(st, &uid);
         }
         self.write_container(&id, out)?;
         Ok(Some(id))
@@ -337,18 +338,18 @@ impl Aggregator {
     /// Brings the pod entry `uid` up to date with the state; true if its record changed
     /// (it is then written again before the next container that refers to it).
     fn track_pod(&mut self, st: &State, uid: &str) -> bool {
-        let Some(info) = st.containers.pod(uid) else {
+        let Some(meta) = st.containers.pod(uid) else {
             return false;
         };
-        if self.pods.get(uid).is_some_and(|p| p.meta == info.meta) {
+        if self.pods.get(uid).is_some_and(|p| p.meta == *meta) {
             return false;
         }
-        let rec = pod_record(&info.meta, st, self.clock.now_ns() as i64);
+        let rec = pod_record(meta, st, self.clock.now_ns() as i64);
         self.pods.insert(
             uid.to_string(),
             PodEntry {
                 rec,
-                meta: info.meta.clone(),
+                meta: meta.clone(),
                 written: false,
             },
         );
@@ -441,26 +442,28 @@ impl Aggregator {
     /// as `runc exec` and `podman exec` do), the record is re-linked, the container
     /// written first if needed. The reference refreshes only exe, args and ids here; a
     /// process executing inside a container must not stay linked to the host.
+    ///
+    /// Returns whether the link changed.
     pub(crate) fn relink_container(
         &mut self,
         st: &State,
         tid: i64,
         oid: Oid,
         out: &mut dyn Emit,
-    ) -> Result<()> {
+    ) -> Result<bool> {
         let now = st
             .threads
             .get(tid)
             .map(|t| t.container_id.as_str())
             .filter(|c| !c.is_empty());
-        let had = self
-            .procs
-            .get(&oid)
-            .and_then(|p| p.rec.container_id.as_deref());
-        if now == had {
-            return Ok(());
+        let Some(p) = self.procs.get(&oid) else {
+            return Ok(false);
+        };
+        if p.rec.container_id.as_deref() == now {
+            return Ok(false);
         }
-        self.reup_container(st, tid, oid, &mut [], out)
+        self.reup_container(st, tid, oid, &mut [], out)?;
+        Ok(true)
     }
 
     /// A process moved to another cgroup without an exec: if that changes its container,
@@ -476,15 +479,10 @@ impl Aggregator {
             return Ok(());
         };
         let oid = Oid::new(mt.clone_ts as i64, mt.pid);
-        let now = Some(mt.container_id.as_str()).filter(|c| !c.is_empty());
-        let Some(p) = self.procs.get(&oid) else {
-            return Ok(());
-        };
-        if p.rec.container_id.as_deref() == now {
+        let written = self.procs.get(&oid).is_some_and(|p| p.written);
+        if !self.relink_container(st, mt.tid, oid, out)? {
             return Ok(());
         }
-        let written = p.written;
-        self.reup_container(st, mt.tid, oid, &mut [], out)?;
         let ts = self.clock.now_ns() as i64;
         if let Some(p) = self.procs.get_mut(&oid) {
             p.rec.state = ObjectState::Modified;

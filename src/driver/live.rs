@@ -42,8 +42,6 @@ fn meta_config(cfg: &SysFlowConfig) -> MetaConfig {
 /// The container metadata worker, as the live loop sees it.
 struct Metadata {
     worker: Option<MetaWorker>,
-    /// Lookups the worker's full queue refused (the container stays incomplete).
-    refused: u64,
 }
 
 impl Metadata {
@@ -55,9 +53,9 @@ impl Metadata {
             return Ok(());
         };
         for (full_id, hint) in pipe.state.containers.take_discovered() {
-            if !w.lookup(&full_id, hint) {
-                self.refused += 1;
-            }
+            // A full queue is counted by the worker (`queue_full`); the container stays
+            // incomplete.
+            w.lookup(&full_id, hint);
         }
         while let Some(update) = w.try_recv() {
             pipe.on_meta(update, out)?;
@@ -93,7 +91,6 @@ pub(crate) fn run(
         } else {
             None
         },
-        refused: 0,
     };
     pipe.state.containers.set_live(true);
     load_host_users(&mut pipe.state, &cfg.host_root);
@@ -177,12 +174,11 @@ pub(crate) fn run(
     pipe.tick(clock::wall_ns(), out)?;
     pipe.finish(out)?;
     let s = src.stats();
-    let mut metadata = meta
+    let metadata = meta
         .worker
         .as_ref()
         .map(MetaWorker::stats)
         .unwrap_or_default();
-    metadata.queue_full += meta.refused;
     if let Some(w) = meta.worker.take() {
         w.shutdown();
     }

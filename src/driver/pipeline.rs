@@ -66,7 +66,7 @@ impl Pipeline {
             let threads = &self.state.threads;
             self.state
                 .containers
-                .prune(|id| threads.iter().any(|t| t.container_id == id));
+                .prune(|id| threads.any_in_container(id));
             if let Some(r) = &mut self.rotation {
                 r.period_start = now;
             }
@@ -114,7 +114,7 @@ impl Pipeline {
                 let threads = &self.state.threads;
                 self.state
                     .containers
-                    .remove(&id, |short| threads.iter().any(|t| t.container_id == short));
+                    .remove(&id, |short| threads.any_in_container(short));
             }
         }
         Ok(())

@@ -53,6 +53,7 @@ const LIST_CONCURRENCY: usize = 8;
 const RECONNECT_MIN: Duration = Duration::from_millis(500);
 const RECONNECT_MAX: Duration = Duration::from_secs(2);
 /// The shortest CRI re-list period honoured (a zero would spin).
+#[cfg(feature = "cri")]
 const MIN_RELIST: Duration = Duration::from_millis(10);
 /// Lookup retry delays are capped here (libs: 2 s).
 const BACKOFF_MAX: Duration = Duration::from_secs(2);
@@ -105,12 +106,7 @@ impl MetaConfig {
     /// CRI: containerd, CRI-O, k3s, `host-containerd` (Bottlerocket), cri-dockerd,
     /// microk8s and k0s at their usual paths.
     pub fn with_host_root(host_root: &Path) -> Self {
-        let root = if host_root.as_os_str().is_empty() {
-            Path::new("/")
-        } else {
-            host_root
-        };
-        let at = |p: &str| root.join(p.trim_start_matches('/'));
+        let at = |p: &str| crate::config::host_path(host_root, p);
         // Why both spellings: under a host-root mount `/host/var/run` is often a symlink to
         // the absolute `/run`, which resolves inside the collector, not the host.
         let either = |name: &str| {

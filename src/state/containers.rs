@@ -91,20 +91,13 @@ pub struct ContainerInfo {
     pub awaits_runtime: bool,
 }
 
-/// A pod as the state knows it (from CRI `PodSandboxStatus`).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct PodInfo {
-    /// What the runtime reported.
-    pub meta: PodMeta,
-}
-
 /// Containers by id, pods by uid, and the containers discovered in cgroups that still wait
 /// for a metadata lookup.
 #[derive(Clone, Debug, Default)]
 pub struct ContainerTable {
     map: HashMap<String, ContainerInfo>,
     by_full: HashMap<String, String>,
-    pods: HashMap<String, PodInfo>,
+    pods: HashMap<String, PodMeta>,
     discovered: Vec<(String, RuntimeHint)>,
     /// Full ids the runtime removed while a process still referred to them.
     removed: std::collections::HashSet<String>,
@@ -124,8 +117,8 @@ impl ContainerTable {
         self.map.get(id)
     }
 
-    /// Looks a pod up by its uid.
-    pub fn pod(&self, uid: &str) -> Option<&PodInfo> {
+    /// Looks a pod up by its uid: what the CRI runtime reported (`PodSandboxStatus`).
+    pub fn pod(&self, uid: &str) -> Option<&PodMeta> {
         self.pods.get(uid)
     }
 
@@ -208,10 +201,9 @@ impl ContainerTable {
         let mut changed = false;
         let pod_id = meta.pod.as_ref().map(|p| p.uid.clone());
         if let Some(p) = &meta.pod {
-            let new = PodInfo { meta: p.clone() };
-            if self.pods.get(&p.uid) != Some(&new) {
+            if self.pods.get(&p.uid) != Some(p) {
                 changed = true;
-                self.pods.insert(p.uid.clone(), new);
+                self.pods.insert(p.uid.clone(), p.clone());
             }
         }
         let info = ContainerInfo {

@@ -17,8 +17,7 @@ mod threads;
 mod users;
 
 pub use containers::{
-    ContainerInfo, ContainerTable, PodInfo, container_from_cgroups, ctype, ctype_of_hint,
-    ctype_of_runtime,
+    ContainerInfo, ContainerTable, container_from_cgroups, ctype, ctype_of_hint, ctype_of_runtime,
 };
 pub use fd::{FdInfo, FdKind, FdTable, Ipv4Tuple, Ipv6Tuple, Role, l4};
 pub use snapshot::ProcSnapshot;

@@ -179,6 +179,11 @@ impl Threads {
         self.map.is_empty()
     }
 
+    /// Whether some known thread runs in container `id` (its short id).
+    pub fn any_in_container(&self, id: &str) -> bool {
+        self.map.values().any(|t| t.container_id == id)
+    }
+
     /// A thread by tid.
     pub fn get(&self, tid: i64) -> Option<&Thread> {
         self.map.get(&tid)

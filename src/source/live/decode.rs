@@ -279,17 +279,15 @@ pub(super) struct TaskScan {
     pub(super) reader: Option<(u32, u32)>,
     /// Tasks by tid.
     pub(super) tasks: std::collections::HashMap<u32, IterTask>,
-    /// Records that could not be decoded.
-    pub(super) errors: u64,
 }
 
 /// Decodes the task iterator's output: `SF_K_SELF` first, then one `SF_K_TASK` record per
-/// task, each framed by its header's `size`. Stops at the first record it cannot frame.
+/// task, each framed by its header's `size`. Stops at the first record it cannot frame and
+/// skips records it cannot decode (their tasks then come from `/proc` alone).
 pub(super) fn task_scan(mut bytes: &[u8]) -> TaskScan {
     let mut scan = TaskScan::default();
     while !bytes.is_empty() {
         let Some(hdr) = read_pod::<sf_hdr>(bytes, 0) else {
-            scan.errors += 1;
             break;
         };
         let size = hdr.size as usize;
@@ -297,7 +295,6 @@ pub(super) fn task_scan(mut bytes: &[u8]) -> TaskScan {
             .split_at_checked(size)
             .filter(|_| size >= size_of::<sf_hdr>())
         else {
-            scan.errors += 1;
             break;
         };
         bytes = rest;
@@ -319,7 +316,7 @@ pub(super) fn task_scan(mut bytes: &[u8]) -> TaskScan {
                     },
                 );
             }
-            _ => scan.errors += 1,
+            _ => {}
         }
     }
     scan

@@ -222,16 +222,15 @@ impl LiveSource {
     pub fn snapshot(&self) -> Result<Vec<ProcSnapshot>> {
         let scan = self.task_scan();
         let proc_root = crate::config::host_path(&self.host_root, "/proc");
-        if let Err(e) = std::fs::read_dir(&proc_root) {
-            return Err(SysFlowError::ReadingFileSystem {
-                path: proc_root,
-                source: e,
-            });
-        }
         let (_, self_tgid) = self.probe.reader();
-        let seen = std::fs::read_link(proc_root.join("self"))
-            .ok()
-            .and_then(|p| p.to_str()?.parse::<u32>().ok());
+        let link = proc_root.join("self");
+        let seen = std::fs::read_link(&link)
+            .map_err(|e| SysFlowError::ReadingFileSystem {
+                path: link,
+                source: e,
+            })?
+            .to_str()
+            .and_then(|p| p.parse::<u32>().ok());
         if seen != Some(self_tgid) {
             return Err(SysFlowError::ReadingFileSystem {
                 path: proc_root.clone(),
