@@ -3,10 +3,10 @@
 //!   collected) and (b) a 1-byte `pread` from a tmpfs file (collected into a file flow);
 //! - the highest sustained rate of captured open/close pairs across all CPUs with zero
 //!   kernel drops;
-//! - with container runtimes set up (`eval "$(scripts/containers.sh env)"`): the same
-//!   per-syscall costs while 20 podman containers run (each exec'ing a child every 0.5 s,
-//!   listed and looked up by the metadata worker at every driver start) against the same
-//!   capture with no container running, and the metadata worker's CPU time.
+//! - with container runtimes set up (`eval "$(scripts/containers.sh env)"`): the capture's
+//!   slowdowns while 20 podman containers run (each exec'ing a child every 0.5 s, listed
+//!   and looked up by the metadata worker at every driver start) against no container
+//!   running, in interleaved rounds, and the metadata worker's CPU time.
 //!
 //! Workloads run in child processes (the collector never captures its own process).
 //! Run: `cargo bench --bench live`.
@@ -219,31 +219,63 @@ fn podman(args: &[&str]) -> bool {
         .is_ok_and(|o| o.status.success())
 }
 
-/// One phase of the container comparison: five rounds of (no capture, capture) for both
-/// workloads; medians, and the metadata worker's CPU time and lookups over the rounds.
-fn container_phase(config: &dyn Fn() -> SysFlowConfig) -> ([f64; 4], u64, u64, u64) {
-    let (mut bp, mut br, mut cp, mut cr) = (vec![], vec![], vec![], vec![]);
-    let (mut cpu, mut found, mut drops) = (0, 0, 0);
-    for _ in 0..5 {
-        bp.push(child("getppid", 2_000_000));
-        br.push(child("pread", 1_000_000));
-        let r = start_driver_with(config());
-        cp.push(child("getppid", 2_000_000));
-        cr.push(child("pread", 1_000_000));
-        let s = stop_driver(r);
-        cpu += s.metadata.cpu_time_ns;
-        found += s.metadata.found + s.metadata.listed;
-        drops += s.source_drops;
-    }
-    (
-        [median(bp), median(br), median(cp), median(cr)],
-        cpu,
-        found,
-        drops,
-    )
+/// One measurement of the container comparison: no-capture baselines, then the same
+/// workloads while a driver captures; and that driver's metadata counters.
+struct Sample {
+    base: [f64; 2],
+    capture: [f64; 2],
+    cpu_ns: u64,
+    described: u64,
+    drops: u64,
 }
 
-/// Per-syscall costs with 20 containers running against none, capture on in both.
+fn sample(config: SysFlowConfig) -> Sample {
+    let base = [child("getppid", 2_000_000), child("pread", 1_000_000)];
+    let r = start_driver_with(config);
+    let capture = [child("getppid", 2_000_000), child("pread", 1_000_000)];
+    let s = stop_driver(r);
+    Sample {
+        base,
+        capture,
+        cpu_ns: s.metadata.cpu_time_ns,
+        described: s.metadata.found + s.metadata.listed,
+        drops: s.source_drops,
+    }
+}
+
+/// Starts the 20 containers in parallel (each exec'ing a child every 0.5 s).
+fn start_containers(names: &[String], image: &str) {
+    std::thread::scope(|s| {
+        for n in names {
+            s.spawn(move || {
+                podman(&[
+                    "run",
+                    "-d",
+                    "--network",
+                    "host",
+                    "--name",
+                    n,
+                    image,
+                    "sh",
+                    "-c",
+                    "while true; do cat /etc/hostname > /dev/null; sleep 0.5; done",
+                ])
+            });
+        }
+    });
+}
+
+fn remove_containers(names: &[String]) {
+    std::thread::scope(|s| {
+        for n in names {
+            s.spawn(move || podman(&["rm", "-f", "-t", "0", n]));
+        }
+    });
+}
+
+/// The capture's slowdowns (capturing ÷ not capturing, as in the first table) with 20
+/// containers running against none, in interleaved rounds so that machine drift affects
+/// both alike.
 fn containers() {
     let (Ok(sock), Ok(image)) = (
         std::env::var("SYSFLOW_PODMAN_SOCK"),
@@ -262,61 +294,41 @@ fn containers() {
         ..Default::default()
     };
     let names: Vec<String> = (0..CONTAINERS).map(|i| format!("sf-bench-{i}")).collect();
-    for n in &names {
-        podman(&["rm", "-f", "-t", "0", n]);
+    remove_containers(&names);
+    let (mut none, mut with) = (Vec::new(), Vec::new());
+    for _ in 0..5 {
+        none.push(sample(config()));
+        start_containers(&names, &image);
+        with.push(sample(config()));
+        remove_containers(&names);
     }
-    let (none, _, _, _) = container_phase(&config);
-    std::thread::scope(|s| {
-        for n in &names {
-            let image = image.clone();
-            s.spawn(move || {
-                podman(&[
-                    "run",
-                    "-d",
-                    "--network",
-                    "host",
-                    "--name",
-                    n,
-                    &image,
-                    "sh",
-                    "-c",
-                    "while true; do cat /etc/hostname > /dev/null; sleep 0.5; done",
-                ])
-            });
-        }
-    });
-    let (with, cpu, found, drops) = container_phase(&config);
-    for n in &names {
-        podman(&["rm", "-f", "-t", "0", n]);
+    let slow =
+        |v: &[Sample], k: usize| median(v.iter().map(|s| s.capture[k] / s.base[k]).collect());
+    let cost = |v: &[Sample], k: usize| median(v.iter().map(|s| s.capture[k]).collect());
+    println!(
+        "\ncapture slowdown (capturing / not capturing, medians of 5 interleaved rounds) with \
+         {CONTAINERS} podman\ncontainers running (each exec'ing a child every 0.5 s) vs none; \
+         metadata from podman's API and containerd's CRI:"
+    );
+    println!(
+        "{:<20} {:>10} {:>10} {:>8}   capturing ns/op (none / 20)",
+        "", "none", "20", "ratio"
+    );
+    for (k, name) in ["getppid", "pread 1 B tmpfs"].into_iter().enumerate() {
+        let (a, b) = (slow(&none, k), slow(&with, k));
+        println!(
+            "{name:<20} {a:>9.3}x {b:>9.3}x {:>7.3}x   {:.1} / {:.1}  (target ratio <= 1.05)",
+            b / a,
+            cost(&none, k),
+            cost(&with, k)
+        );
     }
+    let cpu: u64 = with.iter().map(|s| s.cpu_ns).sum();
+    let described: u64 = with.iter().map(|s| s.described).sum();
+    let drops: u64 = none.iter().chain(&with).map(|s| s.drops).sum();
     println!(
-        "\nwith {CONTAINERS} podman containers running (each exec'ing a child every 0.5 s) vs none;"
-    );
-    println!(
-        "capture on in both, metadata from podman's API and containerd's CRI (ns/op, medians of 5):"
-    );
-    println!(
-        "{:<28} {:>10} {:>10} {:>8}   (no-capture baselines: {:.1} / {:.1})",
-        "", "none", "20", "ratio", none[0], with[0]
-    );
-    println!(
-        "{:<28} {:>10.1} {:>10.1} {:>7.3}x  (target <= 1.05)",
-        "getppid",
-        none[2],
-        with[2],
-        with[2] / none[2]
-    );
-    println!(
-        "{:<28} {:>10.1} {:>10.1} {:>7.3}x  (target <= 1.05)   (no-capture baselines: {:.1} / {:.1})",
-        "pread 1 B tmpfs",
-        none[3],
-        with[3],
-        with[3] / none[3],
-        none[1],
-        with[1]
-    );
-    println!(
-        "metadata worker: {:.1} ms CPU over 5 driver runs ({:.2} ms per run), {found} containers described, {drops} kernel drops",
+        "metadata worker with the containers: {:.1} ms CPU over 5 driver runs ({:.2} ms per \
+         run), {described} containers described, {drops} kernel drops",
         cpu as f64 / 1e6,
         cpu as f64 / 5e6
     );
