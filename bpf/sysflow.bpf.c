@@ -42,6 +42,10 @@ char LICENSE[] SEC("license") = "GPL";
 #define SF_CLONE_VFORK 0x4000
 #define SF_SIGCHLD 17
 #define SF_EBADF 9
+#define SF_FMODE_WRITE 0x2
+#define SF_S_IFREG 0100000
+#define SF_S_IFDIR 0040000
+#define SF_IA32_SOCKETCALL 102
 
 #define SF_OFF_MASK 32767			/* > SF_REC_MAX: masking keeps valid offsets */
 #define SF_SCRATCH (SF_OFF_MASK + 1 + SF_STR_MAX) /* any masked write of <= SF_STR_MAX fits */
@@ -55,6 +59,10 @@ const volatile __u8 sf_drop_mode = 0;			 /* drop failed close/bind */
 const volatile __u64 sf_wake_bytes = 0;			 /* force a wake-up past this fill */
 const volatile __u64 sf_sys_bitmap[SF_NR_MAX / 64] = {};	 /* syscalls captured */
 const volatile __u64 sf_sample_bitmap[SF_NR_MAX / 64] = {}; /* ... that may be sampled out */
+/* 32-bit (ia32) syscalls: which raw numbers to look at, and each one's x86-64 number
+ * (SF_NR_NONE: none); both filled by user space from one table */
+const volatile __u64 sf_sys_bitmap32[SF_NR_MAX / 64] = {};
+const volatile __u16 sf_ia32_nr[SF_NR_MAX] = {};
 
 /*
  * The collector's own process (host tgid): never captured. In .bss, not
@@ -78,9 +86,15 @@ struct {
 	__uint(max_entries, 16 << 20); /* resized by user space before load */
 } sf_rb SEC(".maps");
 
+/*
+ * Not preallocated on purpose: a deleted element's memory stays valid until every
+ * program that may hold a pointer to it has finished (RCU), instead of being handed to
+ * another key at once, so a late add can never land in another fd's counters.
+ */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 32768);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, struct sf_io_key);
 	__type(value, struct sf_io_val);
 } sf_io SEC(".maps");
@@ -235,6 +249,14 @@ static __always_inline void sf_submit(__u8 *buf, __u32 size)
 
 /* ---- strings appended to a scratch record ---- */
 
+/* a record offset masked into the scratch buffer; the barrier keeps the mask, which the
+ * compiler would drop where it knows the offset is small but the verifier does not */
+static __always_inline __u32 sf_at(__u32 off)
+{
+	asm volatile("" : "+r"(off));
+	return off & SF_OFF_MASK;
+}
+
 static __always_inline __u32 sf_put_ustr(__u8 *buf, __u32 off, int idx, const void *src)
 {
 	struct sf_hdr *h = (void *)buf;
@@ -244,7 +266,7 @@ static __always_inline __u32 sf_put_ustr(__u8 *buf, __u32 off, int idx, const vo
 		h->flags |= SF_HF_TRUNC;
 		return off;
 	}
-	long n = bpf_probe_read_user_str(&buf[off & SF_OFF_MASK], SF_STR_MAX, src);
+	long n = bpf_probe_read_user_str(&buf[sf_at(off)], SF_STR_MAX, src);
 	if (n <= 0) {
 		h->flags |= SF_HF_FAULT;
 		return off;
@@ -264,7 +286,7 @@ static __always_inline __u32 sf_put_kstr(__u8 *buf, __u32 off, int idx, const vo
 		h->flags |= SF_HF_TRUNC;
 		return off;
 	}
-	long n = bpf_probe_read_kernel_str(&buf[off & SF_OFF_MASK], SF_STR_MAX, src);
+	long n = bpf_probe_read_kernel_str(&buf[sf_at(off)], SF_STR_MAX, src);
 	if (n <= 0) {
 		h->flags |= SF_HF_FAULT;
 		return off;
@@ -286,7 +308,7 @@ static __always_inline __u32 sf_put_ubytes(__u8 *buf, __u32 off, int idx, const 
 		len = SF_STR_MAX;
 		h->flags |= SF_HF_TRUNC;
 	}
-	if (bpf_probe_read_user(&buf[off & SF_OFF_MASK], len, src)) {
+	if (bpf_probe_read_user(&buf[sf_at(off)], len, src)) {
 		h->flags |= SF_HF_FAULT;
 		return off;
 	}
@@ -462,7 +484,7 @@ __noinline int sf_g_cg_entry(struct sf_scratch *s, __u32 off, __u32 limit, __u64
 	}
 	long r;
 	if (name_ptr) {
-		r = bpf_probe_read_kernel_str(&buf[off & SF_OFF_MASK], 32, (const void *)name_ptr);
+		r = bpf_probe_read_kernel_str(&buf[sf_at(off)], 32, (const void *)name_ptr);
 		if (r <= 1)
 			return off;
 	} else {
@@ -597,6 +619,38 @@ __noinline int sf_g_args(struct sf_scratch *s, __u32 off, __u64 task_ptr)
 
 /* ---- fds and sockets ---- */
 
+/* the bitmap of the task's open fds (after an exec: close-on-exec fds are gone), as
+ * string SF_S_FDS; fds past SF_FDS_MAX are not reported (SF_HF_TRUNC) */
+__noinline int sf_g_open_fds(struct sf_scratch *s, __u32 off, __u64 task_ptr)
+{
+	struct task_struct *task = (void *)task_ptr;
+	if (!s)
+		return off;
+	struct sf_hdr *h = (void *)s->buf;
+	if (off >= SF_REC_OFF_MAX) {
+		h->flags |= SF_HF_TRUNC;
+		return off;
+	}
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	if (!fdt)
+		return off;
+	__u32 max = BPF_CORE_READ(fdt, max_fds);
+	const void *bits = BPF_CORE_READ(fdt, open_fds);
+	__u32 len = max / 8;
+	if (len > SF_FDS_MAX / 8) {
+		len = SF_FDS_MAX / 8;
+		h->flags |= SF_HF_TRUNC;
+	}
+	if (len == 0 || !bits)
+		return off;
+	if (bpf_probe_read_kernel(&s->buf[sf_at(off)], len & (SF_FDS_MAX / 8 * 2 - 1), bits)) {
+		h->flags |= SF_HF_FAULT;
+		return off;
+	}
+	h->slen[SF_S_FDS] = len;
+	return off + len;
+}
+
 static __always_inline struct file *sf_fd_file(struct task_struct *task, __s64 fd)
 {
 	if (fd < 0)
@@ -705,8 +759,31 @@ static __always_inline __u32 sf_put_kernel_sun_path(__u8 *buf, __u32 off, struct
 /* ------------------------------------------------------------------------ */
 /* read/write counters */
 
+/*
+ * The counting protocol. Per (process, fd) an sf_io entry holds a slot per thread.
+ *
+ * - A counting thread claims a free slot once (compare-and-swap of its tid) and from then
+ *   on adds to it with atomic adds; nothing else ever adds to that slot.
+ * - Shipping takes each counter with an atomic exchange against 0 (read-and-clear), so
+ *   what a shipper takes and what is added after it are disjoint: nothing is shipped
+ *   twice, whoever ships and however often.
+ * - An entry leaves the map only after `dead` is set (close, dup2/dup3 over the fd,
+ *   close_range, exec, the process's end, an idle entry retired by the drain). The
+ *   shipper sets `dead`, then takes every slot, then deletes the entry. A counting thread
+ *   that found the entry before the delete adds first and reads `dead` after (both full
+ *   barriers): if it reads 0, the shipper's exchange comes after its add and takes it; if
+ *   it reads 1, it takes its own slot itself and ships the rest (SF_HF_LATE,
+ *   sf_stats.late_counts). Either way each increment is shipped exactly once.
+ * - The map is not preallocated, so the memory of a deleted entry is not reused while a
+ *   program may still hold it (RCU): a late add never lands in another fd's entry.
+ * - A counted call that completes after another thread closed or replaced its fd is
+ *   charged to the fd number as it is at the call's exit (the kernel does not say which
+ *   file the call used).
+ */
+
 static __always_inline void sf_ship_counts(__u32 tgid, __u32 tid, __s32 fd, __u64 first_ts,
-					   __u64 rops, __u64 rbytes, __u64 wops, __u64 wbytes, __u64 now)
+					   __u64 rops, __u64 rbytes, __u64 wops, __u64 wbytes, __u64 now,
+					   __u16 flags)
 {
 	struct sf_rec_iocount {
 		struct sf_hdr h;
@@ -714,8 +791,9 @@ static __always_inline void sf_ship_counts(__u32 tgid, __u32 tid, __s32 fd, __u6
 	} *r = sf_reserve(sizeof(struct sf_rec_iocount), SF_K_IOCOUNT, now, tid, tgid);
 	if (!r)
 		return;
+	r->h.flags = flags;
 	r->c.fd = fd;
-	r->c.first_ts = first_ts;
+	r->c.first_ts = first_ts ? first_ts : now;
 	r->c.read_ops = rops;
 	r->c.read_bytes = rbytes;
 	r->c.write_ops = wops;
@@ -723,28 +801,53 @@ static __always_inline void sf_ship_counts(__u32 tgid, __u32 tid, __s32 fd, __u6
 	sf_commit(r);
 }
 
-/* ships slot s (when it belongs to tid, or to anyone if tid == 0) and frees it */
-static __always_inline void sf_ship_slot(__u32 tgid, __s32 fd, struct sf_io_slot *s, __u32 tid, __u64 now)
+/* takes slot s's counters (read-and-clear) and ships them when any; with `release` the
+ * slot is freed too (its thread is gone). Returns 1 when something was shipped. */
+static __always_inline int sf_take_slot(__u32 tgid, __s32 fd, struct sf_io_slot *s, __u32 owner,
+					bool release, __u64 now, __u16 flags)
+{
+	__u64 rops = __sync_lock_test_and_set(&s->read_ops, 0);
+	__u64 rbytes = __sync_lock_test_and_set(&s->read_bytes, 0);
+	__u64 wops = __sync_lock_test_and_set(&s->write_ops, 0);
+	__u64 wbytes = __sync_lock_test_and_set(&s->write_bytes, 0);
+	__u64 first = __sync_lock_test_and_set(&s->first_ts, 0);
+	if (release)
+		s->tid = 0;
+	if (!(rops || wops))
+		return 0;
+	sf_ship_counts(tgid, owner, fd, first, rops, rbytes, wops, wbytes, now, flags);
+	return 1;
+}
+
+/* ships slot s when it belongs to tid (or to anyone if tid == 0); 1 when something went */
+static __always_inline int sf_ship_slot(__u32 tgid, __s32 fd, struct sf_io_slot *s, __u32 tid,
+					bool release, __u64 now)
 {
 	__u32 owner = s->tid;
 	if (!owner || (tid && owner != tid))
-		return;
-	__u64 rops = s->read_ops, rbytes = s->read_bytes, wops = s->write_ops, wbytes = s->write_bytes;
-	__u64 first = s->first_ts;
-	s->read_ops = 0;
-	s->read_bytes = 0;
-	s->write_ops = 0;
-	s->write_bytes = 0;
-	s->first_ts = 0;
-	s->tid = 0;
-	if (rops || wops)
-		sf_ship_counts(tgid, owner, fd, first, rops, rbytes, wops, wbytes, now);
+		return 0;
+	return sf_take_slot(tgid, fd, s, owner, release, now, 0);
+}
+
+/* ships every slot of entry v (all threads) and, with `retire`, deletes it under the
+ * protocol above; returns the number of slots shipped */
+static __always_inline int sf_ship_entry(struct sf_io_key *k, struct sf_io_val *v, bool retire,
+					 __u64 now)
+{
+	int n = 0;
+	if (retire)
+		__sync_fetch_and_or(&v->dead, 1);
+	for (int i = 0; i < SF_IO_SLOTS; i++)
+		n += sf_ship_slot(k->tgid, k->fd, &v->slot[i], 0, false, now);
+	if (retire)
+		bpf_map_delete_elem(&sf_io, k);
+	return n;
 }
 
 /*
- * Ships the counters of (tgid, fd): only thread tid's slot, or every slot
- * when tid == 0 (close: the consumer needs all threads' counters for the fd
- * before the close). With `drop`, the entry is deleted too.
+ * Ships the counters of (tgid, fd): only thread tid's slot (freeing it: the thread is
+ * exiting), or every slot when tid == 0. With `drop` the entry is retired (the fd is
+ * closed: close, dup2 over it, exec, the process's end).
  */
 __noinline int sf_g_ship_fd(__u32 tgid, __s32 fd, __u32 tid, __u32 drop, __u64 now)
 {
@@ -752,10 +855,12 @@ __noinline int sf_g_ship_fd(__u32 tgid, __s32 fd, __u32 tid, __u32 drop, __u64 n
 	struct sf_io_val *v = bpf_map_lookup_elem(&sf_io, &k);
 	if (!v)
 		return 0;
+	if (drop || !tid) {
+		sf_ship_entry(&k, v, drop, now);
+		return 0;
+	}
 	for (int i = 0; i < SF_IO_SLOTS; i++)
-		sf_ship_slot(tgid, fd, &v->slot[i], tid, now);
-	if (drop)
-		bpf_map_delete_elem(&sf_io, &k);
+		sf_ship_slot(tgid, fd, &v->slot[i], tid, true, now);
 	return 0;
 }
 
@@ -787,14 +892,14 @@ static long sf_ship_scan_step(struct bpf_map *map, struct sf_io_key *key, struct
 		return 0;
 	__s32 fd = key->fd;
 	for (int i = 0; i < SF_IO_SLOTS; i++)
-		sf_ship_slot(c->tgid, fd, &val->slot[i], c->drop ? 0 : c->tid, c->now);
+		sf_ship_slot(c->tgid, fd, &val->slot[i], c->drop ? 0 : c->tid, !c->drop, c->now);
 	return 0;
 }
 
 /*
- * Ships every counter thread tid holds (exit), or every counter of the fds
- * the thread touched (drop: exec and the last thread's exit, when the fds are
- * about to be closed without a close syscall).
+ * Ships every counter thread tid holds (exit), or every counter of the fds the thread
+ * touched (drop: exec and the last thread's exit, when the fds are about to be closed
+ * without a close syscall).
  */
 __noinline int sf_g_ship_thread(__u32 tgid, __u32 tid, __u32 drop, __u64 now)
 {
@@ -838,20 +943,32 @@ static __always_inline void sf_note_fd(__u32 tid, __s32 fd)
 	}
 }
 
-static __always_inline void sf_slot_add(struct sf_io_slot *s, bool write, __u64 bytes)
+/* adds one counted call to a slot this thread owns, then honours a concurrent retire */
+static __always_inline void sf_slot_add(struct sf_io_val *v, struct sf_io_slot *s, __u32 tgid,
+					__u32 tid, __s32 fd, bool write, __u64 ops, __u64 bytes)
 {
-	/* only the owning thread adds to its slot: plain adds */
+	if (!s->first_ts)
+		s->first_ts = bpf_ktime_get_boot_ns(); /* first call since the last shipping */
 	if (write) {
-		s->write_ops += 1;
-		s->write_bytes += bytes;
+		__sync_fetch_and_add(&s->write_ops, ops);
+		__sync_fetch_and_add(&s->write_bytes, bytes);
 	} else {
-		s->read_ops += 1;
-		s->read_bytes += bytes;
+		__sync_fetch_and_add(&s->read_ops, ops);
+		__sync_fetch_and_add(&s->read_bytes, bytes);
+	}
+	if (__sync_fetch_and_or(&v->dead, 0)) {
+		/* retired meanwhile: whatever the shipper did not take is ours to ship */
+		if (sf_take_slot(tgid, fd, s, tid, false, bpf_ktime_get_boot_ns(), SF_HF_LATE)) {
+			struct sf_stats *st = sf_st();
+			if (st)
+				st->late_counts++;
+		}
 	}
 }
 
-/* counts one read/write call of (tgid, tid) on fd */
-static __always_inline void sf_count(__u32 tgid, __u32 tid, __s32 fd, long ret, bool write, __u64 bytes)
+/* counts `ops` read/write calls of (tgid, tid) on fd moving `bytes` */
+static __always_inline void sf_count(__u32 tgid, __u32 tid, __s32 fd, long ret, bool write, __u64 ops,
+				     __u64 bytes)
 {
 	struct sf_io_key k = { .tgid = tgid, .fd = fd };
 	if (ret < 0)
@@ -863,45 +980,92 @@ static __always_inline void sf_count(__u32 tgid, __u32 tid, __s32 fd, long ret, 
 		if (!v)
 			goto single;
 	}
-	/* the common case: this thread already has a slot (no clock read, no stats) */
+	/* the common case: this thread already has a slot */
 	for (int i = 0; i < SF_IO_SLOTS; i++) {
 		if (v->slot[i].tid == tid) {
-			sf_slot_add(&v->slot[i], write, bytes);
+			sf_slot_add(v, &v->slot[i], tgid, tid, fd, write, ops, bytes);
 			return;
 		}
 	}
 	for (int i = 0; i < SF_IO_SLOTS; i++) {
 		if (v->slot[i].tid == 0 && __sync_val_compare_and_swap(&v->slot[i].tid, 0, tid) == 0) {
-			v->slot[i].first_ts = bpf_ktime_get_boot_ns();
-			sf_slot_add(&v->slot[i], write, bytes);
+			sf_slot_add(v, &v->slot[i], tgid, tid, fd, write, ops, bytes);
 			sf_note_fd(tid, fd);
 			return;
 		}
 	}
 single:;
 	/* no slot (more threads than SF_IO_SLOTS on the fd, or the map is full):
-	 * ship this call as its own counter record; nothing is lost */
+	 * ship these calls as their own counter record; nothing is lost */
 	struct sf_stats *st = sf_st();
 	__u64 now = bpf_ktime_get_boot_ns();
 	if (st)
 		st->io_overflow++;
-	sf_ship_counts(tgid, tid, fd, now, write ? 0 : 1, write ? 0 : bytes, write ? 1 : 0,
-		       write ? bytes : 0, now);
+	sf_ship_counts(tgid, tid, fd, now, write ? 0 : ops, write ? 0 : bytes, write ? ops : 0,
+		       write ? bytes : 0, now, 0);
 }
 
-/* bytes of a sendmmsg/recvmmsg: the sum of msg_len of the first ret messages */
-static __always_inline __u64 sf_mmsg_bytes(const void *vec, long ret)
+/* ---- the periodic drain: user space runs sf_drain (BPF_PROG_TEST_RUN) ---- */
+
+struct sf_drain_state {
+	__u64 now;
+	__u32 n; /* idle entries to retire */
+	__u32 pad;
+	struct sf_io_key retire[SF_DRAIN_RETIRE];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sf_drain_state);
+} sf_drain_map SEC(".maps");
+
+static long sf_drain_step(struct bpf_map *map, struct sf_io_key *key, struct sf_io_val *val,
+			  void *ctx)
 {
-	__u64 total = 0;
-	for (int i = 0; i < 16; i++) {
-		if (i >= ret)
-			break;
-		__u32 len = 0;
-		/* struct mmsghdr: struct msghdr (56 bytes) then unsigned int msg_len, 64 bytes each */
-		bpf_probe_read_user(&len, sizeof(len), vec + i * 64 + 56);
-		total += len;
+	struct sf_drain_state *d = *(struct sf_drain_state **)ctx;
+	if (sf_ship_entry(key, val, false, d->now) == 0) {
+		/* nothing counted since the last drain: retire it after the walk (deleting
+		 * while the walk runs could make it skip entries) */
+		__u32 n = d->n;
+		if (n < SF_DRAIN_RETIRE) {
+			d->retire[n & (SF_DRAIN_RETIRE - 1)] = *key;
+			d->n = n + 1;
+		}
 	}
-	return total;
+	return 0;
+}
+
+static long sf_retire_step(__u64 i, void *ctx)
+{
+	struct sf_drain_state *d = *(struct sf_drain_state **)ctx;
+	if (i >= d->n || i >= SF_DRAIN_RETIRE)
+		return 1;
+	struct sf_io_key k = d->retire[i & (SF_DRAIN_RETIRE - 1)];
+	struct sf_io_val *v = bpf_map_lookup_elem(&sf_io, &k);
+	if (v)
+		sf_ship_entry(&k, v, true, d->now);
+	return 0;
+}
+
+/*
+ * Ships every counter in the map through the ring buffer (as the kernel-side paths do,
+ * so they arrive in order with the other records) and retires entries idle since the
+ * previous drain. Run by user space at each flow export and at shutdown.
+ */
+SEC("syscall")
+int sf_drain(void *ctx)
+{
+	__u32 z = 0;
+	struct sf_drain_state *d = bpf_map_lookup_elem(&sf_drain_map, &z);
+	if (!d)
+		return 0;
+	d->now = bpf_ktime_get_boot_ns();
+	d->n = 0;
+	bpf_for_each_map_elem(&sf_io, sf_drain_step, &d, 0);
+	bpf_loop(SF_DRAIN_RETIRE, sf_retire_step, &d, 0);
+	return 0;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -916,6 +1080,8 @@ struct sf_call {
 	__u64 task;
 	__u32 tgid;
 	__u32 tid;
+	__u32 compat; /* a 32-bit syscall: nr and arg[] already translated, user structs 32-bit */
+	__u32 pad;
 };
 
 #define SF_SYS_OFF (sizeof(struct sf_hdr) + sizeof(struct sf_sys))
@@ -933,6 +1099,8 @@ static __always_inline struct sf_scratch *sf_sys_begin(struct sf_call *c)
 	if (!s)
 		return NULL;
 	sf_hdr_init((void *)s->buf, SF_K_SYS, c->nr, c->now, c->tid, c->tgid);
+	if (c->compat)
+		((struct sf_hdr *)s->buf)->flags |= SF_HF_COMPAT;
 	struct sf_sys *b = sf_sys_body(s->buf);
 	b->res = c->ret;
 	for (int i = 0; i < 6; i++)
@@ -962,17 +1130,92 @@ __noinline int sf_g_open(struct sf_call *c)
 		return 0;
 	struct sf_sys *b = sf_sys_body(s->buf);
 	const void *path = (const void *)(c->nr == SF_NR_OPEN || c->nr == SF_NR_CREAT ? c->arg[0] : c->arg[1]);
+	if (c->nr == SF_NR_OPEN_BY_HANDLE_AT)
+		path = NULL; /* a file handle, not a path */
 	if (c->nr == SF_NR_OPENAT2) {
 		__u64 how = 0;
 		bpf_probe_read_user(&how, sizeof(how), (const void *)c->arg[2]); /* open_how.flags */
 		b->aux[1] = how;
 	}
+	struct file *f = NULL;
 	if (c->ret >= 0) {
-		struct file *f = sf_fd_file((void *)c->task, c->ret);
+		f = sf_fd_file((void *)c->task, c->ret);
 		if (f && (BPF_CORE_READ(f, f_mode) & SF_FMODE_CREATED))
 			b->aux[0] = 1;
 	}
-	sf_submit(s->buf, sf_put_ustr(s->buf, SF_SYS_OFF, 0, path));
+	__u32 off = sf_put_ustr(s->buf, SF_SYS_OFF, 0, path);
+	if (f) /* what the kernel opened: from the file itself, never a second read of user memory */
+		off = sf_g_dpath(s, off, 1, (__u64)BPF_CORE_READ(f, f_path.dentry),
+				 (__u64)BPF_CORE_READ(f, f_path.mnt));
+	sf_submit(s->buf, off);
+	return 0;
+}
+
+/* a syscall that creates an fd other than by opening a path (eventfd, memfd_create, ...) */
+__noinline int sf_g_newfd(struct sf_call *c)
+{
+	if (!c)
+		return 0;
+	struct sf_scratch *s = sf_sys_begin(c);
+	if (!s)
+		return 0;
+	struct sf_sys *b = sf_sys_body(s->buf);
+	__u32 off = SF_SYS_OFF;
+	struct file *f = c->ret >= 0 ? sf_fd_file((void *)c->task, c->ret) : NULL;
+	if (f) {
+		umode_t mode = BPF_CORE_READ(f, f_inode, i_mode);
+		b->aux[2] = mode;
+		off = sf_put_kstr(s->buf, off, 0, BPF_CORE_READ(f, f_path.dentry, d_name.name));
+		__u32 type = mode & SF_S_IFMT;
+		if (c->nr == SF_NR_PIDFD_GETFD && (type == SF_S_IFREG || type == SF_S_IFDIR))
+			off = sf_g_dpath(s, off, 1, (__u64)BPF_CORE_READ(f, f_path.dentry),
+					 (__u64)BPF_CORE_READ(f, f_path.mnt));
+	}
+	sf_submit(s->buf, off);
+	return 0;
+}
+
+/*
+ * Calls that move data between two fds without read/write: counted as one read of the
+ * source and one write of the destination, `res` bytes each. vmsplice moves between
+ * user memory and a pipe: a write to the pipe's write end, a read from its read end.
+ */
+__noinline int sf_g_move(struct sf_call *c)
+{
+	if (!c)
+		return 0;
+	__s64 ret = c->ret;
+	__u64 bytes = ret > 0 ? ret : 0;
+	__s32 in = -1, out = -1;
+	switch (c->nr) {
+	case SF_NR_SENDFILE:
+		out = c->arg[0];
+		in = c->arg[1];
+		break;
+	case SF_NR_COPY_FILE_RANGE:
+	case SF_NR_SPLICE:
+		in = c->arg[0];
+		out = c->arg[2];
+		break;
+	case SF_NR_TEE:
+		in = c->arg[0];
+		out = c->arg[1];
+		break;
+	case SF_NR_VMSPLICE: {
+		struct file *f = sf_fd_file((void *)c->task, (__s32)c->arg[0]);
+		if (f && (BPF_CORE_READ(f, f_mode) & SF_FMODE_WRITE))
+			out = c->arg[0];
+		else
+			in = c->arg[0];
+		break;
+	}
+	default:
+		return 0;
+	}
+	if (in >= 0)
+		sf_count(c->tgid, c->tid, in, ret, false, 1, bytes);
+	if (out >= 0)
+		sf_count(c->tgid, c->tid, out, ret, true, 1, bytes);
 	return 0;
 }
 
@@ -1195,6 +1438,8 @@ static __always_inline struct sf_scratch *sf_net_begin(struct sf_call *c, __s64 
 	if (!s)
 		return NULL;
 	sf_hdr_init((void *)s->buf, SF_K_NET, c->nr, c->now, c->tid, c->tgid);
+	if (c->compat)
+		((struct sf_hdr *)s->buf)->flags |= SF_HF_COMPAT;
 	struct sf_net *n = (void *)(s->buf + sizeof(struct sf_hdr));
 	__builtin_memset(n, 0, sizeof(*n));
 	n->res = c->ret;
@@ -1246,168 +1491,299 @@ __noinline int sf_g_bind(struct sf_call *c)
 }
 
 /*
- * send/recv family. A datagram with an explicit peer address (sendto /
- * sendmsg to an address, recvfrom / recvmsg reporting the sender) is
- * shipped with its endpoints, since the peer is only known per call. Every
- * other call is counted.
+ * One datagram with an explicit peer address (sendto / sendmsg to an address, recvfrom /
+ * recvmsg reporting the sender, one message of sendmmsg / recvmmsg) on an IP datagram
+ * socket, shipped as an SF_K_NET record (nr: as_nr) of `bytes`: the peer is only known
+ * per call. Returns 1 when shipped, 0 when the call is to be counted instead.
  */
+__noinline int sf_g_dgram(struct sf_call *c, __u32 write, __u64 ua, __s64 bytes, __u32 as_nr)
+{
+	if (!c || !ua)
+		return 0;
+	__s32 fd = (__s32)c->arg[0];
+	struct sock *sk = sf_fd_sock((void *)c->task, fd);
+	if (!sk || BPF_CORE_READ(sk, sk_type) != SF_SOCK_DGRAM)
+		return 0;
+	__u16 fam = BPF_CORE_READ(sk, __sk_common.skc_family);
+	if (fam != SF_AF_INET && fam != SF_AF_INET6)
+		return 0;
+	struct sf_scratch *s = sf_net_begin(c, fd);
+	if (!s)
+		return 0;
+	struct sf_hdr *h = (void *)s->buf;
+	h->nr = as_nr;
+	struct sf_net *n = (void *)(s->buf + sizeof(struct sf_hdr));
+	n->res = bytes;
+	n->sock_type = SF_SOCK_DGRAM;
+	/* local side from the socket, the peer from the call */
+	sf_sk_tuple(sk, &n->t, !write);
+	__u16 port = 0;
+	__u16 pf = sf_user_inet((const void *)ua, write ? n->t.daddr : n->t.saddr, &port);
+	if (pf != SF_AF_INET && pf != SF_AF_INET6)
+		return 0;
+	if (write)
+		n->t.dport = port;
+	else
+		n->t.sport = port;
+	if (pf != n->t.family) {
+		/* an IPv4 peer given to an IPv6 socket cannot be: ship what the call said */
+		n->t.family = pf;
+	}
+	sf_submit(s->buf, SF_NET_OFF);
+	return 1;
+}
+
+/* sendmmsg/recvmmsg: every message (struct mmsghdr: a msghdr then msg_len) */
+struct sf_mmsg_ctx {
+	struct sf_call c;
+	__u64 ops;
+	__u64 bytes;
+	__u32 write;
+	__u32 pad;
+};
+
+static long sf_mmsg_step(__u64 i, void *ctx)
+{
+	struct sf_mmsg_ctx *m = ctx;
+	if ((__s64)i >= m->c.ret)
+		return 1;
+	/* native: msghdr is 56 bytes, msg_len at 56, 64 per message; ia32: 28, 28, 32 */
+	__u64 base = m->c.arg[1] + i * (m->c.compat ? 32 : 64);
+	__u32 len = 0;
+	__u64 ua = 0;
+	bpf_probe_read_user(&len, sizeof(len), (const void *)(base + (m->c.compat ? 28 : 56)));
+	if (m->c.compat) {
+		__u32 ua32 = 0;
+		bpf_probe_read_user(&ua32, sizeof(ua32), (const void *)base);
+		ua = ua32;
+	} else {
+		bpf_probe_read_user(&ua, sizeof(ua), (const void *)base);
+	}
+	if (ua && sf_g_dgram(&m->c, m->write, ua, len, m->write ? SF_NR_SENDMSG : SF_NR_RECVMSG))
+		return 0;
+	m->ops += 1;
+	m->bytes += len;
+	return 0;
+}
+
+__noinline int sf_g_mmsg(struct sf_call *c, __u32 write)
+{
+	if (!c)
+		return 0;
+	struct sf_mmsg_ctx m = { .write = write };
+	m.c = *c;
+	if (c->ret > 0)
+		bpf_loop(SF_MMSG_MAX, sf_mmsg_step, &m, 0);
+	else
+		m.ops = 1; /* a failed call is one op, as a failed read is */
+	if (m.ops)
+		sf_count(c->tgid, c->tid, (__s32)c->arg[0], c->ret, write, m.ops, m.bytes);
+	return 0;
+}
+
+/* send/recv family: a datagram with a peer address is shipped; every other call counted */
 __noinline int sf_g_sendrecv(struct sf_call *c, __u32 write)
 {
 	if (!c)
 		return 0;
 	__s32 fd = (__s32)c->arg[0];
 	__u64 nr = c->nr;
-	if (c->ret >= 0 && nr != SF_NR_SENDMMSG && nr != SF_NR_RECVMMSG) {
+	if (nr == SF_NR_SENDMMSG || nr == SF_NR_RECVMMSG)
+		return sf_g_mmsg(c, write);
+	if (c->ret >= 0) {
 		__u64 ua = 0;
-		if (nr == SF_NR_SENDTO || nr == SF_NR_RECVFROM)
+		if (nr == SF_NR_SENDTO || nr == SF_NR_RECVFROM) {
 			ua = c->arg[4];
-		else
+		} else if (c->compat) {
+			__u32 ua32 = 0; /* compat_msghdr.msg_name */
+			bpf_probe_read_user(&ua32, sizeof(ua32), (const void *)c->arg[1]);
+			ua = ua32;
+		} else {
 			bpf_probe_read_user(&ua, sizeof(ua), (const void *)c->arg[1]); /* msg_name */
-		struct sock *sk = ua ? sf_fd_sock((void *)c->task, fd) : NULL;
-		if (sk && BPF_CORE_READ(sk, sk_type) == SF_SOCK_DGRAM) {
-			__u16 fam = BPF_CORE_READ(sk, __sk_common.skc_family);
-			if (fam == SF_AF_INET || fam == SF_AF_INET6) {
-				struct sf_scratch *s = sf_net_begin(c, fd);
-				if (!s)
-					return 0;
-				struct sf_net *n = (void *)(s->buf + sizeof(struct sf_hdr));
-				n->sock_type = SF_SOCK_DGRAM;
-				/* local side from the socket, the peer from the call */
-				sf_sk_tuple(sk, &n->t, !write);
-				__u16 port = 0;
-				__u16 pf = sf_user_inet((const void *)ua, write ? n->t.daddr : n->t.saddr, &port);
-				if (pf == SF_AF_INET || pf == SF_AF_INET6) {
-					if (write)
-						n->t.dport = port;
-					else
-						n->t.sport = port;
-					sf_submit(s->buf, SF_NET_OFF);
-					return 0;
-				}
-			}
 		}
+		if (ua && sf_g_dgram(c, write, ua, c->ret, nr))
+			return 0;
 	}
-	__u64 bytes = c->ret > 0 ? c->ret : 0;
-	if ((nr == SF_NR_SENDMMSG || nr == SF_NR_RECVMMSG) && c->ret > 0)
-		bytes = sf_mmsg_bytes((const void *)c->arg[1], c->ret);
-	sf_count(c->tgid, c->tid, fd, c->ret, write, bytes);
+	sf_count(c->tgid, c->tid, fd, c->ret, write, 1, c->ret > 0 ? c->ret : 0);
 	return 0;
 }
 
-/* ------------------------------------------------------------------------ */
+/* ---- 32-bit syscalls ---- */
 
-SEC("tp_btf/sys_exit")
-int BPF_PROG(sf_sys_exit, struct pt_regs *regs, long ret)
+/* socketcall(call, args): which x86-64 syscall each call is, and how many u32 args it has */
+static __always_inline __u64 sf_socketcall(struct sf_call *c)
 {
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	__u32 tgid = pid_tgid >> 32;
-	if (tgid == sf_self_tgid)
-		return 0;
-	/* tp_btf: regs is a trusted BTF pointer, direct loads are fine */
-	__u64 nr = regs->orig_ax; /* -1 when not a syscall */
-	if (!sf_bit(sf_sys_bitmap, nr))
-		return 0;
-	struct task_struct *task = bpf_get_current_task_btf();
-	if (task->thread_info.status & SF_TS_COMPAT)
-		return 0; /* 32-bit syscall numbering: not decoded */
-	if (sf_sampling > 1 && sf_bit(sf_sample_bitmap, nr)) {
-		struct sf_stats *st = sf_st();
-		if (st && (st->sample_clock++ % sf_sampling) != 0) {
-			st->sampled_out++;
-			return 0;
-		}
+	__u32 call = c->arg[0];
+	__u64 uargs = c->arg[1];
+	__u64 nr = SF_NR_NONE;
+	__u32 nargs = 0;
+	switch (call) {
+	case 1: nr = SF_NR_SOCKET; nargs = 3; break;
+	case 2: nr = SF_NR_BIND; nargs = 3; break;
+	case 3: nr = SF_NR_CONNECT; nargs = 3; break;
+	case 5: nr = SF_NR_ACCEPT; nargs = 3; break;
+	case 8: nr = SF_NR_SOCKETPAIR; nargs = 4; break;
+	case 9: nr = SF_NR_SENDTO; nargs = 4; break;	/* send */
+	case 10: nr = SF_NR_RECVFROM; nargs = 4; break; /* recv */
+	case 11: nr = SF_NR_SENDTO; nargs = 6; break;
+	case 12: nr = SF_NR_RECVFROM; nargs = 6; break;
+	case 13: nr = SF_NR_SHUTDOWN; nargs = 2; break;
+	case 16: nr = SF_NR_SENDMSG; nargs = 3; break;
+	case 17: nr = SF_NR_RECVMSG; nargs = 3; break;
+	case 18: nr = SF_NR_ACCEPT4; nargs = 4; break;
+	case 19: nr = SF_NR_RECVMMSG; nargs = 5; break;
+	case 20: nr = SF_NR_SENDMMSG; nargs = 4; break;
+	default: return SF_NR_NONE;
 	}
-	__u32 tid = (__u32)pid_tgid;
+	__u32 a[6] = {};
+	__u32 size = nargs * sizeof(__u32);
+	if (size < 4 || size > sizeof(a))
+		return SF_NR_NONE;
+	if (bpf_probe_read_user(a, size, (const void *)uargs))
+		return SF_NR_NONE;
+	for (int i = 0; i < 6; i++)
+		c->arg[i] = i < nargs ? a[i] : 0;
+	return nr;
+}
 
-	/* hot path: reads and writes are only counted */
-	switch (nr) {
+/* the 16-bit uid/gid calls: -1 is 0xffff there */
+static __always_inline __u64 sf_id16(__u64 v)
+{
+	v &= 0xffff;
+	return v == 0xffff ? 0xffffffff : v;
+}
+
+/* translates a 32-bit syscall in c (raw number, raw registers) to its x86-64 number and
+ * argument layout; SF_NR_NONE when it has none */
+static __always_inline __u64 sf_ia32(struct sf_call *c, __u64 raw)
+{
+	if (raw == SF_IA32_SOCKETCALL)
+		return sf_socketcall(c);
+	if (raw >= SF_NR_MAX)
+		return SF_NR_NONE;
+	__u64 nr = sf_ia32_nr[raw];
+	switch (raw) {
+	case 23:  /* setuid */
+	case 46:  /* setgid */
+	case 70:  /* setreuid */
+	case 71:  /* setregid */
+	case 164: /* setresuid */
+	case 170: /* setresgid */
+		for (int i = 0; i < 3; i++)
+			c->arg[i] = sf_id16(c->arg[i]);
+		break;
+	default:
+		break;
+	}
+	return nr;
+}
+
+/* every captured syscall but the counted native reads and writes of the hot path */
+__noinline int sf_g_dispatch(struct sf_call *c)
+{
+	if (!c)
+		return 0;
+	switch (c->nr) {
 	case SF_NR_READ:
 	case SF_NR_PREAD64:
 	case SF_NR_READV:
 	case SF_NR_PREADV:
 	case SF_NR_PREADV2:
-		sf_count(tgid, tid, (__s32)regs->di, ret, false, ret > 0 ? ret : 0);
-		return 0;
+		sf_count(c->tgid, c->tid, (__s32)c->arg[0], c->ret, false, 1, c->ret > 0 ? c->ret : 0);
+		break;
 	case SF_NR_WRITE:
 	case SF_NR_PWRITE64:
 	case SF_NR_WRITEV:
 	case SF_NR_PWRITEV:
 	case SF_NR_PWRITEV2:
-		sf_count(tgid, tid, (__s32)regs->di, ret, true, ret > 0 ? ret : 0);
-		return 0;
+		sf_count(c->tgid, c->tid, (__s32)c->arg[0], c->ret, true, 1, c->ret > 0 ? c->ret : 0);
+		break;
 	case SF_NR_MMAP:
-		if ((regs->r10 & SF_MAP_ANONYMOUS) || (__s32)regs->r8 < 0)
-			return 0; /* anonymous maps change no flow */
+		if ((c->arg[3] & SF_MAP_ANONYMOUS) || (__s32)c->arg[4] < 0)
+			break; /* anonymous maps change no flow */
+		sf_g_plain(c);
 		break;
-	default:
+	case SF_NR_SENDFILE:
+	case SF_NR_COPY_FILE_RANGE:
+	case SF_NR_SPLICE:
+	case SF_NR_TEE:
+	case SF_NR_VMSPLICE:
+		sf_g_move(c);
 		break;
-	}
-
-	struct sf_call c = {
-		.arg = { regs->di, regs->si, regs->dx, regs->r10 /* 4th syscall arg */, regs->r8, regs->r9 },
-		.ret = ret,
-		.nr = nr,
-		.now = bpf_ktime_get_boot_ns(),
-		.task = (__u64)task,
-		.tgid = tgid,
-		.tid = tid,
-	};
-
-	switch (nr) {
 	case SF_NR_RECVFROM:
 	case SF_NR_RECVMSG:
 	case SF_NR_RECVMMSG:
-		sf_g_sendrecv(&c, 0);
+		sf_g_sendrecv(c, 0);
 		break;
 	case SF_NR_SENDTO:
 	case SF_NR_SENDMSG:
 	case SF_NR_SENDMMSG:
-		sf_g_sendrecv(&c, 1);
+		sf_g_sendrecv(c, 1);
 		break;
 	case SF_NR_OPEN:
 	case SF_NR_OPENAT:
 	case SF_NR_OPENAT2:
 	case SF_NR_CREAT:
-		sf_g_open(&c);
+	case SF_NR_OPEN_BY_HANDLE_AT:
+		sf_g_open(c);
+		break;
+	case SF_NR_EVENTFD:
+	case SF_NR_EVENTFD2:
+	case SF_NR_EPOLL_CREATE:
+	case SF_NR_EPOLL_CREATE1:
+	case SF_NR_MEMFD_CREATE:
+	case SF_NR_TIMERFD_CREATE:
+	case SF_NR_SIGNALFD:
+	case SF_NR_SIGNALFD4:
+	case SF_NR_PIDFD_OPEN:
+	case SF_NR_PIDFD_GETFD:
+	case SF_NR_INOTIFY_INIT:
+	case SF_NR_INOTIFY_INIT1:
+	case SF_NR_FANOTIFY_INIT:
+	case SF_NR_USERFAULTFD:
+	case SF_NR_IO_URING_SETUP:
+	case SF_NR_PERF_EVENT_OPEN:
+	case SF_NR_MEMFD_SECRET:
+		sf_g_newfd(c);
 		break;
 	case SF_NR_CLOSE:
-		sf_g_close(&c);
+		sf_g_close(c);
 		break;
 	case SF_NR_CLOSE_RANGE:
-		sf_g_close_range(&c);
+		sf_g_close_range(c);
 		break;
 	case SF_NR_CLONE:
 	case SF_NR_CLONE3:
 	case SF_NR_FORK:
 	case SF_NR_VFORK:
-		sf_g_clone(&c);
+		sf_g_clone(c);
 		break;
 	case SF_NR_EXECVE:
 	case SF_NR_EXECVEAT:
-		sf_g_exec_fail(&c);
+		sf_g_exec_fail(c);
 		break;
 	case SF_NR_CONNECT:
 	case SF_NR_ACCEPT:
 	case SF_NR_ACCEPT4:
-		sf_g_conn(&c);
+		sf_g_conn(c);
 		break;
 	case SF_NR_BIND:
-		sf_g_bind(&c);
+		sf_g_bind(c);
 		break;
 	case SF_NR_DUP:
 	case SF_NR_DUP2:
 	case SF_NR_DUP3:
 	case SF_NR_FCNTL:
-		sf_g_dup(&c);
+		sf_g_dup(c);
 		break;
 	case SF_NR_PIPE:
 	case SF_NR_PIPE2:
 	case SF_NR_SOCKETPAIR:
-		sf_g_pipe(&c);
+		sf_g_pipe(c);
 		break;
 	case SF_NR_CHDIR:
 	case SF_NR_FCHDIR:
-		sf_g_chdir(&c);
+		sf_g_chdir(c);
 		break;
 	case SF_NR_MKDIR:
 	case SF_NR_MKDIRAT:
@@ -1421,13 +1797,97 @@ int BPF_PROG(sf_sys_exit, struct pt_regs *regs, long ret)
 	case SF_NR_RENAME:
 	case SF_NR_RENAMEAT:
 	case SF_NR_RENAMEAT2:
-		sf_g_fileop(&c);
+		sf_g_fileop(c);
 		break;
 	default:
-		/* socket, shutdown, setns, set*id, mmap: arguments and result say it all */
-		sf_g_plain(&c);
+		/* socket, shutdown, setns, set*id: arguments and result say it all */
+		sf_g_plain(c);
 		break;
 	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(sf_sys_exit, struct pt_regs *regs, long ret)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u32 tgid = pid_tgid >> 32;
+	if (tgid == sf_self_tgid)
+		return 0;
+	/* tp_btf: regs is a trusted BTF pointer, direct loads are fine */
+	__u64 raw = regs->orig_ax; /* -1 when not a syscall */
+	bool native = sf_bit(sf_sys_bitmap, raw);
+	if (!native && !sf_bit(sf_sys_bitmap32, raw))
+		return 0;
+	struct task_struct *task = bpf_get_current_task_btf();
+	bool compat = task->thread_info.status & SF_TS_COMPAT;
+	if (!compat && !native)
+		return 0;
+	__u32 tid = (__u32)pid_tgid;
+	__u64 nr = raw;
+
+	struct sf_call c = {
+		.ret = ret,
+		.task = (__u64)task,
+		.tgid = tgid,
+		.tid = tid,
+	};
+	if (compat) {
+		/* int 0x80 / ia32: ebx, ecx, edx, esi, edi, ebp, 32 bits each */
+		c.arg[0] = (__u32)regs->bx;
+		c.arg[1] = (__u32)regs->cx;
+		c.arg[2] = (__u32)regs->dx;
+		c.arg[3] = (__u32)regs->si;
+		c.arg[4] = (__u32)regs->di;
+		c.arg[5] = (__u32)regs->bp;
+		c.compat = 1;
+		nr = sf_ia32(&c, raw);
+		if (!sf_bit(sf_sys_bitmap, nr))
+			return 0;
+	}
+	if (sf_sampling > 1 && sf_bit(sf_sample_bitmap, nr)) {
+		struct sf_stats *st = sf_st();
+		if (st && (st->sample_clock++ % sf_sampling) != 0) {
+			st->sampled_out++;
+			return 0;
+		}
+	}
+	if (!compat) {
+		/* hot path: native reads and writes are only counted */
+		switch (nr) {
+		case SF_NR_READ:
+		case SF_NR_PREAD64:
+		case SF_NR_READV:
+		case SF_NR_PREADV:
+		case SF_NR_PREADV2:
+			sf_count(tgid, tid, (__s32)regs->di, ret, false, 1, ret > 0 ? ret : 0);
+			return 0;
+		case SF_NR_WRITE:
+		case SF_NR_PWRITE64:
+		case SF_NR_WRITEV:
+		case SF_NR_PWRITEV:
+		case SF_NR_PWRITEV2:
+			sf_count(tgid, tid, (__s32)regs->di, ret, true, 1, ret > 0 ? ret : 0);
+			return 0;
+		case SF_NR_MMAP:
+			if ((regs->r10 & SF_MAP_ANONYMOUS) || (__s32)regs->r8 < 0)
+				return 0; /* anonymous maps change no flow */
+			break;
+		default:
+			break;
+		}
+		c.arg[0] = regs->di;
+		c.arg[1] = regs->si;
+		c.arg[2] = regs->dx;
+		c.arg[3] = regs->r10; /* 4th syscall arg */
+		c.arg[4] = regs->r8;
+		c.arg[5] = regs->r9;
+	}
+	c.nr = nr;
+	c.now = bpf_ktime_get_boot_ns();
+	sf_g_dispatch(&c);
 	return 0;
 }
 
@@ -1467,9 +1927,9 @@ int BPF_PROG(sf_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 	/* O_CLOEXEC fds close now without a close syscall: ship what the (now
 	 * only) thread counted, under the tid it had */
 	sf_g_ship_thread(tgid, old_pid, 1, now);
+	/* a non-leader exec: the thread took the leader's tid (old_tid tells the consumer;
+	 * the thread goes on, so no exit) */
 	__u32 tid = BPF_CORE_READ(p, pid);
-	if ((__u32)old_pid != tid)
-		sf_emit_exit(tgid, old_pid, 0, false, now); /* a non-leader exec took the leader's tid */
 
 	struct sf_scratch *s = sf_scratch();
 	if (!s)
@@ -1493,6 +1953,7 @@ int BPF_PROG(sf_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 					 (__u64)BPF_CORE_READ(exe, f_path.mnt));
 	}
 	off = sf_put_kstr(s->buf, off, SF_S_FILENAME, BPF_CORE_READ(bprm, filename));
+	off = sf_g_open_fds(s, off, cur);
 	sf_submit(s->buf, off);
 	return 0;
 }
@@ -1511,6 +1972,13 @@ int BPF_PROG(sf_exit, struct task_struct *p)
 	/* the thread's counters go before its exit; the last thread's exit also
 	 * ships whatever the process still counts, as its fds close silently */
 	sf_g_ship_thread(tgid, tid, group_dead, now);
+	/* the main thread replaced by an exec in another thread (de_thread): the exec'ing
+	 * thread takes its id and goes on as the process, so this is no exit */
+	if (tid == tgid && !group_dead && bpf_core_field_exists(struct signal_struct, group_exec_task)) {
+		struct task_struct *execing = BPF_CORE_READ(p, signal, group_exec_task);
+		if (execing && execing != p)
+			return 0;
+	}
 	sf_emit_exit(tgid, tid, BPF_CORE_READ(p, exit_code), group_dead, now);
 	return 0;
 }

@@ -16,7 +16,7 @@
 
 enum sf_limits {
 	SF_COMM_LEN = 16,
-	SF_NSTR = 6,		/* strings a record can carry */
+	SF_NSTR = 7,		/* strings a record can carry */
 	SF_STR_MAX = 4096,	/* bytes of one string (path, args, env, cgroups) */
 	SF_NAME_MAX = 256,	/* one path component */
 	SF_REC_OFF_MAX = 24576, /* a string starts below this record offset */
@@ -24,6 +24,9 @@ enum sf_limits {
 	SF_IO_SLOTS = 4,	/* threads counted per (process, fd) entry */
 	SF_TFD_MAX = 32,	/* fds remembered per thread for its exit */
 	SF_NR_MAX = 512,	/* syscall numbers covered by the bitmap */
+	SF_FDS_MAX = 4096,	/* exec: open fds reported (bits of SF_S_FDS) */
+	SF_MMSG_MAX = 1024,	/* sendmmsg/recvmmsg messages walked (UIO_MAXIOV) */
+	SF_DRAIN_RETIRE = 1024, /* idle counter entries one drain run retires */
 };
 
 /* sf_hdr.kind: which body follows the header */
@@ -43,6 +46,9 @@ enum sf_kind {
 enum sf_hdr_flags {
 	SF_HF_TRUNC = 0x1, /* a string was cut at its limit */
 	SF_HF_FAULT = 0x2, /* a user or kernel memory read failed */
+	SF_HF_COMPAT = 0x4, /* a 32-bit (ia32) syscall, translated to the x86-64 nr and layout */
+	SF_HF_URING = 0x8,  /* an io_uring operation (nr: the syscall it is equivalent to) */
+	SF_HF_LATE = 0x10,  /* IOCOUNT: counted after its fd's entry was shipped for good */
 };
 
 /* string slots of SF_K_CLONE / SF_K_EXEC records (sf_hdr.slen index) */
@@ -53,6 +59,7 @@ enum sf_proc_str {
 	SF_S_ENV = 3,	   /* exec: environment, NUL-separated */
 	SF_S_EXEPATH = 4,  /* exec: full path of the executable file */
 	SF_S_FILENAME = 5, /* exec: the filename passed to execve */
+	SF_S_FDS = 6,	   /* exec: bitmap of the fds open after the exec (bit n = fd n) */
 };
 
 /* x86-64 syscall numbers the probe knows (sf_hdr.nr) */
@@ -69,6 +76,7 @@ enum sf_nr {
 	SF_NR_PIPE = 22,
 	SF_NR_DUP = 32,
 	SF_NR_DUP2 = 33,
+	SF_NR_SENDFILE = 40,
 	SF_NR_SOCKET = 41,
 	SF_NR_CONNECT = 42,
 	SF_NR_ACCEPT = 43,
@@ -100,27 +108,50 @@ enum sf_nr {
 	SF_NR_SETREGID = 114,
 	SF_NR_SETRESUID = 117,
 	SF_NR_SETRESGID = 119,
+	SF_NR_EPOLL_CREATE = 213,
+	SF_NR_INOTIFY_INIT = 253,
 	SF_NR_OPENAT = 257,
 	SF_NR_MKDIRAT = 258,
 	SF_NR_UNLINKAT = 263,
 	SF_NR_RENAMEAT = 264,
 	SF_NR_LINKAT = 265,
 	SF_NR_SYMLINKAT = 266,
+	SF_NR_SPLICE = 275,
+	SF_NR_TEE = 276,
+	SF_NR_VMSPLICE = 278,
+	SF_NR_SIGNALFD = 282,
+	SF_NR_TIMERFD_CREATE = 283,
+	SF_NR_EVENTFD = 284,
 	SF_NR_ACCEPT4 = 288,
+	SF_NR_SIGNALFD4 = 289,
+	SF_NR_EVENTFD2 = 290,
+	SF_NR_EPOLL_CREATE1 = 291,
 	SF_NR_DUP3 = 292,
 	SF_NR_PIPE2 = 293,
+	SF_NR_INOTIFY_INIT1 = 294,
 	SF_NR_PREADV = 295,
 	SF_NR_PWRITEV = 296,
+	SF_NR_PERF_EVENT_OPEN = 298,
 	SF_NR_RECVMMSG = 299,
+	SF_NR_FANOTIFY_INIT = 300,
+	SF_NR_OPEN_BY_HANDLE_AT = 304,
 	SF_NR_SENDMMSG = 307,
 	SF_NR_SETNS = 308,
 	SF_NR_RENAMEAT2 = 316,
+	SF_NR_MEMFD_CREATE = 319,
+	SF_NR_USERFAULTFD = 323,
+	SF_NR_COPY_FILE_RANGE = 326,
 	SF_NR_EXECVEAT = 322,
 	SF_NR_PREADV2 = 327,
 	SF_NR_PWRITEV2 = 328,
+	SF_NR_IO_URING_SETUP = 425,
+	SF_NR_PIDFD_OPEN = 434,
 	SF_NR_CLONE3 = 435,
 	SF_NR_CLOSE_RANGE = 436,
 	SF_NR_OPENAT2 = 437,
+	SF_NR_PIDFD_GETFD = 438,
+	SF_NR_MEMFD_SECRET = 447,
+	SF_NR_NONE = 511, /* ia32 translation table: no x86-64 equivalent */
 };
 
 /* Every record starts with this. */
@@ -133,14 +164,20 @@ struct sf_hdr {
 	__u16 nr;	     /* enum sf_nr for SF_K_SYS / SF_K_NET, else 0 */
 	__u16 slen[SF_NSTR]; /* byte lengths of the strings after the body, in order */
 	__u16 flags;	     /* enum sf_hdr_flags */
-	__u16 pad;
 };
 
 /*
  * SF_K_SYS: a syscall exit. arg[] are the six syscall arguments as passed;
  * aux[] are values the probe resolved:
- *   open/openat/openat2/creat: aux[0] = 1 if the call created the file,
- *       aux[1] = openat2's how->flags; str 0 = path
+ *   open/openat/openat2/creat/open_by_handle_at: aux[0] = 1 if the call created
+ *       the file, aux[1] = openat2's how->flags; str 0 = path as passed (none for
+ *       open_by_handle_at), str 1 = the opened file's path, walked in the kernel from
+ *       its own dentry and mount (what was really opened)
+ *   eventfd*, epoll_create*, memfd_create, timerfd_create, signalfd*, pidfd_open,
+ *   pidfd_getfd, inotify_init*, fanotify_init, userfaultfd, io_uring_setup,
+ *   perf_event_open, memfd_secret: res = the new fd; aux[2] = its inode's i_mode;
+ *       str 0 = its dentry's name ("[eventfd]", "memfd:x", ...), str 1 = its path
+ *       when it is a file of a mounted file system (pidfd_getfd of a file)
  *   pipe/pipe2: aux[0], aux[1] = the two fds, aux[2] = pipe inode
  *   socketpair: aux[0], aux[1] = fds, aux[2] = this end's sock, aux[3] = peer
  *   chdir/fchdir: str 0 = working directory after the call (absolute) or,
@@ -246,6 +283,7 @@ struct sf_io_slot {
 
 struct sf_io_val {
 	struct sf_io_slot slot[SF_IO_SLOTS];
+	__u64 dead; /* nonzero: being shipped for good and deleted (see sf_count) */
 };
 
 /* sf_thread_fds: tid -> fds it has counters on (for its exit) */
@@ -262,6 +300,9 @@ struct sf_stats {
 	__u64 io_overflow;  /* counted calls shipped one by one (slots or map full) */
 	__u64 sampled_out;  /* syscall events skipped by samplingRatio */
 	__u64 sample_clock; /* sampling position (not a statistic) */
+	__u64 late_counts;  /* counters shipped by a counting thread after its fd's entry was retired */
+	__u64 uring_other;  /* io_uring completions of operations not turned into records */
+	__u64 mmsg_trunc;   /* sendmmsg/recvmmsg calls with more than SF_MMSG_MAX messages */
 };
 
 _Static_assert(sizeof(struct sf_hdr) == 40, "sf_hdr layout");
@@ -274,9 +315,9 @@ _Static_assert(sizeof(struct sf_cgmove) == 8, "sf_cgmove layout");
 _Static_assert(sizeof(struct sf_iocount) == 48, "sf_iocount layout");
 _Static_assert(sizeof(struct sf_io_key) == 8, "sf_io_key layout");
 _Static_assert(sizeof(struct sf_io_slot) == 48, "sf_io_slot layout");
-_Static_assert(sizeof(struct sf_io_val) == 48 * SF_IO_SLOTS, "sf_io_val layout");
+_Static_assert(sizeof(struct sf_io_val) == 48 * SF_IO_SLOTS + 8, "sf_io_val layout");
 _Static_assert(sizeof(struct sf_tfds) == 8 + 4 * SF_TFD_MAX, "sf_tfds layout");
-_Static_assert(sizeof(struct sf_stats) == 40, "sf_stats layout");
+_Static_assert(sizeof(struct sf_stats) == 64, "sf_stats layout");
 
 /*
  * Types only used through casts of ring-buffer memory, and enums never used

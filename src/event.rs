@@ -131,6 +131,14 @@ pub struct ExecveEvent<'a> {
     pub exepath: Option<&'a [u8]>,
     /// The filename passed to execve, when the enter event was seen.
     pub filename: Option<&'a [u8]>,
+    /// The fds open after the exec, as a bitmap (bit `n` of byte `n / 8` is fd `n`;
+    /// fds past its end are unknown), when the source read it from the kernel: the
+    /// close-on-exec fds the exec closed are the ones missing (live source).
+    pub open_fds: Option<&'a [u8]>,
+    /// The thread that called execve when it was not the process's main thread: the
+    /// kernel gave it the main thread's id (the event's `tid`), and `old_tid` is gone
+    /// without an exit (live source).
+    pub old_tid: Option<i64>,
 }
 
 /// A change of user or group ids.
@@ -161,6 +169,8 @@ pub enum OpenKind {
     OpenAt2,
     /// `creat`.
     Creat,
+    /// `open_by_handle_at` (no path: only the kernel's path of what was opened).
+    ByHandle,
     /// Another fd-creating call SysFlow treats as an open (`timerfd_create`).
     Other,
 }
@@ -176,6 +186,11 @@ pub struct OpenEvent<'a> {
     pub dirfd: Option<i64>,
     /// The path as passed.
     pub path: Option<&'a [u8]>,
+    /// The opened file's absolute path as the kernel resolved it (walked from the file's
+    /// own dentry and mount, relative to the process's root), when the source has it
+    /// (live source). It wins over `path`: it is what was opened, whatever the user
+    /// memory said.
+    pub kernel_path: Option<&'a [u8]>,
     /// Open flags (`PPM_O_*`).
     pub flags: PpmOpenFlags,
 }
@@ -423,6 +438,20 @@ pub enum EventKind<'a> {
     },
     /// mkdir/rmdir/unlink/link/symlink/rename exits.
     FileOp(FileOpEvent<'a>),
+    /// A new fd that is not an opened path: eventfd, epoll_create, memfd_create,
+    /// timerfd_create, signalfd, pidfd_open, pidfd_getfd, inotify_init, fanotify_init,
+    /// userfaultfd, io_uring_setup, perf_event_open, memfd_secret (live source).
+    NewFd {
+        /// The new fd, or a negative errno.
+        fd: i64,
+        /// The file's dentry name as the kernel has it (`[eventfd]`, `memfd:name`, …).
+        name: &'a [u8],
+        /// The file's type and mode bits (`st_mode`), 0 if unknown.
+        mode: u32,
+        /// Its path, when it is a file of a mounted file system (`pidfd_getfd` of a
+        /// regular file or directory).
+        file_path: Option<&'a [u8]>,
+    },
     /// An event the aggregator does not use; it still tells the state a thread exists.
     Other,
     /// Container metadata (JSON, as the capture's container events carry it).

@@ -403,7 +403,18 @@ impl Aggregator {
         let files = self.cfg.collection_mode != CollectionMode::NoFiles;
         match ev.kind {
             EventKind::Clone(c) => self.on_clone(st, tid, c.res, c.flags.unwrap_or(0), out),
-            EventKind::Execve(e) => self.on_exec(st, tid, e.res, out),
+            EventKind::Execve(e) => {
+                // close-on-exec fds the exec closed: their flows end here, before the
+                // new program's events
+                if e.res >= 0
+                    && let Some((t, fds)) = st.closing_fds()
+                {
+                    for fd in fds.to_vec() {
+                        self.data_event(st, t, Some(fd), FlowOp::single(OpFlags::CLOSE, 0), out)?;
+                    }
+                }
+                self.on_exec(st, tid, e.res, out)
+            }
             EventKind::Exit { status, .. } => self.on_exit(st, tid, status, out),
             EventKind::CgroupMove { .. } => self.on_cgroup_move(st, tid, out),
             EventKind::SetIds { res, change } => {

@@ -661,6 +661,7 @@ fn convert<'a>(ev: &RawEvent<'a>, enters: &'a mut HashMap<u64, Enter>) -> SysEve
                 fd: res,
                 dirfd: None,
                 path: Some(name),
+                kernel_path: None,
                 flags,
             })
         }
@@ -686,6 +687,7 @@ fn convert<'a>(ev: &RawEvent<'a>, enters: &'a mut HashMap<u64, Enter>) -> SysEve
                 fd: res,
                 dirfd: None,
                 path: Some(name),
+                kernel_path: None,
                 flags,
             })
         }
@@ -694,6 +696,7 @@ fn convert<'a>(ev: &RawEvent<'a>, enters: &'a mut HashMap<u64, Enter>) -> SysEve
             fd: res,
             dirfd: i64p(ep(0)),
             path: Some(strp(ep(1))),
+            kernel_path: None,
             flags: u32p(ep(2)).unwrap_or(0),
         }),
         ty::OPENAT_2_X | ty::OPENAT2_X => {
@@ -717,6 +720,7 @@ fn convert<'a>(ev: &RawEvent<'a>, enters: &'a mut HashMap<u64, Enter>) -> SysEve
                 fd: res,
                 dirfd,
                 path: Some(name),
+                kernel_path: None,
                 flags,
             })
         }
@@ -725,6 +729,7 @@ fn convert<'a>(ev: &RawEvent<'a>, enters: &'a mut HashMap<u64, Enter>) -> SysEve
             fd: res,
             dirfd: None,
             path: None,
+            kernel_path: None,
             flags: 0,
         }),
         ty::CLOSE_X => EventKind::Close { fd: efd, res },
@@ -932,6 +937,8 @@ fn convert<'a>(ev: &RawEvent<'a>, enters: &'a mut HashMap<u64, Enter>) -> SysEve
                 loginuid: if n > 18 { u32p(p(18)) } else { None },
                 exepath: if n > 27 { p(27) } else { None },
                 filename,
+                open_fds: None,
+                old_tid: None,
             })
         }
         t => match clone_layout(t) {

@@ -53,6 +53,25 @@ pub enum FdKind {
 }
 
 impl FdKind {
+    /// From the dentry name the kernel gives an fd that is not an opened path
+    /// (`[eventfd]`, `[eventpoll]`, `memfd:x`, `anon_inode:inotify`, …), as the live probe
+    /// reports it for eventfd, epoll_create, memfd_create and the like.
+    pub fn from_anon_name(name: &[u8]) -> FdKind {
+        let bare = name.strip_prefix(b"anon_inode:").unwrap_or(name);
+        match bare {
+            b"[eventfd]" => FdKind::Event,
+            b"[eventpoll]" => FdKind::Eventpoll,
+            b"[timerfd]" => FdKind::Timerfd,
+            b"[signalfd]" => FdKind::Signalfd,
+            b"inotify" | b"[inotify]" => FdKind::Inotify,
+            b"[userfaultfd]" => FdKind::Userfaultfd,
+            b"[io_uring]" => FdKind::Iouring,
+            b"[pidfd]" | b"pidfd" => FdKind::Pidfd,
+            _ if bare.starts_with(b"memfd:") || bare == b"secretmem" => FdKind::Memfd,
+            _ => FdKind::Unsupported,
+        }
+    }
+
     /// From the scap fd type number.
     pub fn from_scap(t: u8) -> FdKind {
         match t {

@@ -32,6 +32,8 @@ pub const AT_FDCWD: i64 = -100;
 const EINPROGRESS: i64 = 115;
 const CLONE_STALE_NS: u64 = 2_000_000_000;
 const PPM_O_DIRECTORY: u32 = 1 << 10;
+const S_IFMT: u32 = 0o170000;
+const S_IFDIR: u32 = 0o040000;
 /// `close_range` flag: mark close-on-exec instead of closing.
 pub const CLOSE_RANGE_CLOEXEC: u32 = 1 << 2;
 
@@ -353,11 +355,19 @@ impl State {
             EventKind::Open(o) => {
                 if o.fd >= 0 && o.kind != OpenKind::Other {
                     let name = o.path.unwrap_or(b"<NA>");
-                    let dir = match o.kind {
-                        OpenKind::Open | OpenKind::Creat => self.threads.cwd(tid),
-                        _ => self.dirfd_base(tid, name, o.dirfd.unwrap_or(AT_FDCWD)),
+                    let full = match o.kernel_path {
+                        // What the kernel opened, from the file itself; a pseudo file
+                        // system's file (a pipe reopened through /proc) walks to "/",
+                        // which names nothing: the path as passed says more.
+                        Some(k) if k != b"/" || o.flags & PPM_O_DIRECTORY != 0 => k.to_vec(),
+                        _ => {
+                            let dir = match o.kind {
+                                OpenKind::Open | OpenKind::Creat => self.threads.cwd(tid),
+                                _ => self.dirfd_base(tid, name, o.dirfd.unwrap_or(AT_FDCWD)),
+                            };
+                            path::concatenate(&dir, name)
+                        }
                     };
-                    let full = path::concatenate(&dir, name);
                     let kind = if o.flags & PPM_O_DIRECTORY != 0 {
                         FdKind::Directory
                     } else {
@@ -369,6 +379,21 @@ impl State {
                 } else if o.fd >= 0 {
                     self.add_fd(tid, o.fd, FdInfo::new(FdKind::Timerfd, Vec::new()));
                 }
+            }
+            EventKind::NewFd {
+                fd,
+                name,
+                mode,
+                file_path,
+            } if fd >= 0 => {
+                let info = match file_path {
+                    Some(p) if mode & S_IFMT == S_IFDIR => {
+                        FdInfo::new(FdKind::Directory, p.to_vec())
+                    }
+                    Some(p) => FdInfo::new(FdKind::FileV2, p.to_vec()),
+                    None => FdInfo::new(FdKind::from_anon_name(name), name.to_vec()),
+                };
+                self.add_fd(tid, fd, info);
             }
             EventKind::Io(io) => self.apply_io(tid, &io),
             EventKind::Close { fd: Some(fd), res } if res >= 0 && self.fd(tid, fd).is_some() => {
@@ -1230,6 +1255,28 @@ impl State {
                 }
             }
         }
+        // The exec closed the close-on-exec fds: every fd the kernel no longer lists.
+        if let Some(bits) = e.open_fds
+            && let Some(table) = self.threads.fds(tid)
+        {
+            let known = bits.len() as i64 * 8;
+            let gone: Vec<i64> = table
+                .keys()
+                .copied()
+                .filter(|&fd| {
+                    fd >= 0 && fd < known && bits[(fd / 8) as usize] & (1 << (fd % 8)) == 0
+                })
+                .collect();
+            if !gone.is_empty() {
+                self.pending_close = Some((tid, gone));
+            }
+        }
+    }
+
+    /// The fds the current event closes (removed from the state before the next event):
+    /// a close, a close_range, or the close-on-exec fds of an exec.
+    pub fn closing_fds(&self) -> Option<(i64, &[i64])> {
+        self.pending_close.as_ref().map(|(t, f)| (*t, f.as_slice()))
     }
 }
 

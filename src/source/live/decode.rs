@@ -26,8 +26,8 @@ const _: () = assert!(size_of::<sf_exit>() == 16);
 const _: () = assert!(size_of::<sf_cgmove>() == 8);
 const _: () = assert!(size_of::<sf_iocount>() == 48);
 const _: () = assert!(size_of::<sf_io_key>() == 8);
-const _: () = assert!(size_of::<sf_io_val>() == 48 * sf_limits::SF_IO_SLOTS.0 as usize);
-const _: () = assert!(size_of::<sf_stats>() == 40);
+const _: () = assert!(size_of::<sf_io_val>() == 48 * sf_limits::SF_IO_SLOTS.0 as usize + 8);
+const _: () = assert!(size_of::<sf_stats>() == 64);
 
 const NSTR: usize = sf_limits::SF_NSTR.0 as usize;
 
@@ -41,8 +41,6 @@ impl Pod for sf_proc {}
 impl Pod for sf_exit {}
 impl Pod for sf_cgmove {}
 impl Pod for sf_iocount {}
-impl Pod for sf_io_key {}
-impl Pod for sf_io_val {}
 impl Pod for sf_stats {}
 
 /// Bounds-checked copy of a wire struct out of bytes.
@@ -358,6 +356,8 @@ pub(super) fn event(rec: &[u8]) -> Result<SysEvent<'_>, DecodeError> {
                     loginuid: Some(p.loginuid),
                     exepath: r.cstr(sf_proc_str::SF_S_EXEPATH.0 as usize),
                     filename: r.cstr(sf_proc_str::SF_S_FILENAME.0 as usize),
+                    open_fds: r.raw(sf_proc_str::SF_S_FDS.0 as usize),
+                    old_tid: (p.old_tid != 0 && p.old_tid != p.tid).then_some(i64::from(p.old_tid)),
                 })
             }
         }
@@ -431,6 +431,7 @@ fn sys_event<'a>(r: &Record<'a>) -> Result<EventKind<'a>, DecodeError> {
             fd: res,
             dirfd,
             path: r.cstr(0),
+            kernel_path: r.cstr(1).filter(|p| !p.is_empty()),
             flags: flags.bits(),
         })
     };
@@ -443,6 +444,30 @@ fn sys_event<'a>(r: &Record<'a>) -> Result<EventKind<'a>, DecodeError> {
         ),
         sf_nr::SF_NR_OPENAT => open(OpenKind::OpenAt, Some(fd_arg(a[0])), a[2]),
         sf_nr::SF_NR_OPENAT2 => open(OpenKind::OpenAt2, Some(fd_arg(a[0])), b.aux[1]),
+        // open_by_handle_at(mount_fd, handle, flags): no path, only what was opened
+        sf_nr::SF_NR_OPEN_BY_HANDLE_AT => open(OpenKind::ByHandle, Some(fd_arg(a[0])), a[2]),
+        sf_nr::SF_NR_EVENTFD
+        | sf_nr::SF_NR_EVENTFD2
+        | sf_nr::SF_NR_EPOLL_CREATE
+        | sf_nr::SF_NR_EPOLL_CREATE1
+        | sf_nr::SF_NR_MEMFD_CREATE
+        | sf_nr::SF_NR_TIMERFD_CREATE
+        | sf_nr::SF_NR_SIGNALFD
+        | sf_nr::SF_NR_SIGNALFD4
+        | sf_nr::SF_NR_PIDFD_OPEN
+        | sf_nr::SF_NR_PIDFD_GETFD
+        | sf_nr::SF_NR_INOTIFY_INIT
+        | sf_nr::SF_NR_INOTIFY_INIT1
+        | sf_nr::SF_NR_FANOTIFY_INIT
+        | sf_nr::SF_NR_USERFAULTFD
+        | sf_nr::SF_NR_IO_URING_SETUP
+        | sf_nr::SF_NR_PERF_EVENT_OPEN
+        | sf_nr::SF_NR_MEMFD_SECRET => EventKind::NewFd {
+            fd: res,
+            name: r.cstr(0).unwrap_or_default(),
+            mode: b.aux[2] as u32,
+            file_path: r.cstr(1).filter(|p| !p.is_empty()),
+        },
         sf_nr::SF_NR_CLOSE => EventKind::Close {
             fd: Some(fd_arg(a[0])),
             res,
@@ -548,6 +573,8 @@ fn sys_event<'a>(r: &Record<'a>) -> Result<EventKind<'a>, DecodeError> {
             loginuid: None,
             exepath: None,
             filename: r.cstr(0),
+            open_fds: None,
+            old_tid: None,
         }),
         other => {
             return Err(bad(format!(
@@ -600,29 +627,6 @@ fn net_event<'a>(r: &Record<'a>) -> Result<EventKind<'a>, DecodeError> {
         }),
         other => return Err(bad(format!("socket record with unexpected nr {}", other.0))),
     })
-}
-
-/// One drained counter slot: (tid, counters).
-pub(super) fn io_entry(key: &[u8], val: &[u8]) -> Result<Vec<(u32, IoCounters)>, DecodeError> {
-    let k: sf_io_key = read_pod(key, 0).ok_or_else(|| bad("short sf_io key"))?;
-    let v: sf_io_val = read_pod(val, 0).ok_or_else(|| bad("short sf_io value"))?;
-    Ok(v.slot
-        .iter()
-        .filter(|s| s.tid != 0 && (s.read_ops != 0 || s.write_ops != 0))
-        .map(|s| {
-            (
-                s.tid,
-                IoCounters {
-                    fd: i64::from(k.fd),
-                    read_ops: s.read_ops,
-                    read_bytes: s.read_bytes,
-                    write_ops: s.write_ops,
-                    write_bytes: s.write_bytes,
-                    first_ts: clock::to_epoch(s.first_ts),
-                },
-            )
-        })
-        .collect())
 }
 
 #[cfg(test)]

@@ -88,6 +88,8 @@ pub(super) fn load(
             ro.sf_wake_bytes = ring / 4;
             ro.sf_sys_bitmap = captured;
             ro.sf_sample_bitmap = sampleable;
+            ro.sf_sys_bitmap32 = syscalls::captured32(&captured);
+            ro.sf_ia32_nr = syscalls::ia32_table();
             open.maps.sf_rb.set_max_entries(ring as u32)?;
             open.maps.sf_scratch_map.set_max_entries(possible.max(1))?;
             Ok(())

@@ -76,12 +76,12 @@ pub use procfs::proc_snapshot;
 
 use crate::config::{CollectionMode, SysFlowConfig};
 use crate::error::{Result, SysFlowError};
-use crate::event::{EventKind, SysEvent};
+#[cfg(doc)]
+use crate::event::EventKind;
+use crate::event::SysEvent;
 use crate::state::ProcSnapshot;
-use counters::Drained;
 use parking_lot::Mutex;
 use skel::Probe;
-use std::collections::VecDeque;
 use std::io::Read;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -145,6 +145,12 @@ pub struct LiveStats {
     pub sampled_out: u64,
     /// Records or map entries that could not be decoded (skipped).
     pub decode_errors: u64,
+    /// Counters a thread shipped itself because another thread closed (or replaced) the
+    /// fd while it was counting: delivered, attributed to the fd as it is at their
+    /// delivery; counted here so such races are visible.
+    pub late_counters: u64,
+    /// io_uring completions of operations the probe does not turn into events.
+    pub uring_unmodeled: u64,
 }
 
 /// The live capture source: a loaded, attached probe and its ring buffer.
@@ -291,19 +297,21 @@ impl LiveSource {
                 }
             }
         }
-        Ok(self.deliver(&mut VecDeque::new(), f))
+        Ok(self.deliver(f))
     }
 
     /// Ships every read/write counter the kernel holds as [`EventKind::IoCounters`]
-    /// events (reading and deleting each map entry atomically), merged with the events
-    /// waiting in the ring buffer at the time each entry was read; both are delivered to
-    /// `f`. Call it at each flow export and at shutdown.
+    /// events (the probe's drain program takes each counter atomically and ships it
+    /// through the ring buffer), then delivers everything the ring holds to `f`, in order.
+    /// Call it at each flow export and at shutdown.
+    ///
+    /// Errors: [`SysFlowError::Libs`] when the kernel refuses to run the drain program.
     pub fn flush_counters(&mut self, f: &mut dyn FnMut(&SysEvent<'_>)) -> Result<()> {
-        let (drained, errors) = counters::drain(self.probe.io_map());
-        self.decode_errors += errors;
+        self.probe
+            .drain_counters()
+            .map_err(|e| SysFlowError::Libs(format!("draining the read/write counters: {e}")))?;
         self.consume()?;
-        let mut pending: VecDeque<Drained> = drained.into();
-        self.deliver(&mut pending, f);
+        self.deliver(f);
         Ok(())
     }
 
@@ -327,29 +335,11 @@ impl LiveSource {
         }
     }
 
-    /// Delivers the records copied so far, with `pending` counters merged in by time.
-    fn deliver(
-        &mut self,
-        pending: &mut VecDeque<Drained>,
-        f: &mut dyn FnMut(&SysEvent<'_>),
-    ) -> usize {
+    /// Delivers the records copied so far, in ring-buffer order.
+    fn deliver(&mut self, f: &mut dyn FnMut(&SysEvent<'_>)) -> usize {
         std::mem::swap(&mut *self.records.lock(), &mut self.batch);
         let mut n = 0;
         let mut errors = 0;
-        let mut emit_pending = |until: u64, n: &mut usize, f: &mut dyn FnMut(&SysEvent<'_>)| {
-            while pending
-                .front()
-                .is_some_and(|d| clock::to_epoch(d.at) < until)
-            {
-                let d = pending.pop_front().expect("checked");
-                f(&SysEvent {
-                    ts: clock::to_epoch(d.at),
-                    tid: i64::from(d.tid),
-                    kind: EventKind::IoCounters(d.counters),
-                });
-                *n += 1;
-            }
-        };
         let mut rest = &self.batch[..];
         while let Some((len, tail)) = rest.split_first_chunk::<4>() {
             let len = u32::from_ne_bytes(*len) as usize;
@@ -360,14 +350,12 @@ impl LiveSource {
             rest = tail;
             match decode::event(rec) {
                 Ok(ev) => {
-                    emit_pending(ev.ts, &mut n, f);
                     f(&ev);
                     n += 1;
                 }
                 Err(_) => errors += 1,
             }
         }
-        emit_pending(u64::MAX, &mut n, f);
         self.batch.clear();
         self.delivered += n as u64;
         self.decode_errors += errors;

@@ -165,9 +165,14 @@ impl Probe {
         self.rb.poll(timeout)
     }
 
-    /// The per-(process, fd) read/write counters map.
-    pub(super) fn io_map(&self) -> &dyn MapCore {
-        &self.skel().maps.sf_io
+    /// Runs the probe's drain program (`BPF_PROG_TEST_RUN`): every read/write counter in
+    /// the kernel goes to the ring buffer, in order with the other records.
+    pub(super) fn drain_counters(&self) -> libbpf_rs::Result<()> {
+        self.skel()
+            .progs
+            .sf_drain
+            .test_run(libbpf_rs::ProgramInput::default())
+            .map(|_| ())
     }
 
     /// The per-CPU statistics map.

@@ -42,6 +42,25 @@ const STATE: &[sf_nr] = &[
     sf_nr::SF_NR_SETREGID,
     sf_nr::SF_NR_SETRESUID,
     sf_nr::SF_NR_SETRESGID,
+    // every other call that makes an fd: its number then names something new
+    sf_nr::SF_NR_OPEN_BY_HANDLE_AT,
+    sf_nr::SF_NR_EVENTFD,
+    sf_nr::SF_NR_EVENTFD2,
+    sf_nr::SF_NR_EPOLL_CREATE,
+    sf_nr::SF_NR_EPOLL_CREATE1,
+    sf_nr::SF_NR_MEMFD_CREATE,
+    sf_nr::SF_NR_TIMERFD_CREATE,
+    sf_nr::SF_NR_SIGNALFD,
+    sf_nr::SF_NR_SIGNALFD4,
+    sf_nr::SF_NR_PIDFD_OPEN,
+    sf_nr::SF_NR_PIDFD_GETFD,
+    sf_nr::SF_NR_INOTIFY_INIT,
+    sf_nr::SF_NR_INOTIFY_INIT1,
+    sf_nr::SF_NR_FANOTIFY_INIT,
+    sf_nr::SF_NR_USERFAULTFD,
+    sf_nr::SF_NR_IO_URING_SETUP,
+    sf_nr::SF_NR_PERF_EVENT_OPEN,
+    sf_nr::SF_NR_MEMFD_SECRET,
 ];
 
 /// Socket sends and receives: every mode captures them (network flows).
@@ -66,6 +85,12 @@ const IO: &[sf_nr] = &[
     sf_nr::SF_NR_PWRITEV,
     sf_nr::SF_NR_PREADV2,
     sf_nr::SF_NR_PWRITEV2,
+    // data moved between two fds without read/write: a read of one, a write of the other
+    sf_nr::SF_NR_SENDFILE,
+    sf_nr::SF_NR_COPY_FILE_RANGE,
+    sf_nr::SF_NR_SPLICE,
+    sf_nr::SF_NR_TEE,
+    sf_nr::SF_NR_VMSPLICE,
 ];
 
 /// File-system operations (SysFlow file events).
@@ -132,6 +157,155 @@ pub(super) fn captured(mode: CollectionMode, drop_mode: bool) -> Bitmap {
         }
         CollectionMode::Consumer => set(&mut m, FILE_OPS),
         CollectionMode::NoFiles => {}
+    }
+    m
+}
+
+/// 32-bit (ia32, `int 0x80`) syscall numbers and the x86-64 syscall each one is, from the
+/// kernel's `arch/x86/entry/syscalls/syscall_32.tbl`. The probe translates number and
+/// argument registers (ebx, ecx, edx, esi, edi, ebp) and decodes 32-bit user structures
+/// (`msghdr`, `mmsghdr`) itself; the 16-bit uid/gid calls have their `-1` widened.
+/// `socketcall` (102) is decoded in the probe from its call number.
+const IA32: &[(u32, sf_nr)] = &[
+    (2, sf_nr::SF_NR_FORK),
+    (3, sf_nr::SF_NR_READ),
+    (4, sf_nr::SF_NR_WRITE),
+    (5, sf_nr::SF_NR_OPEN),
+    (6, sf_nr::SF_NR_CLOSE),
+    (8, sf_nr::SF_NR_CREAT),
+    (9, sf_nr::SF_NR_LINK),
+    (10, sf_nr::SF_NR_UNLINK),
+    (11, sf_nr::SF_NR_EXECVE),
+    (12, sf_nr::SF_NR_CHDIR),
+    (23, sf_nr::SF_NR_SETUID), // 16-bit ids
+    (38, sf_nr::SF_NR_RENAME),
+    (39, sf_nr::SF_NR_MKDIR),
+    (40, sf_nr::SF_NR_RMDIR),
+    (41, sf_nr::SF_NR_DUP),
+    (42, sf_nr::SF_NR_PIPE),
+    (46, sf_nr::SF_NR_SETGID), // 16-bit
+    (55, sf_nr::SF_NR_FCNTL),
+    (63, sf_nr::SF_NR_DUP2),
+    (70, sf_nr::SF_NR_SETREUID), // 16-bit
+    (71, sf_nr::SF_NR_SETREGID), // 16-bit
+    (83, sf_nr::SF_NR_SYMLINK),
+    (120, sf_nr::SF_NR_CLONE),
+    (133, sf_nr::SF_NR_FCHDIR),
+    (145, sf_nr::SF_NR_READV),
+    (146, sf_nr::SF_NR_WRITEV),
+    (164, sf_nr::SF_NR_SETRESUID), // 16-bit
+    (170, sf_nr::SF_NR_SETRESGID), // 16-bit
+    (180, sf_nr::SF_NR_PREAD64),
+    (181, sf_nr::SF_NR_PWRITE64),
+    (187, sf_nr::SF_NR_SENDFILE),
+    (190, sf_nr::SF_NR_VFORK),
+    (192, sf_nr::SF_NR_MMAP), // mmap2: same registers, offset in pages
+    (203, sf_nr::SF_NR_SETREUID),
+    (204, sf_nr::SF_NR_SETREGID),
+    (208, sf_nr::SF_NR_SETRESUID),
+    (210, sf_nr::SF_NR_SETRESGID),
+    (213, sf_nr::SF_NR_SETUID),
+    (214, sf_nr::SF_NR_SETGID),
+    (221, sf_nr::SF_NR_FCNTL),    // fcntl64
+    (239, sf_nr::SF_NR_SENDFILE), // sendfile64
+    (254, sf_nr::SF_NR_EPOLL_CREATE),
+    (291, sf_nr::SF_NR_INOTIFY_INIT),
+    (295, sf_nr::SF_NR_OPENAT),
+    (296, sf_nr::SF_NR_MKDIRAT),
+    (301, sf_nr::SF_NR_UNLINKAT),
+    (302, sf_nr::SF_NR_RENAMEAT),
+    (303, sf_nr::SF_NR_LINKAT),
+    (304, sf_nr::SF_NR_SYMLINKAT),
+    (313, sf_nr::SF_NR_SPLICE),
+    (315, sf_nr::SF_NR_TEE),
+    (316, sf_nr::SF_NR_VMSPLICE),
+    (321, sf_nr::SF_NR_SIGNALFD),
+    (322, sf_nr::SF_NR_TIMERFD_CREATE),
+    (323, sf_nr::SF_NR_EVENTFD),
+    (327, sf_nr::SF_NR_SIGNALFD4),
+    (328, sf_nr::SF_NR_EVENTFD2),
+    (329, sf_nr::SF_NR_EPOLL_CREATE1),
+    (330, sf_nr::SF_NR_DUP3),
+    (331, sf_nr::SF_NR_PIPE2),
+    (332, sf_nr::SF_NR_INOTIFY_INIT1),
+    (333, sf_nr::SF_NR_PREADV),
+    (334, sf_nr::SF_NR_PWRITEV),
+    (336, sf_nr::SF_NR_PERF_EVENT_OPEN),
+    (337, sf_nr::SF_NR_RECVMMSG),
+    (338, sf_nr::SF_NR_FANOTIFY_INIT),
+    (342, sf_nr::SF_NR_OPEN_BY_HANDLE_AT),
+    (345, sf_nr::SF_NR_SENDMMSG),
+    (346, sf_nr::SF_NR_SETNS),
+    (353, sf_nr::SF_NR_RENAMEAT2),
+    (356, sf_nr::SF_NR_MEMFD_CREATE),
+    (358, sf_nr::SF_NR_EXECVEAT),
+    (359, sf_nr::SF_NR_SOCKET),
+    (360, sf_nr::SF_NR_SOCKETPAIR),
+    (361, sf_nr::SF_NR_BIND),
+    (362, sf_nr::SF_NR_CONNECT),
+    (364, sf_nr::SF_NR_ACCEPT4),
+    (369, sf_nr::SF_NR_SENDTO),
+    (370, sf_nr::SF_NR_SENDMSG),
+    (371, sf_nr::SF_NR_RECVFROM),
+    (372, sf_nr::SF_NR_RECVMSG),
+    (373, sf_nr::SF_NR_SHUTDOWN),
+    (374, sf_nr::SF_NR_USERFAULTFD),
+    (377, sf_nr::SF_NR_COPY_FILE_RANGE),
+    (378, sf_nr::SF_NR_PREADV2),
+    (379, sf_nr::SF_NR_PWRITEV2),
+    (417, sf_nr::SF_NR_RECVMMSG), // recvmmsg_time64
+    (425, sf_nr::SF_NR_IO_URING_SETUP),
+    (434, sf_nr::SF_NR_PIDFD_OPEN),
+    (435, sf_nr::SF_NR_CLONE3),
+    (436, sf_nr::SF_NR_CLOSE_RANGE),
+    (437, sf_nr::SF_NR_OPENAT2),
+    (438, sf_nr::SF_NR_PIDFD_GETFD),
+];
+
+/// ia32 `socketcall`.
+const IA32_SOCKETCALL: usize = 102;
+
+/// The socket calls `socketcall` multiplexes.
+const SOCKETCALL_TARGETS: &[sf_nr] = &[
+    sf_nr::SF_NR_SOCKET,
+    sf_nr::SF_NR_BIND,
+    sf_nr::SF_NR_CONNECT,
+    sf_nr::SF_NR_ACCEPT,
+    sf_nr::SF_NR_SOCKETPAIR,
+    sf_nr::SF_NR_SENDTO,
+    sf_nr::SF_NR_RECVFROM,
+    sf_nr::SF_NR_SHUTDOWN,
+    sf_nr::SF_NR_SENDMSG,
+    sf_nr::SF_NR_RECVMSG,
+    sf_nr::SF_NR_ACCEPT4,
+    sf_nr::SF_NR_RECVMMSG,
+    sf_nr::SF_NR_SENDMMSG,
+];
+
+/// The probe's ia32 translation table: index = ia32 number, value = x86-64 number
+/// (`SF_NR_NONE`: not captured in any mode).
+pub(super) fn ia32_table() -> [u16; WORDS * 64] {
+    let mut t = [sf_nr::SF_NR_NONE.0 as u16; WORDS * 64];
+    for (raw, nr) in IA32 {
+        t[*raw as usize] = nr.0 as u16;
+    }
+    t
+}
+
+/// The ia32 syscall numbers worth a look given the x86-64 syscalls `captured`.
+pub(super) fn captured32(captured: &Bitmap) -> Bitmap {
+    let on = |nr: sf_nr| {
+        let n = nr.0 as usize;
+        captured[n / 64] & (1 << (n % 64)) != 0
+    };
+    let mut m = [0; WORDS];
+    for (raw, nr) in IA32 {
+        if on(*nr) {
+            m[*raw as usize / 64] |= 1 << (raw % 64);
+        }
+    }
+    if SOCKETCALL_TARGETS.iter().any(|nr| on(*nr)) {
+        m[IA32_SOCKETCALL / 64] |= 1 << (IA32_SOCKETCALL % 64);
     }
     m
 }
