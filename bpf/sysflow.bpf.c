@@ -49,7 +49,7 @@ char LICENSE[] SEC("license") = "GPL";
 
 #define SF_OFF_MASK 32767			/* > SF_REC_MAX: masking keeps valid offsets */
 #define SF_SCRATCH (SF_OFF_MASK + 1 + SF_STR_MAX) /* any masked write of <= SF_STR_MAX fits */
-#define SF_WALK_MAX 32				/* path components */
+#define SF_WALK_MAX 2048			/* path components: PATH_MAX / 2 ("/a" each) */
 #define SF_CG_MAX 16				/* cgroup subsystems */
 #define SF_CLOSE_RANGE_MAX 65536
 
@@ -149,7 +149,7 @@ struct sf_walk {
 	__u64 root_mnt;
 	__u32 n;     /* names collected */
 	__u32 off;   /* emit: where the next '/' goes */
-	__u32 limit; /* emit: no component starts at or past this */
+	__u32 limit; /* emit: the last offset the path's NUL may take */
 	__u32 trunc;
 };
 
@@ -340,12 +340,18 @@ static long sf_emit_step(__u64 i, void *ctx)
 	__u32 idx = n - 1 - (__u32)i;
 	const void *name = (const void *)w->name[idx & (SF_WALK_MAX - 1)];
 	__u32 o = w->off;
-	if (o >= w->limit || o >= SF_REC_MAX) {
+	if (o + 2 > w->limit || o >= SF_REC_MAX) {
 		w->trunc = 1;
 		return 1;
 	}
+	/* room for the name and its NUL, up to the limit */
+	__u32 room = w->limit - o;
+	if (room > SF_NAME_MAX)
+		room = SF_NAME_MAX;
 	buf[o & SF_OFF_MASK] = '/';
-	long r = bpf_probe_read_kernel_str(&buf[(o + 1) & SF_OFF_MASK], SF_NAME_MAX, name);
+	long r = bpf_probe_read_kernel_str(&buf[(o + 1) & SF_OFF_MASK], room, name);
+	if (r >= room && room < SF_NAME_MAX)
+		w->trunc = 1; /* the name may have been cut at the limit */
 	if (r <= 0) {
 		buf[(o + 1) & SF_OFF_MASK] = 0;
 		w->off = o + 1;
@@ -431,7 +437,7 @@ __noinline int sf_g_dpath(struct sf_scratch *s, __u32 off, __u32 idx, __u64 dent
 	w->trunc = 0;
 	struct sf_wctx c = { .w = w, .buf = buf };
 	bpf_loop(SF_WALK_MAX * 2, sf_dwalk_step, &c, 0);
-	__u32 end = sf_emit_path(buf, w, off, off + SF_STR_MAX - SF_NAME_MAX - 1);
+	__u32 end = sf_emit_path(buf, w, off, off + SF_STR_MAX - 1);
 	if (w->trunc)
 		h->flags |= SF_HF_TRUNC;
 	if (end < off || end >= SF_REC_MAX)
@@ -769,7 +775,9 @@ static __always_inline __u32 sf_put_kernel_sun_path(__u8 *buf, __u32 off, struct
  *   twice, whoever ships and however often.
  * - An entry leaves the map only after `dead` is set (close, dup2/dup3 over the fd,
  *   close_range, exec, the process's end, an idle entry retired by the drain). The
- *   shipper sets `dead`, then takes every slot, then deletes the entry. A counting thread
+ *   shipper sets `dead`, then takes every slot, then deletes the entry; when two ship
+ *   it at once, only the one that set `dead` deletes (a second delete could take a
+ *   newer entry made under the same key after the first). A counting thread
  *   that found the entry before the delete adds first and reads `dead` after (both full
  *   barriers): if it reads 0, the shipper's exchange comes after its add and takes it; if
  *   it reads 1, it takes its own slot itself and ships the rest (SF_HF_LATE,
@@ -813,7 +821,9 @@ static __always_inline int sf_take_slot(__u32 tgid, __s32 fd, struct sf_io_slot 
 	__u64 first = __sync_lock_test_and_set(&s->first_ts, 0);
 	if (release)
 		s->tid = 0;
-	if (!(rops || wops))
+	/* ops and bytes are separate atomics: a take between a call's two adds gets its op
+	 * without its bytes (or the reverse), and the rest goes with the next take */
+	if (!(rops || rbytes || wops || wbytes))
 		return 0;
 	sf_ship_counts(tgid, owner, fd, first, rops, rbytes, wops, wbytes, now, flags);
 	return 1;
@@ -835,11 +845,13 @@ static __always_inline int sf_ship_entry(struct sf_io_key *k, struct sf_io_val *
 					 __u64 now)
 {
 	int n = 0;
-	if (retire)
-		__sync_fetch_and_or(&v->dead, 1);
+	/* only the shipper that sets `dead` deletes: while this entry is in the map no new
+	 * one can be made under its key, so the delete removes this entry and never a newer
+	 * one a second shipper's late delete would take with it */
+	bool owner = retire && __sync_fetch_and_or(&v->dead, 1) == 0;
 	for (int i = 0; i < SF_IO_SLOTS; i++)
 		n += sf_ship_slot(k->tgid, k->fd, &v->slot[i], 0, false, now);
-	if (retire)
+	if (owner)
 		bpf_map_delete_elem(&sf_io, k);
 	return n;
 }

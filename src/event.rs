@@ -232,6 +232,10 @@ pub struct IoCounters {
     pub write_bytes: u64,
     /// Time of the first counted call.
     pub first_ts: u64,
+    /// The process the counters belong to, when the source knows it (live: always). A
+    /// thread's counters can arrive after its exit (another thread shipped them, closing
+    /// the fd); they are then charged to a live thread of this process.
+    pub pid: Option<i64>,
 }
 
 /// Which file-system operation a [`FileOpEvent`] is.

@@ -409,7 +409,7 @@ impl Aggregator {
                 if e.res >= 0
                     && let Some((t, fds)) = st.closing_fds()
                 {
-                    for fd in fds.to_vec() {
+                    for &fd in fds {
                         self.data_event(st, t, Some(fd), FlowOp::single(OpFlags::CLOSE, 0), out)?;
                     }
                 }
@@ -469,7 +469,8 @@ impl Aggregator {
                 self.data_event(st, tid, io.fd, FlowOp::single(flag, io.res), out)
             }
             EventKind::IoCounters(c) => {
-                if c.read_ops > 0 {
+                let tid = st.counter_tid().unwrap_or(tid);
+                if c.read_ops > 0 || c.read_bytes > 0 {
                     let op = FlowOp {
                         flag: OpFlags::READ_RECV,
                         ops: c.read_ops as i64,
@@ -477,13 +478,17 @@ impl Aggregator {
                     };
                     self.data_event(st, tid, Some(c.fd), op, out)?;
                 }
-                if c.write_ops > 0 {
+                if c.write_ops > 0 || c.write_bytes > 0 {
                     let op = FlowOp {
                         flag: OpFlags::WRITE_SEND,
                         ops: c.write_ops as i64,
                         bytes: c.write_bytes as i64,
                     };
                     self.data_event(st, tid, Some(c.fd), op, out)?;
+                }
+                if st.late_fd() == Some((tid, c.fd)) {
+                    // counters of an fd closed before they arrived: their flow ends again
+                    self.data_event(st, tid, Some(c.fd), FlowOp::single(OpFlags::CLOSE, 0), out)?;
                 }
                 Ok(())
             }

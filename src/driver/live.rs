@@ -185,6 +185,7 @@ pub(crate) fn run(
     Ok(RunSummary {
         events: s.events,
         source_drops: s.ring_drops,
+        live: s,
         metadata,
         ..RunSummary::default()
     })

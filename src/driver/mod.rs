@@ -57,6 +57,9 @@ pub struct RunSummary {
     pub sinks: SinkStats,
     /// Events lost before reaching the aggregator (kernel ring buffer full).
     pub source_drops: u64,
+    /// The live source's own counters (ring drops, records it could not decode, counter
+    /// races, sampling); all zero for a capture file.
+    pub live: crate::source::live::LiveStats,
     /// What the container metadata worker did (live capture): lookups, answers,
     /// timeouts, errors, refused lookups, and its CPU time.
     pub metadata: crate::runtime::MetaStats,

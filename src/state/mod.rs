@@ -80,7 +80,21 @@ pub struct State {
     pub node: NodeInfo,
     pending_exit: Option<i64>,
     pending_close: Option<(i64, Vec<i64>)>,
+    /// Fds closed recently, by (process, fd), oldest first: read/write counters the
+    /// kernel ships after the close (a call that finished while another thread closed
+    /// its fd) still name their file. At most [`RECENTLY_CLOSED`] entries.
+    recently_closed: std::collections::HashMap<(i64, i64), FdInfo>,
+    /// Insertion order of `recently_closed` (may hold keys already gone), for eviction.
+    recently_closed_order: std::collections::VecDeque<(i64, i64)>,
+    /// The fd the current event's late counters were charged to (closed again after it).
+    late_fd: Option<(i64, i64)>,
+    /// The thread the current read/write counters are charged to (theirs, or a live
+    /// thread of their process when theirs has exited).
+    counter_tid: Option<i64>,
 }
+
+/// How many closed fds the state remembers for counters that arrive after the close.
+pub const RECENTLY_CLOSED: usize = 1024;
 
 fn ipv4_mapped(a: &[u8; 16]) -> bool {
     a[..10].iter().all(|&b| b == 0)
@@ -124,9 +138,41 @@ impl State {
     }
 
     fn add_fd(&mut self, tid: i64, fd: i64, info: FdInfo) {
+        if !self.recently_closed.is_empty() {
+            let pid = self.pid_of(tid);
+            self.recently_closed.remove(&(pid, fd));
+        }
         if let Some(t) = self.threads.fds_mut(tid) {
             t.insert(fd, info);
         }
+    }
+
+    fn pid_of(&self, tid: i64) -> i64 {
+        self.threads.get(tid).map_or(tid, |t| t.pid)
+    }
+
+    /// The fd late read/write counters of the current event were charged to: it was
+    /// closed before they arrived, and is closed again after this event.
+    pub fn late_fd(&self) -> Option<(i64, i64)> {
+        self.late_fd
+    }
+
+    /// The thread the current event's read/write counters are charged to: the event's
+    /// own, or, when that thread has exited, a live thread of the same process.
+    pub fn counter_tid(&self) -> Option<i64> {
+        self.counter_tid
+    }
+
+    /// A live thread of process `pid`: its main thread if alive, else any member.
+    fn live_thread_of(&self, pid: i64) -> Option<i64> {
+        let live = |t: &Thread| !t.is_dead();
+        if self.threads.get(pid).is_some_and(live) {
+            return Some(pid);
+        }
+        self.threads
+            .group_members(pid)
+            .into_iter()
+            .find(|&t| self.threads.get(t).is_some_and(live))
     }
 
     /// Sets a thread's uid and resolves its user name from the capture's users.
@@ -241,11 +287,21 @@ impl State {
         if let Some(tid) = self.pending_exit.take() {
             self.threads.remove(tid);
         }
-        if let Some((tid, fds)) = self.pending_close.take()
-            && let Some(table) = self.threads.fds_mut(tid)
-        {
-            for fd in fds {
-                table.remove(&fd);
+        self.late_fd = None;
+        if let Some((tid, fds)) = self.pending_close.take() {
+            let pid = self.pid_of(tid);
+            if let Some(table) = self.threads.fds_mut(tid) {
+                for fd in fds {
+                    if let Some(info) = table.remove(&fd) {
+                        while self.recently_closed_order.len() >= RECENTLY_CLOSED {
+                            if let Some(k) = self.recently_closed_order.pop_front() {
+                                self.recently_closed.remove(&k);
+                            }
+                        }
+                        self.recently_closed.insert((pid, fd), info);
+                        self.recently_closed_order.push_back((pid, fd));
+                    }
+                }
             }
         }
     }
@@ -313,6 +369,31 @@ impl State {
                         th.cgroups = entries.clone();
                     }
                     self.resolve_container(t);
+                }
+                return true;
+            }
+            EventKind::IoCounters(c) => {
+                let own = self.threads.get(tid).is_some_and(|t| !t.is_dead());
+                let Some(tid) = (if own {
+                    Some(tid)
+                } else {
+                    c.pid.and_then(|p| self.live_thread_of(p))
+                }) else {
+                    self.counter_tid = None;
+                    return false;
+                };
+                self.counter_tid = Some(tid);
+                if self.fd(tid, c.fd).is_none() {
+                    // counted by a call that finished after its fd was closed: charge its
+                    // file (reopened for this event only)
+                    let pid = self.pid_of(tid);
+                    if let Some(info) = self.recently_closed.remove(&(pid, c.fd))
+                        && let Some(t) = self.threads.fds_mut(tid)
+                    {
+                        t.insert(c.fd, info);
+                        self.late_fd = Some((tid, c.fd));
+                        self.pending_close = Some((tid, vec![c.fd]));
+                    }
                 }
                 return true;
             }

@@ -377,6 +377,7 @@ pub(super) fn event(rec: &[u8]) -> Result<SysEvent<'_>, DecodeError> {
                 write_ops: c.write_ops,
                 write_bytes: c.write_bytes,
                 first_ts: clock::to_epoch(c.first_ts),
+                pid: Some(i64::from(h.tgid)),
             })
         }
         sf_kind::SF_K_CGROUP => {
