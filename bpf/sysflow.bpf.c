@@ -1093,7 +1093,7 @@ struct sf_call {
 	__u32 tgid;
 	__u32 tid;
 	__u32 compat; /* a 32-bit syscall: nr and arg[] already translated, user structs 32-bit */
-	__u32 pad;
+	__u32 hflags; /* sf_hdr_flags every record of the call carries (COMPAT, URING) */
 };
 
 #define SF_SYS_OFF (sizeof(struct sf_hdr) + sizeof(struct sf_sys))
@@ -1111,8 +1111,7 @@ static __always_inline struct sf_scratch *sf_sys_begin(struct sf_call *c)
 	if (!s)
 		return NULL;
 	sf_hdr_init((void *)s->buf, SF_K_SYS, c->nr, c->now, c->tid, c->tgid);
-	if (c->compat)
-		((struct sf_hdr *)s->buf)->flags |= SF_HF_COMPAT;
+	((struct sf_hdr *)s->buf)->flags |= c->hflags;
 	struct sf_sys *b = sf_sys_body(s->buf);
 	b->res = c->ret;
 	for (int i = 0; i < 6; i++)
@@ -1450,8 +1449,7 @@ static __always_inline struct sf_scratch *sf_net_begin(struct sf_call *c, __s64 
 	if (!s)
 		return NULL;
 	sf_hdr_init((void *)s->buf, SF_K_NET, c->nr, c->now, c->tid, c->tgid);
-	if (c->compat)
-		((struct sf_hdr *)s->buf)->flags |= SF_HF_COMPAT;
+	((struct sf_hdr *)s->buf)->flags |= c->hflags;
 	struct sf_net *n = (void *)(s->buf + sizeof(struct sf_hdr));
 	__builtin_memset(n, 0, sizeof(*n));
 	n->res = c->ret;
@@ -1855,6 +1853,7 @@ int BPF_PROG(sf_sys_exit, struct pt_regs *regs, long ret)
 		c.arg[4] = (__u32)regs->di;
 		c.arg[5] = (__u32)regs->bp;
 		c.compat = 1;
+		c.hflags = SF_HF_COMPAT;
 		nr = sf_ia32(&c, raw);
 		if (!sf_bit(sf_sys_bitmap, nr))
 			return 0;
@@ -1900,6 +1899,220 @@ int BPF_PROG(sf_sys_exit, struct pt_regs *regs, long ret)
 	c.nr = nr;
 	c.now = bpf_ktime_get_boot_ns();
 	sf_g_dispatch(&c);
+	return 0;
+}
+
+/* ---- io_uring ----
+ *
+ * Requests never pass through the syscall hooks: io_uring_enter submits them and the
+ * kernel (inline, from task work, or on an io-wq worker thread of the process) completes
+ * them. At submission the probe notes which fd a request works on and what it asked (the
+ * fd is gone from the request by completion time); at completion it turns the result
+ * into the records the equivalent syscall would give (SF_HF_URING set): reads, writes,
+ * sends and receives are counted on the fd; opens, closes, connects, accepts, sockets and
+ * shutdowns are shipped. Requests on registered (fixed) files, and results installed as
+ * fixed files, have no fd number in the process and are counted in sf_stats.uring_other,
+ * as are the operations not modelled here.
+ */
+
+#define SF_PF_IO_WORKER 0x10
+#define SF_CQE_F_MORE 2
+
+struct sf_uring_req {
+	__u32 tgid;
+	__u32 tid;
+	__s32 fd;
+	__u32 opcode;
+	__u64 aux[3]; /* openat: flags, dirfd; socket: domain, type, protocol */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64); /* the request (struct io_kiocb *) */
+	__type(value, struct sf_uring_req);
+} sf_uring SEC(".maps");
+
+static __always_inline void sf_uring_other(void)
+{
+	struct sf_stats *st = sf_st();
+	if (st)
+		st->uring_other++;
+}
+
+SEC("tp_btf/io_uring_submit_req")
+int BPF_PROG(sf_uring_submit, struct io_kiocb *req)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u32 tgid = pid_tgid >> 32;
+	if (tgid == sf_self_tgid)
+		return 0;
+	struct sf_uring_req r = { .tgid = tgid, .tid = (__u32)pid_tgid, .fd = -1 };
+	r.opcode = BPF_CORE_READ(req, opcode);
+	/* submitted by an io_uring thread (SQPOLL): records go to the process */
+	struct task_struct *task = bpf_get_current_task_btf();
+	if (task->flags & SF_PF_IO_WORKER)
+		r.tid = tgid;
+	/* REQ_F_FIXED_FILE is IOSQE_FIXED_FILE's bit, part of the uapi */
+	bool fixed = BPF_CORE_READ(req, flags) & REQ_F_FIXED_FILE;
+	switch (r.opcode) {
+	case IORING_OP_READV:
+	case IORING_OP_WRITEV:
+	case IORING_OP_READ_FIXED:
+	case IORING_OP_WRITE_FIXED:
+	case IORING_OP_READ:
+	case IORING_OP_WRITE:
+	case IORING_OP_READ_MULTISHOT:
+	case IORING_OP_SEND:
+	case IORING_OP_RECV:
+	case IORING_OP_SENDMSG:
+	case IORING_OP_RECVMSG:
+	case IORING_OP_SEND_ZC:
+	case IORING_OP_SENDMSG_ZC:
+	case IORING_OP_CONNECT:
+	case IORING_OP_ACCEPT:
+	case IORING_OP_SHUTDOWN:
+		if (fixed) {
+			sf_uring_other();
+			return 0;
+		}
+		r.fd = BPF_CORE_READ(req, cqe.fd);
+		if (r.opcode == IORING_OP_ACCEPT &&
+		    BPF_CORE_READ((struct io_accept *)req, file_slot)) {
+			sf_uring_other(); /* the new socket becomes a fixed file */
+			return 0;
+		}
+		break;
+	case IORING_OP_OPENAT:
+	case IORING_OP_OPENAT2:
+		if (BPF_CORE_READ((struct io_open *)req, file_slot)) {
+			sf_uring_other();
+			return 0;
+		}
+		r.aux[0] = BPF_CORE_READ((struct io_open *)req, how.flags);
+		r.aux[1] = (__u64)(__s64)BPF_CORE_READ((struct io_open *)req, dfd);
+		break;
+	case IORING_OP_CLOSE:
+		if (BPF_CORE_READ((struct io_close *)req, file_slot)) {
+			sf_uring_other();
+			return 0;
+		}
+		r.fd = BPF_CORE_READ((struct io_close *)req, fd);
+		break;
+	case IORING_OP_SOCKET:
+		if (BPF_CORE_READ((struct io_socket *)req, file_slot)) {
+			sf_uring_other();
+			return 0;
+		}
+		r.aux[0] = BPF_CORE_READ((struct io_socket *)req, domain);
+		r.aux[1] = BPF_CORE_READ((struct io_socket *)req, type);
+		r.aux[2] = BPF_CORE_READ((struct io_socket *)req, protocol);
+		break;
+	case IORING_OP_NOP:
+	case IORING_OP_FSYNC:
+	case IORING_OP_POLL_ADD:
+	case IORING_OP_POLL_REMOVE:
+	case IORING_OP_TIMEOUT:
+	case IORING_OP_TIMEOUT_REMOVE:
+	case IORING_OP_ASYNC_CANCEL:
+	case IORING_OP_LINK_TIMEOUT:
+		return 0; /* no data, no fd */
+	default:
+		sf_uring_other();
+		return 0;
+	}
+	__u64 key = (__u64)req;
+	bpf_map_update_elem(&sf_uring, &key, &r, BPF_ANY);
+	return 0;
+}
+
+__noinline int sf_g_uring_done(struct sf_uring_req *q, __s64 res)
+{
+	if (!q)
+		return 0;
+	struct sf_call c = {
+		.ret = res,
+		.now = bpf_ktime_get_boot_ns(),
+		.task = bpf_get_current_task(), /* the submitter or an io-wq thread: same fd table */
+		.tgid = q->tgid,
+		.tid = q->tid,
+		.hflags = SF_HF_URING,
+	};
+	__u64 bytes = res > 0 ? res : 0;
+	switch (q->opcode) {
+	case IORING_OP_READV:
+	case IORING_OP_READ_FIXED:
+	case IORING_OP_READ:
+	case IORING_OP_READ_MULTISHOT:
+	case IORING_OP_RECV:
+	case IORING_OP_RECVMSG:
+		sf_count(q->tgid, q->tid, q->fd, res, false, 1, bytes);
+		break;
+	case IORING_OP_WRITEV:
+	case IORING_OP_WRITE_FIXED:
+	case IORING_OP_WRITE:
+	case IORING_OP_SEND:
+	case IORING_OP_SENDMSG:
+	case IORING_OP_SEND_ZC:
+	case IORING_OP_SENDMSG_ZC:
+		sf_count(q->tgid, q->tid, q->fd, res, true, 1, bytes);
+		break;
+	case IORING_OP_OPENAT:
+	case IORING_OP_OPENAT2:
+		/* openat(dirfd, <no user path>, flags): the path comes from the file opened */
+		c.nr = SF_NR_OPENAT;
+		c.arg[0] = q->aux[1];
+		c.arg[2] = q->aux[0];
+		sf_g_open(&c);
+		break;
+	case IORING_OP_CLOSE:
+		c.nr = SF_NR_CLOSE;
+		c.arg[0] = (__u64)(__s64)q->fd;
+		sf_g_close(&c);
+		break;
+	case IORING_OP_CONNECT:
+		c.nr = SF_NR_CONNECT;
+		c.arg[0] = (__u64)(__s64)q->fd;
+		sf_g_conn(&c);
+		break;
+	case IORING_OP_ACCEPT:
+		c.nr = SF_NR_ACCEPT4;
+		c.arg[0] = (__u64)(__s64)q->fd;
+		sf_g_conn(&c);
+		break;
+	case IORING_OP_SOCKET:
+		c.nr = SF_NR_SOCKET;
+		c.arg[0] = q->aux[0];
+		c.arg[1] = q->aux[1];
+		c.arg[2] = q->aux[2];
+		sf_g_plain(&c);
+		break;
+	case IORING_OP_SHUTDOWN:
+		c.nr = SF_NR_SHUTDOWN;
+		c.arg[0] = (__u64)(__s64)q->fd;
+		sf_g_plain(&c);
+		break;
+	default:
+		break;
+	}
+	return 0;
+}
+
+SEC("tp_btf/io_uring_complete")
+int BPF_PROG(sf_uring_complete, struct io_ring_ctx *uctx, void *req, struct io_uring_cqe *cqe)
+{
+	__u64 key = (__u64)req;
+	if (!key)
+		return 0;
+	struct sf_uring_req *r = bpf_map_lookup_elem(&sf_uring, &key);
+	if (!r)
+		return 0;
+	struct sf_uring_req q = *r;
+	__s32 res = BPF_CORE_READ(cqe, res);
+	/* multishot requests complete many times; the last one drops the F_MORE flag */
+	if (!(BPF_CORE_READ(cqe, flags) & SF_CQE_F_MORE))
+		bpf_map_delete_elem(&sf_uring, &key);
+	sf_g_uring_done(&q, res);
 	return 0;
 }
 

@@ -173,6 +173,7 @@ fn workload_entry() {
         "race" => race(&dir),
         "paths" => paths(&dir),
         "toctou" => toctou(&dir),
+        "uring" => uring(&dir),
         other => panic!("unknown workload {other}"),
     }
     println!("END");
@@ -676,6 +677,74 @@ fn toctou(dir: &str) {
     say("opened", seen.join(";"));
 }
 
+/// Opens, reads, writes, connects, sends, receives and closes through io_uring.
+fn uring(dir: &str) {
+    use io_uring::{IoUring, opcode, types};
+    let mut t = Tally::default();
+    std::fs::write(
+        format!("{dir}/uring_src.bin"),
+        (0..10_000u32).map(|i| i as u8).collect::<Vec<u8>>(),
+    )
+    .unwrap();
+    let mut ring = IoUring::new(8).unwrap();
+    let mut run = |e: io_uring::squeue::Entry| -> i32 {
+        // SAFETY: every buffer an entry points to outlives this call, which waits for
+        // the completion.
+        unsafe { ring.submission().push(&e).unwrap() };
+        ring.submit_and_wait(1).unwrap();
+        let c = ring.completion().next().unwrap();
+        c.result()
+    };
+    let src = cpath(&format!("{dir}/uring_src.bin"));
+    let dst = cpath(&format!("{dir}/uring_dst.bin"));
+    let rfd = run(opcode::OpenAt::new(types::Fd(libc::AT_FDCWD), src.as_ptr())
+        .flags(libc::O_RDONLY)
+        .build());
+    assert!(rfd >= 0, "uring openat: {rfd}");
+    let mut buf = vec![0u8; 4096];
+    for off in [0u64, 4096, 8192] {
+        let n = run(opcode::Read::new(types::Fd(rfd), buf.as_mut_ptr(), 4096)
+            .offset(off)
+            .build());
+        assert!(n >= 0);
+        t.r(rfd, 1, i64::from(n));
+    }
+    let wfd = run(opcode::OpenAt::new(types::Fd(libc::AT_FDCWD), dst.as_ptr())
+        .flags(libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC)
+        .mode(0o644)
+        .build());
+    assert!(wfd >= 0, "uring openat: {wfd}");
+    let n = run(opcode::Write::new(types::Fd(wfd), buf.as_ptr(), 3000).build());
+    t.w(wfd, 1, i64::from(n));
+    // TCP: connect, send and receive through the ring; the socket and accept are plain
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    // SAFETY: a plain socket(2).
+    let c = unsafe { libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0) };
+    assert!(c >= 0);
+    let sa = sockaddr_in(port);
+    let r = run(opcode::Connect::new(types::Fd(c), sa.as_ptr().cast(), 16).build());
+    assert_eq!(r, 0, "uring connect");
+    let (s, _) = l.accept().unwrap();
+    let sfd = s.as_raw_fd();
+    let n = run(opcode::Send::new(types::Fd(c), buf.as_ptr(), 200).build());
+    t.w(c, 1, i64::from(n));
+    let n = run(opcode::Recv::new(types::Fd(sfd), buf.as_mut_ptr(), 4096).build());
+    t.r(sfd, 1, i64::from(n));
+    say("client_fd", c);
+    say("client_port", local_port(c));
+    say("port", port);
+    t.report();
+    for fd in [rfd, wfd, c] {
+        assert_eq!(
+            run(opcode::Close::new(types::Fd(fd)).build()),
+            0,
+            "uring close"
+        );
+    }
+    std::mem::forget(s);
+}
+
 // ------------------------------------------------------------------------ the test
 
 fn spawn(workload: &str, dir: &str) -> Child {
@@ -841,6 +910,7 @@ fn every_kind_of_action_reaches_sysflow_exactly() {
     let race = run("race", &dir);
     let paths = run("paths", &dir);
     let toctou = run("toctou", &dir);
+    let uring = run("uring", &dir);
     std::thread::sleep(Duration::from_millis(500));
     exit.exit();
     let summary = runner.join().unwrap().expect("live run");
@@ -1087,6 +1157,53 @@ fn every_kind_of_action_reaches_sysflow_exactly() {
             checked += 1;
         }
         assert!(checked >= 250, "{checked} opens checked");
+    });
+
+    part("uring", &|| {
+        assert_tallies(&o, &uring, "uring");
+        let pid = num(&uring, "pid");
+        // opened and closed through the ring: OPEN and CLOSE on the flows
+        for (name, read) in [("/uring_src.bin", true), ("/uring_dst.bin", false)] {
+            let ff: Vec<_> = o
+                .file_flows(pid)
+                .into_iter()
+                .filter(|f| {
+                    o.file(&f.file_oid).path == format!("{dir}{name}")
+                        && if read {
+                            f.num_r_recv_ops > 0
+                        } else {
+                            f.num_w_send_ops > 0
+                        }
+                })
+                .collect();
+            assert_eq!(ff.len(), 1, "{name}: {ff:#?}");
+            assert!(
+                ff[0].op_flags.contains(OpFlags::OPEN | OpFlags::CLOSE),
+                "{name}: {:?}",
+                ff[0].op_flags
+            );
+        }
+        let c = num(&uring, "client_fd") as i32;
+        let nf: Vec<_> = o
+            .net_flows(pid)
+            .into_iter()
+            .filter(|f| f.fd == c && f.op_flags.contains(OpFlags::CONNECT))
+            .collect();
+        assert_eq!(nf.len(), 1, "{nf:#?}");
+        assert_eq!(
+            (nf[0].sip, nf[0].sport, nf[0].dip, nf[0].dport),
+            (
+                lo,
+                num(&uring, "client_port") as i32,
+                lo,
+                num(&uring, "port") as i32
+            )
+        );
+        assert!(
+            nf[0].op_flags.contains(OpFlags::CLOSE),
+            "{:?}",
+            nf[0].op_flags
+        );
     });
 
     assert!(failures.is_empty(), "{}", failures.join("\n"));

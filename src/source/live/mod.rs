@@ -17,15 +17,36 @@
 //! | [`EventKind::CgroupMove`] (the cgroups after the move) | a task moved to another cgroup (`cgroup_attach_task`) |
 //! | [`EventKind::SetIds`] | setuid, setreuid, setresuid, setgid, setregid, setresgid |
 //! | [`EventKind::Open`] (flags in `PPM_O_*`, with `F_CREATED`) | open, openat, openat2, creat |
-//! | [`EventKind::IoCounters`] (see below) | read, pread64, readv, preadv, preadv2, write, pwrite64, writev, pwritev, pwritev2, sendto, recvfrom, sendmsg, recvmsg, sendmmsg, recvmmsg |
+//! | [`EventKind::IoCounters`] (see below) | read, pread64, readv, preadv, preadv2, write, pwrite64, writev, pwritev, pwritev2, sendto, recvfrom, sendmsg, recvmsg, sendmmsg, recvmmsg (every message), and the calls that move data between two fds: sendfile, copy_file_range, splice, tee (a read of the source, a write of the destination), vmsplice (a write to or read from its pipe) |
 //! | [`EventKind::Io`] with a tuple | sendto/sendmsg/recvfrom/recvmsg of a datagram with a peer address |
 //! | [`EventKind::Close`], [`EventKind::CloseRange`], [`EventKind::Shutdown`] | close, close_range, shutdown |
 //! | [`EventKind::Mmap`] (file mappings, drop mode off) | mmap |
 //! | [`EventKind::FileOp`] | mkdir(at), rmdir, link(at), unlink(at), symlink(at), rename(at, at2) |
 //! | [`EventKind::Connect`] (local, remote), [`EventKind::Accept`] (remote, local), [`EventKind::Bind`] | connect, accept, accept4, bind |
 //! | [`EventKind::Socket`], [`EventKind::Socketpair`], [`EventKind::Pipe`], [`EventKind::Dup`] | socket, socketpair, pipe, pipe2, dup, dup2, dup3, fcntl(F_DUPFD*) |
+//! | [`EventKind::NewFd`] (the kernel's name of the new file) | eventfd, eventfd2, epoll_create, epoll_create1, memfd_create, timerfd_create, signalfd, signalfd4, pidfd_open, pidfd_getfd, inotify_init, inotify_init1, fanotify_init, userfaultfd, io_uring_setup, perf_event_open, memfd_secret |
 //! | [`EventKind::Chdir`] (the new absolute working directory) | chdir, fchdir |
 //! | [`EventKind::Setns`] | setns |
+//!
+//! **Opened files are named by the kernel**: an open's [`OpenEvent::kernel_path`] is walked
+//! from the new file's own dentry and mount, up to the process's root (complete to
+//! `PATH_MAX`: 4,095 bytes, any depth), so symlinks are resolved (`/lib/…` is reported as
+//! `/usr/lib/…` on a merged-/usr system) and a sibling thread rewriting the path buffer
+//! cannot change what is reported. The path as passed is still there, in `path`.
+//!
+//! **32-bit syscalls** (`int 0x80`, ia32 programs) are translated in the probe to the
+//! x86-64 syscall and argument layout (32-bit `msghdr`/`mmsghdr`, the 16-bit uid calls,
+//! and `socketcall`), so they produce the same events.
+//!
+//! **io_uring**: requests are followed from submission (`io_uring_submit_req`, which
+//! notes the fd and what was asked) to completion (`io_uring_complete`): reads, writes,
+//! sends and receives are counted on their fd; opens, closes, connects, accepts, sockets
+//! and shutdowns produce the same events as the syscalls. Requests on registered (fixed)
+//! files and other operations are counted in [`LiveStats::uring_unmodeled`].
+//!
+//! **Exec**: an exec from a secondary thread is one [`EventKind::Execve`] under the main
+//! thread's id with [`ExecveEvent::old_tid`] set (no exit of the process); its
+//! [`ExecveEvent::open_fds`] tells which close-on-exec fds the exec closed.
 //!
 //! # Reads and writes are counted, not shipped
 //!
@@ -34,10 +55,21 @@
 //! event of its thread: for every thread of the process before a close of the fd (and
 //! before dup2/dup3 replace it, before an exec closes `O_CLOEXEC` fds), for the exiting
 //! thread before its exit, and for everything else when the driver calls
-//! [`LiveSource::flush_counters`] (flow export, shutdown). Counters are additive: a
+//! [`LiveSource::flush_counters`] (flow export, shutdown; the probe's own drain program
+//! ships them through the ring, in order with everything else). Counters are additive: a
 //! consumer adds every `IoCounters` of (thread, fd) to that flow. More threads on one fd
 //! than slots, or a full map, make the probe ship single calls as one-op counters
 //! (counted in [`LiveStats::counter_overflows`]): nothing is lost.
+//!
+//! The counting is race-free (the protocol is described in `bpf/sysflow.bpf.c`): threads
+//! add with atomic adds, shippers take with atomic read-and-clear, and an entry being
+//! retired (close, dup2 over it, exec, the process's end) is handed back to any thread
+//! still adding to it, so no increment is lost or shipped twice whatever the
+//! interleaving of threads, closes, dup2s and drains. A call that completes after
+//! another thread closed its fd is shipped late ([`LiveStats::late_counters`]); the
+//! consumer charges it to the file the fd named (the state remembers recently closed
+//! fds). Ops and bytes are separate atomics, so one `IoCounters` may carry a call's op
+//! and the next its bytes; sums are exact.
 //!
 //! # Time and order
 //!
@@ -76,9 +108,9 @@ pub use procfs::proc_snapshot;
 
 use crate::config::{CollectionMode, SysFlowConfig};
 use crate::error::{Result, SysFlowError};
-#[cfg(doc)]
-use crate::event::EventKind;
 use crate::event::SysEvent;
+#[cfg(doc)]
+use crate::event::{EventKind, ExecveEvent, OpenEvent};
 use crate::state::ProcSnapshot;
 use parking_lot::Mutex;
 use skel::Probe;
