@@ -892,19 +892,9 @@ impl State {
 
     fn apply_io(&mut self, tid: i64, io: &crate::event::IoEvent<'_>) {
         let Some(fd) = io.fd else { return };
-        // A sendto on an fd the state does not know is a datagram socket created before
-        // the capture.
-        if io.dir == IoDir::Write
-            && self.fd(tid, fd).is_none()
-            && fd >= 0
-            && let Some(t) = io.tuple
-        {
-            match t {
-                SockTuple::V4 { .. } => self.add_socket(tid, fd, AF_INET, SOCK_DGRAM, 17),
-                SockTuple::V6 { .. } => self.add_socket(tid, fd, AF_INET6, SOCK_DGRAM, 17),
-                SockTuple::Unix { .. } => {}
-            }
-        }
+        // An fd the state never saw opened stays unknown, whatever the call's peer address
+        // suggests: its type and protocol cannot be known (a TCP socket can sendto too), so
+        // no flow is made up for it (the capture state ignores such calls).
         if io.res < 0 {
             return;
         }
@@ -1250,3 +1240,6 @@ pub fn split_nul(b: &[u8]) -> Vec<Vec<u8>> {
     }
     b.split(|&c| c == 0).map(|s| s.to_vec()).collect()
 }
+
+#[cfg(test)]
+mod tests;
