@@ -403,7 +403,9 @@ impl Aggregator {
         let files = self.cfg.collection_mode != CollectionMode::NoFiles;
         match ev.kind {
             EventKind::Clone(c) => self.on_clone(st, tid, c.res, c.flags.unwrap_or(0), out),
-            EventKind::Execve(e) => self.on_exec(st, tid, e.res, out),
+            EventKind::Execve(e) | EventKind::ExecveAt { exec: e, .. } => {
+                self.on_exec(st, tid, e.res, out)
+            }
             EventKind::Exit { status, .. } => self.on_exit(st, tid, status, out),
             EventKind::CgroupMove { .. } => self.on_cgroup_move(st, tid, out),
             EventKind::SetIds { res, change } => {

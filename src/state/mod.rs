@@ -330,6 +330,24 @@ impl State {
         }
         match ev.kind {
             EventKind::Execve(e) => self.apply_execve(ev.ts, tid, &e),
+            EventKind::ExecveAt { exec, at } => {
+                // Resolved before the exec replaces the image (fds and cwd survive it).
+                let dir = self.fd(tid, at.dirfd).map(|f| f.name.clone());
+                let target = path::execveat_target(
+                    &self.threads.cwd(tid),
+                    dir.as_deref(),
+                    at.dirfd,
+                    at.path,
+                    at.flags,
+                );
+                self.apply_execve(ev.ts, tid, &exec);
+                if exec.res >= 0
+                    && exec.exepath.is_none()
+                    && let Some(t) = self.threads.get_mut(tid)
+                {
+                    t.exepath = target;
+                }
+            }
             EventKind::SetIds { res, change } => {
                 if res == 0
                     && let Some(ch) = change
