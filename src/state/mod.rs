@@ -1095,6 +1095,15 @@ impl State {
                 t.vpid = child.vpid;
                 t.vtid = t.vpid;
                 self.threads.link(lookup_tid);
+            } else if lookup_tid > 0 {
+                // A new process whose parent the capture never saw (not in its process
+                // list, no event before): the kernel names the parent, so it stands as a
+                // process of its own (its own parent unknown: 0) instead of the child losing
+                // its parent link. What the fork copied (exe, comm, args) is filled in below.
+                let t = self.threads.get_mut(lookup_tid).expect("present");
+                t.pid = lookup_tid;
+                t.ptid = 0;
+                self.threads.link(lookup_tid);
             }
         }
         self.fill_clone_common(&mut child, ts, info);
@@ -1112,7 +1121,7 @@ impl State {
             } else {
                 child.lastexec_ts = lookup.lastexec_ts;
             }
-        } else if !leader {
+        } else if !leader || lookup_tid > 0 {
             let (exe, comm, args) = (child.exe.clone(), child.comm.clone(), child.args.clone());
             let t = self.threads.get_mut(lookup_tid).expect("present");
             t.exe = exe;

@@ -105,3 +105,56 @@ fn a_send_on_a_socket_the_capture_saw_created_is_a_flow_with_its_protocol() {
     assert_eq!((nfs[0].proto, nfs[0].fd, nfs[0].dport), (17, 9, 53));
     assert_eq!(nfs[0].num_w_send_bytes, 12);
 }
+
+#[test]
+fn a_new_process_whose_parent_the_capture_never_saw_keeps_its_parent_link() {
+    // Child side of a fork (CLONE_PARENT, as runc's) of pid 500, whose parent 450 is in no
+    // process list and has no event: the parent stands as a process of its own, described
+    // by what the fork copied, and the child is linked to it.
+    let mut st = State::new();
+    let clone = EventKind::Clone(crate::event::CloneEvent {
+        res: 0,
+        flags: Some(cl::CLONE_PARENT),
+        info: crate::event::ProcInfo {
+            exe: Some(b"docker-runc\0"),
+            args: Some(b"init\0"),
+            tid: 500,
+            pid: 500,
+            ptid: 450,
+            uid: Some(0),
+            gid: Some(0),
+            vtid: Some(500),
+            vpid: Some(500),
+            ..Default::default()
+        },
+    });
+    let out = records(
+        &mut st,
+        &[SysEvent {
+            ts: 7_000,
+            tid: 500,
+            kind: clone,
+        }],
+    );
+    let procs: Vec<_> = out
+        .iter()
+        .filter_map(|r| match r {
+            Record::Process(p) => Some(p),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(procs.len(), 2, "{out:?}");
+    let (parent, child) = (procs[0], procs[1]);
+    assert_eq!((parent.oid.create_ts, parent.oid.hpid), (0, 450));
+    assert_eq!(parent.state, crate::model::ObjectState::Reup);
+    assert_eq!(parent.poid, None);
+    assert_eq!(
+        (parent.exe.as_str(), parent.exe_args.as_str()),
+        ("docker-runc", "init")
+    );
+    assert_eq!((parent.uid, parent.user_name.as_str()), (-1, "<NA>"));
+    assert_eq!((child.oid.create_ts, child.oid.hpid), (7_000, 500));
+    assert_eq!(child.poid, Some(parent.oid));
+    // The child's own view of its parent (ptid) is kept.
+    assert_eq!(st.thread(500).map(|t| t.ptid), Some(450));
+}
