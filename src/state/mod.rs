@@ -1095,7 +1095,7 @@ impl State {
                 t.vpid = child.vpid;
                 t.vtid = t.vpid;
                 self.threads.link(lookup_tid);
-            } else if lookup_tid > 0 {
+            } else if lookup_tid > 0 && lookup_tid != tid {
                 // A new process whose parent the capture never saw (not in its process
                 // list, no event before): the kernel names the parent, so it stands as a
                 // process of its own (its own parent unknown: 0) instead of the child losing
@@ -1121,7 +1121,7 @@ impl State {
             } else {
                 child.lastexec_ts = lookup.lastexec_ts;
             }
-        } else if !leader || lookup_tid > 0 {
+        } else if !leader || (lookup_tid > 0 && lookup_tid != tid) {
             let (exe, comm, args) = (child.exe.clone(), child.comm.clone(), child.args.clone());
             let t = self.threads.get_mut(lookup_tid).expect("present");
             t.exe = exe;
