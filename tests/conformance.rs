@@ -73,6 +73,8 @@ const DEVIATIONS: [Deviation; 7] = [
 struct Context {
     /// Caller-side CLONE events of the reference: (ts, child pid) → the caller's OID.
     clone_callers: HashMap<(i64, i64), Oid>,
+    /// The reference's parent of each of its processes.
+    ref_parents: HashMap<Oid, Option<Oid>>,
     /// Our files: FOID → (path, restype).
     our_files: HashMap<Foid, (String, i32)>,
     /// Times of our unix-socket connects that left the socket unnamed.
@@ -175,10 +177,13 @@ impl Deviation {
             (Deviation::OldArgvSplit, Record::Process(e), Record::Process(p)) => {
                 e.exe_args.len().abs_diff(p.exe_args.len()) == 1
             }
+            // The reference's parent is the caller of the clone event it created the child
+            // from, and ours is that caller's own parent (CLONE_PARENT).
             (Deviation::CallerAsParent, Record::Process(e), Record::Process(p)) => {
-                e.poid.is_some()
-                    && cx.clone_callers.get(&(e.oid.create_ts, e.oid.hpid)) == e.poid.as_ref()
-                    && p.poid != e.poid
+                let Some(caller) = e.poid else { return false };
+                cx.clone_callers.get(&(e.oid.create_ts, e.oid.hpid)) == Some(&caller)
+                    && p.poid.is_some()
+                    && cx.ref_parents.get(&caller) == Some(&p.poid)
             }
             (Deviation::OldUnknownL4Proto, Record::NetworkFlow(e), Record::NetworkFlow(p)) => {
                 e.proto == -1 && p.proto == 6
@@ -367,6 +372,13 @@ fn compare(expected: &[Record], produced: &[Record], schema: &str) -> Outcome {
                 Record::ProcessEvent(e) if e.op_flags == OpFlags::CLONE && e.ret > 0 => {
                     Some(((e.ts, i64::from(e.ret)), e.proc_oid))
                 }
+                _ => None,
+            })
+            .collect(),
+        ref_parents: exp
+            .iter()
+            .filter_map(|r| match r {
+                Record::Process(p) => Some((p.oid, p.poid)),
                 _ => None,
             })
             .collect(),
