@@ -141,6 +141,21 @@ pub struct ExecveEvent<'a> {
     pub old_tid: Option<i64>,
 }
 
+/// `execveat`'s `AT_EMPTY_PATH` flag in the scap encoding (`PPM_EXVAT_AT_EMPTY_PATH`).
+pub const EXECVEAT_EMPTY_PATH: u32 = 1;
+
+/// The target of an `execveat` call, as the call passed it.
+#[derive(Clone, Copy, Debug)]
+pub struct ExecAt<'a> {
+    /// Directory fd the path is relative to (`-100` is `AT_FDCWD`).
+    pub dirfd: i64,
+    /// The path as passed: may be relative or empty; `<NA>` when the source could not
+    /// read it.
+    pub path: &'a [u8],
+    /// Flags in the scap encoding ([`EXECVEAT_EMPTY_PATH`], …).
+    pub flags: u32,
+}
+
 /// A change of user or group ids.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum IdChange {
@@ -281,6 +296,15 @@ pub enum EventKind<'a> {
     Clone(CloneEvent<'a>),
     /// execve/execveat exit.
     Execve(ExecveEvent<'a>),
+    /// An execveat exit from a source that knows the executable only by the call's
+    /// arguments (captures whose exit event has no `trusted_exepath`): the state resolves
+    /// `at` against the caller's fds and working directory, as the kernel did.
+    ExecveAt {
+        /// The exit (its `exepath` and `filename` unset).
+        exec: ExecveEvent<'a>,
+        /// The call's target.
+        at: ExecAt<'a>,
+    },
     /// The thread (its whole process when `threadgroup`) moved to another cgroup without
     /// an exec (live source: the kernel's `cgroup_attach_task`).
     CgroupMove {

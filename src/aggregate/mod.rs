@@ -403,7 +403,7 @@ impl Aggregator {
         let files = self.cfg.collection_mode != CollectionMode::NoFiles;
         match ev.kind {
             EventKind::Clone(c) => self.on_clone(st, tid, c.res, c.flags.unwrap_or(0), out),
-            EventKind::Execve(e) => {
+            EventKind::Execve(e) | EventKind::ExecveAt { exec: e, .. } => {
                 // close-on-exec fds the exec closed: their flows end here, before the
                 // new program's events
                 if e.res >= 0

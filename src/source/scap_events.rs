@@ -4,7 +4,7 @@
 
 use super::scap::{ProcEntry, RawEvent, ScapError, ScapItem, ScapMetadata, ScapReader};
 use crate::event::*;
-use crate::state::{FdInfo, FdKind, Ipv4Iface, ProcSnapshot, State, unix_tuple_name};
+use crate::state::{AT_FDCWD, FdInfo, FdKind, Ipv4Iface, ProcSnapshot, State, unix_tuple_name};
 use rustc_hash::FxHashMap as HashMap;
 use std::io::Read;
 
@@ -901,22 +901,31 @@ fn convert<'a>(ev: &RawEvent<'a>, enters: &'a mut HashMap<u64, Enter>) -> SysEve
                 ty::EXECVE_15_X => Some(14),
                 _ => Some(15),
             };
-            let filename =
-                if n <= 27 && matches!(t, ty::EXECVE_18_X | ty::EXECVE_19_X | ty::EXECVEAT_X) {
-                    match enter.map(|e| e.etype) {
-                        Some(ty::EXECVE_18_E) | Some(ty::EXECVE_19_E) => {
-                            enter.and_then(|e| e.param(0)).map(|b| strp(Some(b)))
-                        }
-                        Some(ty::EXECVEAT_E) => enter
-                            .and_then(|e| e.param(1))
-                            .map(|b| strp(Some(b)))
-                            .filter(|b| b.first() == Some(&b'/')),
-                        _ => None,
-                    }
-                } else {
-                    None
-                };
-            EventKind::Execve(ExecveEvent {
+            // Without trusted_exepath (older captures), the executable is rebuilt from the
+            // paired enter event: execve's filename against the cwd, execveat's
+            // (dirfd, pathname, flags) as the kernel resolved them (by the state, which
+            // knows the fds).
+            let from_enter =
+                n <= 27 && matches!(t, ty::EXECVE_18_X | ty::EXECVE_19_X | ty::EXECVEAT_X);
+            let filename = match enter.map(|e| e.etype) {
+                Some(ty::EXECVE_18_E) | Some(ty::EXECVE_19_E) if from_enter => {
+                    enter.and_then(|e| e.param(0)).map(|b| strp(Some(b)))
+                }
+                _ => None,
+            };
+            let at = match enter {
+                Some(e) if from_enter && e.etype == ty::EXECVEAT_E => Some(ExecAt {
+                    dirfd: i64p(e.param(0)).unwrap_or(AT_FDCWD),
+                    path: match e.param(1) {
+                        None => b"<NA>",
+                        Some(b) if crate::state::cstr(b) == b"(NULL)" => b"<NA>",
+                        Some(b) => crate::state::cstr(b),
+                    },
+                    flags: u32p(e.param(2)).unwrap_or(0),
+                }),
+                _ => None,
+            };
+            let exec = ExecveEvent {
                 res,
                 info: ProcInfo {
                     exe: Some(p(1).unwrap_or_default()),
@@ -939,7 +948,11 @@ fn convert<'a>(ev: &RawEvent<'a>, enters: &'a mut HashMap<u64, Enter>) -> SysEve
                 filename,
                 open_fds: None,
                 old_tid: None,
-            })
+            };
+            match at {
+                Some(at) => EventKind::ExecveAt { exec, at },
+                None => EventKind::Execve(exec),
+            }
         }
         t => match clone_layout(t) {
             Some(l) => EventKind::Clone(CloneEvent {

@@ -413,6 +413,24 @@ impl State {
         }
         match ev.kind {
             EventKind::Execve(e) => self.apply_execve(ev.ts, tid, &e),
+            EventKind::ExecveAt { exec, at } => {
+                // Resolved before the exec replaces the image (fds and cwd survive it).
+                let dir = self.fd(tid, at.dirfd).map(|f| f.name.clone());
+                let target = path::execveat_target(
+                    &self.threads.cwd(tid),
+                    dir.as_deref(),
+                    at.dirfd,
+                    at.path,
+                    at.flags,
+                );
+                self.apply_execve(ev.ts, tid, &exec);
+                if exec.res >= 0
+                    && exec.exepath.is_none()
+                    && let Some(t) = self.threads.get_mut(tid)
+                {
+                    t.exepath = target;
+                }
+            }
             EventKind::SetIds { res, change } => {
                 if res == 0
                     && let Some(ch) = change
@@ -998,19 +1016,9 @@ impl State {
 
     fn apply_io(&mut self, tid: i64, io: &crate::event::IoEvent<'_>) {
         let Some(fd) = io.fd else { return };
-        // A sendto on an fd the state does not know is a datagram socket created before
-        // the capture.
-        if io.dir == IoDir::Write
-            && self.fd(tid, fd).is_none()
-            && fd >= 0
-            && let Some(t) = io.tuple
-        {
-            match t {
-                SockTuple::V4 { .. } => self.add_socket(tid, fd, AF_INET, SOCK_DGRAM, 17),
-                SockTuple::V6 { .. } => self.add_socket(tid, fd, AF_INET6, SOCK_DGRAM, 17),
-                SockTuple::Unix { .. } => {}
-            }
-        }
+        // An fd the state never saw opened stays unknown, whatever the call's peer address
+        // suggests: its type and protocol cannot be known (a TCP socket can sendto too), so
+        // no flow is made up for it (the capture state ignores such calls).
         if io.res < 0 {
             return;
         }
@@ -1193,6 +1201,15 @@ impl State {
                 t.vpid = child.vpid;
                 t.vtid = t.vpid;
                 self.threads.link(lookup_tid);
+            } else if lookup_tid > 0 && lookup_tid != tid {
+                // A new process whose parent the capture never saw (not in its process
+                // list, no event before): the kernel names the parent, so it stands as a
+                // process of its own (its own parent unknown: 0) instead of the child losing
+                // its parent link. What the fork copied (exe, comm, args) is filled in below.
+                let t = self.threads.get_mut(lookup_tid).expect("present");
+                t.pid = lookup_tid;
+                t.ptid = 0;
+                self.threads.link(lookup_tid);
             }
         }
         self.fill_clone_common(&mut child, ts, info);
@@ -1210,7 +1227,7 @@ impl State {
             } else {
                 child.lastexec_ts = lookup.lastexec_ts;
             }
-        } else if !leader {
+        } else if !leader || (lookup_tid > 0 && lookup_tid != tid) {
             let (exe, comm, args) = (child.exe.clone(), child.comm.clone(), child.args.clone());
             let t = self.threads.get_mut(lookup_tid).expect("present");
             t.exe = exe;
@@ -1378,3 +1395,6 @@ pub fn split_nul(b: &[u8]) -> Vec<Vec<u8>> {
     }
     b.split(|&c| c == 0).map(|s| s.to_vec()).collect()
 }
+
+#[cfg(test)]
+mod tests;

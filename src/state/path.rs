@@ -99,6 +99,55 @@ pub fn concatenate(dir: &[u8], path: &[u8]) -> Vec<u8> {
     out
 }
 
+/// The executable an `execveat(dirfd, path, …, flags)` ran, rebuilt from its arguments as
+/// the kernel resolved them: an absolute `path` alone; a relative one against the working
+/// directory `cwd` (for `AT_FDCWD`) or against the directory `dir` that `dirfd` names; with
+/// `AT_EMPTY_PATH` and an empty path, the file `dirfd` itself refers to. `dir` is the name
+/// the state has for `dirfd` (`None`: the fd is unknown); `cwd` ends with `/`.
+///
+/// Returns `<NA>` when the arguments do not tell: an unreadable path (`<NA>`) without
+/// `AT_EMPTY_PATH`, an empty path without it (the call fails), or a relative path against
+/// an unknown fd.
+pub fn execveat_target(
+    cwd: &[u8],
+    dir: Option<&[u8]>,
+    dirfd: i64,
+    path: &[u8],
+    flags: u32,
+) -> Vec<u8> {
+    const NA: &[u8] = b"<NA>";
+    let empty_path = flags & crate::event::EXECVEAT_EMPTY_PATH != 0;
+    // The capture cannot tell an empty path from an unreadable one: with AT_EMPTY_PATH
+    // both mean the dirfd's own file.
+    let base: Option<Vec<u8>> = if dirfd == super::AT_FDCWD {
+        Some(cwd.to_vec())
+    } else {
+        dir.map(|d| {
+            let mut d = d.to_vec();
+            if d.last() != Some(&b'/') {
+                d.push(b'/');
+            }
+            d
+        })
+    };
+    if path.is_empty() || path == NA {
+        if !empty_path {
+            return NA.to_vec();
+        }
+        return match base {
+            Some(b) => concatenate(b"", &b),
+            None => NA.to_vec(),
+        };
+    }
+    if path[0] == b'/' {
+        return concatenate(b"", path);
+    }
+    match base {
+        Some(b) => concatenate(&b, path),
+        None => NA.to_vec(),
+    }
+}
+
 /// Normalizes a path lexically: removes `.` and empty components, resolves `..` (never
 /// above the root) and drops a trailing `/`. Relative paths stay relative.
 pub fn normalize(path: &[u8]) -> Vec<u8> {
@@ -148,6 +197,7 @@ pub fn join_normalized(base: &[u8], path: &[u8]) -> Vec<u8> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::AT_FDCWD;
     use super::*;
 
     fn c(a: &str, b: &str) -> String {
@@ -167,6 +217,33 @@ mod tests {
         assert_eq!(c("", "./setuid"), "setuid");
         assert_eq!(c("/a/", "x\u{1}y"), "/a/x.y");
         assert_eq!(c("/a/", ""), "");
+    }
+
+    #[test]
+    fn execveat_resolves_as_the_kernel_did() {
+        use crate::event::EXECVEAT_EMPTY_PATH as EMPTY;
+        let t = |dir: Option<&str>, dirfd: i64, path: &str, flags: u32| {
+            let d = dir.map(str::as_bytes);
+            String::from_utf8(execveat_target(b"/work/", d, dirfd, path.as_bytes(), flags)).unwrap()
+        };
+        // Relative to the directory fd (CASE-01), with or without a trailing '/'.
+        assert_eq!(t(Some("/usr/bin"), 7, "ls", 0), "/usr/bin/ls");
+        assert_eq!(t(Some("/usr/bin/"), 7, "./ls", 0), "/usr/bin/ls");
+        assert_eq!(t(Some("/usr/bin"), 7, "../sbin/ip", 0), "/usr/sbin/ip");
+        // The fd's own file with AT_EMPTY_PATH and an empty (or unreadable) path (CASE-02).
+        assert_eq!(t(Some("/usr/bin/id"), 8, "", EMPTY), "/usr/bin/id");
+        assert_eq!(t(Some("/usr/bin/id"), 8, "<NA>", EMPTY), "/usr/bin/id");
+        // AT_EMPTY_PATH only matters for an empty path.
+        assert_eq!(t(Some("/usr/bin"), 7, "ls", EMPTY), "/usr/bin/ls");
+        // AT_FDCWD: the working directory.
+        assert_eq!(t(None, AT_FDCWD, "bin/tool", 0), "/work/bin/tool");
+        // An absolute path ignores dirfd, even an unknown one.
+        assert_eq!(t(None, 42, "/bin//sh", 0), "/bin/sh");
+        // What the arguments cannot tell.
+        assert_eq!(t(None, 42, "ls", 0), "<NA>");
+        assert_eq!(t(None, 42, "", EMPTY), "<NA>");
+        assert_eq!(t(Some("/usr/bin/id"), 8, "", 0), "<NA>");
+        assert_eq!(t(Some("/usr/bin"), 7, "<NA>", 0), "<NA>");
     }
 
     #[test]
