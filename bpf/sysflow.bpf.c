@@ -778,9 +778,10 @@ static __always_inline __u32 sf_put_kernel_sun_path(__u8 *buf, __u32 off, struct
  *   shipper sets `dead`, then takes every slot, then deletes the entry; when two ship
  *   it at once, only the one that set `dead` deletes (a second delete could take a
  *   newer entry made under the same key after the first). A counting thread
- *   that found the entry before the delete adds first and reads `dead` after (both full
- *   barriers): if it reads 0, the shipper's exchange comes after its add and takes it; if
- *   it reads 1, it takes its own slot itself and ships the rest (SF_HF_LATE,
+ *   that found the entry before the delete adds first and reads `dead` after (the
+ *   locked add is a full barrier on x86, so the load cannot move before it; the
+ *   shipper's fetch-or is one too): if it reads 0, the shipper's exchange comes after its
+ *   add and takes it; if it reads 1, it takes its own slot itself and ships the rest (SF_HF_LATE,
  *   sf_stats.late_counts). Either way each increment is shipped exactly once.
  * - The map is not preallocated, so the memory of a deleted entry is not reused while a
  *   program may still hold it (RCU): a late add never lands in another fd's entry.
@@ -968,7 +969,9 @@ static __always_inline void sf_slot_add(struct sf_io_val *v, struct sf_io_slot *
 		__sync_fetch_and_add(&s->read_ops, ops);
 		__sync_fetch_and_add(&s->read_bytes, bytes);
 	}
-	if (__sync_fetch_and_or(&v->dead, 0)) {
+	/* a plain load: the locked add before it is a full barrier on x86 (the only
+	 * architecture this probe builds for), so it cannot be read before the add */
+	if (*(volatile __u64 *)&v->dead) {
 		/* retired meanwhile: whatever the shipper did not take is ours to ship */
 		if (sf_take_slot(tgid, fd, s, tid, false, bpf_ktime_get_boot_ns(), SF_HF_LATE)) {
 			struct sf_stats *st = sf_st();
@@ -1496,6 +1499,18 @@ __noinline int sf_g_bind(struct sf_call *c)
 	n->t.family = sf_user_inet(ua, n->t.saddr, &n->t.sport);
 	if (n->t.family == SF_AF_UNIX)
 		off = sf_put_user_sun_path(s->buf, off, ua);
+	if (c->ret == 0 && (n->t.family == SF_AF_INET || n->t.family == SF_AF_INET6)) {
+		/* what the kernel bound (port 0 asks it to choose one), not what was asked */
+		struct sock *sk = sf_fd_sock((void *)c->task, (__s32)c->arg[0]);
+		if (sk) {
+			struct sf_tuple t = {};
+			sf_sk_tuple(sk, &t, false);
+			if (t.family == n->t.family) {
+				__builtin_memcpy(n->t.saddr, t.saddr, 16);
+				n->t.sport = t.sport;
+			}
+		}
+	}
 	sf_submit(s->buf, off);
 	return 0;
 }

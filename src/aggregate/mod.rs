@@ -470,6 +470,34 @@ impl Aggregator {
             }
             EventKind::IoCounters(c) => {
                 let tid = st.counter_tid().unwrap_or(tid);
+                // a bound UDP socket read or written without a peer address (recv(2),
+                // send(2) after a connect the capture did not see): its flow has the
+                // socket's own address, the peer unknown (0.0.0.0:0)
+                if let Some(info) = st.fd(tid, c.fd)
+                    && info.kind == FdKind::Ipv4ServSock
+                    && info.is_udp()
+                {
+                    let mut i = info.clone();
+                    i.kind = FdKind::Ipv4Sock;
+                    i.v4.sip = [0; 4];
+                    i.v4.sport = 0;
+                    i.v4.dip = i.serv_ip;
+                    i.v4.dport = i.serv_port;
+                    for (flag, ops, bytes) in [
+                        (OpFlags::READ_RECV, c.read_ops, c.read_bytes),
+                        (OpFlags::WRITE_SEND, c.write_ops, c.write_bytes),
+                    ] {
+                        if ops > 0 || bytes > 0 {
+                            let op = FlowOp {
+                                flag,
+                                ops: ops as i64,
+                                bytes: bytes as i64,
+                            };
+                            self.net_flow_event(st, tid, c.fd, &i, op, out)?;
+                        }
+                    }
+                    return Ok(());
+                }
                 if c.read_ops > 0 || c.read_bytes > 0 {
                     let op = FlowOp {
                         flag: OpFlags::READ_RECV,

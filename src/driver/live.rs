@@ -98,6 +98,10 @@ pub(crate) fn run(
         pipe.state.load_snapshot(&p);
     }
     pipe.state.finish_snapshot();
+    // The collector is never captured, so its fd table would only age: forget it, and let
+    // the children it starts learn what they inherit from /proc when they use it.
+    pipe.state.forget_fds(i64::from(src.self_tgid()));
+    let proc_root = crate::config::host_path(&cfg.host_root, "/proc");
     // Containers running now are described from their first record: wait (bounded) for
     // the runtimes' first listings, then take in what they said.
     if let Some(w) = &mut meta.worker
@@ -134,7 +138,9 @@ pub(crate) fn run(
         out: &mut FanOut,
         failure: &mut Option<SysFlowError>,
         ev: &SysEvent<'_>,
+        proc_root: &std::path::Path,
     ) {
+        learn_unseen_fd(pipe, ev, proc_root);
         if failure.is_none()
             && let Err(e) = pipe.on_event(ev, out)
         {
@@ -145,13 +151,13 @@ pub(crate) fn run(
     while !exit.is_exiting() {
         meta.exchange(pipe, out)?;
         let n = src.poll(Duration::from_millis(50), &mut |ev| {
-            deliver(pipe, out, &mut failure, ev)
+            deliver(pipe, out, &mut failure, ev, &proc_root)
         })?;
         if n == 0 {
             pipe.tick(clock::wall_ns(), out)?;
         }
         if last_counters.elapsed() >= COUNTER_FLUSH {
-            src.flush_counters(&mut |ev| deliver(pipe, out, &mut failure, ev))?;
+            src.flush_counters(&mut |ev| deliver(pipe, out, &mut failure, ev, &proc_root))?;
             last_counters = Instant::now();
         }
         if last_flush.elapsed() >= OUTPUT_FLUSH {
@@ -164,9 +170,9 @@ pub(crate) fn run(
     }
     // Drain what the kernel still holds, then end every open flow.
     src.poll(Duration::ZERO, &mut |ev| {
-        deliver(pipe, out, &mut failure, ev)
+        deliver(pipe, out, &mut failure, ev, &proc_root)
     })?;
-    src.flush_counters(&mut |ev| deliver(pipe, out, &mut failure, ev))?;
+    src.flush_counters(&mut |ev| deliver(pipe, out, &mut failure, ev, &proc_root))?;
     if let Some(e) = failure.take() {
         return Err(e);
     }
@@ -189,4 +195,33 @@ pub(crate) fn run(
         metadata,
         ..RunSummary::default()
     })
+}
+
+/// An fd the event uses that the state never saw made (inherited from a process that is
+/// not captured, such as the collector, or made before a gap): what `/proc` says it is now,
+/// so its I/O is charged to the right file or socket rather than lost.
+fn learn_unseen_fd(pipe: &mut Pipeline, ev: &SysEvent<'_>, proc_root: &std::path::Path) {
+    use crate::event::EventKind;
+    let fd = match ev.kind {
+        EventKind::IoCounters(c) => Some(c.fd),
+        EventKind::Dup { oldfd, .. } => oldfd,
+        EventKind::Close { fd, .. } | EventKind::Shutdown { fd, .. } => fd,
+        EventKind::Io(io) => io.fd,
+        EventKind::Connect { fd, .. } => fd,
+        EventKind::Fchdir { fd, .. } | EventKind::Setns { fd, .. } => fd,
+        _ => None,
+    };
+    let Some(fd) = fd.filter(|&f| f >= 0) else {
+        return;
+    };
+    let st = &pipe.state;
+    let Some(t) = st.thread(ev.tid).filter(|t| !t.is_dead()) else {
+        return;
+    };
+    if st.fd(ev.tid, fd).is_some() || st.recently_closed(t.pid, fd) {
+        return;
+    }
+    if let Some(info) = crate::source::live::fd_now(proc_root, t.pid, fd) {
+        pipe.state.learn_fd(ev.tid, fd, info);
+    }
 }

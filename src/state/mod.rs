@@ -147,6 +147,23 @@ impl State {
         }
     }
 
+    /// Forgets every fd of process `pid` (the collector's own, which is never captured).
+    pub fn forget_fds(&mut self, pid: i64) {
+        if let Some(t) = self.threads.fds_mut(pid) {
+            t.clear();
+        }
+    }
+
+    /// Adds an fd the capture did not see being made (read from `/proc` when first used).
+    pub fn learn_fd(&mut self, tid: i64, fd: i64, info: FdInfo) {
+        self.add_fd(tid, fd, info);
+    }
+
+    /// Whether (process, fd) was closed recently (late counters may still name it).
+    pub fn recently_closed(&self, pid: i64, fd: i64) -> bool {
+        self.recently_closed.contains_key(&(pid, fd))
+    }
+
     fn pid_of(&self, tid: i64) -> i64 {
         self.threads.get(tid).map_or(tid, |t| t.pid)
     }

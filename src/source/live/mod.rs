@@ -104,6 +104,7 @@ mod procfs;
 mod skel;
 mod syscalls;
 
+pub(crate) use procfs::fd_now;
 pub use procfs::proc_snapshot;
 
 use crate::config::{CollectionMode, SysFlowConfig};

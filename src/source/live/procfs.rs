@@ -522,50 +522,66 @@ fn fds(base: &str, net: &NetTables) -> Vec<(i64, FdInfo)> {
     let Ok(dir) = fs::read_dir(format!("{base}/fd")) else {
         return Vec::new();
     };
-    let mut out: Vec<(i64, FdInfo)> = Vec::new();
-    for e in dir.flatten() {
-        let Some(fd) = e.file_name().to_str().and_then(|s| s.parse::<i64>().ok()) else {
-            continue;
-        };
-        let Ok(target) = fs::read_link(e.path()) else {
-            continue;
-        };
-        let target = target.as_os_str().as_bytes().to_vec();
-        let (kflags, ino) = fs::read_to_string(format!("{base}/fdinfo/{fd}"))
-            .map(|t| parse_fdinfo(&t))
-            .unwrap_or((0, 0));
-        let mut info = if let Some(sino) = bracket_ino(&target, b"socket:") {
-            match net.by_ino.get(&sino) {
-                Some(s) => sock_info(s, &net.listening),
-                None => FdInfo::new(FdKind::Unknown, target.clone()),
-            }
-        } else if let Some(pino) = bracket_ino(&target, b"pipe:") {
-            let mut i = FdInfo::new(FdKind::Fifo, Vec::new());
-            i.ino = pino;
-            i
-        } else if let Some(kind) = anon_kind(&target) {
-            FdInfo::new(kind, Vec::new())
-        } else if target.starts_with(b"/memfd:") {
-            FdInfo::new(FdKind::Memfd, target.clone())
-        } else if target.first() == Some(&b'/') {
-            let dir = fs::metadata(e.path()).is_ok_and(|m| m.is_dir());
-            let kind = if dir {
-                FdKind::Directory
-            } else {
-                FdKind::FileV2
-            };
-            FdInfo::new(kind, target.clone())
-        } else {
-            FdInfo::new(FdKind::Unknown, target.clone())
-        };
-        info.openflags = OpenFlags::from_kernel(kflags).bits();
-        if info.ino == 0 {
-            info.ino = ino;
-        }
-        out.push((fd, info));
-    }
+    let mut out: Vec<(i64, FdInfo)> = dir
+        .flatten()
+        .filter_map(|e| {
+            let fd = e.file_name().to_str()?.parse::<i64>().ok()?;
+            Some((fd, fd_entry(base, fd, Some(net))?))
+        })
+        .collect();
     out.sort_by_key(|(fd, _)| *fd);
     out
+}
+
+/// One fd of the process at `base` (`<proc>/<pid>`) as `/proc` shows it now; `net` holds
+/// the socket tables (sockets are `Unknown` without them).
+fn fd_entry(base: &str, fd: i64, net: Option<&NetTables>) -> Option<FdInfo> {
+    let path = format!("{base}/fd/{fd}");
+    let target = fs::read_link(&path).ok()?.as_os_str().as_bytes().to_vec();
+    let (kflags, ino) = fs::read_to_string(format!("{base}/fdinfo/{fd}"))
+        .map(|t| parse_fdinfo(&t))
+        .unwrap_or((0, 0));
+    let mut info = if let Some(sino) = bracket_ino(&target, b"socket:") {
+        match net.and_then(|n| n.by_ino.get(&sino).map(|s| (n, s))) {
+            Some((n, s)) => sock_info(s, &n.listening),
+            None => FdInfo::new(FdKind::Unknown, target.clone()),
+        }
+    } else if let Some(pino) = bracket_ino(&target, b"pipe:") {
+        let mut i = FdInfo::new(FdKind::Fifo, Vec::new());
+        i.ino = pino;
+        i
+    } else if let Some(kind) = anon_kind(&target) {
+        FdInfo::new(kind, Vec::new())
+    } else if target.starts_with(b"/memfd:") {
+        FdInfo::new(FdKind::Memfd, target.clone())
+    } else if target.first() == Some(&b'/') {
+        let dir = fs::metadata(&path).is_ok_and(|m| m.is_dir());
+        let kind = if dir {
+            FdKind::Directory
+        } else {
+            FdKind::FileV2
+        };
+        FdInfo::new(kind, target.clone())
+    } else {
+        FdInfo::new(FdKind::Unknown, target.clone())
+    };
+    info.openflags = OpenFlags::from_kernel(kflags).bits();
+    if info.ino == 0 {
+        info.ino = ino;
+    }
+    Some(info)
+}
+
+/// What fd `fd` of process `pid` is now, from `<proc_root>/<pid>/fd` (sockets through
+/// that process's `net/` tables): for an fd whose creation the capture did not see (one
+/// inherited from a process that is not captured, such as the collector itself).
+/// `None` when the process or the fd is gone.
+pub(crate) fn fd_now(proc_root: &std::path::Path, pid: i64, fd: i64) -> Option<FdInfo> {
+    let base = format!("{}/{pid}", proc_root.display());
+    let socket = fs::read_link(format!("{base}/fd/{fd}"))
+        .is_ok_and(|t| t.as_os_str().as_bytes().starts_with(b"socket:"));
+    let tables = socket.then(|| NetTables::read(&format!("{base}/net")));
+    fd_entry(&base, fd, tables.as_ref())
 }
 
 #[cfg(test)]
