@@ -134,12 +134,19 @@ fn proto(l4proto: u8) -> i32 {
 
 impl Aggregator {
     /// Whether a file flow passes the `fileReadMode` filter.
+    ///
+    /// A flow is a read flow when it was opened read-only (access mode `O_RDONLY`), or when
+    /// it read but neither wrote nor mapped. The reference tests the `PPM_O_RDONLY` bit
+    /// alone, which `O_RDWR` also carries, so it drops writes made through a read-write
+    /// fd under `/lib`, `/dev`…; here an `O_RDWR` flow that wrote is kept
+    /// (`reference-semantics.md` §4.7, deliberate deviation).
     pub(crate) fn passes_read_filter(&self, ff: &FileFlow, name: &[u8]) -> bool {
         let mode = self.cfg.file_read_mode;
         if mode == FileReadMode::All {
             return true;
         }
-        let read_only = (ff.open_flags as u32 & OpenFlags::RDONLY.bits()) != 0
+        let access = OpenFlags::from_bits_truncate(ff.open_flags as u32) & OpenFlags::RDWR;
+        let read_only = access == OpenFlags::RDONLY
             || (ff.op_flags.contains(OpFlags::READ_RECV)
                 && !ff.op_flags.contains(OpFlags::WRITE_SEND)
                 && !ff.op_flags.contains(OpFlags::MMAP));
@@ -677,5 +684,104 @@ impl Aggregator {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aggregate::AggConfig;
+    use crate::event::{EventKind, IoDir, IoEvent, OpenEvent, OpenKind, SysEvent};
+    use crate::state::ProcSnapshot;
+
+    /// Kernel `O_*` access modes (`<asm-generic/fcntl.h>`).
+    const O_RDONLY: u32 = 0;
+    const O_RDWR: u32 = 2;
+
+    /// Opens `path` with kernel flags `flags` as fd 3 of process 10, performs `io`
+    /// (direction, bytes) on it, closes it, and returns the file flows written.
+    fn flows(mode: FileReadMode, path: &[u8], flags: u32, io: &[(IoDir, i64)]) -> Vec<FileFlow> {
+        let mut st = State::new();
+        st.load_snapshot(&ProcSnapshot {
+            tid: 10,
+            pid: 10,
+            ptid: 1,
+            exe: b"/bin/sh".to_vec(),
+            cwd: b"/".to_vec(),
+            ..Default::default()
+        });
+        st.finish_snapshot();
+        let cfg = crate::SysFlowConfig {
+            file_read_mode: mode,
+            file_only: false,
+            ..Default::default()
+        };
+        let mut agg = Aggregator::new(AggConfig::from(&cfg));
+        let mut out: Vec<Record> = Vec::new();
+        let mut evs = vec![EventKind::Open(OpenEvent {
+            kind: OpenKind::OpenAt,
+            fd: 3,
+            dirfd: Some(-100),
+            path: Some(path),
+            flags: OpenFlags::from_kernel(flags).bits(),
+        })];
+        for &(dir, res) in io {
+            evs.push(EventKind::Io(IoEvent {
+                dir,
+                fd: Some(3),
+                res,
+                tuple: None,
+            }));
+        }
+        evs.push(EventKind::Close {
+            fd: Some(3),
+            res: 0,
+        });
+        for (i, kind) in evs.into_iter().enumerate() {
+            let ev = SysEvent {
+                ts: 1_000_000_000 + i as u64,
+                tid: 10,
+                kind,
+            };
+            let has = st.apply(&ev);
+            agg.handle(&st, &ev, has, &mut out).unwrap();
+        }
+        out.into_iter()
+            .filter_map(|r| match r {
+                Record::FileFlow(f) => Some(f),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_read_write_flow_that_wrote_is_kept_by_the_read_filters() {
+        let lib = b"/usr/lib/x86_64-linux-gnu/libfoo.so".as_slice();
+        for mode in [FileReadMode::NoReads, FileReadMode::NoNoisyReads] {
+            let kept = flows(mode, lib, O_RDWR, &[(IoDir::Read, 4), (IoDir::Write, 7)]);
+            assert_eq!(kept.len(), 1, "{mode:?}");
+            let f = &kept[0];
+            assert_eq!(f.open_flags as u32 & 3, OpenFlags::RDWR.bits());
+            assert_eq!((f.num_r_recv_bytes, f.num_w_send_bytes), (4, 7));
+            assert_eq!(
+                f.op_flags,
+                OpFlags::OPEN | OpFlags::READ_RECV | OpFlags::WRITE_SEND | OpFlags::CLOSE
+            );
+            let writes_only = flows(mode, lib, O_RDWR, &[(IoDir::Write, 7)]);
+            assert_eq!(writes_only.len(), 1, "{mode:?}");
+            // A read-write fd that only read is a read flow (it read, never wrote).
+            assert!(flows(mode, lib, O_RDWR, &[(IoDir::Read, 4)]).is_empty());
+            // Read-only opens stay read flows.
+            assert!(flows(mode, lib, O_RDONLY, &[(IoDir::Read, 4)]).is_empty());
+        }
+        // Mode 2 keeps reads outside the noisy prefixes, mode 1 does not.
+        let home = b"/home/u/notes".as_slice();
+        let read = [(IoDir::Read, 4)];
+        assert_eq!(
+            flows(FileReadMode::NoNoisyReads, home, O_RDONLY, &read).len(),
+            1
+        );
+        assert!(flows(FileReadMode::NoReads, home, O_RDONLY, &read).is_empty());
+        assert_eq!(flows(FileReadMode::All, lib, O_RDONLY, &read).len(), 1);
     }
 }
