@@ -398,8 +398,21 @@ impl Aggregator {
         op: FlowOp,
         out: &mut dyn Emit,
     ) -> Result<()> {
+        if fdinfo.kind == FdKind::Ipv6Sock {
+            // IPv6 flows have no place in the v5 schema: counted, not written.
+            let pid = st.threads.get(tid).map_or(tid, |t| t.pid);
+            let t = &fdinfo.v6;
+            let key = (pid, tid, fd, t.sip, t.sport, t.dip, t.dport);
+            if op.flag.contains(OpFlags::CLOSE) {
+                if !self.ipv6_open.remove(&key) {
+                    self.ipv6_omitted += 1;
+                }
+            } else if self.ipv6_open.insert(key) {
+                self.ipv6_omitted += 1;
+            }
+            return Ok(());
+        }
         if fdinfo.kind != FdKind::Ipv4Sock {
-            // IPv6 flows have no place in the v5 schema.
             return Ok(());
         }
         let Some((oid, _)) = self.get_process(st, tid, ObjectState::Reup, out)? else {
@@ -529,6 +542,8 @@ impl Aggregator {
         out: &mut dyn Emit,
     ) -> Result<()> {
         let end_ts = self.clock.now_ns() as i64;
+        self.ipv6_open
+            .retain(|k| k.0 != oid.hpid || tid.is_some_and(|t| k.1 != t));
         let Some(p) = self.procs.get(&oid) else {
             return Ok(());
         };
@@ -752,6 +767,109 @@ mod tests {
                 _ => None,
             })
             .collect()
+    }
+
+    /// Replays `evs` for process 10 (file flows unfiltered) and returns the records.
+    fn replay(evs: Vec<EventKind<'_>>) -> (Aggregator, Vec<Record>) {
+        let mut st = State::new();
+        st.load_snapshot(&ProcSnapshot {
+            tid: 10,
+            pid: 10,
+            ptid: 1,
+            exe: b"/bin/sh".to_vec(),
+            cwd: b"/".to_vec(),
+            ..Default::default()
+        });
+        st.finish_snapshot();
+        let mut agg = Aggregator::new(AggConfig::from(&crate::SysFlowConfig::default()));
+        let mut out: Vec<Record> = Vec::new();
+        for (i, kind) in evs.into_iter().enumerate() {
+            let ev = SysEvent {
+                ts: 1_000_000_000 + i as u64,
+                tid: 10,
+                kind,
+            };
+            let has = st.apply(&ev);
+            agg.handle(&st, &ev, has, &mut out).unwrap();
+        }
+        (agg, out)
+    }
+
+    /// socket(AF_INET6, SOCK_STREAM) as fd 5, connect with endpoints (sip, dip), one
+    /// 9-byte write, close.
+    fn tcp6(sip: std::net::Ipv6Addr, dip: std::net::Ipv6Addr) -> (Aggregator, Vec<Record>) {
+        const AF_INET6: u32 = 10;
+        const SOCK_STREAM: u32 = 1;
+        replay(vec![
+            EventKind::Socket {
+                fd: 5,
+                domain: AF_INET6,
+                sock_type: SOCK_STREAM,
+                proto: 6,
+            },
+            EventKind::Connect {
+                fd: Some(5),
+                exit_fd: Some(5),
+                res: 0,
+                tuple: Some(crate::event::SockTuple::V6 {
+                    sip: sip.octets(),
+                    sport: 40000,
+                    dip: dip.octets(),
+                    dport: 8080,
+                }),
+            },
+            EventKind::Io(IoEvent {
+                dir: IoDir::Write,
+                fd: Some(5),
+                res: 9,
+                tuple: None,
+            }),
+            EventKind::Close {
+                fd: Some(5),
+                res: 0,
+            },
+        ])
+    }
+
+    fn net_flows(out: &[Record]) -> Vec<&NetworkFlow> {
+        out.iter()
+            .filter_map(|r| match r {
+                Record::NetworkFlow(f) => Some(f),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn ipv4_mapped_endpoints_are_ipv4_and_native_ipv6_is_counted_not_written() {
+        let mapped: std::net::Ipv6Addr = "::ffff:127.0.0.1".parse().unwrap();
+        let (agg, out) = tcp6(mapped, mapped);
+        let nfs = net_flows(&out);
+        assert_eq!(nfs.len(), 1);
+        // 127.0.0.1 as the schema's int: the network-order bytes read little-endian.
+        let lo = i32::from_le_bytes(std::net::Ipv4Addr::LOCALHOST.octets());
+        let f = nfs[0];
+        assert_eq!(
+            (f.sip, f.sport, f.dip, f.dport, f.proto),
+            (lo, 40000, lo, 8080, 6)
+        );
+        assert_eq!((f.num_w_send_ops, f.num_w_send_bytes), (1, 9));
+        assert_eq!(agg.omitted_ipv6_flows(), 0);
+
+        let one = std::net::Ipv6Addr::LOCALHOST;
+        let (agg, out) = tcp6(one, one);
+        assert!(net_flows(&out).is_empty());
+        assert_eq!(
+            agg.omitted_ipv6_flows(),
+            1,
+            "connect, write and close: one flow"
+        );
+
+        // Endpoints the source could not read (`::` both ends) are not 0.0.0.0 IPv4.
+        let any = std::net::Ipv6Addr::UNSPECIFIED;
+        let (agg, out) = tcp6(any, any);
+        assert!(net_flows(&out).is_empty());
+        assert_eq!(agg.omitted_ipv6_flows(), 1);
     }
 
     #[test]
