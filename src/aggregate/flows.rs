@@ -777,7 +777,7 @@ mod tests {
             pid: 10,
             ptid: 1,
             exe: b"/bin/sh".to_vec(),
-            cwd: b"/".to_vec(),
+            cwd: b"/srv/".to_vec(),
             ..Default::default()
         });
         st.finish_snapshot();
@@ -870,6 +870,87 @@ mod tests {
         let (agg, out) = tcp6(any, any);
         assert!(net_flows(&out).is_empty());
         assert_eq!(agg.omitted_ipv6_flows(), 1);
+    }
+
+    fn open(fd: i64, path: &[u8]) -> EventKind<'_> {
+        EventKind::Open(OpenEvent {
+            kind: OpenKind::Open,
+            fd,
+            dirfd: None,
+            path: Some(path),
+            flags: OpenFlags::RDONLY.bits(),
+        })
+    }
+
+    fn paths(out: &[Record]) -> std::collections::HashMap<Foid, Vec<u8>> {
+        out.iter()
+            .filter_map(|r| match r {
+                Record::File(f) => Some((f.oid, crate::model::unescape_name(&f.path))),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn names_are_recorded_byte_exact_and_symlink_targets_as_written() {
+        // Relative to the cwd /srv/: valid UTF-8, a backslash, a control byte, and bytes
+        // that are not UTF-8.
+        let odd = b"caf\xc3\xa9 \\ \x01\xff\xfe".as_slice();
+        // The longest path the kernel accepts (PATH_MAX - 1 bytes).
+        let mut long = b"/".to_vec();
+        while long.len() < 4095 {
+            long.extend_from_slice(b"dir\xff\\/");
+        }
+        long.truncate(4095);
+        if long.last() == Some(&b'/') {
+            long.pop();
+            long.push(b'f');
+        }
+        let close = |fd| EventKind::Close {
+            fd: Some(fd),
+            res: 0,
+        };
+        let symlink = crate::event::FileOpEvent {
+            op: crate::event::FileOp::Symlink,
+            res: 0,
+            at: false,
+            dirfd1: None,
+            path1: Some(b"../lib/libx.so.1"),
+            dirfd2: None,
+            path2: Some(b"libx.so"),
+        };
+        let (_, out) = replay(vec![
+            open(3, odd),
+            close(3),
+            open(4, &long),
+            close(4),
+            EventKind::FileOp(symlink),
+        ]);
+        let files = paths(&out);
+        let flow_paths: Vec<&[u8]> = out
+            .iter()
+            .filter_map(|r| match r {
+                Record::FileFlow(f) => Some(files[&f.file_oid].as_slice()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            flow_paths,
+            [[b"/srv/".as_slice(), odd].concat().as_slice(), &long]
+        );
+        assert_eq!(long.len(), 4095);
+        let ev = out
+            .iter()
+            .find_map(|r| match r {
+                Record::FileEvent(e) => Some(e),
+                _ => None,
+            })
+            .expect("symlink event");
+        assert_eq!(
+            files[&ev.file_oid], b"../lib/libx.so.1",
+            "the target as written"
+        );
+        assert_eq!(files[&ev.new_file_oid.unwrap()], b"/srv/libx.so");
     }
 
     #[test]

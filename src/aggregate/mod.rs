@@ -436,7 +436,7 @@ impl Aggregator {
                         return "<NONE>".into();
                     }
                     match st.users.user(container.as_bytes(), uid) {
-                        Some(u) => String::from_utf8_lossy(&u.name).into_owned(),
+                        Some(u) => crate::model::escape_name(&u.name),
                         None => "<NA>".into(),
                     }
                 };

@@ -106,7 +106,7 @@ fn is_absolute(p: &[u8]) -> bool {
 pub fn unix_tuple_name(source: u64, dest: u64, path: &[u8]) -> Vec<u8> {
     let mut v = Vec::with_capacity(40 + path.len());
     let _ = write!(v, "{source:x}->{dest:x} ");
-    v.extend(path::strip_nonprintable(path));
+    v.extend(path::strip_nul(path));
     v
 }
 
@@ -456,7 +456,7 @@ impl State {
                             f.name =
                                 format!("{}:{port}", std::net::Ipv6Addr::from(ip)).into_bytes();
                         }
-                        SockAddr::Unix(p) => f.name = path::strip_nonprintable(p),
+                        SockAddr::Unix(p) => f.name = path::strip_nul(p),
                     }
                 }
             }
@@ -670,7 +670,7 @@ impl State {
                     f.v6.dport = port;
                 }
             }
-            Some(SockAddr::Unix(p)) => f.name = path::strip_nonprintable(p),
+            Some(SockAddr::Unix(p)) => f.name = path::strip_nul(p),
         }
     }
 
@@ -935,7 +935,7 @@ impl State {
                 f.kind = FdKind::UnixSock;
                 f.unix_source = source;
                 f.unix_dest = dest;
-                f.name = path::strip_nonprintable(path);
+                f.name = path::strip_nul(path);
                 false
             }
             _ => {
