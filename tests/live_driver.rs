@@ -113,6 +113,27 @@ fn workload_entry() {
             say("client_fd", c.as_raw_fd());
             server.join().unwrap();
         }
+        "rdwr" => {
+            // Under /dev/ (a noisy prefix of fileReadMode 2): a read-write fd that reads
+            // and writes, and a read-only fd that reads.
+            let p = format!("/dev/shm/sysflow-rdwr-{}", std::process::id());
+            std::fs::write(&p, [b'a'; 40]).unwrap();
+            let mut f = std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open(&p)
+                .unwrap();
+            let mut b = [0u8; 10];
+            f.read_exact(&mut b).unwrap();
+            f.write_all(&[b'w'; 25]).unwrap();
+            say("rwfd", f.as_raw_fd());
+            drop(f);
+            let mut f = std::fs::File::open(&p).unwrap();
+            f.read_exact(&mut b).unwrap();
+            drop(f);
+            std::fs::remove_file(&p).unwrap();
+            say("path", p);
+        }
         "udp" => {
             let server = UdpSocket::bind("127.0.0.1:0").unwrap();
             let client = UdpSocket::bind("127.0.0.1:0").unwrap();
@@ -561,13 +582,20 @@ fn live_driver_produces_exact_records() {
 /// Captures `workload` alone with a fresh driver; returns its report, the records and the
 /// run summary.
 fn capture_one(workload: &str) -> (HashMap<String, String>, Output, sysflow::RunSummary) {
+    capture_one_with(workload, FileReadMode::All)
+}
+
+fn capture_one_with(
+    workload: &str,
+    file_read_mode: FileReadMode,
+) -> (HashMap<String, String>, Output, sysflow::RunSummary) {
     let out_dir = tempfile::tempdir().unwrap();
     let work = tempfile::tempdir_in("/tmp").unwrap();
     let dir = work.path().to_str().unwrap().to_string();
     let config = SysFlowConfig {
         file_path: Some(format!("{}/", out_dir.path().display()).into()),
         enable_process_flow: false,
-        file_read_mode: FileReadMode::All,
+        file_read_mode,
         env_overrides: false,
         ..Default::default()
     };
@@ -655,4 +683,43 @@ fn live_ipv4_mapped_flows_are_ipv4() {
     assert_eq!(cf.fd, num(&rep, "client_fd") as i32);
     assert_eq!(sf.fd, num(&rep, "server_fd") as i32);
     assert_eq!(sf.tid, num(&rep, "server_tid"));
+}
+
+/// fileReadMode 1 and 2 keep a flow opened O_RDWR that wrote under /dev/ (exact bytes) and
+/// drop the read-only one on the same file.
+#[test]
+fn live_read_filters_keep_read_write_flows() {
+    if !live_ok() {
+        return;
+    }
+    for mode in [FileReadMode::NoReads, FileReadMode::NoNoisyReads] {
+        let (rep, o, _) = capture_one_with("rdwr", mode);
+        let pid = num(&rep, "pid");
+        let path = &rep["path"];
+        let on_file: Vec<_> = o
+            .file_flows(pid)
+            .into_iter()
+            .filter(|f| o.file(&f.file_oid).path == *path)
+            .collect();
+        // The write-only creation, then the read-write flow; the read-only one is gone.
+        let got: Vec<_> = on_file
+            .iter()
+            .map(|f| {
+                (
+                    f.open_flags as u32 & OpenFlags::RDWR.bits(),
+                    f.num_r_recv_bytes,
+                    f.num_w_send_bytes,
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (OpenFlags::WRONLY.bits(), 0, 40),
+                (OpenFlags::RDWR.bits(), 10, 25)
+            ],
+            "{mode:?}: {on_file:#?}"
+        );
+        assert_eq!(on_file[1].fd, num(&rep, "rwfd") as i32);
+    }
 }
