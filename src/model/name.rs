@@ -1,25 +1,25 @@
-//! How names from the kernel (paths, executables, arguments, environment, user names) are
-//! stored in SysFlow's strings, which Avro requires to be valid UTF-8.
-//!
-//! Linux names are arbitrary bytes (except NUL). SysFlow stores them as follows:
-//!
-//! - a name that is valid UTF-8 is kept byte for byte, backslashes and control characters
-//!   included (the reference replaces non-printable bytes with `.` in fd names and deletes
-//!   them from file event paths, an upstream bug that loses the name);
-//! - a name that is not valid UTF-8 is escaped: each byte that is not part of a valid
-//!   UTF-8 sequence becomes `\x` and two lowercase hex digits (`\xff`), and each
-//!   backslash becomes two (`\\`); the valid parts are kept as they are.
-//!
-//! [`unescape_name`] reverses this: a string holding only `\\` and `\xHH` escapes
-//! whose decoding is not valid UTF-8 was escaped, and decodes to the original bytes;
-//! every other string is a name stored as it is. So every name that is not valid UTF-8
-//! round-trips exactly, and so does every valid one, except a valid name that itself
-//! reads as such an escape (a file literally named `a\xff`), which reads back as the
-//! bytes it spells (`a` and 0xff).
+//! How names from the kernel are stored in SysFlow's strings: see [`escape_name`].
 
 use std::fmt::Write as _;
 
-/// Stores a name (raw bytes) as a SysFlow string; see the [module docs](self).
+/// Stores a name from the kernel (path, executable, argument, environment entry, user
+/// name) in a SysFlow string, which Avro requires to be valid UTF-8.
+///
+/// Linux names are arbitrary bytes (except NUL). SysFlow stores them as follows:
+///
+/// - a name that is valid UTF-8 is kept byte for byte, backslashes and control characters
+///   included (the reference replaces non-printable bytes with `.` in fd names and deletes
+///   them from file event paths, an upstream bug that loses the name);
+/// - a name that is not valid UTF-8 is escaped: each byte that is not part of a valid
+///   UTF-8 sequence becomes `\x` and two lowercase hex digits (`\xff`), and each
+///   backslash becomes two (`\\`); the valid parts are kept as they are.
+///
+/// [`unescape_name`] reverses this: a string holding only `\\` and `\xHH` escapes
+/// whose decoding is not valid UTF-8 was escaped, and decodes to the original bytes;
+/// every other string is a name stored as it is. So every name that is not valid UTF-8
+/// round-trips exactly, and so does every valid one, except a valid name that itself
+/// reads as such an escape (a file literally named `a\xff`), which reads back as the
+/// bytes it spells (`a` and 0xff).
 pub fn escape_name(name: &[u8]) -> String {
     if let Ok(s) = std::str::from_utf8(name) {
         return s.to_owned();
@@ -39,7 +39,8 @@ pub fn escape_name(name: &[u8]) -> String {
     out
 }
 
-/// The raw bytes of a name stored by [`escape_name`]; see the [module docs](self).
+/// The raw bytes of a name stored by [`escape_name`] (see there for the one ambiguous
+/// case).
 pub fn unescape_name(s: &str) -> Vec<u8> {
     if s.contains('\\')
         && let Some(d) = decode_escapes(s)
