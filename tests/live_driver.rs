@@ -134,6 +134,27 @@ fn workload_entry() {
             std::fs::remove_file(&p).unwrap();
             say("path", p);
         }
+        "longname" => {
+            // A 4095-byte absolute path (PATH_MAX - 1) whose last component has a
+            // backslash, a control byte and bytes that are not UTF-8; opened, written and
+            // closed through its full path.
+            use std::os::unix::ffi::OsStrExt;
+            let mut p = format!("{dir}/").into_bytes();
+            while 4095 - p.len() > 250 {
+                p.extend_from_slice(&[b'd'; 200]);
+                std::fs::create_dir(std::ffi::OsStr::from_bytes(&p)).unwrap();
+                p.push(b'/');
+            }
+            let mut last = b"n\\\x01\xff\xfe".to_vec();
+            last.resize(4095 - p.len(), b'z');
+            p.extend_from_slice(&last);
+            assert_eq!(p.len(), 4095);
+            let path = std::ffi::OsStr::from_bytes(&p);
+            std::fs::write(path, [b'x'; 33]).unwrap();
+            std::fs::remove_file(path).unwrap();
+            let hex: String = p.iter().map(|b| format!("{b:02x}")).collect();
+            say("path_hex", hex);
+        }
         "udp" => {
             let server = UdpSocket::bind("127.0.0.1:0").unwrap();
             let client = UdpSocket::bind("127.0.0.1:0").unwrap();
@@ -722,4 +743,35 @@ fn live_read_filters_keep_read_write_flows() {
         );
         assert_eq!(on_file[1].fd, num(&rep, "rwfd") as i32);
     }
+}
+
+/// A 4095-byte path with a backslash and bytes that are not UTF-8 arrives complete: the
+/// File record's path unescapes to the exact bytes.
+#[test]
+fn live_long_non_utf8_paths_round_trip() {
+    if !live_ok() {
+        return;
+    }
+    let (rep, o, _) = capture_one("longname");
+    let pid = num(&rep, "pid");
+    let hex = &rep["path_hex"];
+    let want: Vec<u8> = (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+        .collect();
+    assert_eq!(want.len(), 4095);
+    let flows = o.file_flows(pid);
+    let written: Vec<Vec<u8>> = flows
+        .iter()
+        .filter(|f| f.num_w_send_bytes == 33)
+        .map(|f| unescape_name(&o.file(&f.file_oid).path))
+        .collect();
+    assert_eq!(written, std::slice::from_ref(&want), "{flows:#?}");
+    let unlinked: Vec<Vec<u8>> = o
+        .file_events(pid)
+        .iter()
+        .filter(|e| e.op_flags.contains(OpFlags::UNLINK))
+        .map(|e| unescape_name(&o.file(&e.file_oid).path))
+        .collect();
+    assert_eq!(unlinked, [want]);
 }
