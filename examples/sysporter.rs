@@ -162,11 +162,13 @@ fn main() -> ExitCode {
         Ok(s) => {
             if driver.config().enable_stats {
                 log::info!(
-                    "done: {} events, {} records written, {} dropped by sinks, {} lost in the kernel",
+                    "done: {} events, {} records written, {} dropped by sinks, {} lost in the kernel, \
+                     {} IPv6 flows omitted",
                     s.events,
                     s.sinks.records,
                     s.sinks.dropped,
-                    s.source_drops
+                    s.source_drops,
+                    s.omitted_ipv6_flows
                 );
             }
             ExitCode::SUCCESS

@@ -8,6 +8,10 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 /// Which file reads are recorded as FileFlows (the reference's `fileReadMode`).
+///
+/// A read flow is a file flow opened read-only (access mode `O_RDONLY`), or one that read
+/// but neither wrote nor mapped. Unlike the reference, a flow opened `O_RDWR` is not
+/// read-only by its flags: its writes are kept (`reference-semantics.md` §4.7).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum FileReadMode {
     /// `0`: record every file read.

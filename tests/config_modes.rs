@@ -60,8 +60,10 @@ fn file_read_modes_drop_reads() {
     let Some(scap) = common::reference("setuid/setuid.scap") else {
         return;
     };
+    // §4.7's read flow, except that an O_RDWR open is not read-only (deliberate deviation:
+    // the reference tests the PPM_O_RDONLY bit, which O_RDWR also carries).
     let is_read = |f: &sysflow::model::FileFlow| {
-        (f.open_flags as u32 & OpenFlags::RDONLY.bits()) != 0
+        (f.open_flags as u32 & OpenFlags::RDWR.bits()) == OpenFlags::RDONLY.bits()
             || (f.op_flags.contains(OpFlags::READ_RECV)
                 && !f.op_flags.intersects(OpFlags::WRITE_SEND | OpFlags::MMAP))
     };

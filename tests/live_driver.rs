@@ -85,6 +85,76 @@ fn workload_entry() {
             say("client_fd", c.as_raw_fd());
             server.join().unwrap();
         }
+        "tcp6mapped" | "tcp6native" => {
+            // A dual-stack listener reached through ::ffff:127.0.0.1 (both ends see
+            // IPv4-mapped addresses), or an IPv6-only exchange over ::1.
+            let (listen, peer) = if w == "tcp6mapped" {
+                ("[::]:0", "::ffff:127.0.0.1")
+            } else {
+                ("[::1]:0", "::1")
+            };
+            let l = TcpListener::bind(listen).unwrap();
+            let port = l.local_addr().unwrap().port();
+            say("port", port);
+            let server = std::thread::spawn(move || {
+                let (mut s, _) = l.accept().unwrap();
+                let mut b = [0u8; 120];
+                s.read_exact(&mut b).unwrap();
+                s.write_all(&[b's'; 70]).unwrap();
+                say("server_fd", s.as_raw_fd());
+                say("server_tid", nix::unistd::gettid());
+            });
+            let peer: std::net::Ipv6Addr = peer.parse().unwrap();
+            let mut c = TcpStream::connect((peer, port)).unwrap();
+            c.write_all(&[b'c'; 120]).unwrap();
+            let mut b = [0u8; 70];
+            c.read_exact(&mut b).unwrap();
+            say("client_port", c.local_addr().unwrap().port());
+            say("client_fd", c.as_raw_fd());
+            server.join().unwrap();
+        }
+        "rdwr" => {
+            // Under /dev/ (a noisy prefix of fileReadMode 2): a read-write fd that reads
+            // and writes, and a read-only fd that reads.
+            let p = format!("/dev/shm/sysflow-rdwr-{}", std::process::id());
+            std::fs::write(&p, [b'a'; 40]).unwrap();
+            let mut f = std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open(&p)
+                .unwrap();
+            let mut b = [0u8; 10];
+            f.read_exact(&mut b).unwrap();
+            f.write_all(&[b'w'; 25]).unwrap();
+            say("rwfd", f.as_raw_fd());
+            drop(f);
+            let mut f = std::fs::File::open(&p).unwrap();
+            f.read_exact(&mut b).unwrap();
+            drop(f);
+            std::fs::remove_file(&p).unwrap();
+            say("path", p);
+        }
+        "longname" => {
+            // A 4095-byte absolute path (PATH_MAX - 1) whose last component has a
+            // backslash, a control byte and bytes that are not UTF-8; opened, written and
+            // closed through its full path.
+            use std::os::unix::ffi::OsStrExt;
+            let mut p = format!("{dir}/").into_bytes();
+            while 4095 - p.len() > 250 {
+                p.extend_from_slice(&[b'd'; 200]);
+                std::fs::create_dir(std::ffi::OsStr::from_bytes(&p)).unwrap();
+                p.push(b'/');
+            }
+            let mut last = b"n\\\x01\xff\xfe".to_vec();
+            last.resize(4095 - p.len(), b'z');
+            p.extend_from_slice(&last);
+            assert_eq!(p.len(), 4095);
+            let path = std::ffi::OsStr::from_bytes(&p);
+            std::fs::write(path, [b'x'; 33]).unwrap();
+            std::fs::remove_file(path).unwrap();
+            let hex: String = p.iter().map(|b| format!("{b:02x}")).collect();
+            say("path_hex", hex);
+        }
         "udp" => {
             let server = UdpSocket::bind("127.0.0.1:0").unwrap();
             let client = UdpSocket::bind("127.0.0.1:0").unwrap();
@@ -528,4 +598,180 @@ fn live_driver_produces_exact_records() {
         .find(|f| o.file(&f.file_oid).path == format!("{dir}/pre.bin"))
         .expect("pre-existing process's file flow");
     assert_eq!((w.num_w_send_ops, w.num_w_send_bytes), (1, 4096));
+}
+
+/// Captures `workload` alone with a fresh driver; returns its report, the records and the
+/// run summary.
+fn capture_one(workload: &str) -> (HashMap<String, String>, Output, sysflow::RunSummary) {
+    capture_one_with(workload, FileReadMode::All)
+}
+
+fn capture_one_with(
+    workload: &str,
+    file_read_mode: FileReadMode,
+) -> (HashMap<String, String>, Output, sysflow::RunSummary) {
+    let out_dir = tempfile::tempdir().unwrap();
+    let work = tempfile::tempdir_in("/tmp").unwrap();
+    let dir = work.path().to_str().unwrap().to_string();
+    let config = SysFlowConfig {
+        file_path: Some(format!("{}/", out_dir.path().display()).into()),
+        enable_process_flow: false,
+        file_read_mode,
+        env_overrides: false,
+        ..Default::default()
+    };
+    let mut driver = SysFlowDriver::new(config).unwrap();
+    let exit = driver.exit_handle();
+    let runner = std::thread::spawn(move || driver.run());
+    std::thread::sleep(Duration::from_secs(2));
+    let rep = run_workload(workload, &dir);
+    std::thread::sleep(Duration::from_millis(500));
+    exit.exit();
+    let summary = runner.join().unwrap().expect("live run");
+    assert_eq!(summary.source_drops, 0, "kernel drops");
+    let files: Vec<_> = std::fs::read_dir(out_dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), 1, "one output period: {files:?}");
+    let recs: Vec<Record> = SfReader::open(&files[0])
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    (rep, Output { recs }, summary)
+}
+
+fn live_ok() -> bool {
+    let ok = nix::unistd::geteuid().is_root()
+        && std::path::Path::new("/sys/kernel/btf/vmlinux").exists();
+    if !ok {
+        common::skip("live capture needs root and /sys/kernel/btf/vmlinux");
+    }
+    ok
+}
+
+/// A TCP exchange over ::1 (native IPv6): no NetworkFlow (the v5 schema has no IPv6
+/// addresses, and none is made up as 0.0.0.0), both ends counted in the run summary.
+#[test]
+fn live_native_ipv6_flows_are_omitted_and_counted() {
+    if !live_ok() {
+        return;
+    }
+    let (rep, o, summary) = capture_one("tcp6native");
+    let pid = num(&rep, "pid");
+    assert!(o.procs_of(pid).iter().any(|p| p.oid.hpid == pid));
+    assert!(o.net_flows(pid).is_empty(), "{:#?}", o.net_flows(pid));
+    // The connect and the accept side; other processes of the machine may add their own.
+    assert!(
+        summary.omitted_ipv6_flows >= 2,
+        "{}",
+        summary.omitted_ipv6_flows
+    );
+}
+
+/// A TCP exchange through ::ffff:127.0.0.1 to a dual-stack listener: both ends are
+/// written as IPv4 127.0.0.1 flows with exact ports and bytes, as the reference does.
+#[test]
+#[ignore = "needs the probe to ship IPv6 addresses: sf_sk_tuple's BPF_CORE_READ_INTO into a \
+            __u8 * copies 1 of the 16 bytes"]
+fn live_ipv4_mapped_flows_are_ipv4() {
+    if !live_ok() {
+        return;
+    }
+    let (rep, o, _) = capture_one("tcp6mapped");
+    let pid = num(&rep, "pid");
+    let (port, cport) = (num(&rep, "port") as i32, num(&rep, "client_port") as i32);
+    let lo = ipv4_to_avro(std::net::Ipv4Addr::LOCALHOST);
+    let nfs = o.net_flows(pid);
+    assert_eq!(nfs.len(), 2, "{nfs:#?}");
+    let cf = nfs
+        .iter()
+        .find(|f| f.op_flags.contains(OpFlags::CONNECT))
+        .expect("mapped connect flow");
+    let sf = nfs
+        .iter()
+        .find(|f| f.op_flags.contains(OpFlags::ACCEPT))
+        .expect("mapped accept flow");
+    for f in [cf, sf] {
+        assert_eq!(
+            (f.sip, f.sport, f.dip, f.dport, f.proto),
+            (lo, cport, lo, port, 6),
+            "{f:?}"
+        );
+    }
+    assert_eq!((cf.num_w_send_bytes, cf.num_r_recv_bytes), (120, 70));
+    assert_eq!((sf.num_r_recv_bytes, sf.num_w_send_bytes), (120, 70));
+    assert_eq!(cf.fd, num(&rep, "client_fd") as i32);
+    assert_eq!(sf.fd, num(&rep, "server_fd") as i32);
+    assert_eq!(sf.tid, num(&rep, "server_tid"));
+}
+
+/// fileReadMode 1 and 2 keep a flow opened O_RDWR that wrote under /dev/ (exact bytes) and
+/// drop the read-only one on the same file.
+#[test]
+fn live_read_filters_keep_read_write_flows() {
+    if !live_ok() {
+        return;
+    }
+    for mode in [FileReadMode::NoReads, FileReadMode::NoNoisyReads] {
+        let (rep, o, _) = capture_one_with("rdwr", mode);
+        let pid = num(&rep, "pid");
+        let path = &rep["path"];
+        let on_file: Vec<_> = o
+            .file_flows(pid)
+            .into_iter()
+            .filter(|f| o.file(&f.file_oid).path == *path)
+            .collect();
+        // The write-only creation, then the read-write flow; the read-only one is gone.
+        let got: Vec<_> = on_file
+            .iter()
+            .map(|f| {
+                (
+                    f.open_flags as u32 & OpenFlags::RDWR.bits(),
+                    f.num_r_recv_bytes,
+                    f.num_w_send_bytes,
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (OpenFlags::WRONLY.bits(), 0, 40),
+                (OpenFlags::RDWR.bits(), 10, 25)
+            ],
+            "{mode:?}: {on_file:#?}"
+        );
+        assert_eq!(on_file[1].fd, num(&rep, "rwfd") as i32);
+    }
+}
+
+/// A 4095-byte path with a backslash and bytes that are not UTF-8 arrives complete: the
+/// File record's path unescapes to the exact bytes.
+#[test]
+fn live_long_non_utf8_paths_round_trip() {
+    if !live_ok() {
+        return;
+    }
+    let (rep, o, _) = capture_one("longname");
+    let pid = num(&rep, "pid");
+    let hex = &rep["path_hex"];
+    let want: Vec<u8> = (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+        .collect();
+    assert_eq!(want.len(), 4095);
+    let flows = o.file_flows(pid);
+    let written: Vec<Vec<u8>> = flows
+        .iter()
+        .filter(|f| f.num_w_send_bytes == 33)
+        .map(|f| unescape_name(&o.file(&f.file_oid).path))
+        .collect();
+    assert_eq!(written, std::slice::from_ref(&want), "{flows:#?}");
+    let unlinked: Vec<Vec<u8>> = o
+        .file_events(pid)
+        .iter()
+        .filter(|e| e.op_flags.contains(OpFlags::UNLINK))
+        .map(|e| unescape_name(&o.file(&e.file_oid).path))
+        .collect();
+    assert_eq!(unlinked, [want]);
 }

@@ -32,8 +32,10 @@ pub(crate) struct FileEntry {
 const INCOMPLETE: &str = "incomplete";
 const INCOMPLETE_IMAGE: &str = "incomplete:incomplete";
 
-fn lossy(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
+/// A name from the kernel as a SysFlow string: byte-exact where valid UTF-8, escaped
+/// reversibly where not ([`crate::model::escape_name`]).
+fn name_str(b: &[u8]) -> String {
+    crate::model::escape_name(b)
 }
 
 fn container_type(t: u32) -> ContainerType {
@@ -88,7 +90,7 @@ fn join_args(args: &[Vec<u8>]) -> String {
         }
         out.extend_from_slice(a);
     }
-    lossy(&out)
+    name_str(&out)
 }
 
 /// The main thread of `tid`'s process, or the thread itself.
@@ -400,7 +402,7 @@ impl Aggregator {
             &mt.exepath
         };
         let env = match st.threads.main_of(mt.tid) {
-            Some(m) => m.env.iter().map(|e| lossy(e)).collect(),
+            Some(m) => m.env.iter().map(|e| name_str(e)).collect(),
             None => Vec::new(),
         };
         let mut rec = Process {
@@ -408,16 +410,16 @@ impl Aggregator {
             oid,
             poid,
             ts,
-            exe: lossy(exe),
+            exe: name_str(exe),
             exe_args: join_args(&mt.args),
             uid: mt.uid as i32,
-            user_name: lossy(mt.user_name()),
+            user_name: name_str(mt.user_name()),
             gid: mt.gid as i32,
-            group_name: lossy(mt.group_name()),
+            group_name: name_str(mt.group_name()),
             tty: mt.tty != 0,
             container_id: None,
             entry: mt.vpid == 1,
-            cwd: lossy(&st.threads.cwd(mt.tid)),
+            cwd: name_str(&st.threads.cwd(mt.tid)),
             env,
         };
         if let Some(id) = self.get_container(st, tid, out)? {
@@ -652,12 +654,12 @@ impl Aggregator {
         };
         p.rec.state = ObjectState::Modified;
         p.rec.ts = ts;
-        p.rec.exe = lossy(exe);
+        p.rec.exe = name_str(exe);
         p.rec.exe_args = join_args(&mt.args);
         p.rec.uid = mt.uid as i32;
         p.rec.gid = mt.gid as i32;
-        p.rec.user_name = lossy(mt.user_name());
-        p.rec.group_name = lossy(mt.group_name());
+        p.rec.user_name = name_str(mt.user_name());
+        p.rec.group_name = name_str(mt.group_name());
     }
 
     /// Writes a process (and its container) if not written, keeping its state; used by the
@@ -736,7 +738,7 @@ impl Aggregator {
                 oid: Foid::new(container, path),
                 ts: self.clock.now_ns() as i64,
                 restype: i32::from(restype),
-                path: lossy(path),
+                path: name_str(path),
                 container_id,
             };
             self.files.insert(

@@ -212,7 +212,7 @@ impl Aggregator {
     /// calls, or the working directory. Normalization is lexical: the converting machine's
     /// file system is never consulted (the reference resolves symlinks on it).
     fn absolute_path(st: &State, tid: i64, dirfd: Option<i64>, name: &[u8]) -> Vec<u8> {
-        let name = path::strip_nonprintable(name);
+        let name = path::strip_nul(name);
         if !name.is_empty() && name[0] == b'/' {
             return path::normalize(&name);
         }
@@ -264,12 +264,13 @@ impl Aggregator {
             }
             FileOp::Link | FileOp::Rename | FileOp::Symlink => {
                 let p2 = f.path2.unwrap_or(b"<NA>");
-                let (a, b) = if f.op == FileOp::Symlink && f.at {
-                    // The target of symlinkat is kept as given.
-                    (
-                        path::strip_nonprintable(p1),
-                        Self::absolute_path(st, tid, f.dirfd2, p2),
-                    )
+                let (a, b) = if f.op == FileOp::Symlink {
+                    // A symlink's target is recorded as written: the kernel resolves a
+                    // relative target against the link's directory when it is followed,
+                    // not against the caller's working directory (the reference makes
+                    // plain symlink targets absolute against the cwd).
+                    let dirfd = if f.at { f.dirfd2 } else { None };
+                    (path::strip_nul(p1), Self::absolute_path(st, tid, dirfd, p2))
                 } else if f.at {
                     (
                         Self::absolute_path(st, tid, f.dirfd1, p1),

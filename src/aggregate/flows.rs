@@ -134,12 +134,19 @@ fn proto(l4proto: u8) -> i32 {
 
 impl Aggregator {
     /// Whether a file flow passes the `fileReadMode` filter.
+    ///
+    /// A flow is a read flow when it was opened read-only (access mode `O_RDONLY`), or when
+    /// it read but neither wrote nor mapped. The reference tests the `PPM_O_RDONLY` bit
+    /// alone, which `O_RDWR` also carries, so it drops writes made through a read-write
+    /// fd under `/lib`, `/dev`…; here an `O_RDWR` flow that wrote is kept
+    /// (`reference-semantics.md` §4.7, deliberate deviation).
     pub(crate) fn passes_read_filter(&self, ff: &FileFlow, name: &[u8]) -> bool {
         let mode = self.cfg.file_read_mode;
         if mode == FileReadMode::All {
             return true;
         }
-        let read_only = (ff.open_flags as u32 & OpenFlags::RDONLY.bits()) != 0
+        let access = OpenFlags::from_bits_truncate(ff.open_flags as u32) & OpenFlags::RDWR;
+        let read_only = access == OpenFlags::RDONLY
             || (ff.op_flags.contains(OpFlags::READ_RECV)
                 && !ff.op_flags.contains(OpFlags::WRITE_SEND)
                 && !ff.op_flags.contains(OpFlags::MMAP));
@@ -391,8 +398,21 @@ impl Aggregator {
         op: FlowOp,
         out: &mut dyn Emit,
     ) -> Result<()> {
+        if fdinfo.kind == FdKind::Ipv6Sock {
+            // IPv6 flows have no place in the v5 schema: counted, not written.
+            let pid = st.threads.get(tid).map_or(tid, |t| t.pid);
+            let t = &fdinfo.v6;
+            let key = (pid, tid, fd, t.sip, t.sport, t.dip, t.dport);
+            if op.flag.contains(OpFlags::CLOSE) {
+                if !self.ipv6_open.remove(&key) {
+                    self.ipv6_omitted += 1;
+                }
+            } else if self.ipv6_open.insert(key) {
+                self.ipv6_omitted += 1;
+            }
+            return Ok(());
+        }
         if fdinfo.kind != FdKind::Ipv4Sock {
-            // IPv6 flows have no place in the v5 schema.
             return Ok(());
         }
         let Some((oid, _)) = self.get_process(st, tid, ObjectState::Reup, out)? else {
@@ -522,6 +542,8 @@ impl Aggregator {
         out: &mut dyn Emit,
     ) -> Result<()> {
         let end_ts = self.clock.now_ns() as i64;
+        self.ipv6_open
+            .retain(|k| k.0 != oid.hpid || tid.is_some_and(|t| k.1 != t));
         let Some(p) = self.procs.get(&oid) else {
             return Ok(());
         };
@@ -677,5 +699,288 @@ impl Aggregator {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aggregate::AggConfig;
+    use crate::event::{EventKind, IoDir, IoEvent, OpenEvent, OpenKind, SysEvent};
+    use crate::state::ProcSnapshot;
+
+    /// Kernel `O_*` access modes (`<asm-generic/fcntl.h>`).
+    const O_RDONLY: u32 = 0;
+    const O_RDWR: u32 = 2;
+
+    /// Opens `path` with kernel flags `flags` as fd 3 of process 10, performs `io`
+    /// (direction, bytes) on it, closes it, and returns the file flows written.
+    fn flows(mode: FileReadMode, path: &[u8], flags: u32, io: &[(IoDir, i64)]) -> Vec<FileFlow> {
+        let mut st = State::new();
+        st.load_snapshot(&ProcSnapshot {
+            tid: 10,
+            pid: 10,
+            ptid: 1,
+            exe: b"/bin/sh".to_vec(),
+            cwd: b"/".to_vec(),
+            ..Default::default()
+        });
+        st.finish_snapshot();
+        let cfg = crate::SysFlowConfig {
+            file_read_mode: mode,
+            file_only: false,
+            ..Default::default()
+        };
+        let mut agg = Aggregator::new(AggConfig::from(&cfg));
+        let mut out: Vec<Record> = Vec::new();
+        let mut evs = vec![EventKind::Open(OpenEvent {
+            kind: OpenKind::OpenAt,
+            fd: 3,
+            dirfd: Some(-100),
+            path: Some(path),
+            flags: OpenFlags::from_kernel(flags).bits(),
+        })];
+        for &(dir, res) in io {
+            evs.push(EventKind::Io(IoEvent {
+                dir,
+                fd: Some(3),
+                res,
+                tuple: None,
+            }));
+        }
+        evs.push(EventKind::Close {
+            fd: Some(3),
+            res: 0,
+        });
+        for (i, kind) in evs.into_iter().enumerate() {
+            let ev = SysEvent {
+                ts: 1_000_000_000 + i as u64,
+                tid: 10,
+                kind,
+            };
+            let has = st.apply(&ev);
+            agg.handle(&st, &ev, has, &mut out).unwrap();
+        }
+        out.into_iter()
+            .filter_map(|r| match r {
+                Record::FileFlow(f) => Some(f),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Replays `evs` for process 10 (file flows unfiltered) and returns the records.
+    fn replay(evs: Vec<EventKind<'_>>) -> (Aggregator, Vec<Record>) {
+        let mut st = State::new();
+        st.load_snapshot(&ProcSnapshot {
+            tid: 10,
+            pid: 10,
+            ptid: 1,
+            exe: b"/bin/sh".to_vec(),
+            cwd: b"/srv/".to_vec(),
+            ..Default::default()
+        });
+        st.finish_snapshot();
+        let mut agg = Aggregator::new(AggConfig::from(&crate::SysFlowConfig::default()));
+        let mut out: Vec<Record> = Vec::new();
+        for (i, kind) in evs.into_iter().enumerate() {
+            let ev = SysEvent {
+                ts: 1_000_000_000 + i as u64,
+                tid: 10,
+                kind,
+            };
+            let has = st.apply(&ev);
+            agg.handle(&st, &ev, has, &mut out).unwrap();
+        }
+        (agg, out)
+    }
+
+    /// socket(AF_INET6, SOCK_STREAM) as fd 5, connect with endpoints (sip, dip), one
+    /// 9-byte write, close.
+    fn tcp6(sip: std::net::Ipv6Addr, dip: std::net::Ipv6Addr) -> (Aggregator, Vec<Record>) {
+        const AF_INET6: u32 = 10;
+        const SOCK_STREAM: u32 = 1;
+        replay(vec![
+            EventKind::Socket {
+                fd: 5,
+                domain: AF_INET6,
+                sock_type: SOCK_STREAM,
+                proto: 6,
+            },
+            EventKind::Connect {
+                fd: Some(5),
+                exit_fd: Some(5),
+                res: 0,
+                tuple: Some(crate::event::SockTuple::V6 {
+                    sip: sip.octets(),
+                    sport: 40000,
+                    dip: dip.octets(),
+                    dport: 8080,
+                }),
+            },
+            EventKind::Io(IoEvent {
+                dir: IoDir::Write,
+                fd: Some(5),
+                res: 9,
+                tuple: None,
+            }),
+            EventKind::Close {
+                fd: Some(5),
+                res: 0,
+            },
+        ])
+    }
+
+    fn net_flows(out: &[Record]) -> Vec<&NetworkFlow> {
+        out.iter()
+            .filter_map(|r| match r {
+                Record::NetworkFlow(f) => Some(f),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn ipv4_mapped_endpoints_are_ipv4_and_native_ipv6_is_counted_not_written() {
+        let mapped: std::net::Ipv6Addr = "::ffff:127.0.0.1".parse().unwrap();
+        let (agg, out) = tcp6(mapped, mapped);
+        let nfs = net_flows(&out);
+        assert_eq!(nfs.len(), 1);
+        // 127.0.0.1 as the schema's int: the network-order bytes read little-endian.
+        let lo = i32::from_le_bytes(std::net::Ipv4Addr::LOCALHOST.octets());
+        let f = nfs[0];
+        assert_eq!(
+            (f.sip, f.sport, f.dip, f.dport, f.proto),
+            (lo, 40000, lo, 8080, 6)
+        );
+        assert_eq!((f.num_w_send_ops, f.num_w_send_bytes), (1, 9));
+        assert_eq!(agg.omitted_ipv6_flows(), 0);
+
+        let one = std::net::Ipv6Addr::LOCALHOST;
+        let (agg, out) = tcp6(one, one);
+        assert!(net_flows(&out).is_empty());
+        assert_eq!(
+            agg.omitted_ipv6_flows(),
+            1,
+            "connect, write and close: one flow"
+        );
+
+        // Endpoints the source could not read (`::` both ends) are not 0.0.0.0 IPv4.
+        let any = std::net::Ipv6Addr::UNSPECIFIED;
+        let (agg, out) = tcp6(any, any);
+        assert!(net_flows(&out).is_empty());
+        assert_eq!(agg.omitted_ipv6_flows(), 1);
+    }
+
+    fn open(fd: i64, path: &[u8]) -> EventKind<'_> {
+        EventKind::Open(OpenEvent {
+            kind: OpenKind::Open,
+            fd,
+            dirfd: None,
+            path: Some(path),
+            flags: OpenFlags::RDONLY.bits(),
+        })
+    }
+
+    fn paths(out: &[Record]) -> std::collections::HashMap<Foid, Vec<u8>> {
+        out.iter()
+            .filter_map(|r| match r {
+                Record::File(f) => Some((f.oid, crate::model::unescape_name(&f.path))),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn names_are_recorded_byte_exact_and_symlink_targets_as_written() {
+        // Relative to the cwd /srv/: valid UTF-8, a backslash, a control byte, and bytes
+        // that are not UTF-8.
+        let odd = b"caf\xc3\xa9 \\ \x01\xff\xfe".as_slice();
+        // The longest path the kernel accepts (PATH_MAX - 1 bytes).
+        let mut long = b"/".to_vec();
+        while long.len() < 4095 {
+            long.extend_from_slice(b"dir\xff\\/");
+        }
+        long.truncate(4095);
+        if long.last() == Some(&b'/') {
+            long.pop();
+            long.push(b'f');
+        }
+        let close = |fd| EventKind::Close {
+            fd: Some(fd),
+            res: 0,
+        };
+        let symlink = crate::event::FileOpEvent {
+            op: crate::event::FileOp::Symlink,
+            res: 0,
+            at: false,
+            dirfd1: None,
+            path1: Some(b"../lib/libx.so.1"),
+            dirfd2: None,
+            path2: Some(b"libx.so"),
+        };
+        let (_, out) = replay(vec![
+            open(3, odd),
+            close(3),
+            open(4, &long),
+            close(4),
+            EventKind::FileOp(symlink),
+        ]);
+        let files = paths(&out);
+        let flow_paths: Vec<&[u8]> = out
+            .iter()
+            .filter_map(|r| match r {
+                Record::FileFlow(f) => Some(files[&f.file_oid].as_slice()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            flow_paths,
+            [[b"/srv/".as_slice(), odd].concat().as_slice(), &long]
+        );
+        assert_eq!(long.len(), 4095);
+        let ev = out
+            .iter()
+            .find_map(|r| match r {
+                Record::FileEvent(e) => Some(e),
+                _ => None,
+            })
+            .expect("symlink event");
+        assert_eq!(
+            files[&ev.file_oid], b"../lib/libx.so.1",
+            "the target as written"
+        );
+        assert_eq!(files[&ev.new_file_oid.unwrap()], b"/srv/libx.so");
+    }
+
+    #[test]
+    fn a_read_write_flow_that_wrote_is_kept_by_the_read_filters() {
+        let lib = b"/usr/lib/x86_64-linux-gnu/libfoo.so".as_slice();
+        for mode in [FileReadMode::NoReads, FileReadMode::NoNoisyReads] {
+            let kept = flows(mode, lib, O_RDWR, &[(IoDir::Read, 4), (IoDir::Write, 7)]);
+            assert_eq!(kept.len(), 1, "{mode:?}");
+            let f = &kept[0];
+            assert_eq!(f.open_flags as u32 & 3, OpenFlags::RDWR.bits());
+            assert_eq!((f.num_r_recv_bytes, f.num_w_send_bytes), (4, 7));
+            assert_eq!(
+                f.op_flags,
+                OpFlags::OPEN | OpFlags::READ_RECV | OpFlags::WRITE_SEND | OpFlags::CLOSE
+            );
+            let writes_only = flows(mode, lib, O_RDWR, &[(IoDir::Write, 7)]);
+            assert_eq!(writes_only.len(), 1, "{mode:?}");
+            // A read-write fd that only read is a read flow (it read, never wrote).
+            assert!(flows(mode, lib, O_RDWR, &[(IoDir::Read, 4)]).is_empty());
+            // Read-only opens stay read flows.
+            assert!(flows(mode, lib, O_RDONLY, &[(IoDir::Read, 4)]).is_empty());
+        }
+        // Mode 2 keeps reads outside the noisy prefixes, mode 1 does not.
+        let home = b"/home/u/notes".as_slice();
+        let read = [(IoDir::Read, 4)];
+        assert_eq!(
+            flows(FileReadMode::NoNoisyReads, home, O_RDONLY, &read).len(),
+            1
+        );
+        assert!(flows(FileReadMode::NoReads, home, O_RDONLY, &read).is_empty());
+        assert_eq!(flows(FileReadMode::All, lib, O_RDONLY, &read).len(), 1);
     }
 }

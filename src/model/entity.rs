@@ -116,7 +116,8 @@ pub struct Process {
     pub poid: Option<Oid>,
     /// Schema field `ts`: time of the event that produced this record.
     pub ts: i64,
-    /// Schema field `exe`: executable path.
+    /// Schema field `exe`: executable path (names from the kernel are stored as
+    /// [`super::escape_name`] describes, as are `exe_args`, `cwd` and `env`).
     pub exe: String,
     /// Schema field `exeArgs`: arguments joined with spaces.
     pub exe_args: String,
@@ -151,7 +152,8 @@ pub struct File {
     pub ts: i64,
     /// Schema field `restype`: resource type character code (see [`super::ResourceType`]).
     pub restype: i32,
-    /// Schema field `path`.
+    /// Schema field `path`: byte-exact where valid UTF-8, escaped reversibly where not
+    /// ([`super::escape_name`]); at most `PATH_MAX - 1` = 4095 bytes before escaping.
     pub path: String,
     /// Schema field `containerId`.
     pub container_id: Option<String>,

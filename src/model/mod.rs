@@ -10,6 +10,7 @@ mod event;
 mod flags;
 mod flow;
 mod ids;
+mod name;
 mod record;
 
 pub use entity::{Container, File, Pod, Port, Process, SCHEMA_VERSION, Service, SfHeader};
@@ -18,4 +19,5 @@ pub use event::{FileEvent, K8sEvent, NetworkEvent, ProcessEvent};
 pub use flags::{OpFlags, OpenFlags};
 pub use flow::{FileFlow, NetworkFlow, ProcessFlow, avro_to_ipv4, ipv4_to_avro};
 pub use ids::{Foid, Oid};
+pub use name::{escape_name, unescape_name};
 pub use record::{Record, RecordKind};

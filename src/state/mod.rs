@@ -101,6 +101,15 @@ fn ipv4_mapped(a: &[u8; 16]) -> bool {
         && ((a[10] == 0xff && a[11] == 0xff) || a[10..].iter().all(|&b| b == 0))
 }
 
+/// Whether the IPv6 endpoints of a connected socket (connect, accept) are IPv4: both
+/// IPv4-mapped, as the capture library decides, except that a pair of unspecified
+/// addresses (`::`) is not: a connection always has real endpoints, so `::` on both ends
+/// means the source could not read them, and the flow must not become a made-up
+/// `0.0.0.0` IPv4 one (it is counted as an omitted IPv6 flow instead).
+fn connected_v4(sip: &[u8; 16], dip: &[u8; 16]) -> bool {
+    ipv4_mapped(sip) && ipv4_mapped(dip) && !(sip == &[0; 16] && dip == &[0; 16])
+}
+
 fn v4_of_mapped(a: &[u8; 16]) -> [u8; 4] {
     [a[12], a[13], a[14], a[15]]
 }
@@ -113,7 +122,7 @@ fn is_absolute(p: &[u8]) -> bool {
 pub fn unix_tuple_name(source: u64, dest: u64, path: &[u8]) -> Vec<u8> {
     let mut v = Vec::with_capacity(40 + path.len());
     let _ = write!(v, "{source:x}->{dest:x} ");
-    v.extend(path::strip_nonprintable(path));
+    v.extend(path::strip_nul(path));
     v
 }
 
@@ -588,7 +597,7 @@ impl State {
                             f.name =
                                 format!("{}:{port}", std::net::Ipv6Addr::from(ip)).into_bytes();
                         }
-                        SockAddr::Unix(p) => f.name = path::strip_nonprintable(p),
+                        SockAddr::Unix(p) => f.name = path::strip_nul(p),
                     }
                 }
             }
@@ -641,7 +650,7 @@ impl State {
                             dip,
                             dport,
                         } => {
-                            if ipv4_mapped(&sip) && ipv4_mapped(&dip) {
+                            if connected_v4(&sip, &dip) {
                                 i.kind = FdKind::Ipv4Sock;
                                 i.v4 = Ipv4Tuple {
                                     sip: v4_of_mapped(&sip),
@@ -802,7 +811,7 @@ impl State {
                     f.v6.dport = port;
                 }
             }
-            Some(SockAddr::Unix(p)) => f.name = path::strip_nonprintable(p),
+            Some(SockAddr::Unix(p)) => f.name = path::strip_nul(p),
         }
     }
 
@@ -870,7 +879,8 @@ impl State {
     }
 
     /// Sets endpoints from a tuple; returns whether they changed.
-    fn set_tuple(f: &mut FdInfo, t: &SockTuple<'_>, overwrite_dest: bool) -> bool {
+    /// `connected`: the endpoints of a connect (see [`connected_v4`]).
+    fn set_tuple(f: &mut FdInfo, t: &SockTuple<'_>, overwrite_dest: bool, connected: bool) -> bool {
         match *t {
             SockTuple::V4 {
                 sip,
@@ -897,7 +907,12 @@ impl State {
                 dip,
                 dport,
             } => {
-                if ipv4_mapped(&sip) && ipv4_mapped(&dip) {
+                let v4 = if connected {
+                    connected_v4(&sip, &dip)
+                } else {
+                    ipv4_mapped(&sip) && ipv4_mapped(&dip)
+                };
+                if v4 {
                     let c = Self::set_v4(
                         f,
                         Ipv4Tuple {
@@ -951,7 +966,7 @@ impl State {
             }
             _ => {
                 // The previous kind decides the "unchanged" shortcut, as in set_tuple.
-                let changed = Self::set_tuple(f, t, force);
+                let changed = Self::set_tuple(f, t, force, true);
                 if changed && f.role == Role::Server && f.is_udp() {
                     Self::swap(f);
                 }
@@ -1051,7 +1066,7 @@ impl State {
                 f.kind = FdKind::UnixSock;
                 f.unix_source = source;
                 f.unix_dest = dest;
-                f.name = path::strip_nonprintable(path);
+                f.name = path::strip_nul(path);
                 false
             }
             _ => {
@@ -1059,7 +1074,7 @@ impl State {
                 if f.kind == FdKind::Ipv4ServSock {
                     // The server socket's protocol carries over.
                 }
-                Self::set_tuple(f, &tuple, false)
+                Self::set_tuple(f, &tuple, false, false)
             }
         };
         if !changed {

@@ -1,22 +1,22 @@
 //! Path arithmetic on raw bytes, as the capture state needs it (no file system access).
 
-/// Whether a byte is printable in the C locale (`isprint`).
-#[inline]
-fn printable(b: u8) -> bool {
-    (0x20..0x7f).contains(&b)
+/// A name as the kernel passed it, without NUL bytes (C-string terminators; an abstract
+/// unix socket's leading NUL). Every other byte is kept: the reference deletes
+/// non-printable bytes here, losing the name (see [`crate::model::escape_name`] for how
+/// names are stored).
+pub fn strip_nul(s: &[u8]) -> Vec<u8> {
+    s.iter().copied().filter(|&b| b != 0).collect()
 }
 
-/// Removes every non-printable byte (the state's string sanitizing).
-pub fn strip_nonprintable(s: &[u8]) -> Vec<u8> {
-    s.iter().copied().filter(|&b| printable(b)).collect()
-}
-
-/// Longest path the state keeps; longer results become `/PATH_TOO_LONG`.
-const MAX_PATH: usize = 1024;
+/// `PATH_MAX` (`<linux/limits.h>`): a path the kernel accepts has at most
+/// `PATH_MAX - 1` bytes. Longer results become `/PATH_TOO_LONG` (the reference's limit
+/// is 1024).
+pub const PATH_MAX: usize = 4096;
 
 /// Appends `path` to `out` (whose first `base` bytes may not be rewound past), resolving
-/// `.` and `..` components, collapsing repeated `/`, replacing non-printable bytes with
-/// `.` and dropping a trailing `/` (except for `/` itself).
+/// `.` and `..` components, collapsing repeated `/` and dropping a trailing `/` (except
+/// for `/` itself). Other bytes are kept as they are (the reference replaces
+/// non-printable ones with `.`).
 fn append_sanitized(out: &mut Vec<u8>, base: usize, path: &[u8]) {
     let empty_base = out.len() == base;
     // The scanner stops at a NUL, as a C string would.
@@ -37,11 +37,6 @@ fn append_sanitized(out: &mut Vec<u8>, base: usize, path: &[u8]) {
     };
     while i < path.len() {
         let c = path[i];
-        if !printable(c) {
-            out.push(b'.');
-            i += 1;
-            continue;
-        }
         let at_component_start = out.len() == base || out.last() == Some(&b'/');
         if c == b'.' && at_component_start {
             let next = path.get(i + 1).copied();
@@ -80,11 +75,17 @@ fn append_sanitized(out: &mut Vec<u8>, base: usize, path: &[u8]) {
 
 /// Joins a directory (expected to end with `/`) and a path the way the capture state does:
 /// an absolute `path` stands alone; the result is sanitized (`.` and `..` resolved,
-/// repeated `/` collapsed, non-printable bytes replaced).
+/// repeated `/` collapsed). A result longer than `PATH_MAX - 1` bytes is
+/// `/PATH_TOO_LONG`.
 pub fn concatenate(dir: &[u8], path: &[u8]) -> Vec<u8> {
-    if dir.len() + path.len() + 1 > MAX_PATH {
+    let out = concatenate_unbounded(dir, path);
+    if out.len() >= PATH_MAX {
         return b"/PATH_TOO_LONG".to_vec();
     }
+    out
+}
+
+fn concatenate_unbounded(dir: &[u8], path: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(dir.len() + path.len());
     if !path.is_empty() && path[0] != b'/' {
         out.extend_from_slice(dir);
@@ -215,7 +216,7 @@ mod tests {
         assert_eq!(c("/a/", "b/.."), "/a");
         assert_eq!(c("/a/", "."), "/a");
         assert_eq!(c("", "./setuid"), "setuid");
-        assert_eq!(c("/a/", "x\u{1}y"), "/a/x.y");
+        assert_eq!(c("/a/", "x\u{1}y"), "/a/x\u{1}y", "kept, not a dot");
         assert_eq!(c("/a/", ""), "");
     }
 
@@ -244,6 +245,34 @@ mod tests {
         assert_eq!(t(None, 42, "", EMPTY), "<NA>");
         assert_eq!(t(Some("/usr/bin/id"), 8, "", 0), "<NA>");
         assert_eq!(t(Some("/usr/bin"), 7, "<NA>", 0), "<NA>");
+    }
+
+    #[test]
+    fn paths_up_to_path_max_are_kept() {
+        // A 4095-byte path (PATH_MAX - 1, the longest the kernel accepts) made of a
+        // directory and a relative name, with non-UTF-8 bytes and a backslash in it.
+        let dir = format!("/{}/", "d".repeat(2000)).into_bytes();
+        let mut name = b"x\\\xff\x01".to_vec();
+        name.resize(4095 - dir.len(), b'n');
+        let p = concatenate(&dir, &name);
+        assert_eq!(p.len(), 4095);
+        assert_eq!(p, [dir.as_slice(), name.as_slice()].concat());
+        let escaped = crate::model::escape_name(&p);
+        assert_eq!(crate::model::unescape_name(&escaped), p);
+        // One byte more is too long.
+        name.push(b'n');
+        assert_eq!(concatenate(&dir, &name), b"/PATH_TOO_LONG");
+        // A long input that resolves to a short path is fine.
+        let mut up: Vec<u8> = std::iter::repeat_n(b"../".as_slice(), 1500)
+            .flatten()
+            .copied()
+            .collect();
+        up.push(b'f');
+        assert_eq!(concatenate(b"/a/", &up), b"/f");
+        assert_eq!(
+            strip_nul(b"\0/tmp/.X11-unix/X0\xff"),
+            b"/tmp/.X11-unix/X0\xff"
+        );
     }
 
     #[test]

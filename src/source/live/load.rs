@@ -70,7 +70,7 @@ pub(super) fn load(
         .map_err(|e| SysFlowError::ProbeCheck(format!("cannot count possible CPUs: {e}")))?
         as u32;
     let ring = ring_bytes(cfg.single_buffer_dimension, online_cpus());
-    let captured = syscalls::captured(cfg.collection_mode, cfg.drop_mode);
+    let captured = syscalls::captured(cfg.collection_mode);
     let sampleable = syscalls::sampleable();
 
     let _serial = LOAD_LOCK.lock();

@@ -20,7 +20,7 @@
 //! | [`EventKind::IoCounters`] (see below) | read, pread64, readv, preadv, preadv2, write, pwrite64, writev, pwritev, pwritev2, sendto, recvfrom, sendmsg, recvmsg, sendmmsg, recvmmsg (every message), and the calls that move data between two fds: sendfile, copy_file_range, splice, tee (a read of the source, a write of the destination), vmsplice (a write to or read from its pipe) |
 //! | [`EventKind::Io`] with a tuple | sendto/sendmsg/recvfrom/recvmsg of a datagram with a peer address |
 //! | [`EventKind::Close`], [`EventKind::CloseRange`], [`EventKind::Shutdown`] | close, close_range, shutdown |
-//! | [`EventKind::Mmap`] (file mappings, drop mode off) | mmap |
+//! | [`EventKind::Mmap`] (file mappings, flow mode) | mmap |
 //! | [`EventKind::FileOp`] | mkdir(at), rmdir, link(at), unlink(at), symlink(at), rename(at, at2) |
 //! | [`EventKind::Connect`] (local, remote), [`EventKind::Accept`] (remote, local), [`EventKind::Bind`] | connect, accept, accept4, bind |
 //! | [`EventKind::Socket`], [`EventKind::Socketpair`], [`EventKind::Pipe`], [`EventKind::Dup`] | socket, socketpair, pipe, pipe2, dup, dup2, dup3, fcntl(F_DUPFD*) |
@@ -129,7 +129,9 @@ const TICK: Duration = Duration::from_millis(10);
 pub struct LiveConfig {
     /// Which syscalls are captured (`collectionMode`).
     pub collection_mode: CollectionMode,
-    /// Leave out what SysFlow does not need (`dropMode`): mmap, failed close and bind.
+    /// Leave out what SysFlow does not need (`dropMode`): failed close and bind. The
+    /// reference's drop mode removes only syscalls SysFlow never captures, so mmap stays
+    /// (`reference-semantics.md` §8.4).
     pub drop_mode: bool,
     /// Keep one in this many sampleable syscall events (`samplingRatio`); process
     /// lifecycle, opens, closes and other state changes are never sampled out.
