@@ -19,6 +19,8 @@ apt_pkgs=(
   sysdig
   # the CRI client (k8s-cri) compiles its protos at build time
   protobuf-compiler
+  # tests/live_differential.rs: ground truth from strace, curl against python3's http.server
+  strace curl python3
 )
 missing=()
 for p in "${apt_pkgs[@]}"; do
