@@ -700,8 +700,9 @@ static __always_inline void sf_sk_tuple(struct sock *sk, struct sf_tuple *t, boo
 		__builtin_memcpy(l, &la, 4);
 		__builtin_memcpy(r, &ra, 4);
 	} else if (fam == SF_AF_INET6) {
-		BPF_CORE_READ_INTO(l, sk, __sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8);
-		BPF_CORE_READ_INTO(r, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr8);
+		/* all 16 bytes (BPF_CORE_READ_INTO would copy sizeof(*l), one) */
+		bpf_core_read(l, 16, &sk->__sk_common.skc_v6_rcv_saddr);
+		bpf_core_read(r, 16, &sk->__sk_common.skc_v6_daddr);
 	} else if (fam == SF_AF_UNIX) {
 		t->sk = (__u64)sk;
 		t->peer = (__u64)BPF_CORE_READ((struct unix_sock *)sk, peer);

@@ -672,8 +672,6 @@ fn live_native_ipv6_flows_are_omitted_and_counted() {
 /// A TCP exchange through ::ffff:127.0.0.1 to a dual-stack listener: both ends are
 /// written as IPv4 127.0.0.1 flows with exact ports and bytes, as the reference does.
 #[test]
-#[ignore = "needs the probe to ship IPv6 addresses: sf_sk_tuple's BPF_CORE_READ_INTO into a \
-            __u8 * copies 1 of the 16 bytes"]
 fn live_ipv4_mapped_flows_are_ipv4() {
     if !live_ok() {
         return;
