@@ -1500,18 +1500,6 @@ __noinline int sf_g_bind(struct sf_call *c)
 	n->t.family = sf_user_inet(ua, n->t.saddr, &n->t.sport);
 	if (n->t.family == SF_AF_UNIX)
 		off = sf_put_user_sun_path(s->buf, off, ua);
-	if (c->ret == 0 && (n->t.family == SF_AF_INET || n->t.family == SF_AF_INET6)) {
-		/* what the kernel bound (port 0 asks it to choose one), not what was asked */
-		struct sock *sk = sf_fd_sock((void *)c->task, (__s32)c->arg[0]);
-		if (sk) {
-			struct sf_tuple t = {};
-			sf_sk_tuple(sk, &t, false);
-			if (t.family == n->t.family) {
-				__builtin_memcpy(n->t.saddr, t.saddr, 16);
-				n->t.sport = t.sport;
-			}
-		}
-	}
 	sf_submit(s->buf, off);
 	return 0;
 }

@@ -494,7 +494,7 @@ impl Aggregator {
                 // socket's own address, the peer unknown (0.0.0.0:0)
                 if let Some(info) = st.fd(tid, c.fd)
                     && info.kind == FdKind::Ipv4ServSock
-                    && info.is_udp()
+                    && info.l4proto == crate::state::l4::UDP
                 {
                     let mut i = info.clone();
                     i.kind = FdKind::Ipv4Sock;
