@@ -738,6 +738,7 @@ mod tests {
             fd: 3,
             dirfd: Some(-100),
             path: Some(path),
+            kernel_path: None,
             flags: OpenFlags::from_kernel(flags).bits(),
         })];
         for &(dir, res) in io {
@@ -878,6 +879,7 @@ mod tests {
             fd,
             dirfd: None,
             path: Some(path),
+            kernel_path: None,
             flags: OpenFlags::RDONLY.bits(),
         })
     }
