@@ -465,7 +465,24 @@ mod tests {
         let unused: BTreeSet<u32> = [nr("chmod"), nr("listen")].into();
         // Captured beyond the lists: the v2 forms of preadv/pwritev (same flows; libs
         // 0.18.1 does not trace them) and close_range (closes fds, like close).
-        let extra: BTreeSet<u32> = [nr("preadv2"), nr("pwritev2"), nr("close_range")].into();
+        // Also, deliberately (no blind spots): the calls that move data between fds
+        // without read/write, and the fd-creating calls the state set does not list.
+        let extra: BTreeSet<u32> = [
+            "preadv2",
+            "pwritev2",
+            "close_range",
+            "sendfile",
+            "copy_file_range",
+            "splice",
+            "tee",
+            "vmsplice",
+            "perf_event_open",
+            "fanotify_init",
+            "memfd_secret",
+        ]
+        .into_iter()
+        .map(nr)
+        .collect();
 
         for (mode, name) in [
             (CollectionMode::Flow, "SFFlowMode"),
