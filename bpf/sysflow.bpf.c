@@ -45,6 +45,8 @@ char LICENSE[] SEC("license") = "GPL";
 #define SF_FMODE_WRITE 0x2
 #define SF_S_IFREG 0100000
 #define SF_S_IFDIR 0040000
+#define SF_S_IFCHR 0020000
+#define SF_S_IFBLK 0060000
 #define SF_IA32_SOCKETCALL 102
 
 #define SF_OFF_MASK 32767			/* > SF_REC_MAX: masking keeps valid offsets */
@@ -1349,7 +1351,23 @@ __noinline int sf_g_dup(struct sf_call *c)
 	/* dup2/dup3 onto an open fd closes it silently: ship its counters first */
 	if ((c->nr == SF_NR_DUP2 || c->nr == SF_NR_DUP3) && c->ret >= 0 && oldfd != newfd)
 		sf_g_ship_fd(c->tgid, (__s32)newfd, 0, 1, c->now);
-	return sf_g_plain(c);
+	struct sf_scratch *s = sf_sys_begin(c);
+	if (!s)
+		return 0;
+	__u32 off = SF_SYS_OFF;
+	/* the file the new fd names, when it is one of a mounted file system: the consumer
+	 * may not know the old fd (made by a process that is not captured) */
+	struct file *f = c->ret >= 0 ? sf_fd_file((void *)c->task, c->ret) : NULL;
+	if (f) {
+		umode_t mode = BPF_CORE_READ(f, f_inode, i_mode);
+		__u32 type = mode & SF_S_IFMT;
+		sf_sys_body(s->buf)->aux[2] = mode;
+		if (type == SF_S_IFREG || type == SF_S_IFCHR || type == SF_S_IFBLK)
+			off = sf_g_dpath(s, off, 1, (__u64)BPF_CORE_READ(f, f_path.dentry),
+					 (__u64)BPF_CORE_READ(f, f_path.mnt));
+	}
+	sf_submit(s->buf, off);
+	return 0;
 }
 
 __noinline int sf_g_pipe(struct sf_call *c)

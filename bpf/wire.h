@@ -178,6 +178,8 @@ struct sf_hdr {
  *   perf_event_open, memfd_secret: res = the new fd; aux[2] = its inode's i_mode;
  *       str 0 = its dentry's name ("[eventfd]", "memfd:x", ...), str 1 = its path
  *       when it is a file of a mounted file system (pidfd_getfd of a file)
+ *   dup/dup2/dup3/fcntl(F_DUPFD*): aux[2] = the new fd's i_mode; str 1 = its file's
+ *       path walked in the kernel, for regular files and devices
  *   pipe/pipe2: aux[0], aux[1] = the two fds, aux[2] = pipe inode
  *   socketpair: aux[0], aux[1] = fds, aux[2] = this end's sock, aux[3] = peer
  *   chdir/fchdir: str 0 = working directory after the call (absolute) or,

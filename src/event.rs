@@ -438,6 +438,10 @@ pub enum EventKind<'a> {
         res: i64,
         /// The duplicated fd.
         oldfd: Option<i64>,
+        /// The new fd's file, named by the kernel, when it is a file of a mounted file
+        /// system (live source): so a dup of an fd the capture never saw made (one
+        /// inherited from a process that is not captured) still names its file.
+        kernel_path: Option<&'a [u8]>,
     },
     /// chdir exit.
     Chdir {

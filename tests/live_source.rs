@@ -202,7 +202,7 @@ fn own(e: &SysEvent<'_>) -> Rec {
         } => Ev::Connect(fd, res, tuple(t)),
         EventKind::Accept { fd, tuple: t } => Ev::Accept(fd, tuple(t)),
         EventKind::Pipe { res, fd1, fd2, ino } => Ev::Pipe(res, fd1, fd2, ino),
-        EventKind::Dup { res, oldfd } => Ev::Dup(res, oldfd),
+        EventKind::Dup { res, oldfd, .. } => Ev::Dup(res, oldfd),
         EventKind::Chdir { res, path } => Ev::Chdir(res, v(path)),
         EventKind::FileOp(f) => Ev::FileOp {
             op: f.op,

@@ -100,7 +100,8 @@ pub(crate) fn run(
     pipe.state.finish_snapshot();
     // The collector is never captured, so its fd table would only age: forget it, and let
     // the children it starts learn what they inherit from /proc when they use it.
-    pipe.state.forget_fds(i64::from(src.self_tgid()));
+    let self_pid = i64::from(src.self_tgid());
+    pipe.state.forget_fds(self_pid);
     let proc_root = crate::config::host_path(&cfg.host_root, "/proc");
     // Containers running now are described from their first record: wait (bounded) for
     // the runtimes' first listings, then take in what they said.
@@ -139,6 +140,7 @@ pub(crate) fn run(
         failure: &mut Option<SysFlowError>,
         ev: &SysEvent<'_>,
         proc_root: &std::path::Path,
+        self_pid: i64,
     ) {
         learn_unseen_fd(pipe, ev, proc_root);
         if failure.is_none()
@@ -146,18 +148,21 @@ pub(crate) fn run(
         {
             *failure = Some(e);
         }
+        learn_inherited_fds(pipe, ev, proc_root, self_pid);
     }
     let (mut last_counters, mut last_flush) = (Instant::now(), Instant::now());
     while !exit.is_exiting() {
         meta.exchange(pipe, out)?;
         let n = src.poll(Duration::from_millis(50), &mut |ev| {
-            deliver(pipe, out, &mut failure, ev, &proc_root)
+            deliver(pipe, out, &mut failure, ev, &proc_root, self_pid)
         })?;
         if n == 0 {
             pipe.tick(clock::wall_ns(), out)?;
         }
         if last_counters.elapsed() >= COUNTER_FLUSH {
-            src.flush_counters(&mut |ev| deliver(pipe, out, &mut failure, ev, &proc_root))?;
+            src.flush_counters(&mut |ev| {
+                deliver(pipe, out, &mut failure, ev, &proc_root, self_pid)
+            })?;
             last_counters = Instant::now();
         }
         if last_flush.elapsed() >= OUTPUT_FLUSH {
@@ -170,9 +175,9 @@ pub(crate) fn run(
     }
     // Drain what the kernel still holds, then end every open flow.
     src.poll(Duration::ZERO, &mut |ev| {
-        deliver(pipe, out, &mut failure, ev, &proc_root)
+        deliver(pipe, out, &mut failure, ev, &proc_root, self_pid)
     })?;
-    src.flush_counters(&mut |ev| deliver(pipe, out, &mut failure, ev, &proc_root))?;
+    src.flush_counters(&mut |ev| deliver(pipe, out, &mut failure, ev, &proc_root, self_pid))?;
     if let Some(e) = failure.take() {
         return Err(e);
     }
@@ -222,6 +227,32 @@ fn learn_unseen_fd(pipe: &mut Pipeline, ev: &SysEvent<'_>, proc_root: &std::path
         return;
     }
     if let Some(info) = crate::source::live::fd_now(proc_root, t.pid, fd) {
+        pipe.state.learn_fd(ev.tid, fd, info);
+    }
+}
+
+/// A process the collector itself started (the collector is never captured, so the fds
+/// the child inherited were never seen made): its whole fd table, from `/proc`, as soon as
+/// its clone is seen.
+fn learn_inherited_fds(
+    pipe: &mut Pipeline,
+    ev: &SysEvent<'_>,
+    proc_root: &std::path::Path,
+    self_pid: i64,
+) {
+    use crate::event::EventKind;
+    let EventKind::Clone(c) = ev.kind else {
+        return;
+    };
+    if c.res != 0 || c.info.pid != ev.tid {
+        return; // the caller's side, or a new thread
+    }
+    let st = &pipe.state;
+    let parent = st.thread(c.info.ptid).map(|t| t.pid);
+    if parent != Some(self_pid) {
+        return;
+    }
+    for (fd, info) in crate::source::live::fds_now(proc_root, c.info.pid) {
         pipe.state.learn_fd(ev.tid, fd, info);
     }
 }

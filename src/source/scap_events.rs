@@ -805,11 +805,19 @@ fn convert<'a>(ev: &RawEvent<'a>, enters: &'a mut HashMap<u64, Enter>) -> SysEve
             fd2: i64p(p(2)).unwrap_or(-1),
             ino: u64p(p(3)).unwrap_or(0),
         },
-        ty::DUP_X | ty::DUP_1_X | ty::DUP2_X | ty::DUP3_X => EventKind::Dup { res, oldfd: efd },
+        ty::DUP_X | ty::DUP_1_X | ty::DUP2_X | ty::DUP3_X => EventKind::Dup {
+            res,
+            oldfd: efd,
+            kernel_path: None,
+        },
         ty::FCNTL_X => {
             let cmd = ep(1).and_then(|b| b.first().copied());
             if matches!(cmd, Some(1) | Some(26)) {
-                EventKind::Dup { res, oldfd: efd }
+                EventKind::Dup {
+                    res,
+                    oldfd: efd,
+                    kernel_path: None,
+                }
             } else {
                 EventKind::Other
             }

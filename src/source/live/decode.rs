@@ -518,6 +518,7 @@ fn sys_event<'a>(r: &Record<'a>) -> Result<EventKind<'a>, DecodeError> {
             EventKind::Dup {
                 res,
                 oldfd: Some(fd_arg(a[0])),
+                kernel_path: r.cstr(1).filter(|p| !p.is_empty()),
             }
         }
         sf_nr::SF_NR_CHDIR | sf_nr::SF_NR_FCHDIR => EventKind::Chdir {

@@ -104,8 +104,8 @@ mod procfs;
 mod skel;
 mod syscalls;
 
-pub(crate) use procfs::fd_now;
 pub use procfs::proc_snapshot;
+pub(crate) use procfs::{fd_now, fds_now};
 
 use crate::config::{CollectionMode, SysFlowConfig};
 use crate::error::{Result, SysFlowError};
