@@ -692,15 +692,13 @@ impl State {
                 res,
                 oldfd: Some(old),
                 kernel_path,
-            } => {
-                if res >= 0 {
-                    if let Some(info) = self.fd(tid, old).cloned() {
-                        self.add_fd(tid, res, info);
-                    } else if let Some(p) = kernel_path {
-                        // a dup of an fd the capture never saw made: the kernel named
-                        // the file (regular files and devices only)
-                        self.add_fd(tid, res, FdInfo::new(FdKind::FileV2, p.to_vec()));
-                    }
+            } if res >= 0 => {
+                if let Some(info) = self.fd(tid, old).cloned() {
+                    self.add_fd(tid, res, info);
+                } else if let Some(p) = kernel_path {
+                    // a dup of an fd the capture never saw made: the kernel named the
+                    // file (regular files and devices only)
+                    self.add_fd(tid, res, FdInfo::new(FdKind::FileV2, p.to_vec()));
                 }
             }
             EventKind::Chdir { res, path: Some(p) } if res >= 0 => self.update_cwd(tid, p),
