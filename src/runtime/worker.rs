@@ -1465,6 +1465,11 @@ mod tests {
             m.name,
             t.elapsed()
         );
+        // the worker counts the answer after sending it: give the count a moment
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while w.stats().found == 0 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
         let s = w.stats();
         assert_eq!((s.unknown, s.found), (1, 1));
     }
