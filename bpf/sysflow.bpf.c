@@ -1518,6 +1518,18 @@ __noinline int sf_g_bind(struct sf_call *c)
 	n->t.family = sf_user_inet(ua, n->t.saddr, &n->t.sport);
 	if (n->t.family == SF_AF_UNIX)
 		off = sf_put_user_sun_path(s->buf, off, ua);
+	if (c->ret == 0 && n->t.family == SF_AF_INET) {
+		/* what the kernel bound (a port it chose for port 0), beside what was asked */
+		struct sock *sk = sf_fd_sock((void *)c->task, (__s32)c->arg[0]);
+		if (sk) {
+			struct sf_tuple t = {};
+			sf_sk_tuple(sk, &t, false);
+			if (t.family == SF_AF_INET) {
+				__builtin_memcpy(n->t.daddr, t.saddr, 4);
+				n->t.dport = t.sport;
+			}
+		}
+	}
 	sf_submit(s->buf, off);
 	return 0;
 }

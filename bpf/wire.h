@@ -210,7 +210,8 @@ struct sf_tuple {
  *   connect: t = (local, remote); accept/accept4: fd = new fd (res),
  *   t = (remote, local); recvfrom/recvmsg of a datagram with its sender:
  *   t = (sender, local); sendto/sendmsg of a datagram with an address:
- *   t = (local, destination); bind: t.saddr/t.sport = the address bound.
+ *   t = (local, destination); bind: t.saddr/t.sport = the address asked for,
+ *   t.daddr/t.dport = the IPv4 address the kernel bound (its choice for port 0).
  *   Unix sockets: str 0 = path.
  */
 struct sf_net {

@@ -393,8 +393,11 @@ pub enum EventKind<'a> {
         fd: Option<i64>,
         /// Result.
         res: i64,
-        /// The address bound.
+        /// The address bound, as the call asked for it.
         addr: Option<SockAddr<'a>>,
+        /// The IPv4 address the kernel bound, when the source read it from the socket
+        /// (live): the port the kernel chose for a bind to port 0.
+        bound_v4: Option<([u8; 4], u16)>,
     },
     /// connect, at the call (before it completes): the destination being connected to.
     ConnectEnter {

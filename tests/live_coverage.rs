@@ -174,6 +174,7 @@ fn workload_entry() {
         "paths" => paths(&dir),
         "toctou" => toctou(&dir),
         "uring" => uring(&dir),
+        "udp_inherit" => udp_inherit(),
         other => panic!("unknown workload {other}"),
     }
     println!("END");
@@ -677,6 +678,36 @@ fn toctou(dir: &str) {
     say("opened", seen.join(";"));
 }
 
+/// A UDP socket bound by the parent and read by a forked child with recv(2), which
+/// names no peer: the flow still has the socket's own address, which the kernel knows.
+fn udp_inherit() {
+    let rx = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let tx = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = rx.local_addr().unwrap().port();
+    say("rx_port", port);
+    say("rx_fd", rx.as_raw_fd());
+    // SAFETY: the child only receives, prints and exits.
+    let child = unsafe { libc::fork() };
+    if child == 0 {
+        let mut b = [0u8; 64];
+        let mut got = 0;
+        for _ in 0..3 {
+            // SAFETY: a plain recv into a buffer we own.
+            got += unsafe { libc::recv(rx.as_raw_fd(), b.as_mut_ptr().cast(), 64, 0) };
+        }
+        // SAFETY: leaving the forked child without running the test harness's exit.
+        unsafe { libc::_exit(if got == 60 { 0 } else { 1 }) };
+    }
+    for _ in 0..3 {
+        tx.send_to(&[9u8; 20], ("127.0.0.1", port)).unwrap();
+    }
+    let mut st = 0;
+    // SAFETY: waiting for our own child.
+    unsafe { libc::waitpid(child, &mut st, 0) };
+    assert_eq!(libc::WEXITSTATUS(st), 0, "child received 60 bytes");
+    say("child", child);
+}
+
 /// Opens, reads, writes, connects, sends, receives and closes through io_uring.
 fn uring(dir: &str) {
     use io_uring::{IoUring, opcode, types};
@@ -911,6 +942,7 @@ fn every_kind_of_action_reaches_sysflow_exactly() {
     let paths = run("paths", &dir);
     let toctou = run("toctou", &dir);
     let uring = run("uring", &dir);
+    let udp_inherit = run("udp_inherit", &dir);
     std::thread::sleep(Duration::from_millis(500));
     exit.exit();
     let summary = runner.join().unwrap().expect("live run");
@@ -1203,6 +1235,22 @@ fn every_kind_of_action_reaches_sysflow_exactly() {
             nf[0].op_flags.contains(OpFlags::CLOSE),
             "{:?}",
             nf[0].op_flags
+        );
+    });
+
+    part("udp_inherit", &|| {
+        let child = num(&udp_inherit, "child");
+        let port = num(&udp_inherit, "rx_port") as i32;
+        let nf = o.net_flows(child);
+        assert_eq!(nf.len(), 1, "{nf:#?}");
+        let f = nf[0];
+        assert_eq!((f.num_r_recv_ops, f.num_r_recv_bytes), (3, 60));
+        assert_eq!(f.fd, num(&udp_inherit, "rx_fd") as i32);
+        assert_eq!(f.proto, 17);
+        // the socket's own end, as the kernel has it; recv(2) names no peer
+        assert!(
+            (f.dip, f.dport) == (lo, port) || (f.sip, f.sport) == (lo, port),
+            "the bound address is on the flow: {f:?}"
         );
     });
 

@@ -196,7 +196,7 @@ fn own(e: &SysEvent<'_>) -> Rec {
             source,
             peer,
         } => Ev::Socketpair(res, fd1, fd2, source, peer),
-        EventKind::Bind { fd, res, addr } => Ev::Bind(fd, res, addr.map(|a| format!("{a:?}"))),
+        EventKind::Bind { fd, res, addr, .. } => Ev::Bind(fd, res, addr.map(|a| format!("{a:?}"))),
         EventKind::Connect {
             fd, res, tuple: t, ..
         } => Ev::Connect(fd, res, tuple(t)),

@@ -798,6 +798,7 @@ fn convert<'a>(ev: &RawEvent<'a>, enters: &'a mut HashMap<u64, Enter>) -> SysEve
             fd: efd,
             res,
             addr: sockaddr(p(1)),
+            bound_v4: None,
         },
         ty::PIPE_X | ty::PIPE2_X => EventKind::Pipe {
             res,

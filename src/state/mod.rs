@@ -567,6 +567,7 @@ impl State {
                 fd: Some(fd),
                 res,
                 addr,
+                bound_v4,
             } => {
                 if res >= 0
                     && let Some(addr) = addr
@@ -574,6 +575,16 @@ impl State {
                 {
                     match addr {
                         SockAddr::V4(ip, port) => {
+                            if port == 0
+                                && f.l4proto == l4::UDP
+                                && let Some((bip, bport)) = bound_v4
+                            {
+                                // a datagram socket bound to a port the kernel chose: not a
+                                // server, but its own end is known (a flow read with
+                                // recv(2), which names no peer, still has it)
+                                f.v4.sip = bip;
+                                f.v4.sport = bport;
+                            }
                             if port > 0 {
                                 f.kind = FdKind::Ipv4ServSock;
                                 f.serv_ip = ip;

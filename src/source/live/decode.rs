@@ -613,6 +613,13 @@ fn net_event<'a>(r: &Record<'a>) -> Result<EventKind<'a>, DecodeError> {
             fd: Some(fd),
             res: n.res,
             addr: sockaddr(&n.t, path),
+            // the probe puts what the kernel bound in the other half of the tuple
+            bound_v4: (n.res == 0 && n.t.family == AF_INET && n.t.dport != 0).then(|| {
+                (
+                    [n.t.daddr[0], n.t.daddr[1], n.t.daddr[2], n.t.daddr[3]],
+                    n.t.dport,
+                )
+            }),
         },
         nr @ (sf_nr::SF_NR_SENDTO
         | sf_nr::SF_NR_SENDMSG
