@@ -2071,6 +2071,7 @@ __noinline int sf_g_uring_done(struct sf_uring_req *q, __s64 res)
 		.tgid = q->tgid,
 		.tid = q->tid,
 		.hflags = SF_HF_URING,
+		.arg = { (__u64)(__s64)q->fd }, /* the fd the request works on, as the syscall's */
 	};
 	__u64 bytes = res > 0 ? res : 0;
 	switch (q->opcode) {
@@ -2101,17 +2102,14 @@ __noinline int sf_g_uring_done(struct sf_uring_req *q, __s64 res)
 		break;
 	case IORING_OP_CLOSE:
 		c.nr = SF_NR_CLOSE;
-		c.arg[0] = (__u64)(__s64)q->fd;
 		sf_g_close(&c);
 		break;
 	case IORING_OP_CONNECT:
 		c.nr = SF_NR_CONNECT;
-		c.arg[0] = (__u64)(__s64)q->fd;
 		sf_g_conn(&c);
 		break;
 	case IORING_OP_ACCEPT:
 		c.nr = SF_NR_ACCEPT4;
-		c.arg[0] = (__u64)(__s64)q->fd;
 		sf_g_conn(&c);
 		break;
 	case IORING_OP_SOCKET:
@@ -2123,7 +2121,6 @@ __noinline int sf_g_uring_done(struct sf_uring_req *q, __s64 res)
 		break;
 	case IORING_OP_SHUTDOWN:
 		c.nr = SF_NR_SHUTDOWN;
-		c.arg[0] = (__u64)(__s64)q->fd;
 		sf_g_plain(&c);
 		break;
 	default:

@@ -797,56 +797,9 @@ fn num(m: &HashMap<String, String>, k: &str) -> i64 {
         .unwrap()
 }
 
-struct Output {
-    recs: Vec<Record>,
-}
+use common::Output;
 
 impl Output {
-    fn file(&self, foid: &Foid) -> &File {
-        self.recs
-            .iter()
-            .find_map(|r| match r {
-                Record::File(f) if f.oid == *foid => Some(f),
-                _ => None,
-            })
-            .expect("file entity")
-    }
-    fn procs(&self, pid: i64) -> Vec<&Process> {
-        self.recs
-            .iter()
-            .filter_map(|r| match r {
-                Record::Process(p) if p.oid.hpid == pid => Some(p),
-                _ => None,
-            })
-            .collect()
-    }
-    fn file_flows(&self, pid: i64) -> Vec<&FileFlow> {
-        self.recs
-            .iter()
-            .filter_map(|r| match r {
-                Record::FileFlow(f) if f.proc_oid.hpid == pid => Some(f),
-                _ => None,
-            })
-            .collect()
-    }
-    fn net_flows(&self, pid: i64) -> Vec<&NetworkFlow> {
-        self.recs
-            .iter()
-            .filter_map(|r| match r {
-                Record::NetworkFlow(f) if f.proc_oid.hpid == pid => Some(f),
-                _ => None,
-            })
-            .collect()
-    }
-    fn events(&self, pid: i64) -> Vec<&ProcessEvent> {
-        self.recs
-            .iter()
-            .filter_map(|r| match r {
-                Record::ProcessEvent(e) if e.proc_oid.hpid == pid => Some(e),
-                _ => None,
-            })
-            .collect()
-    }
     /// Sum of (read ops, read bytes, write ops, write bytes) of every flow of pid on fd
     /// naming `what` (a path, `sock` for network flows, `pipe` for unnamed file flows).
     fn fd_totals(&self, pid: i64, fd: i32, what: &str) -> [i64; 4] {
@@ -1023,7 +976,7 @@ fn every_kind_of_action_reaches_sysflow_exactly() {
         let child = num(&ia32, "exec_child");
         let ev: Vec<OpFlags> = o.events(child).iter().map(|e| e.op_flags).collect();
         assert!(ev.contains(&OpFlags::EXEC), "exec of the child: {ev:?}");
-        let last = o.procs(child).last().copied().expect("child process");
+        let last = o.procs_of(child).last().copied().expect("child process");
         assert!(last.exe.ends_with("/true"), "{}", last.exe);
     });
 

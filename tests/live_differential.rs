@@ -399,38 +399,9 @@ fn strace_output_parses() {
 
 // ------------------------------------------------------------------------ SysFlow side
 
-struct Output {
-    recs: Vec<Record>,
-}
+use common::Output;
 
 impl Output {
-    fn file(&self, foid: &Foid) -> &File {
-        self.recs
-            .iter()
-            .find_map(|r| match r {
-                Record::File(f) if f.oid == *foid => Some(f),
-                _ => None,
-            })
-            .expect("file entity")
-    }
-    fn file_flows(&self, pid: i64) -> Vec<&FileFlow> {
-        self.recs
-            .iter()
-            .filter_map(|r| match r {
-                Record::FileFlow(f) if f.proc_oid.hpid == pid => Some(f),
-                _ => None,
-            })
-            .collect()
-    }
-    fn net_flows(&self, pid: i64) -> Vec<&NetworkFlow> {
-        self.recs
-            .iter()
-            .filter_map(|r| match r {
-                Record::NetworkFlow(f) if f.proc_oid.hpid == pid => Some(f),
-                _ => None,
-            })
-            .collect()
-    }
     /// When pid's (last) exec happened.
     fn exec_ts(&self, pid: i64) -> Option<i64> {
         self.recs.iter().rev().find_map(|r| match r {

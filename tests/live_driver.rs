@@ -236,72 +236,7 @@ fn num(m: &HashMap<String, String>, k: &str) -> i64 {
 
 // ------------------------------------------------------------------------ the test
 
-struct Output {
-    recs: Vec<Record>,
-}
-
-impl Output {
-    fn procs_of(&self, pid: i64) -> Vec<&Process> {
-        self.recs
-            .iter()
-            .filter_map(|r| match r {
-                Record::Process(p) if p.oid.hpid == pid => Some(p),
-                _ => None,
-            })
-            .collect()
-    }
-    fn oid(&self, pid: i64) -> Oid {
-        self.procs_of(pid)
-            .first()
-            .unwrap_or_else(|| panic!("no process {pid}"))
-            .oid
-    }
-    fn file(&self, foid: &Foid) -> &File {
-        self.recs
-            .iter()
-            .find_map(|r| match r {
-                Record::File(f) if f.oid == *foid => Some(f),
-                _ => None,
-            })
-            .unwrap()
-    }
-    fn file_flows(&self, pid: i64) -> Vec<&FileFlow> {
-        self.recs
-            .iter()
-            .filter_map(|r| match r {
-                Record::FileFlow(f) if f.proc_oid.hpid == pid => Some(f),
-                _ => None,
-            })
-            .collect()
-    }
-    fn net_flows(&self, pid: i64) -> Vec<&NetworkFlow> {
-        self.recs
-            .iter()
-            .filter_map(|r| match r {
-                Record::NetworkFlow(f) if f.proc_oid.hpid == pid => Some(f),
-                _ => None,
-            })
-            .collect()
-    }
-    fn events(&self, pid: i64) -> Vec<&ProcessEvent> {
-        self.recs
-            .iter()
-            .filter_map(|r| match r {
-                Record::ProcessEvent(e) if e.proc_oid.hpid == pid => Some(e),
-                _ => None,
-            })
-            .collect()
-    }
-    fn file_events(&self, pid: i64) -> Vec<&FileEvent> {
-        self.recs
-            .iter()
-            .filter_map(|r| match r {
-                Record::FileEvent(e) if e.proc_oid.hpid == pid => Some(e),
-                _ => None,
-            })
-            .collect()
-    }
-}
+use common::Output;
 
 #[test]
 fn live_driver_produces_exact_records() {

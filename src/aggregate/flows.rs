@@ -716,23 +716,11 @@ mod tests {
     /// Opens `path` with kernel flags `flags` as fd 3 of process 10, performs `io`
     /// (direction, bytes) on it, closes it, and returns the file flows written.
     fn flows(mode: FileReadMode, path: &[u8], flags: u32, io: &[(IoDir, i64)]) -> Vec<FileFlow> {
-        let mut st = State::new();
-        st.load_snapshot(&ProcSnapshot {
-            tid: 10,
-            pid: 10,
-            ptid: 1,
-            exe: b"/bin/sh".to_vec(),
-            cwd: b"/".to_vec(),
-            ..Default::default()
-        });
-        st.finish_snapshot();
         let cfg = crate::SysFlowConfig {
             file_read_mode: mode,
             file_only: false,
             ..Default::default()
         };
-        let mut agg = Aggregator::new(AggConfig::from(&cfg));
-        let mut out: Vec<Record> = Vec::new();
         let mut evs = vec![EventKind::Open(OpenEvent {
             kind: OpenKind::OpenAt,
             fd: 3,
@@ -753,16 +741,9 @@ mod tests {
             fd: Some(3),
             res: 0,
         });
-        for (i, kind) in evs.into_iter().enumerate() {
-            let ev = SysEvent {
-                ts: 1_000_000_000 + i as u64,
-                tid: 10,
-                kind,
-            };
-            let has = st.apply(&ev);
-            agg.handle(&st, &ev, has, &mut out).unwrap();
-        }
-        out.into_iter()
+        replay_with(&cfg, evs)
+            .1
+            .into_iter()
             .filter_map(|r| match r {
                 Record::FileFlow(f) => Some(f),
                 _ => None,
@@ -772,6 +753,14 @@ mod tests {
 
     /// Replays `evs` for process 10 (file flows unfiltered) and returns the records.
     fn replay(evs: Vec<EventKind<'_>>) -> (Aggregator, Vec<Record>) {
+        replay_with(&crate::SysFlowConfig::default(), evs)
+    }
+
+    /// Replays `evs` for process 10 (`/bin/sh` in `/srv/`) under `cfg`.
+    fn replay_with(
+        cfg: &crate::SysFlowConfig,
+        evs: Vec<EventKind<'_>>,
+    ) -> (Aggregator, Vec<Record>) {
         let mut st = State::new();
         st.load_snapshot(&ProcSnapshot {
             tid: 10,
@@ -782,7 +771,7 @@ mod tests {
             ..Default::default()
         });
         st.finish_snapshot();
-        let mut agg = Aggregator::new(AggConfig::from(&crate::SysFlowConfig::default()));
+        let mut agg = Aggregator::new(AggConfig::from(cfg));
         let mut out: Vec<Record> = Vec::new();
         for (i, kind) in evs.into_iter().enumerate() {
             let ev = SysEvent {

@@ -115,3 +115,73 @@ pub fn read_report(child: &mut std::process::Child) -> std::collections::HashMap
     }
     m
 }
+
+/// The records of a `.sf` file read back, with lookups by process (host pid) — what the
+/// live tests compare with their workloads' ground truth.
+pub struct Output {
+    /// Every record, in file order.
+    pub recs: Vec<sysflow::model::Record>,
+}
+
+impl Output {
+    pub fn procs_of(&self, pid: i64) -> Vec<&sysflow::model::Process> {
+        self.recs
+            .iter()
+            .filter_map(|r| match r {
+                sysflow::model::Record::Process(p) if p.oid.hpid == pid => Some(p),
+                _ => None,
+            })
+            .collect()
+    }
+    pub fn oid(&self, pid: i64) -> sysflow::model::Oid {
+        self.procs_of(pid)
+            .first()
+            .unwrap_or_else(|| panic!("no process {pid}"))
+            .oid
+    }
+    pub fn file(&self, foid: &sysflow::model::Foid) -> &sysflow::model::File {
+        self.recs
+            .iter()
+            .find_map(|r| match r {
+                sysflow::model::Record::File(f) if f.oid == *foid => Some(f),
+                _ => None,
+            })
+            .expect("file entity")
+    }
+    pub fn file_flows(&self, pid: i64) -> Vec<&sysflow::model::FileFlow> {
+        self.recs
+            .iter()
+            .filter_map(|r| match r {
+                sysflow::model::Record::FileFlow(f) if f.proc_oid.hpid == pid => Some(f),
+                _ => None,
+            })
+            .collect()
+    }
+    pub fn net_flows(&self, pid: i64) -> Vec<&sysflow::model::NetworkFlow> {
+        self.recs
+            .iter()
+            .filter_map(|r| match r {
+                sysflow::model::Record::NetworkFlow(f) if f.proc_oid.hpid == pid => Some(f),
+                _ => None,
+            })
+            .collect()
+    }
+    pub fn events(&self, pid: i64) -> Vec<&sysflow::model::ProcessEvent> {
+        self.recs
+            .iter()
+            .filter_map(|r| match r {
+                sysflow::model::Record::ProcessEvent(e) if e.proc_oid.hpid == pid => Some(e),
+                _ => None,
+            })
+            .collect()
+    }
+    pub fn file_events(&self, pid: i64) -> Vec<&sysflow::model::FileEvent> {
+        self.recs
+            .iter()
+            .filter_map(|r| match r {
+                sysflow::model::Record::FileEvent(e) if e.proc_oid.hpid == pid => Some(e),
+                _ => None,
+            })
+            .collect()
+    }
+}
