@@ -1853,6 +1853,19 @@ __noinline int sf_g_dispatch(struct sf_call *c)
 
 /* ------------------------------------------------------------------------ */
 
+/* whether samplingRatio skips this syscall (counted in sf_stats.sampled_out) */
+static __always_inline bool sf_sampled_out(__u64 nr)
+{
+	if (sf_sampling <= 1 || !sf_bit(sf_sample_bitmap, nr))
+		return false;
+	struct sf_stats *st = sf_st();
+	if (st && (st->sample_clock++ % sf_sampling) != 0) {
+		st->sampled_out++;
+		return true;
+	}
+	return false;
+}
+
 SEC("tp_btf/sys_exit")
 int BPF_PROG(sf_sys_exit, struct pt_regs *regs, long ret)
 {
@@ -1871,36 +1884,10 @@ int BPF_PROG(sf_sys_exit, struct pt_regs *regs, long ret)
 		return 0;
 	__u32 tid = (__u32)pid_tgid;
 	__u64 nr = raw;
-
-	struct sf_call c = {
-		.ret = ret,
-		.task = (__u64)task,
-		.tgid = tgid,
-		.tid = tid,
-	};
-	if (compat) {
-		/* int 0x80 / ia32: ebx, ecx, edx, esi, edi, ebp, 32 bits each */
-		c.arg[0] = (__u32)regs->bx;
-		c.arg[1] = (__u32)regs->cx;
-		c.arg[2] = (__u32)regs->dx;
-		c.arg[3] = (__u32)regs->si;
-		c.arg[4] = (__u32)regs->di;
-		c.arg[5] = (__u32)regs->bp;
-		c.compat = 1;
-		c.hflags = SF_HF_COMPAT;
-		nr = sf_ia32(&c, raw);
-		if (!sf_bit(sf_sys_bitmap, nr))
-			return 0;
-	}
-	if (sf_sampling > 1 && sf_bit(sf_sample_bitmap, nr)) {
-		struct sf_stats *st = sf_st();
-		if (st && (st->sample_clock++ % sf_sampling) != 0) {
-			st->sampled_out++;
-			return 0;
-		}
-	}
 	if (!compat) {
-		/* hot path: native reads and writes are only counted */
+		if (sf_sampled_out(nr))
+			return 0;
+		/* hot path: native reads and writes are only counted, before any other work */
 		switch (nr) {
 		case SF_NR_READ:
 		case SF_NR_PREAD64:
@@ -1923,6 +1910,28 @@ int BPF_PROG(sf_sys_exit, struct pt_regs *regs, long ret)
 		default:
 			break;
 		}
+	}
+
+	struct sf_call c = {
+		.ret = ret,
+		.task = (__u64)task,
+		.tgid = tgid,
+		.tid = tid,
+	};
+	if (compat) {
+		/* int 0x80 / ia32: ebx, ecx, edx, esi, edi, ebp, 32 bits each */
+		c.arg[0] = (__u32)regs->bx;
+		c.arg[1] = (__u32)regs->cx;
+		c.arg[2] = (__u32)regs->dx;
+		c.arg[3] = (__u32)regs->si;
+		c.arg[4] = (__u32)regs->di;
+		c.arg[5] = (__u32)regs->bp;
+		c.compat = 1;
+		c.hflags = SF_HF_COMPAT;
+		nr = sf_ia32(&c, raw);
+		if (!sf_bit(sf_sys_bitmap, nr) || sf_sampled_out(nr))
+			return 0;
+	} else {
 		c.arg[0] = regs->di;
 		c.arg[1] = regs->si;
 		c.arg[2] = regs->dx;
