@@ -984,6 +984,64 @@ static __always_inline void sf_slot_add(struct sf_io_val *v, struct sf_io_slot *
 	}
 }
 
+/*
+ * Processes the collector started, and their descendants (tgid -> 1). The collector is
+ * not captured, so the fds such a process inherited from it were never seen made, and a
+ * short-lived one is gone before user space can read /proc: its first read or write on
+ * an fd also says what the fd is (SF_NR_FD_SEEN), from the kernel.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, __u8);
+} sf_heirs SEC(".maps");
+
+/* ships SF_NR_FD_SEEN for fd of the current task (see wire.h) */
+__noinline int sf_g_fd_seen(__u32 tgid, __u32 tid, __s32 fd)
+{
+	struct task_struct *task = (void *)bpf_get_current_task();
+	struct file *f = sf_fd_file(task, fd);
+	if (!f)
+		return 0;
+	struct sf_scratch *s = sf_scratch();
+	if (!s)
+		return 0;
+	__u64 now = bpf_ktime_get_boot_ns();
+	umode_t mode = BPF_CORE_READ(f, f_inode, i_mode);
+	__u32 type = mode & SF_S_IFMT;
+	__u32 off;
+	if (type == SF_S_IFSOCK) {
+		sf_hdr_init((void *)s->buf, SF_K_NET, SF_NR_FD_SEEN, now, tid, tgid);
+		struct sf_net *n = (void *)(s->buf + sizeof(struct sf_hdr));
+		__builtin_memset(n, 0, sizeof(*n));
+		n->fd = fd;
+		off = sizeof(struct sf_hdr) + sizeof(struct sf_net);
+		struct socket *sock = BPF_CORE_READ(f, private_data);
+		struct sock *sk = BPF_CORE_READ(sock, sk);
+		if (sk) {
+			n->sock_type = BPF_CORE_READ(sk, sk_type);
+			sf_sk_tuple(sk, &n->t, false);
+			if (n->t.family == SF_AF_UNIX)
+				off = sf_put_kernel_sun_path(s->buf, off, sk);
+		}
+	} else {
+		sf_hdr_init((void *)s->buf, SF_K_SYS, SF_NR_FD_SEEN, now, tid, tgid);
+		struct sf_sys *b = (void *)(s->buf + sizeof(struct sf_hdr));
+		__builtin_memset(b, 0, sizeof(*b));
+		b->res = fd;
+		b->aux[0] = BPF_CORE_READ(f, f_inode, i_ino);
+		b->aux[1] = BPF_CORE_READ(f, f_flags);
+		b->aux[2] = mode;
+		off = sizeof(struct sf_hdr) + sizeof(struct sf_sys);
+		if (type == SF_S_IFREG || type == SF_S_IFDIR || type == SF_S_IFCHR || type == SF_S_IFBLK)
+			off = sf_g_dpath(s, off, 1, (__u64)BPF_CORE_READ(f, f_path.dentry),
+					 (__u64)BPF_CORE_READ(f, f_path.mnt));
+	}
+	sf_submit(s->buf, off);
+	return 0;
+}
+
 /* counts `ops` read/write calls of (tgid, tid) on fd moving `bytes` */
 static __always_inline void sf_count(__u32 tgid, __u32 tid, __s32 fd, long ret, bool write, __u64 ops,
 				     __u64 bytes)
@@ -993,6 +1051,9 @@ static __always_inline void sf_count(__u32 tgid, __u32 tid, __s32 fd, long ret, 
 		bytes = 0;
 	struct sf_io_val *v = bpf_map_lookup_elem(&sf_io, &k);
 	if (!v) {
+		/* the fd's first count since it was made (or last retired) */
+		if (bpf_map_lookup_elem(&sf_heirs, &tgid))
+			sf_g_fd_seen(tgid, tid, fd);
 		bpf_map_update_elem(&sf_io, &k, &sf_io_zero, BPF_NOEXIST);
 		v = bpf_map_lookup_elem(&sf_io, &k);
 		if (!v)
@@ -2160,7 +2221,12 @@ SEC("tp_btf/sched_process_fork")
 int BPF_PROG(sf_fork, struct task_struct *parent, struct task_struct *child)
 {
 	/* runs in the parent: remember the child's start for the parent's clone exit */
-	if (BPF_CORE_READ(parent, tgid) == sf_self_tgid)
+	__u32 ptgid = BPF_CORE_READ(parent, tgid), ctgid = BPF_CORE_READ(child, tgid);
+	if (ctgid != ptgid && (ptgid == sf_self_tgid || bpf_map_lookup_elem(&sf_heirs, &ptgid))) {
+		__u8 one = 1;
+		bpf_map_update_elem(&sf_heirs, &ctgid, &one, BPF_ANY);
+	}
+	if (ptgid == sf_self_tgid)
 		return 0;
 	__u32 tid = bpf_get_current_pid_tgid();
 	__u64 start = BPF_CORE_READ(child, start_boottime);

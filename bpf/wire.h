@@ -151,6 +151,7 @@ enum sf_nr {
 	SF_NR_OPENAT2 = 437,
 	SF_NR_PIDFD_GETFD = 438,
 	SF_NR_MEMFD_SECRET = 447,
+	SF_NR_FD_SEEN = 510, /* not a syscall: what an fd is, from the kernel (below) */
 	SF_NR_NONE = 511, /* ia32 translation table: no x86-64 equivalent */
 };
 
@@ -186,6 +187,11 @@ struct sf_hdr {
  *       on failure, the path passed (chdir)
  *   mkdir..renameat2: str 0 = first path, str 1 = second path
  *   execve/execveat (failure only): str 0 = filename
+ *   SF_NR_FD_SEEN (no syscall): the first read or write a process descended from the
+ *       collector makes on an fd (it may have inherited the fd from the collector, which
+ *       is not captured): res = the fd, aux[0] = its inode number, aux[1] = the file's
+ *       f_flags, aux[2] = its inode's i_mode; str 1 = its path walked in the kernel,
+ *       for regular files, directories and devices. Sockets come as SF_K_NET.
  */
 struct sf_sys {
 	__s64 res;
@@ -212,7 +218,8 @@ struct sf_tuple {
  *   t = (sender, local); sendto/sendmsg of a datagram with an address:
  *   t = (local, destination); bind: t.saddr/t.sport = the address asked for,
  *   t.daddr/t.dport = the IPv4 address the kernel bound (its choice for port 0).
- *   Unix sockets: str 0 = path.
+ *   SF_NR_FD_SEEN (see SF_K_SYS): fd = the socket, t = (local, remote) as the
+ *   kernel has them now. Unix sockets: str 0 = path.
  */
 struct sf_net {
 	__s64 res;

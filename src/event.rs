@@ -435,6 +435,26 @@ pub enum EventKind<'a> {
         /// Inode of the pipe.
         ino: u64,
     },
+    /// What an fd is now, as the kernel has it (live source only; no syscall). Shipped at
+    /// the first read or write a process the collector started, or one of its
+    /// descendants, makes on the fd: such a process may have inherited the fd from the
+    /// collector, which is not captured, and may be gone before `/proc` can be read.
+    FdSeen {
+        /// The fd.
+        fd: i64,
+        /// The inode's type and permission bits (`i_mode`).
+        mode: u32,
+        /// The inode number.
+        ino: u64,
+        /// The open file's kernel flags (`f_flags`: `O_*`).
+        flags: u32,
+        /// The path walked in the kernel, for regular files, directories and devices.
+        path: Option<&'a [u8]>,
+        /// A socket's endpoints (local, remote).
+        tuple: Option<SockTuple<'a>>,
+        /// A socket's type (`SOCK_STREAM`, `SOCK_DGRAM`, ...); 0 otherwise.
+        sock_type: u32,
+    },
     /// dup/dup2/dup3/fcntl(F_DUPFD*) exit.
     Dup {
         /// The new fd (or negative errno).

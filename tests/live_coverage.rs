@@ -175,6 +175,13 @@ fn workload_entry() {
         "toctou" => toctou(&dir),
         "uring" => uring(&dir),
         "udp_inherit" => udp_inherit(),
+        "heir" => {
+            // write to the fd inherited from the collector, directly, and go
+            let fd: RawFd = std::env::var("SF_HEIR_FD").unwrap().parse().unwrap();
+            // SAFETY: writes 5 bytes from a static buffer; the fd is only written.
+            let n = unsafe { libc::write(fd, b"12345".as_ptr().cast(), 5) };
+            check(n as _, "write");
+        }
         other => panic!("unknown workload {other}"),
     }
     println!("END");
@@ -896,6 +903,7 @@ fn every_kind_of_action_reaches_sysflow_exactly() {
     let toctou = run("toctou", &dir);
     let uring = run("uring", &dir);
     let udp_inherit = run("udp_inherit", &dir);
+    let (short_path, short_fd, short_pids) = short_lived_heirs(&dir);
     std::thread::sleep(Duration::from_millis(500));
     exit.exit();
     let summary = runner.join().unwrap().expect("live run");
@@ -1207,5 +1215,67 @@ fn every_kind_of_action_reaches_sysflow_exactly() {
         );
     });
 
+    part("short_lived_heirs", &|| {
+        // each shell wrote 5 bytes to the file it inherited from the collector, and was
+        // gone before its clone reached the state: the flow is still named and counted
+        let mut wrong = Vec::new();
+        for &pid in &short_pids {
+            let ff: Vec<_> = o
+                .file_flows(pid)
+                .into_iter()
+                .filter(|f| f.fd == short_fd)
+                .collect();
+            let got: Vec<_> = ff
+                .iter()
+                .map(|f| {
+                    (
+                        o.file(&f.file_oid).path.as_str(),
+                        f.fd,
+                        f.num_w_send_ops,
+                        f.num_w_send_bytes,
+                    )
+                })
+                .collect();
+            if got != [(short_path.as_str(), short_fd, 1, 5)] {
+                wrong.push(format!("pid {pid}: {got:?}"));
+            }
+        }
+        assert!(
+            wrong.is_empty(),
+            "{} of {} heirs:\n{}",
+            wrong.len(),
+            short_pids.len(),
+            wrong.join("\n")
+        );
+    });
+
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// Short-lived children of the collector that write to an fd they inherited from it (as a
+/// collector's children inherit its stderr when that is a file): 20 workloads, each writes
+/// 5 bytes to the fd directly and exits at once, usually before the capture has handled
+/// its clone. Returns the file's path, the fd, and the workloads' pids.
+fn short_lived_heirs(dir: &str) -> (String, i32, Vec<i64>) {
+    let path = format!("{dir}/heirs.log");
+    let f = std::fs::File::create(&path).unwrap();
+    let fd = f.as_raw_fd();
+    // inheritable, as a collector's own stdio is
+    // SAFETY: clears FD_CLOEXEC on an fd this function owns.
+    let r = unsafe { libc::fcntl(fd, libc::F_SETFD, 0) };
+    check(r.into(), "fcntl");
+    let mut pids = Vec::new();
+    for _ in 0..20 {
+        let mut c = common::spawn_workload(&[
+            ("SF_COVER_WORKLOAD", "heir"),
+            ("SF_COVER_DIR", dir),
+            ("SF_HEIR_FD", &fd.to_string()),
+        ]);
+        pids.push(i64::from(c.id()));
+        common::read_report(&mut c);
+        assert!(c.wait().unwrap().success());
+    }
+    drop(f);
+    assert_eq!(std::fs::read(&path).unwrap().len(), 100);
+    (path, fd, pids)
 }

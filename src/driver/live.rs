@@ -207,6 +207,13 @@ pub(crate) fn run(
 /// so its I/O is charged to the right file or socket rather than lost.
 fn learn_unseen_fd(pipe: &mut Pipeline, ev: &SysEvent<'_>, proc_root: &std::path::Path) {
     use crate::event::EventKind;
+    if let Some((fd, info)) = crate::source::live::fd_seen_info(&ev.kind) {
+        // the kernel says what it is: believed unless the state saw it made
+        if pipe.state.thread(ev.tid).is_some() && pipe.state.fd(ev.tid, fd).is_none() {
+            pipe.state.learn_fd(ev.tid, fd, info);
+        }
+        return;
+    }
     let fd = match ev.kind {
         EventKind::IoCounters(c) => Some(c.fd),
         EventKind::Dup { oldfd, .. } => oldfd,
@@ -233,7 +240,8 @@ fn learn_unseen_fd(pipe: &mut Pipeline, ev: &SysEvent<'_>, proc_root: &std::path
 
 /// A process the collector itself started (the collector is never captured, so the fds
 /// the child inherited were never seen made): its whole fd table, from `/proc`, as soon as
-/// its clone is seen.
+/// its clone is seen. (A child already gone by then names each fd it uses from the
+/// kernel instead: [`EventKind::FdSeen`](crate::event::EventKind::FdSeen).)
 fn learn_inherited_fds(
     pipe: &mut Pipeline,
     ev: &SysEvent<'_>,

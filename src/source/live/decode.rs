@@ -201,6 +201,7 @@ pub(super) fn ppm_map_flags(k: u64) -> u32 {
 
 const AF_UNIX: u16 = 1;
 const AF_INET: u16 = 2;
+const S_IFSOCK: u32 = 0o140000;
 const AF_INET6: u16 = 10;
 
 fn tuple<'a>(t: &sf_tuple, path: Option<&'a [u8]>) -> Option<SockTuple<'a>> {
@@ -514,6 +515,15 @@ fn sys_event<'a>(r: &Record<'a>) -> Result<EventKind<'a>, DecodeError> {
             fd2: b.aux[1] as i64,
             ino: b.aux[2],
         },
+        sf_nr::SF_NR_FD_SEEN => EventKind::FdSeen {
+            fd: res,
+            ino: b.aux[0],
+            flags: b.aux[1] as u32,
+            mode: b.aux[2] as u32,
+            path: r.cstr(1).filter(|p| !p.is_empty()),
+            tuple: None,
+            sock_type: 0,
+        },
         sf_nr::SF_NR_DUP | sf_nr::SF_NR_DUP2 | sf_nr::SF_NR_DUP3 | sf_nr::SF_NR_FCNTL => {
             EventKind::Dup {
                 res,
@@ -634,6 +644,15 @@ fn net_event<'a>(r: &Record<'a>) -> Result<EventKind<'a>, DecodeError> {
             res: n.res,
             tuple: tuple(&n.t, path),
         }),
+        sf_nr::SF_NR_FD_SEEN => EventKind::FdSeen {
+            fd,
+            mode: S_IFSOCK,
+            ino: 0,
+            flags: 0,
+            path: None,
+            tuple: tuple(&n.t, path),
+            sock_type: n.sock_type,
+        },
         other => return Err(bad(format!("socket record with unexpected nr {}", other.0))),
     })
 }
@@ -775,6 +794,84 @@ mod tests {
         // A body shorter than the kind's is an error, not a panic.
         let short = record(sf_kind::SF_K_CGROUP, 0, 9, &[1, 0], &[]);
         assert!(event(&short).is_err());
+    }
+
+    #[test]
+    fn fd_seen_records_name_files_and_sockets() {
+        let b = sf_sys {
+            res: 39,
+            arg: [0; 6],
+            aux: [1234, 0o2 | 0o2000, 0o100644, 0],
+        };
+        let rec = record(
+            sf_kind::SF_K_SYS,
+            sf_nr::SF_NR_FD_SEEN.0,
+            7,
+            &pod_bytes(&b),
+            &[b"\0", b"/var/log/ci.log\0"],
+        );
+        let ev = event(&rec).unwrap();
+        let EventKind::FdSeen {
+            fd,
+            mode,
+            ino,
+            flags,
+            path,
+            tuple,
+            sock_type,
+        } = ev.kind
+        else {
+            panic!("{:?}", ev.kind)
+        };
+        assert_eq!(
+            (fd, mode, ino, flags, path, tuple, sock_type),
+            (
+                39,
+                0o100644,
+                1234,
+                0o2002,
+                Some(&b"/var/log/ci.log"[..]),
+                None,
+                0
+            )
+        );
+        let (fd, info) = super::super::fd_seen_info(&ev.kind).unwrap();
+        assert_eq!(
+            (fd, info.kind, info.name.as_slice()),
+            (39, crate::state::FdKind::FileV2, &b"/var/log/ci.log"[..])
+        );
+        assert_eq!(info.openflags, (OpenFlags::RDWR | OpenFlags::APPEND).bits());
+
+        let mut t = sf_tuple {
+            family: 2,
+            sport: 40000,
+            dport: 8080,
+            ..Default::default()
+        };
+        t.saddr[..4].copy_from_slice(&[127, 0, 0, 1]);
+        t.daddr[..4].copy_from_slice(&[127, 0, 0, 2]);
+        let n = sf_net {
+            res: 0,
+            fd: 5,
+            t,
+            sock_type: 1,
+            pad: 0,
+        };
+        let rec = record(
+            sf_kind::SF_K_NET,
+            sf_nr::SF_NR_FD_SEEN.0,
+            7,
+            &pod_bytes(&n),
+            &[],
+        );
+        let ev = event(&rec).unwrap();
+        let (fd, info) = super::super::fd_seen_info(&ev.kind).unwrap();
+        assert_eq!((fd, info.kind), (5, crate::state::FdKind::Ipv4Sock));
+        assert_eq!(info.l4proto, crate::state::l4::TCP);
+        assert_eq!(
+            (info.v4.sip, info.v4.sport, info.v4.dip, info.v4.dport),
+            ([127, 0, 0, 1], 40000, [127, 0, 0, 2], 8080)
+        );
     }
 
     #[test]

@@ -105,7 +105,7 @@ mod skel;
 mod syscalls;
 
 pub use procfs::proc_snapshot;
-pub(crate) use procfs::{fd_now, fds_now};
+pub(crate) use procfs::{fd_now, fd_seen_info, fds_now};
 
 use crate::config::{CollectionMode, SysFlowConfig};
 use crate::error::{Result, SysFlowError};

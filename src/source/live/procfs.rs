@@ -591,6 +591,95 @@ pub(crate) fn fd_now(proc_root: &std::path::Path, pid: i64, fd: i64) -> Option<F
     fd_entry(&base, fd, tables.as_ref())
 }
 
+/// What an [`EventKind::FdSeen`](crate::event::EventKind::FdSeen) says the fd is, in the
+/// state's terms: the fd and its description. `None` for other events.
+pub(crate) fn fd_seen_info(kind: &crate::event::EventKind<'_>) -> Option<(i64, FdInfo)> {
+    use crate::event::{EventKind, SockTuple};
+    const S_IFMT: u32 = 0o170000;
+    let EventKind::FdSeen {
+        fd,
+        mode,
+        ino,
+        flags,
+        path,
+        tuple,
+        sock_type,
+    } = *kind
+    else {
+        return None;
+    };
+    let mut info = match (mode & S_IFMT, tuple) {
+        (0o140000, Some(SockTuple::Unix { source, dest, path })) => {
+            let mut i = sock_info(
+                &Sock::Unix {
+                    addr: source,
+                    path: path.to_vec(),
+                },
+                &HashSet::new(),
+            );
+            i.unix_dest = dest;
+            i
+        }
+        (0o140000, Some(t)) => {
+            let (local, lport, remote, rport, v6) = match t {
+                SockTuple::V4 {
+                    sip,
+                    sport,
+                    dip,
+                    dport,
+                } => {
+                    let (mut l, mut r) = ([0; 16], [0; 16]);
+                    l[..4].copy_from_slice(&sip);
+                    r[..4].copy_from_slice(&dip);
+                    (l, sport, r, dport, false)
+                }
+                SockTuple::V6 {
+                    sip,
+                    sport,
+                    dip,
+                    dport,
+                } => (sip, sport, dip, dport, true),
+                SockTuple::Unix { .. } => unreachable!("matched above"),
+            };
+            let proto = match sock_type {
+                1 => l4::TCP,
+                2 => l4::UDP,
+                _ => 0,
+            };
+            // a stream socket with no peer is a listening one (an inherited server socket)
+            let listening = proto == l4::TCP && rport == 0 && remote.iter().all(|&b| b == 0);
+            sock_info(
+                &Sock::Ip {
+                    local,
+                    lport,
+                    remote,
+                    rport,
+                    v6,
+                    proto,
+                    listening,
+                },
+                &HashSet::new(),
+            )
+        }
+        (0o140000, None) => FdInfo::new(FdKind::Unknown, Vec::new()),
+        (0o010000, _) => {
+            let mut i = FdInfo::new(FdKind::Fifo, Vec::new());
+            i.ino = ino;
+            i
+        }
+        (0o040000, _) => FdInfo::new(FdKind::Directory, path.unwrap_or_default().to_vec()),
+        (_, _) => match path {
+            Some(p) => FdInfo::new(FdKind::FileV2, p.to_vec()),
+            None => FdInfo::new(FdKind::Unknown, Vec::new()),
+        },
+    };
+    info.openflags = OpenFlags::from_kernel(flags).bits();
+    if info.ino == 0 {
+        info.ino = ino;
+    }
+    Some((fd, info))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
