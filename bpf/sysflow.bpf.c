@@ -997,19 +997,22 @@ struct {
 	__type(value, __u8);
 } sf_heirs SEC(".maps");
 
-/* ships SF_NR_FD_SEEN for fd of the current task (see wire.h) */
-__noinline int sf_g_fd_seen(__u32 tgid, __u32 tid, __s32 fd)
+/* ships SF_NR_FD_SEEN for fd of the current task (see wire.h); with sockets_only, only
+ * when the fd is a socket */
+__noinline int sf_g_fd_seen(__u32 tgid, __u32 tid, __s32 fd, __u32 sockets_only)
 {
 	struct task_struct *task = (void *)bpf_get_current_task();
 	struct file *f = sf_fd_file(task, fd);
 	if (!f)
 		return 0;
+	umode_t mode = BPF_CORE_READ(f, f_inode, i_mode);
+	__u32 type = mode & SF_S_IFMT;
+	if (sockets_only && type != SF_S_IFSOCK)
+		return 0;
 	struct sf_scratch *s = sf_scratch();
 	if (!s)
 		return 0;
 	__u64 now = bpf_ktime_get_boot_ns();
-	umode_t mode = BPF_CORE_READ(f, f_inode, i_mode);
-	__u32 type = mode & SF_S_IFMT;
 	__u32 off;
 	if (type == SF_S_IFSOCK) {
 		sf_hdr_init((void *)s->buf, SF_K_NET, SF_NR_FD_SEEN, now, tid, tgid);
@@ -1051,9 +1054,10 @@ static __always_inline void sf_count(__u32 tgid, __u32 tid, __s32 fd, long ret, 
 		bytes = 0;
 	struct sf_io_val *v = bpf_map_lookup_elem(&sf_io, &k);
 	if (!v) {
-		/* the fd's first count since it was made (or last retired) */
-		if (bpf_map_lookup_elem(&sf_heirs, &tgid))
-			sf_g_fd_seen(tgid, tid, fd);
+		/* the fd's first count since it was made (or last retired): a socket's
+		 * endpoints as the kernel has them, and for the collector's descendants
+		 * whatever the fd is */
+		sf_g_fd_seen(tgid, tid, fd, !bpf_map_lookup_elem(&sf_heirs, &tgid));
 		bpf_map_update_elem(&sf_io, &k, &sf_io_zero, BPF_NOEXIST);
 		v = bpf_map_lookup_elem(&sf_io, &k);
 		if (!v)
@@ -1686,6 +1690,72 @@ __noinline int sf_g_mmsg(struct sf_call *c, __u32 write)
 	return 0;
 }
 
+/*
+ * recvmsg: fds received with SCM_RIGHTS were made in another process (the capture saw
+ * no open, socket or accept for them here): what each is, from the kernel. Up to
+ * SF_SCM_CMSGS control messages of up to SF_SCM_FDS fds each; more are counted in
+ * sf_stats.scm_unnamed. (Fds received through recvmmsg are read from /proc at first use.)
+ */
+#define SF_SCM_CMSGS 4
+#define SF_SCM_FDS 8
+__noinline int sf_g_scm_rights(struct sf_call *c)
+{
+	if (!c || c->ret < 0)
+		return 0;
+	const __u8 *m = (const void *)c->arg[1];
+	__u64 ctl = 0, len = 0;
+	if (c->compat) {
+		__u32 v[2] = {}; /* compat_msghdr.msg_control, msg_controllen */
+		if (bpf_probe_read_user(v, sizeof(v), m + 16))
+			return 0;
+		ctl = v[0];
+		len = v[1];
+	} else {
+		__u64 v[2] = {}; /* msghdr.msg_control, msg_controllen (as the kernel left it) */
+		if (bpf_probe_read_user(v, sizeof(v), m + 32))
+			return 0;
+		ctl = v[0];
+		len = v[1];
+	}
+	__u32 hsz = c->compat ? 12 : 16, align = c->compat ? 4 : 8;
+	if (!ctl || len < hsz)
+		return 0;
+	__u64 off = 0;
+	for (int i = 0; i < SF_SCM_CMSGS; i++) {
+		if (off + hsz > len)
+			return 0;
+		const __u8 *cm = (const void *)(ctl + off);
+		__u64 clen = 0;
+		__s32 lt[2] = {}; /* cmsg_level, cmsg_type */
+		if (c->compat) {
+			__u32 l32 = 0;
+			if (bpf_probe_read_user(&l32, 4, cm) || bpf_probe_read_user(lt, 8, cm + 4))
+				return 0;
+			clen = l32;
+		} else if (bpf_probe_read_user(&clen, 8, cm) || bpf_probe_read_user(lt, 8, cm + 8)) {
+			return 0;
+		}
+		if (clen < hsz || off + clen > len)
+			return 0;
+		if (lt[0] == 1 /* SOL_SOCKET */ && lt[1] == 1 /* SCM_RIGHTS */) {
+			__u64 n = (clen - hsz) / 4;
+			if (n > SF_SCM_FDS) {
+				struct sf_stats *st = sf_st();
+				if (st)
+					st->scm_unnamed += n - SF_SCM_FDS;
+			}
+			for (int j = 0; j < SF_SCM_FDS; j++) {
+				__s32 fd = -1;
+				if (j >= n || bpf_probe_read_user(&fd, 4, cm + hsz + j * 4))
+					break;
+				sf_g_fd_seen(c->tgid, c->tid, fd, 0);
+			}
+		}
+		off += (clen + align - 1) & ~(__u64)(align - 1);
+	}
+	return 0;
+}
+
 /* send/recv family: a datagram with a peer address is shipped; every other call counted */
 __noinline int sf_g_sendrecv(struct sf_call *c, __u32 write)
 {
@@ -1706,6 +1776,8 @@ __noinline int sf_g_sendrecv(struct sf_call *c, __u32 write)
 		} else {
 			bpf_probe_read_user(&ua, sizeof(ua), (const void *)c->arg[1]); /* msg_name */
 		}
+		if (nr == SF_NR_RECVMSG)
+			sf_g_scm_rights(c);
 		if (ua && sf_g_dgram(c, write, ua, c->ret, nr))
 			return 0;
 	}

@@ -313,6 +313,7 @@ struct sf_stats {
 	__u64 late_counts;  /* counters shipped by a counting thread after its fd's entry was retired */
 	__u64 uring_other;  /* io_uring completions of operations not turned into records */
 	__u64 mmsg_trunc;   /* sendmmsg/recvmmsg calls with more than SF_MMSG_MAX messages */
+	__u64 scm_unnamed;  /* fds received with SCM_RIGHTS past what the probe names per call */
 };
 
 _Static_assert(sizeof(struct sf_hdr) == 40, "sf_hdr layout");
@@ -327,7 +328,7 @@ _Static_assert(sizeof(struct sf_io_key) == 8, "sf_io_key layout");
 _Static_assert(sizeof(struct sf_io_slot) == 48, "sf_io_slot layout");
 _Static_assert(sizeof(struct sf_io_val) == 48 * SF_IO_SLOTS + 8, "sf_io_val layout");
 _Static_assert(sizeof(struct sf_tfds) == 8 + 4 * SF_TFD_MAX, "sf_tfds layout");
-_Static_assert(sizeof(struct sf_stats) == 64, "sf_stats layout");
+_Static_assert(sizeof(struct sf_stats) == 72, "sf_stats layout");
 
 /*
  * Types only used through casts of ring-buffer memory, and enums never used

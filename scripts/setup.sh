@@ -21,6 +21,8 @@ apt_pkgs=(
   protobuf-compiler
   # tests/live_differential.rs: ground truth from strace, curl against python3's http.server
   strace curl python3
+  # tests/live_coverage.rs builds a 32-bit (-m32) workload
+  gcc-multilib
 )
 missing=()
 for p in "${apt_pkgs[@]}"; do

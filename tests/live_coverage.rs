@@ -1,5 +1,6 @@
 //! No blind spots (live, root + BTF; runs in CI here): workloads that act through the
-//! less common doors — 32-bit syscalls, data moved without read/write, every message of
+//! less common doors — 32-bit syscalls (by hand through `int 0x80`, and a `gcc -m32`
+//! program), data moved without read/write, every message of
 //! sendmmsg/recvmmsg, an exec from a secondary thread, close-on-exec, fds made by eventfd
 //! and memfd_create, threads racing a close and dup2 on the fd they write, deep and long
 //! paths, a path rewritten by a sibling thread while it is opened — each with its ground
@@ -888,12 +889,15 @@ fn every_kind_of_action_reaches_sysflow_exactly() {
         env_overrides: false,
         ..Default::default()
     };
+    // built before the capture starts (gcc's own work is not part of the test)
+    let m32_bin = build_m32(&dir);
     let mut driver = SysFlowDriver::new(config).unwrap();
     let exit = driver.exit_handle();
     let runner = std::thread::spawn(move || driver.run());
     std::thread::sleep(Duration::from_secs(2));
 
     let ia32 = run("ia32", &dir);
+    let m32 = m32_bin.as_deref().map(|b| run_m32(b, &dir));
     let moves = run("moves", &dir);
     let mmsg = run("mmsg", &dir);
     let exec_thread = run("exec_thread", &dir);
@@ -987,6 +991,48 @@ fn every_kind_of_action_reaches_sysflow_exactly() {
         let last = o.procs_of(child).last().copied().expect("child process");
         assert!(last.exe.ends_with("/true"), "{}", last.exe);
     });
+
+    if let Some(m32) = &m32 {
+        part("m32", &|| {
+            // a -m32 program: ia32 glibc's own syscalls (openat, write, socket, connect,
+            // execve), decoded like the 64-bit ones
+            assert_eq!(m32["bits"], "32");
+            let pid = num(m32, "pid");
+            let ff: Vec<_> = o
+                .file_flows(pid)
+                .into_iter()
+                .filter(|f| o.file(&f.file_oid).path == m32["file"])
+                .collect();
+            assert_eq!(ff.len(), 1, "{ff:#?}");
+            assert_eq!(ff[0].fd, num(m32, "file_fd") as i32);
+            assert_eq!(
+                ff[0].op_flags,
+                OpFlags::OPEN | OpFlags::WRITE_SEND | OpFlags::CLOSE
+            );
+            assert_eq!((ff[0].num_w_send_ops, ff[0].num_w_send_bytes), (3, 300));
+            let nf: Vec<_> = o
+                .net_flows(pid)
+                .into_iter()
+                .filter(|f| f.fd == num(m32, "sock_fd") as i32)
+                .collect();
+            assert_eq!(nf.len(), 1, "{nf:#?}");
+            let f = nf[0];
+            assert_eq!(
+                (f.sip, f.sport, f.dip, f.dport, f.proto),
+                (lo, num(m32, "cport") as i32, lo, num(m32, "port") as i32, 6)
+            );
+            assert!(f.op_flags.contains(OpFlags::CONNECT | OpFlags::CLOSE));
+            assert_eq!((f.num_w_send_ops, f.num_w_send_bytes), (1, 50));
+            let ev: Vec<OpFlags> = o.events(pid).iter().map(|e| e.op_flags).collect();
+            assert_eq!(
+                ev.iter().filter(|e| **e == OpFlags::EXEC).count(),
+                2,
+                "its own start and its exec of /bin/true: {ev:?}"
+            );
+            let last = o.procs_of(pid).last().copied().expect("the process");
+            assert!(last.exe.ends_with("/true"), "{}", last.exe);
+        });
+    }
 
     part("moves", &|| assert_tallies(&o, &moves, "moves"));
     part("mmsg", &|| {
@@ -1250,6 +1296,46 @@ fn every_kind_of_action_reaches_sysflow_exactly() {
     });
 
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// Builds `tests/m32/workload.c` with `gcc -m32` into `dir` (gcc-multilib, installed by
+/// `scripts/setup.sh`); `None` (a loud skip) where it cannot.
+fn build_m32(dir: &str) -> Option<String> {
+    let src = common::package_root().join("tests/m32/workload.c");
+    let out = format!("{dir}/m32_workload");
+    let ok = std::process::Command::new("gcc")
+        .args(["-m32", "-O1", "-Wall", "-o", &out])
+        .arg(&src)
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        common::skip("gcc -m32 could not build tests/m32/workload.c (gcc-multilib)");
+        return None;
+    }
+    Some(out)
+}
+
+/// Runs the -m32 workload against a local TCP listener; its report, with the port.
+fn run_m32(bin: &str, dir: &str) -> HashMap<String, String> {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let server = std::thread::spawn(move || {
+        let (mut c, _) = l.accept().unwrap();
+        let mut got = Vec::new();
+        c.read_to_end(&mut got).unwrap();
+        got.len()
+    });
+    let mut c = std::process::Command::new(bin)
+        .args([dir, &port.to_string()])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut m = common::read_report(&mut c);
+    assert!(c.wait().unwrap().success(), "m32 workload: {m:?}");
+    assert_eq!(server.join().unwrap(), 50);
+    m.insert("port".into(), port.to_string());
+    m
 }
 
 /// Short-lived children of the collector that write to an fd they inherited from it (as a

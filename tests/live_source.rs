@@ -131,6 +131,8 @@ enum Ev {
         path2: Option<Vec<u8>>,
     },
     Mmap(Option<i64>, i64, u32),
+    /// fd, i_mode, path, tuple
+    FdSeen(i64, u32, Vec<u8>, Option<Tuple>),
     Other(String),
 }
 
@@ -213,6 +215,13 @@ fn own(e: &SysEvent<'_>) -> Rec {
             path2: f.path2.map(|p| p.to_vec()),
         },
         EventKind::Mmap { fd, fd_arg, flags } => Ev::Mmap(fd, fd_arg, flags),
+        EventKind::FdSeen {
+            fd,
+            mode,
+            path,
+            tuple: t,
+            ..
+        } => Ev::FdSeen(fd, mode, v(path), tuple(t)),
         other => Ev::Other(format!("{other:?}")),
     };
     Rec {
@@ -427,6 +436,7 @@ fn workload_entry() {
         "flush" => wl_flush(&arg),
         "fds" => wl_fds(),
         "noprivs" => wl_noprivs(),
+        "scm" => wl_scm(&arg),
         other => panic!("unknown workload {other}"),
     };
     std::io::stdout().flush().unwrap();
@@ -764,6 +774,53 @@ fn wl_fds() -> i32 {
     let rc = unsafe { libc::syscall(libc::SYS_close_range, 40u32, 60u32, 0u32) };
     say("crc", rc);
     drop((a, b));
+    end();
+    0
+}
+
+/// Passes a file and a bound UDP socket to itself with SCM_RIGHTS, then exits without
+/// using the received fds: only the recvmsg can name them.
+fn wl_scm(dir: &str) -> i32 {
+    use nix::sys::socket::{
+        AddressFamily, ControlMessage, ControlMessageOwned, MsgFlags, SockFlag, SockType, recvmsg,
+        sendmsg, socketpair,
+    };
+    say("me", unistd::gettid());
+    let path = format!("{dir}/passed");
+    let f = std::fs::File::create(&path).unwrap();
+    let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    say("path", &path);
+    say("port", udp.local_addr().unwrap().port());
+    let (a, b) = socketpair(
+        AddressFamily::Unix,
+        SockType::Stream,
+        None,
+        SockFlag::empty(),
+    )
+    .unwrap();
+    let fds = [f.as_raw_fd(), udp.as_raw_fd()];
+    let iov = [std::io::IoSlice::new(b"x")];
+    sendmsg::<()>(
+        a.as_raw_fd(),
+        &iov,
+        &[ControlMessage::ScmRights(&fds)],
+        MsgFlags::empty(),
+        None,
+    )
+    .unwrap();
+    let mut buf = [0u8; 1];
+    let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+    let mut space = nix::cmsg_space!([RawFd; 2]);
+    let msg = recvmsg::<()>(b.as_raw_fd(), &mut iov, Some(&mut space), MsgFlags::empty()).unwrap();
+    let mut got = Vec::new();
+    for c in msg.cmsgs().unwrap() {
+        if let ControlMessageOwned::ScmRights(v) = c {
+            got.extend(v);
+        }
+    }
+    assert_eq!(got.len(), 2);
+    say("file_fd", got[0]);
+    say("udp_fd", got[1]);
     end();
     0
 }
@@ -1357,6 +1414,43 @@ fn pipes_dups_socketpairs_and_close_range() {
     assert_eq!((sp.0, sp.1), (num(&m, "sp1"), num(&m, "sp2")));
     assert!(sp.2 != 0 && sp.3 != 0 && sp.2 != sp.3);
     assert!(evs.contains(&Ev::CloseRange(40, 60, 0, 0)));
+}
+
+#[test]
+fn fds_received_with_scm_rights_are_named_by_the_kernel() {
+    if !root_or_skip() {
+        return;
+    }
+    let dir = tmpdir("scm");
+    let mut src = source(CollectionMode::Flow);
+    let mut child = spawn("scm", &dir);
+    let pid = child.id() as i64;
+    let m = report(&mut child);
+    assert!(child.wait().unwrap().success());
+    let mut cap = Capture::new();
+    cap.until(&mut src, |c| c.exited(pid));
+    let me = num(&m, "me");
+    let seen: Vec<(i64, u32, Vec<u8>, Option<Tuple>)> = cap
+        .of(pid)
+        .into_iter()
+        .filter(|r| r.tid == me)
+        .filter_map(|r| match r.ev {
+            Ev::FdSeen(fd, mode, path, t) => Some((fd, mode, path, t)),
+            _ => None,
+        })
+        .collect();
+    let file_fd = num(&m, "file_fd");
+    let file: Vec<_> = seen.iter().filter(|s| s.0 == file_fd).collect();
+    assert_eq!(file.len(), 1, "{seen:#?}");
+    assert_eq!(file[0].1 & 0o170000, 0o100000, "a regular file");
+    assert_eq!(file[0].2, m["path"].as_bytes());
+    let udp_fd = num(&m, "udp_fd");
+    let udp: Vec<_> = seen.iter().filter(|s| s.0 == udp_fd).collect();
+    assert_eq!(udp.len(), 1, "{seen:#?}");
+    assert_eq!(udp[0].1 & 0o170000, 0o140000, "a socket");
+    let port = num(&m, "port") as u16;
+    let lo = std::net::Ipv4Addr::LOCALHOST;
+    assert_eq!(udp[0].3, Some(Tuple::V4(lo.octets(), port, [0; 4], 0)));
 }
 
 #[test]

@@ -27,6 +27,7 @@ pub(super) fn kernel_stats(map: &dyn MapCore, stats: &mut LiveStats) {
             stats.sampled_out += s.sampled_out;
             stats.late_counters += s.late_counts;
             stats.uring_unmodeled += s.uring_other;
+            stats.scm_rights_unnamed += s.scm_unnamed;
         }
     }
 }

@@ -27,7 +27,7 @@ const _: () = assert!(size_of::<sf_cgmove>() == 8);
 const _: () = assert!(size_of::<sf_iocount>() == 48);
 const _: () = assert!(size_of::<sf_io_key>() == 8);
 const _: () = assert!(size_of::<sf_io_val>() == 48 * sf_limits::SF_IO_SLOTS.0 as usize + 8);
-const _: () = assert!(size_of::<sf_stats>() == 64);
+const _: () = assert!(size_of::<sf_stats>() == 72);
 
 const NSTR: usize = sf_limits::SF_NSTR.0 as usize;
 

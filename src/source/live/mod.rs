@@ -186,6 +186,9 @@ pub struct LiveStats {
     pub late_counters: u64,
     /// io_uring completions of operations the probe does not turn into events.
     pub uring_unmodeled: u64,
+    /// Fds received with `SCM_RIGHTS` beyond those the probe names from the kernel per
+    /// call (they are still read from `/proc` at first use).
+    pub scm_rights_unnamed: u64,
 }
 
 /// The live capture source: a loaded, attached probe and its ring buffer.
