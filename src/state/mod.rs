@@ -1138,6 +1138,10 @@ impl State {
             return;
         }
         let child_tid = c.res;
+        if child_tid == tid {
+            // a clone cannot return its caller's own id: damaged input, nothing to apply
+            return;
+        }
         // Caller side.
         if self.threads.get(tid).is_none() {
             self.threads.add(Thread::unknown(tid), true);
@@ -1231,6 +1235,10 @@ impl State {
         };
         let leader = flags & cl::CLONE_THREAD == 0;
         let lookup_tid = if leader { child.ptid } else { child.pid };
+        if lookup_tid == tid {
+            // its own parent, or a new thread that leads its own group: damaged input
+            return;
+        }
         if !leader {
             child.flags |= cl::CLONE_FILES;
         }

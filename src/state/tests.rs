@@ -158,3 +158,41 @@ fn a_new_process_whose_parent_the_capture_never_saw_keeps_its_parent_link() {
     // The child's own view of its parent (ptid) is kept.
     assert_eq!(st.thread(500).map(|t| t.ptid), Some(450));
 }
+
+#[test]
+fn clone_exits_naming_the_caller_itself_are_ignored() {
+    // damaged input: a parent-side clone exit returning the caller's own tid, and child-side
+    // exits naming the child as its own parent (a process) or group leader (a thread)
+    let mut st = State::new();
+    let ev = |res: i64, flags: u32, pid: i64, ptid: i64| SysEvent {
+        ts: 5_000,
+        tid: 42,
+        kind: EventKind::Clone(crate::event::CloneEvent {
+            res,
+            flags: Some(flags),
+            info: crate::event::ProcInfo {
+                exe: Some(b"/bin/x\0"),
+                tid: 42,
+                pid,
+                ptid,
+                ..Default::default()
+            },
+        }),
+    };
+    let out = records(
+        &mut st,
+        &[
+            ev(42, 0, 42, 1),
+            ev(42, cl::CLONE_THREAD, 42, 1),
+            ev(0, 0, 42, 42),
+            ev(0, cl::CLONE_THREAD, 42, 7),
+        ],
+    );
+    // nothing made of it, and no panic
+    assert!(
+        !out.iter().any(
+            |r| matches!(r, Record::Process(p) if p.oid.hpid == 42 && p.oid.create_ts == 5_000)
+        ),
+        "{out:?}"
+    );
+}
