@@ -74,6 +74,16 @@ struct Args {
     /// Print the version and exit.
     #[arg(short = 'v')]
     version: bool,
+    /// Replace an existing `-w` file (otherwise it is an error). An extension.
+    #[arg(long = "overwrite")]
+    overwrite: bool,
+    /// Permission bits of the files written, in octal (default 600). An extension.
+    #[arg(long = "file-mode", value_parser = octal)]
+    file_mode: Option<u32>,
+}
+
+fn octal(s: &str) -> Result<u32, String> {
+    u32::from_str_radix(s, 8).map_err(|e| format!("{s:?} is not an octal mode: {e}"))
 }
 
 fn fail(msg: impl std::fmt::Display) -> ExitCode {
@@ -110,6 +120,10 @@ fn main() -> ExitCode {
     }
     config.scap_input_path = args.scap.clone();
     config.file_path = args.file;
+    config.file_overwrite = args.overwrite;
+    if let Some(m) = args.file_mode {
+        config.file_mode = m;
+    }
     config.socket_path = args.socket;
     if let Some(e) = args.exporter {
         config.exporter_id = e;

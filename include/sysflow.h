@@ -1185,6 +1185,17 @@ typedef struct sysflow_config {
      * Ask the container runtimes for container and pod metadata. Default true.
      */
     bool container_metadata;
+    /**
+     * Permission bits of the output files (default `0600`: records carry process
+     * arguments and environments, which often hold secrets). Directories the library
+     * creates are `0700`.
+     */
+    uint32_t file_mode;
+    /**
+     * Replace an existing file at a single-file `file_path` (default false: an existing
+     * file is an error). Output files are never written through a symlink.
+     */
+    bool file_overwrite;
 } sysflow_config;
 
 #ifdef __cplusplus

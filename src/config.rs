@@ -154,6 +154,14 @@ pub struct SysFlowConfig {
     /// true). When false, containers are written as `incomplete`, with the runtime the
     /// cgroup layout suggests.
     pub container_metadata: bool,
+    /// Permission bits of every output file written (default `0o600`: records carry
+    /// process arguments and environments, which often hold secrets). Directories the
+    /// library creates are `0o700`. Output files are never written through a symlink.
+    pub file_mode: u32,
+    /// Replace an existing file at a single-file `file_path` (default false: an existing
+    /// file makes [`SysFlowDriver::new`](crate::SysFlowDriver::new) fail). Epoch-named
+    /// files never replace one; a taken name gets a `-1`, `-2`, ... suffix.
+    pub file_overwrite: bool,
 }
 
 impl Default for SysFlowConfig {
@@ -189,6 +197,8 @@ impl Default for SysFlowConfig {
             host_root: PathBuf::new(),
             docker_path: None,
             container_metadata: true,
+            file_mode: 0o600,
+            file_overwrite: false,
         }
     }
 }
@@ -226,6 +236,8 @@ impl fmt::Debug for SysFlowConfig {
             .field("host_root", &self.host_root)
             .field("docker_path", &self.docker_path)
             .field("container_metadata", &self.container_metadata)
+            .field("file_mode", &format_args!("{:#o}", self.file_mode))
+            .field("file_overwrite", &self.file_overwrite)
             .finish()
     }
 }
@@ -323,6 +335,13 @@ impl SysFlowConfig {
             if p.as_ref().is_some_and(|p| p.as_os_str().is_empty()) {
                 return bad(format!("{name} is empty; leave it unset instead"));
             }
+        }
+        if self.file_mode & !0o777 != 0 || self.file_mode & 0o200 == 0 {
+            return bad(format!(
+                "file_mode {:#o} must be permission bits (at most 0o777) that let the owner \
+                 write",
+                self.file_mode
+            ));
         }
         let page = 4096;
         if self.single_buffer_dimension < page || self.single_buffer_dimension % page != 0 {

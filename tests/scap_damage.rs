@@ -14,6 +14,7 @@ fn config(scap: &Path, out: &Path) -> SysFlowConfig {
     SysFlowConfig {
         scap_input_path: Some(scap.to_owned()),
         file_path: Some(out.to_owned()),
+        file_overwrite: true, // each case converts again into the same file
         exporter_id: "tests".into(),
         enable_process_flow: false,
         file_only: false,

@@ -13,8 +13,11 @@ use std::path::{Path, PathBuf};
 const MAGIC: &[u8; 4] = b"Obj\x01";
 /// Uncompressed bytes after which a block is closed, as the reference writer does.
 const BLOCK_BYTES: usize = 80_000;
-/// Largest block (compressed or not) a reader accepts.
-const MAX_BLOCK_BYTES: u64 = 512 << 20;
+/// Largest block (compressed or not) a reader accepts. Writers close blocks far below it
+/// (the reference at about 80 kB, Java Avro at 64 kB, fastavro at 16 kB).
+const MAX_BLOCK_BYTES: u64 = 64 << 20;
+/// Largest block a reader inflates: a small hostile file gives an error, not gigabytes.
+const MAX_INFLATED_BYTES: u64 = 64 << 20;
 
 /// Compression of the data blocks of a SysFlow file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -423,9 +426,16 @@ impl<R: Read> SfReader<R> {
             self.raw = raw;
             if self.deflate {
                 self.block.clear();
-                let mut dec = flate2::read::DeflateDecoder::new(&self.raw[..]).take(4 << 30);
+                let mut dec =
+                    flate2::read::DeflateDecoder::new(&self.raw[..]).take(MAX_INFLATED_BYTES + 1);
                 if let Err(e) = dec.read_to_end(&mut self.block) {
                     return Err(self.err(at, format!("cannot inflate block: {e}")));
+                }
+                if self.block.len() as u64 > MAX_INFLATED_BYTES {
+                    return Err(self.err(
+                        at,
+                        format!("block inflates past {} MiB", MAX_INFLATED_BYTES >> 20),
+                    ));
                 }
             } else {
                 std::mem::swap(&mut self.block, &mut self.raw);
@@ -603,6 +613,41 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_deflate_bomb_is_an_error_not_an_allocation() {
+        // a valid header, then one block of 1 record whose 100 kB inflate to 100 MiB
+        let mut file = write_all(AvroCodec::Deflate(6), &[]);
+        let sync: [u8; 16] = file[file.len() - 16..].try_into().unwrap();
+        let mut z = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
+        let zeros = vec![0u8; 1 << 20];
+        for _ in 0..100 {
+            std::io::Write::write_all(&mut z, &zeros).unwrap();
+        }
+        let bomb = z.finish().unwrap();
+        assert!(bomb.len() < 200_000);
+        put_long(&mut file, 1);
+        put_long(&mut file, bomb.len() as i64);
+        file.extend_from_slice(&bomb);
+        file.extend_from_slice(&sync);
+        let mut r = SfReader::new(&file[..], "bomb.sf").unwrap();
+        let e = r.next().expect("an item").unwrap_err().to_string();
+        assert!(
+            e.contains("inflates past 64 MiB") && e.contains("bomb.sf"),
+            "{e}"
+        );
+        // and a block claiming more than the largest accepted size
+        let mut file = write_all(AvroCodec::Null, &[]);
+        put_long(&mut file, 1);
+        put_long(&mut file, 1 << 40);
+        let e = SfReader::new(&file[..], "big.sf")
+            .unwrap()
+            .next()
+            .expect("an item")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("invalid block length"), "{e}");
     }
 
     #[test]

@@ -14,7 +14,7 @@ use crate::aggregate::AggConfig;
 use crate::clock;
 use crate::config::SysFlowConfig;
 use crate::error::{Result, SysFlowError};
-use crate::export::{Backoff, CallbackSink, FanOut, FileSink, SinkStats, SocketSink};
+use crate::export::{Backoff, CallbackSink, FanOut, FileOptions, FileSink, SinkStats, SocketSink};
 use crate::model::SfHeader;
 use crate::state::State;
 use pipeline::{Pipeline, Rotation};
@@ -136,10 +136,15 @@ impl SysFlowDriver {
             // Live output rotates and carries the epoch in its name; a conversion writes
             // exactly the path given (the reference behaves the same), unless asked to
             // rotate by capture time.
+            let opts = FileOptions {
+                codec: config.file_codec,
+                mode: config.file_mode,
+                overwrite: config.file_overwrite,
+            };
             let sink = if live {
-                FileSink::create(path, config.file_codec, Some(clock::wall_s()))?
+                FileSink::with_options(path, opts, true, Some(clock::wall_s()))?
             } else {
-                FileSink::with_rotation(path, config.file_codec, config.rotate_offline, None)?
+                FileSink::with_options(path, opts, config.rotate_offline, None)?
             };
             outputs.set_file(sink);
         }

@@ -47,13 +47,75 @@ impl OutputPath {
 
 type Writer = AvroFileWriter<BufWriter<fs::File>>;
 
+/// How output files are created.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FileOptions {
+    /// Compression of the data blocks.
+    pub codec: AvroCodec,
+    /// Permission bits of every file written (default `0o600`: records carry process
+    /// arguments and environments, which often hold secrets). Directories the sink
+    /// creates are `0o700`.
+    pub mode: u32,
+    /// Replace a file that already exists at a configured single-file path (default
+    /// false: that is an error). Epoch-named files never replace one: a taken name gets a
+    /// `-1`, `-2`, ... suffix.
+    pub overwrite: bool,
+}
+
+impl Default for FileOptions {
+    fn default() -> Self {
+        Self {
+            codec: AvroCodec::default(),
+            mode: 0o600,
+            overwrite: false,
+        }
+    }
+}
+
+/// Creates an output file: never through a symlink (`O_NOFOLLOW`), never replacing an
+/// existing file unless `replace`, with exactly `mode`.
+fn create_file(name: &Path, mode: u32, replace: bool) -> std::io::Result<fs::File> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let mut o = fs::OpenOptions::new();
+    o.write(true)
+        .mode(mode)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC);
+    if replace {
+        o.create(true).truncate(true);
+    } else {
+        o.create_new(true);
+    }
+    let f = o.open(name)?;
+    // the umask may have narrowed it, and a replaced file keeps its old mode otherwise
+    f.set_permissions(fs::Permissions::from_mode(mode))?;
+    Ok(f)
+}
+
+/// The error for an output file that could not be created.
+fn create_error(name: &Path, e: std::io::Error) -> SysFlowError {
+    let symlink = fs::symlink_metadata(name).is_ok_and(|m| m.file_type().is_symlink());
+    let why = match e.raw_os_error() {
+        Some(libc::ELOOP | libc::EEXIST) if symlink => {
+            "it is a symlink (output files are never written through one)"
+        }
+        Some(libc::EEXIST) => "it exists (set file_overwrite to replace it)",
+        _ => "",
+    };
+    let what = if why.is_empty() {
+        format!("cannot create output file {}", name.display())
+    } else {
+        format!("cannot create output file {}: {why}", name.display())
+    };
+    SysFlowError::io(what, e)
+}
+
 /// Writes records into SysFlow Avro files; a new file at every rotation.
 ///
 /// Each file starts with the header record whose `filename` is the file's own path, and
 /// is closed (its last block flushed) before the next one is opened.
 pub struct FileSink {
     path: OutputPath,
-    codec: AvroCodec,
+    opts: FileOptions,
     rotating: bool,
     current: PathBuf,
     writer: Option<Writer>,
@@ -66,7 +128,11 @@ impl FileSink {
     ///
     /// Fails at once if the output cannot be created (missing or unwritable directory).
     pub fn create(path: &Path, codec: AvroCodec, start_epoch: Option<i64>) -> Result<Self> {
-        Self::with_rotation(path, codec, start_epoch.is_some(), start_epoch)
+        let opts = FileOptions {
+            codec,
+            ..FileOptions::default()
+        };
+        Self::with_options(path, opts, start_epoch.is_some(), start_epoch)
     }
 
     /// Like [`FileSink::create`], choosing rotation explicitly; a rotating sink without a
@@ -77,12 +143,38 @@ impl FileSink {
         rotating: bool,
         start_epoch: Option<i64>,
     ) -> Result<Self> {
+        let opts = FileOptions {
+            codec,
+            ..FileOptions::default()
+        };
+        Self::with_options(path, opts, rotating, start_epoch)
+    }
+
+    /// Like [`FileSink::with_rotation`], with every file creation option.
+    ///
+    /// Fails at once if the output cannot be created: a missing or unwritable directory,
+    /// a symlink at the file's path, or an existing file at a single-file path without
+    /// [`FileOptions::overwrite`].
+    pub fn with_options(
+        path: &Path,
+        opts: FileOptions,
+        rotating: bool,
+        start_epoch: Option<i64>,
+    ) -> Result<Self> {
         let out = OutputPath::parse(path);
         let dir = match &out {
             OutputPath::Directory(d) => {
-                fs::create_dir_all(d).map_err(|e| {
-                    SysFlowError::io(format!("cannot create output directory {}", d.display()), e)
-                })?;
+                use std::os::unix::fs::DirBuilderExt;
+                fs::DirBuilder::new()
+                    .recursive(true)
+                    .mode(0o700)
+                    .create(d)
+                    .map_err(|e| {
+                        SysFlowError::io(
+                            format!("cannot create output directory {}", d.display()),
+                            e,
+                        )
+                    })?;
                 d.clone()
             }
             OutputPath::Prefix(p) => match p.parent() {
@@ -94,7 +186,7 @@ impl FileSink {
             rotating,
             current: PathBuf::new(),
             path: out,
-            codec,
+            opts,
             writer: None,
         };
         if !rotating || start_epoch.is_some() {
@@ -102,7 +194,7 @@ impl FileSink {
         } else {
             // Check now that files can be created there.
             let probe = dir.join(format!(".sysflow-probe-{}", std::process::id()));
-            fs::File::create(&probe).map_err(|e| {
+            create_file(&probe, 0o600, false).map_err(|e| {
                 SysFlowError::io(format!("cannot create files in {}", dir.display()), e)
             })?;
             let _ = fs::remove_file(&probe);
@@ -119,23 +211,28 @@ impl FileSink {
     }
 
     fn open(&mut self, epoch: Option<i64>) -> Result<()> {
-        let mut name = self.path.file_for(epoch);
-        // Two rotations within one second would reuse a name: never overwrite.
-        if self.writer.is_some() && name == self.current {
-            let base = name.clone().into_os_string();
-            for n in 1.. {
-                let mut s = base.clone();
-                s.push(format!("-{n}"));
-                if !Path::new(&s).exists() {
-                    name = s.into();
-                    break;
+        let name = self.path.file_for(epoch);
+        // Only a configured single-file path is ever replaced (when asked); epoch-named
+        // files take the next free `-N` name, and never the file this sink just closed.
+        let single = matches!(self.path, OutputPath::Prefix(_)) && epoch.is_none();
+        let mut attempt = name.clone();
+        let mut n = 0;
+        let f = loop {
+            let replace = single && self.opts.overwrite;
+            if attempt != self.current {
+                match create_file(&attempt, self.opts.mode, replace) {
+                    Ok(f) => break f,
+                    Err(e) if e.raw_os_error() == Some(libc::EEXIST) && !single && n < 1000 => {}
+                    Err(e) => return Err(create_error(&attempt, e)),
                 }
             }
-        }
-        let f = fs::File::create(&name).map_err(|e| {
-            SysFlowError::io(format!("cannot create output file {}", name.display()), e)
-        })?;
-        let w = AvroFileWriter::new(BufWriter::with_capacity(1 << 16, f), self.codec)
+            n += 1;
+            let mut s = name.clone().into_os_string();
+            s.push(format!("-{n}"));
+            attempt = s.into();
+        };
+        let name = attempt;
+        let w = AvroFileWriter::new(BufWriter::with_capacity(1 << 16, f), self.opts.codec)
             .map_err(|e| SysFlowError::io(format!("writing {}", name.display()), e))?;
         self.writer = Some(w);
         self.current = name;
@@ -225,6 +322,50 @@ mod tests {
         let p = OutputPath::parse(Path::new("/var/out.sf"));
         assert_eq!(p.file_for(None), PathBuf::from("/var/out.sf"));
         assert_eq!(p.file_for(Some(17)), PathBuf::from("/var/out.sf.17"));
+    }
+
+    #[test]
+    fn files_are_private_never_through_a_symlink_and_never_replaced_unasked() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o7777;
+        // a single file: 0600, and an existing one is an error unless overwrite is set
+        let one = dir.path().join("one.sf");
+        drop(FileSink::create(&one, AvroCodec::Null, None).unwrap());
+        assert_eq!(mode(&one), 0o600);
+        let e = FileSink::create(&one, AvroCodec::Null, None).err().unwrap();
+        assert!(e.to_string().contains("exists"), "{e}");
+        fs::set_permissions(&one, fs::Permissions::from_mode(0o644)).unwrap();
+        let opts = FileOptions {
+            overwrite: true,
+            mode: 0o640,
+            ..FileOptions::default()
+        };
+        drop(FileSink::with_options(&one, opts, false, None).unwrap());
+        assert_eq!(mode(&one), 0o640);
+        // a symlink at the path is refused, with or without overwrite
+        let target = dir.path().join("target");
+        fs::write(&target, b"keep").unwrap();
+        let link = dir.path().join("link.sf");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        for o in [FileOptions::default(), opts] {
+            let e = FileSink::with_options(&link, o, false, None).err().unwrap();
+            assert!(e.to_string().contains("symlink"), "{e}");
+        }
+        assert_eq!(fs::read(&target).unwrap(), b"keep");
+        // a directory output: made 0700; epoch names already taken get a suffix
+        let d = dir.path().join("a/b/");
+        let mut dpath = d.clone().into_os_string();
+        dpath.push("/");
+        let dpath = PathBuf::from(dpath);
+        fs::create_dir_all(dir.path().join("a")).unwrap();
+        let s = FileSink::create(&dpath, AvroCodec::Null, Some(7)).unwrap();
+        assert_eq!(mode(&d), 0o700);
+        assert_eq!(s.current_file(), d.join("7"));
+        drop(s);
+        let s = FileSink::create(&dpath, AvroCodec::Null, Some(7)).unwrap();
+        assert_eq!(s.current_file(), d.join("7-1"));
+        assert_eq!(mode(s.current_file()), 0o600);
     }
 
     #[test]

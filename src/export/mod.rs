@@ -8,7 +8,7 @@ mod socket;
 
 pub use callback::CallbackSink;
 pub use fanout::{FanOut, SinkStats};
-pub use file::{FileSink, OutputPath};
+pub use file::{FileOptions, FileSink, OutputPath};
 pub use socket::{Backoff, SocketSink};
 
 pub use crate::aggregate::Links;

@@ -138,15 +138,28 @@ pub struct sysflow_config {
     pub docker_path: *const c_char,
     /// Ask the container runtimes for container and pod metadata. Default true.
     pub container_metadata: bool,
+    // ---- added in 0.3 (a caller built against an older header gets the defaults) ----
+    /// Permission bits of the output files (default `0600`: records carry process
+    /// arguments and environments, which often hold secrets). Directories the library
+    /// creates are `0700`.
+    pub file_mode: u32,
+    /// Replace an existing file at a single-file `file_path` (default false: an existing
+    /// file is an error). Output files are never written through a symlink.
+    pub file_overwrite: bool,
 }
 
-/// Size of the 0.1 layout: the struct up to (not including) the fields added in 0.2.
+/// `sizeof(sysflow_config)` in the 0.1 header: the struct up to the fields added in 0.2.
 const SIZE_0_1: usize = std::mem::offset_of!(sysflow_config, host_root);
+/// `sizeof(sysflow_config)` in the 0.2 header: up to `container_metadata`, rounded up to
+/// the struct's alignment (its padding is not the 0.3 fields that now lie there).
+const SIZE_0_2: usize = (std::mem::offset_of!(sysflow_config, container_metadata) + 1)
+    .next_multiple_of(std::mem::align_of::<sysflow_config>());
+/// `sizeof(sysflow_config)` in this header.
+const SIZE_NOW: usize = std::mem::size_of::<sysflow_config>();
 
-/// The `struct_size` values this version accepts: its own layout and the 0.1 layout (the
-/// fields added since take their defaults). A larger value comes from a newer header,
-/// whose extra fields this library could not honour.
-const KNOWN_SIZES: [usize; 2] = [SIZE_0_1, std::mem::size_of::<sysflow_config>()];
+// The 0.3 fields begin inside the 0.2 struct's tail padding: they are read only from a
+// caller whose struct_size covers the whole 0.3 layout.
+const _: () = assert!(SIZE_0_1 < SIZE_0_2 && SIZE_0_2 <= SIZE_NOW);
 
 impl sysflow_config {
     /// The documented defaults: those of [`SysFlowConfig::default`].
@@ -194,6 +207,8 @@ impl sysflow_config {
             host_root: std::ptr::null(),
             docker_path: std::ptr::null(),
             container_metadata: d.container_metadata,
+            file_mode: d.file_mode,
+            file_overwrite: d.file_overwrite,
         }
     }
 }
@@ -210,10 +225,10 @@ pub(crate) struct ReadConfig {
 /// Reads a field of `*cfg` by value, without forming a reference to the whole struct.
 macro_rules! field {
     ($cfg:ident . $f:ident) => {
-        // SAFETY: `read_config`'s caller guarantees `$cfg` points to a readable
-        // `sysflow_config` whose `struct_size` was checked to be a known size, and fields
-        // past `SIZE_0_1` are only read when it is the full size, so every field read is
-        // in bounds; fields are read by value from their own (aligned) address.
+        // SAFETY: `read_config`'s caller guarantees `$cfg` points to readable memory of
+        // `struct_size` bytes, checked to be at least `SIZE_0_1`; fields of a later
+        // layout are only read when `struct_size` covers that whole layout, so every field
+        // read is in bounds; fields are read by value from their own (aligned) address.
         unsafe { std::ptr::addr_of!((*$cfg).$f).read() }
     };
 }
@@ -278,19 +293,23 @@ unsafe fn path(p: *const c_char) -> Option<PathBuf> {
 /// # Safety
 ///
 /// `cfg` is non-NULL and points to readable memory of at least `size_of::<usize>()`
-/// bytes, and of `struct_size` bytes if that value is a known size; its string fields are
-/// `NULL` or NUL-terminated strings.
+/// bytes, and of `struct_size` bytes if that value is between the 0.1 layout's size and
+/// this one's; its string fields are `NULL` or NUL-terminated strings.
+///
+/// Any `struct_size` from the first released layout (0.1) up to this header's is
+/// accepted: fields of a layout the caller's header predates take their defaults. A larger
+/// size comes from a newer header whose fields this library could not honour.
 pub(crate) unsafe fn read_config(cfg: *const sysflow_config) -> Result<ReadConfig, Failure> {
     // SAFETY: the caller guarantees the first field is readable; it is read by value.
     let size = unsafe { std::ptr::addr_of!((*cfg).struct_size).read() };
-    if !KNOWN_SIZES.contains(&size) {
+    if !(SIZE_0_1..=SIZE_NOW).contains(&size) {
         return Err(Failure::new(
             sysflow_status::UNKNOWN_STRUCT_SIZE,
             format!(
-                "sysflow_driver_new: config struct_size is {size}, this library knows {:?}: \
-                 fill the struct with sysflow_config_init() and build against the sysflow.h \
-                 of the library you link",
-                KNOWN_SIZES
+                "sysflow_driver_new: config struct_size is {size}, this library accepts \
+                 {SIZE_0_1} (0.1 header) to {SIZE_NOW} (its own): fill the struct with \
+                 sysflow_config_init() and build against a sysflow.h no newer than the \
+                 library you link"
             ),
         ));
     }
@@ -357,7 +376,13 @@ pub(crate) unsafe fn read_config(cfg: *const sysflow_config) -> Result<ReadConfi
         k8s_api_cert,
     ] = paths.map(|p| unsafe { path(p) });
     // Fields added in 0.2, read only from a caller that has them.
-    let (host_root, docker_path, container_metadata) = if size > SIZE_0_1 {
+    let d = SysFlowConfig::default();
+    let (file_mode, file_overwrite) = if size >= SIZE_NOW {
+        (field!(cfg.file_mode), flag!(cfg.file_overwrite))
+    } else {
+        (d.file_mode, d.file_overwrite)
+    };
+    let (host_root, docker_path, container_metadata) = if size >= SIZE_0_2 {
         let (h, d) = (field!(cfg.host_root), field!(cfg.docker_path));
         // SAFETY: as for the other path fields.
         let (h, d) = unsafe { (path(h), path(d)) };
@@ -399,6 +424,8 @@ pub(crate) unsafe fn read_config(cfg: *const sysflow_config) -> Result<ReadConfi
         host_root: host_root.unwrap_or_default(),
         docker_path,
         container_metadata,
+        file_mode,
+        file_overwrite,
         ..SysFlowConfig::default()
     };
     Ok(ReadConfig {
@@ -511,6 +538,33 @@ mod tests {
         // SAFETY: valid config memory (larger than the 0.1 size it declares).
         let r = unsafe { read_config(&c) }.unwrap();
         assert!(r.config.docker_path.is_none() && r.config.container_metadata);
+        // The 0.2 header: its fields are read, the 0.3 ones (in its tail padding) are not.
+        let mut c = sysflow_config::defaults();
+        c.struct_size = SIZE_0_2;
+        c.container_metadata = false;
+        c.file_mode = 0o777;
+        c.file_overwrite = true;
+        // SAFETY: valid config memory (larger than the 0.2 size it declares).
+        let r = unsafe { read_config(&c) }.unwrap();
+        assert!(!r.config.container_metadata);
+        assert_eq!(
+            (r.config.file_mode, r.config.file_overwrite),
+            (0o600, false)
+        );
+        // Any size between two layouts is accepted; past this header's is not.
+        for size in [SIZE_0_1 + 8, SIZE_0_2 + 1, SIZE_NOW] {
+            let mut c = sysflow_config::defaults();
+            c.struct_size = size;
+            // SAFETY: valid config memory of SIZE_NOW bytes.
+            assert!(unsafe { read_config(&c) }.is_ok(), "{size}");
+        }
+        for size in [SIZE_0_1 - 8, SIZE_NOW + 8] {
+            let mut c = sysflow_config::defaults();
+            c.struct_size = size;
+            // SAFETY: valid config memory; the size is refused before any other field.
+            let e = unsafe { read_config(&c) }.unwrap_err();
+            assert_eq!(e.status, sysflow_status::UNKNOWN_STRUCT_SIZE, "{size}");
+        }
         let mut c = sysflow_config::defaults();
         c.collection_mode = 7;
         // SAFETY: valid config memory.

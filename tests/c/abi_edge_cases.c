@@ -196,9 +196,12 @@ static void struct_sizes(void) {
     base_config(&big.cfg, &st);
     CHECK(big.cfg.struct_size == sizeof(sysflow_config), "config_init sets struct_size (%zu)",
           big.cfg.struct_size);
+    /* below the first released layout (0.1), or past this header's: refused (sizes in
+     * between are older headers, whose missing fields take their defaults) */
     const size_t sizes[] = {0, 1, offsetof(sysflow_config, rotate_interval),
-                            sizeof(sysflow_config) - 1, sizeof(sysflow_config) + 8,
-                            sizeof(sysflow_config) + 64, (size_t)-1};
+                            offsetof(sysflow_config, host_root) - 8,
+                            sizeof(sysflow_config) + 8, sizeof(sysflow_config) + 64,
+                            (size_t)-1};
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
         char what[96];
         snprintf(what, sizeof what, "struct_size %zu", sizes[i]);

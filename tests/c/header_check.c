@@ -83,6 +83,11 @@ int main(void) {
     FIELD(sysflow_config, file_codec_level);
     FIELD(sysflow_config, rotate_offline);
     FIELD(sysflow_config, env_overrides);
+    FIELD(sysflow_config, host_root);
+    FIELD(sysflow_config, docker_path);
+    FIELD(sysflow_config, container_metadata);
+    FIELD(sysflow_config, file_mode);
+    FIELD(sysflow_config, file_overwrite);
     FIELD(sysflow_process, env);
     FIELD(sysflow_process, container_id);
     FIELD(sysflow_file_event, new_file_oid);
