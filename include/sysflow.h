@@ -1196,6 +1196,11 @@ typedef struct sysflow_config {
      * file is an error). Output files are never written through a symlink.
      */
     bool file_overwrite;
+    /**
+     * Require the reader of `socket_path` to run as this uid (checked with `SO_PEERCRED`
+     * at every connection). Default -1: any reader.
+     */
+    int64_t socket_reader_uid;
 } sysflow_config;
 
 #ifdef __cplusplus

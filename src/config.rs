@@ -162,6 +162,9 @@ pub struct SysFlowConfig {
     /// file makes [`SysFlowDriver::new`](crate::SysFlowDriver::new) fail). Epoch-named
     /// files never replace one; a taken name gets a `-1`, `-2`, ... suffix.
     pub file_overwrite: bool,
+    /// Require the reader of `socket_path` to run as this uid (checked with
+    /// `SO_PEERCRED` at every connection; records carry secrets). `None` (default): any.
+    pub socket_reader_uid: Option<u32>,
 }
 
 impl Default for SysFlowConfig {
@@ -199,6 +202,7 @@ impl Default for SysFlowConfig {
             container_metadata: true,
             file_mode: 0o600,
             file_overwrite: false,
+            socket_reader_uid: None,
         }
     }
 }
@@ -238,6 +242,7 @@ impl fmt::Debug for SysFlowConfig {
             .field("container_metadata", &self.container_metadata)
             .field("file_mode", &format_args!("{:#o}", self.file_mode))
             .field("file_overwrite", &self.file_overwrite)
+            .field("socket_reader_uid", &self.socket_reader_uid)
             .finish()
     }
 }

@@ -269,7 +269,7 @@ fn rust_layout() -> BTreeMap<String, usize> {
         file_read_mode, drop_mode, callback, userdata, debug_mode, k8s_api_url, k8s_api_cert,
         module_checks, collection_mode, app_name, single_buffer_dimension, file_codec,
         file_codec_level, rotate_offline, env_overrides, host_root, docker_path,
-        container_metadata, file_mode, file_overwrite);
+        container_metadata, file_mode, file_overwrite, socket_reader_uid);
     fields!(sysflow_process: env, container_id);
     fields!(sysflow_file_event: new_file_oid);
     fields!(sysflow_network_flow: num_w_send_bytes);

@@ -139,6 +139,95 @@ fn socket_sink_reconnects_counts_drops_and_gives_up() {
 }
 
 #[test]
+fn a_stalled_reader_costs_counted_drops_and_bounded_memory_never_a_wait() {
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("slow.sock");
+    let l = listener(&sock);
+    let mut sink = SocketSink::connect(&sock, Backoff::default()).unwrap();
+    // the reader accepts and then reads nothing
+    let raw = accept(l.as_raw_fd()).unwrap();
+    // SAFETY: `accept` returned a fresh descriptor that nothing else owns.
+    let conn = unsafe { OwnedFd::from_raw_fd(raw) };
+    use sysflow::export::RecordSink;
+    let header = SfHeader {
+        exporter: "x".repeat(200),
+        ..Default::default()
+    };
+    sink.start(&header).unwrap();
+    // ~24 MB of records: far more than the socket buffers and the 8 MiB queue hold
+    let rec = Record::Header(header.clone());
+    let n = 100_000;
+    for _ in 0..n {
+        let view = sysflow::export::RecordView {
+            header: &header,
+            container: None,
+            pod: None,
+            process: None,
+            file: None,
+            new_file: None,
+            record: &rec,
+        };
+        sink.write(&view).unwrap();
+    }
+    assert!(sink.pending_bytes() <= sysflow::export::MAX_PENDING_BYTES);
+    let dropped = sink.dropped();
+    assert!(dropped > 0 && dropped < n, "{dropped}");
+    assert!(
+        !sink.take_reset_request(),
+        "nothing re-exported while the reader is stalled"
+    );
+    // the reader catches up: every packet still queued arrives, then the sink asks for
+    // the entities again (what the reader lost may have named them)
+    let reader = std::thread::spawn(move || {
+        let mut buf = vec![0u8; 1 << 16];
+        let mut got = 0u64;
+        while let Ok(k) = recv(conn.as_raw_fd(), &mut buf, MsgFlags::empty()) {
+            if k == 0 {
+                break;
+            }
+            decode_datum(&buf[..k]).expect("whole packets only");
+            got += 1;
+        }
+        got
+    });
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while sink.pending_bytes() > 0 {
+        assert!(std::time::Instant::now() < deadline, "queue never drained");
+        sink.flush().unwrap();
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    assert!(
+        sink.take_reset_request(),
+        "entities re-exported after the loss"
+    );
+    sink.finish().unwrap();
+    drop(sink);
+    let got = reader.join().unwrap();
+    assert_eq!(
+        got + dropped,
+        n + 1,
+        "every record delivered or counted as dropped"
+    );
+}
+
+#[test]
+fn a_reader_of_another_uid_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("uid.sock");
+    let _l = listener(&sock);
+    let me = nix::unistd::geteuid().as_raw();
+    let other = if me == 65534 { 0 } else { 65534 };
+    let e = SocketSink::connect_as(&sock, Backoff::default(), Some(other))
+        .err()
+        .expect("refused");
+    assert_eq!(e.code(), sysflow::ErrorCode::InvalidConfig);
+    assert!(e.to_string().contains(&format!("uid {me}")), "{e}");
+    let sock2 = dir.path().join("uid2.sock");
+    let _l2 = listener(&sock2);
+    assert!(SocketSink::connect_as(&sock2, Backoff::default(), Some(me)).is_ok());
+}
+
+#[test]
 fn unreachable_socket_fails_at_connect() {
     let e = SocketSink::connect(Path::new("/nonexistent/sf.sock"), Backoff::default())
         .err()

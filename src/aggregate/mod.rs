@@ -384,23 +384,30 @@ impl Aggregator {
         for oid in idle {
             self.delete_process(oid);
         }
-        for p in self.procs.values_mut() {
-            p.written = false;
-        }
         self.containers.retain(|_, c| c.refs > 0);
-        for c in self.containers.values_mut() {
-            c.written = false;
-        }
         let containers = &self.containers;
         self.pods.retain(|uid, _| {
             containers
                 .values()
                 .any(|c| c.rec.pod_id.as_deref() == Some(uid.as_str()))
         });
+        self.files.retain(|_, f| f.refs > 0);
+        self.rewrite_entities();
+    }
+
+    /// Writes every entity (process, container, pod, file) again before its next use,
+    /// without starting a new period: for a sink whose reader lost records (a socket that
+    /// reconnected, or whose slow reader overflowed its queue).
+    pub fn rewrite_entities(&mut self) {
+        for p in self.procs.values_mut() {
+            p.written = false;
+        }
+        for c in self.containers.values_mut() {
+            c.written = false;
+        }
         for p in self.pods.values_mut() {
             p.written = false;
         }
-        self.files.retain(|_, f| f.refs > 0);
         for f in self.files.values_mut() {
             f.written = false;
         }

@@ -149,7 +149,11 @@ impl SysFlowDriver {
             outputs.set_file(sink);
         }
         if let Some(path) = &config.socket_path {
-            outputs.add(Box::new(SocketSink::connect(path, Backoff::default())?));
+            outputs.add(Box::new(SocketSink::connect_as(
+                path,
+                Backoff::default(),
+                config.socket_reader_uid,
+            )?));
         }
         if let Some(cb) = config.callback.take() {
             outputs.add(Box::new(CallbackSink::new(cb)));

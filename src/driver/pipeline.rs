@@ -46,7 +46,8 @@ impl Pipeline {
     }
 
     /// Advances the capture clock to `now_ns`: flow export and expiry, process deletion,
-    /// and rotation when due (or when a sink asks for it, e.g. a socket that reconnected).
+    /// rotation when due, and entities written again when a sink asks for it (a socket
+    /// that reconnected, or whose slow reader lost records).
     pub fn tick(&mut self, now_ns: u64, out: &mut FanOut) -> Result<()> {
         self.agg.set_time(now_ns);
         self.agg.housekeeping(out)?;
@@ -59,7 +60,12 @@ impl Pipeline {
             Some(r) => now - r.period_start >= r.interval_s,
             None => false,
         };
-        if due || out.take_reset_request() {
+        // a sink whose reader lost records gets the entities again; the file output is
+        // not rotated for it
+        if out.take_reset_request() && !due {
+            self.agg.rewrite_entities();
+        }
+        if due {
             self.log_stats(out);
             out.rotate(now)?;
             self.agg.on_rotation();

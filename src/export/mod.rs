@@ -9,7 +9,7 @@ mod socket;
 pub use callback::CallbackSink;
 pub use fanout::{FanOut, SinkStats};
 pub use file::{FileOptions, FileSink, OutputPath};
-pub use socket::{Backoff, SocketSink};
+pub use socket::{Backoff, MAX_PENDING_BYTES, SocketSink};
 
 pub use crate::aggregate::Links;
 

@@ -146,6 +146,9 @@ pub struct sysflow_config {
     /// Replace an existing file at a single-file `file_path` (default false: an existing
     /// file is an error). Output files are never written through a symlink.
     pub file_overwrite: bool,
+    /// Require the reader of `socket_path` to run as this uid (checked with `SO_PEERCRED`
+    /// at every connection). Default -1: any reader.
+    pub socket_reader_uid: i64,
 }
 
 /// `sizeof(sysflow_config)` in the 0.1 header: the struct up to the fields added in 0.2.
@@ -209,6 +212,7 @@ impl sysflow_config {
             container_metadata: d.container_metadata,
             file_mode: d.file_mode,
             file_overwrite: d.file_overwrite,
+            socket_reader_uid: d.socket_reader_uid.map_or(-1, i64::from),
         }
     }
 }
@@ -377,10 +381,18 @@ pub(crate) unsafe fn read_config(cfg: *const sysflow_config) -> Result<ReadConfi
     ] = paths.map(|p| unsafe { path(p) });
     // Fields added in 0.2, read only from a caller that has them.
     let d = SysFlowConfig::default();
-    let (file_mode, file_overwrite) = if size >= SIZE_NOW {
-        (field!(cfg.file_mode), flag!(cfg.file_overwrite))
+    let (file_mode, file_overwrite, socket_reader_uid) = if size >= SIZE_NOW {
+        let uid = match field!(cfg.socket_reader_uid) {
+            -1 => None,
+            u => Some(u32::try_from(u).map_err(|_| {
+                bad(format!(
+                    "invalid configuration: socket_reader_uid {u} is not a uid (or -1: any)"
+                ))
+            })?),
+        };
+        (field!(cfg.file_mode), flag!(cfg.file_overwrite), uid)
     } else {
-        (d.file_mode, d.file_overwrite)
+        (d.file_mode, d.file_overwrite, d.socket_reader_uid)
     };
     let (host_root, docker_path, container_metadata) = if size >= SIZE_0_2 {
         let (h, d) = (field!(cfg.host_root), field!(cfg.docker_path));
@@ -426,6 +438,7 @@ pub(crate) unsafe fn read_config(cfg: *const sysflow_config) -> Result<ReadConfi
         container_metadata,
         file_mode,
         file_overwrite,
+        socket_reader_uid,
         ..SysFlowConfig::default()
     };
     Ok(ReadConfig {

@@ -88,6 +88,7 @@ int main(void) {
     FIELD(sysflow_config, container_metadata);
     FIELD(sysflow_config, file_mode);
     FIELD(sysflow_config, file_overwrite);
+    FIELD(sysflow_config, socket_reader_uid);
     FIELD(sysflow_process, env);
     FIELD(sysflow_process, container_id);
     FIELD(sysflow_file_event, new_file_oid);
