@@ -414,6 +414,50 @@ fn c_example_counts_what_the_rust_api_delivers() {
 }
 
 #[test]
+fn a_program_built_against_the_0_2_header_runs_with_this_library() {
+    if !tools(&["gcc", "pkg-config"]) {
+        return;
+    }
+    let Some(traces) = common::corpus_files("scap") else {
+        return;
+    };
+    // the 0.2 header, as sysflow.h, ahead of the current one on the include path
+    let inc = build_dir().join("include-0.2");
+    std::fs::create_dir_all(&inc).unwrap();
+    std::fs::copy(root().join("tests/c/sysflow-0.2.h"), inc.join("sysflow.h")).unwrap();
+    let text = std::fs::read_to_string(inc.join("sysflow.h")).unwrap();
+    assert!(
+        !text.contains("file_overwrite"),
+        "the 0.2 header predates the 0.3 config fields"
+    );
+    let exe = compile(
+        "gcc",
+        &["-std=c11"],
+        &root().join("examples/c/sysflow_count.c"),
+        "sysflow_count_0_2",
+        &[&format!("-I{}", inc.display())],
+    );
+    for scap in traces.iter().take(3) {
+        let out = c_command(&exe)
+            .arg(scap)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .output()
+            .unwrap();
+        check(
+            &format!("sysflow_count (0.2 header) {}", scap.display()),
+            &out,
+        );
+        assert_eq!(
+            parse_counts(&out.stdout),
+            rust_counts(scap),
+            "{}: a 0.2 program's counts differ from the Rust API's",
+            scap.display()
+        );
+    }
+}
+
+#[test]
 fn c_example_captures_live() {
     if !nix::unistd::Uid::effective().is_root() {
         common::skip("live capture needs root (CAP_BPF)");
