@@ -1203,6 +1203,79 @@ typedef struct sysflow_config {
     int64_t socket_reader_uid;
 } sysflow_config;
 
+/**
+ * What a driver's run delivered and lost, by cause (all counts since the run started).
+ *
+ * Filled by `sysflow_driver_stats`. Set `struct_size` to `sizeof(sysflow_stats)` first:
+ * the library writes only the fields that size covers, so the struct can grow (a newer
+ * library leaves the fields of an older header alone; fields an older library does not
+ * know are left as the caller set them).
+ */
+typedef struct sysflow_stats {
+    /**
+     * `sizeof(sysflow_stats)` of the header the caller was compiled with.
+     */
+    size_t struct_size;
+    /**
+     * Syscall events read from the source (kernel records, or capture events).
+     */
+    uint64_t events;
+    /**
+     * Records delivered to the outputs (headers included).
+     */
+    uint64_t records;
+    /**
+     * Records an output had to drop (a socket reader gone, or too slow).
+     */
+    uint64_t sink_drops;
+    /**
+     * Kernel records lost because the ring buffer was full (live).
+     */
+    uint64_t ring_drops;
+    /**
+     * Syscalls skipped by `sampling_ratio` (live).
+     */
+    uint64_t sampled_out;
+    /**
+     * Kernel records or counter entries that could not be decoded (live).
+     */
+    uint64_t decode_errors;
+    /**
+     * Read/write calls shipped one by one because no counter slot was free: delivered,
+     * not lost (live).
+     */
+    uint64_t counter_overflows;
+    /**
+     * Counters delivered after their fd was closed by another thread: delivered, charged
+     * to the file the fd named (live).
+     */
+    uint64_t late_counters;
+    /**
+     * io_uring completions of operations not turned into records (live).
+     */
+    uint64_t uring_unmodeled;
+    /**
+     * Fds received with `SCM_RIGHTS` past those the probe names per message (live).
+     */
+    uint64_t scm_rights_unnamed;
+    /**
+     * Native IPv6 flows left out (the v5 schema holds IPv4 addresses only).
+     */
+    uint64_t omitted_ipv6_flows;
+    /**
+     * Container runtime calls that timed out (live).
+     */
+    uint64_t metadata_timeouts;
+    /**
+     * Container runtime calls that failed otherwise (live).
+     */
+    uint64_t metadata_errors;
+    /**
+     * Container lookups dropped because the metadata queue was full (live).
+     */
+    uint64_t metadata_queue_full;
+} sysflow_stats;
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -1321,6 +1394,24 @@ void sysflow_driver_free(struct sysflow_driver *driver);
  * free it.
  */
 const char *sysflow_version(void);
+
+/**
+ * Fills `*out` with what the driver's run delivered and lost, by cause.
+ *
+ * Available once `sysflow_driver_run` has returned `SYSFLOW_STATUS_OK` (every count of
+ * the whole run); before the run, or after a failed run, every count is 0. While the
+ * driver runs on another thread it returns `SYSFLOW_STATUS_ALREADY_RUNNING`.
+ *
+ * `out->struct_size` must be set by the caller (`sizeof(sysflow_stats)`); only the fields
+ * within it are written. Returns `SYSFLOW_STATUS_NULL_ARGUMENT` for a `NULL` argument and
+ * `SYSFLOW_STATUS_UNKNOWN_STRUCT_SIZE` for a size smaller than the first layout.
+ *
+ * # Safety
+ *
+ * `driver` must be `NULL` or a live driver from `sysflow_driver_new`; `out` must be `NULL`
+ * or point to writable memory of `out->struct_size` bytes.
+ */
+sysflow_status sysflow_driver_stats(const struct sysflow_driver *driver, struct sysflow_stats *out);
 
 /**
  * A static, NUL-terminated English description of `status` (never `NULL`; "unknown

@@ -31,6 +31,24 @@ pub struct sysflow_driver {
     driver: parking_lot::Mutex<SysFlowDriver>,
     /// Shared with the record callback adapter.
     shared: Arc<CallbackShared>,
+    /// What the (successful) run counted, for `sysflow_driver_stats`.
+    summary: parking_lot::Mutex<Option<crate::driver::RunSummary>>,
+}
+
+impl sysflow_driver {
+    /// The run's counts: zero before the run or after a failed one; `None` while running.
+    pub(crate) fn stats(&self) -> Option<super::stats::sysflow_stats> {
+        if self.state.load(Ordering::SeqCst) & RUNNING != 0 {
+            return None;
+        }
+        Some(self.summary.lock().as_ref().map_or_else(
+            || super::stats::sysflow_stats {
+                struct_size: std::mem::size_of::<super::stats::sysflow_stats>(),
+                ..Default::default()
+            },
+            super::stats::sysflow_stats::from_summary,
+        ))
+    }
 }
 
 /// Creates a driver from `cfg` and stores it in `*out`.
@@ -81,6 +99,7 @@ pub unsafe extern "C" fn sysflow_driver_new(
             state: AtomicU8::new(IDLE),
             driver: parking_lot::Mutex::new(driver),
             shared,
+            summary: parking_lot::Mutex::new(None),
         });
         // SAFETY: as above, `out` is non-NULL and writable.
         unsafe { out.write(Box::into_raw(handle)) };
@@ -143,6 +162,9 @@ pub unsafe extern "C" fn sysflow_driver_run(driver: *mut sysflow_driver) -> sysf
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             h.driver.lock().run()
         }));
+        if let Ok(Ok(summary)) = &result {
+            *h.summary.lock() = Some(summary.clone());
+        }
         let callback_panic = h.shared.panic.lock().take();
         let previous = h.state.swap(DONE, Ordering::SeqCst);
         // `h` is not used past this point: once the state is DONE a concurrent

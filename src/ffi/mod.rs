@@ -30,6 +30,7 @@
 mod boundary;
 mod config;
 mod driver;
+mod stats;
 mod status;
 mod view;
 
@@ -44,5 +45,6 @@ pub use driver::{
     sysflow_driver, sysflow_driver_exit, sysflow_driver_free, sysflow_driver_new,
     sysflow_driver_run, sysflow_version,
 };
+pub use stats::{sysflow_driver_stats, sysflow_stats};
 pub use status::{sysflow_status, sysflow_status_str};
 pub use view::*;

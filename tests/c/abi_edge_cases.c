@@ -293,8 +293,38 @@ static unsigned long full_run(void) {
     sysflow_driver *d = NULL;
     CHECK_STATUS(sysflow_driver_new(&cfg, &d), SYSFLOW_STATUS_OK, "new");
     st.self = d;
+    sysflow_stats stats;
+    memset(&stats, 0xff, sizeof stats);
+    stats.struct_size = sizeof stats;
+    CHECK_STATUS(sysflow_driver_stats(d, &stats), SYSFLOW_STATUS_OK, "stats before the run");
+    CHECK(stats.events == 0 && stats.records == 0 && stats.sink_drops == 0,
+          "stats before the run are zero");
+    CHECK_STATUS(sysflow_driver_stats(NULL, &stats), SYSFLOW_STATUS_NULL_ARGUMENT,
+                 "stats(NULL driver)");
+    CHECK_STATUS(sysflow_driver_stats(d, NULL), SYSFLOW_STATUS_NULL_ARGUMENT, "stats(NULL out)");
+    stats.struct_size = 8;
+    CHECK_STATUS(sysflow_driver_stats(d, &stats), SYSFLOW_STATUS_UNKNOWN_STRUCT_SIZE,
+                 "stats with a struct_size below the first layout");
     CHECK_STATUS(sysflow_driver_run(d), SYSFLOW_STATUS_OK, "run");
     CHECK(st.records > 0, "the callback received %lu records", st.records);
+    /* a caller built against a newer header: the bytes past this header's struct are left
+     * alone */
+    union {
+        sysflow_stats s;
+        unsigned char bytes[sizeof(sysflow_stats) + 16];
+    } big;
+    memset(&big, 0xab, sizeof big);
+    big.s.struct_size = sizeof big;
+    CHECK_STATUS(sysflow_driver_stats(d, &big.s), SYSFLOW_STATUS_OK, "stats after the run");
+    CHECK(big.s.struct_size == sizeof big && big.bytes[sizeof(sysflow_stats)] == 0xab &&
+              big.bytes[sizeof big - 1] == 0xab,
+          "only this header's fields are written");
+    /* every record the callback got, headers aside, is counted; a conversion loses none */
+    CHECK(big.s.events > 0 && big.s.records >= st.records && big.s.sink_drops == 0 &&
+              big.s.ring_drops == 0 && big.s.sampled_out == 0 && big.s.decode_errors == 0,
+          "stats after the run: %llu events, %llu records, %llu dropped",
+          (unsigned long long)big.s.events, (unsigned long long)big.s.records,
+          (unsigned long long)big.s.sink_drops);
     CHECK(st.bad_views == 0, "every view is well-formed (%lu bad)", st.bad_views);
     CHECK_STATUS(sysflow_driver_run(d), SYSFLOW_STATUS_ALREADY_RAN, "second run");
     CHECK_STATUS(sysflow_driver_exit(d), SYSFLOW_STATUS_OK, "exit after the run");
