@@ -163,7 +163,7 @@ pub unsafe extern "C" fn sysflow_driver_run(driver: *mut sysflow_driver) -> sysf
             h.driver.lock().run()
         }));
         if let Ok(Ok(summary)) = &result {
-            *h.summary.lock() = Some(summary.clone());
+            *h.summary.lock() = Some(*summary);
         }
         let callback_panic = h.shared.panic.lock().take();
         let previous = h.state.swap(DONE, Ordering::SeqCst);
