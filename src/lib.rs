@@ -42,6 +42,9 @@ mod error;
 pub mod event;
 pub mod export;
 pub mod ffi;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod model;
 pub mod runtime;
 pub mod source;

@@ -7,8 +7,8 @@
 //! [`crate::aggregate::Emit`] trait.
 
 mod live;
-mod offline;
-mod pipeline;
+pub(crate) mod offline;
+pub(crate) mod pipeline;
 
 use crate::aggregate::AggConfig;
 use crate::clock;

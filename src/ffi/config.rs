@@ -600,3 +600,57 @@ mod tests {
         );
     }
 }
+
+/// Fuzzing entry point: a config whose scalar fields come from `bytes` and whose string
+/// fields are NUL-terminated pieces of them, read as `sysflow_driver_new` reads it, then
+/// validated. Whether it was accepted.
+#[cfg(feature = "fuzzing")]
+pub(crate) fn fuzz_config(bytes: &[u8]) -> bool {
+    use std::ffi::CString;
+    let mut c = sysflow_config::defaults();
+    let mut it = bytes.iter().copied();
+    let mut byte = || it.next().unwrap_or(0);
+    let u32_ = |b: &mut dyn FnMut() -> u8| u32::from_le_bytes([b(), b(), b(), b()]);
+    c.struct_size = SIZE_0_1 + usize::from(byte()) * 8 % (SIZE_NOW + 16 - SIZE_0_1);
+    c.filter_containers = byte() & 1 == 1;
+    c.rotate_interval = u32_(&mut byte);
+    c.sampling_ratio = u32_(&mut byte);
+    c.cri_timeout_ms = u64::from(u32_(&mut byte)) << (byte() % 32);
+    c.file_read_mode = u32_(&mut byte) as i32;
+    c.collection_mode = u32_(&mut byte) as i32;
+    c.single_buffer_dimension = u64::from(u32_(&mut byte)) << (byte() % 24);
+    c.file_codec = (byte() % 4) as i32;
+    c.file_codec_level = u32::from(byte());
+    c.file_mode = u32_(&mut byte);
+    c.socket_reader_uid = i64::from(u32_(&mut byte) as i32);
+    let rest: Vec<u8> = bytes.iter().skip(40).copied().collect();
+    let strings: Vec<CString> = rest
+        .split(|&b| b == 0)
+        .map(|s| CString::new(s).unwrap_or_default())
+        .collect();
+    let s = |i: usize| strings.get(i).map_or(std::ptr::null(), |s| s.as_ptr());
+    c.exporter_id = s(0);
+    c.node_ip = s(1);
+    c.falco_filter = s(2);
+    c.k8s_api_url = s(3);
+    c.app_name = s(4);
+    c.cri_path = s(5);
+    c.k8s_api_cert = s(6);
+    c.host_root = s(7);
+    c.docker_path = s(8);
+    // never an output that would touch the file system or the network
+    c.file_path = std::ptr::null();
+    c.socket_path = std::ptr::null();
+    c.scap_input_path = s(9);
+    // SAFETY: `c` is a whole sysflow_config (its struct_size never exceeds what the
+    // reader accepts without reading past `SIZE_NOW`: larger sizes are refused first), and
+    // every string field is NULL or a live NUL-terminated string of `strings`.
+    match unsafe { read_config(&c) } {
+        Ok(r) => {
+            let mut cfg = r.config;
+            cfg.callback = Some(Box::new(|_| {}));
+            cfg.validate().is_ok()
+        }
+        Err(_) => false,
+    }
+}

@@ -35,6 +35,8 @@ mod status;
 mod view;
 
 pub use boundary::sysflow_last_error;
+#[cfg(feature = "fuzzing")]
+pub(crate) use config::fuzz_config;
 pub use config::{
     SYSFLOW_CODEC_DEFLATE, SYSFLOW_CODEC_NULL, SYSFLOW_COLLECTION_MODE_CONSUMER,
     SYSFLOW_COLLECTION_MODE_FLOW, SYSFLOW_COLLECTION_MODE_NO_FILES, SYSFLOW_FILE_READ_MODE_ALL,

@@ -105,6 +105,12 @@ mod skel;
 mod syscalls;
 
 pub use procfs::proc_snapshot;
+
+/// Decodes one ring-buffer record (fuzzing entry point): whether it decoded.
+#[cfg(feature = "fuzzing")]
+pub(crate) fn decode_for_fuzzing(rec: &[u8]) -> bool {
+    decode::event(rec).is_ok()
+}
 pub(crate) use procfs::{fd_now, fd_seen_info, fds_now};
 
 use crate::config::{CollectionMode, SysFlowConfig};
