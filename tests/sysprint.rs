@@ -11,7 +11,11 @@
 //! Both tools run with stdin, stdout and stderr not a terminal, so the table is 80
 //! columns wide for both. The official tool takes about a second per run, so files are
 //! batched per format and the batches run in parallel threads.
+//!
+//! The published traces of `../shared/cases` are compared the same way, file by file, in
+//! [`cases`], with one test per case for the values its README names.
 
+mod cases;
 mod common;
 
 use std::path::{Path, PathBuf};

@@ -209,20 +209,34 @@ impl ProcKey {
 }
 
 /// What the file's own writer schema declares, where an absent field prints differently
-/// from its default value.
+/// from its default value (the official tool prints `""` for each of these when the
+/// schema lacks it).
 #[derive(Clone, Copy, Debug)]
 pub struct SchemaInfo {
     /// Whether `Process` has the `entry` field (otherwise `proc.entry` is `""`).
     pub process_has_entry: bool,
+    /// Whether `NetworkFlow` has the `fd` field (otherwise a network flow's `file.fd` is
+    /// `""`).
+    pub network_flow_has_fd: bool,
+    /// Whether `FileFlow` has the `fd` field (otherwise a file flow's `file.fd` is `""`).
+    pub file_flow_has_fd: bool,
+    /// Whether `FileFlow` has the `openFlags` field (otherwise `file.openflags` is `""`;
+    /// the official tool stops with an error there).
+    pub file_flow_has_open_flags: bool,
 }
 
 impl SchemaInfo {
     /// Reads the relevant facts from the embedded schema JSON.
     pub fn from_schema_json(json: &str) -> Self {
         let v: serde_json::Value = serde_json::from_str(json).unwrap_or_default();
+        let has = |record: &str, field: &str| {
+            record_fields(&v, record).is_none_or(|fields| fields.contains(&field))
+        };
         SchemaInfo {
-            process_has_entry: record_fields(&v, "Process")
-                .is_none_or(|fields| fields.contains(&"entry")),
+            process_has_entry: has("Process", "entry"),
+            network_flow_has_fd: has("NetworkFlow", "fd"),
+            file_flow_has_fd: has("FileFlow", "fd"),
+            file_flow_has_open_flags: has("FileFlow", "openFlags"),
         }
     }
 }
@@ -545,8 +559,8 @@ impl<'a> Flat<'a> {
             F::PprocArgs => text_or_empty(pproc.map(|p| p.exe_args.as_str())),
             F::PprocCreatets => pproc.map_or(Value::EMPTY, |p| int(p.oid.create_ts)),
             F::FileFd => match (ff, nf) {
-                (Some(f), _) => int(f.fd),
-                (_, Some(n)) => int(n.fd),
+                (Some(f), _) if self.schema.file_flow_has_fd => int(f.fd),
+                (_, Some(n)) if self.schema.network_flow_has_fd => int(n.fd),
                 _ => Value::EMPTY,
             },
             F::FilePath => text_or_empty(self.file1.map(|f| f.path.as_str())),
@@ -557,7 +571,9 @@ impl<'a> Flat<'a> {
                     char::from_u32(f.restype as u32).unwrap_or(char::REPLACEMENT_CHARACTER),
                 ))
             }),
-            F::FileOpenflags => ff.map_or(Value::EMPTY, |f| int(f.open_flags)),
+            F::FileOpenflags => ff
+                .filter(|_| self.schema.file_flow_has_open_flags)
+                .map_or(Value::EMPTY, |f| int(f.open_flags)),
             F::NetProto => nf.map_or(Value::EMPTY, |n| int(n.proto)),
             F::NetSport => or_null(nf, |n| int(n.sport)),
             F::NetDport => or_null(nf, |n| int(n.dport)),

@@ -24,8 +24,9 @@
 //! container, pod and files (by OID / FOID) as they stand when it is read; a header record
 //! clears those tables.
 //!
-//! Compatibility: on the reference corpus `json`, `flatjson`, `csv`, `-l` and the default
-//! `str` table are byte-identical to the official tool's. Differences, all deliberate or
+//! Compatibility: on the reference corpus and on the published traces of
+//! `../shared/cases` `json`, `flatjson`, `csv`, `-l` and the default `str` table are
+//! byte-identical to the official tool's. Differences, all deliberate or
 //! at the edges:
 //!
 //! * Errors (a truncated or corrupt file, a record type the official tool cannot print
@@ -35,6 +36,13 @@
 //!   first, including a pending partial table in str mode, and a `-w` JSON array is
 //!   closed (the official tool loses both). A path that is neither a file nor a
 //!   directory is reported and skipped, and the exit status becomes 1.
+//! * A file whose schema layout cannot be read with today's meanings (the 2019 pre-release
+//!   layout, with process events under the name `ProcessFlow` and other opFlags bits, or
+//!   any union member whose fields do not fit its SysFlow record) is refused before any
+//!   output with `unsupported SysFlow schema layout: …` (status 1). The official tool
+//!   prints no records for the pre-release layout either, but exits 0.
+//! * A file flow whose schema has no `openFlags` prints `file.openflags` as `""` (absent,
+//!   like a missing `fd`); the official tool stops with an error at such a record.
 //! * Not supported: SFQL filters (`-f`) and S3 input (`-i s3`, `-e`, `-p`, `-a`, `-s`,
 //!   `--secure`); they are rejected with an error (status 2) instead of being ignored.
 //! * Invalid UTF-8 in a string is decoded with replacement characters (the official tool

@@ -1,7 +1,7 @@
 //! Avro object container files: the `.sf` files SysFlow tools read and write.
 
 use super::binary::{Cursor, decode_record, encode_record};
-use super::generic::GenericDecoder;
+use super::generic::{GenericDecoder, SchemaError};
 use super::schema::schema_v5;
 use crate::error::{Result, SysFlowError};
 use crate::model::Record;
@@ -393,8 +393,12 @@ impl<R: Read> SfReader<R> {
         self.decoder = if schema == schema_v5() {
             Decoder::V5
         } else {
-            let g = GenericDecoder::new(&schema)
-                .map_err(|e| self.err(0, format!("unsupported schema: {e}")))?;
+            let g = GenericDecoder::new(&schema).map_err(|e| match e {
+                SchemaError::Invalid(why) => self.err(0, why),
+                SchemaError::Unsupported(why) => {
+                    SysFlowError::OperationNotSupported(format!("{}: {why}", self.name))
+                }
+            })?;
             if g.is_v5_equivalent() {
                 Decoder::V5
             } else {

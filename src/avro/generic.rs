@@ -1,46 +1,61 @@
 //! Decoding of SysFlow files written with another schema version than v5.
 //!
 //! Older collectors wrote earlier SysFlow schemas (header versions 1000-4: no `filename`,
-//! no process `cwd`/`env`, a container `imagerepo`, …). Such files are decoded with
-//! apache-avro against their own embedded schema and mapped onto the v5 model by record and
-//! field name; fields the old schema lacks take their v5 default (empty, zero, false, none).
+//! no process `cwd`/`env`, no network flow `fd`, …). Such files are decoded with
+//! apache-avro against their own embedded schema, each value by its primitive type, and
+//! mapped onto the v5 model by record full name and field name once [`super::layout`] has
+//! accepted the layout. Fields the old schema lacks take their v5 default (empty, zero,
+//! false, none); a printer that must show them as absent reads the schema itself
+//! ([`SfReader::schema_json`](super::SfReader::schema_json)).
 
+use super::layout;
 use crate::model::*;
 use apache_avro::Schema;
 use apache_avro::reader::datum::GenericDatumReader;
 use apache_avro::types::Value;
 
+/// Why a writer schema cannot be used.
+#[derive(Debug)]
+pub(crate) enum SchemaError {
+    /// Not JSON, not an Avro schema, or not a SysFlow schema.
+    Invalid(String),
+    /// A SysFlow schema whose layout this crate cannot interpret.
+    Unsupported(String),
+}
+
 /// Decoder for one writer schema.
 pub(crate) struct GenericDecoder {
     schema: Schema,
-    /// Record kind of each union branch of `SysFlow.rec` (None: unknown record name).
+    /// Record kind of each union branch of `SysFlow.rec` (None: unknown record full name).
     branches: Vec<Option<RecordKind>>,
     v5_equivalent: bool,
 }
 
 impl GenericDecoder {
-    pub(crate) fn new(json: &str) -> Result<Self, String> {
-        let schema = Schema::parse_str(json).map_err(|e| e.to_string())?;
+    /// Parses a writer schema (without its `logicalType` annotations) and checks that its
+    /// layout can be read (see [`super::layout`]).
+    pub(crate) fn new(json: &str) -> Result<Self, SchemaError> {
+        let invalid = |e: String| SchemaError::Invalid(e);
+        let mut plain: serde_json::Value =
+            serde_json::from_str(json).map_err(|e| invalid(format!("schema is not JSON: {e}")))?;
+        layout::strip_logical_types(&mut plain);
+        let schema =
+            Schema::parse(&plain).map_err(|e| invalid(format!("invalid Avro schema: {e}")))?;
         let Schema::Record(top) = &schema else {
-            return Err("top-level schema is not a record".into());
+            return Err(invalid(
+                "not a SysFlow schema: the top-level type is not a record".into(),
+            ));
         };
         let Some(rec) = top.fields.iter().find(|f| f.name == "rec") else {
-            return Err("no `rec` union field: not a SysFlow schema".into());
+            return Err(invalid("not a SysFlow schema: no `rec` union field".into()));
         };
         let Schema::Union(u) = &rec.schema else {
-            return Err("`rec` is not a union: not a SysFlow schema".into());
+            return Err(invalid("not a SysFlow schema: `rec` is not a union".into()));
         };
-        let branches = u
-            .variants()
-            .iter()
-            .map(|b| match b {
-                Schema::Record(r) => RecordKind::ALL
-                    .into_iter()
-                    .find(|k| k.schema_name() == r.name.name()),
-                _ => None,
-            })
-            .collect();
-        let v5 = Schema::parse_str(super::schema::schema_v5()).map_err(|e| e.to_string())?;
+        let v5 =
+            Schema::parse_str(super::schema::schema_v5()).map_err(|e| invalid(e.to_string()))?;
+        let branches =
+            layout::union_kinds(&schema, u.variants(), &v5).map_err(SchemaError::Unsupported)?;
         let v5_equivalent = v5.canonical_form() == schema.canonical_form();
         Ok(Self {
             schema,
@@ -157,6 +172,20 @@ impl Fields {
         }
     }
 
+    /// The records of an array field (entries that are not records are skipped).
+    fn records(&self, name: &str) -> Vec<Fields> {
+        match self.get(name) {
+            Some(Value::Array(items)) => items
+                .iter()
+                .filter_map(|v| match unwrap_union(v) {
+                    Value::Record(f) => Some(Fields(f.clone())),
+                    _ => None,
+                })
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
     fn str_map(&self, name: &str) -> std::collections::BTreeMap<String, String> {
         match self.get(name) {
             Some(Value::Map(m)) => m
@@ -189,11 +218,7 @@ impl Fields {
 
     fn foid(&self, name: &str) -> Option<Foid> {
         match self.get(name) {
-            Some(Value::Fixed(20, b)) => {
-                let mut a = [0u8; 20];
-                a.copy_from_slice(b);
-                Some(Foid(a))
-            }
+            Some(Value::Fixed(_, b)) => <[u8; 20]>::try_from(b.as_slice()).ok().map(Foid),
             _ => None,
         }
     }
@@ -335,7 +360,7 @@ fn to_record(kind: RecordKind, f: &Fields) -> Result<Record, String> {
             restart_count: f.long("restartCount"),
             labels: f.str_map("labels"),
             selectors: f.str_map("selectors"),
-            services: Vec::new(),
+            services: f.records("services").iter().map(service).collect(),
         }),
         RecordKind::K8sEvent => Record::K8sEvent(K8sEvent {
             kind: f
@@ -350,4 +375,81 @@ fn to_record(kind: RecordKind, f: &Fields) -> Result<Record, String> {
             message: f.string("message"),
         }),
     })
+}
+
+fn service(f: &Fields) -> Service {
+    Service {
+        name: f.string("name"),
+        id: f.string("id"),
+        namespace: f.string("namespace"),
+        port_list: f
+            .records("portList")
+            .iter()
+            .map(|p| Port {
+                port: p.int("port"),
+                target_port: p.int("targetPort"),
+                node_port: p.int("nodePort"),
+                proto: p.string("proto"),
+            })
+            .collect(),
+        cluster_ip: f.longs("clusterIP"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::avro::binary::{encode_datum, tests::samples};
+
+    /// The v5 schema with `logicalType` on every `ts` and `createTS`, and without its last
+    /// union member (so it is not v5-equivalent and is read generically).
+    fn annotated_v5_without_k8s_events() -> String {
+        fn annotate(v: &mut serde_json::Value) {
+            match v {
+                serde_json::Value::Object(m) => {
+                    let timestamp = matches!(
+                        m.get("name").and_then(|n| n.as_str()),
+                        Some("ts" | "createTS")
+                    ) && m.get("type").is_some_and(|t| t == "long");
+                    if timestamp {
+                        m.insert(
+                            "type".into(),
+                            serde_json::json!({"type": "long", "logicalType": "timestamp-millis"}),
+                        );
+                    }
+                    m.values_mut().for_each(annotate);
+                }
+                serde_json::Value::Array(a) => a.iter_mut().for_each(annotate),
+                _ => {}
+            }
+        }
+        let mut v: serde_json::Value =
+            serde_json::from_str(super::super::schema::schema_v5()).unwrap();
+        annotate(&mut v);
+        v["fields"][0]["type"].as_array_mut().unwrap().pop();
+        let json = v.to_string();
+        assert!(json.contains("timestamp-millis"));
+        json
+    }
+
+    #[test]
+    fn every_field_survives_an_annotated_older_schema() {
+        let d = GenericDecoder::new(&annotated_v5_without_k8s_events()).unwrap();
+        assert!(!d.is_v5_equivalent());
+        let mut pods = 0;
+        for r in samples() {
+            if r.kind() == RecordKind::K8sEvent {
+                continue;
+            }
+            if let Record::Pod(p) = &r {
+                assert!(p.services.iter().any(|s| !s.port_list.is_empty()));
+                pods += 1;
+            }
+            let buf = encode_datum(&r);
+            let (back, used) = d.decode(&buf).unwrap();
+            assert_eq!(used, buf.len(), "{:?}", r.kind());
+            assert_eq!(back, r);
+        }
+        assert_eq!(pods, 1);
+    }
 }

@@ -3,6 +3,7 @@
 mod binary;
 mod container;
 mod generic;
+mod layout;
 mod schema;
 
 pub use binary::{DecodeError, decode_datum, encode_datum, encode_record};

@@ -103,6 +103,25 @@ impl RecordKind {
         }
     }
 
+    /// The schema's full record name (`sysflow.entity.SFHeader`, `sysflow.flow.FileFlow`, …):
+    /// what a reader matches a writer's union member against.
+    pub const fn full_name(self) -> &'static str {
+        match self {
+            RecordKind::Header => "sysflow.entity.SFHeader",
+            RecordKind::Container => "sysflow.entity.Container",
+            RecordKind::Process => "sysflow.entity.Process",
+            RecordKind::File => "sysflow.entity.File",
+            RecordKind::ProcessEvent => "sysflow.event.ProcessEvent",
+            RecordKind::NetworkFlow => "sysflow.flow.NetworkFlow",
+            RecordKind::FileFlow => "sysflow.flow.FileFlow",
+            RecordKind::FileEvent => "sysflow.event.FileEvent",
+            RecordKind::NetworkEvent => "sysflow.event.NetworkEvent",
+            RecordKind::ProcessFlow => "sysflow.flow.ProcessFlow",
+            RecordKind::Pod => "sysflow.entity.Pod",
+            RecordKind::K8sEvent => "sysflow.event.K8sEvent",
+        }
+    }
+
     /// Whether records of this kind are events or flows (what a callback receives).
     pub const fn is_event_or_flow(self) -> bool {
         matches!(
