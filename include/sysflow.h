@@ -1274,6 +1274,11 @@ typedef struct sysflow_stats {
      * Container lookups dropped because the metadata queue was full (live).
      */
     uint64_t metadata_queue_full;
+    /**
+     * Events skipped as damaged input (a relation that cannot be, such as a clone whose
+     * child is its own caller).
+     */
+    uint64_t invalid_events;
 } sysflow_stats;
 
 #ifdef __cplusplus

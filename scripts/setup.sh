@@ -39,8 +39,14 @@ if command -v rustup >/dev/null 2>&1; then
   rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
 fi
 
-# Packaging tools for the C development packages (tests/packaging.rs), pinned.
-cargo_tools=(cargo-deb@3.8.0 cargo-generate-rpm@0.21.1)
+# The fuzz targets (scripts/fuzz.sh) build with cargo-fuzz on the nightly toolchain.
+if command -v rustup >/dev/null 2>&1; then
+  rustc +nightly --version >/dev/null 2>&1 || rustup toolchain install nightly --profile minimal
+fi
+
+# Packaging tools for the C development packages (tests/packaging.rs) and cargo-fuzz,
+# pinned.
+cargo_tools=(cargo-deb@3.8.0 cargo-generate-rpm@0.21.1 cargo-fuzz@0.13.2)
 for t in "${cargo_tools[@]}"; do
   bin="${t%@*}"
   if ! command -v "$bin" >/dev/null 2>&1; then

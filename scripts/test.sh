@@ -15,4 +15,6 @@ cargo clippy --no-default-features --lib -- -D warnings
 RUSTDOCFLAGS=-Dwarnings cargo doc --no-deps
 # --no-fail-fast: one failing test binary must not hide the results of the others
 cargo test --release --all-targets --no-fail-fast
+# every fuzz target for a bounded time, seeded with the reference data (scripts/fuzz.sh)
+./scripts/fuzz.sh
 echo "test.sh: all passed"

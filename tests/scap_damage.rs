@@ -131,3 +131,27 @@ fn unwritable_output_fails_in_new() {
     assert_eq!(e.code(), ErrorCode::Io, "{e}");
     assert!(e.to_string().contains("/nonexistent/dir/out.sf"), "{e}");
 }
+
+/// CASE-07 of `../shared/cases`: a clone exit whose result (the child) is its caller.
+/// Damaged input: skipped and counted, never a panic.
+#[test]
+fn a_clone_naming_its_caller_as_child_is_counted_and_skipped() {
+    let case = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/cases/clone_res_is_caller.scap");
+    if !case.exists() {
+        common::skip(&format!("{} not found", case.display()));
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("case07.sf");
+    let summary = SysFlowDriver::new(config(&case, &out))
+        .unwrap()
+        .run()
+        .expect("a clear result, not a panic");
+    assert_eq!(summary.invalid_events, 1);
+    let recs: Vec<Record> = SfReader::open(&out).unwrap().map(Result::unwrap).collect();
+    assert!(
+        !recs.iter().any(|r| matches!(r, Record::Process(_))),
+        "no process made of it: {recs:?}"
+    );
+}

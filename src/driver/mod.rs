@@ -68,6 +68,10 @@ pub struct RunSummary {
     /// IPv4-mapped IPv6 addresses (`::ffff:a.b.c.d`) are IPv4 and written, as the
     /// reference does. Counted once per (thread, fd, endpoints) until its close.
     pub omitted_ipv6_flows: u64,
+    /// Events skipped as damaged input: they state a relation that cannot be (a clone
+    /// whose child is its own caller, parent or group leader). Never applied, never a
+    /// panic.
+    pub invalid_events: u64,
 }
 
 /// The SysFlow driver: captures (from a scap file or live), aggregates, and delivers
@@ -231,6 +235,7 @@ impl SysFlowDriver {
         let mut summary = result?;
         finished?;
         summary.omitted_ipv6_flows = pipe.agg.omitted_ipv6_flows();
+        summary.invalid_events = pipe.state.invalid_events;
         summary.sinks = self.outputs.stats();
         Ok(summary)
     }

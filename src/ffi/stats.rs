@@ -46,6 +46,9 @@ pub struct sysflow_stats {
     pub metadata_errors: u64,
     /// Container lookups dropped because the metadata queue was full (live).
     pub metadata_queue_full: u64,
+    /// Events skipped as damaged input (a relation that cannot be, such as a clone whose
+    /// child is its own caller).
+    pub invalid_events: u64,
 }
 
 impl sysflow_stats {
@@ -66,12 +69,12 @@ impl sysflow_stats {
             metadata_timeouts: s.metadata.timeouts,
             metadata_errors: s.metadata.errors,
             metadata_queue_full: s.metadata.queue_full,
+            invalid_events: s.invalid_events,
         }
     }
 }
 
-/// The smallest `struct_size` accepted: the first layout (0.3) ends at
-/// `metadata_queue_full`.
+/// The smallest `struct_size` accepted: the first layout (0.3), this one.
 const SIZE_0_3: usize = std::mem::size_of::<sysflow_stats>();
 
 /// Fills `*out` with what the driver's run delivered and lost, by cause.

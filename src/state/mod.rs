@@ -78,6 +78,9 @@ pub struct State {
     pub hostname: String,
     /// The Kubernetes node the capture runs on, for `Pod.nodeName` and `Pod.hostIP`.
     pub node: NodeInfo,
+    /// Events skipped because they state a relation that cannot be (a clone whose child
+    /// is its own caller, parent or group leader): damaged input, counted, never applied.
+    pub invalid_events: u64,
     pending_exit: Option<i64>,
     pending_close: Option<(i64, Vec<i64>)>,
     /// Fds closed recently, by (process, fd), oldest first: read/write counters the
@@ -1140,6 +1143,7 @@ impl State {
         let child_tid = c.res;
         if child_tid == tid {
             // a clone cannot return its caller's own id: damaged input, nothing to apply
+            self.invalid_events += 1;
             return;
         }
         // Caller side.
@@ -1237,6 +1241,7 @@ impl State {
         let lookup_tid = if leader { child.ptid } else { child.pid };
         if lookup_tid == tid {
             // its own parent, or a new thread that leads its own group: damaged input
+            self.invalid_events += 1;
             return;
         }
         if !leader {

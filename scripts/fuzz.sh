@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Runs every fuzz target of fuzz/ for a bounded time (default 45 s each; FUZZ_SECONDS to
+# change), seeded with the reference captures, the .sf files and ../shared/cases where
+# present. A crash fails the run; its input is left in fuzz/artifacts/<target>/ (turn it
+# into a regression test). Needs the nightly toolchain and cargo-fuzz (scripts/setup.sh).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+secs="${FUZZ_SECONDS:-45}"
+shared="$(cd .. && pwd)/shared"
+seeds() { # <target> -> seed directories (each holds files of that target's input kind)
+  local d="fuzz/seeds/$1"
+  rm -rf "$d" && mkdir -p "$d"
+  case "$1" in
+    scap_pipeline) find "$shared/reference" "$shared/cases" -name '*.scap' -size -1100k \
+                     -exec cp {} "$d/" \; 2>/dev/null || true ;;
+    sf_reader) find "$shared/reference" "$shared/cases" -name '*.sf' -size -1100k \
+                 -exec cp {} "$d/" \; 2>/dev/null || true ;;
+  esac
+  echo "$d"
+}
+cd fuzz
+cargo +nightly fuzz build --release
+for t in scap_pipeline sf_reader probe_record c_config; do
+  corpus="corpus/$t"
+  mkdir -p "$corpus"
+  seed="$(cd .. && seeds "$t")"
+  echo "fuzz: $t for ${secs}s (seeds: $(ls "../$seed" | wc -l) files)"
+  rm -rf "artifacts/$t"
+  log="$(mktemp)"
+  rc=0
+  cargo +nightly fuzz run --release "$t" "$corpus" "../$seed" -- \
+    -max_total_time="$secs" -max_len=1200000 -rss_limit_mb=2048 -timeout=20 \
+    -print_final_stats=1 >"$log" 2>&1 || rc=$?
+  grep -E "^stat::(number_of_executed_units|peak_rss_mb)|^Done" "$log" || true
+  if [ "$rc" -ne 0 ]; then
+    echo "fuzz: $t failed (exit $rc):"
+    grep -E -A30 "^==|panicked|ERROR" "$log" | head -60
+    ls -l "artifacts/$t" 2>/dev/null || true
+    exit 1
+  fi
+  rm -f "$log"
+done
+echo "fuzz: no crash"
