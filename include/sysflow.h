@@ -1304,17 +1304,35 @@ extern "C" {
 size_t sysflow_last_error(char *buf, size_t len);
 
 /**
- * Fills `*cfg` with the documented defaults and sets `cfg->struct_size`.
+ * Fills the first `size` bytes of `*cfg` with the documented defaults and sets
+ * `cfg->struct_size` to `size`: `size` is `sizeof(sysflow_config)` as declared by the
+ * header the caller was compiled with, so a program built against an older header gets
+ * exactly its own struct filled, nothing past it.
  *
- * Every string is `NULL` (unset), no callback, and the numbers and flags are the
- * reference library's defaults (see each field). Call it before setting any field.
+ * `sysflow.h` defines `sysflow_config_init(cfg)` as a macro calling this with
+ * `sizeof(sysflow_config)`; call it through that macro. Every string is `NULL` (unset),
+ * no callback, and the numbers and flags are the reference library's defaults (see each
+ * field). Call it before setting any field.
  *
- * Returns `SYSFLOW_STATUS_NULL_ARGUMENT` if `cfg` is `NULL`.
+ * Returns `SYSFLOW_STATUS_NULL_ARGUMENT` if `cfg` is `NULL` and
+ * `SYSFLOW_STATUS_UNKNOWN_STRUCT_SIZE` if `size` is not between the first released
+ * layout's size and this library's (nothing is written then).
  *
  * # Safety
  *
- * `cfg` must be `NULL` or point to writable memory of `sizeof(sysflow_config)` bytes, as
- * declared by the `sysflow.h` of this library.
+ * `cfg` must be `NULL` or point to `size` writable bytes.
+ */
+sysflow_status sysflow_config_init_sized(struct sysflow_config *cfg, size_t size);
+
+/**
+ * The `sysflow_config_init` symbol of the 0.1 and 0.2 libraries, kept for programs built
+ * against those headers (which call it directly, without a size): it fills the 0.2
+ * layout (`SIZE_0_2` bytes) and sets `struct_size` to it. Programs built against this
+ * header reach `sysflow_config_init_sized` through the `sysflow_config_init` macro.
+ *
+ * # Safety
+ *
+ * `cfg` must be `NULL` or point to writable memory of the 0.2 `sysflow_config`'s size.
  */
 sysflow_status sysflow_config_init(struct sysflow_config *cfg);
 
@@ -1429,3 +1447,9 @@ const char *sysflow_status_str(sysflow_status status);
 #endif  // __cplusplus
 
 #endif  /* SYSFLOW_H */
+
+/**
+ * Fills `*cfg` with the defaults for the sysflow_config of this header (its size passed
+ * along, so a newer library never writes past it). Call it before setting any field.
+ */
+#define sysflow_config_init(cfg) sysflow_config_init_sized((cfg), sizeof(sysflow_config))

@@ -34,7 +34,7 @@ for t in scap_pipeline sf_reader probe_record c_config; do
   grep -E "^stat::(number_of_executed_units|peak_rss_mb)|^Done" "$log" || true
   if [ "$rc" -ne 0 ]; then
     echo "fuzz: $t failed (exit $rc):"
-    grep -E -A30 "^==|panicked|ERROR" "$log" | head -60
+    grep -E -A30 "^==|panicked|ERROR" "$log" | head -60 || true
     ls -l "artifacts/$t" 2>/dev/null || true
     exit 1
   fi

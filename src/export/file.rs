@@ -79,13 +79,25 @@ fn create_file(name: &Path, mode: u32, replace: bool) -> std::io::Result<fs::Fil
     let mut o = fs::OpenOptions::new();
     o.write(true)
         .mode(mode)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC);
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK);
     if replace {
-        o.create(true).truncate(true);
+        o.create(true);
     } else {
         o.create_new(true);
     }
     let f = o.open(name)?;
+    if replace {
+        // only a plain file of our own is replaced: never a device (/dev/null), a FIFO,
+        // or a hard link to a file elsewhere; checked before anything is changed
+        use std::os::unix::fs::MetadataExt;
+        let m = f.metadata()?;
+        if !m.is_file() || m.nlink() != 1 || m.uid() != nix::unistd::geteuid().as_raw() {
+            return Err(std::io::Error::other(
+                "not a regular file of this user with one link: not replaced",
+            ));
+        }
+        f.set_len(0)?;
+    }
     // the umask may have narrowed it, and a replaced file keeps its old mode otherwise
     f.set_permissions(fs::Permissions::from_mode(mode))?;
     Ok(f)
@@ -193,7 +205,10 @@ impl FileSink {
             sink.open(start_epoch)?;
         } else {
             // Check now that files can be created there.
-            let probe = dir.join(format!(".sysflow-probe-{}", std::process::id()));
+            let nonce = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.subsec_nanos());
+            let probe = dir.join(format!(".sysflow-probe-{}-{nonce}", std::process::id()));
             create_file(&probe, 0o600, false).map_err(|e| {
                 SysFlowError::io(format!("cannot create files in {}", dir.display()), e)
             })?;
@@ -343,6 +358,17 @@ mod tests {
         };
         drop(FileSink::with_options(&one, opts, false, None).unwrap());
         assert_eq!(mode(&one), 0o640);
+        // a device or a hard-linked file is never replaced
+        let e = FileSink::with_options(Path::new("/dev/null"), opts, false, None)
+            .err()
+            .unwrap();
+        assert!(e.to_string().contains("not replaced"), "{e}");
+        let other = dir.path().join("other");
+        fs::write(&other, b"keep").unwrap();
+        let hard = dir.path().join("hard.sf");
+        fs::hard_link(&other, &hard).unwrap();
+        assert!(FileSink::with_options(&hard, opts, false, None).is_err());
+        assert_eq!(fs::read(&other).unwrap(), b"keep");
         // a symlink at the path is refused, with or without overwrite
         let target = dir.path().join("target");
         fs::write(&target, b"keep").unwrap();

@@ -67,6 +67,7 @@ pub struct SocketSink {
     /// Records were dropped since the reader last had everything: entities to re-export
     /// once the queue drains.
     lost: bool,
+    last_reset: Option<Instant>,
     dropped: u64,
     reset_requested: bool,
     peer_uid: Option<u32>,
@@ -74,10 +75,12 @@ pub struct SocketSink {
 
 fn connect_seqpacket(path: &Path, peer_uid: Option<u32>) -> Result<OwnedFd> {
     let io = |what: String, e: nix::Error| SysFlowError::io(what, e.into());
+    // non-blocking: a reader that stopped accepting (full backlog) fails the attempt
+    // instead of stalling the capture; sends are non-blocking anyway
     let fd = socket(
         AddressFamily::Unix,
         SockType::SeqPacket,
-        SockFlag::SOCK_CLOEXEC,
+        SockFlag::SOCK_CLOEXEC | SockFlag::SOCK_NONBLOCK,
         None,
     )
     .map_err(|e| io("cannot create a unix socket".into(), e))?;
@@ -113,21 +116,31 @@ enum Sent {
     Yes,
     /// The reader has no room now.
     Full,
+    /// This packet can never be sent (larger than the socket allows): drop it alone.
+    TooBig,
     /// The peer is gone.
     Lost,
 }
 
 fn send_now(fd: &OwnedFd, packet: &[u8]) -> Sent {
-    match send(
-        std::os::fd::AsRawFd::as_raw_fd(fd),
-        packet,
-        MsgFlags::MSG_NOSIGNAL | MsgFlags::MSG_DONTWAIT,
-    ) {
-        Ok(_) => Sent::Yes,
-        Err(nix::errno::Errno::EAGAIN | nix::errno::Errno::ENOBUFS) => Sent::Full,
-        Err(_) => Sent::Lost,
+    loop {
+        return match send(
+            std::os::fd::AsRawFd::as_raw_fd(fd),
+            packet,
+            MsgFlags::MSG_NOSIGNAL | MsgFlags::MSG_DONTWAIT,
+        ) {
+            Ok(_) => Sent::Yes,
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(nix::errno::Errno::EAGAIN | nix::errno::Errno::ENOBUFS) => Sent::Full,
+            Err(nix::errno::Errno::EMSGSIZE) => Sent::TooBig,
+            Err(_) => Sent::Lost,
+        };
     }
 }
+
+/// Least time between two re-exports asked for after a slow reader lost records (each
+/// re-export is itself a burst a slow reader may not keep up with).
+const RESET_EVERY: Duration = Duration::from_secs(10);
 
 impl SocketSink {
     /// Connects to the listening socket at `path`. Fails at once if nobody listens there.
@@ -150,6 +163,7 @@ impl SocketSink {
             pending: VecDeque::new(),
             pending_bytes: 0,
             lost: false,
+            last_reset: None,
             dropped: 0,
             reset_requested: false,
             peer_uid,
@@ -179,13 +193,21 @@ impl SocketSink {
                     self.pending.pop_front();
                 }
                 Sent::Full => return,
+                Sent::TooBig => {
+                    self.pending_bytes -= p.len();
+                    self.pending.pop_front();
+                    self.dropped += 1;
+                    self.lost = true;
+                }
                 Sent::Lost => {
                     self.fail();
                     return;
                 }
             }
         }
-        if std::mem::take(&mut self.lost) {
+        if self.lost && self.last_reset.is_none_or(|t| t.elapsed() >= RESET_EVERY) {
+            self.lost = false;
+            self.last_reset = Some(Instant::now());
             self.reset_requested = true;
         }
     }
@@ -201,6 +223,11 @@ impl SocketSink {
             match send_now(fd, &self.buf) {
                 Sent::Yes => return,
                 Sent::Full => {}
+                Sent::TooBig => {
+                    self.dropped += 1;
+                    self.lost = true;
+                    return;
+                }
                 Sent::Lost => {
                     self.fail();
                     self.dropped += 1;

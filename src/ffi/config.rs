@@ -448,29 +448,83 @@ pub(crate) unsafe fn read_config(cfg: *const sysflow_config) -> Result<ReadConfi
     })
 }
 
-/// Fills `*cfg` with the documented defaults and sets `cfg->struct_size`.
+/// Fills the first `size` bytes of `*cfg` with the documented defaults and sets
+/// `cfg->struct_size` to `size`: `size` is `sizeof(sysflow_config)` as declared by the
+/// header the caller was compiled with, so a program built against an older header gets
+/// exactly its own struct filled, nothing past it.
 ///
-/// Every string is `NULL` (unset), no callback, and the numbers and flags are the
-/// reference library's defaults (see each field). Call it before setting any field.
+/// `sysflow.h` defines `sysflow_config_init(cfg)` as a macro calling this with
+/// `sizeof(sysflow_config)`; call it through that macro. Every string is `NULL` (unset),
+/// no callback, and the numbers and flags are the reference library's defaults (see each
+/// field). Call it before setting any field.
 ///
-/// Returns `SYSFLOW_STATUS_NULL_ARGUMENT` if `cfg` is `NULL`.
+/// Returns `SYSFLOW_STATUS_NULL_ARGUMENT` if `cfg` is `NULL` and
+/// `SYSFLOW_STATUS_UNKNOWN_STRUCT_SIZE` if `size` is not between the first released
+/// layout's size and this library's (nothing is written then).
 ///
 /// # Safety
 ///
-/// `cfg` must be `NULL` or point to writable memory of `sizeof(sysflow_config)` bytes, as
-/// declared by the `sysflow.h` of this library.
+/// `cfg` must be `NULL` or point to `size` writable bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn sysflow_config_init_sized(
+    cfg: *mut sysflow_config,
+    size: usize,
+) -> sysflow_status {
+    ffi_boundary!(status "sysflow_config_init" => {
+        if cfg.is_null() {
+            return Err(Failure::null("sysflow_config_init", "cfg"));
+        }
+        // SAFETY: non-NULL, and the caller guarantees `size` writable bytes.
+        unsafe { init_sized(cfg, size) }
+    })
+}
+
+/// The `sysflow_config_init` symbol of the 0.1 and 0.2 libraries, kept for programs built
+/// against those headers (which call it directly, without a size): it fills the 0.2
+/// layout (`SIZE_0_2` bytes) and sets `struct_size` to it. Programs built against this
+/// header reach `sysflow_config_init_sized` through the `sysflow_config_init` macro.
+///
+/// # Safety
+///
+/// `cfg` must be `NULL` or point to writable memory of the 0.2 `sysflow_config`'s size.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn sysflow_config_init(cfg: *mut sysflow_config) -> sysflow_status {
     ffi_boundary!(status "sysflow_config_init" => {
         if cfg.is_null() {
             return Err(Failure::null("sysflow_config_init", "cfg"));
         }
-        // SAFETY: non-NULL, and the caller guarantees it points to writable memory for a
-        // `sysflow_config`; `write` does not read or drop the previous (maybe
-        // uninitialised) contents.
-        unsafe { cfg.write(sysflow_config::defaults()) };
-        Ok(())
+        // SAFETY: non-NULL, and the caller guarantees a 0.2-sized struct.
+        unsafe { init_sized(cfg, SIZE_0_2) }
     })
+}
+
+/// Writes the defaults' first `size` bytes to `cfg`, with `struct_size = size`.
+///
+/// # Safety
+///
+/// `cfg` is non-NULL and points to `size` writable bytes.
+unsafe fn init_sized(cfg: *mut sysflow_config, size: usize) -> Result<(), Failure> {
+    if !(SIZE_0_1..=SIZE_NOW).contains(&size) {
+        return Err(Failure::new(
+            sysflow_status::UNKNOWN_STRUCT_SIZE,
+            format!(
+                "sysflow_config_init: size {size} is not a sysflow_config layout this library \
+                 knows ({SIZE_0_1} to {SIZE_NOW}); build against a sysflow.h no newer than \
+                 the library you link"
+            ),
+        ));
+    }
+    let mut d = sysflow_config::defaults();
+    d.struct_size = size;
+    // SAFETY: `cfg` has `size` writable bytes (caller contract) and `d` is a whole struct of
+    // `SIZE_NOW` >= `size` bytes, including its padding bytes, which `defaults()` leaves
+    // unspecified but never reads; the regions are distinct (`d` is on this stack). Only
+    // bytes are copied, so the caller's previous (maybe uninitialised) contents are never
+    // read or dropped.
+    unsafe {
+        std::ptr::copy_nonoverlapping(std::ptr::addr_of!(d).cast::<u8>(), cfg.cast::<u8>(), size);
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -481,7 +535,7 @@ mod tests {
     fn init_then_read_gives_the_rust_defaults() {
         let mut c = std::mem::MaybeUninit::<sysflow_config>::uninit();
         // SAFETY: `c` is writable memory for one config.
-        let status = unsafe { sysflow_config_init(c.as_mut_ptr()) };
+        let status = unsafe { sysflow_config_init_sized(c.as_mut_ptr(), SIZE_NOW) };
         assert_eq!(status, sysflow_status::OK);
         // SAFETY: initialised by `sysflow_config_init`.
         let c = unsafe { c.assume_init() };

@@ -162,10 +162,10 @@ pub unsafe extern "C" fn sysflow_driver_run(driver: *mut sysflow_driver) -> sysf
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             h.driver.lock().run()
         }));
-        if let Ok(Ok(summary)) = &result {
+        let callback_panic = h.shared.panic.lock().take();
+        if let (Ok(Ok(summary)), None) = (&result, &callback_panic) {
             *h.summary.lock() = Some(*summary);
         }
-        let callback_panic = h.shared.panic.lock().take();
         let previous = h.state.swap(DONE, Ordering::SeqCst);
         // `h` is not used past this point: once the state is DONE a concurrent
         // `sysflow_driver_free` may release the handle.

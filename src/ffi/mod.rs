@@ -41,7 +41,7 @@ pub use config::{
     SYSFLOW_CODEC_DEFLATE, SYSFLOW_CODEC_NULL, SYSFLOW_COLLECTION_MODE_CONSUMER,
     SYSFLOW_COLLECTION_MODE_FLOW, SYSFLOW_COLLECTION_MODE_NO_FILES, SYSFLOW_FILE_READ_MODE_ALL,
     SYSFLOW_FILE_READ_MODE_NO_NOISY_READS, SYSFLOW_FILE_READ_MODE_NO_READS, sysflow_config,
-    sysflow_config_init,
+    sysflow_config_init, sysflow_config_init_sized,
 };
 pub use driver::{
     sysflow_driver, sysflow_driver_exit, sysflow_driver_free, sysflow_driver_new,

@@ -1219,6 +1219,16 @@ impl State {
         flags: u32,
         info: &crate::event::ProcInfo<'_>,
     ) {
+        let lookup_tid = if flags & cl::CLONE_THREAD == 0 {
+            info.ptid
+        } else {
+            info.pid
+        };
+        if lookup_tid == tid {
+            // its own parent, or a new thread that leads its own group: damaged input
+            self.invalid_events += 1;
+            return;
+        }
         if let Some(t) = self.threads.get(tid)
             && t.clone_ts != 0
         {
@@ -1239,11 +1249,6 @@ impl State {
         };
         let leader = flags & cl::CLONE_THREAD == 0;
         let lookup_tid = if leader { child.ptid } else { child.pid };
-        if lookup_tid == tid {
-            // its own parent, or a new thread that leads its own group: damaged input
-            self.invalid_events += 1;
-            return;
-        }
         if !leader {
             child.flags |= cl::CLONE_FILES;
         }

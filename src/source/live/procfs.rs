@@ -661,7 +661,12 @@ pub(crate) fn fd_seen_info(kind: &crate::event::EventKind<'_>) -> Option<(i64, F
                 &HashSet::new(),
             )
         }
-        (0o140000, None) => FdInfo::new(FdKind::Unknown, Vec::new()),
+        // no type (anonymous inodes: eventfd, epoll, timerfd, pidfd...) or a socket
+        // without endpoints (netlink, packet): /proc names them better at first use
+        (0, _) | (0o140000, None) => return None,
+        (0o100000, _) if path.is_some_and(|p| p.starts_with(b"/memfd:")) => {
+            FdInfo::new(FdKind::Memfd, path.unwrap_or_default().to_vec())
+        }
         (0o010000, _) => {
             let mut i = FdInfo::new(FdKind::Fifo, Vec::new());
             i.ino = ino;
