@@ -97,6 +97,36 @@
 #define SYSFLOW_CODEC_DEFLATE 1
 
 /**
+ * No log lines (the level of `sysflow_set_log_callback` that turns logging off).
+ */
+#define SYSFLOW_LOG_OFF 0
+
+/**
+ * Errors only.
+ */
+#define SYSFLOW_LOG_ERROR 1
+
+/**
+ * Warnings and errors.
+ */
+#define SYSFLOW_LOG_WARN 2
+
+/**
+ * Information lines (the `enable_stats` lines among them), warnings and errors.
+ */
+#define SYSFLOW_LOG_INFO 3
+
+/**
+ * Debug lines too (those `debug_mode` turns on).
+ */
+#define SYSFLOW_LOG_DEBUG 4
+
+/**
+ * Everything.
+ */
+#define SYSFLOW_LOG_TRACE 5
+
+/**
  * `sysflow_record.kind` of a process event (the SysFlow union branch index).
  */
 #define SYSFLOW_RECORD_PROCESS_EVENT 4
@@ -1204,6 +1234,19 @@ typedef struct sysflow_config {
 } sysflow_config;
 
 /**
+ * A log line's receiver: `level` is one of `SYSFLOW_LOG_ERROR` .. `SYSFLOW_LOG_TRACE`,
+ * `target` names the source of the line (the driver's lines carry the configured
+ * `app_name`), `message` is the line without a trailing newline. Both strings are UTF-8,
+ * NUL-terminated and valid only during the call. `user` is the pointer given to
+ * `sysflow_set_log_callback`.
+ *
+ * It may be called from any thread the library runs (the thread running
+ * `sysflow_driver_run`, and the container metadata thread), possibly concurrently, so it
+ * must be thread-safe. It must not call back into the library.
+ */
+typedef void (*sysflow_log_fn)(int32_t level, const char *target, const char *message, void *user);
+
+/**
  * What a driver's run delivered and lost, by cause (all counts since the run started).
  *
  * Filled by `sysflow_driver_stats`. Set `struct_size` to `sizeof(sysflow_stats)` first:
@@ -1279,6 +1322,22 @@ typedef struct sysflow_stats {
      * child is its own caller).
      */
     uint64_t invalid_events;
+    /**
+     * Events left out by `filter_containers` (host processes).
+     */
+    uint64_t filtered_events;
+    /**
+     * File flows the `file_read_mode` filter kept out.
+     */
+    uint64_t filtered_flows;
+    /**
+     * Reads and writes that moved bytes on an fd nothing could name (in no flow).
+     */
+    uint64_t unknown_fd_ops;
+    /**
+     * Times the socket output lost its reader and connected again.
+     */
+    uint64_t socket_reconnects;
 } sysflow_stats;
 
 #ifdef __cplusplus
@@ -1417,6 +1476,27 @@ void sysflow_driver_free(struct sysflow_driver *driver);
  * free it.
  */
 const char *sysflow_version(void);
+
+/**
+ * Sends the library's log lines up to `max_level` (`SYSFLOW_LOG_OFF` ..
+ * `SYSFLOW_LOG_TRACE`) to `callback`, with `user` passed back on every call.
+ *
+ * The library logs through Rust's `log` facade, which has one logger per process: the
+ * first call installs a logger that forwards to the callback; later calls replace the
+ * callback and level. A `NULL` callback (or `SYSFLOW_LOG_OFF`) stops the delivery; lines
+ * that the configuration asks for (`debug_mode`, `enable_stats`) are then written to
+ * standard error as `<app_name>: <LEVEL> <message>`, as they are before any call.
+ *
+ * Returns `SYSFLOW_STATUS_INVALID_CONFIG` for an unknown level and
+ * `SYSFLOW_STATUS_OPERATION_NOT_SUPPORTED` when another logger (a Rust one, installed
+ * by the application) already receives the lines.
+ *
+ * # Safety
+ *
+ * `callback`, if not `NULL`, must be safe to call with the documented arguments from any
+ * thread at any time until it is replaced (by a later call); `user` is only handed back.
+ */
+sysflow_status sysflow_set_log_callback(sysflow_log_fn callback, void *user, int32_t max_level);
 
 /**
  * Fills `*out` with what the driver's run delivered and lost, by cause.

@@ -92,7 +92,8 @@ pub struct SysFlowConfig {
     pub scap_input_path: Option<PathBuf>,
     /// `falcoFilter`: a Falco-style filter expression on events.
     pub falco_filter: Option<String>,
-    /// `samplingRatio`: keep one syscall in this many (live capture). Default 1.
+    /// `samplingRatio`: keep one syscall in this many (live capture; a conversion refuses
+    /// any other value than 1). Default 1.
     pub sampling_ratio: u32,
     /// `criPath`: the CRI runtime socket for container metadata (live capture). It
     /// replaces the default list (`/run/containerd/containerd.sock`,
@@ -105,7 +106,9 @@ pub struct SysFlowConfig {
     /// most this per container before the container is written as incomplete, and is then
     /// skipped until it answers a health check again. At most [`MAX_CRI_TIMEOUT`].
     pub cri_timeout: Duration,
-    /// `enableStats`: log table sizes and counters at each rotation and at the end.
+    /// `enableStats`: log the reference's table-size line and a line of losses by cause
+    /// (info level, target `app_name`) at each rotation and at the end. Without a logger
+    /// installed, the lines go to standard error.
     pub enable_stats: bool,
     /// `enableProcessFlow`: summarise thread clones/exits into ProcessFlows. Default true.
     pub enable_process_flow: bool,
@@ -114,22 +117,29 @@ pub struct SysFlowConfig {
     pub file_only: bool,
     /// `fileReadMode`: which reads are recorded. Default [`FileReadMode::NoNoisyReads`].
     pub file_read_mode: FileReadMode,
-    /// `dropMode`: drop syscalls SysFlow does not need inside the kernel. Default true.
+    /// `dropMode`: leave out what SysFlow does not need: the probe drops failed `close`
+    /// and `bind` calls in the kernel (the reference's drop mode removes only syscalls
+    /// SysFlow never captures); a conversion leaves out the same events. Default true.
     pub drop_mode: bool,
     /// `callback`: receives every event and flow with its linked entities.
     pub callback: Option<RecordCallback>,
-    /// `debugMode`: verbose diagnostics on stderr.
+    /// `debugMode` (also `DRIVER_LOG=1`): the driver emits debug lines through the `log`
+    /// facade (target `app_name`): the configuration in effect, the probe's load (libbpf's
+    /// messages included), the startup snapshot, per-period losses, the run's summary.
+    /// Without a logger installed, they go to standard error.
     pub debug_mode: bool,
     /// `k8sAPIURL`: Kubernetes API server for K8s events (experimental).
     pub k8s_api_url: Option<String>,
-    /// `k8sAPICert`: certificate for the Kubernetes API server.
+    /// `k8sAPICert`: certificate for the Kubernetes API server (only with `k8s_api_url`;
+    /// alone it is refused).
     pub k8s_api_cert: Option<PathBuf>,
-    /// `moduleChecks`: check privileges, BTF and kernel support before loading the probe.
-    /// Default true.
+    /// `moduleChecks`: check privileges, BTF and kernel support before loading the probe
+    /// (live capture). Default true.
     pub module_checks: bool,
     /// `collectionMode`. Default [`CollectionMode::Flow`].
     pub collection_mode: CollectionMode,
-    /// `appName`: name used in diagnostics. Default `"sysflowlibs"`.
+    /// `appName`: the `log` target of the driver's lines (and their prefix on standard
+    /// error when no logger is installed). Default `"sysflowlibs"`.
     pub app_name: String,
     /// `singleBufferDimension`: ring buffer bytes per online CPU (the probe's ring holds
     /// this times the CPU count, rounded up to a power of two). Default 8 MiB.
@@ -137,7 +147,7 @@ pub struct SysFlowConfig {
     /// Codec of the Avro files written (not in the reference, which always deflates).
     pub file_codec: AvroCodec,
     /// Rotate the output of a capture conversion too, by capture time (the reference never
-    /// rotates conversions; live capture always rotates). Default false.
+    /// rotates conversions; live capture always rotates, and refuses this). Default false.
     pub rotate_offline: bool,
     /// Apply the reference's environment overrides in `SysFlowDriver::new` (default true).
     pub env_overrides: bool,
@@ -309,11 +319,15 @@ impl SysFlowConfig {
         }
     }
 
-    /// Applies the environment overrides from the process environment, and `HOST_ROOT`,
-    /// if set, replaces `host_root` (read as bytes: it is a path).
+    /// Applies the environment overrides from the process environment, and, for a live
+    /// capture, `HOST_ROOT`, if set, replaces `host_root` (read as bytes: it is a path;
+    /// a conversion reads users and containers from its capture, so `HOST_ROOT` has no
+    /// effect there and is not applied).
     pub fn apply_env(&mut self) {
         self.apply_env_from(|k| std::env::var(k).ok());
-        if let Some(root) = std::env::var_os("HOST_ROOT") {
+        if self.scap_input_path.is_none()
+            && let Some(root) = std::env::var_os("HOST_ROOT")
+        {
             self.host_root = root.into();
         }
     }
@@ -380,7 +394,51 @@ impl SysFlowConfig {
         {
             return bad(format!("deflate level {level} is above 12"));
         }
-        Ok(())
+        if self.k8s_api_cert.is_some() {
+            return bad("k8s_api_cert is set without k8s_api_url; it has no effect alone".into());
+        }
+        if self.scap_input_path.is_some() {
+            self.validate_conversion()
+        } else if self.rotate_offline {
+            bad(
+                "rotate_offline applies to capture file conversions; a live capture always \
+                 rotates every rotate_interval"
+                    .into(),
+            )
+        } else {
+            Ok(())
+        }
+    }
+
+    /// A conversion (`scap_input_path` set) refuses every option that only a live capture
+    /// can honour, when it is not at its default: a capture file already holds what its
+    /// capturer kept, and its container metadata comes from the capture.
+    fn validate_conversion(&self) -> Result<()> {
+        let d = SysFlowConfig::default();
+        let live_only = [
+            ("sampling_ratio", self.sampling_ratio != d.sampling_ratio),
+            (
+                "single_buffer_dimension",
+                self.single_buffer_dimension != d.single_buffer_dimension,
+            ),
+            ("cri_path", self.cri_path.is_some()),
+            ("docker_path", self.docker_path.is_some()),
+            ("cri_timeout", self.cri_timeout != d.cri_timeout),
+            ("container_metadata", !self.container_metadata),
+            ("host_root", !self.host_root.as_os_str().is_empty()),
+            ("module_checks", !self.module_checks),
+        ];
+        match live_only.iter().find(|(_, set)| *set) {
+            Some((name, _)) => Err(SysFlowError::InvalidConfig(format!(
+                "{name} applies to live capture only; a conversion of {} cannot honour it: \
+                 leave it at its default",
+                self.scap_input_path
+                    .as_deref()
+                    .unwrap_or(std::path::Path::new(""))
+                    .display()
+            ))),
+            None => Ok(()),
+        }
     }
 }
 

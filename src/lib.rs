@@ -37,6 +37,7 @@ pub mod aggregate;
 pub mod avro;
 pub mod clock;
 mod config;
+mod diag;
 mod driver;
 mod error;
 pub mod event;

@@ -172,7 +172,11 @@ impl Aggregator {
         filtered: bool,
         out: &mut dyn Emit,
     ) -> Result<()> {
-        if Self::suppressed(ff.op_flags) || (filtered && !self.passes_read_filter(ff, name)) {
+        if Self::suppressed(ff.op_flags) {
+            return Ok(());
+        }
+        if filtered && !self.passes_read_filter(ff, name) {
+            self.filtered_flows += 1;
             return Ok(());
         }
         self.write_linked(

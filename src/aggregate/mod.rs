@@ -196,6 +196,10 @@ pub struct Aggregator {
     ipv6_open: HashSet<Ipv6FlowKey>,
     /// Native IPv6 flows omitted so far.
     ipv6_omitted: u64,
+    /// File flows the read filter kept out.
+    filtered_flows: u64,
+    /// Reads and writes on fds the state does not know.
+    unknown_fd_ops: u64,
 }
 
 /// A native IPv6 flow: process id, thread id, fd, source address and port, destination
@@ -231,6 +235,8 @@ impl Aggregator {
             records: [0; 12],
             ipv6_open: HashSet::default(),
             ipv6_omitted: 0,
+            filtered_flows: 0,
+            unknown_fd_ops: 0,
         }
     }
 
@@ -273,6 +279,18 @@ impl Aggregator {
     /// operation and its close or the thread's exit.
     pub fn omitted_ipv6_flows(&self) -> u64 {
         self.ipv6_omitted
+    }
+
+    /// File flow records the `file_read_mode` filter kept out so far (each export of a
+    /// flow the filter drops counts once).
+    pub fn filtered_flows(&self) -> u64 {
+        self.filtered_flows
+    }
+
+    /// Read and write operations that moved bytes on an fd the state does not know, so
+    /// in no flow, so far. Counted per operation (a counter batch counts its operations).
+    pub fn unknown_fd_ops(&self) -> u64 {
+        self.unknown_fd_ops
     }
 
     /// Records written of one kind.
@@ -597,6 +615,9 @@ impl Aggregator {
     ) -> Result<()> {
         let Some(fd) = fd else { return Ok(()) };
         let Some(info) = st.fd(tid, fd) else {
+            if op.flag.intersects(OpFlags::READ_RECV | OpFlags::WRITE_SEND) && op.bytes > 0 {
+                self.unknown_fd_ops += op.ops.max(1) as u64;
+            }
             return Ok(());
         };
         if matches!(info.kind, FdKind::Ipv4Sock | FdKind::Ipv6Sock) {

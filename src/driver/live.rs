@@ -72,14 +72,39 @@ const LISTING_WAIT_MAX: Duration = Duration::from_secs(5);
 /// How often buffered file output is pushed to disk.
 const OUTPUT_FLUSH: Duration = Duration::from_secs(2);
 
-/// Captures live until `exit` is requested, then flushes open flows and returns.
+/// The source's and the metadata worker's counters, as the pipeline reports them.
+fn source_counters(src: &LiveSource, meta: &Metadata) -> RunSummary {
+    let s = src.stats();
+    RunSummary {
+        events: s.events,
+        source_drops: s.ring_drops,
+        live: s,
+        metadata: meta
+            .worker
+            .as_ref()
+            .map(MetaWorker::stats)
+            .unwrap_or_default(),
+        ..RunSummary::default()
+    }
+}
+
+/// Captures live until `exit` is requested, then flushes open flows; returns the events
+/// delivered (the source's counters are left in `pipe.source`).
 pub(crate) fn run(
     cfg: &SysFlowConfig,
     pipe: &mut Pipeline,
     out: &mut FanOut,
     exit: &ExitHandle,
-) -> Result<RunSummary> {
-    let mut src = LiveSource::open(&LiveConfig::from(cfg))?;
+) -> Result<u64> {
+    let live_cfg = LiveConfig::from(cfg);
+    let mut src = LiveSource::open(&live_cfg)?;
+    let diag = pipe.diag.clone();
+    if diag.debug_enabled() {
+        diag.debug(format_args!(
+            "probe loaded and attached: {live_cfg:?}; libbpf said: {}",
+            crate::source::live::take_load_log().trim_end()
+        ));
+    }
     // The runtimes are asked from the start: containers running now are listed while the
     // snapshot is read.
     let mut meta = Metadata {
@@ -94,7 +119,13 @@ pub(crate) fn run(
     };
     pipe.state.containers.set_live(true);
     load_host_users(&mut pipe.state, &cfg.host_root);
-    for p in src.snapshot()? {
+    let snapshot = src.snapshot()?;
+    diag.debug(format_args!(
+        "startup snapshot: {} threads; the collector is host tgid {}",
+        snapshot.len(),
+        src.self_tgid()
+    ));
+    for p in snapshot {
         pipe.state.load_snapshot(&p);
     }
     pipe.state.finish_snapshot();
@@ -111,7 +142,9 @@ pub(crate) fn run(
             &|| exit.is_exiting(),
         )
     {
-        log::warn!("container metadata: the runtimes' first listings are late; continuing");
+        diag.warn(format_args!(
+            "container metadata: the runtimes' first listings are late; continuing"
+        ));
     }
     meta.exchange(pipe, out)?;
     if out.header().exporter.is_empty() {
@@ -163,6 +196,7 @@ pub(crate) fn run(
             src.flush_counters(&mut |ev| {
                 deliver(pipe, out, &mut failure, ev, &proc_root, self_pid)
             })?;
+            pipe.source = source_counters(&src, &meta);
             last_counters = Instant::now();
         }
         if last_flush.elapsed() >= OUTPUT_FLUSH {
@@ -182,24 +216,13 @@ pub(crate) fn run(
         return Err(e);
     }
     meta.exchange(pipe, out)?;
+    pipe.source = source_counters(&src, &meta);
     pipe.tick(clock::wall_ns(), out)?;
     pipe.finish(out)?;
-    let s = src.stats();
-    let metadata = meta
-        .worker
-        .as_ref()
-        .map(MetaWorker::stats)
-        .unwrap_or_default();
     if let Some(w) = meta.worker.take() {
         w.shutdown();
     }
-    Ok(RunSummary {
-        events: s.events,
-        source_drops: s.ring_drops,
-        live: s,
-        metadata,
-        ..RunSummary::default()
-    })
+    Ok(pipe.source.events)
 }
 
 /// An fd the event uses that the state never saw made (inherited from a process that is

@@ -13,6 +13,7 @@ pub(crate) mod pipeline;
 use crate::aggregate::AggConfig;
 use crate::clock;
 use crate::config::SysFlowConfig;
+use crate::diag::Diag;
 use crate::error::{Result, SysFlowError};
 use crate::export::{Backoff, CallbackSink, FanOut, FileOptions, FileSink, SinkStats, SocketSink};
 use crate::model::SfHeader;
@@ -72,6 +73,42 @@ pub struct RunSummary {
     /// whose child is its own caller, parent or group leader). Never applied, never a
     /// panic.
     pub invalid_events: u64,
+    /// Events left out by a configured filter: `filter_containers` (events of host
+    /// processes) and, in a conversion, `drop_mode` (failed close and bind calls; a live
+    /// probe drops those in the kernel, uncounted, as the reference's does).
+    pub filtered_events: u64,
+    /// File flows not written because the `file_read_mode` filter drops them (read-only
+    /// flows, or read-only flows under the noisy prefixes).
+    pub filtered_flows: u64,
+    /// Reads and writes that moved bytes on an fd the state never saw made and that
+    /// `/proc` or the kernel could not name: no flow can carry them (offline,
+    /// typically fds opened before the capture began).
+    pub unknown_fd_ops: u64,
+}
+
+impl RunSummary {
+    /// Every count of something that did not become a record, or not completely, by
+    /// cause, in a fixed order: `(name, count)`. The names are those of the
+    /// `sysflow.losses` file metadata and of the `enable_stats` log line.
+    pub fn losses(&self) -> [(&'static str, u64); 15] {
+        [
+            ("ring_drops", self.live.ring_drops),
+            ("sampled_out", self.live.sampled_out),
+            ("decode_errors", self.live.decode_errors),
+            ("filtered_events", self.filtered_events),
+            ("filtered_flows", self.filtered_flows),
+            ("unknown_fd_ops", self.unknown_fd_ops),
+            ("sink_drops", self.sinks.dropped),
+            ("socket_reconnects", self.sinks.reconnects),
+            ("omitted_ipv6_flows", self.omitted_ipv6_flows),
+            ("invalid_events", self.invalid_events),
+            ("uring_unmodeled", self.live.uring_unmodeled),
+            ("scm_rights_unnamed", self.live.scm_rights_unnamed),
+            ("metadata_timeouts", self.metadata.timeouts),
+            ("metadata_errors", self.metadata.errors),
+            ("metadata_queue_full", self.metadata.queue_full),
+        ]
+    }
 }
 
 /// The SysFlow driver: captures (from a scap file or live), aggregates, and delivers
@@ -91,6 +128,7 @@ pub struct RunSummary {
 /// ```
 pub struct SysFlowDriver {
     config: SysFlowConfig,
+    diag: Diag,
     outputs: FanOut,
     exit: ExitHandle,
     ran: bool,
@@ -162,8 +200,11 @@ impl SysFlowDriver {
         if let Some(cb) = config.callback.take() {
             outputs.add(Box::new(CallbackSink::new(cb)));
         }
+        let diag = Diag::new(&config.app_name, config.debug_mode, config.enable_stats);
+        diag.debug(format_args!("configuration in effect: {config:?}"));
         Ok(Self {
             config,
+            diag,
             outputs,
             exit: ExitHandle::default(),
             ran: false,
@@ -196,7 +237,8 @@ impl SysFlowDriver {
             AggConfig::from(&self.config),
             self.config.filter_containers,
         );
-        p.stats_enabled = self.config.enable_stats;
+        p.diag = self.diag.clone();
+        p.drop_mode = self.config.drop_mode;
         p
     }
 
@@ -221,22 +263,19 @@ impl SysFlowDriver {
                     });
                 }
                 crate::source::open_scap(&path).and_then(|events| {
-                    offline::convert(&path, events, &mut pipe, &mut self.outputs, &self.exit).map(
-                        |events| RunSummary {
-                            events,
-                            ..RunSummary::default()
-                        },
-                    )
+                    offline::convert(&path, events, &mut pipe, &mut self.outputs, &self.exit)
                 })
             }
             None => live::run(&self.config, &mut pipe, &mut self.outputs, &self.exit),
         };
         let finished = self.outputs.finish();
-        let mut summary = result?;
+        let events = result?;
         finished?;
-        summary.omitted_ipv6_flows = pipe.agg.omitted_ipv6_flows();
-        summary.invalid_events = pipe.state.invalid_events;
-        summary.sinks = self.outputs.stats();
+        let summary = RunSummary {
+            events,
+            ..pipe.summary(&self.outputs)
+        };
+        self.diag.debug(format_args!("run finished: {summary:?}"));
         Ok(summary)
     }
 }

@@ -1,9 +1,11 @@
 //! One event path for every source: state update, housekeeping (flow export, process
 //! deletion, output rotation), then aggregation into the outputs.
 
+use super::RunSummary;
 use crate::aggregate::{AggConfig, Aggregator, Emit, Links};
+use crate::diag::Diag;
 use crate::error::Result;
-use crate::event::SysEvent;
+use crate::event::{EventKind, SysEvent};
 use crate::export::FanOut;
 use crate::model::Record;
 use crate::runtime::MetaUpdate;
@@ -29,8 +31,19 @@ pub(crate) struct Pipeline {
     pub agg: Aggregator,
     pub filter_containers: bool,
     pub rotation: Option<Rotation>,
-    pub stats_enabled: bool,
+    pub diag: Diag,
+    /// `drop_mode`: failed `close` and `bind` calls are left out, as the probe does in the
+    /// kernel (so a conversion of a capture gives what a live capture would).
+    pub drop_mode: bool,
     pub events: u64,
+    /// Events left out by a configured filter: `filter_containers` (a host process's
+    /// events) and `drop_mode` (failed close and bind calls).
+    pub filtered_events: u64,
+    /// The source's and the metadata worker's counters as of their last snapshot (live
+    /// capture: refreshed by the run loop about every second).
+    pub source: RunSummary,
+    /// The counters at the start of the current output period.
+    period_base: RunSummary,
 }
 
 impl Pipeline {
@@ -40,8 +53,27 @@ impl Pipeline {
             agg: Aggregator::new(cfg),
             filter_containers,
             rotation: None,
-            stats_enabled: false,
+            diag: Diag::default(),
+            drop_mode: false,
             events: 0,
+            filtered_events: 0,
+            source: RunSummary::default(),
+            period_base: RunSummary::default(),
+        }
+    }
+
+    /// Everything counted so far: the source's last snapshot (`self.source`), the
+    /// pipeline's, state's and aggregator's own counters, and the outputs'.
+    pub fn summary(&self, out: &FanOut) -> RunSummary {
+        RunSummary {
+            omitted_ipv6_flows: self.agg.omitted_ipv6_flows(),
+            invalid_events: self.state.invalid_events,
+            filtered_events: self.filtered_events,
+            filtered_flows: self.agg.filtered_flows(),
+            unknown_fd_ops: self.agg.unknown_fd_ops(),
+            sinks: out.stats(),
+            events: self.events,
+            ..self.source
         }
     }
 
@@ -67,6 +99,7 @@ impl Pipeline {
         }
         if due {
             self.log_stats(out);
+            self.period_base = self.summary(out);
             out.rotate(now)?;
             self.agg.on_rotation();
             let threads = &self.state.threads;
@@ -83,6 +116,13 @@ impl Pipeline {
     /// Processes one event.
     pub fn on_event(&mut self, ev: &SysEvent<'_>, out: &mut FanOut) -> Result<()> {
         self.events += 1;
+        if self.drop_mode
+            && let EventKind::Close { res, .. } | EventKind::Bind { res, .. } = ev.kind
+            && res < 0
+        {
+            self.filtered_events += 1;
+            return Ok(());
+        }
         if !out.is_started() {
             // The first period starts with the first event (its time names a rotating
             // output's first file).
@@ -97,6 +137,7 @@ impl Pipeline {
                 .get(ev.tid)
                 .is_none_or(|t| t.container_id.is_empty())
         {
+            self.filtered_events += 1;
             return Ok(());
         }
         self.agg.handle(&self.state, ev, has_thread, out)
@@ -114,7 +155,9 @@ impl Pipeline {
                 }
             }
             MetaUpdate::Unknown { id } => {
-                log::debug!("no container runtime knows container {id}: it stays incomplete");
+                self.diag.debug(format_args!(
+                    "no container runtime knows container {id}: it stays incomplete"
+                ));
             }
             MetaUpdate::Removed { id } => {
                 let threads = &self.state.threads;
@@ -133,22 +176,51 @@ impl Pipeline {
         self.agg.finish(out)
     }
 
-    /// The reference's stats line (`enableStats`).
+    /// The reference's stats line and a line of this period's losses by cause
+    /// (`enableStats`, at info level; the losses also at debug level with `debugMode`).
     pub fn log_stats(&self, out: &FanOut) {
-        if !self.stats_enabled {
+        let diag = &self.diag;
+        if !diag.stats_enabled() && !diag.debug_enabled() {
             return;
         }
         let s = self.agg.stats();
-        log::info!(
-            "Container Table: {} Process Table: {} NetworkFlow Table: {} FileFlow Table: {} \
-             ProcFlow Table: {} Num Records Written: {} Events: {}",
+        diag.stats(format_args!(
+            "Container Table: {} K8s Enabled: 0 Pods Table: {} Process Table: {} \
+             NetworkFlow Table: {} FileFlow Table: {} ProcFlow Table: {} Num Records \
+             Written: {}",
             s.containers,
+            s.pods,
             s.processes,
             s.network_flows,
             s.file_flows,
             s.process_flows,
             out.stats().records_in_period,
-            self.events
-        );
+        ));
+        let now = self.summary(out);
+        let line = loss_line(&now, &self.period_base);
+        if diag.stats_enabled() {
+            diag.stats(format_args!("Events: {} Losses: {line}", now.events));
+        } else {
+            diag.debug(format_args!("Events: {} Losses: {line}", now.events));
+        }
     }
+}
+
+/// `cause=n` for every loss counter, this period's count (`now` minus `base`), then the
+/// run's total in parentheses when it differs.
+fn loss_line(now: &RunSummary, base: &RunSummary) -> String {
+    use std::fmt::Write;
+    let mut line = String::new();
+    for ((name, total), (_, before)) in now.losses().into_iter().zip(base.losses()) {
+        let _ = write!(
+            line,
+            "{}{name}={}",
+            if line.is_empty() { "" } else { " " },
+            total.saturating_sub(before)
+        );
+        if before != 0 {
+            let _ = write!(line, " ({total})");
+        }
+    }
+    line
 }

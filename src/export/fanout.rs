@@ -15,6 +15,9 @@ pub struct SinkStats {
     pub periods: u64,
     /// Records some sink had to drop.
     pub dropped: u64,
+    /// Times a socket output lost its reader and connected again (records sent meanwhile
+    /// are in `dropped`).
+    pub reconnects: u64,
 }
 
 /// Sends every record to an optional file sink and any number of other sinks.
@@ -71,6 +74,7 @@ impl FanOut {
     pub fn stats(&self) -> SinkStats {
         let mut s = self.stats;
         s.dropped = self.others.iter().map(|o| o.dropped()).sum();
+        s.reconnects = self.others.iter().map(|o| o.reconnects()).sum();
         s
     }
 

@@ -73,4 +73,9 @@ pub trait RecordSink: Send {
     fn dropped(&self) -> u64 {
         0
     }
+
+    /// Times this sink lost its peer and connected again, since the start.
+    fn reconnects(&self) -> u64 {
+        0
+    }
 }

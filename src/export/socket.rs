@@ -69,6 +69,7 @@ pub struct SocketSink {
     lost: bool,
     last_reset: Option<Instant>,
     dropped: u64,
+    reconnects: u64,
     reset_requested: bool,
     peer_uid: Option<u32>,
 }
@@ -165,6 +166,7 @@ impl SocketSink {
             lost: false,
             last_reset: None,
             dropped: 0,
+            reconnects: 0,
             reset_requested: false,
             peer_uid,
         })
@@ -256,6 +258,7 @@ impl SocketSink {
         match connect_seqpacket(&self.path, self.peer_uid) {
             Ok(fd) => {
                 self.state = State::Connected(fd);
+                self.reconnects += 1;
                 self.reset_requested = true;
                 self.lost = false;
                 let header = Record::Header(self.header.clone());
@@ -316,6 +319,10 @@ impl RecordSink for SocketSink {
 
     fn dropped(&self) -> u64 {
         self.dropped
+    }
+
+    fn reconnects(&self) -> u64 {
+        self.reconnects
     }
 
     fn flush(&mut self) -> Result<()> {

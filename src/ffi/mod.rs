@@ -30,6 +30,7 @@
 mod boundary;
 mod config;
 mod driver;
+mod log;
 mod stats;
 mod status;
 mod view;
@@ -46,6 +47,10 @@ pub use config::{
 pub use driver::{
     sysflow_driver, sysflow_driver_exit, sysflow_driver_free, sysflow_driver_new,
     sysflow_driver_run, sysflow_version,
+};
+pub use log::{
+    SYSFLOW_LOG_DEBUG, SYSFLOW_LOG_ERROR, SYSFLOW_LOG_INFO, SYSFLOW_LOG_OFF, SYSFLOW_LOG_TRACE,
+    SYSFLOW_LOG_WARN, sysflow_log_fn, sysflow_set_log_callback,
 };
 pub use stats::{sysflow_driver_stats, sysflow_stats};
 pub use status::{sysflow_status, sysflow_status_str};

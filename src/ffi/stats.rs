@@ -49,6 +49,15 @@ pub struct sysflow_stats {
     /// Events skipped as damaged input (a relation that cannot be, such as a clone whose
     /// child is its own caller).
     pub invalid_events: u64,
+    /// Events left out by `filter_containers` (host processes) or, in a conversion, by
+    /// `drop_mode` (failed close and bind calls).
+    pub filtered_events: u64,
+    /// File flows the `file_read_mode` filter kept out.
+    pub filtered_flows: u64,
+    /// Reads and writes that moved bytes on an fd nothing could name (in no flow).
+    pub unknown_fd_ops: u64,
+    /// Times the socket output lost its reader and connected again.
+    pub socket_reconnects: u64,
 }
 
 impl sysflow_stats {
@@ -70,6 +79,10 @@ impl sysflow_stats {
             metadata_errors: s.metadata.errors,
             metadata_queue_full: s.metadata.queue_full,
             invalid_events: s.invalid_events,
+            filtered_events: s.filtered_events,
+            filtered_flows: s.filtered_flows,
+            unknown_fd_ops: s.unknown_fd_ops,
+            socket_reconnects: s.sinks.reconnects,
         }
     }
 }

@@ -505,6 +505,70 @@ static void error_reporting(void) {
           "sysflow_version() is MAJOR.MINOR.PATCH: %s", sysflow_version());
 }
 
+/* Log lines reach a C callback: the driver's under its app_name, stats lines at info
+ * level, debug lines only with debug_mode. */
+struct log_count {
+    pthread_mutex_t mu;
+    unsigned long stats, losses, debug, other_target;
+};
+
+static void on_log(int32_t level, const char *target, const char *message, void *user) {
+    struct log_count *c = user;
+    pthread_mutex_lock(&c->mu);
+    if (strcmp(target, "c-logs") != 0)
+        c->other_target++;
+    else if (level == SYSFLOW_LOG_INFO && strncmp(message, "Container Table: ", 17) == 0)
+        c->stats++;
+    else if (level == SYSFLOW_LOG_INFO && strncmp(message, "Events: ", 8) == 0)
+        c->losses++;
+    else if (level == SYSFLOW_LOG_DEBUG)
+        c->debug++;
+    pthread_mutex_unlock(&c->mu);
+}
+
+static void log_callback(void) {
+    struct log_count c;
+    memset(&c, 0, sizeof c);
+    pthread_mutex_init(&c.mu, NULL);
+    CHECK_STATUS(sysflow_set_log_callback(on_log, &c, 42), SYSFLOW_STATUS_INVALID_CONFIG,
+                 "log level 42");
+    CHECK_STATUS(sysflow_set_log_callback(on_log, &c, SYSFLOW_LOG_INFO), SYSFLOW_STATUS_OK,
+                 "set the log callback (info)");
+    struct state st;
+    init_state(&st, NOTHING);
+    sysflow_config cfg;
+    base_config(&cfg, &st);
+    cfg.enable_stats = true;
+    cfg.debug_mode = true;
+    cfg.app_name = "c-logs";
+    sysflow_driver *d = NULL;
+    CHECK_STATUS(sysflow_driver_new(&cfg, &d), SYSFLOW_STATUS_OK, "new (stats, debug)");
+    CHECK_STATUS(sysflow_driver_run(d), SYSFLOW_STATUS_OK, "run (stats, debug)");
+    sysflow_driver_free(d);
+    CHECK(c.stats == 1 && c.losses == 1 && c.debug == 0,
+          "info level: 1 stats line, 1 loss line, no debug line (%lu, %lu, %lu)", c.stats,
+          c.losses, c.debug);
+    CHECK_STATUS(sysflow_set_log_callback(on_log, &c, SYSFLOW_LOG_DEBUG), SYSFLOW_STATUS_OK,
+                 "set the log callback (debug)");
+    d = NULL;
+    CHECK_STATUS(sysflow_driver_new(&cfg, &d), SYSFLOW_STATUS_OK, "new (stats, debug) again");
+    CHECK_STATUS(sysflow_driver_run(d), SYSFLOW_STATUS_OK, "run (stats, debug) again");
+    sysflow_driver_free(d);
+    CHECK(c.stats == 2 && c.debug >= 2, "debug level: debug lines arrive (%lu)", c.debug);
+    CHECK_STATUS(sysflow_set_log_callback(NULL, NULL, SYSFLOW_LOG_DEBUG), SYSFLOW_STATUS_OK,
+                 "remove the log callback");
+    unsigned long before = c.stats + c.losses + c.debug + c.other_target;
+    base_config(&cfg, &st);
+    d = NULL;
+    CHECK_STATUS(sysflow_driver_new(&cfg, &d), SYSFLOW_STATUS_OK, "new without a callback");
+    CHECK_STATUS(sysflow_driver_run(d), SYSFLOW_STATUS_OK, "run without a callback");
+    sysflow_driver_free(d);
+    CHECK(c.stats + c.losses + c.debug + c.other_target == before,
+          "no line after the callback was removed");
+    fini_state(&st);
+    pthread_mutex_destroy(&c.mu);
+}
+
 int main(int argc, char **argv) {
     if (argc != 2) {
         fprintf(stderr, "usage: %s TRACE.scap\n", argv[0]);
@@ -522,6 +586,7 @@ int main(int argc, char **argv) {
     concurrent_run_and_exit();
     exit_from_signal_handler(full);
     error_reporting();
+    log_callback();
     printf("%d passed, %d failed\n", checks - failures, failures);
     return failures > 100 ? 100 : failures;
 }

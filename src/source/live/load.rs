@@ -6,15 +6,21 @@ use super::{LiveConfig, checks, syscalls};
 use crate::error::{Result, SysFlowError};
 use libbpf_rs::PrintLevel;
 use parking_lot::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// libbpf's messages since the current load began (the verifier's log among them).
 static LIBBPF_LOG: Mutex<String> = Mutex::new(String::new());
+/// Keep libbpf's debug-level messages of the current load (`debugMode`).
+static LIBBPF_DEBUG: AtomicBool = AtomicBool::new(false);
 /// One load at a time, so the log belongs to it.
 static LOAD_LOCK: Mutex<()> = Mutex::new(());
 const LOG_CAP: usize = 512 * 1024;
 
 fn libbpf_print(level: PrintLevel, msg: String) {
-    if matches!(level, PrintLevel::Debug) && std::env::var_os("SYSFLOW_BPF_DEBUG").is_none() {
+    if matches!(level, PrintLevel::Debug)
+        && !LIBBPF_DEBUG.load(Ordering::Relaxed)
+        && std::env::var_os("SYSFLOW_BPF_DEBUG").is_none()
+    {
         return;
     }
     let mut log = LIBBPF_LOG.lock();
@@ -75,6 +81,7 @@ pub(super) fn load(
 
     let _serial = LOAD_LOCK.lock();
     libbpf_rs::set_print(Some((PrintLevel::Debug, libbpf_print)));
+    LIBBPF_DEBUG.store(cfg.debug, Ordering::Relaxed);
     LIBBPF_LOG.lock().clear();
     let probe = Probe::open(
         |open| {
@@ -103,6 +110,12 @@ pub(super) fn load(
         }
         checks::classify(stage.name(), &e, &log)
     })
+}
+
+/// What libbpf said during the last load (its debug messages too with
+/// [`LiveConfig::debug`]); empties the buffer.
+pub(crate) fn take_load_log() -> String {
+    std::mem::take(&mut *LIBBPF_LOG.lock())
 }
 
 #[cfg(test)]

@@ -111,6 +111,7 @@ pub use procfs::proc_snapshot;
 pub(crate) fn decode_for_fuzzing(rec: &[u8]) -> bool {
     decode::event(rec).is_ok()
 }
+pub(crate) use load::take_load_log;
 pub(crate) use procfs::{fd_now, fd_seen_info, fds_now};
 
 use crate::config::{CollectionMode, SysFlowConfig};
@@ -150,6 +151,9 @@ pub struct LiveConfig {
     /// Where the host's file system is mounted (`HOST_ROOT`; empty: `/`): the snapshot
     /// reads `<host_root>/proc`.
     pub host_root: PathBuf,
+    /// Keep libbpf's debug messages of the load (`debugMode`), for the driver's debug
+    /// log.
+    pub debug: bool,
 }
 
 impl Default for LiveConfig {
@@ -167,6 +171,7 @@ impl From<&SysFlowConfig> for LiveConfig {
             single_buffer_dimension: c.single_buffer_dimension,
             module_checks: c.module_checks,
             host_root: c.host_root.clone(),
+            debug: c.debug_mode,
         }
     }
 }

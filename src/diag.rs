@@ -1,0 +1,108 @@
+//! The driver's own diagnostics: where `debugMode`, `enableStats` and `appName` take
+//! effect.
+//!
+//! Lines go through the [`log`] facade with the configured `app_name` as their target, so
+//! an application filters them like any other crate's (`RUST_LOG=sysflowlibs=debug` with
+//! `env_logger`). C programs receive them through `sysflow_set_log_callback`.
+//!
+//! - `debug_mode` (`debugMode`, `DRIVER_LOG=1`): the driver emits debug lines (the
+//!   configuration in effect, the probe's load and attach, the startup snapshot, the
+//!   per-period loss counters, libbpf's own messages). Without it the driver emits no
+//!   debug lines at all.
+//! - `enable_stats` (`enableStats`, `ENABLE_STATS=1`): the reference's table-size line and
+//!   a loss line, at info level, at each rotation and at the end.
+//!
+//! A line the configuration asked for (a debug line with `debug_mode`, a stats line with
+//! `enable_stats`) is never lost for want of a logger: while the application has not
+//! enabled logging ([`log::max_level`] is `Off`, which is the case until a logger is
+//! installed), it is written to standard error as `<app_name>: <LEVEL> <message>`.
+//! Warnings go through the facade only.
+
+use log::{Level, LevelFilter};
+use std::fmt;
+use std::sync::Arc;
+
+/// The driver's log target and which optional lines it emits.
+#[derive(Clone, Debug)]
+pub(crate) struct Diag {
+    target: Arc<str>,
+    debug: bool,
+    stats: bool,
+}
+
+impl Default for Diag {
+    fn default() -> Self {
+        Diag::new("sysflowlibs", false, false)
+    }
+}
+
+impl Diag {
+    /// `app_name` as target; debug lines only if `debug`; stats lines only if `stats`.
+    pub fn new(app_name: &str, debug: bool, stats: bool) -> Self {
+        Diag {
+            target: Arc::from(app_name),
+            debug,
+            stats,
+        }
+    }
+
+    /// The log target (`app_name`).
+    #[cfg(test)]
+    pub fn target(&self) -> &str {
+        &self.target
+    }
+
+    /// Whether debug lines are emitted (`debug_mode`).
+    pub fn debug_enabled(&self) -> bool {
+        self.debug
+    }
+
+    /// Whether stats lines are emitted (`enable_stats`).
+    pub fn stats_enabled(&self) -> bool {
+        self.stats
+    }
+
+    /// A debug line, emitted only with `debug_mode`.
+    pub fn debug(&self, args: fmt::Arguments<'_>) {
+        if self.debug {
+            self.requested(Level::Debug, args);
+        }
+    }
+
+    /// A stats line (info level), emitted only with `enable_stats`.
+    pub fn stats(&self, args: fmt::Arguments<'_>) {
+        if self.stats {
+            self.requested(Level::Info, args);
+        }
+    }
+
+    /// A warning, through the facade only.
+    pub fn warn(&self, args: fmt::Arguments<'_>) {
+        log::warn!(target: &self.target, "{args}");
+    }
+
+    /// A line the configuration asked for: through the facade, or to stderr when the
+    /// application enabled no logging.
+    fn requested(&self, level: Level, args: fmt::Arguments<'_>) {
+        if log::max_level() == LevelFilter::Off {
+            eprintln!("{}: {level} {args}", self.target);
+        } else {
+            log::log!(target: &self.target, level, "{args}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_select_the_optional_lines() {
+        let d = Diag::new("app", true, false);
+        assert_eq!(d.target(), "app");
+        assert!(d.debug_enabled() && !d.stats_enabled());
+        let d = Diag::default();
+        assert_eq!(d.target(), "sysflowlibs");
+        assert!(!d.debug_enabled() && !d.stats_enabled());
+    }
+}
