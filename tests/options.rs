@@ -538,3 +538,186 @@ fn requested_lines_reach_stderr_without_a_logger() {
         "{err}"
     );
 }
+
+/// The defaults, Rust and C, are the reference's documented ones
+/// (`reference-semantics.md` §8.1, parsed here), except the named deviations.
+#[test]
+fn defaults_are_the_references() {
+    let brief = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/docs/reference-semantics.md");
+    let Ok(text) = std::fs::read_to_string(&brief) else {
+        common::skip(&format!("{} not found", brief.display()));
+        return;
+    };
+    let start = text
+        .find("### 8.1 `InitializeSysFlowConfig()` defaults")
+        .expect("the defaults table");
+    let mut table: HashMap<String, String> = HashMap::new();
+    for line in text[start..].lines().skip(3) {
+        if !line.starts_with('|') {
+            break;
+        }
+        let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+        let value = cells[2]
+            .trim_matches('*')
+            .split(' ')
+            .next()
+            .unwrap()
+            .trim_matches('*');
+        for name in cells[1].split(", ") {
+            table.insert(name.to_owned(), value.to_owned());
+        }
+    }
+    assert!(table.len() > 20, "{table:?}");
+    let r = SysFlowConfig::default();
+    let mut c = std::mem::MaybeUninit::<sysflow::ffi::sysflow_config>::uninit();
+    // SAFETY: `c` is writable memory of the size passed.
+    let st = unsafe {
+        sysflow::ffi::sysflow_config_init_sized(
+            c.as_mut_ptr(),
+            std::mem::size_of::<sysflow::ffi::sysflow_config>(),
+        )
+    };
+    assert_eq!(st, sysflow::ffi::sysflow_status::OK);
+    // SAFETY: initialised by the call above.
+    let c = unsafe { c.assume_init() };
+    let b = |v: bool| v.to_string();
+    let checked: Vec<(&str, String, String)> = vec![
+        (
+            "filterContainers",
+            b(r.filter_containers),
+            b(c.filter_containers),
+        ),
+        (
+            "rotateInterval",
+            r.rotate_interval.to_string(),
+            c.rotate_interval.to_string(),
+        ),
+        (
+            "samplingRatio",
+            r.sampling_ratio.to_string(),
+            c.sampling_ratio.to_string(),
+        ),
+        ("enableStats", b(r.enable_stats), b(c.enable_stats)),
+        (
+            "enableProcessFlow",
+            b(r.enable_process_flow),
+            b(c.enable_process_flow),
+        ),
+        ("fileOnly", b(r.file_only), b(c.file_only)),
+        (
+            "fileReadMode",
+            r.file_read_mode.as_int().to_string(),
+            c.file_read_mode.to_string(),
+        ),
+        ("dropMode", b(r.drop_mode), b(c.drop_mode)),
+        ("debugMode", b(r.debug_mode), b(c.debug_mode)),
+        ("moduleChecks", b(r.module_checks), b(c.module_checks)),
+        (
+            "callback",
+            if r.callback.is_none() { "null" } else { "set" }.into(),
+            if c.callback.is_none() { "null" } else { "set" }.into(),
+        ),
+    ];
+    for (name, rust, cv) in &checked {
+        assert_eq!(&table[*name], rust, "{name}: Rust default");
+        assert_eq!(rust, cv, "{name}: C default");
+    }
+    // 8 MiB, written `8` in the table's first word
+    assert_eq!(table["singleBufferDimension"], "8");
+    assert_eq!(r.single_buffer_dimension, 8 << 20);
+    assert_eq!(c.single_buffer_dimension, 8 << 20);
+    assert_eq!(table["appName"], "\"sysflowlibs\"");
+    assert_eq!(r.app_name, "sysflowlibs");
+    assert_eq!(table["collectionMode"], "SFFlowMode");
+    assert_eq!(r.collection_mode, CollectionMode::Flow);
+    assert_eq!(
+        c.collection_mode,
+        sysflow::ffi::SYSFLOW_COLLECTION_MODE_FLOW
+    );
+    for empty in [
+        "exporterID",
+        "nodeIP",
+        "filePath",
+        "socketPath",
+        "scapInputPath",
+    ] {
+        assert_eq!(table[empty], "empty", "{empty}");
+    }
+    assert!(r.exporter_id.is_empty() && r.node_ip.is_empty());
+    assert!(r.file_path.is_none() && r.socket_path.is_none() && r.scap_input_path.is_none());
+    assert!(r.falco_filter.is_none() && r.cri_path.is_none() && r.k8s_api_url.is_none());
+    assert!(c.exporter_id.is_null() && c.file_path.is_null() && c.scap_input_path.is_null());
+    // Named deviation: criTO is 30 in the reference, which its libsinsp reads as 30 ms; the
+    // default here is libsinsp's own 1 s (see SysFlowConfig::cri_timeout).
+    assert_eq!(table["criTO"], "30");
+    assert_eq!(r.cri_timeout, Duration::from_secs(1));
+    assert_eq!(c.cri_timeout_ms, 1000);
+}
+
+/// Every field of the reference's `SysFlowConfig` (the §8.1 table) has a counterpart in
+/// the Rust config and in the C header, except the named ones this library has no use
+/// for.
+#[test]
+fn every_reference_field_has_a_counterpart() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let Ok(text) = std::fs::read_to_string(root.join("../shared/docs/reference-semantics.md"))
+    else {
+        common::skip("reference-semantics.md not found");
+        return;
+    };
+    let start = text
+        .find("### 8.1 `InitializeSysFlowConfig()` defaults")
+        .unwrap();
+    let mut names = Vec::new();
+    for line in text[start..].lines().skip(3) {
+        if !line.starts_with('|') {
+            break;
+        }
+        names.extend(
+            line.split('|')
+                .nth(1)
+                .unwrap()
+                .trim()
+                .split(", ")
+                .map(str::to_owned),
+        );
+    }
+    let header = std::fs::read_to_string(root.join("include/sysflow.h")).unwrap();
+    let c_struct = &header[header.find("typedef struct sysflow_config {").unwrap()..];
+    let c_struct = &c_struct[..c_struct.find("} sysflow_config;").unwrap()];
+    let rust = format!("{:?}", SysFlowConfig::default());
+    let snake = |camel: &str| -> String {
+        let mut s = String::new();
+        for (i, ch) in camel.chars().enumerate() {
+            let prev_upper = i > 0 && camel.as_bytes()[i - 1].is_ascii_uppercase();
+            if ch.is_ascii_uppercase() && i > 0 && !prev_upper {
+                s.push('_');
+            }
+            s.push(ch.to_ascii_lowercase());
+        }
+        s
+    };
+    let mut seen = 0;
+    for name in &names {
+        let (rust_name, c_name) = match name.as_str() {
+            // one probe (CO-RE eBPF) and every online CPU: nothing to choose
+            "cpuBuffers" | "driverType" => continue,
+            "criTO" => ("cri_timeout".to_owned(), "cri_timeout_ms".to_owned()),
+            "exporterID" => ("exporter_id".to_owned(), "exporter_id".to_owned()),
+            "nodeIP" => ("node_ip".to_owned(), "node_ip".to_owned()),
+            "k8sAPIURL" => ("k8s_api_url".to_owned(), "k8s_api_url".to_owned()),
+            "k8sAPICert" => ("k8s_api_cert".to_owned(), "k8s_api_cert".to_owned()),
+            n => (snake(n), snake(n)),
+        };
+        assert!(
+            rust.contains(&format!("{rust_name}:")),
+            "{name}: no SysFlowConfig::{rust_name}"
+        );
+        assert!(
+            c_struct.contains(&format!(" {c_name};")) || c_struct.contains(&format!("*{c_name};")),
+            "{name}: no sysflow_config.{c_name} in include/sysflow.h"
+        );
+        seen += 1;
+    }
+    assert!(seen >= 24, "{seen} fields checked: {names:?}");
+}
