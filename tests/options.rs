@@ -180,10 +180,19 @@ fn every_field_is_honoured_or_refused() {
     let r = convert(scap, |c| {
         c.rotate_offline = true;
         c.rotate_interval = 1;
+        c.enable_stats = true;
+        c.app_name = "walk-rotate".into();
         c.file_path = Some(c.file_path.take().unwrap().with_file_name("rot/"));
     });
     let files = sysflow::avro::sf_files_in(&r.dir.path().join("rot")).unwrap();
     assert!(files.len() > 1, "{files:?}");
+    // enable_stats: a stats line and a loss line at each rotation and at the end
+    let lines = lines_of("walk-rotate");
+    for prefix in ["Container Table: ", "Events: "] {
+        let n = lines.iter().filter(|(_, m)| m.starts_with(prefix)).count();
+        assert_eq!(n, files.len(), "{prefix}: {lines:?}");
+    }
+    assert_eq!(r.summary.sinks.periods as usize, files.len());
     walk("rotate_interval");
     walk("rotate_offline");
     let dir = tempfile::tempdir().unwrap();

@@ -877,6 +877,141 @@ mod tests {
         })
     }
 
+    /// The live source's per-(process, fd) counter batch.
+    fn counters(fd: i64, r: (u64, u64), w: (u64, u64)) -> EventKind<'static> {
+        EventKind::IoCounters(crate::event::IoCounters {
+            fd,
+            read_ops: r.0,
+            read_bytes: r.1,
+            write_ops: w.0,
+            write_bytes: w.1,
+            first_ts: 1_000_000_000,
+            pid: Some(10),
+        })
+    }
+
+    fn file_flows(out: &[Record]) -> Vec<&FileFlow> {
+        out.iter()
+            .filter_map(|r| match r {
+                Record::FileFlow(f) => Some(f),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn counter_batches_merge_into_one_flow_with_exact_totals() {
+        let (agg, out) = replay(vec![
+            open(3, b"/srv/data"),
+            counters(3, (3, 300), (0, 0)),
+            counters(3, (1, 10), (2, 50)),
+            EventKind::Close {
+                fd: Some(3),
+                res: 0,
+            },
+        ]);
+        let ffs = file_flows(&out);
+        assert_eq!(ffs.len(), 1, "{out:?}");
+        let f = ffs[0];
+        assert_eq!(
+            (
+                f.num_r_recv_ops,
+                f.num_r_recv_bytes,
+                f.num_w_send_ops,
+                f.num_w_send_bytes
+            ),
+            (4, 310, 2, 50)
+        );
+        assert_eq!(
+            f.op_flags,
+            OpFlags::OPEN | OpFlags::READ_RECV | OpFlags::WRITE_SEND | OpFlags::CLOSE
+        );
+        assert_eq!(agg.unknown_fd_ops(), 0);
+    }
+
+    #[test]
+    fn counters_shipped_after_the_close_are_charged_to_the_file_and_end_its_flow_again() {
+        let (_, out) = replay(vec![
+            open(3, b"/srv/data"),
+            EventKind::Close {
+                fd: Some(3),
+                res: 0,
+            },
+            counters(3, (1, 5), (0, 0)),
+        ]);
+        let ffs = file_flows(&out);
+        assert_eq!(ffs.len(), 2, "{out:?}");
+        assert_eq!(ffs[0].op_flags, OpFlags::OPEN | OpFlags::CLOSE);
+        assert_eq!((ffs[0].num_r_recv_ops, ffs[0].num_r_recv_bytes), (0, 0));
+        assert_eq!(ffs[1].op_flags, OpFlags::READ_RECV | OpFlags::CLOSE);
+        assert_eq!((ffs[1].num_r_recv_ops, ffs[1].num_r_recv_bytes), (1, 5));
+        assert_eq!(ffs[0].file_oid, ffs[1].file_oid);
+        assert_eq!(paths(&out)[&ffs[1].file_oid], b"/srv/data");
+    }
+
+    #[test]
+    fn counters_of_a_thread_the_state_no_longer_has_go_to_its_process() {
+        // Another thread shipped a gone thread's counters at the close: the batch names
+        // the process, and a live thread of it carries the flow.
+        let mut st = State::new();
+        st.load_snapshot(&ProcSnapshot {
+            tid: 10,
+            pid: 10,
+            ptid: 1,
+            exe: b"/bin/sh".to_vec(),
+            cwd: b"/srv/".to_vec(),
+            ..Default::default()
+        });
+        st.finish_snapshot();
+        let mut agg = Aggregator::new(AggConfig::from(&crate::SysFlowConfig::default()));
+        let mut out: Vec<Record> = Vec::new();
+        for (i, (tid, kind)) in [
+            (10, open(3, b"/srv/data")),
+            (11, counters(3, (2, 20), (1, 7))),
+            (
+                10,
+                EventKind::Close {
+                    fd: Some(3),
+                    res: 0,
+                },
+            ),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let ev = SysEvent {
+                ts: 1_000_000_000 + i as u64,
+                tid,
+                kind,
+            };
+            let has = st.apply(&ev);
+            agg.handle(&st, &ev, has, &mut out).unwrap();
+        }
+        let ffs = file_flows(&out);
+        assert_eq!(ffs.len(), 1, "{out:?}");
+        assert_eq!(ffs[0].tid, 10);
+        assert_eq!(
+            (
+                ffs[0].num_r_recv_ops,
+                ffs[0].num_r_recv_bytes,
+                ffs[0].num_w_send_ops
+            ),
+            (2, 20, 1)
+        );
+        assert_eq!(ffs[0].num_w_send_bytes, 7);
+    }
+
+    #[test]
+    fn counters_on_an_fd_nothing_named_are_counted_not_invented() {
+        let (agg, out) = replay(vec![
+            counters(7, (3, 300), (2, 50)),
+            counters(8, (4, 0), (0, 0)),
+        ]);
+        assert!(file_flows(&out).is_empty(), "{out:?}");
+        // operations that moved bytes: 3 reads and 2 writes; the 4 empty reads moved none
+        assert_eq!(agg.unknown_fd_ops(), 5);
+    }
+
     fn paths(out: &[Record]) -> std::collections::HashMap<Foid, Vec<u8>> {
         out.iter()
             .filter_map(|r| match r {
