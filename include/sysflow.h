@@ -127,6 +127,76 @@
 #define SYSFLOW_LOG_TRACE 5
 
 /**
+ * `sysflow_header`.
+ */
+#define SYSFLOW_STRUCT_HEADER 1
+
+/**
+ * `sysflow_container`.
+ */
+#define SYSFLOW_STRUCT_CONTAINER 2
+
+/**
+ * `sysflow_pod`.
+ */
+#define SYSFLOW_STRUCT_POD 3
+
+/**
+ * `sysflow_process`.
+ */
+#define SYSFLOW_STRUCT_PROCESS 4
+
+/**
+ * `sysflow_file`.
+ */
+#define SYSFLOW_STRUCT_FILE 5
+
+/**
+ * `sysflow_process_event`.
+ */
+#define SYSFLOW_STRUCT_PROCESS_EVENT 6
+
+/**
+ * `sysflow_file_event`.
+ */
+#define SYSFLOW_STRUCT_FILE_EVENT 7
+
+/**
+ * `sysflow_network_event`.
+ */
+#define SYSFLOW_STRUCT_NETWORK_EVENT 8
+
+/**
+ * `sysflow_file_flow`.
+ */
+#define SYSFLOW_STRUCT_FILE_FLOW 9
+
+/**
+ * `sysflow_network_flow`.
+ */
+#define SYSFLOW_STRUCT_NETWORK_FLOW 10
+
+/**
+ * `sysflow_process_flow`.
+ */
+#define SYSFLOW_STRUCT_PROCESS_FLOW 11
+
+/**
+ * `sysflow_record`.
+ */
+#define SYSFLOW_STRUCT_RECORD 12
+
+/**
+ * `sysflow_config`.
+ */
+#define SYSFLOW_STRUCT_CONFIG 13
+
+/**
+ * `sysflow_stats`.
+ */
+#define SYSFLOW_STRUCT_STATS 14
+
+/**
  * `sysflow_record.kind` of a process event (the SysFlow union branch index).
  */
 #define SYSFLOW_RECORD_PROCESS_EVENT 4
@@ -1323,7 +1393,8 @@ typedef struct sysflow_stats {
      */
     uint64_t invalid_events;
     /**
-     * Events left out by `filter_containers` (host processes).
+     * Events left out by `filter_containers` (host processes) or, in a conversion, by
+     * `drop_mode` (failed close and bind calls).
      */
     uint64_t filtered_events;
     /**
@@ -1497,6 +1568,14 @@ const char *sysflow_version(void);
  * thread at any time until it is replaced (by a later call); `user` is only handed back.
  */
 sysflow_status sysflow_set_log_callback(sysflow_log_fn callback, void *user, int32_t max_level);
+
+/**
+ * `sizeof` of one of the library's structs (`SYSFLOW_STRUCT_*`) as this library lays it
+ * out, or 0 for a number it does not know (a struct newer than the library). See the
+ * module's ABI rule: a field lies within the library's struct when its offset plus its
+ * size is at most this.
+ */
+size_t sysflow_struct_size(int32_t which);
 
 /**
  * Fills `*out` with what the driver's run delivered and lost, by cause.

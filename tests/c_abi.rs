@@ -555,3 +555,112 @@ fn misuse_gives_defined_statuses() {
     );
     eprintln!("{}", stdout.lines().last().unwrap_or_default());
 }
+
+/// `typedef struct|union NAME { ... } NAME;` blocks of a header: (name, field names).
+fn header_structs(header: &str) -> Vec<(String, Vec<String>)> {
+    let mut out = Vec::new();
+    let mut rest = header;
+    while let Some(i) = rest.find("\ntypedef ") {
+        rest = &rest[i + 9..];
+        let Some(kw) = ["struct ", "union "].iter().find(|k| rest.starts_with(**k)) else {
+            continue;
+        };
+        let head = &rest[kw.len()..];
+        let Some(brace) = head.find(" {\n") else {
+            continue;
+        };
+        if head[..brace].contains(';') {
+            continue; // an opaque forward declaration
+        }
+        let name = head[..brace].to_owned();
+        let body_end = head.find(&format!("}} {name};")).expect("the block's end");
+        let body = &head[brace + 3..body_end];
+        let mut fields = Vec::new();
+        let mut depth = 0;
+        for line in body.lines().map(str::trim) {
+            if line.starts_with("/*") || line.starts_with('*') || line.is_empty() {
+                continue;
+            }
+            // nested anonymous blocks are not used by this API
+            depth += line.matches('{').count();
+            depth -= line.matches('}').count();
+            if depth == 0 && line.ends_with(';') {
+                let mut decl = line.trim_end_matches(';');
+                if let Some(i) = decl.find("(*") {
+                    // a function pointer: `ret (*name)(args)`
+                    decl = &decl[i + 2..decl[i..].find(')').map_or(decl.len(), |j| i + j)];
+                } else if let Some(i) = decl.find('[') {
+                    decl = &decl[..i]; // an array
+                }
+                let ident: String = decl
+                    .rsplit(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                    .find(|s| !s.is_empty())
+                    .unwrap()
+                    .to_owned();
+                fields.push(ident);
+            }
+        }
+        out.push((name, fields));
+        rest = &head[body_end..];
+    }
+    out
+}
+
+/// The ABI rule for every struct of the released 0.2 header: the fields it had keep their
+/// offsets and the struct does not shrink, so a program built against it reads the
+/// library's views (and passes its config) unchanged. Checked by compiling the same
+/// offset dump against both headers.
+#[test]
+fn structs_only_grow_at_their_end_since_0_2() {
+    if !tools(&["gcc"]) {
+        return;
+    }
+    let old = std::fs::read_to_string(root().join("tests/c/sysflow-0.2.h")).unwrap();
+    let structs = header_structs(&old);
+    assert!(
+        structs.len() >= 18,
+        "{:?}",
+        structs.iter().map(|s| &s.0).collect::<Vec<_>>()
+    );
+    let mut src = String::from(
+        "#include <stddef.h>\n#include <stdio.h>\n#include HEADER\nint main(void) {\n",
+    );
+    for (name, fields) in &structs {
+        src += &format!("    printf(\"sizeof {name} %zu\\n\", sizeof({name}));\n");
+        for f in fields {
+            src += &format!("    printf(\"offsetof {name}.{f} %zu\\n\", offsetof({name}, {f}));\n");
+        }
+    }
+    src += "    return 0;\n}\n";
+    let dir = build_dir().join("abi_growth");
+    std::fs::create_dir_all(&dir).unwrap();
+    let c = dir.join("dump.c");
+    std::fs::write(&c, src).unwrap();
+    let mut layouts = Vec::new();
+    for (tag, header) in [
+        ("old", root().join("tests/c/sysflow-0.2.h")),
+        ("new", root().join("include/sysflow.h")),
+    ] {
+        let exe = dir.join(tag);
+        run(
+            &format!("compiling the offset dump against {}", header.display()),
+            Command::new("gcc")
+                .args(["-std=c11", "-Wall", "-Werror"])
+                .arg(format!("-DHEADER=\"{}\"", header.display()))
+                .arg(&c)
+                .arg("-o")
+                .arg(&exe),
+        );
+        layouts.push(parse_layout(&run(tag, &mut Command::new(&exe)).stdout));
+    }
+    let (old, new) = (&layouts[0], &layouts[1]);
+    assert!(old.len() > 150, "{} layout facts", old.len());
+    for (k, v) in old {
+        if k.starts_with("sizeof ") {
+            assert!(new[k] >= *v, "{k}: {v} in 0.2, {} now", new[k]);
+        } else {
+            assert_eq!(new[k], *v, "{k} moved since 0.2");
+        }
+    }
+    eprintln!("{} layout facts of the 0.2 header hold", old.len());
+}

@@ -31,6 +31,7 @@ mod boundary;
 mod config;
 mod driver;
 mod log;
+mod sizes;
 mod stats;
 mod status;
 mod view;
@@ -52,6 +53,7 @@ pub use log::{
     SYSFLOW_LOG_DEBUG, SYSFLOW_LOG_ERROR, SYSFLOW_LOG_INFO, SYSFLOW_LOG_OFF, SYSFLOW_LOG_TRACE,
     SYSFLOW_LOG_WARN, sysflow_log_fn, sysflow_set_log_callback,
 };
+pub use sizes::*;
 pub use stats::{sysflow_driver_stats, sysflow_stats};
 pub use status::{sysflow_status, sysflow_status_str};
 pub use view::*;

@@ -209,6 +209,32 @@ static void struct_sizes(void) {
         expect_new_fails(&big.cfg, SYSFLOW_STATUS_UNKNOWN_STRUCT_SIZE, what);
     }
     fini_state(&st);
+    /* the library's own sizes, for programs built against a newer header */
+    const struct {
+        int32_t which;
+        size_t size;
+        const char *name;
+    } lib_sizes[] = {
+        {SYSFLOW_STRUCT_HEADER, sizeof(sysflow_header), "header"},
+        {SYSFLOW_STRUCT_CONTAINER, sizeof(sysflow_container), "container"},
+        {SYSFLOW_STRUCT_POD, sizeof(sysflow_pod), "pod"},
+        {SYSFLOW_STRUCT_PROCESS, sizeof(sysflow_process), "process"},
+        {SYSFLOW_STRUCT_FILE, sizeof(sysflow_file), "file"},
+        {SYSFLOW_STRUCT_PROCESS_EVENT, sizeof(sysflow_process_event), "process_event"},
+        {SYSFLOW_STRUCT_FILE_EVENT, sizeof(sysflow_file_event), "file_event"},
+        {SYSFLOW_STRUCT_NETWORK_EVENT, sizeof(sysflow_network_event), "network_event"},
+        {SYSFLOW_STRUCT_FILE_FLOW, sizeof(sysflow_file_flow), "file_flow"},
+        {SYSFLOW_STRUCT_NETWORK_FLOW, sizeof(sysflow_network_flow), "network_flow"},
+        {SYSFLOW_STRUCT_PROCESS_FLOW, sizeof(sysflow_process_flow), "process_flow"},
+        {SYSFLOW_STRUCT_RECORD, sizeof(sysflow_record), "record"},
+        {SYSFLOW_STRUCT_CONFIG, sizeof(sysflow_config), "config"},
+        {SYSFLOW_STRUCT_STATS, sizeof(sysflow_stats), "stats"},
+    };
+    for (size_t i = 0; i < sizeof lib_sizes / sizeof lib_sizes[0]; i++)
+        CHECK(sysflow_struct_size(lib_sizes[i].which) == lib_sizes[i].size,
+              "sysflow_struct_size(%s) is sizeof (%zu)", lib_sizes[i].name, lib_sizes[i].size);
+    CHECK(sysflow_struct_size(0) == 0 && sysflow_struct_size(1000) == 0,
+          "sysflow_struct_size of an unknown struct is 0");
 }
 
 static void bad_strings_and_values(void) {
