@@ -67,6 +67,7 @@ impl Pipeline {
         }
         if due {
             self.log_stats(out);
+            self.end_period(out);
             out.rotate(now)?;
             self.agg.on_rotation();
             let threads = &self.state.threads;
@@ -130,7 +131,14 @@ impl Pipeline {
     pub fn finish(&mut self, out: &mut FanOut) -> Result<()> {
         out.start()?;
         self.log_stats(out);
-        self.agg.finish(out)
+        self.agg.finish(out)?;
+        self.end_period(out);
+        Ok(())
+    }
+
+    /// Tells the outputs what the ending period lost (written into its file's header).
+    fn end_period(&self, out: &mut FanOut) {
+        out.set_period_losses(self.agg.now_s(), &[("sink_drops", out.period_sink_drops())]);
     }
 
     /// The reference's stats line (`enableStats`).
