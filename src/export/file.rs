@@ -179,7 +179,9 @@ struct Outage {
 /// records are dropped and counted ([`RecordSink::dropped`], [`FileSink::failed_blocks`])
 /// and the file is cut back to the end of its last whole block, so it stays a valid
 /// Avro file holding every record written before; the capture goes on, and the next
-/// blocks are tried again (space may come back). The period's header record is never in
+/// blocks are tried again (space may come back). When writing resumes, the sink asks for
+/// the entities to be written again ([`RecordSink::take_reset_request`]): the records
+/// dropped may have described processes or files that later records refer to. The period's header record is never in
 /// a dropped block: until a block holding it is written, it is carried into the next one.
 /// A file that cannot be created, or whose Avro header cannot be written, is removed; the
 /// period's records are then dropped and counted while it is tried again (at every flush,
