@@ -1338,7 +1338,7 @@ typedef struct sysflow_stats {
      */
     uint64_t records;
     /**
-     * Records an output had to drop (a socket reader gone, or too slow).
+     * Records an output had to drop (a socket reader gone, or too slow; a full disk).
      */
     uint64_t sink_drops;
     /**

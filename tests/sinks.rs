@@ -317,3 +317,105 @@ fn callback_sink_gets_events_and_flows_with_a_filled_header() {
     assert!(!expected.is_empty());
     assert_eq!(*seen, expected);
 }
+
+#[test]
+fn each_file_records_its_period_losses_in_its_header_readable_by_every_reader() {
+    use sysflow::export::{FileLosses, LOSSES_KEY, LOSSES_WIDTH};
+    let Some(sf) = reference("setuid/setuid.sf") else {
+        return;
+    };
+    let recs = records(&sf);
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = dir.path().join("loss.sf");
+    let mut out = FanOut::new(SfHeader::default());
+    out.set_file(FileSink::create(&prefix, AvroCodec::default(), Some(1000)).unwrap());
+    out.start().unwrap();
+    for r in &recs[1..] {
+        out.emit(r, Links::default()).unwrap();
+    }
+    out.set_period_losses(1300, &[("ring_drops", 7), ("sink_drops", 0), ("decode", 2)]);
+    out.rotate(1300).unwrap();
+    for r in &recs[1..] {
+        out.emit(r, Links::default()).unwrap();
+    }
+    // a cause named like one of the sink's own counters is left out
+    out.set_period_losses(1450, &[("ring_drops", 1), ("file_drops", 99)]);
+    out.finish().unwrap();
+
+    let expect = [
+        (
+            1000,
+            1300,
+            vec![("ring_drops", 7), ("sink_drops", 0), ("decode", 2)],
+        ),
+        (1300, 1450, vec![("ring_drops", 1)]),
+    ];
+    for (epoch, end, causes) in expect {
+        let path = dir.path().join(format!("loss.sf.{epoch}"));
+        let l = FileLosses::of_file(&path).unwrap().expect("losses entry");
+        let mut counters: std::collections::BTreeMap<String, u64> =
+            causes.iter().map(|&(k, v)| (k.to_string(), v)).collect();
+        for own in [
+            "file_drops",
+            "file_failed_blocks",
+            "file_failed_opens",
+            "unfiled_drops",
+        ] {
+            counters.insert(own.into(), 0);
+        }
+        assert_eq!(
+            l,
+            FileLosses {
+                complete: true,
+                period_start: Some(epoch),
+                period_end: Some(end),
+                truncated: false,
+                counters,
+            }
+        );
+        // the raw value: fixed width, JSON padded with spaces
+        let r = SfReader::open(&path).unwrap();
+        let raw = r.user_metadata(LOSSES_KEY).unwrap();
+        assert_eq!(raw.len(), LOSSES_WIDTH);
+        assert!(raw.starts_with(br#"{"complete":true,"period_start":"#));
+        assert!(r.user_metadata("avro.schema").is_none());
+        // every record reads back, with ours and with the apache_avro crate
+        let ours = records(&path);
+        assert_eq!(ours.len(), recs.len());
+        let theirs = apache_avro::Reader::new(std::fs::File::open(&path).unwrap()).unwrap();
+        let meta = theirs
+            .user_metadata()
+            .get(LOSSES_KEY)
+            .expect("seen by apache_avro");
+        assert_eq!(meta.as_slice(), raw);
+        assert_eq!(theirs.map(Result::unwrap).count(), recs.len());
+    }
+}
+
+#[test]
+fn a_file_never_closed_says_incomplete() {
+    use sysflow::export::{FileLosses, RecordSink};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("crash.sf");
+    let mut sink = FileSink::create(&path, AvroCodec::default(), None).unwrap();
+    let header = SfHeader::default();
+    sink.start(&header).unwrap();
+    sink.flush().unwrap();
+    // the collector dies: nothing closes the file
+    std::mem::forget(sink);
+    let l = FileLosses::of_file(&path).unwrap().unwrap();
+    assert_eq!(
+        l,
+        FileLosses {
+            complete: false,
+            ..FileLosses::default()
+        }
+    );
+    assert_eq!(records(&path), vec![Record::Header(header)]);
+    assert_eq!(
+        apache_avro::Reader::new(std::fs::File::open(&path).unwrap())
+            .unwrap()
+            .count(),
+        1
+    );
+}

@@ -73,6 +73,14 @@ fn random_sync() -> [u8; 16] {
 ///
 /// Records are buffered into blocks of about 80 kB (uncompressed), like the reference
 /// writer; [`AvroFileWriter::flush`] closes the current block early and flushes the output.
+///
+/// A block is handed to the output in three `write_all` calls (count and size, data, sync
+/// marker) once it is complete. When one of them fails, the block is kept and the error
+/// returned: the output then holds [`AvroFileWriter::committed`] valid bytes (the header
+/// and every whole block) followed by part of the failed block. The caller either cuts the
+/// output back to `committed` and retries ([`AvroFileWriter::flush`]), or drops the block
+/// ([`AvroFileWriter::discard_block`]). Give it an unbuffered output (a `File`) when it
+/// matters which block failed: a buffering writer reports errors a block late.
 pub struct AvroFileWriter<W: Write> {
     out: W,
     sync: [u8; 16],
@@ -84,6 +92,10 @@ pub struct AvroFileWriter<W: Write> {
     small_compressor: Option<libdeflater::Compressor>,
     raw_written: u64,
     records: u64,
+    /// Bytes of the output known written: the header and every whole block.
+    committed: u64,
+    /// Extra metadata entries: key, offset of the value from the start, value length.
+    meta_spans: Vec<(String, u64, usize)>,
 }
 
 /// Blocks below this size (typically the last block of a file), and the blocks of the first
@@ -95,18 +107,48 @@ const HARD_PREFIX: u64 = 256 * 1024;
 
 impl<W: Write> AvroFileWriter<W> {
     /// Writes the file header (magic, metadata, sync marker) and returns the writer.
-    pub fn new(mut out: W, codec: AvroCodec) -> io::Result<Self> {
+    pub fn new(out: W, codec: AvroCodec) -> io::Result<Self> {
+        Self::with_metadata(out, codec, &[])
+    }
+
+    /// Like [`AvroFileWriter::new`], with extra entries in the header's metadata map after
+    /// `avro.codec` and `avro.schema` (Avro readers ignore keys they do not know). Where
+    /// each value lies in the output is [`AvroFileWriter::metadata_span`]: a value can be
+    /// overwritten in place later with one of the same length.
+    ///
+    /// Keys starting with `avro.` are reserved by Avro and refused.
+    pub fn with_metadata(
+        mut out: W,
+        codec: AvroCodec,
+        extra: &[(&str, &[u8])],
+    ) -> io::Result<Self> {
+        if let Some((k, _)) = extra.iter().find(|(k, _)| k.starts_with("avro.")) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("metadata key {k:?}: the avro. prefix is reserved"),
+            ));
+        }
         let sync = random_sync();
-        let mut head = Vec::with_capacity(6300);
+        let mut head = Vec::with_capacity(
+            6300 + extra
+                .iter()
+                .map(|(k, v)| k.len() + v.len() + 20)
+                .sum::<usize>(),
+        );
         head.extend_from_slice(MAGIC);
-        put_long(&mut head, 2);
-        for (k, v) in [
+        put_long(&mut head, 2 + extra.len() as i64);
+        let mut meta_spans = Vec::with_capacity(extra.len());
+        let fixed: [(&str, &[u8]); 2] = [
             ("avro.codec", codec.name().as_bytes()),
             ("avro.schema", schema_v5().as_bytes()),
-        ] {
+        ];
+        for (i, (k, v)) in fixed.iter().chain(extra).enumerate() {
             put_long(&mut head, k.len() as i64);
             head.extend_from_slice(k.as_bytes());
             put_long(&mut head, v.len() as i64);
+            if i >= fixed.len() {
+                meta_spans.push((k.to_string(), head.len() as u64, v.len()));
+            }
             head.extend_from_slice(v);
         }
         put_long(&mut head, 0);
@@ -132,17 +174,20 @@ impl<W: Write> AvroFileWriter<W> {
             },
             raw_written: 0,
             records: 0,
+            committed: head.len() as u64,
+            meta_spans,
         })
     }
 
-    /// Appends one record.
+    /// Appends one record. The block is written once it holds about 80 kB: an error is
+    /// that block's (the record is in it), see [`AvroFileWriter`].
     pub fn append(&mut self, rec: &Record) -> io::Result<()> {
-        if self.block.len() >= BLOCK_BYTES {
-            self.write_block()?;
-        }
         encode_record(rec, &mut self.block);
         self.block_count += 1;
         self.records += 1;
+        if self.block.len() >= BLOCK_BYTES {
+            self.write_block()?;
+        }
         Ok(())
     }
 
@@ -151,12 +196,55 @@ impl<W: Write> AvroFileWriter<W> {
         self.records
     }
 
+    /// Records in the block not written yet.
+    pub fn pending_records(&self) -> u64 {
+        self.block_count
+    }
+
+    /// Drops the block not written yet (after a failed write); returns its record count.
+    pub fn discard_block(&mut self) -> u64 {
+        let n = self.block_count;
+        self.block.clear();
+        self.block_count = 0;
+        n
+    }
+
+    /// Length of the valid prefix of the output: the header and every block written
+    /// whole. After a failed write the output may hold more (part of a block).
+    pub fn committed(&self) -> u64 {
+        self.committed
+    }
+
+    /// Where the value of the extra metadata entry `key` lies in the output: its offset
+    /// from the start of the file and its length.
+    pub fn metadata_span(&self, key: &str) -> Option<(u64, usize)> {
+        self.meta_spans
+            .iter()
+            .find(|(k, _, _)| k == key)
+            .map(|&(_, at, len)| (at, len))
+    }
+
+    /// The output.
+    pub fn get_ref(&self) -> &W {
+        &self.out
+    }
+
+    /// The output, e.g. to cut it back to [`AvroFileWriter::committed`] after a failed
+    /// write. Writing through it corrupts the file.
+    pub fn get_mut(&mut self) -> &mut W {
+        &mut self.out
+    }
+
+    /// Returns the output as is: a block not written yet is lost.
+    pub fn into_inner(self) -> W {
+        self.out
+    }
+
     fn write_block(&mut self) -> io::Result<()> {
         if self.block_count == 0 {
             return Ok(());
         }
         let small = self.block.len() < SMALL_BLOCK || self.raw_written < HARD_PREFIX;
-        self.raw_written += self.block.len() as u64;
         let compressor = match (small, self.small_compressor.as_mut()) {
             (true, Some(c)) => Some(c),
             _ => self.compressor.as_mut(),
@@ -178,6 +266,8 @@ impl<W: Write> AvroFileWriter<W> {
         self.out.write_all(&head)?;
         self.out.write_all(data)?;
         self.out.write_all(&self.sync)?;
+        self.committed += (head.len() + data.len() + self.sync.len()) as u64;
+        self.raw_written += self.block.len() as u64;
         self.block.clear();
         self.block_count = 0;
         Ok(())
@@ -222,6 +312,8 @@ pub struct SfReader<R: Read> {
     left_in_block: u64,
     done: bool,
     schema_json: String,
+    /// Header metadata entries other than Avro's own (`avro.*`), in file order.
+    user_meta: Vec<(String, Vec<u8>)>,
 }
 
 impl SfReader<BufReader<std::fs::File>> {
@@ -256,6 +348,7 @@ impl<R: Read> SfReader<R> {
             left_in_block: 0,
             done: false,
             schema_json: String::new(),
+            user_meta: Vec::new(),
         };
         r.read_header()?;
         Ok(r)
@@ -264,6 +357,15 @@ impl<R: Read> SfReader<R> {
     /// The schema string embedded in the file.
     pub fn schema_json(&self) -> &str {
         &self.schema_json
+    }
+
+    /// The value of a header metadata entry that is not Avro's own (`avro.*` keys are
+    /// not kept), such as `sysflow.losses` ([`crate::export::FileLosses`]).
+    pub fn user_metadata(&self, key: &str) -> Option<&[u8]> {
+        self.user_meta
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_slice())
     }
 
     /// Whether the file embeds the current (v5) schema.
@@ -370,7 +472,10 @@ impl<R: Read> SfReader<R> {
                 match key.as_slice() {
                     b"avro.codec" => codec = String::from_utf8_lossy(&val).into_owned(),
                     b"avro.schema" => schema = Some(String::from_utf8_lossy(&val).into_owned()),
-                    _ => {}
+                    k if k.starts_with(b"avro.") => {}
+                    _ => self
+                        .user_meta
+                        .push((String::from_utf8_lossy(&key).into_owned(), val)),
                 }
             }
         }

@@ -99,7 +99,7 @@ impl Pipeline {
         }
         if due {
             self.log_stats(out);
-            self.period_base = self.summary(out);
+            self.end_period(out);
             out.rotate(now)?;
             self.agg.on_rotation();
             let threads = &self.state.threads;
@@ -173,7 +173,28 @@ impl Pipeline {
     pub fn finish(&mut self, out: &mut FanOut) -> Result<()> {
         out.start()?;
         self.log_stats(out);
-        self.agg.finish(out)
+        self.agg.finish(out)?;
+        self.end_period(out);
+        Ok(())
+    }
+
+    /// Tells the outputs what the ending period lost, by cause (written into its file's
+    /// header; `sink_drops` there counts the other outputs' drops, the file's own being
+    /// its `file_drops`).
+    fn end_period(&mut self, out: &mut FanOut) {
+        let now = self.summary(out);
+        let losses: Vec<(&'static str, u64)> = now
+            .losses()
+            .into_iter()
+            .zip(self.period_base.losses())
+            .map(|((name, total), (_, before))| match name {
+                // the file counts its own drops (`file_drops`): here the other outputs'
+                "sink_drops" => (name, out.period_sink_drops()),
+                _ => (name, total.saturating_sub(before)),
+            })
+            .collect();
+        out.set_period_losses(self.agg.now_s(), &losses);
+        self.period_base = now;
     }
 
     /// The reference's stats line and a line of this period's losses by cause

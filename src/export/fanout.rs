@@ -13,7 +13,8 @@ pub struct SinkStats {
     pub records_in_period: u64,
     /// Output periods started (1 + rotations).
     pub periods: u64,
-    /// Records some sink had to drop.
+    /// Records some sink had to drop (a socket without a reader, a full disk), since the
+    /// start.
     pub dropped: u64,
     /// Times a socket output lost its reader and connected again (records sent meanwhile
     /// are in `dropped`).
@@ -31,6 +32,8 @@ pub struct FanOut {
     others: Vec<Box<dyn RecordSink>>,
     stats: SinkStats,
     started: bool,
+    /// What the other sinks had dropped when the current period started.
+    others_dropped_at_period_start: u64,
 }
 
 impl FanOut {
@@ -42,6 +45,7 @@ impl FanOut {
             others: Vec::new(),
             stats: SinkStats::default(),
             started: false,
+            others_dropped_at_period_start: 0,
         }
     }
 
@@ -73,9 +77,28 @@ impl FanOut {
     /// Counters so far.
     pub fn stats(&self) -> SinkStats {
         let mut s = self.stats;
-        s.dropped = self.others.iter().map(|o| o.dropped()).sum();
+        s.dropped = self.others_dropped() + self.file.as_ref().map_or(0, |f| f.dropped());
         s.reconnects = self.others.iter().map(|o| o.reconnects()).sum();
         s
+    }
+
+    fn others_dropped(&self) -> u64 {
+        self.others.iter().map(|o| o.dropped()).sum()
+    }
+
+    /// Records the sinks other than the file dropped in the current output period (the
+    /// file sink counts its own in its file).
+    pub fn period_sink_drops(&self) -> u64 {
+        self.others_dropped()
+            .saturating_sub(self.others_dropped_at_period_start)
+    }
+
+    /// Gives the file sink (if any) the current period's losses by cause and its end,
+    /// written into the file when it is closed ([`FileSink::set_period_losses`]).
+    pub fn set_period_losses(&mut self, period_end: i64, losses: &[(&'static str, u64)]) {
+        if let Some(f) = self.file.as_mut() {
+            f.set_period_losses(period_end, losses);
+        }
     }
 
     fn begin_period(&mut self) -> Result<()> {
@@ -86,6 +109,7 @@ impl FanOut {
             .unwrap_or_default();
         self.stats.periods += 1;
         self.stats.records_in_period = 0;
+        self.others_dropped_at_period_start = self.others_dropped();
         if let Some(f) = self.file.as_mut() {
             f.start(&self.header)?;
         }
@@ -164,7 +188,7 @@ impl FanOut {
 
     /// Whether a sink asked for entities to be re-exported (clears the requests).
     pub fn take_reset_request(&mut self) -> bool {
-        let mut any = false;
+        let mut any = self.file.as_mut().is_some_and(|f| f.take_reset_request());
         for s in &mut self.others {
             any |= s.take_reset_request();
         }

@@ -1,12 +1,14 @@
 //! The Avro file sink, with the reference's `filePath` naming and rotation rules.
 
+use super::losses::{self, LOSSES_KEY};
 use super::{RecordSink, RecordView};
 use crate::avro::{AvroCodec, AvroFileWriter};
 use crate::error::{Result, SysFlowError};
 use crate::model::{Record, SfHeader};
 use std::fs;
-use std::io::BufWriter;
+use std::io::{Seek, SeekFrom};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 /// How output file names are formed from the configured `filePath`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -45,7 +47,25 @@ impl OutputPath {
     }
 }
 
-type Writer = AvroFileWriter<BufWriter<fs::File>>;
+type Writer = AvroFileWriter<fs::File>;
+
+/// How often a file that could not be created for lack of space is tried again while
+/// records arrive (it is also tried at every flush and rotation).
+const RETRY_OPEN: Duration = Duration::from_secs(1);
+
+/// An epoch that says something: 0 (a capture whose first event has no time) is unknown.
+fn known(epoch: i64) -> Option<i64> {
+    (epoch > 0).then_some(epoch)
+}
+
+/// Whether a write failed for lack of space (disk full, quota, file size limit): the
+/// records are dropped and counted, and the capture goes on.
+fn is_full(e: &std::io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::ENOSPC | libc::EDQUOT | libc::EFBIG)
+    )
+}
 
 /// How output files are created.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -121,16 +141,78 @@ fn create_error(name: &Path, e: std::io::Error) -> SysFlowError {
     SysFlowError::io(what, e)
 }
 
+/// The bookkeeping of the current output period, for its file's [`LOSSES_KEY`] entry.
+#[derive(Debug, Default)]
+struct Period {
+    /// Epoch seconds it started (the file's epoch, or the first event's time; `None`
+    /// while unknown).
+    start: Option<i64>,
+    /// Epoch seconds it ended, as the driver said ([`FileSink::set_period_losses`]) or
+    /// the next period's start.
+    end: Option<i64>,
+    /// The driver's losses by cause.
+    causes: Vec<(&'static str, u64)>,
+    /// Records of this period the sink could not write.
+    drops: u64,
+    /// Block writes that failed for lack of space.
+    failed_blocks: u64,
+    /// File creations (or header writes) that failed for lack of space.
+    failed_opens: u64,
+}
+
+/// A run of writes failing for lack of space: logged once when it starts, once when it
+/// ends.
+#[derive(Debug, Default)]
+struct Outage {
+    records: u64,
+    failures: u64,
+}
+
 /// Writes records into SysFlow Avro files; a new file at every rotation.
 ///
 /// Each file starts with the header record whose `filename` is the file's own path, and
 /// is closed (its last block flushed) before the next one is opened.
+///
+/// # A full disk
+///
+/// When a block cannot be written for lack of space (`ENOSPC`, `EDQUOT`, `EFBIG`), its
+/// records are dropped and counted ([`RecordSink::dropped`], [`FileSink::failed_blocks`])
+/// and the file is cut back to the end of its last whole block, so it stays a valid
+/// Avro file holding every record written before; the capture goes on, and the next
+/// blocks are tried again (space may come back). When writing resumes, the sink asks for
+/// the entities to be written again ([`RecordSink::take_reset_request`]): the records
+/// dropped may have described processes or files that later records refer to. The period's header record is never in
+/// a dropped block: until a block holding it is written, it is carried into the next one.
+/// A file that cannot be created, or whose Avro header cannot be written, is removed; the
+/// period's records are then dropped and counted while it is tried again (at every flush,
+/// at most every second while records arrive, at the next rotation and at the end). A
+/// warning is logged when a run of failures starts and when it ends, not per block. Any
+/// other write error (`EIO`, ...) is returned and stops the capture.
+///
+/// Every file records its period's losses in its Avro header ([`super::FileLosses`]).
 pub struct FileSink {
     path: OutputPath,
     opts: FileOptions,
     rotating: bool,
+    /// The file being written, or the one waiting to be created.
     current: PathBuf,
+    /// The last file closed: an epoch-named file never reuses its name.
+    closed: PathBuf,
     writer: Option<Writer>,
+    /// The current period's file could not be created for lack of space: its epoch.
+    waiting: Option<Option<i64>>,
+    next_retry: Instant,
+    /// The period's header record while it is in no written block yet.
+    header: Option<SfHeader>,
+    /// Whether `period.start` came from the file's epoch (else from the first event).
+    epoch_named: bool,
+    period: Period,
+    /// Records of earlier periods that never got a file, told in the next file.
+    unfiled: u64,
+    dropped: u64,
+    failed_blocks: u64,
+    outage: Option<Outage>,
+    reset: bool,
 }
 
 impl FileSink {
@@ -166,7 +248,8 @@ impl FileSink {
     ///
     /// Fails at once if the output cannot be created: a missing or unwritable directory,
     /// a symlink at the file's path, or an existing file at a single-file path without
-    /// [`FileOptions::overwrite`].
+    /// [`FileOptions::overwrite`]. A full disk is no error: the file is tried again later
+    /// (see [`FileSink`]).
     pub fn with_options(
         path: &Path,
         opts: FileOptions,
@@ -197,9 +280,23 @@ impl FileSink {
         let mut sink = FileSink {
             rotating,
             current: PathBuf::new(),
+            closed: PathBuf::new(),
             path: out,
             opts,
             writer: None,
+            waiting: None,
+            next_retry: Instant::now(),
+            header: None,
+            epoch_named: start_epoch.is_some(),
+            period: Period {
+                start: start_epoch.and_then(known),
+                ..Period::default()
+            },
+            unfiled: 0,
+            dropped: 0,
+            failed_blocks: 0,
+            outage: None,
+            reset: false,
         };
         if !rotating || start_epoch.is_some() {
             sink.open(start_epoch)?;
@@ -209,22 +306,39 @@ impl FileSink {
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.subsec_nanos());
             let probe = dir.join(format!(".sysflow-probe-{}-{nonce}", std::process::id()));
-            create_file(&probe, 0o600, false).map_err(|e| {
-                SysFlowError::io(format!("cannot create files in {}", dir.display()), e)
-            })?;
-            let _ = fs::remove_file(&probe);
+            match create_file(&probe, 0o600, false) {
+                Ok(_) => {
+                    let _ = fs::remove_file(&probe);
+                }
+                // no inode left: the first file is tried again when the first period starts
+                Err(e) if is_full(&e) => {}
+                Err(e) => {
+                    return Err(SysFlowError::io(
+                        format!("cannot create files in {}", dir.display()),
+                        e,
+                    ));
+                }
+            }
         }
         Ok(sink)
     }
 
     /// Opens the first file of a rotating output, named for `epoch`, if not open yet.
+    /// `epoch` also starts the first period of a file opened without one.
     pub fn ensure_open(&mut self, epoch: i64) -> Result<()> {
-        if self.writer.is_none() && self.current.as_os_str().is_empty() {
+        if !self.epoch_named && self.period.start.is_none() {
+            self.period.start = known(epoch);
+        }
+        if self.writer.is_none() && self.waiting.is_none() && self.current.as_os_str().is_empty() {
+            self.epoch_named = true;
+            self.period.start = known(epoch);
             self.open(Some(epoch))?;
         }
         Ok(())
     }
 
+    /// Creates the period's file and writes its Avro header. A full disk leaves the sink
+    /// waiting for space (`self.waiting`), and no file behind.
     fn open(&mut self, epoch: Option<i64>) -> Result<()> {
         let name = self.path.file_for(epoch);
         // Only a configured single-file path is ever replaced (when asked); epoch-named
@@ -234,10 +348,14 @@ impl FileSink {
         let mut n = 0;
         let f = loop {
             let replace = single && self.opts.overwrite;
-            if attempt != self.current {
+            if attempt != self.closed {
                 match create_file(&attempt, self.opts.mode, replace) {
                     Ok(f) => break f,
                     Err(e) if e.raw_os_error() == Some(libc::EEXIST) && !single && n < 1000 => {}
+                    Err(e) if is_full(&e) => {
+                        self.open_failed(epoch, attempt, &e);
+                        return Ok(());
+                    }
                     Err(e) => return Err(create_error(&attempt, e)),
                 }
             }
@@ -246,15 +364,93 @@ impl FileSink {
             s.push(format!("-{n}"));
             attempt = s.into();
         };
-        let name = attempt;
-        let w = AvroFileWriter::new(BufWriter::with_capacity(1 << 16, f), self.opts.codec)
-            .map_err(|e| SysFlowError::io(format!("writing {}", name.display()), e))?;
+        let placeholder = losses::placeholder();
+        let meta: [(&str, &[u8]); 1] = [(LOSSES_KEY, &placeholder)];
+        let w = match AvroFileWriter::with_metadata(f, self.opts.codec, &meta) {
+            Ok(w) => w,
+            Err(e) => {
+                // a partial header is no Avro file: nothing of it is left behind
+                let _ = fs::remove_file(&attempt);
+                if is_full(&e) {
+                    self.open_failed(epoch, attempt, &e);
+                    return Ok(());
+                }
+                return Err(SysFlowError::io(
+                    format!("writing {}", attempt.display()),
+                    e,
+                ));
+            }
+        };
         self.writer = Some(w);
-        self.current = name;
+        self.current = attempt;
+        if self.waiting.take().is_some() {
+            // opened late: the period's header (if already given) goes first
+            if let Some(h) = self.header.as_mut() {
+                h.filename = self.current.display().to_string();
+                let h = Record::Header(h.clone());
+                self.append(&h)?;
+            }
+        }
+        if self.outage.is_some() {
+            self.recovered();
+        }
         Ok(())
     }
 
-    /// The file being written.
+    fn open_failed(&mut self, epoch: Option<i64>, name: PathBuf, e: &std::io::Error) {
+        self.current = name;
+        self.waiting = Some(epoch);
+        self.next_retry = Instant::now() + RETRY_OPEN;
+        self.period.failed_opens += 1;
+        self.failed(0, e);
+    }
+
+    /// Tries again to create the file of a period that has none.
+    fn retry_open(&mut self) -> Result<()> {
+        if let Some(epoch) = self.waiting {
+            self.next_retry = Instant::now() + RETRY_OPEN;
+            self.open(epoch)?;
+        }
+        Ok(())
+    }
+
+    /// Counts a failure for lack of space that cost `lost` records.
+    fn failed(&mut self, lost: u64, e: &std::io::Error) {
+        self.dropped += lost;
+        self.period.drops += lost;
+        match &mut self.outage {
+            Some(o) => {
+                o.records += lost;
+                o.failures += 1;
+            }
+            None => {
+                log::warn!(
+                    "{}: {e}: records are dropped (and counted) until space comes back",
+                    self.current.display()
+                );
+                self.outage = Some(Outage {
+                    records: lost,
+                    failures: 1,
+                });
+            }
+        }
+    }
+
+    /// Something was written after failures for lack of space.
+    fn recovered(&mut self) {
+        if let Some(o) = self.outage.take() {
+            log::warn!(
+                "{}: writing again after lack of space: {} records dropped in {} failed writes",
+                self.current.display(),
+                o.records,
+                o.failures
+            );
+            // what was dropped may have described entities later records refer to
+            self.reset = true;
+        }
+    }
+
+    /// The file being written (or, while the disk is full, the one to be created).
     pub fn current_file(&self) -> &Path {
         &self.current
     }
@@ -264,59 +460,232 @@ impl FileSink {
         self.rotating
     }
 
+    /// Block writes that failed for lack of space, since the start.
+    pub fn failed_blocks(&self) -> u64 {
+        self.failed_blocks
+    }
+
+    /// Whether the current period's file is missing for lack of space (its records are
+    /// dropped and counted until it can be created).
+    pub fn is_waiting_for_space(&self) -> bool {
+        self.waiting.is_some()
+    }
+
+    /// Records the current period's losses by cause and its end (epoch seconds), written
+    /// into the file's header when it is closed ([`super::FileLosses`]). The driver calls
+    /// it right before each rotation and before [`RecordSink::finish`]; a later call
+    /// replaces the earlier one. The sink adds its own counters (`file_drops`, ...);
+    /// causes named like them are left out.
+    pub fn set_period_losses(&mut self, period_end: i64, losses: &[(&'static str, u64)]) {
+        self.period.end = known(period_end).or(self.period.end);
+        self.period.causes = losses.to_vec();
+    }
+
     /// Closes the current file and opens the one for the period starting at `epoch`.
     /// The caller then calls [`RecordSink::start`] to write its header.
     pub fn rotate(&mut self, epoch: i64) -> Result<()> {
+        self.period.end.get_or_insert(epoch);
         self.close()?;
+        self.period.start = known(epoch);
+        self.epoch_named = true;
         self.open(Some(epoch))
     }
 
-    fn close(&mut self) -> Result<()> {
-        if let Some(w) = self.writer.take() {
-            let name = self.current.display().to_string();
-            let mut out = w
-                .finish()
-                .map_err(|e| SysFlowError::io(format!("writing {name}"), e))?;
-            std::io::Write::flush(&mut out)
-                .map_err(|e| SysFlowError::io(format!("writing {name}"), e))?;
-            out.get_ref()
-                .sync_data()
-                .map_err(|e| SysFlowError::io(format!("syncing {name}"), e))?;
+    /// Writes the block being filled, if any; a full disk drops it (counted).
+    fn write_block(&mut self) -> Result<()> {
+        let Some(w) = self.writer.as_mut() else {
+            return Ok(());
+        };
+        let before = w.committed();
+        match w.flush() {
+            Ok(()) => {
+                if w.committed() != before {
+                    self.written();
+                }
+                Ok(())
+            }
+            Err(e) => self.block_failed(e),
         }
+    }
+
+    /// A block was written whole.
+    fn written(&mut self) {
+        self.header = None;
+        if self.outage.is_some() {
+            self.recovered();
+        }
+    }
+
+    /// A block write failed: for lack of space, its records are dropped and the file cut
+    /// back to its last whole block; any other error is returned.
+    fn block_failed(&mut self, e: std::io::Error) -> Result<()> {
+        let name = self.current.display().to_string();
+        if !is_full(&e) {
+            return Err(SysFlowError::io(format!("writing {name}"), e));
+        }
+        let Some(w) = self.writer.as_mut() else {
+            return Ok(());
+        };
+        let mut lost = w.discard_block();
+        let at = w.committed();
+        let f = w.get_mut();
+        f.set_len(at)
+            .and_then(|()| f.seek(SeekFrom::Start(at)).map(drop))
+            .map_err(|e2| {
+                SysFlowError::io(
+                    format!("{name}: cannot cut it back to its last whole block ({e})"),
+                    e2,
+                )
+            })?;
+        if let Some(h) = &self.header {
+            // the header is carried into the next block rather than lost
+            lost = lost.saturating_sub(1);
+            w.append(&Record::Header(h.clone()))
+                .map_err(|e| SysFlowError::io(format!("writing {name}"), e))?;
+        }
+        self.failed_blocks += 1;
+        self.period.failed_blocks += 1;
+        self.failed(lost, &e);
+        Ok(())
+    }
+
+    /// Ends the current period: its file is flushed, given its losses and closed; a
+    /// period without a file leaves its drops to the next file.
+    fn close(&mut self) -> Result<()> {
+        self.write_block()?;
+        let period = std::mem::take(&mut self.period);
+        if let Some(mut w) = self.writer.take() {
+            let name = self.current.display().to_string();
+            // only after a failed last block: the carried header
+            let lost = w.discard_block();
+            self.dropped += lost;
+            if let Some(o) = &mut self.outage {
+                o.records += lost;
+            }
+            let start = period.start;
+            let end = period
+                .end
+                .unwrap_or_else(crate::clock::wall_s)
+                .max(start.unwrap_or(i64::MIN));
+            let own = [
+                ("file_drops", period.drops + lost),
+                ("file_failed_blocks", period.failed_blocks),
+                ("file_failed_opens", period.failed_opens),
+                ("unfiled_drops", self.unfiled),
+            ];
+            self.unfiled = 0;
+            let value = losses::encode(start, end, &own, &period.causes);
+            let span = w.metadata_span(LOSSES_KEY);
+            let f = w.into_inner();
+            if let Some((at, len)) = span
+                && len == value.len()
+            {
+                use std::os::unix::fs::FileExt;
+                match f.write_all_at(&value, at) {
+                    Ok(()) => {}
+                    Err(e) if is_full(&e) => log::warn!(
+                        "{name}: {e}: its {LOSSES_KEY} header entry keeps saying incomplete"
+                    ),
+                    Err(e) => return Err(SysFlowError::io(format!("writing {name}"), e)),
+                }
+            }
+            match f.sync_data() {
+                Ok(()) => {}
+                Err(e) if is_full(&e) => {
+                    log::warn!("{name}: {e} at sync: its last records may be missing")
+                }
+                Err(e) => return Err(SysFlowError::io(format!("syncing {name}"), e)),
+            }
+            self.closed = self.current.clone();
+        } else if self.waiting.take().is_some() {
+            // the period never got a file
+            let header = u64::from(self.header.is_some());
+            self.dropped += header;
+            self.unfiled += period.drops + header;
+            if let Some(o) = &mut self.outage {
+                o.records += header;
+            }
+        }
+        self.header = None;
         Ok(())
     }
 
     fn append(&mut self, rec: &Record) -> Result<()> {
+        if self.writer.is_none() && self.waiting.is_some() && Instant::now() >= self.next_retry {
+            self.retry_open()?;
+        }
         let Some(w) = self.writer.as_mut() else {
+            if self.waiting.is_some() {
+                self.dropped += 1;
+                self.period.drops += 1;
+                if let Some(o) = &mut self.outage {
+                    o.records += 1;
+                }
+                return Ok(());
+            }
             return Err(SysFlowError::io(
                 "file sink is closed",
                 std::io::Error::other("write after finish"),
             ));
         };
-        w.append(rec)
-            .map_err(|e| SysFlowError::io(format!("writing {}", self.current.display()), e))
+        let before = w.committed();
+        match w.append(rec) {
+            Ok(()) => {
+                if w.committed() != before {
+                    self.written();
+                }
+                Ok(())
+            }
+            Err(e) => self.block_failed(e),
+        }
     }
 }
 
 impl RecordSink for FileSink {
     fn start(&mut self, header: &SfHeader) -> Result<()> {
+        self.header = Some(header.clone());
+        if self.writer.is_none() && self.waiting.is_some() {
+            // written when the file can be created, or counted dropped with the period
+            return Ok(());
+        }
         self.append(&Record::Header(header.clone()))
     }
 
     fn write(&mut self, view: &RecordView<'_>) -> Result<()> {
+        if self.period.start.is_none() && view.record.kind().is_event_or_flow() {
+            // a period whose start was not given (or given as 0): its first event's time
+            self.period.start = view.record.ts().and_then(|ns| known(ns / 1_000_000_000));
+        }
         self.append(view.record)
     }
 
     fn flush(&mut self) -> Result<()> {
-        if let Some(w) = self.writer.as_mut() {
-            w.flush()
-                .map_err(|e| SysFlowError::io(format!("writing {}", self.current.display()), e))?;
+        self.retry_open()?;
+        self.write_block()
+    }
+
+    /// Closes the file (after a last try to create it, if the disk was full).
+    fn finish(&mut self) -> Result<()> {
+        self.retry_open()?;
+        self.close()?;
+        if let Some(o) = self.outage.take() {
+            log::warn!(
+                "{}: output ends short of space: {} records dropped in {} failed writes \
+                 since space ran out",
+                self.current.display(),
+                o.records,
+                o.failures
+            );
         }
         Ok(())
     }
 
-    fn finish(&mut self) -> Result<()> {
-        self.close()
+    fn take_reset_request(&mut self) -> bool {
+        std::mem::take(&mut self.reset)
+    }
+
+    fn dropped(&self) -> u64 {
+        self.dropped
     }
 }
 
@@ -392,6 +761,55 @@ mod tests {
         let s = FileSink::create(&dpath, AvroCodec::Null, Some(7)).unwrap();
         assert_eq!(s.current_file(), d.join("7-1"));
         assert_eq!(mode(s.current_file()), 0o600);
+    }
+
+    #[test]
+    fn a_block_failing_for_lack_of_space_is_dropped_counted_and_cut_off() {
+        use crate::avro::SfReader;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.sf");
+        let h = SfHeader::default();
+        let rec = Record::Header(h.clone());
+        let count = |p: &Path| SfReader::open(p).unwrap().map(Result::unwrap).count();
+        for errno in [libc::ENOSPC, libc::EDQUOT, libc::EFBIG] {
+            let _ = fs::remove_file(&path);
+            let mut s = FileSink::create(&path, AvroCodec::Null, None).unwrap();
+            s.start(&h).unwrap();
+            for _ in 0..5 {
+                s.append(&rec).unwrap();
+            }
+            // the first block fails: the period header is carried over, never dropped
+            let w = s.writer.as_mut().unwrap();
+            std::io::Write::write_all(w.get_mut(), b"part of a block").unwrap();
+            s.block_failed(std::io::Error::from_raw_os_error(errno))
+                .unwrap();
+            assert_eq!((s.dropped(), s.failed_blocks()), (5, 1));
+            s.flush().unwrap();
+            let good = fs::metadata(&path).unwrap().len();
+            // a later block, half written when the disk filled up
+            for _ in 0..10 {
+                s.append(&rec).unwrap();
+            }
+            let w = s.writer.as_mut().unwrap();
+            std::io::Write::write_all(w.get_mut(), b"part of a block").unwrap();
+            s.block_failed(std::io::Error::from_raw_os_error(errno))
+                .unwrap();
+            assert_eq!((s.dropped(), s.failed_blocks()), (15, 2));
+            assert_eq!(fs::metadata(&path).unwrap().len(), good, "cut back");
+            // and the next ones are written again
+            s.append(&rec).unwrap();
+            s.finish().unwrap();
+            assert_eq!(count(&path), 2);
+            assert!(s.take_reset_request());
+        }
+        // any other error stops the run, naming the file
+        let _ = fs::remove_file(&path);
+        let mut s = FileSink::create(&path, AvroCodec::Null, None).unwrap();
+        s.start(&h).unwrap();
+        let e = s
+            .block_failed(std::io::Error::from_raw_os_error(libc::EIO))
+            .unwrap_err();
+        assert!(e.to_string().contains("x.sf"), "{e}");
     }
 
     #[test]

@@ -1,14 +1,23 @@
 //! Sinks: where SysFlow records go (a callback, Avro files, a unix socket), behind one
 //! push-style [`RecordSink`] trait, and the [`FanOut`] that feeds several of them.
+//!
+//! Losses never go unnoticed: a sink that drops records counts them
+//! ([`RecordSink::dropped`], summed in [`SinkStats::dropped`]). The file sink keeps going
+//! on a full disk, dropping (and counting) what it cannot write while keeping every file a
+//! valid Avro file ([`FileSink`]), and records each period's losses by cause inside the
+//! period's own file, in the Avro header's metadata under `sysflow.losses`, where the
+//! official SysFlow tools (which read the files unchanged) do not look ([`FileLosses`]).
 
 mod callback;
 mod fanout;
 mod file;
+mod losses;
 mod socket;
 
 pub use callback::CallbackSink;
 pub use fanout::{FanOut, SinkStats};
 pub use file::{FileOptions, FileSink, OutputPath};
+pub use losses::{FileLosses, LOSSES_KEY, LOSSES_WIDTH};
 pub use socket::{Backoff, MAX_PENDING_BYTES, SocketSink};
 
 pub use crate::aggregate::Links;
@@ -69,7 +78,8 @@ pub trait RecordSink: Send {
         false
     }
 
-    /// Records this sink had to drop (a socket without a peer), since the start.
+    /// Records this sink had to drop (a socket without a peer, a full disk), since the
+    /// start.
     fn dropped(&self) -> u64 {
         0
     }

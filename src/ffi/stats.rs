@@ -20,7 +20,7 @@ pub struct sysflow_stats {
     pub events: u64,
     /// Records delivered to the outputs (headers included).
     pub records: u64,
-    /// Records an output had to drop (a socket reader gone, or too slow).
+    /// Records an output had to drop (a socket reader gone, or too slow; a full disk).
     pub sink_drops: u64,
     /// Kernel records lost because the ring buffer was full (live).
     pub ring_drops: u64,

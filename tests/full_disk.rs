@@ -1,0 +1,378 @@
+//! The file sink on a full disk: a small tmpfs (needs root to mount it; skipped loudly
+//! otherwise, a failure with `SYSFLOW_REQUIRE_ALL=1`). The capture goes on, every record
+//! is either in the file or counted as dropped, and the file stays a valid Avro file.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use sysflow::avro::{AvroCodec, SfReader};
+use sysflow::export::{FanOut, FileLosses, FileSink, Links};
+use sysflow::model::{Oid, OpFlags, ProcessEvent, Record, SfHeader};
+
+/// A tmpfs of the given size mounted on a temporary directory, unmounted on drop (also
+/// when the test fails).
+struct Tmpfs {
+    dir: tempfile::TempDir,
+}
+
+impl Tmpfs {
+    fn mount(size: &str) -> Option<Self> {
+        if !nix::unistd::geteuid().is_root() {
+            common::skip("full-disk tests mount a tmpfs: run them as root");
+            return None;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let out = Command::new("mount")
+            .args(["-t", "tmpfs", "-o"])
+            .arg(format!("size={size},mode=0700"))
+            .arg("tmpfs")
+            .arg(dir.path())
+            .output()
+            .expect("run mount");
+        if !out.status.success() {
+            common::skip(&format!(
+                "cannot mount a tmpfs: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            ));
+            return None;
+        }
+        Some(Tmpfs { dir })
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Fills the file system, leaving about `keep` bytes free; returns the filler.
+    fn fill(&self, keep: u64) -> PathBuf {
+        let st = nix::sys::statvfs::statvfs(self.path()).unwrap();
+        let free = st.blocks_available() * st.fragment_size();
+        let filler = self.path().join("filler");
+        let data = vec![0u8; free.saturating_sub(keep) as usize];
+        // a write past the end is refused at the page that does not fit: fine
+        let _ = std::fs::write(&filler, data);
+        filler
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let st = Command::new("umount").arg(self.dir.path()).status();
+        if !st.is_ok_and(|s| s.success()) {
+            eprintln!("warning: could not unmount {}", self.dir.path().display());
+        }
+    }
+}
+
+/// A record carrying its sequence number (in `tid`), about 230 bytes encoded.
+fn event(i: i64) -> Record {
+    Record::ProcessEvent(ProcessEvent {
+        proc_oid: Oid {
+            create_ts: 1,
+            hpid: 42,
+        },
+        ts: 1_700_000_000_000_000_000 + i,
+        tid: i,
+        op_flags: OpFlags::empty(),
+        args: vec!["x".repeat(200)],
+        ret: 0,
+    })
+}
+
+fn seq(r: &Record) -> i64 {
+    match r {
+        Record::ProcessEvent(e) => e.tid,
+        other => panic!("unexpected record {other:?}"),
+    }
+}
+
+/// Every record of a file, read with our reader, checked against the `apache_avro`
+/// crate's reader (same count, no error).
+fn read_back(path: &Path) -> Vec<Record> {
+    let recs: Vec<Record> = SfReader::open(path)
+        .unwrap()
+        .collect::<sysflow::Result<_>>()
+        .unwrap_or_else(|e| panic!("{} does not read back: {e}", path.display()));
+    let f = std::fs::File::open(path).unwrap();
+    let theirs = apache_avro::Reader::new(f).unwrap();
+    let mut n = 0;
+    for v in theirs {
+        v.unwrap_or_else(|e| panic!("apache_avro on {}: {e}", path.display()));
+        n += 1;
+    }
+    assert_eq!(n, recs.len(), "{}", path.display());
+    if let Some(sysprint) = venv_sysprint() {
+        let out = Command::new(sysprint)
+            .args(["-o", "json"])
+            .arg(path)
+            .env("TZ", "UTC")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "official sysprint on {}: {}",
+            path.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    recs
+}
+
+/// The official `sysprint` if the project's venv has it (no skip message otherwise: the
+/// interop tests report it).
+fn venv_sysprint() -> Option<PathBuf> {
+    let p = common::package_root().join(".venv/bin/sysprint");
+    p.exists().then_some(p)
+}
+
+/// Checks a file's records: the header first, then events in increasing order.
+fn check_order(recs: &[Record]) -> Vec<i64> {
+    assert!(
+        matches!(recs.first(), Some(Record::Header(_))),
+        "the header comes first"
+    );
+    let s: Vec<i64> = recs[1..].iter().map(seq).collect();
+    assert!(s.windows(2).all(|w| w[0] < w[1]), "records in order");
+    s
+}
+
+#[test]
+fn a_full_disk_drops_whole_blocks_counted_and_writing_resumes_when_space_returns() {
+    let Some(fs) = Tmpfs::mount("256k") else {
+        return;
+    };
+    let path = fs.path().join("out.sf");
+    let mut out = FanOut::new(SfHeader {
+        exporter: "full".into(),
+        ..Default::default()
+    });
+    out.set_file(FileSink::create(&path, AvroCodec::Null, None).unwrap());
+    // the header and a few blocks fit, then the disk is full
+    let filler = fs.fill(120 * 1024);
+    out.start_at(1_700_000_000).unwrap();
+    let mut i = 0;
+    while out.stats().dropped == 0 {
+        out.emit(&event(i), Links::default()).unwrap();
+        i += 1;
+        assert!(i < 100_000, "the disk never filled up");
+    }
+    // full: everything goes on without an error, counted
+    for _ in 0..3000 {
+        out.emit(&event(i), Links::default()).unwrap();
+        i += 1;
+    }
+    let failed = out.file().unwrap().failed_blocks();
+    assert!(failed >= 2, "{failed}");
+    let dropped_while_full = out.stats().dropped;
+    // space comes back: later blocks are written
+    std::fs::remove_file(&filler).unwrap();
+    let back_from = i;
+    for _ in 0..500 {
+        out.emit(&event(i), Links::default()).unwrap();
+        i += 1;
+    }
+    assert!(
+        out.take_reset_request(),
+        "entities are written again after the loss"
+    );
+    out.set_period_losses(1_700_000_100, &[("ring_drops", 5)]);
+    out.finish().unwrap();
+    let stats = out.stats();
+    let failed = out.file().unwrap().failed_blocks();
+    drop(out);
+
+    let recs = read_back(&path);
+    let s = check_order(&recs);
+    // exactly: what is in the file plus what was counted dropped is what was produced
+    assert_eq!(stats.records, 1 + i as u64);
+    assert_eq!(
+        recs.len() as u64 + stats.dropped,
+        stats.records,
+        "{stats:?}"
+    );
+    assert_eq!(
+        stats.dropped, dropped_while_full,
+        "nothing lost once space returned"
+    );
+    assert!(stats.dropped > 0);
+    assert!(
+        s.iter().filter(|&&x| x >= back_from).count() as i64 == i - back_from,
+        "every record after space came back is in the file"
+    );
+    let l = FileLosses::of_file(&path).unwrap().expect("losses entry");
+    assert!(l.complete && !l.truncated, "{l:?}");
+    assert_eq!(l.get("file_drops"), stats.dropped);
+    assert_eq!(l.get("file_failed_blocks"), failed);
+    assert_eq!(l.get("file_failed_opens"), 0);
+    assert_eq!(l.get("ring_drops"), 5);
+    assert_eq!(l.period_end, Some(1_700_000_100));
+}
+
+#[test]
+fn rotation_on_a_full_disk_waits_for_space_and_the_header_is_never_lost() {
+    let Some(fs) = Tmpfs::mount("256k") else {
+        return;
+    };
+    let prefix = fs.path().join("out.sf");
+    let mut out = FanOut::new(SfHeader {
+        exporter: "rot".into(),
+        ..Default::default()
+    });
+    out.set_file(FileSink::create(&prefix, AvroCodec::Null, Some(1000)).unwrap());
+    out.start().unwrap();
+    let mut i = 0;
+    for _ in 0..100 {
+        out.emit(&event(i), Links::default()).unwrap();
+        i += 1;
+    }
+    out.flush().unwrap();
+    // not even an Avro header fits any more
+    let filler = fs.fill(0);
+    out.rotate(1300).unwrap();
+    assert!(out.file().unwrap().is_waiting_for_space());
+    for _ in 0..500 {
+        out.emit(&event(i), Links::default()).unwrap();
+        i += 1;
+    }
+    out.flush().unwrap();
+    assert!(out.file().unwrap().is_waiting_for_space());
+    // a whole period without a file
+    out.rotate(1600).unwrap();
+    for _ in 0..500 {
+        out.emit(&event(i), Links::default()).unwrap();
+        i += 1;
+    }
+    let dropped_full = out.stats().dropped;
+    assert_eq!(
+        dropped_full, 1001,
+        "the records of the waiting periods, and the header of the one that ended"
+    );
+    // space returns: the next flush creates the file, header first
+    std::fs::remove_file(&filler).unwrap();
+    out.flush().unwrap();
+    assert!(!out.file().unwrap().is_waiting_for_space());
+    let resumed = i;
+    for _ in 0..500 {
+        out.emit(&event(i), Links::default()).unwrap();
+        i += 1;
+    }
+    out.finish().unwrap();
+    let stats = out.stats();
+    drop(out);
+
+    assert!(
+        !fs.path().join("out.sf.1300").exists(),
+        "no partial file left"
+    );
+    let first = read_back(&fs.path().join("out.sf.1000"));
+    assert_eq!(check_order(&first), (0..100).collect::<Vec<_>>());
+    let last_path = fs.path().join("out.sf.1600");
+    let last = read_back(&last_path);
+    let Record::Header(h) = &last[0] else {
+        unreachable!()
+    };
+    assert_eq!(h.filename, last_path.display().to_string());
+    assert_eq!(h.exporter, "rot");
+    assert_eq!(check_order(&last), (resumed..i).collect::<Vec<_>>());
+    // headers: 3 periods, the 1300 one dropped
+    assert_eq!(stats.records, 3 + i as u64);
+    assert_eq!(stats.dropped, 1001);
+    assert_eq!(
+        (first.len() + last.len()) as u64 + stats.dropped,
+        stats.records
+    );
+    let l = FileLosses::of_file(&last_path).unwrap().unwrap();
+    assert!(l.complete);
+    assert_eq!(l.get("file_drops"), 500, "dropped in its own period: {l:?}");
+    assert_eq!(
+        l.get("unfiled_drops"),
+        501,
+        "the 1300 period, with its header"
+    );
+    assert!(l.get("file_failed_opens") >= 1, "{l:?}");
+    assert_eq!((l.period_start, l.period_end.is_some()), (Some(1600), true));
+    let l = FileLosses::of_file(&fs.path().join("out.sf.1000"))
+        .unwrap()
+        .unwrap();
+    assert_eq!((l.period_start, l.period_end), (Some(1000), Some(1300)));
+    assert_eq!(l.get("file_drops"), 0);
+}
+
+/// Every reference capture converted, one after the other, into the same small file
+/// system (rotating every 10 s of capture time): the first ones fit, then blocks and
+/// whole files fail. Every run completes, and every record produced is in a file or
+/// counted as dropped.
+#[test]
+fn conversions_onto_a_full_disk_run_to_the_end_and_count_their_losses() {
+    let Some(traces) = common::corpus_files("scap") else {
+        return;
+    };
+    let Some(fs) = Tmpfs::mount("256k") else {
+        return;
+    };
+    let (mut produced, mut delivered, mut dropped, mut files) = (0, 0, 0, 0);
+    for scap in traces {
+        let dir = scap
+            .parent()
+            .unwrap()
+            .file_name()
+            .unwrap()
+            .to_string_lossy();
+        let name = format!("{dir}-{}", scap.file_stem().unwrap().to_string_lossy());
+        let prefix = fs.path().join(format!("{name}.sf"));
+        let config = sysflow::SysFlowConfig {
+            scap_input_path: Some(scap.clone()),
+            file_path: Some(prefix),
+            file_codec: AvroCodec::Null,
+            rotate_offline: true,
+            rotate_interval: 10,
+            env_overrides: false,
+            ..Default::default()
+        };
+        let mut driver = sysflow::SysFlowDriver::new(config).unwrap();
+        let summary = driver
+            .run()
+            .unwrap_or_else(|e| panic!("{}: a full disk stops the run: {e}", scap.display()));
+        let mut in_files = 0;
+        let mut reported = 0;
+        for f in std::fs::read_dir(fs.path()).unwrap() {
+            let p = f.unwrap().path();
+            let file_name = p.file_name().unwrap().to_string_lossy().into_owned();
+            if !file_name.starts_with(&format!("{name}.sf.")) {
+                continue;
+            }
+            files += 1;
+            let recs = read_back(&p);
+            if let Some(r) = recs.first() {
+                assert!(matches!(r, Record::Header(_)), "{}", p.display());
+            }
+            in_files += recs.len() as u64;
+            let l = FileLosses::of_file(&p).unwrap().unwrap();
+            assert!(l.complete, "{}: {l:?}", p.display());
+            assert_eq!(l.get("sink_drops"), 0);
+            // (tcp-client-server.scap starts with an event at time 0, which names its first
+            // period 0: the period then starts at its first event's time)
+            let (start, end) = (l.period_start.unwrap(), l.period_end.unwrap());
+            assert!(start > 1_000_000_000 && end >= start, "{l:?}");
+            reported += l.get("file_drops") + l.get("unfiled_drops");
+        }
+        assert_eq!(
+            in_files + summary.sinks.dropped,
+            summary.sinks.records,
+            "{}: {summary:?}",
+            scap.display()
+        );
+        assert!(reported <= summary.sinks.dropped);
+        eprintln!(
+            "{name}: {} records, {in_files} in files, {} dropped",
+            summary.sinks.records, summary.sinks.dropped
+        );
+        produced += summary.sinks.records;
+        delivered += in_files;
+        dropped += summary.sinks.dropped;
+    }
+    eprintln!("{produced} records: {delivered} written in {files} files, {dropped} dropped");
+    assert!(dropped > 0, "the captures must overflow the file system");
+    assert!(delivered > 0);
+}
