@@ -172,6 +172,13 @@ fn every_field_is_honoured_or_refused() {
     assert_eq!(count(&r.records, RecordKind::NetworkFlow), 0);
     assert_eq!(count(&r.records, RecordKind::Process), 0);
     assert!(r.summary.filtered_events > 1000, "{:?}", r.summary);
+    // ... and the file says so in its header
+    let l = sysflow::export::FileLosses::of_file(&r.dir.path().join("o.sf"))
+        .unwrap()
+        .unwrap();
+    assert!(l.complete && !l.truncated, "{l:?}");
+    assert_eq!(l.get("filtered_events"), r.summary.filtered_events);
+    assert_eq!(l.counters.len(), 4 + r.summary.losses().len(), "{l:?}");
     assert_eq!(plain.summary.filtered_events, failed_close_or_bind(scap));
     walk("filter_containers");
 
@@ -181,6 +188,7 @@ fn every_field_is_honoured_or_refused() {
         c.rotate_offline = true;
         c.rotate_interval = 1;
         c.enable_stats = true;
+        c.filter_containers = true; // every event is a counted loss, in every period
         c.app_name = "walk-rotate".into();
         c.file_path = Some(c.file_path.take().unwrap().with_file_name("rot/"));
     });
@@ -193,6 +201,16 @@ fn every_field_is_honoured_or_refused() {
         assert_eq!(n, files.len(), "{prefix}: {lines:?}");
     }
     assert_eq!(r.summary.sinks.periods as usize, files.len());
+    // each file's losses are its period's: they add up to the run's
+    let mut filtered = 0;
+    for f in &files {
+        filtered += sysflow::export::FileLosses::of_file(f)
+            .unwrap()
+            .unwrap()
+            .get("filtered_events");
+    }
+    assert_eq!(filtered, r.summary.filtered_events);
+    assert!(filtered > 1000);
     walk("rotate_interval");
     walk("rotate_offline");
     let dir = tempfile::tempdir().unwrap();
