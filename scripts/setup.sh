@@ -23,6 +23,8 @@ apt_pkgs=(
   strace curl python3
   # tests/live_coverage.rs builds a 32-bit (-m32) workload
   gcc-multilib
+  # benches/export.rs measures redis-benchmark with and without the collector
+  redis-server redis-tools
 )
 missing=()
 for p in "${apt_pkgs[@]}"; do
