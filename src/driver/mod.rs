@@ -72,6 +72,9 @@ pub struct RunSummary {
     /// whose child is its own caller, parent or group leader). Never applied, never a
     /// panic.
     pub invalid_events: u64,
+    /// The sizes of the capture state's tables at the end of a live capture (threads,
+    /// processes, fds, containers, users, reconciled exits); all zero for a capture file.
+    pub state_tables: crate::state::StateSizes,
 }
 
 /// The SysFlow driver: captures (from a scap file or live), aggregates, and delivers

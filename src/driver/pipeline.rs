@@ -69,10 +69,7 @@ impl Pipeline {
             self.log_stats(out);
             out.rotate(now)?;
             self.agg.on_rotation();
-            let threads = &self.state.threads;
-            self.state
-                .containers
-                .prune(|id| threads.any_in_container(id));
+            self.state.prune_tables();
             if let Some(r) = &mut self.rotation {
                 r.period_start = now;
             }
