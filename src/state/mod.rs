@@ -26,6 +26,7 @@
 //! | containers | containers threads named (cgroups) or a runtime described | runtime removal once unused; unnamed unused ones at each output rotation ([`State::prune_tables`]) | containers in use or listed by the runtimes |
 //! | pods | pods of the containers held | with their last container | pods of containers held |
 //! | users and groups | the host's (`<host_root>/etc/passwd`, `group`, read once); a container's from a capture file's user events | a container's with the container (at each rotation) | host database + containers held |
+//! | recently ended threads | (tid, creation time) of threads that ended, for clone exits arriving after their child ended | oldest evicted | [`RECENTLY_ENDED`] (1024) |
 //! | reconciliation suspects | live threads missing from `/proc` at the last pass | at the next pass | threads held |
 //!
 //! A capture file has no `/proc` to reconcile with: a thread whose exit is not in the
@@ -129,7 +130,17 @@ pub struct State {
     /// Threads whose lost exit a reconciliation with `/proc` made up
     /// ([`State::reconcile`]), so far.
     pub reconciled_exits: u64,
+    /// Creation times of threads that ended lately, by tid, and their order (at most
+    /// [`RECENTLY_ENDED`]): a live parent's clone exit can arrive after its child already
+    /// ran and ended (a vfork parent resumes only once the child has exec'd, and
+    /// `/bin/true` ends within microseconds); the clone event then carries that child's
+    /// creation time, and must not bring a child back that will never exit.
+    recently_ended: std::collections::HashMap<i64, u64>,
+    recently_ended_order: std::collections::VecDeque<i64>,
 }
+
+/// How many ended threads the state remembers for clone exits that arrive late.
+pub const RECENTLY_ENDED: usize = 1024;
 
 /// The sizes of the state's tables (see the module docs for their bounds).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -407,6 +418,17 @@ impl State {
     /// Runs the removals deferred from the previous event.
     fn flush_deferred(&mut self) {
         if let Some(tid) = self.pending_exit.take() {
+            if let Some(born) = self.threads.get(tid).map(|t| t.clone_ts)
+                && born != 0
+            {
+                while self.recently_ended_order.len() >= RECENTLY_ENDED {
+                    if let Some(k) = self.recently_ended_order.pop_front() {
+                        self.recently_ended.remove(&k);
+                    }
+                }
+                self.recently_ended.insert(tid, born);
+                self.recently_ended_order.push_back(tid);
+            }
             self.threads.remove(tid);
         }
         self.late_fd = None;
@@ -1264,6 +1286,11 @@ impl State {
                 return;
             }
             self.threads.remove(child_tid);
+        } else if self.recently_ended.get(&child_tid) == Some(&ts) {
+            // the child this clone made (same creation time) already ran and ended; a
+            // capture file's clone exits carry their own time and never match
+            self.recently_ended.remove(&child_tid);
+            return;
         }
         let caller = self.threads.get(tid).expect("present");
         let mut child = Thread {

@@ -513,3 +513,42 @@ fn users_of_a_forgotten_container_are_pruned_the_hosts_stay() {
     assert!(st.users.user(b"bbbbbbbbbbbb", 1000).is_some());
     assert_eq!(st.users.sizes(), (2, 1));
 }
+
+#[test]
+fn a_clone_exit_arriving_after_its_child_ended_does_not_bring_the_child_back() {
+    // a vfork parent resumes once its child exec'd: /bin/true can end before the
+    // parent's clone exit (which carries the child's creation time) is read
+    let mut st = state();
+    let clone = |res: i64, tid: i64| SysEvent {
+        ts: 7_000,
+        tid,
+        kind: EventKind::Clone(crate::event::CloneEvent {
+            res,
+            flags: Some(0),
+            info: crate::event::ProcInfo {
+                exe: Some(b"/opt/runner\0"),
+                tid,
+                pid: tid,
+                ptid: if res == 0 { TID } else { 1 },
+                ..Default::default()
+            },
+        }),
+    };
+    st.apply(&clone(0, 301));
+    st.apply(&SysEvent {
+        ts: 7_500,
+        tid: 301,
+        kind: EventKind::Exit {
+            status: 0,
+            reaper: None,
+        },
+    });
+    st.apply(&clone(301, TID));
+    assert!(st.thread(301).is_none());
+    assert_eq!(st.threads.len(), 1);
+    // a clone with another creation time is another child
+    let mut later = clone(301, TID);
+    later.ts = 9_000;
+    st.apply(&later);
+    assert!(st.thread(301).is_some());
+}
