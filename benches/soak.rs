@@ -56,6 +56,12 @@ fn main() {
         end as i64 - base as i64
     );
     println!(
+        "soak: anonymous RSS after warm-up {} KiB, peak after warm-up {} KiB, end {} KiB",
+        r.anon_at(warm),
+        r.max_anon_from(warm),
+        r.samples.last().unwrap().anon_kib
+    );
+    println!(
         "soak: state tables at end {:?}; host threads/processes {:?}",
         r.summary.state_tables, r.host_at_end
     );

@@ -13,8 +13,15 @@ use std::time::Duration;
 /// Seconds of warm-up before the RSS baseline (first output rotation, allocator pools,
 /// the aggregator's process and file tables at their steady size).
 const WARM_UP_S: f64 = 30.0;
-/// Allowed RSS growth after the warm-up: 8 MiB.
+/// Allowed growth of the whole RSS after the warm-up: 8 MiB. Most of the RSS is
+/// file-backed (the debug executable's pages as code paths first run, the probe's ring
+/// buffer mapping): bounded, but still being touched after the warm-up.
 const RSS_MARGIN_KIB: u64 = 8 * 1024;
+/// Allowed growth of the anonymous RSS (heap: the state's and aggregator's tables) after
+/// the warm-up: 4 MiB. Measured in an 11-minute run: 10.5 MiB at 2 min, 13.3 MiB at 7
+/// min, then a single unexplained 10 MiB step at 9 min (a buffer or table high-water
+/// mark; under investigation), so longer `SOAK_SECONDS` runs can fail this bound.
+const ANON_MARGIN_KIB: u64 = 4 * 1024;
 /// Output rotation in the test (prunes idle processes, files and containers).
 const ROTATE_S: u32 = 20;
 
@@ -53,9 +60,15 @@ fn soak_rss_and_tables_stay_flat_under_churn() {
         r.samples.last().unwrap().records,
         r.summary.source_drops
     );
+    let (anon_base, anon_peak) = (r.anon_at(WARM_UP_S), r.max_anon_from(WARM_UP_S));
     eprintln!(
-        "soak: RSS KiB at start {} / after warm-up {} / peak after warm-up {} / end {}",
-        r.samples[0].rss_kib, base, peak, end
+        "soak: RSS KiB at start {} / after warm-up {} / peak after warm-up {} / end {}; \
+         anonymous: after warm-up {anon_base} / peak after {anon_peak} / end {}",
+        r.samples[0].rss_kib,
+        base,
+        peak,
+        end,
+        r.samples.last().unwrap().anon_kib
     );
     eprintln!(
         "soak: state tables at end {t:?}; host threads/processes {:?}",
@@ -70,6 +83,11 @@ fn soak_rss_and_tables_stay_flat_under_churn() {
     assert!(
         r.iterations > 0 && r.summary.events > 0,
         "the churn ran and was captured"
+    );
+    assert!(
+        anon_peak <= anon_base + ANON_MARGIN_KIB,
+        "anonymous RSS grew by {} KiB after the warm-up (allowed {ANON_MARGIN_KIB})",
+        anon_peak - anon_base
     );
     assert!(
         peak <= base + RSS_MARGIN_KIB,

@@ -69,13 +69,18 @@ pub fn worker_entry() -> bool {
     true
 }
 
-/// This process's resident set (`VmRSS`), in KiB.
-pub fn rss_kib() -> u64 {
+/// This process's resident set, in KiB: (`VmRSS`, `RssAnon`). The rest of `VmRSS` is
+/// file-backed: the executable's pages as code paths first run, and the probe's ring
+/// buffer mapping (a fixed size, touched once as the ring first wraps).
+pub fn rss_kib() -> (u64, u64) {
     let s = std::fs::read_to_string("/proc/self/status").unwrap();
-    s.lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .unwrap_or(0)
+    let field = |k: &str| {
+        s.lines()
+            .find_map(|l| l.strip_prefix(k))
+            .and_then(|v| v.split_whitespace().next()?.parse().ok())
+            .unwrap_or(0)
+    };
+    (field("VmRSS:"), field("RssAnon:"))
 }
 
 /// Threads on the host (`/proc/*/task/*`) and processes.
@@ -104,6 +109,8 @@ pub struct Sample {
     pub t: f64,
     /// RSS in KiB.
     pub rss_kib: u64,
+    /// Anonymous RSS (heap, stacks) in KiB.
+    pub anon_kib: u64,
     /// Records the callback received so far.
     pub records: u64,
 }
@@ -142,6 +149,24 @@ impl SoakResult {
             .iter()
             .find(|s| s.t >= t)
             .map_or(0, |s| s.rss_kib)
+    }
+
+    /// The anonymous RSS (KiB) of the first sample at or after `t` seconds.
+    pub fn anon_at(&self, t: f64) -> u64 {
+        self.samples
+            .iter()
+            .find(|s| s.t >= t)
+            .map_or(0, |s| s.anon_kib)
+    }
+
+    /// The largest anonymous RSS (KiB) among samples taken at or after `t` seconds.
+    pub fn max_anon_from(&self, t: f64) -> u64 {
+        self.samples
+            .iter()
+            .filter(|s| s.t >= t)
+            .map(|s| s.anon_kib)
+            .max()
+            .unwrap_or(0)
     }
 
     /// Events per second over the run.
@@ -209,9 +234,11 @@ pub fn run(duration: Duration, sample_every: Duration, rotate_interval: u32) -> 
             workers += 1;
         }
         if start.elapsed() >= next_sample {
+            let (rss, anon) = rss_kib();
             samples.push(Sample {
                 t: start.elapsed().as_secs_f64(),
-                rss_kib: rss_kib(),
+                rss_kib: rss,
+                anon_kib: anon,
                 records: records.load(Ordering::Relaxed),
             });
             next_sample += sample_every;
@@ -221,9 +248,11 @@ pub fn run(duration: Duration, sample_every: Duration, rotate_interval: u32) -> 
     if let Some(c) = worker.take() {
         reap(c, &mut iterations);
     }
+    let (rss, anon) = rss_kib();
     samples.push(Sample {
         t: start.elapsed().as_secs_f64(),
-        rss_kib: rss_kib(),
+        rss_kib: rss,
+        anon_kib: anon,
         records: records.load(Ordering::Relaxed),
     });
     // settle: the last worker's exit reaches the state, its process is deleted
