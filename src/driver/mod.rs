@@ -84,13 +84,17 @@ pub struct RunSummary {
     /// `/proc` or the kernel could not name: no flow can carry them (offline,
     /// typically fds opened before the capture began).
     pub unknown_fd_ops: u64,
+    /// The sizes of the capture state's tables at the end of the run (threads,
+    /// processes, fds, containers, users), and the exits a live capture lost and made up
+    /// after `/proc` showed the threads gone (`reconciled_exits`).
+    pub state_tables: crate::state::StateSizes,
 }
 
 impl RunSummary {
     /// Every count of something that did not become a record, or not completely, by
     /// cause, in a fixed order: `(name, count)`. The names are those of the
     /// `sysflow.losses` file metadata and of the `enable_stats` log line.
-    pub fn losses(&self) -> [(&'static str, u64); 15] {
+    pub fn losses(&self) -> [(&'static str, u64); 16] {
         [
             ("ring_drops", self.live.ring_drops),
             ("sampled_out", self.live.sampled_out),
@@ -107,6 +111,7 @@ impl RunSummary {
             ("metadata_timeouts", self.metadata.timeouts),
             ("metadata_errors", self.metadata.errors),
             ("metadata_queue_full", self.metadata.queue_full),
+            ("reconciled_exits", self.state_tables.reconciled_exits),
         ]
     }
 }

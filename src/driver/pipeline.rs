@@ -71,6 +71,7 @@ impl Pipeline {
             filtered_events: self.filtered_events,
             filtered_flows: self.agg.filtered_flows(),
             unknown_fd_ops: self.agg.unknown_fd_ops(),
+            state_tables: self.state.sizes(),
             sinks: out.stats(),
             events: self.events,
             ..self.source
@@ -102,10 +103,7 @@ impl Pipeline {
             self.end_period(out);
             out.rotate(now)?;
             self.agg.on_rotation();
-            let threads = &self.state.threads;
-            self.state
-                .containers
-                .prune(|id| threads.any_in_container(id));
+            self.state.prune_tables();
             if let Some(r) = &mut self.rotation {
                 r.period_start = now;
             }

@@ -8,10 +8,39 @@
 //! Updates happen in [`State::apply`], before the aggregator looks at an event; removals
 //! of closed fds and exited threads are deferred to the next event, so the aggregator
 //! still sees them while handling the close or the exit.
+//!
+//! # Bounds
+//!
+//! No table has a fixed capacity that drops entries in use: each follows what exists on
+//! the machine (or in the capture file), and entries leave when what they describe ends.
+//! For a live capture, what guarantees that an entry leaves:
+//!
+//! | Table | Holds | Leaves | Bound |
+//! |---|---|---|---|
+//! | threads | every thread seen (snapshot, clone, any event) | its exit (removed before the next event); a main thread stays while other threads of its process live; an exec removes the other threads; a lost exit: [`State::reconcile`] (30–60 s) | threads alive on the host, plus dead main threads of live processes and one pending removal |
+//! | processes (thread groups) | one per process with a thread held | with its last thread | processes alive |
+//! | a process's thread list | one entry per thread of it held | with the thread | its threads held |
+//! | a thread's children list | one entry per child thread held | with the child (re-parented to a reaper at the parent's exit) | children held |
+//! | fd tables | the fds of each process (threads sharing `CLONE_FILES` share one) | close, close_range, close-on-exec at exec, the process's end; a lost close stays until the fd number is reused or the process ends | the kernel's open fds (`RLIMIT_NOFILE` per process) |
+//! | recently closed fds | (process, fd) closed lately, for late counters | oldest evicted | [`RECENTLY_CLOSED`] (1024) |
+//! | containers | containers threads named (cgroups) or a runtime described | runtime removal once unused; unnamed unused ones at each output rotation ([`State::prune_tables`]) | containers in use or listed by the runtimes |
+//! | pods | pods of the containers held | with their last container | pods of containers held |
+//! | users and groups | the host's (`<host_root>/etc/passwd`, `group`, read once); a container's from a capture file's user events | a container's with the container (at each rotation) | host database + containers held |
+//! | recently ended threads | (tid, creation time) of threads that ended, for clone exits arriving after their child ended | oldest evicted | [`RECENTLY_ENDED`] (1024) |
+//! | reconciliation suspects | live threads missing from `/proc` at the last pass | at the next pass | threads held |
+//!
+//! A capture file has no `/proc` to reconcile with: a thread whose exit is not in the
+//! file stays to the end of the conversion (bounded by the file). The aggregator's tables
+//! (in `crate::aggregate`) leave on their own clock: a process entity one to two seconds
+//! after its main thread's exit, or at the next rotation when it has no flow and no
+//! child; a flow at its close, its thread's exit, or 60 s without activity; a file or
+//! container entity at the rotation after its last reference. [`State::sizes`] reports the
+//! state's sizes (`RunSummary::state_tables` at the end of a live capture).
 
 mod containers;
 mod fd;
 pub mod path;
+mod reconcile;
 mod snapshot;
 mod threads;
 mod users;
@@ -20,6 +49,7 @@ pub use containers::{
     ContainerInfo, ContainerTable, container_from_cgroups, ctype, ctype_of_hint, ctype_of_runtime,
 };
 pub use fd::{FdInfo, FdKind, FdTable, Ipv4Tuple, Ipv6Tuple, Role, l4};
+pub use reconcile::{ProcListing, START_SLACK_NS, UNKNOWN_EXIT_STATUS};
 pub use snapshot::ProcSnapshot;
 pub use threads::{Thread, Threads, cl};
 pub use users::{UserInfo, UserTable};
@@ -94,6 +124,49 @@ pub struct State {
     /// The thread the current read/write counters are charged to (theirs, or a live
     /// thread of their process when theirs has exited).
     counter_tid: Option<i64>,
+    /// Live threads missing from `/proc` at the last reconciliation pass, with the
+    /// thread object's serial (see [`State::reconcile`]).
+    suspects: std::collections::HashMap<i64, u64>,
+    /// Threads whose lost exit a reconciliation with `/proc` made up
+    /// ([`State::reconcile`]), so far.
+    pub reconciled_exits: u64,
+    /// Creation times of threads that ended lately, by tid, and their order (at most
+    /// [`RECENTLY_ENDED`]): a live parent's clone exit can arrive after its child already
+    /// ran and ended (a vfork parent resumes only once the child has exec'd, and
+    /// `/bin/true` ends within microseconds); the clone event then carries that child's
+    /// creation time, and must not bring a child back that will never exit.
+    recently_ended: std::collections::HashMap<i64, u64>,
+    recently_ended_order: std::collections::VecDeque<i64>,
+}
+
+/// How many ended threads the state remembers for clone exits that arrive late.
+pub const RECENTLY_ENDED: usize = 1024;
+
+/// The sizes of the state's tables (see the module docs for their bounds).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StateSizes {
+    /// Threads held (live, and dead ones awaiting removal).
+    pub threads: usize,
+    /// Thread groups (processes).
+    pub processes: usize,
+    /// Entries of the processes' thread lists (equals the threads held in groups).
+    pub group_entries: usize,
+    /// Entries of the threads' children lists.
+    pub child_entries: usize,
+    /// Fds over every fd table.
+    pub fds: usize,
+    /// Containers known.
+    pub containers: usize,
+    /// Users over every container (the host's included).
+    pub users: usize,
+    /// Groups over every container.
+    pub groups: usize,
+    /// Recently closed fds remembered (at most [`RECENTLY_CLOSED`]).
+    pub recently_closed: usize,
+    /// Threads missing from `/proc` at the last reconciliation pass.
+    pub suspects: usize,
+    /// Threads whose lost exit was made up by a reconciliation, so far.
+    pub reconciled_exits: u64,
 }
 
 /// How many closed fds the state remembers for counters that arrive after the close.
@@ -133,6 +206,37 @@ impl State {
     /// An empty state.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// The sizes of the tables (one walk over the threads).
+    pub fn sizes(&self) -> StateSizes {
+        let (users, groups) = self.users.sizes();
+        StateSizes {
+            threads: self.threads.len(),
+            processes: self.threads.groups_len(),
+            group_entries: self.threads.group_entries(),
+            child_entries: self.threads.child_entries(),
+            fds: self.threads.iter().map(|t| t.fds.len()).sum(),
+            containers: self.containers.len(),
+            users,
+            groups,
+            recently_closed: self.recently_closed.len(),
+            suspects: self.suspects.len(),
+            reconciled_exits: self.reconciled_exits,
+        }
+    }
+
+    /// Forgets the containers no thread refers to (see [`ContainerTable::prune`]) and the
+    /// users and groups of containers no longer known (the host's stay). Run at each
+    /// output rotation.
+    pub fn prune_tables(&mut self) {
+        let threads = &self.threads;
+        self.containers.prune(|id| threads.any_in_container(id));
+        let containers = &self.containers;
+        self.users.prune(|c| {
+            std::str::from_utf8(c)
+                .is_ok_and(|id| containers.get(id).is_some() || threads.any_in_container(id))
+        });
     }
 
     /// A thread by tid.
@@ -314,6 +418,17 @@ impl State {
     /// Runs the removals deferred from the previous event.
     fn flush_deferred(&mut self) {
         if let Some(tid) = self.pending_exit.take() {
+            if let Some(born) = self.threads.get(tid).map(|t| t.clone_ts)
+                && born != 0
+            {
+                while self.recently_ended_order.len() >= RECENTLY_ENDED {
+                    if let Some(k) = self.recently_ended_order.pop_front() {
+                        self.recently_ended.remove(&k);
+                    }
+                }
+                self.recently_ended.insert(tid, born);
+                self.recently_ended_order.push_back(tid);
+            }
             self.threads.remove(tid);
         }
         self.late_fd = None;
@@ -1171,6 +1286,11 @@ impl State {
                 return;
             }
             self.threads.remove(child_tid);
+        } else if self.recently_ended.get(&child_tid) == Some(&ts) {
+            // the child this clone made (same creation time) already ran and ended; a
+            // capture file's clone exits carry their own time and never match
+            self.recently_ended.remove(&child_tid);
+            return;
         }
         let caller = self.threads.get(tid).expect("present");
         let mut child = Thread {

@@ -197,3 +197,358 @@ fn clone_exits_naming_the_caller_itself_are_ignored() {
         "{out:?}"
     );
 }
+
+// ------------------------------------------------------------ reconciliation with /proc
+
+/// Creation time of the threads of [`churned_state`] (epoch ns).
+const BORN: u64 = 1_000_000_000;
+
+/// Threads 100..=110: process 100 with threads 101..=104, process 105 with 106 and 107,
+/// single-threaded processes 108, 109 and 110; all created at [`BORN`].
+fn churned_state() -> State {
+    let mut st = State::new();
+    let groups: [(i64, &[i64]); 5] = [
+        (100, &[100, 101, 102, 103, 104]),
+        (105, &[105, 106, 107]),
+        (108, &[108]),
+        (109, &[109]),
+        (110, &[110]),
+    ];
+    for (pid, tids) in groups {
+        for &tid in tids {
+            st.load_snapshot(&ProcSnapshot {
+                tid,
+                pid,
+                ptid: if tid == pid { 1 } else { pid },
+                vtid: tid,
+                vpid: pid,
+                exe: b"/bin/worker".to_vec(),
+                clone_ts: BORN,
+                flags: if tid == pid {
+                    0
+                } else {
+                    cl::CLONE_THREAD | cl::CLONE_FILES
+                },
+                ..Default::default()
+            });
+        }
+    }
+    st.finish_snapshot();
+    st
+}
+
+/// A fake `/proc`: `<pid>/task/<tid>` directories and a `<pid>/stat` with the start time
+/// (clock ticks) and state given.
+fn fake_proc(procs: &[(i64, u64, char, &[i64])]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for (pid, ticks, state, tids) in procs {
+        for tid in *tids {
+            std::fs::create_dir_all(dir.path().join(format!("{pid}/task/{tid}"))).unwrap();
+        }
+        let stat = format!(
+            "{pid} (worker) {state} 1 {pid} {pid} 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 {} 0 {ticks} 0 0",
+            tids.len()
+        );
+        std::fs::write(dir.path().join(format!("{pid}/stat")), stat).unwrap();
+    }
+    dir
+}
+
+fn listing(st: &State, proc: &std::path::Path) -> ProcListing {
+    let (pids, loose) = st.reconcile_targets();
+    ProcListing::read(proc, &pids, &loose, &|boot_ns| boot_ns).unwrap()
+}
+
+fn tids(st: &State) -> Vec<i64> {
+    let mut v: Vec<i64> = st.threads.iter().map(|t| t.tid).collect();
+    v.sort_unstable();
+    v
+}
+
+/// Feeds the reconciliation's exits through the state and an aggregator (then one more
+/// event, which runs the deferred removal of the last one); returns the records.
+fn apply_exits(st: &mut State, lost: &[i64]) -> Vec<Record> {
+    let cfg = crate::SysFlowConfig {
+        enable_process_flow: false,
+        ..Default::default()
+    };
+    let mut agg = Aggregator::new(AggConfig::from(&cfg));
+    let mut out: Vec<Record> = Vec::new();
+    for &tid in lost {
+        let e = State::exit_event(tid, 5_000_000_000);
+        agg.set_time(e.ts);
+        let has_thread = st.apply(&e);
+        agg.handle(st, &e, has_thread, &mut out).unwrap();
+    }
+    st.apply(&SysEvent {
+        ts: 5_000_000_001,
+        tid: 100,
+        kind: EventKind::Close {
+            fd: Some(99),
+            res: -9,
+        },
+    });
+    out
+}
+
+#[test]
+fn reconciliation_exits_exactly_the_threads_gone_from_proc_at_two_passes() {
+    let mut st = churned_state();
+    // 103 (a thread) and 109 (a process) are gone; pid 110 is another process now (it
+    // started 4 s after ours); the rest is there, with the start time we hold
+    let proc = fake_proc(&[
+        (100, 100, 'S', &[100, 101, 102, 104]),
+        (105, 100, 'S', &[105, 106, 107]),
+        (108, 100, 'R', &[108]),
+        (110, 500, 'S', &[110]),
+    ]);
+    let before = tids(&st);
+    assert_eq!(before, (100..=110).collect::<Vec<_>>());
+    // first pass: suspects only
+    assert!(st.reconcile(&listing(&st, proc.path()), 0).is_empty());
+    assert_eq!(st.sizes().suspects, 3);
+    assert_eq!(tids(&st), before);
+    // second pass: lost, by process, each exits through the normal path
+    let lost = st.reconcile(&listing(&st, proc.path()), 0);
+    assert_eq!(lost, vec![103, 109, 110]);
+    assert_eq!(st.reconciled_exits, 3);
+    let out = apply_exits(&mut st, &lost);
+    let exits: Vec<(i64, i64, i32)> = out
+        .iter()
+        .filter_map(|r| match r {
+            Record::ProcessEvent(e) if e.op_flags.contains(crate::model::OpFlags::EXIT) => {
+                Some((e.proc_oid.hpid, e.tid, e.ret))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(exits, vec![(100, 103, -1), (109, 109, -1), (110, 110, -1)]);
+    let after: Vec<i64> = before
+        .iter()
+        .copied()
+        .filter(|t| ![103, 109, 110].contains(t))
+        .collect();
+    assert_eq!(tids(&st), after);
+    // the process keeps its other threads, its thread list shrank
+    assert_eq!(st.threads.group_alive(100), 4);
+    assert_eq!(st.threads.group_members(100), vec![100, 101, 102, 104]);
+    let s = st.sizes();
+    assert_eq!((s.processes, s.group_entries, s.suspects), (3, 8, 0));
+    // nothing more at later passes
+    assert!(st.reconcile(&listing(&st, proc.path()), 0).is_empty());
+    assert!(st.reconcile(&listing(&st, proc.path()), 0).is_empty());
+    assert_eq!(st.reconciled_exits, 3);
+}
+
+#[test]
+fn reconciliation_spares_threads_that_exited_or_came_back_between_passes() {
+    let mut st = churned_state();
+    let proc = fake_proc(&[(100, 100, 'S', &[100, 101, 102, 104])]);
+    assert!(st.reconcile(&listing(&st, proc.path()), 0).is_empty());
+    // the capture sees 105..=107 exit (their exits were only late), and 108 is a new
+    // process under the same pid (its clone seen): neither is lost
+    for tid in [106, 107, 105] {
+        let e = SysEvent {
+            ts: 2 * BORN,
+            tid,
+            kind: EventKind::Exit {
+                status: 0,
+                reaper: None,
+            },
+        };
+        st.apply(&e);
+    }
+    let fork = SysEvent {
+        ts: 3 * BORN,
+        tid: 100,
+        kind: EventKind::Clone(crate::event::CloneEvent {
+            res: 108,
+            flags: Some(0),
+            info: crate::event::ProcInfo {
+                exe: Some(b"/bin/worker\0"),
+                tid: 100,
+                pid: 100,
+                ptid: 1,
+                ..Default::default()
+            },
+        }),
+    };
+    st.apply(&fork);
+    let lost = st.reconcile(&listing(&st, proc.path()), 0);
+    assert_eq!(lost, vec![103, 109, 110]);
+    // 108 (the new one) is a suspect of its own now
+    assert_eq!(st.sizes().suspects, 1);
+}
+
+#[test]
+fn reconciliation_removes_the_collectors_own_threads_silently() {
+    let mut st = churned_state();
+    // the collector is process 105: its thread 107 ended (never captured)
+    let proc = fake_proc(&[
+        (100, 100, 'S', &[100, 101, 102, 103, 104]),
+        (105, 100, 'S', &[105, 106]),
+        (108, 100, 'S', &[108]),
+        (109, 100, 'S', &[109]),
+        (110, 100, 'S', &[110]),
+    ]);
+    assert!(st.reconcile(&listing(&st, proc.path()), 105).is_empty());
+    assert!(st.reconcile(&listing(&st, proc.path()), 105).is_empty());
+    assert!(st.thread(107).is_none());
+    assert_eq!(st.threads.group_members(105), vec![105, 106]);
+    assert_eq!(st.reconciled_exits, 0);
+}
+
+#[test]
+fn a_zombie_group_leader_has_exited() {
+    let mut st = churned_state();
+    // 108 exited (its exit lost) and its parent has not reaped it yet
+    let proc = fake_proc(&[
+        (100, 100, 'S', &[100, 101, 102, 103, 104]),
+        (105, 100, 'S', &[105, 106, 107]),
+        (108, 100, 'Z', &[108]),
+        (109, 100, 'S', &[109]),
+        (110, 100, 'S', &[110]),
+    ]);
+    assert!(st.reconcile(&listing(&st, proc.path()), 0).is_empty());
+    assert_eq!(st.reconcile(&listing(&st, proc.path()), 0), vec![108]);
+}
+
+#[test]
+fn placeholder_threads_are_looked_up_by_tid() {
+    let mut st = churned_state();
+    // events of threads the capture never saw made: 700 still runs, 701 is gone
+    for tid in [700, 701] {
+        st.apply(&SysEvent {
+            ts: 2 * BORN,
+            tid,
+            kind: EventKind::Close {
+                fd: Some(3),
+                res: -9,
+            },
+        });
+    }
+    let proc = fake_proc(&[
+        (100, 100, 'S', &[100, 101, 102, 103, 104]),
+        (105, 100, 'S', &[105, 106, 107]),
+        (108, 100, 'S', &[108]),
+        (109, 100, 'S', &[109]),
+        (110, 100, 'S', &[110]),
+        (700, 200, 'S', &[700]),
+    ]);
+    assert!(st.reconcile(&listing(&st, proc.path()), 0).is_empty());
+    let lost = st.reconcile(&listing(&st, proc.path()), 0);
+    assert_eq!(lost, vec![701]);
+    apply_exits(&mut st, &lost);
+    assert!(st.thread(701).is_none() && st.thread(700).is_some());
+}
+
+#[test]
+fn a_process_thread_list_shrinks_with_its_threads() {
+    let mut st = state();
+    for i in 0..500 {
+        let tid = 1_000 + i;
+        let clone = SysEvent {
+            ts: 1_000 + i as u64,
+            tid: TID,
+            kind: EventKind::Clone(crate::event::CloneEvent {
+                res: tid,
+                flags: Some(cl::CLONE_THREAD | cl::CLONE_FILES),
+                info: crate::event::ProcInfo {
+                    exe: Some(b"/opt/runner\0"),
+                    tid: TID,
+                    pid: TID,
+                    ptid: 1,
+                    ..Default::default()
+                },
+            }),
+        };
+        st.apply(&clone);
+        st.apply(&SysEvent {
+            ts: 2_000 + i as u64,
+            tid,
+            kind: EventKind::Exit {
+                status: 0,
+                reaper: None,
+            },
+        });
+    }
+    st.apply(&ev(
+        9_000,
+        EventKind::Close {
+            fd: Some(3),
+            res: -9,
+        },
+    ));
+    let s = st.sizes();
+    assert_eq!((s.threads, s.processes, s.group_entries), (1, 1, 1));
+    assert_eq!(st.threads.group_members(TID), vec![TID]);
+}
+
+#[test]
+fn users_of_a_forgotten_container_are_pruned_the_hosts_stay() {
+    let mut st = State::new();
+    st.users
+        .load_passwd(b"", b"root:x:0:0:root:/root:/bin/sh\n");
+    for c in [b"aaaaaaaaaaaa", b"bbbbbbbbbbbb"] {
+        st.users.add_user(
+            c,
+            UserInfo {
+                uid: 1000,
+                name: b"app".to_vec(),
+                ..Default::default()
+            },
+        );
+        st.users.add_group(c, 1000, b"app");
+    }
+    // container bbbbbbbbbbbb is still described
+    st.containers.insert(ContainerInfo {
+        id: "bbbbbbbbbbbb".into(),
+        has_metadata: true,
+        ..Default::default()
+    });
+    st.prune_tables();
+    assert!(st.users.user(b"", 0).is_some());
+    assert!(st.users.user(b"aaaaaaaaaaaa", 1000).is_none());
+    assert!(st.users.group(b"aaaaaaaaaaaa", 1000).is_none());
+    assert!(st.users.user(b"bbbbbbbbbbbb", 1000).is_some());
+    assert_eq!(st.users.sizes(), (2, 1));
+}
+
+#[test]
+fn a_clone_exit_arriving_after_its_child_ended_does_not_bring_the_child_back() {
+    // a vfork parent resumes once its child exec'd: /bin/true can end before the
+    // parent's clone exit (which carries the child's creation time) is read
+    let mut st = state();
+    let clone = |res: i64, tid: i64| SysEvent {
+        ts: 7_000,
+        tid,
+        kind: EventKind::Clone(crate::event::CloneEvent {
+            res,
+            flags: Some(0),
+            info: crate::event::ProcInfo {
+                exe: Some(b"/opt/runner\0"),
+                tid,
+                pid: tid,
+                ptid: if res == 0 { TID } else { 1 },
+                ..Default::default()
+            },
+        }),
+    };
+    st.apply(&clone(0, 301));
+    st.apply(&SysEvent {
+        ts: 7_500,
+        tid: 301,
+        kind: EventKind::Exit {
+            status: 0,
+            reaper: None,
+        },
+    });
+    st.apply(&clone(301, TID));
+    assert!(st.thread(301).is_none());
+    assert_eq!(st.threads.len(), 1);
+    // a clone with another creation time is another child
+    let mut later = clone(301, TID);
+    later.ts = 9_000;
+    st.apply(&later);
+    assert!(st.thread(301).is_some());
+}

@@ -482,8 +482,31 @@ impl Threads {
         }
         if !main {
             self.remove_from_parent(tid);
-            self.map.remove(&tid);
+            if let Some(serial) = self.map.remove(&tid).map(|t| t.serial)
+                && let Some(g) = self.groups.get_mut(&gid)
+            {
+                // the process's thread list shrinks with its threads (a long-lived
+                // process starting short-lived threads would otherwise keep one entry
+                // per thread it ever had)
+                g.threads.retain(|r| *r != (tid, serial));
+            }
         }
+    }
+
+    /// Number of thread groups (processes) with at least one thread held.
+    pub fn groups_len(&self) -> usize {
+        self.groups.len()
+    }
+
+    /// Entries of every process's thread list (live and dead threads still held): what
+    /// [`Threads::remove`] keeps equal to the number of threads held in groups.
+    pub fn group_entries(&self) -> usize {
+        self.groups.values().map(|g| g.threads.len()).sum()
+    }
+
+    /// The parent lists' entries (every held thread's `children`).
+    pub fn child_entries(&self) -> usize {
+        self.map.values().map(|t| t.children.len()).sum()
     }
 
     /// Threads of the group of `tid` (live, excluding `tid`'s process main thread if asked).

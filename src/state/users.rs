@@ -80,6 +80,18 @@ impl UserTable {
         }
     }
 
+    /// Forgets the users and groups of every container `keep` refuses (the host's, keyed
+    /// `b""`, always stay): a container's users leave with the container.
+    pub fn prune(&mut self, keep: impl Fn(&[u8]) -> bool) {
+        self.users.retain(|(c, _), _| c.is_empty() || keep(c));
+        self.groups.retain(|(c, _), _| c.is_empty() || keep(c));
+    }
+
+    /// Number of (container, uid) users and (container, gid) groups held.
+    pub fn sizes(&self) -> (usize, usize) {
+        (self.users.len(), self.groups.len())
+    }
+
     /// Looks a user up.
     pub fn user(&self, container: &[u8], uid: u32) -> Option<&UserInfo> {
         self.users.get(&(container.to_vec(), uid))

@@ -114,6 +114,12 @@ pub(crate) fn decode_for_fuzzing(rec: &[u8]) -> bool {
 pub(crate) use load::take_load_log;
 pub(crate) use procfs::{fd_now, fd_seen_info, fds_now};
 
+/// A `CLOCK_BOOTTIME` time as the epoch nanoseconds events carry (the conversion every
+/// source of this process uses), for times read from `/proc`.
+pub(crate) fn boot_ns_to_epoch(boot_ns: u64) -> u64 {
+    clock::to_epoch(boot_ns)
+}
+
 use crate::config::{CollectionMode, SysFlowConfig};
 use crate::error::{Result, SysFlowError};
 use crate::event::SysEvent;
