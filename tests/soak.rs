@@ -17,11 +17,11 @@ const WARM_UP_S: f64 = 30.0;
 /// file-backed (the debug executable's pages as code paths first run, the probe's ring
 /// buffer mapping): bounded, but still being touched after the warm-up.
 const RSS_MARGIN_KIB: u64 = 8 * 1024;
-/// Allowed growth of the anonymous RSS (heap: the state's and aggregator's tables) after
-/// the warm-up: 4 MiB. Measured in an 11-minute run: 10.5 MiB at 2 min, 13.3 MiB at 7
-/// min, then a single unexplained 10 MiB step at 9 min (a buffer or table high-water
-/// mark; under investigation), so longer `SOAK_SECONDS` runs can fail this bound.
-const ANON_MARGIN_KIB: u64 = 4 * 1024;
+/// Allowed growth of the anonymous RSS (heap: the state's and aggregator's tables, the
+/// ring buffer's copy-out buffers) after the warm-up: 6 MiB. An 11-minute run before the
+/// copy-out buffers were given back after a burst showed a single 10 MiB step at 9 min
+/// (the buffers grown to what the ring held).
+const ANON_MARGIN_KIB: u64 = 6 * 1024;
 /// Output rotation in the test (prunes idle processes, files and containers).
 const ROTATE_S: u32 = 20;
 

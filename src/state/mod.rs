@@ -34,8 +34,10 @@
 //! (in `crate::aggregate`) leave on their own clock: a process entity one to two seconds
 //! after its main thread's exit, or at the next rotation when it has no flow and no
 //! child; a flow at its close, its thread's exit, or 60 s without activity; a file or
-//! container entity at the rotation after its last reference. [`State::sizes`] reports the
-//! state's sizes (`RunSummary::state_tables` at the end of a live capture).
+//! container entity at the rotation after its last reference. The live source's two
+//! ring-buffer copy-out buffers hold what one poll drained (at most the ring's size during
+//! a burst) and are given back to 1 MiB after a burst. [`State::sizes`] reports the
+//! state's sizes (`RunSummary::state_tables` at the end of the run).
 
 mod containers;
 mod fd;

@@ -137,6 +137,12 @@ use std::time::{Duration, Instant};
 /// submitted without waking the consumer, which costs ~1 µs per event).
 const TICK: Duration = Duration::from_millis(10);
 
+/// Bytes reserved for the records copied out of the ring buffer between two deliveries.
+const COPY_BUFFER_INITIAL: usize = 1 << 20;
+/// A copy buffer a burst grew past this (up to the ring's size) is given back after its
+/// delivery.
+const COPY_BUFFER_KEEP: usize = 2 << 20;
+
 /// What the live probe captures: the fields of [`SysFlowConfig`] it uses.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LiveConfig {
@@ -254,7 +260,7 @@ impl LiveSource {
     /// [`SysFlowError::OperationNotSupported`] (kernel too old),
     /// [`SysFlowError::ProbeNotLoaded`] (load or verifier failure, with its log).
     pub fn open(cfg: &LiveConfig) -> Result<Self> {
-        let records = Arc::new(Mutex::new(Vec::with_capacity(1 << 20)));
+        let records = Arc::new(Mutex::new(Vec::with_capacity(COPY_BUFFER_INITIAL)));
         let sink = Arc::clone(&records);
         let probe = load::load(cfg, move |data: &[u8]| {
             let mut b = sink.lock();
@@ -266,7 +272,7 @@ impl LiveSource {
             probe,
             host_root: cfg.host_root.clone(),
             records,
-            batch: Vec::with_capacity(1 << 20),
+            batch: Vec::with_capacity(COPY_BUFFER_INITIAL),
             delivered: 0,
             decode_errors: 0,
         })
@@ -412,6 +418,12 @@ impl LiveSource {
             }
         }
         self.batch.clear();
+        if self.batch.capacity() > COPY_BUFFER_KEEP {
+            // a burst grew it to what the ring held: give that back, so the collector's
+            // memory returns to its steady size (the two buffers alternate, each is shrunk
+            // after its delivery)
+            self.batch = Vec::with_capacity(COPY_BUFFER_INITIAL);
+        }
         self.delivered += n as u64;
         self.decode_errors += errors;
         n
