@@ -159,7 +159,16 @@ fn main() -> ExitCode {
     if args.stats {
         config.enable_stats = true;
     }
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    let mut logger =
+        env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"));
+    // debugMode (DRIVER_LOG=1): the driver's debug lines, under its app_name target
+    if config.debug_mode || std::env::var("DRIVER_LOG").as_deref() == Ok("1") {
+        logger.filter_module(&config.app_name, log::LevelFilter::Debug);
+    }
+    logger.init();
+    // an output file past `ulimit -f` is a counted loss, not a kill by SIGXFSZ
+    // SAFETY: ignoring a signal installs no handler code.
+    unsafe { libc::signal(libc::SIGXFSZ, libc::SIG_IGN) };
 
     let mut driver = match SysFlowDriver::new(config) {
         Ok(d) => d,

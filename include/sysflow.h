@@ -1409,6 +1409,11 @@ typedef struct sysflow_stats {
      * Times the socket output lost its reader and connected again.
      */
     uint64_t socket_reconnects;
+    /**
+     * Thread exits the live capture lost and made up once `/proc` showed the threads
+     * gone.
+     */
+    uint64_t reconciled_exits;
 } sysflow_stats;
 
 #ifdef __cplusplus

@@ -20,6 +20,7 @@
 
 use log::{Level, LevelFilter};
 use std::fmt;
+use std::io::Write;
 use std::sync::Arc;
 
 /// The driver's log target and which optional lines it emits.
@@ -85,7 +86,8 @@ impl Diag {
     /// application enabled no logging.
     fn requested(&self, level: Level, args: fmt::Arguments<'_>) {
         if log::max_level() == LevelFilter::Off {
-            eprintln!("{}: {level} {args}", self.target);
+            // never a panic for a stderr that cannot be written (a full disk, a closed pipe)
+            let _ = writeln!(std::io::stderr().lock(), "{}: {level} {args}", self.target);
         } else {
             log::log!(target: &self.target, level, "{args}");
         }

@@ -137,7 +137,9 @@ pub unsafe extern "C" fn sysflow_set_log_callback(
             ));
         };
         if !INSTALLED.load(Ordering::SeqCst) {
-            if log::set_logger(&LOGGER).is_err() {
+            // a concurrent first call may have installed ours meanwhile
+            let ours = |l: &dyn Log| std::ptr::addr_eq(l as *const dyn Log, &LOGGER as *const CLogger);
+            if log::set_logger(&LOGGER).is_err() && !ours(log::logger()) {
                 return Err(Failure::new(
                     sysflow_status::OPERATION_NOT_SUPPORTED,
                     "sysflow_set_log_callback: the application already installed a logger \

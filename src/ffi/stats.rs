@@ -58,6 +58,9 @@ pub struct sysflow_stats {
     pub unknown_fd_ops: u64,
     /// Times the socket output lost its reader and connected again.
     pub socket_reconnects: u64,
+    /// Thread exits the live capture lost and made up once `/proc` showed the threads
+    /// gone.
+    pub reconciled_exits: u64,
 }
 
 impl sysflow_stats {
@@ -83,12 +86,15 @@ impl sysflow_stats {
             filtered_flows: s.filtered_flows,
             unknown_fd_ops: s.unknown_fd_ops,
             socket_reconnects: s.sinks.reconnects,
+            reconciled_exits: s.state_tables.reconciled_exits,
         }
     }
 }
 
-/// The smallest `struct_size` accepted: the first layout (0.3), this one.
-const SIZE_0_3: usize = std::mem::size_of::<sysflow_stats>();
+/// The smallest `struct_size` accepted: the first layout, which ended with
+/// `invalid_events` (later fields are appended; an older program's struct gets only the
+/// fields it has).
+const SIZE_0_3: usize = std::mem::offset_of!(sysflow_stats, invalid_events) + 8;
 
 /// Fills `*out` with what the driver's run delivered and lost, by cause.
 ///

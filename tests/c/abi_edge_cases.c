@@ -331,6 +331,17 @@ static unsigned long full_run(void) {
     stats.struct_size = 8;
     CHECK_STATUS(sysflow_driver_stats(d, &stats), SYSFLOW_STATUS_UNKNOWN_STRUCT_SIZE,
                  "stats with a struct_size below the first layout");
+    {
+        /* a program built when sysflow_stats ended with invalid_events */
+        size_t first = offsetof(sysflow_stats, invalid_events) + sizeof stats.invalid_events;
+        memset(&stats, 0xab, sizeof stats);
+        stats.struct_size = first;
+        CHECK_STATUS(sysflow_driver_stats(d, &stats), SYSFLOW_STATUS_OK,
+                     "stats with the first layout's size");
+        CHECK(stats.events == 0 && stats.invalid_events == 0 &&
+                  ((unsigned char *)&stats)[first] == 0xab,
+              "the first layout's fields are written, nothing past them");
+    }
     CHECK_STATUS(sysflow_driver_run(d), SYSFLOW_STATUS_OK, "run");
     CHECK(st.records > 0, "the callback received %lu records", st.records);
     /* a caller built against a newer header: the bytes past this header's struct are left
@@ -585,6 +596,8 @@ static void log_callback(void) {
                  "remove the log callback");
     unsigned long before = c.stats + c.losses + c.debug + c.other_target;
     base_config(&cfg, &st);
+    cfg.enable_stats = true; /* lines that would reach the callback if it were still set */
+    cfg.app_name = "c-logs";
     d = NULL;
     CHECK_STATUS(sysflow_driver_new(&cfg, &d), SYSFLOW_STATUS_OK, "new without a callback");
     CHECK_STATUS(sysflow_driver_run(d), SYSFLOW_STATUS_OK, "run without a callback");
