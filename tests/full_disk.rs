@@ -237,7 +237,8 @@ fn rotation_on_a_full_disk_waits_for_space_and_the_header_is_never_lost() {
     }
     out.flush().unwrap();
     assert!(out.file().unwrap().is_waiting_for_space());
-    // a whole period without a file
+    // a whole period without a file; the driver's counts of it go to the next file
+    out.set_period_losses(1600, &[("ring_drops", 7), ("filtered_events", 2)]);
     out.rotate(1600).unwrap();
     for _ in 0..500 {
         out.emit(&event(i), Links::default()).unwrap();
@@ -257,6 +258,7 @@ fn rotation_on_a_full_disk_waits_for_space_and_the_header_is_never_lost() {
         out.emit(&event(i), Links::default()).unwrap();
         i += 1;
     }
+    out.set_period_losses(1700, &[("ring_drops", 1)]);
     out.finish().unwrap();
     let stats = out.stats();
     drop(out);
@@ -291,7 +293,13 @@ fn rotation_on_a_full_disk_waits_for_space_and_the_header_is_never_lost() {
         "the 1300 period, with its header"
     );
     assert!(l.get("file_failed_opens") >= 1, "{l:?}");
-    assert_eq!((l.period_start, l.period_end.is_some()), (Some(1600), true));
+    // its own period's 1 ring drop and the fileless period's 7 (and 2 filtered)
+    assert_eq!(
+        (l.get("ring_drops"), l.get("filtered_events")),
+        (8, 2),
+        "{l:?}"
+    );
+    assert_eq!((l.period_start, l.period_end), (Some(1600), Some(1700)));
     let l = FileLosses::of_file(&fs.path().join("out.sf.1000"))
         .unwrap()
         .unwrap();

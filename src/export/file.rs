@@ -209,6 +209,9 @@ pub struct FileSink {
     period: Period,
     /// Records of earlier periods that never got a file, told in the next file.
     unfiled: u64,
+    /// The driver's loss counts of earlier periods that never got a file, added to the
+    /// next file's (so the files' counts still add up to the run's).
+    unfiled_causes: Vec<(&'static str, u64)>,
     dropped: u64,
     failed_blocks: u64,
     outage: Option<Outage>,
@@ -293,6 +296,7 @@ impl FileSink {
                 ..Period::default()
             },
             unfiled: 0,
+            unfiled_causes: Vec::new(),
             dropped: 0,
             failed_blocks: 0,
             outage: None,
@@ -574,7 +578,9 @@ impl FileSink {
                 ("unfiled_drops", self.unfiled),
             ];
             self.unfiled = 0;
-            let value = losses::encode(start, end, &own, &period.causes);
+            let mut causes = period.causes;
+            add_causes(&mut causes, &std::mem::take(&mut self.unfiled_causes));
+            let value = losses::encode(start, end, &own, &causes);
             let span = w.metadata_span(LOSSES_KEY);
             let f = w.into_inner();
             if let Some((at, len)) = span
@@ -602,6 +608,7 @@ impl FileSink {
             let header = u64::from(self.header.is_some());
             self.dropped += header;
             self.unfiled += period.drops + header;
+            add_causes(&mut self.unfiled_causes, &period.causes);
             if let Some(o) = &mut self.outage {
                 o.records += header;
             }
@@ -692,6 +699,16 @@ impl RecordSink for FileSink {
 impl Drop for FileSink {
     fn drop(&mut self) {
         let _ = self.close();
+    }
+}
+
+/// Adds `more` into `into`, cause by cause (a cause `into` lacks is appended).
+fn add_causes(into: &mut Vec<(&'static str, u64)>, more: &[(&'static str, u64)]) {
+    for &(name, n) in more {
+        match into.iter_mut().find(|(k, _)| *k == name) {
+            Some((_, v)) => *v += n,
+            None => into.push((name, n)),
+        }
     }
 }
 
