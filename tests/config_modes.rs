@@ -25,6 +25,17 @@ fn run(scap: &Path, tweak: impl FnOnce(&mut SysFlowConfig)) -> Vec<Record> {
     SfReader::open(&out).unwrap().map(Result::unwrap).collect()
 }
 
+/// §4.7's noisy prefixes (mode 2 drops read flows under them).
+const NOISY: [&str; 7] = [
+    "/proc/",
+    "/dev/",
+    "/sys/",
+    "/lib/",
+    "/lib64/",
+    "/usr/lib/",
+    "/usr/lib64/",
+];
+
 fn files_by_oid(recs: &[Record]) -> std::collections::HashMap<sysflow::model::Foid, (i32, String)> {
     recs.iter()
         .filter_map(|r| match r {
@@ -89,15 +100,7 @@ fn file_read_modes_drop_reads() {
             && !f.op_flags.contains(OpFlags::TRUNCATE)
         {
             let p = &files[&f.file_oid].1;
-            for prefix in [
-                "/proc/",
-                "/dev/",
-                "/sys/",
-                "/lib/",
-                "/lib64/",
-                "/usr/lib/",
-                "/usr/lib64/",
-            ] {
+            for prefix in NOISY {
                 assert!(!p.starts_with(prefix), "{p} should have been dropped");
             }
         }
@@ -120,18 +123,7 @@ fn file_read_modes_drop_reads() {
         {
             reads += 1;
             let p = &all_files[&f.file_oid].1;
-            if [
-                "/proc/",
-                "/dev/",
-                "/sys/",
-                "/lib/",
-                "/lib64/",
-                "/usr/lib/",
-                "/usr/lib64/",
-            ]
-            .iter()
-            .any(|prefix| p.starts_with(prefix))
-            {
+            if NOISY.iter().any(|prefix| p.starts_with(prefix)) {
                 noisy_reads += 1;
             }
         }

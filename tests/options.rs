@@ -566,19 +566,18 @@ fn requested_lines_reach_stderr_without_a_logger() {
     );
 }
 
-/// The defaults, Rust and C, are the reference's documented ones
-/// (`reference-semantics.md` §8.1, parsed here), except the named deviations.
-#[test]
-fn defaults_are_the_references() {
+/// The reference's `InitializeSysFlowConfig` defaults table (`reference-semantics.md`
+/// §8.1), parsed: (field, first word of its default, emphasis removed), in table order.
+fn reference_defaults() -> Option<Vec<(String, String)>> {
     let brief = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/docs/reference-semantics.md");
     let Ok(text) = std::fs::read_to_string(&brief) else {
         common::skip(&format!("{} not found", brief.display()));
-        return;
+        return None;
     };
     let start = text
         .find("### 8.1 `InitializeSysFlowConfig()` defaults")
         .expect("the defaults table");
-    let mut table: HashMap<String, String> = HashMap::new();
+    let mut rows = Vec::new();
     for line in text[start..].lines().skip(3) {
         if !line.starts_with('|') {
             break;
@@ -591,9 +590,20 @@ fn defaults_are_the_references() {
             .unwrap()
             .trim_matches('*');
         for name in cells[1].split(", ") {
-            table.insert(name.to_owned(), value.to_owned());
+            rows.push((name.to_owned(), value.to_owned()));
         }
     }
+    Some(rows)
+}
+
+/// The defaults, Rust and C, are the reference's documented ones
+/// (`reference-semantics.md` §8.1, parsed here), except the named deviations.
+#[test]
+fn defaults_are_the_references() {
+    let Some(rows) = reference_defaults() else {
+        return;
+    };
+    let table: HashMap<String, String> = rows.into_iter().collect();
     assert!(table.len() > 20, "{table:?}");
     let r = SysFlowConfig::default();
     let mut c = std::mem::MaybeUninit::<sysflow::ffi::sysflow_config>::uninit();
@@ -687,28 +697,10 @@ fn defaults_are_the_references() {
 #[test]
 fn every_reference_field_has_a_counterpart() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let Ok(text) = std::fs::read_to_string(root.join("../shared/docs/reference-semantics.md"))
-    else {
-        common::skip("reference-semantics.md not found");
+    let Some(rows) = reference_defaults() else {
         return;
     };
-    let start = text
-        .find("### 8.1 `InitializeSysFlowConfig()` defaults")
-        .unwrap();
-    let mut names = Vec::new();
-    for line in text[start..].lines().skip(3) {
-        if !line.starts_with('|') {
-            break;
-        }
-        names.extend(
-            line.split('|')
-                .nth(1)
-                .unwrap()
-                .trim()
-                .split(", ")
-                .map(str::to_owned),
-        );
-    }
+    let names: Vec<String> = rows.into_iter().map(|(name, _)| name).collect();
     let header = std::fs::read_to_string(root.join("include/sysflow.h")).unwrap();
     let c_struct = &header[header.find("typedef struct sysflow_config {").unwrap()..];
     let c_struct = &c_struct[..c_struct.find("} sysflow_config;").unwrap()];

@@ -760,11 +760,8 @@ mod tests {
         replay_with(&crate::SysFlowConfig::default(), evs)
     }
 
-    /// Replays `evs` for process 10 (`/bin/sh` in `/srv/`) under `cfg`.
-    fn replay_with(
-        cfg: &crate::SysFlowConfig,
-        evs: Vec<EventKind<'_>>,
-    ) -> (Aggregator, Vec<Record>) {
+    /// A state with process 10 (`/bin/sh` in `/srv/`) known from the snapshot.
+    fn shell_state() -> State {
         let mut st = State::new();
         st.load_snapshot(&ProcSnapshot {
             tid: 10,
@@ -775,6 +772,15 @@ mod tests {
             ..Default::default()
         });
         st.finish_snapshot();
+        st
+    }
+
+    /// Replays `evs` for process 10 (`/bin/sh` in `/srv/`) under `cfg`.
+    fn replay_with(
+        cfg: &crate::SysFlowConfig,
+        evs: Vec<EventKind<'_>>,
+    ) -> (Aggregator, Vec<Record>) {
+        let mut st = shell_state();
         let mut agg = Aggregator::new(AggConfig::from(cfg));
         let mut out: Vec<Record> = Vec::new();
         for (i, kind) in evs.into_iter().enumerate() {
@@ -953,16 +959,7 @@ mod tests {
     fn counters_of_a_thread_the_state_no_longer_has_go_to_its_process() {
         // Another thread shipped a gone thread's counters at the close: the batch names
         // the process, and a live thread of it carries the flow.
-        let mut st = State::new();
-        st.load_snapshot(&ProcSnapshot {
-            tid: 10,
-            pid: 10,
-            ptid: 1,
-            exe: b"/bin/sh".to_vec(),
-            cwd: b"/srv/".to_vec(),
-            ..Default::default()
-        });
-        st.finish_snapshot();
+        let mut st = shell_state();
         let mut agg = Aggregator::new(AggConfig::from(&crate::SysFlowConfig::default()));
         let mut out: Vec<Record> = Vec::new();
         for (i, (tid, kind)) in [

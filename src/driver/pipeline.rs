@@ -181,14 +181,11 @@ impl Pipeline {
     /// its `file_drops`).
     fn end_period(&mut self, out: &mut FanOut) {
         let now = self.summary(out);
-        let losses: Vec<(&'static str, u64)> = now
-            .losses()
-            .into_iter()
-            .zip(self.period_base.losses())
-            .map(|((name, total), (_, before))| match name {
+        let losses: Vec<(&'static str, u64)> = period_losses(&now, &self.period_base)
+            .map(|(name, period, _)| match name {
                 // the file counts its own drops (`file_drops`): here the other outputs'
                 "sink_drops" => (name, out.period_sink_drops()),
-                _ => (name, total.saturating_sub(before)),
+                _ => (name, period),
             })
             .collect();
         out.set_period_losses(self.agg.now_s(), &losses);
@@ -230,16 +227,24 @@ impl Pipeline {
 fn loss_line(now: &RunSummary, base: &RunSummary) -> String {
     use std::fmt::Write;
     let mut line = String::new();
-    for ((name, total), (_, before)) in now.losses().into_iter().zip(base.losses()) {
-        let _ = write!(
-            line,
-            "{}{name}={}",
-            if line.is_empty() { "" } else { " " },
-            total.saturating_sub(before)
-        );
-        if before != 0 {
+    for (name, period, total) in period_losses(now, base) {
+        let sep = if line.is_empty() { "" } else { " " };
+        let _ = write!(line, "{sep}{name}={period}");
+        if period != total {
             let _ = write!(line, " ({total})");
         }
     }
     line
+}
+
+/// Every loss cause as `(name, since base, total)`: the period's count is `now`'s minus
+/// the count at the period's start.
+fn period_losses(
+    now: &RunSummary,
+    base: &RunSummary,
+) -> impl Iterator<Item = (&'static str, u64, u64)> {
+    now.losses()
+        .into_iter()
+        .zip(base.losses())
+        .map(|((name, total), (_, before))| (name, total.saturating_sub(before), total))
 }
