@@ -43,6 +43,7 @@ mod error;
 pub mod event;
 pub mod export;
 pub mod ffi;
+pub mod filter;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
