@@ -374,9 +374,6 @@ impl SysFlowConfig {
                 "{what} is not supported yet; leave it unset"
             )))
         };
-        if self.falco_filter.is_some() {
-            return unsupported("falco_filter (Falco filter expressions)");
-        }
         if self.k8s_api_url.is_some() {
             return unsupported("k8s_api_url (Kubernetes events)");
         }

@@ -88,6 +88,10 @@ pub enum SysFlowError {
     /// The configuration is invalid.
     #[error("invalid configuration: {0}")]
     InvalidConfig(String),
+    /// `falco_filter` does not parse or compile; the error gives the byte index, line and
+    /// column where. Its code is [`ErrorCode::LibsError`], as the reference's.
+    #[error("falco_filter: {0}")]
+    Filter(#[from] crate::filter::FilterError),
     /// An I/O operation failed.
     #[error("{context}: {source}")]
     Io {
@@ -102,7 +106,7 @@ impl SysFlowError {
     /// The error's code, as the reference library numbers them.
     pub fn code(&self) -> ErrorCode {
         match self {
-            SysFlowError::Libs(_) => ErrorCode::LibsError,
+            SysFlowError::Libs(_) | SysFlowError::Filter(_) => ErrorCode::LibsError,
             SysFlowError::ProbeAccessDenied(_) => ErrorCode::ProbeAccessDenied,
             SysFlowError::ProbeNotExist(_) => ErrorCode::ProbeNotExist,
             SysFlowError::ReadingFileSystem { .. } => ErrorCode::ErrorReadingFileSystem,

@@ -55,6 +55,8 @@ pub mod state;
 pub use config::{
     CollectionMode, DEFAULT_BUFFER_BYTES, FileReadMode, MAX_CRI_TIMEOUT, SysFlowConfig,
 };
+#[doc(hidden)]
+pub use driver::filter_trace;
 pub use driver::{ExitHandle, RunSummary, SysFlowDriver};
 pub use error::{ErrorCode, Result, SysFlowError};
 pub use export::{RecordCallback, RecordSink, RecordView};

@@ -448,7 +448,7 @@ fn failed_close_or_bind(scap: &Path) -> u64 {
     let mut evs = sysflow::source::open_scap(scap).unwrap();
     let mut n = 0;
     while let Some(item) = evs.next_item().unwrap() {
-        if let Item::Event(ev) = item
+        if let Item::Event(ev, _) = item
             && let EventKind::Close { res, .. } | EventKind::Bind { res, .. } = ev.kind
             && res < 0
         {

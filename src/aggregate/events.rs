@@ -94,7 +94,12 @@ impl Aggregator {
     }
 
     /// Writes and removes a process's flow.
-    fn close_process_flow(&mut self, oid: Oid, end_ts: i64, out: &mut dyn Emit) -> Result<()> {
+    pub(crate) fn close_process_flow(
+        &mut self,
+        oid: Oid,
+        end_ts: i64,
+        out: &mut dyn Emit,
+    ) -> Result<()> {
         let Some(pf) = self.procs.get_mut(&oid).and_then(|p| p.pflow.take()) else {
             return Ok(());
         };

@@ -19,6 +19,7 @@
 
 mod entities;
 mod events;
+mod filtered;
 mod flows;
 
 use crate::clock::CaptureClock;

@@ -137,6 +137,8 @@ pub struct SysFlowDriver {
     outputs: FanOut,
     exit: ExitHandle,
     ran: bool,
+    /// `falco_filter`, compiled in [`SysFlowDriver::new`] (taken by the run).
+    filter: Option<crate::filter::Filter>,
 }
 
 impl std::fmt::Debug for SysFlowDriver {
@@ -157,6 +159,11 @@ impl SysFlowDriver {
             config.apply_env();
         }
         config.validate()?;
+        // A bad filter fails here, before any probe, capture or output is opened.
+        let filter = match &config.falco_filter {
+            Some(f) => Some(crate::filter::Filter::compile(f)?),
+            None => None,
+        };
         let live = config.scap_input_path.is_none();
         if live && !config.host_root.as_os_str().is_empty() {
             // A wrong HOST_ROOT is reported here, before anything is loaded.
@@ -207,12 +214,18 @@ impl SysFlowDriver {
         }
         let diag = Diag::new(&config.app_name, config.debug_mode, config.enable_stats);
         diag.debug(format_args!("configuration in effect: {config:?}"));
+        if let Some(f) = &filter {
+            for w in f.warnings() {
+                diag.warn(format_args!("falco_filter: {w}"));
+            }
+        }
         Ok(Self {
             config,
             diag,
             outputs,
             exit: ExitHandle::default(),
             ran: false,
+            filter,
         })
     }
 
@@ -236,7 +249,7 @@ impl SysFlowDriver {
         env!("CARGO_PKG_VERSION")
     }
 
-    fn pipeline(&self) -> Pipeline {
+    fn pipeline(&mut self) -> Pipeline {
         let mut p = Pipeline::new(
             State::new(),
             AggConfig::from(&self.config),
@@ -244,6 +257,7 @@ impl SysFlowDriver {
         );
         p.diag = self.diag.clone();
         p.drop_mode = self.config.drop_mode;
+        p.falco_filter = self.filter.take();
         p
     }
 
@@ -283,4 +297,21 @@ impl SysFlowDriver {
         self.diag.debug(format_args!("run finished: {summary:?}"));
         Ok(summary)
     }
+}
+
+/// Converts a capture with `filter` and no output, and returns every event the filter
+/// matched as (event number from 1, thread id, scap event number): for tests that compare
+/// the filter's choices with another implementation's (sysdig's).
+#[doc(hidden)]
+pub fn filter_trace(scap: &std::path::Path, filter: &str) -> Result<Vec<(u64, i64, u16)>> {
+    let compiled = crate::filter::Filter::compile(filter)?;
+    let config = SysFlowConfig::default();
+    let mut pipe = Pipeline::new(State::new(), AggConfig::from(&config), false);
+    pipe.drop_mode = false;
+    pipe.falco_filter = Some(compiled);
+    pipe.filter_trace = Some(Vec::new());
+    let mut out = FanOut::new(SfHeader::default());
+    let events = crate::source::open_scap(scap)?;
+    offline::convert(scap, events, &mut pipe, &mut out, &ExitHandle::default())?;
+    Ok(pipe.filter_trace.take().unwrap_or_default())
 }

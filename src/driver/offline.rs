@@ -40,7 +40,7 @@ pub(crate) fn convert<R: std::io::Read>(
         match item {
             // A concatenated capture: its own process list replaces the state.
             Item::NewSection => pipe.state = initial_state(events.metadata()),
-            Item::Event(ev) => pipe.on_event(&ev, out)?,
+            Item::Event(ev, origin) => pipe.on_event_coded(&ev, Some(&origin), out)?,
         }
     }
     pipe.finish(out)?;

@@ -5,10 +5,13 @@ use super::RunSummary;
 use crate::aggregate::{AggConfig, Aggregator, Emit, Links};
 use crate::diag::Diag;
 use crate::error::Result;
-use crate::event::{EventKind, SysEvent};
+use crate::event::{EventKind, IoCounters, SysEvent};
 use crate::export::FanOut;
+use crate::filter::Filter;
+use crate::filter::state_fields::{StateEvent, event_code};
 use crate::model::Record;
 use crate::runtime::MetaUpdate;
+use crate::source::ScapOrigin;
 use crate::state::State;
 
 /// The outputs receive the aggregator's records.
@@ -35,9 +38,19 @@ pub(crate) struct Pipeline {
     /// `drop_mode`: failed `close` and `bind` calls are left out, as the probe does in the
     /// kernel (so a conversion of a capture gives what a live capture would).
     pub drop_mode: bool,
+    /// `falcoFilter`, compiled: events it does not match update the state but write no
+    /// record ([`Aggregator::handle_filtered`]).
+    pub falco_filter: Option<Filter>,
+    /// Every event `falco_filter` matched, as (event number, thread, scap event number),
+    /// when set (tests compare it with another implementation's choices).
+    pub filter_trace: Option<Vec<(u64, i64, u16)>>,
     pub events: u64,
+    /// The filter's event number (`evt.num`): events counted from 1, except a capture's
+    /// user and group metadata events (libsinsp does not count them either).
+    event_num: u64,
     /// Events left out by a configured filter: `filter_containers` (a host process's
-    /// events) and `drop_mode` (failed close and bind calls).
+    /// events), `drop_mode` (failed close and bind calls) and `falcoFilter` (a batch of
+    /// kernel read/write counters counts its calls).
     pub filtered_events: u64,
     /// The source's and the metadata worker's counters as of their last snapshot (live
     /// capture: refreshed by the run loop about every second).
@@ -55,7 +68,10 @@ impl Pipeline {
             rotation: None,
             diag: Diag::default(),
             drop_mode: false,
+            falco_filter: None,
+            filter_trace: None,
             events: 0,
+            event_num: 0,
             filtered_events: 0,
             source: RunSummary::default(),
             period_base: RunSummary::default(),
@@ -111,9 +127,23 @@ impl Pipeline {
         Ok(())
     }
 
-    /// Processes one event.
+    /// Processes one event of the live source (its event type derived from its kind).
     pub fn on_event(&mut self, ev: &SysEvent<'_>, out: &mut FanOut) -> Result<()> {
+        self.on_event_coded(ev, None, out)
+    }
+
+    /// Processes one event; `origin` is what a capture says of it beyond its kind (for
+    /// the filter; live events have none, and their event type is derived from the kind).
+    pub fn on_event_coded(
+        &mut self,
+        ev: &SysEvent<'_>,
+        origin: Option<&ScapOrigin<'_>>,
+        out: &mut FanOut,
+    ) -> Result<()> {
         self.events += 1;
+        if !origin.is_some_and(|o| o.metadata) {
+            self.event_num += 1;
+        }
         if self.drop_mode
             && let EventKind::Close { res, .. } | EventKind::Bind { res, .. } = ev.kind
             && res < 0
@@ -138,7 +168,93 @@ impl Pipeline {
             self.filtered_events += 1;
             return Ok(());
         }
+        if self.falco_filter.is_some() {
+            return self.on_filtered_event(ev, origin, has_thread, out);
+        }
         self.agg.handle(&self.state, ev, has_thread, out)
+    }
+
+    /// The `falcoFilter` step, after the state applied the event: a match goes to the
+    /// aggregator, anything else only ends what it ends. A batch of kernel read/write
+    /// counters is two events for the filter (a `read` and a `write`): each part the
+    /// filter does not match is left out.
+    fn on_filtered_event(
+        &mut self,
+        ev: &SysEvent<'_>,
+        origin: Option<&ScapOrigin<'_>>,
+        has_thread: bool,
+        out: &mut FanOut,
+    ) -> Result<()> {
+        let code = match origin {
+            Some(o) if !o.metadata => Some(o.code),
+            Some(_) => None,
+            None => event_code(ev),
+        };
+        let Some(code) = code else {
+            // not a syscall (a cgroup move, users of a capture): state only, not filtered
+            return self.agg.handle(&self.state, ev, has_thread, out);
+        };
+        let Self {
+            state,
+            falco_filter,
+            event_num: events,
+            filter_trace,
+            ..
+        } = self;
+        let Some(filter) = falco_filter else {
+            return Ok(());
+        };
+        let mut matches = |ev: &SysEvent<'_>, code: u16| {
+            let hit = filter.matches(&StateEvent {
+                st: state,
+                ev,
+                code,
+                num: *events,
+                raw: origin,
+            });
+            if hit && let Some(t) = filter_trace {
+                t.push((*events, ev.tid, code));
+            }
+            hit
+        };
+        if let EventKind::IoCounters(c) = ev.kind {
+            let reads = IoCounters {
+                write_ops: 0,
+                write_bytes: 0,
+                ..c
+            };
+            let writes = IoCounters {
+                read_ops: 0,
+                read_bytes: 0,
+                ..c
+            };
+            let part = |c: IoCounters| SysEvent {
+                kind: EventKind::IoCounters(c),
+                ..*ev
+            };
+            let has_reads = c.read_ops > 0 || c.read_bytes > 0;
+            let has_writes = c.write_ops > 0 || c.write_bytes > 0;
+            let keep_reads = has_reads && matches(&part(reads), code_of_counters(true));
+            let keep_writes = has_writes && matches(&part(writes), code_of_counters(false));
+            if has_reads && !keep_reads {
+                self.filtered_events += c.read_ops.max(1);
+            }
+            if has_writes && !keep_writes {
+                self.filtered_events += c.write_ops.max(1);
+            }
+            return match (keep_reads, keep_writes) {
+                (true, true) => self.agg.handle(&self.state, ev, has_thread, out),
+                (true, false) => self.agg.handle(&self.state, &part(reads), has_thread, out),
+                (false, true) => self.agg.handle(&self.state, &part(writes), has_thread, out),
+                (false, false) => self.agg.handle_filtered(&self.state, ev, has_thread, out),
+            };
+        }
+        if matches(ev, code) {
+            self.agg.handle(&self.state, ev, has_thread, out)
+        } else {
+            self.filtered_events += 1;
+            self.agg.handle_filtered(&self.state, ev, has_thread, out)
+        }
     }
 
     /// Applies what a container runtime said (live capture): the state learns the
@@ -220,6 +336,13 @@ impl Pipeline {
             diag.debug(format_args!("Events: {} Losses: {line}", now.events));
         }
     }
+}
+
+/// The event numbers the filter sees for kernel read (`true`) or write counters: the
+/// `read` and `write` exit events, whatever call the kernel counted (`pread`, `recv`,
+/// `writev`, …).
+fn code_of_counters(read: bool) -> u16 {
+    crate::filter::state_fields::code_of_name(if read { "read" } else { "write" })
 }
 
 /// `cause=n` for every loss counter, this period's count (`now` minus `base`), then the

@@ -21,8 +21,10 @@ mod eval;
 mod fields;
 mod fnmatch;
 mod names;
+mod param_types;
 mod parse;
 mod pmatch;
+pub(crate) mod state_fields;
 mod table;
 #[cfg(test)]
 mod tests;

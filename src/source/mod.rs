@@ -6,7 +6,7 @@
 
 pub mod scap;
 pub mod scap_events;
-pub use scap_events::{Item, ScapEvents};
+pub use scap_events::{Item, ScapEvents, ScapOrigin};
 pub mod live;
 
 use crate::error::{Result, SysFlowError};

@@ -483,11 +483,27 @@ pub fn initial_state(meta: &ScapMetadata) -> State {
 /// One item from the capture: an event, or the start of a new section.
 #[allow(clippy::large_enum_variant)]
 pub enum Item<'a> {
-    /// A converted event.
-    Event(SysEvent<'a>),
+    /// A converted event, with what the capture says of it beyond its kind.
+    Event(SysEvent<'a>, ScapOrigin<'a>),
     /// A concatenated capture started a new section: rebuild the state from
     /// [`ScapEvents::metadata`].
     NewSection,
+}
+
+/// What a capture says about an event beyond its [`SysEvent`]: for the filter's `evt.*`
+/// fields (type, direction, parameters) and the fd of events the model does not keep.
+#[derive(Clone, Copy, Debug)]
+pub struct ScapOrigin<'a> {
+    /// The event's number in the scap event table (`PPME_*`): type and direction.
+    pub code: u16,
+    /// Its raw parameters, in the event table's order.
+    pub params: super::scap::Params<'a>,
+    /// The fd it is about: an enter event's fd parameter, or for an exit event the fd of
+    /// its enter event.
+    pub fd: Option<i64>,
+    /// A capture-library metadata event (users and groups of the capture) rather than a
+    /// syscall or a process's event: it does not count in the event numbers (`evt.num`).
+    pub metadata: bool,
 }
 
 /// Reads a capture and yields [`SysEvent`]s.
@@ -534,7 +550,23 @@ impl<R: Read> ScapEvents<R> {
             Some(ScapItem::Event(ev)) => ev,
         };
         *raw_events += 1;
-        Ok(Some(Item::Event(convert(&ev, enters))))
+        let code = ev.event_type;
+        let fd = if code % 2 == 0 {
+            enter_fd_index(code).and_then(|i| i64p(ev.param(i)))
+        } else {
+            enters
+                .get(&ev.tid)
+                .filter(|e| e.etype + 1 == code && e.fd >= 0)
+                .map(|e| e.fd)
+        };
+        let origin = ScapOrigin {
+            code,
+            params: ev.params,
+            fd,
+            // useradded, userdeleted, groupadded, groupdeleted
+            metadata: matches!(code, 354..=361),
+        };
+        Ok(Some(Item::Event(convert(&ev, enters), origin)))
     }
 }
 
