@@ -68,6 +68,27 @@ fn codes() -> &'static Codes {
     })
 }
 
+/// The index of the `fd` parameter of an event that acts on an fd (`EF_USES_FD`), for
+/// the capture reader to remember an enter event's fd for its exit.
+pub(crate) fn fd_param_index(code: u16) -> Option<usize> {
+    static INDEX: OnceLock<Vec<Option<u8>>> = OnceLock::new();
+    let table = INDEX.get_or_init(|| {
+        (0..EVENTS.len())
+            .map(|c| {
+                if EVENT_FLAGS[c] & EF_USES_FD == 0 {
+                    return None;
+                }
+                EVENTS[c].1.iter().position(|n| *n == "fd").map(|i| i as u8)
+            })
+            .collect()
+    });
+    table
+        .get(usize::from(code))
+        .copied()
+        .flatten()
+        .map(usize::from)
+}
+
 /// The scap event number of the current version of the event called `name` (its exit
 /// event, or its enter event for procexit and mmap); 0 (`syscall`) if the table has no
 /// such event.
@@ -644,6 +665,27 @@ impl StateEvent<'_, '_> {
         let p = origin.params.get(i)?;
         match ty {
             b's' => out.extend_from_slice(crate::state::cstr(p)),
+            b'p' | b'r' if raw => out.extend_from_slice(crate::state::cstr(p)),
+            b'p' | b'r' => {
+                // the resolved path: relative to the working directory, or to the
+                // directory fd passed before it (`dirfd`, `olddirfd`, `newdir`, …)
+                let path = crate::state::cstr(p);
+                let dirfd = if ty == b'r' {
+                    event_param_names(code)[..i]
+                        .iter()
+                        .rposition(|n| n.ends_with("dirfd") || n.ends_with("dir"))
+                        .and_then(|j| int_of(origin.params.get(j)?, true))
+                        .unwrap_or(crate::state::AT_FDCWD)
+                } else {
+                    crate::state::AT_FDCWD
+                };
+                if path.first() == Some(&b'/') || path.is_empty() {
+                    out.extend_from_slice(path);
+                } else {
+                    let base = self.st.dirfd_base(self.tid(), path, dirfd);
+                    out.extend_from_slice(&crate::state::path::concatenate(&base, path));
+                }
+            }
             b'b' => out.extend_from_slice(p),
             b'f' | b'e' | b'i' => {
                 let v = int_of(p, true)?;
@@ -844,7 +886,21 @@ impl EventFields for StateEvent<'_, '_> {
             }
             Field::FdNum => Some(Value::Int(self.event_fd()?)),
             Field::FdType => Some(Value::Str(fd_type_name(self.fd()?.kind))),
-            Field::FdTypechar => Some(Value::Str(typechar_str(self.fd()?.kind))),
+            Field::FdTypechar => match self.fd() {
+                Some(f) => Some(Value::Str(typechar_str(f.kind))),
+                // libsinsp: a call that makes an fd but has none (yet, or it failed) is
+                // about the kind of object it makes
+                None => Some(Value::Str(match event_name(self.code)? {
+                    "open" | "openat" | "openat2" | "creat" => b"f",
+                    "socket" | "accept" | "accept4" => b"4",
+                    "pipe" | "pipe2" => b"p",
+                    "eventfd" | "eventfd2" => b"e",
+                    "signalfd" | "signalfd4" => b"s",
+                    "timerfd_create" => b"t",
+                    "inotify_init" | "inotify_init1" => b"i",
+                    _ => return None,
+                })),
+            },
             Field::FdName => match self.fd() {
                 Some(f) => Some(Value::Str(&f.name)),
                 None => self.null_fd_name(out).then_some(Value::Str(out)),
@@ -867,7 +923,7 @@ impl EventFields for StateEvent<'_, '_> {
                 Some(Value::Str(basename(&f.name)))
             }
             Field::FdL4proto => {
-                let f = self.fd().filter(|f| f.is_ip_socket())?;
+                let f = self.fd().filter(|f| ends(f).is_some())?;
                 Some(Value::Str(match f.l4proto {
                     l4::TCP => b"tcp",
                     l4::UDP => b"udp",

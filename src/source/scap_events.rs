@@ -552,7 +552,9 @@ impl<R: Read> ScapEvents<R> {
         *raw_events += 1;
         let code = ev.event_type;
         let fd = if code % 2 == 0 {
-            enter_fd_index(code).and_then(|i| i64p(ev.param(i)))
+            enter_fd_index(code)
+                .or_else(|| crate::filter::state_fields::fd_param_index(code))
+                .and_then(|i| i64p(ev.param(i)))
         } else {
             enters
                 .get(&ev.tid)
@@ -575,7 +577,8 @@ fn note_enter(ev: &RawEvent<'_>, enters: &mut HashMap<u64, Enter>) {
     let t = ev.event_type;
     let e = enters.entry(ev.tid).or_default();
     e.etype = t;
-    e.fd = match enter_fd_index(t) {
+    // the filter's fd.* fields also need the fd of calls SysFlow does not model
+    e.fd = match enter_fd_index(t).or_else(|| crate::filter::state_fields::fd_param_index(t)) {
         Some(i) => i64p(ev.param(i)).unwrap_or(-1),
         None => -1,
     };
