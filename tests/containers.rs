@@ -388,6 +388,63 @@ fn wait_for_view(seen: &Mutex<Vec<Container>>, want: &Container, within: Duratio
 // ------------------------------------------------------------------------ podman
 
 #[test]
+fn the_reference_deployments_container_filter_keeps_only_the_other_containers() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(rt) = runtimes() else {
+        return;
+    };
+    // the filter of sf-deployments' helm chart (values.yaml), with its container names
+    let filter = "container.type!=host and container.name!=sfprocessor and \
+                  container.name!=sfcollector";
+    let _ = Command::new("podman")
+        .args(["rm", "-f", "-t", "0", "sfcollector"])
+        .output();
+    let cap = start_capture(SysFlowConfig {
+        docker_path: Some(rt.podman_sock.clone()),
+        cri_path: Some(rt.containerd_sock.clone()),
+        falco_filter: Some(filter.into()),
+        ..Default::default()
+    });
+    let work = "while true; do cat /etc/hostname > /dev/null; sleep 0.1; done";
+    let web_name = format!("web-{}", unique());
+    let (_web, web) = podman_run(&rt, &web_name, false, work);
+    let (_collector, collector) = podman_run(&rt, "sfcollector", false, work);
+    // the host is busy too, with the same work
+    for _ in 0..40 {
+        std::fs::read("/etc/hostname").unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let (recs, summary) = cap.stop();
+    let short = |ins: &serde_json::Value| ins["Id"].as_str().unwrap()[..12].to_string();
+    let (web_id, collector_id) = (short(&web), short(&collector));
+    let container_of: HashMap<Oid, Option<String>> = recs
+        .iter()
+        .filter_map(|r| match r {
+            Record::Process(p) => Some((p.oid, p.container_id.clone())),
+            _ => None,
+        })
+        .collect();
+    let mut activity: HashMap<Option<String>, usize> = HashMap::new();
+    for r in &recs {
+        let oid = match r {
+            Record::ProcessEvent(e) => e.proc_oid,
+            Record::FileFlow(f) => f.proc_oid,
+            Record::NetworkFlow(f) => f.proc_oid,
+            Record::FileEvent(e) => e.proc_oid,
+            _ => continue,
+        };
+        *activity.entry(container_of[&oid].clone()).or_default() += 1;
+    }
+    assert!(
+        activity.get(&Some(web_id.clone())).copied().unwrap_or(0) >= 10,
+        "the web container's work is recorded: {activity:?}"
+    );
+    assert_eq!(activity.get(&Some(collector_id)), None, "{activity:?}");
+    assert_eq!(activity.get(&None), None, "no host process: {activity:?}");
+    assert!(summary.filtered_events > 100, "{summary:?}");
+}
+
+#[test]
 fn podman_containers_carry_what_podman_reports() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let Some(rt) = runtimes() else { return };

@@ -260,8 +260,15 @@ fn a_process_name_filter_keeps_exactly_those_processes_records() {
             .insert(name.to_owned());
     }
     let httpd = |pid: i64| names.get(&pid).is_some_and(|n| n.contains("httpd"));
-    let only_httpd = |pid: i64| names.get(&pid).is_some_and(|n| n.len() == 1 && n.contains("httpd"));
-    assert!(names.keys().filter(|p| only_httpd(**p)).count() >= 3, "{names:?}");
+    let only_httpd = |pid: i64| {
+        names
+            .get(&pid)
+            .is_some_and(|n| n.len() == 1 && n.contains("httpd"))
+    };
+    assert!(
+        names.keys().filter(|p| only_httpd(**p)).count() >= 3,
+        "{names:?}"
+    );
 
     let (all, _) = convert(&scap, None);
     let (kept, summary) = convert(&scap, Some("proc.name=httpd"));
@@ -273,8 +280,14 @@ fn a_process_name_filter_keeps_exactly_those_processes_records() {
         }
     }
     // and the records of processes that were always httpd are exactly the unfiltered ones
-    let want = activity(all.iter().filter(|r| proc_of(r).is_some_and(|o| only_httpd(o.hpid))));
-    let got = activity(kept.iter().filter(|r| proc_of(r).is_some_and(|o| only_httpd(o.hpid))));
+    let want = activity(
+        all.iter()
+            .filter(|r| proc_of(r).is_some_and(|o| only_httpd(o.hpid))),
+    );
+    let got = activity(
+        kept.iter()
+            .filter(|r| proc_of(r).is_some_and(|o| only_httpd(o.hpid))),
+    );
     assert!(want.len() > 20, "{}", want.len());
     assert_eq!(got, want);
 }
@@ -329,7 +342,10 @@ fn a_filtered_close_still_ends_its_flow_and_a_filtered_exit_its_process() {
             .collect()
     };
     let (before, after) = (flows(&all), flows(&kept));
-    assert_eq!(before.keys().collect::<Vec<_>>(), after.keys().collect::<Vec<_>>());
+    assert_eq!(
+        before.keys().collect::<Vec<_>>(),
+        after.keys().collect::<Vec<_>>()
+    );
     let mut closed = 0;
     for (k, f) in &before {
         let g = &after[k];
@@ -337,7 +353,11 @@ fn a_filtered_close_still_ends_its_flow_and_a_filtered_exit_its_process() {
             // ended at the close's time, which is not recorded
             closed += 1;
             assert_eq!(g.end_ts, f.end_ts, "{f:?}\n{g:?}");
-            assert_eq!(g.op_flags, (f.op_flags - OpFlags::CLOSE) | OpFlags::TRUNCATE, "{g:?}");
+            assert_eq!(
+                g.op_flags,
+                (f.op_flags - OpFlags::CLOSE) | OpFlags::TRUNCATE,
+                "{g:?}"
+            );
         } else {
             assert_eq!(g, f);
         }
