@@ -79,7 +79,17 @@ fn pin_to_cpu0() {
 }
 
 fn convert(scap: &Path, out: &Path) -> f64 {
+    convert_filtered(scap, out, None)
+}
+
+/// The filter of the reference deployments (sf-deployments' helm chart).
+const CONTAINER_FILTER: &str =
+    "container.type!=host and container.name!=sfprocessor and container.name!=sfcollector";
+
+fn convert_filtered(scap: &Path, out: &Path, filter: Option<&str>) -> f64 {
     let config = SysFlowConfig {
+        falco_filter: filter.map(str::to_owned),
+        file_overwrite: true,
         scap_input_path: Some(scap.to_owned()),
         file_path: Some(out.to_owned()),
         exporter_id: "bench".into(),
@@ -162,6 +172,23 @@ fn main() {
             );
         }
         _ => println!("sysdig not found: install the Debian package sysdig (scripts/setup.sh)"),
+    }
+
+    // falcoFilter: our conversion with a filter next to `sysdig -r FILE FILTER` with the
+    // same filter (sysdig prints the matching events, to /dev/null)
+    println!("\nwith a filter (our conversion / sysdig -r FILE FILTER, both on CPU 0):");
+    println!(
+        "{:<90} {:>8} {:>8} {:>6}",
+        "filter", "sysflow", "sysdig", "ratio"
+    );
+    for filter in [None, Some("proc.name=httpd"), Some(CONTAINER_FILTER)] {
+        let ours = best(3, || Some(convert_filtered(&big, &out, filter))).unwrap();
+        let theirs = best(3, || sysdig(&big, Some(filter.unwrap_or("evt.num>0"))));
+        let label = filter.unwrap_or("(none; sysdig: evt.num>0, which every event matches)");
+        match theirs {
+            Some(t) => println!("{label:<90} {ours:>7.3}s {t:>7.3}s {:>6.2}", ours / t),
+            None => println!("{label:<90} {ours:>7.3}s  (sysdig not found)"),
+        }
     }
 
     println!(
