@@ -1168,7 +1168,8 @@ typedef struct sysflow_config {
      */
     const char *scap_input_path;
     /**
-     * `falcoFilter`: Falco-style filter expression on events. `NULL` (default): none.
+     * `falcoFilter`: a Falco filter (libsinsp 0.18.1 language) on events. `NULL` (default):
+     * none; a filter that does not parse or compile fails `sysflow_driver_new` (`LibsError`).
      */
     const char *falco_filter;
     /**

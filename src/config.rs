@@ -90,7 +90,11 @@ pub struct SysFlowConfig {
     pub socket_path: Option<PathBuf>,
     /// `scapInputPath`: read this scap capture instead of capturing live.
     pub scap_input_path: Option<PathBuf>,
-    /// `falcoFilter`: a Falco-style filter expression on events.
+    /// `falcoFilter`: a Falco filter on events, in the language of libsinsp 0.18.1
+    /// ([`crate::filter`]): events it does not match update the capture state but write no
+    /// record (counted in `filtered_events`). `None` (default): no filter. A filter that
+    /// does not parse or compile fails [`crate::SysFlowDriver::new`] with
+    /// [`crate::SysFlowError::Filter`].
     pub falco_filter: Option<String>,
     /// `samplingRatio`: keep one syscall in this many (live capture; a conversion refuses
     /// any other value than 1). Default 1.

@@ -237,10 +237,28 @@ fn every_field_is_honoured_or_refused() {
     // socket_path: tests/sinks.rs (a real SOCK_SEQPACKET reader gets every record).
     walk("socket_path");
 
-    // falco_filter, k8s_api_url, k8s_api_cert: refused until they are implemented.
-    refused_offline(scap, "falco_filter", |c| {
-        c.falco_filter = Some("evt.type=open".into())
+    // falco_filter: a filter no event matches leaves no event or flow and counts what it
+    // dropped; one that does not parse is refused. What filters keep: tests/filter.rs.
+    let none = convert(scap, |c| {
+        c.falco_filter = Some("proc.name=no-such-process".into())
     });
+    for kind in [
+        RecordKind::ProcessEvent,
+        RecordKind::FileFlow,
+        RecordKind::NetworkFlow,
+        RecordKind::FileEvent,
+    ] {
+        assert_eq!(count(&none.records, kind), 0, "{kind:?}");
+    }
+    assert!(none.summary.filtered_events > 100, "{:?}", none.summary);
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = base(scap, dir.path());
+    c.falco_filter = Some("proc.name=".into());
+    match SysFlowDriver::new(c) {
+        Err(e @ SysFlowError::Filter(_)) => assert!(e.to_string().contains("index 10"), "{e}"),
+        other => panic!("{other:?}"),
+    }
+    // k8s_api_url, k8s_api_cert: refused until they are implemented.
     refused_offline(scap, "k8s_api_url", |c| {
         c.k8s_api_url = Some("https://k".into())
     });

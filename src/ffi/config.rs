@@ -69,7 +69,8 @@ pub struct sysflow_config {
     /// `scapInputPath`: convert this scap capture instead of capturing live. `NULL`
     /// (default): live capture.
     pub scap_input_path: *const c_char,
-    /// `falcoFilter`: Falco-style filter expression on events. `NULL` (default): none.
+    /// `falcoFilter`: a Falco filter (libsinsp 0.18.1 language) on events. `NULL` (default):
+    /// none; a filter that does not parse or compile fails `sysflow_driver_new` (`LibsError`).
     pub falco_filter: *const c_char,
     /// `samplingRatio`: keep one syscall in this many (live capture). Default 1.
     pub sampling_ratio: u32,

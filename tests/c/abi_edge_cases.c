@@ -184,6 +184,22 @@ static void null_arguments(void) {
     fini_state(&st);
 }
 
+/* A filter that does not parse fails sysflow_driver_new with LibsError, and the last error
+ * gives libsinsp's message with the position. */
+static void bad_filter(void) {
+    struct state st;
+    init_state(&st, NOTHING);
+    sysflow_config cfg;
+    base_config(&cfg, &st);
+    cfg.falco_filter = "(proc.name=bash";
+    expect_new_fails(&cfg, SYSFLOW_STATUS_LIBS_ERROR, "unbalanced filter");
+    CHECK(strstr(last_error(), "index 15, line 1, column 16: expected a ')' token") != NULL,
+          "the filter error has its position: %s", last_error());
+    cfg.falco_filter = "";
+    expect_new_fails(&cfg, SYSFLOW_STATUS_LIBS_ERROR, "empty filter");
+    fini_state(&st);
+}
+
 static void struct_sizes(void) {
     struct state st;
     init_state(&st, NOTHING);
@@ -615,6 +631,7 @@ int main(int argc, char **argv) {
     }
     trace = argv[1];
     null_arguments();
+    bad_filter();
     struct_sizes();
     bad_strings_and_values();
     unsigned long full = full_run();
