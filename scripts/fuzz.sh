@@ -15,12 +15,15 @@ seeds() { # <target> -> seed directories (each holds files of that target's inpu
                      -exec cp {} "$d/" \; 2>/dev/null || true ;;
     sf_reader) find "$shared/reference" "$shared/cases" -name '*.sf' -size -1100k \
                  -exec cp {} "$d/" \; 2>/dev/null || true ;;
+    filter) # the filters of tests/filter.rs, one per file
+      grep -E '^    "' tests/filter.rs | sed -E 's/^    "(.*)",$/\1/; s/\\"/"/g' |
+        split -l 1 - "$d/f" ;;
   esac
   echo "$d"
 }
 cd fuzz
 cargo +nightly fuzz build --release
-for t in scap_pipeline sf_reader probe_record c_config; do
+for t in scap_pipeline sf_reader probe_record c_config filter; do
   corpus="corpus/$t"
   mkdir -p "$corpus"
   seed="$(cd .. && seeds "$t")"

@@ -75,3 +75,44 @@ pub fn decode_probe_record(bytes: &[u8]) -> bool {
 pub fn c_config(bytes: &[u8]) -> bool {
     crate::ffi::fuzz_config(bytes)
 }
+
+/// A filter string: compiled, and when it compiles, evaluated on a synthetic event that
+/// has a value for every field (strings of the bytes after the filter, numbers of their
+/// length). Returns whether it matched.
+pub fn filter(data: &[u8]) -> bool {
+    use crate::filter::{EventFields, Field, Filter, Value};
+    struct Synthetic<'a>(&'a [u8]);
+    impl EventFields for Synthetic<'_> {
+        fn value<'s>(&'s self, field: &Field, n: usize, _: &'s mut Vec<u8>) -> Option<Value<'s>> {
+            if n > 1 {
+                return None;
+            }
+            Some(match field {
+                Field::EvtNum | Field::EvtRawtime | Field::UserUid | Field::FdSport => {
+                    Value::Uint(self.0.len() as u64)
+                }
+                Field::ProcPid | Field::FdNum | Field::EvtRawres | Field::ProcApid(_) => {
+                    Value::Int(self.0.len() as i64 - 1)
+                }
+                Field::EvtFailed | Field::ContainerPrivileged | Field::FdIsServer => {
+                    Value::Bool(self.0.len() % 2 == 0)
+                }
+                Field::FdIp | Field::FdSip | Field::FdCip | Field::FdNet => {
+                    Value::Ip(std::net::IpAddr::from([10, 0, 0, self.0.len() as u8]))
+                }
+                _ => Value::Str(self.0),
+            })
+        }
+    }
+    let (text, rest) = match data.iter().position(|&b| b == 0) {
+        Some(i) => (&data[..i], &data[i + 1..]),
+        None => (data, &b""[..]),
+    };
+    let Ok(text) = std::str::from_utf8(text) else {
+        return false;
+    };
+    match Filter::compile(text) {
+        Ok(mut f) => f.matches(&Synthetic(rest)),
+        Err(_) => false,
+    }
+}
