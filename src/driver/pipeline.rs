@@ -205,13 +205,7 @@ impl Pipeline {
             return Ok(());
         };
         let mut matches = |ev: &SysEvent<'_>, code: u16| {
-            let hit = filter.matches(&StateEvent {
-                st: state,
-                ev,
-                code,
-                num: *events,
-                raw: origin,
-            });
+            let hit = filter.matches(&StateEvent::new(state, ev, code, *events, origin));
             if hit && let Some(t) = filter_trace {
                 t.push((*events, ev.tid, code));
             }

@@ -7,7 +7,8 @@ use super::names::EVENTS;
 use super::param_types::{EF_USES_FD, EVENT_FLAGS, PARAM_TYPES};
 use crate::event::{EventKind, FileOp, IdChange, IoDir, OpenKind, SockAddr, SysEvent};
 use crate::source::ScapOrigin;
-use crate::state::{FdInfo, FdKind, Role, State, Thread, ctype, l4};
+use crate::state::{ContainerInfo, FdInfo, FdKind, Role, State, Thread, ctype, l4};
+use std::cell::OnceCell;
 use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::OnceLock;
@@ -26,6 +27,44 @@ pub(crate) struct StateEvent<'a, 'e> {
     /// What the capture says of it (offline): its parameters, and the fd of events the
     /// model does not keep (enter events, exits of calls SysFlow ignores).
     pub raw: Option<&'a ScapOrigin<'e>>,
+    /// The event's thread and its container, looked up once for all the filter's checks.
+    looked_up: OnceCell<(Option<&'a Thread>, Option<&'a ContainerInfo>)>,
+}
+
+impl<'a, 'e> StateEvent<'a, 'e> {
+    /// The filter's view of `ev` (after `st` applied it): `code` its scap event number,
+    /// `num` its event number, `raw` what a capture says of it.
+    pub fn new(
+        st: &'a State,
+        ev: &'a SysEvent<'e>,
+        code: u16,
+        num: u64,
+        raw: Option<&'a ScapOrigin<'e>>,
+    ) -> Self {
+        StateEvent {
+            st,
+            ev,
+            code,
+            num,
+            raw,
+            looked_up: OnceCell::new(),
+        }
+    }
+
+    fn lookups(&self) -> (Option<&'a Thread>, Option<&'a ContainerInfo>) {
+        *self.looked_up.get_or_init(|| {
+            let t = self.st.threads.get(self.tid());
+            let c = t
+                .filter(|t| !t.container_id.is_empty())
+                .and_then(|t| self.st.containers.get(&t.container_id));
+            (t, c)
+        })
+    }
+
+    /// The container of the event's thread, if it is in one the state knows.
+    fn container(&self) -> Option<&'a ContainerInfo> {
+        self.lookups().1
+    }
 }
 
 /// The scap event numbers of the events the live source reports, found by name in the
@@ -339,7 +378,7 @@ impl<'a> StateEvent<'a, '_> {
     }
 
     fn thread(&self) -> Option<&'a Thread> {
-        self.st.threads.get(self.tid())
+        self.lookups().0
     }
 
     /// The `n`th ancestor (0 = the thread itself), following parent threads.
@@ -852,7 +891,7 @@ impl EventFields for StateEvent<'_, '_> {
                 if id.is_empty() {
                     return Some(Value::Str(b"host"));
                 }
-                let c = st.containers.get(id).filter(|c| c.has_metadata)?;
+                let c = self.container().filter(|c| c.has_metadata)?;
                 Some(Value::Str(if *field == Field::ContainerName {
                     c.name.as_bytes()
                 } else {
@@ -863,8 +902,7 @@ impl EventFields for StateEvent<'_, '_> {
             | Field::ContainerImageRepository
             | Field::ContainerImageTag
             | Field::ContainerPrivileged => {
-                let id = &self.thread()?.container_id;
-                let c = st.containers.get(id).filter(|c| c.has_metadata)?;
+                let c = self.container().filter(|c| c.has_metadata)?;
                 match field {
                     Field::ContainerImage => nonempty(c.image.as_bytes()),
                     Field::ContainerImageRepository => nonempty(c.imagerepo.as_bytes()),
@@ -874,8 +912,7 @@ impl EventFields for StateEvent<'_, '_> {
                 }
             }
             Field::K8sPodName | Field::K8sPodUid | Field::K8sPodId | Field::K8sNsName => {
-                let id = &self.thread()?.container_id;
-                let c = st.containers.get(id)?;
+                let c = self.container()?;
                 let pod = st.containers.pod(c.pod_id.as_deref()?)?;
                 Some(Value::Str(match field {
                     Field::K8sPodName => pod.name.as_bytes(),

@@ -4,7 +4,7 @@
 
 use crate::runtime::cgroup::{CgroupMatch, RuntimeHint, classify_entries};
 use crate::runtime::{ContainerMeta, PodMeta, RuntimeKind};
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 /// Container runtime as the capture numbers it (sinsp `sinsp_container_type`, which the
 /// SysFlow `ContainerType` enum follows for 0..=9).
