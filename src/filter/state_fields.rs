@@ -1056,3 +1056,97 @@ fn basename(p: &[u8]) -> &[u8] {
         None => p,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{IoCounters, IoEvent, OpenEvent};
+
+    fn ev(kind: EventKind<'_>) -> SysEvent<'_> {
+        SysEvent {
+            ts: 1,
+            tid: 1,
+            kind,
+        }
+    }
+
+    /// Live events get the scap event of their syscall: the current exit event, the enter
+    /// event for procexit and mmap (reported at the call), by the event table's names.
+    #[test]
+    fn live_events_are_numbered_as_the_event_table_numbers_their_calls() {
+        let name = |e: &SysEvent<'_>| event_code(e).map(|c| (event_name(c).unwrap(), c % 2));
+        let open = |kind| {
+            ev(EventKind::Open(OpenEvent {
+                kind,
+                fd: 3,
+                dirfd: None,
+                path: None,
+                kernel_path: None,
+                flags: 0,
+            }))
+        };
+        assert_eq!(name(&open(OpenKind::OpenAt)), Some(("openat", 1)));
+        assert_eq!(name(&open(OpenKind::OpenAt2)), Some(("openat2", 1)));
+        assert_eq!(name(&open(OpenKind::Creat)), Some(("creat", 1)));
+        // the latest openat exit: fd, dirfd, name, flags, mode, dev, ino
+        let c = event_code(&open(OpenKind::OpenAt)).unwrap();
+        assert_eq!(&event_param_names(c)[..3], ["fd", "dirfd", "name"]);
+        let exit = ev(EventKind::Exit {
+            status: 0,
+            reaper: None,
+        });
+        assert_eq!(name(&exit), Some(("procexit", 0)));
+        let mmap = ev(EventKind::Mmap {
+            fd: Some(3),
+            fd_arg: 3,
+            flags: 0,
+        });
+        assert_eq!(name(&mmap), Some(("mmap", 0)));
+        let connect = ev(EventKind::ConnectEnter { fd: 3, addr: None });
+        assert_eq!(name(&connect), Some(("connect", 0)));
+        let io = |dir, tuple| {
+            ev(EventKind::Io(IoEvent {
+                dir,
+                fd: Some(3),
+                res: 1,
+                tuple,
+            }))
+        };
+        let t = crate::event::SockTuple::V4 {
+            sip: [1, 2, 3, 4],
+            sport: 1,
+            dip: [1, 2, 3, 5],
+            dport: 2,
+        };
+        assert_eq!(name(&io(IoDir::Read, None)), Some(("read", 1)));
+        assert_eq!(name(&io(IoDir::Write, Some(t))), Some(("sendto", 1)));
+        let counters = ev(EventKind::IoCounters(IoCounters {
+            fd: 3,
+            write_ops: 1,
+            write_bytes: 5,
+            ..Default::default()
+        }));
+        assert_eq!(name(&counters), Some(("write", 1)));
+        // not syscalls: never filtered
+        assert_eq!(event_code(&ev(EventKind::Other)), None);
+        assert_eq!(
+            event_code(&ev(EventKind::CgroupMove {
+                cgroups: b"",
+                threadgroup: false
+            })),
+            None
+        );
+    }
+
+    /// The capture reader keeps the fd of the calls that act on one (`EF_USES_FD`), at the
+    /// index of their `fd` parameter; mmap's is its fifth parameter.
+    #[test]
+    fn fd_parameters_follow_the_event_table() {
+        let enter = |name: &str| code_of_name(name) - 1;
+        assert_eq!(fd_param_index(enter("read")), Some(0));
+        assert_eq!(fd_param_index(enter("getdents")), Some(0));
+        assert_eq!(fd_param_index(160), Some(4)); // mmap enter
+        assert_eq!(fd_param_index(enter("execve")), None);
+        assert_eq!(fd_param_index(enter("open")), None);
+    }
+}
