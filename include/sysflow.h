@@ -1394,8 +1394,8 @@ typedef struct sysflow_stats {
      */
     uint64_t invalid_events;
     /**
-     * Events left out by `filter_containers` (host processes) or, in a conversion, by
-     * `drop_mode` (failed close and bind calls).
+     * Events left out by `falco_filter` (events it does not match), `filter_containers`
+     * (host processes) or, in a conversion, by `drop_mode` (failed close and bind calls).
      */
     uint64_t filtered_events;
     /**

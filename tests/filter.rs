@@ -164,6 +164,20 @@ const FILTERS: &[&str] = &[
     "fd.name glob '/usr/*'",
     "fd.name pmatch (/etc, /var/log)",
     "evt.arg.name startswith /tmp",
+    // Fds libsinsp does not know, sockets without a role, the machine's own addresses
+    // (its interfaces and its containers' IPs). Three differences of sysdig 0.29.3's older
+    // libsinsp from 0.18.1 are kept out of these: it names a child's unknown stdin after
+    // a file its parent closed (a stale fd-table entry: `fd.num>2`), gives unix sockets
+    // `fd.cport` 0, and does not clear a UDP socket's server end on a connect enter event
+    // without an address, which 0.18.1 does (`fd.l4proto!=udp`).
+    "fd.typechar=o and fd.num>2",
+    "(fd.name='' or fd.directory=/) and fd.num>2",
+    "fd.l4proto=<NA> and evt.dir=<",
+    "fd.l4proto!=tcp and fd.typechar=4",
+    "fd.sip exists or (fd.cport exists and fd.typechar!=u)",
+    "fd.is_server=true and fd.l4proto!=udp",
+    "fd.is_server=false and fd.typechar in (4, u, f) and fd.l4proto!=udp",
+    "fd.lport<1024 or fd.rip=127.0.0.1",
 ];
 
 #[test]

@@ -157,6 +157,7 @@ pub(crate) fn run(
             .unwrap_or_default();
         out.set_exporter(host);
     }
+    learn_interfaces(&mut pipe.state);
     pipe.state.node = NodeInfo {
         name: out.header().exporter.clone(),
         ip: cfg.node_ip.parse().ok(),
@@ -335,5 +336,30 @@ fn learn_inherited_fds(
     }
     for (fd, info) in crate::source::live::fds_now(proc_root, c.info.pid) {
         pipe.state.learn_fd(ev.tid, fd, info);
+    }
+}
+
+/// The addresses of the interfaces this process sees (the host's when the collector runs
+/// in the host's network namespace, as its deployments do): what a capture file's
+/// interface list holds. A failure leaves the lists empty (no address counts as local).
+fn learn_interfaces(st: &mut crate::state::State) {
+    let Ok(addrs) = nix::ifaddrs::getifaddrs() else {
+        return;
+    };
+    for a in addrs {
+        let Some(addr) = a.address else { continue };
+        if let Some(v4) = addr.as_sockaddr_in() {
+            let netmask = a
+                .netmask
+                .as_ref()
+                .and_then(|m| m.as_sockaddr_in())
+                .map_or([0; 4], |m| m.ip().octets());
+            st.ipv4_ifaces.push(crate::state::Ipv4Iface {
+                addr: v4.ip().octets(),
+                netmask,
+            });
+        } else if let Some(v6) = addr.as_sockaddr_in6() {
+            st.ipv6_addrs.push(v6.ip().octets());
+        }
     }
 }

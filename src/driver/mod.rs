@@ -73,9 +73,10 @@ pub struct RunSummary {
     /// whose child is its own caller, parent or group leader). Never applied, never a
     /// panic.
     pub invalid_events: u64,
-    /// Events left out by a configured filter: `filter_containers` (events of host
-    /// processes) and, in a conversion, `drop_mode` (failed close and bind calls; a live
-    /// probe drops those in the kernel, uncounted, as the reference's does).
+    /// Events left out by a configured filter: `falco_filter` (events it does not
+    /// match), `filter_containers` (events of host processes) and, in a conversion,
+    /// `drop_mode` (failed close and bind calls; a live probe drops those in the kernel,
+    /// uncounted, as the reference's does).
     pub filtered_events: u64,
     /// File flows not written because the `file_read_mode` filter drops them (read-only
     /// flows, or read-only flows under the noisy prefixes).

@@ -49,8 +49,8 @@ pub struct sysflow_stats {
     /// Events skipped as damaged input (a relation that cannot be, such as a clone whose
     /// child is its own caller).
     pub invalid_events: u64,
-    /// Events left out by `filter_containers` (host processes) or, in a conversion, by
-    /// `drop_mode` (failed close and bind calls).
+    /// Events left out by `falco_filter` (events it does not match), `filter_containers`
+    /// (host processes) or, in a conversion, by `drop_mode` (failed close and bind calls).
     pub filtered_events: u64,
     /// File flows the `file_read_mode` filter kept out.
     pub filtered_flows: u64,

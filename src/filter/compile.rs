@@ -311,10 +311,17 @@ impl Compiler {
             }
             Op::Regex => {
                 let v = &values[0].text;
-                let re = RegexBuilder::new(&format!("^(?:{v})$"))
-                    .size_limit(REGEX_SIZE_LIMIT)
-                    .dfa_size_limit(REGEX_SIZE_LIMIT)
-                    .build()
+                let build = |pattern: &str| {
+                    RegexBuilder::new(pattern)
+                        .size_limit(REGEX_SIZE_LIMIT)
+                        .dfa_size_limit(REGEX_SIZE_LIMIT)
+                        .build()
+                };
+                // the pattern alone first: a `)` in it must not close the anchoring group,
+                // and its errors must quote the user's pattern
+                build(v)
+                    .map_err(|e| cerr(format!("invalid regular expression '{v}': {e}"), pos))?;
+                let re = build(&format!("^(?:{v})$"))
                     .map_err(|e| cerr(format!("invalid regular expression '{v}': {e}"), pos))?;
                 Target::Regex(re)
             }

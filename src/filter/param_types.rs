@@ -469,5 +469,11 @@ pub(crate) static EVENT_FLAGS: [u16; 430] = [
     0x0, 0x0, 0x20, 0x20, 0x0, 0x20,
 ];
 
+/// `EF_CREATES_FD`: the event makes an fd (its result).
+pub(crate) const EF_CREATES_FD: u16 = 0x1;
+
+/// `EF_DESTROYS_FD`: the event closes an fd.
+pub(crate) const EF_DESTROYS_FD: u16 = 0x2;
+
 /// `EF_USES_FD`: the event acts on the fd in its (enter event's) `fd` parameter.
 pub(crate) const EF_USES_FD: u16 = 0x4;

@@ -4,7 +4,7 @@
 
 use super::fields::{ArgSel, EventFields, Field, Value};
 use super::names::EVENTS;
-use super::param_types::{EF_USES_FD, EVENT_FLAGS, PARAM_TYPES};
+use super::param_types::{EF_CREATES_FD, EF_DESTROYS_FD, EF_USES_FD, EVENT_FLAGS, PARAM_TYPES};
 use crate::event::{EventKind, FileOp, IdChange, IoDir, OpenKind, SockAddr, SysEvent};
 use crate::source::ScapOrigin;
 use crate::state::{ContainerInfo, FdInfo, FdKind, Role, State, Thread, ctype, l4};
@@ -345,6 +345,15 @@ struct Ends {
     server: (IpAddr, u16),
 }
 
+/// The ends of a socket that has a role (libsinsp leaves the address fields of a socket
+/// it has not seen connect, accept or bind missing); a listening socket always has them.
+fn role_ends(f: &FdInfo) -> Option<Ends> {
+    if f.is_ip_socket() && f.role == Role::None {
+        return None;
+    }
+    ends(f)
+}
+
 fn ends(f: &FdInfo) -> Option<Ends> {
     match f.kind {
         FdKind::Ipv4Sock => Some(Ends {
@@ -474,7 +483,18 @@ impl<'a> StateEvent<'a, '_> {
                 };
             }
         }
-        self.fd_num().or_else(|| self.raw.and_then(|r| r.fd))
+        // libsinsp's fd of an event that uses one is its enter event's `fd` parameter
+        // (an fcntl's, not the fd F_DUPFD made); a dup of a known fd moves on to the new
+        // fd, a dup of an unknown one stays on it
+        if let EventKind::Dup { res, oldfd, .. } = self.ev.kind {
+            let old = oldfd.or(self.raw.and_then(|r| r.fd));
+            return match old {
+                Some(o) if res >= 0 && self.st.fd(self.tid(), o).is_none() => Some(o),
+                Some(o) if res < 0 => Some(o),
+                _ => Some(res),
+            };
+        }
+        self.raw.and_then(|r| r.fd).or_else(|| self.fd_num())
     }
 
     fn fd(&self) -> Option<&'a FdInfo> {
@@ -485,11 +505,38 @@ impl<'a> StateEvent<'a, '_> {
         self.st.fd(self.tid(), fd)
     }
 
-    /// The path of an open that left no fd (it failed), absolute against the working
-    /// directory, into `out` (libsinsp's names for an event with no fd entry).
+    /// The short id of the event's thread's container, empty on the host.
+    fn container_id(&self) -> &str {
+        self.thread().map_or("", |t| t.container_id.as_str())
+    }
+
+    /// Whether the event table says the event makes, uses or closes an fd: libsinsp's
+    /// condition for any `fd.*` field to have a value.
+    fn fd_related(&self) -> bool {
+        EVENT_FLAGS
+            .get(usize::from(self.code))
+            .is_some_and(|f| f & (EF_CREATES_FD | EF_DESTROYS_FD | EF_USES_FD) != 0)
+    }
+
+    /// `fd.name` of an fd event whose fd has no entry, into `out`, as libsinsp gives it:
+    /// none for enter events; the path of an open that left no fd (it failed), absolute
+    /// against the working directory; else empty.
     fn null_fd_name(&self, out: &mut Vec<u8>) -> bool {
-        let EventKind::Open(o) = self.ev.kind else {
+        if !self.fd_related() || self.code % 2 == 0 {
             return false;
+        }
+        if matches!(
+            event_name(self.code),
+            Some("connect" | "accept" | "accept4")
+        ) {
+            // the tuple parameter, as rendered (`evt.arg.tuple`)
+            if let Some(origin) = self.raw {
+                let _ = self.capture_arg(origin, "tuple", false, out);
+            }
+            return true;
+        }
+        let EventKind::Open(o) = self.ev.kind else {
+            return true;
         };
         let Some(path) = o.kernel_path.or(o.path) else {
             return false;
@@ -742,6 +789,7 @@ impl StateEvent<'_, '_> {
                     let _ = write!(out, "{v}");
                 }
             }
+            b't' => render_tuple(p, out)?,
             b'u' => {
                 let v = int_of(p, false)? as u64;
                 let open_like = matches!(
@@ -758,6 +806,27 @@ impl StateEvent<'_, '_> {
         }
         Some(Value::Str(out))
     }
+}
+
+/// A socket tuple parameter as libsinsp renders it: `sip:sport->dip:dport` (IPv4),
+/// `source->dest path` in hex (unix); `None` for other families.
+fn render_tuple(p: &[u8], out: &mut Vec<u8>) -> Option<()> {
+    let u16_at = |i: usize| Some(u16::from_le_bytes(p.get(i..i + 2)?.try_into().ok()?));
+    let u64_at = |i: usize| Some(u64::from_le_bytes(p.get(i..i + 8)?.try_into().ok()?));
+    match *p.first()? {
+        2 => {
+            let ip = |i: usize| -> Option<std::net::Ipv4Addr> {
+                Some(<[u8; 4]>::try_from(p.get(i..i + 4)?).ok()?.into())
+            };
+            let _ = write!(out, "{}:{}->{}:{}", ip(1)?, u16_at(5)?, ip(7)?, u16_at(11)?);
+        }
+        1 => {
+            let _ = write!(out, "{:x}->{:x} ", u64_at(1)?, u64_at(9)?);
+            out.extend_from_slice(crate::state::cstr(p.get(17..)?));
+        }
+        _ => return None,
+    }
+    Some(())
 }
 
 /// `evt.time`: the local time of day, through the C library's `localtime_r` (the only
@@ -925,20 +994,29 @@ impl EventFields for StateEvent<'_, '_> {
             Field::FdType => Some(Value::Str(fd_type_name(self.fd()?.kind))),
             Field::FdTypechar => match self.fd() {
                 Some(f) => Some(Value::Str(typechar_str(f.kind))),
-                // libsinsp: a call that makes an fd but has none (yet, or it failed) is
-                // about the kind of object it makes
-                None => Some(Value::Str(match event_name(self.code)? {
-                    "open" | "openat" | "openat2" | "creat" => b"f",
-                    "socket" | "accept" | "accept4" => b"4",
-                    "pipe" | "pipe2" => b"p",
-                    "eventfd" | "eventfd2" => b"e",
-                    "signalfd" | "signalfd4" => b"s",
-                    "timerfd_create" => b"t",
-                    "inotify_init" | "inotify_init1" => b"i",
-                    _ => return None,
+                // libsinsp: an fd event whose fd it does not know is about the kind of
+                // object its call makes, else of an unknown kind
+                None if self.fd_related() => Some(Value::Str(match event_name(self.code) {
+                    Some("open" | "openat" | "openat2" | "creat") => b"f",
+                    Some("socket" | "accept" | "accept4") => b"4",
+                    Some("pipe" | "pipe2") => b"p",
+                    Some("eventfd" | "eventfd2") => b"e",
+                    Some("signalfd" | "signalfd4") => b"s",
+                    Some("timerfd_create") => b"t",
+                    Some("inotify_init" | "inotify_init1") => b"i",
+                    _ => b"o",
                 })),
+                None => None,
             },
             Field::FdName => match self.fd() {
+                // libsinsp: a failed connect is named by its tuple, like an fd it lacks
+                Some(_)
+                    if event_name(self.code) == Some("connect")
+                        && self.code % 2 == 1
+                        && self.res().is_some_and(|r| r < 0) =>
+                {
+                    self.null_fd_name(out).then_some(Value::Str(out))
+                }
                 Some(f) => Some(Value::Str(&f.name)),
                 None => self.null_fd_name(out).then_some(Value::Str(out)),
             },
@@ -950,8 +1028,12 @@ impl EventFields for StateEvent<'_, '_> {
                     if !self.null_fd_name(out) {
                         return None;
                     }
-                    let d = dirname(out).len();
-                    out.truncate(d);
+                    let d = dirname(out);
+                    if d.len() < out.len() {
+                        out.truncate(d.len());
+                    } else {
+                        *out = d.to_vec();
+                    }
                     Some(Value::Str(out))
                 }
             },
@@ -960,47 +1042,63 @@ impl EventFields for StateEvent<'_, '_> {
                 Some(Value::Str(basename(&f.name)))
             }
             Field::FdL4proto => {
-                let f = self.fd().filter(|f| ends(f).is_some())?;
+                // libsinsp names the protocol of sockets with a role (raw ones always),
+                // `<NA>` for every other fd
+                let f = self.fd()?;
+                let known = match f.kind {
+                    FdKind::Ipv4Sock | FdKind::Ipv6Sock => {
+                        f.role != Role::None || f.l4proto == l4::RAW
+                    }
+                    FdKind::Ipv4ServSock | FdKind::Ipv6ServSock => true,
+                    _ => false,
+                };
                 Some(Value::Str(match f.l4proto {
-                    l4::TCP => b"tcp",
-                    l4::UDP => b"udp",
-                    l4::ICMP => b"icmp",
-                    l4::RAW => b"raw",
-                    _ => return None,
+                    l4::TCP if known => b"tcp",
+                    l4::UDP if known => b"udp",
+                    l4::ICMP if known => b"icmp",
+                    l4::RAW if known => b"raw",
+                    _ => b"<NA>",
                 }))
             }
             Field::FdSip | Field::FdSport | Field::FdSnet => {
-                let e = ends(self.fd()?)?;
+                let e = role_ends(self.fd()?)?;
                 Some(ip_or_port(field, e.server))
             }
             Field::FdCip | Field::FdCport | Field::FdCnet => {
-                let e = ends(self.fd()?)?;
+                let e = role_ends(self.fd()?)?;
                 Some(ip_or_port(field, e.client?))
             }
             Field::FdLip | Field::FdLport | Field::FdRip | Field::FdRport => {
-                let f = self.fd()?;
-                let e = ends(f)?;
-                let server_side = f.role == Role::Server || e.client.is_none();
+                // libsinsp: "local" is the client's end when the client address is one
+                // of this machine's, else the server's
+                let e = role_ends(self.fd()?)?;
+                let client = e.client?;
+                let client_local = st.is_local_addr(client.0, self.container_id());
                 let local = matches!(field, Field::FdLip | Field::FdLport);
-                let end = if local == server_side {
-                    e.server
-                } else {
-                    e.client?
-                };
-                Some(ip_or_port(field, end))
+                Some(ip_or_port(
+                    field,
+                    if local == client_local {
+                        client
+                    } else {
+                        e.server
+                    },
+                ))
             }
             Field::FdIp | Field::FdPort | Field::FdNet => {
                 let e = ends(self.fd()?)?;
                 Some(ip_or_port(field, e.client.unwrap_or(e.server)))
             }
             Field::FdIsServer => {
-                let f = self
-                    .fd()
-                    .filter(|f| f.is_ip_socket() || f.kind == FdKind::UnixSock)?;
-                Some(Value::Bool(
-                    f.role == Role::Server
-                        || matches!(f.kind, FdKind::Ipv4ServSock | FdKind::Ipv6ServSock),
-                ))
+                // libsinsp: listening sockets are servers; a connected socket is when its
+                // server address is one of this machine's; other fds are not
+                let f = self.fd()?;
+                Some(Value::Bool(match f.kind {
+                    FdKind::Ipv4ServSock | FdKind::Ipv6ServSock => true,
+                    FdKind::Ipv4Sock | FdKind::Ipv6Sock => {
+                        ends(f).is_some_and(|e| st.is_local_addr(e.server.0, self.container_id()))
+                    }
+                    _ => false,
+                }))
             }
             Field::Unsupported(_) => None,
         }
@@ -1042,18 +1140,23 @@ fn typechar_str(k: FdKind) -> &'static [u8] {
     &CHARS[i..=i]
 }
 
+/// `fd.directory` of a file, as libsinsp cuts it: up to the last `/` unless that ends the
+/// path (then the whole path), `/` when the only `/` leads or there is none.
 fn dirname(p: &[u8]) -> &[u8] {
     match p.iter().rposition(|&b| b == b'/') {
-        Some(0) => b"/",
-        Some(i) => &p[..i],
-        None => b".",
+        Some(i) if i != 0 && i + 1 < p.len() => &p[..i],
+        Some(i) if i != 0 => p,
+        _ => b"/",
     }
 }
 
+/// `fd.filename` of a file, as libsinsp cuts it: after the last `/` unless that ends the
+/// path (then the whole path), `/` when there is no `/`.
 fn basename(p: &[u8]) -> &[u8] {
     match p.iter().rposition(|&b| b == b'/') {
-        Some(i) => &p[i + 1..],
-        None => p,
+        Some(i) if i + 1 < p.len() => &p[i + 1..],
+        Some(_) => p,
+        None => b"/",
     }
 }
 
@@ -1148,5 +1251,49 @@ mod tests {
         assert_eq!(fd_param_index(160), Some(4)); // mmap enter
         assert_eq!(fd_param_index(enter("execve")), None);
         assert_eq!(fd_param_index(enter("open")), None);
+    }
+}
+
+#[cfg(test)]
+mod path_and_tuple_tests {
+    use super::*;
+
+    /// libsinsp's cuts of `fd.directory` and `fd.filename` (sinsp_filtercheck_fd.cpp),
+    /// including its edge cases: a trailing `/`, a leading-only `/`, no `/` at all.
+    #[test]
+    fn directory_and_filename_cut_as_libsinsp() {
+        for (path, dir, file) in [
+            ("/etc/passwd", "/etc", "passwd"),
+            ("/passwd", "/", "passwd"),
+            ("/a/b/", "/a/b/", "/a/b/"),
+            ("relative", "/", "/"),
+            ("", "/", "/"),
+        ] {
+            assert_eq!(dirname(path.as_bytes()), dir.as_bytes(), "{path}");
+            assert_eq!(basename(path.as_bytes()), file.as_bytes(), "{path}");
+        }
+    }
+
+    /// Socket tuples render as `evt.arg.tuple` does: IPv4 and unix, nothing for others.
+    #[test]
+    fn tuples_render_as_libsinsp() {
+        let mut v4 = vec![2u8, 127, 0, 0, 1];
+        v4.extend(40556u16.to_le_bytes());
+        v4.extend([10, 0, 0, 7]);
+        v4.extend(8080u16.to_le_bytes());
+        let mut out = Vec::new();
+        render_tuple(&v4, &mut out).unwrap();
+        assert_eq!(out, b"127.0.0.1:40556->10.0.0.7:8080");
+
+        let mut unix = vec![1u8];
+        unix.extend(0u64.to_le_bytes());
+        unix.extend(0xffff_9b94_6f6b_dc00u64.to_le_bytes());
+        unix.extend(b"/var/run/nscd/socket\0");
+        out.clear();
+        render_tuple(&unix, &mut out).unwrap();
+        assert_eq!(out, b"0->ffff9b946f6bdc00 /var/run/nscd/socket");
+
+        assert!(render_tuple(&[10u8; 3], &mut Vec::new()).is_none());
+        assert!(render_tuple(&[2u8, 1], &mut Vec::new()).is_none());
     }
 }

@@ -616,6 +616,11 @@ fn compile_time_checks() {
             "evt.arg fields must be expressed explicitly",
         ),
         ("proc.name regex '('", "invalid regular expression '('"),
+        // an unmatched `)` must not close the anchoring group around the pattern
+        (
+            "proc.name regex 'a)|(b'",
+            "invalid regular expression 'a)|(b'",
+        ),
     ] {
         let e = error(src);
         assert_eq!(e.kind, FilterErrorKind::Compile, "{src}: {e}");

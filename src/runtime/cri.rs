@@ -401,6 +401,7 @@ pub(super) fn map_container(
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect(),
         pod: None,
+        ip: None,
     };
     Ok((meta, sandbox.to_owned()))
 }
@@ -470,6 +471,7 @@ pub(super) fn map_sandbox(
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect(),
         pod: Some(pod),
+        ip: None,
     })
 }
 

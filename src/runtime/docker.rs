@@ -273,6 +273,7 @@ pub(super) fn map_inspect(
             .unwrap_or(false),
         labels,
         pod: None,
+        ip: s("/NetworkSettings/IPAddress").parse().ok(),
     };
     Ok((meta, image_ref))
 }

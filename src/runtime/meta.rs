@@ -44,6 +44,9 @@ pub struct ContainerMeta {
     pub labels: BTreeMap<String, String>,
     /// The pod sandbox the container belongs to, when the runtime knows one (CRI).
     pub pod: Option<PodMeta>,
+    /// The container's own IPv4 address (Docker-compatible `NetworkSettings.IPAddress`);
+    /// a pod's containers have their pod's IP instead ([`PodMeta::ips`]).
+    pub ip: Option<std::net::Ipv4Addr>,
 }
 
 /// A Kubernetes pod as the CRI runtime describes its sandbox (`PodSandboxStatus`).

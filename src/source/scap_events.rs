@@ -466,11 +466,14 @@ pub fn initial_state(meta: &ScapMetadata) -> State {
         st.users.add_group(b"", g.gid, &g.name);
     }
     for i in &meta.interfaces {
-        if let super::scap::InterfaceAddr::V4 { addr, netmask, .. } = &i.addr {
-            st.ipv4_ifaces.push(Ipv4Iface {
-                addr: addr.octets(),
-                netmask: netmask.octets(),
-            });
+        match &i.addr {
+            super::scap::InterfaceAddr::V4 { addr, netmask, .. } => {
+                st.ipv4_ifaces.push(Ipv4Iface {
+                    addr: addr.octets(),
+                    netmask: netmask.octets(),
+                })
+            }
+            super::scap::InterfaceAddr::V6 { addr, .. } => st.ipv6_addrs.push(addr.octets()),
         }
     }
     for p in &meta.processes {

@@ -82,6 +82,10 @@ pub struct ContainerInfo {
     pub privileged: bool,
     /// The pod's uid (`Pod.id`), when the container runs in a Kubernetes pod sandbox.
     pub pod_id: Option<String>,
+    /// The container's IPv4 address, when known: a capture's container event (`ip`), the
+    /// Docker-compatible API, or its pod's first IPv4 address (CRI). libsinsp counts it
+    /// as an address of the machine for the container's processes (`fd.is_server`).
+    pub ip: Option<std::net::Ipv4Addr>,
     /// Metadata came from a container event or a runtime (not only from a cgroup match).
     pub has_metadata: bool,
     /// Found in a cgroup during live capture, where metadata comes from the runtimes:
@@ -117,6 +121,11 @@ impl ContainerTable {
         self.map.get(id)
     }
 
+    /// Whether a known container has this IPv4 address.
+    pub fn has_ip(&self, ip: std::net::Ipv4Addr) -> bool {
+        self.map.values().any(|c| c.ip == Some(ip))
+    }
+
     /// Looks a pod up by its uid: what the CRI runtime reported (`PodSandboxStatus`).
     pub fn pod(&self, uid: &str) -> Option<&PodMeta> {
         self.pods.get(uid)
@@ -144,6 +153,7 @@ impl ContainerTable {
             imagerepo: s("imagerepo"),
             imagetag: s("imagetag"),
             privileged: c["privileged"].as_bool().unwrap_or(false),
+            ip: c["ip"].as_str().and_then(|ip| ip.parse().ok()),
             has_metadata: true,
             id: id.clone(),
             ..Default::default()
@@ -220,6 +230,12 @@ impl ContainerTable {
             image_full: Some(meta.image.clone()),
             privileged: meta.privileged,
             pod_id,
+            ip: meta.ip.or_else(|| {
+                meta.pod.as_ref()?.ips.iter().find_map(|ip| match ip {
+                    std::net::IpAddr::V4(a) => Some(*a),
+                    std::net::IpAddr::V6(_) => None,
+                })
+            }),
             has_metadata: true,
             ..Default::default()
         };

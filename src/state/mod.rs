@@ -104,8 +104,12 @@ pub struct State {
     pub users: UserTable,
     /// Containers.
     pub containers: ContainerTable,
-    /// IPv4 interfaces (to complete UDP endpoints).
+    /// IPv4 interfaces of the capturing machine: the capture's interface list, or the
+    /// host's (`getifaddrs`) live. They complete UDP endpoints and say which addresses are
+    /// local (`fd.is_server`, `fd.lip`).
     pub ipv4_ifaces: Vec<Ipv4Iface>,
+    /// IPv6 addresses of the capturing machine's interfaces (same sources).
+    pub ipv6_addrs: Vec<[u8; 16]>,
     /// Host name of the capturing machine.
     pub hostname: String,
     /// The Kubernetes node the capture runs on, for `Pod.nodeName` and `Pod.hostIP`.
@@ -1113,6 +1117,30 @@ impl State {
         }
         if f.role == Role::None {
             f.role = Role::Client;
+        }
+    }
+
+    /// Whether `ip` is an address of the machine as a process of `container` (its short
+    /// id; empty on the host) sees it, as libsinsp decides it for the filter fields
+    /// `fd.is_server`, `fd.lip` and their kin: the container's IPv4 address (any known
+    /// container's when its own is unknown), else one of the interfaces' addresses.
+    pub fn is_local_addr(&self, ip: std::net::IpAddr, container: &str) -> bool {
+        if let std::net::IpAddr::V4(a) = ip
+            && let Some(c) = (!container.is_empty())
+                .then(|| self.containers.get(container))
+                .flatten()
+        {
+            let found = match c.ip {
+                Some(own) => own == a,
+                None => self.containers.has_ip(a),
+            };
+            if found {
+                return true;
+            }
+        }
+        match ip {
+            std::net::IpAddr::V4(a) => self.ipv4_ifaces.iter().any(|i| i.addr == a.octets()),
+            std::net::IpAddr::V6(a) => self.ipv6_addrs.contains(&a.octets()),
         }
     }
 

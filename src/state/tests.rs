@@ -552,3 +552,34 @@ fn a_clone_exit_arriving_after_its_child_ended_does_not_bring_the_child_back() {
     st.apply(&later);
     assert!(st.thread(301).is_some());
 }
+
+/// Local addresses as libsinsp decides them: the interfaces', and for a container's
+/// processes its own IPv4 (any container's when its own is unknown).
+#[test]
+fn local_addresses_are_interfaces_and_container_ips() {
+    let mut st = State::new();
+    st.ipv4_ifaces.push(Ipv4Iface {
+        addr: [10, 0, 0, 1],
+        netmask: [255, 0, 0, 0],
+    });
+    st.ipv6_addrs.push(std::net::Ipv6Addr::LOCALHOST.octets());
+    st.containers.insert(ContainerInfo {
+        id: "aaaaaaaaaaaa".into(),
+        ip: Some([172, 17, 0, 4].into()),
+        ..Default::default()
+    });
+    st.containers.insert(ContainerInfo {
+        id: "bbbbbbbbbbbb".into(),
+        ..Default::default()
+    });
+    let ip = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
+    assert!(st.is_local_addr(ip("10.0.0.1"), ""));
+    assert!(!st.is_local_addr(ip("10.0.0.2"), ""));
+    assert!(st.is_local_addr(ip("::1"), ""));
+    assert!(!st.is_local_addr(ip("172.17.0.4"), ""));
+    assert!(st.is_local_addr(ip("172.17.0.4"), "aaaaaaaaaaaa"));
+    assert!(st.is_local_addr(ip("10.0.0.1"), "aaaaaaaaaaaa"));
+    // a container without a known IP: any container's IP counts
+    assert!(st.is_local_addr(ip("172.17.0.4"), "bbbbbbbbbbbb"));
+    assert!(!st.is_local_addr(ip("172.17.0.5"), "bbbbbbbbbbbb"));
+}
