@@ -196,6 +196,11 @@ fn main() {
         println!("SKIP: the live benchmark needs root");
         return;
     }
+    if std::env::var("SYSFLOW_BENCH_ONLY").as_deref() == Ok("k8s") {
+        std::fs::write(TMPFILE, vec![7u8; 4096]).unwrap();
+        kubernetes();
+        return;
+    }
     std::fs::write(TMPFILE, vec![7u8; 4096]).unwrap();
     let _ = std::fs::remove_dir_all("/dev/shm/sysflow-bench-out");
 
@@ -290,6 +295,7 @@ fn main() {
         "highest sustained rate with zero drops: {best_zero:.0} captured syscalls/s (target >= 500000)"
     );
     containers();
+    kubernetes();
     let _ = std::fs::remove_file(TMPFILE);
     let _ = std::fs::remove_dir_all("/dev/shm/sysflow-bench-out");
 }
@@ -311,12 +317,58 @@ struct Sample {
     cpu_ns: u64,
     described: u64,
     drops: u64,
+    /// Resident memory of this process (the collector) at the end of the capture, KiB:
+    /// VmRSS, the probe's ring buffer mappings (`anon_inode:bpf-map`, its data pages
+    /// mapped twice), anonymous memory, the executable's pages.
+    rss_kib: [u64; 4],
+    k8s_events: u64,
+    k8s_errors: u64,
+    capture_s: f64,
+}
+
+fn rss_kib() -> [u64; 4] {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or(0)
+    };
+    // Rss of the mappings by name, from smaps.
+    let smaps = std::fs::read_to_string("/proc/self/smaps").unwrap();
+    let exe = std::env::current_exe().unwrap().display().to_string();
+    let (mut ring, mut text, mut name) = (0u64, 0u64, String::new());
+    for l in smaps.lines() {
+        if let Some(kib) = l.strip_prefix("Rss:") {
+            let kib: u64 = kib
+                .trim()
+                .trim_end_matches("kB")
+                .trim()
+                .parse()
+                .unwrap_or(0);
+            if name == "anon_inode:bpf-map" {
+                ring += kib;
+            } else if name == exe {
+                text += kib;
+            }
+        } else if l
+            .split_whitespace()
+            .next()
+            .is_some_and(|a| a.contains('-') && !a.ends_with(':'))
+        {
+            name = l.split_whitespace().nth(5).unwrap_or("").to_string();
+        }
+    }
+    [field("VmRSS:"), ring, field("RssAnon:"), text]
 }
 
 fn sample(config: SysFlowConfig) -> Sample {
     let base = [child("getppid", 2_000_000), child("pread", 1_000_000)];
+    let t = std::time::Instant::now();
     let r = start_driver_with(config);
     let capture = [child("getppid", 2_000_000), child("pread", 1_000_000)];
+    let rss_kib = rss_kib();
     let s = stop_driver(r);
     Sample {
         base,
@@ -324,6 +376,10 @@ fn sample(config: SysFlowConfig) -> Sample {
         cpu_ns: s.metadata.cpu_time_ns,
         described: s.metadata.found + s.metadata.listed,
         drops: s.source_drops,
+        rss_kib,
+        k8s_events: s.metadata.k8s_events,
+        k8s_errors: s.metadata.k8s_errors,
+        capture_s: t.elapsed().as_secs_f64(),
     }
 }
 
@@ -415,5 +471,119 @@ fn containers() {
          run), {described} containers described, {drops} kernel drops",
         cpu as f64 / 1e6,
         cpu as f64 / 5e6
+    );
+}
+
+/// The capture's slowdowns and RSS while a (stand-in) API server delivers 1,000 pod
+/// changes per second, with the collector watching it (`k8s_api_url`) against not
+/// watching it, in interleaved rounds; the stand-in churns in both (tests/k8s/apiserver.py:
+/// there is no real API server here), over plain HTTP on loopback.
+fn kubernetes() {
+    const NODE: &str = "bench-node";
+    const RATE: f64 = 1000.0;
+    let dir = tempfile::tempdir().unwrap();
+    let pod = serde_json::json!({
+        "metadata": {"name": "churn", "namespace": "bench", "uid": "uid-churn",
+                     "labels": {"app": "web"}},
+        "spec": {"nodeName": NODE},
+        "status": {"phase": "Running", "podIP": "10.244.0.9"}
+    });
+    let objects = serde_json::json!([
+        {"plural": "pods", "object": pod},
+        {"plural": "services", "object": {"metadata": {"name": "web", "namespace": "bench",
+            "uid": "uid-web"}, "spec": {"selector": {"app": "web"}, "clusterIP": "10.96.0.1",
+            "ports": [{"port": 80, "protocol": "TCP"}]}}},
+    ]);
+    std::fs::write(dir.path().join("objects.json"), objects.to_string()).unwrap();
+    std::fs::write(dir.path().join("token"), "bench").unwrap();
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/k8s/apiserver.py");
+    let Ok(mut server) = Command::new("python3")
+        .arg(script)
+        .args([
+            "--token",
+            "bench",
+            "--objects",
+            "objects.json",
+            "--port-file",
+            "port",
+        ])
+        .current_dir(dir.path())
+        .spawn()
+    else {
+        println!("\nkubernetes: SKIP (python3 is not installed)");
+        return;
+    };
+    let port_file = dir.path().join("port");
+    while !port_file.exists() {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let url = format!(
+        "http://127.0.0.1:{}",
+        std::fs::read_to_string(&port_file).unwrap()
+    );
+    let churn = serde_json::json!({"plural": "pods", "object": pod, "rate": RATE, "seconds": 3600});
+    let ok = Command::new("curl")
+        .args(["-sS", "-X", "POST", "--data-binary", &churn.to_string()])
+        .arg(format!("{url}/_control/churn"))
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        println!("\nkubernetes: SKIP (curl could not start the stand-in's churn)");
+        let _ = server.kill();
+        return;
+    }
+    let config = |k8s: bool| SysFlowConfig {
+        exporter_id: NODE.into(),
+        k8s_api_url: k8s.then(|| url.clone()),
+        k8s_api_cert: k8s.then(|| dir.path().join("token")),
+        ..Default::default()
+    };
+    let (mut without, mut with) = (Vec::new(), Vec::new());
+    for _ in 0..5 {
+        without.push(sample(config(false)));
+        with.push(sample(config(true)));
+    }
+    let _ = server.kill();
+    let _ = server.wait();
+    let slow =
+        |v: &[Sample], k: usize| median(v.iter().map(|s| s.capture[k] / s.base[k]).collect());
+    println!(
+        "\ncapture slowdown (capturing / not capturing, medians of 5 interleaved rounds) while a \
+         stand-in API server\ndelivers {RATE} pod changes/s, collector watching it vs not:"
+    );
+    println!("{:<20} {:>10} {:>10} {:>8}", "", "no k8s", "k8s", "ratio");
+    for (k, name) in ["getppid", "pread 1 B tmpfs"].into_iter().enumerate() {
+        let (a, b) = (slow(&without, k), slow(&with, k));
+        println!(
+            "{name:<20} {a:>9.3}x {b:>9.3}x {:>7.3}x  (target ratio <= 1.05)",
+            b / a
+        );
+    }
+    let rss =
+        |v: &[Sample], i: usize| median(v.iter().map(|s| s.rss_kib[i] as f64 / 1024.0).collect());
+    let events: u64 = with.iter().map(|s| s.k8s_events).sum();
+    let errors: u64 = with.iter().map(|s| s.k8s_errors).sum();
+    let secs: f64 = with.iter().map(|s| s.capture_s).sum();
+    let cpu: u64 = with.iter().map(|s| s.cpu_ns).sum();
+    for (i, what) in ["VmRSS", "  ring mappings", "  anonymous", "  executable"]
+        .iter()
+        .enumerate()
+    {
+        println!(
+            "collector {what:<16} {:>7.1} MiB without, {:>7.1} MiB with the watch",
+            rss(&without, i),
+            rss(&with, i)
+        );
+    }
+    println!(
+        "(median at the end of a capture; the ring's mappings count its pages twice: its \
+         data area is mapped twice; target: VmRSS < 40 MB with the watch)"
+    );
+    println!(
+        "K8s events received: {events} in {secs:.1} s of capture ({:.0}/s), {errors} API \
+         errors; metadata worker CPU {:.1} ms ({:.2} ms per 1,000 events)",
+        events as f64 / secs,
+        cpu as f64 / 1e6,
+        cpu as f64 / 1e6 / (events.max(1) as f64 / 1000.0)
     );
 }

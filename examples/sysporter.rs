@@ -8,10 +8,10 @@
 //!
 //! Without `-r` it captures live until SIGINT or SIGTERM. The environment overrides of the
 //! reference apply (ENABLE_DROP_MODE, ENABLE_PROC_FLOW, FILE_ONLY, FILE_READ_MODE, NODE_IP,
-//! ENABLE_STATS, HOST_ROOT, ...). Differences from the reference: `-G` with `-r` rotates the
-//! output by capture time (the reference ignores it); `-k` accepts only `ebpf-core` (the
-//! library has its own CO-RE probe); `-t` defaults to 1000 ms (the reference's default is
-//! 30 ms); `-f` reports "not supported yet".
+//! ENABLE_STATS, HOST_ROOT, SF_K8S_API_URL and SF_K8S_API_CERT for the Kubernetes API,
+//! ...). Differences from the reference: `-G` with `-r` rotates the output by capture time
+//! (the reference ignores it); `-k` accepts only `ebpf-core` (the library has its own CO-RE
+//! probe); `-t` defaults to 1000 ms (the reference's default is 30 ms).
 
 use clap::Parser;
 use std::path::PathBuf;

@@ -197,6 +197,11 @@
 #define SYSFLOW_STRUCT_STATS 14
 
 /**
+ * `sysflow_k8s_event` (added in 0.4).
+ */
+#define SYSFLOW_STRUCT_K8S_EVENT 15
+
+/**
  * `sysflow_record.kind` of a process event (the SysFlow union branch index).
  */
 #define SYSFLOW_RECORD_PROCESS_EVENT 4
@@ -225,6 +230,12 @@
  * `sysflow_record.kind` of a process flow.
  */
 #define SYSFLOW_RECORD_PROCESS_FLOW 9
+
+/**
+ * `sysflow_record.kind` of a Kubernetes event (`k8s_api_url`; added in 0.4). It comes
+ * with `cont`, `proc`, `file1` and `file2` all `NULL`.
+ */
+#define SYSFLOW_RECORD_K8S_EVENT 11
 
 /**
  * Entity `state`: created during the capture.
@@ -1040,6 +1051,31 @@ typedef struct sysflow_process_flow {
 } sysflow_process_flow;
 
 /**
+ * What the Kubernetes API server reported (`sysflow.event.K8sEvent`). Added in 0.4.
+ */
+typedef struct sysflow_k8s_event {
+    /**
+     * `kind`: the `K8sComponent` symbol's index: 0 nodes, 1 namespaces, 2 pods, 3
+     * replication controllers, 4 services, 5 events, 6 replica sets, 7 daemon sets, 8
+     * deployments, 9 unknown.
+     */
+    int32_t kind;
+    /**
+     * `action`: the `K8sAction` symbol's index: 0 added, 1 modified, 2 deleted, 3 error,
+     * 4 nonexistent, 5 unknown.
+     */
+    int32_t action;
+    /**
+     * `ts`: when the collector received the event (ns since the epoch).
+     */
+    int64_t ts;
+    /**
+     * `message`: the event as JSON, `{"type", "apiVersion", "kind", "items": [...]}`.
+     */
+    struct sysflow_str message;
+} sysflow_k8s_event;
+
+/**
  * The record's data; the member to read is given by `sysflow_record.kind`.
  */
 typedef union sysflow_record_data {
@@ -1067,6 +1103,10 @@ typedef union sysflow_record_data {
      * `kind == SYSFLOW_RECORD_PROCESS_FLOW`.
      */
     struct sysflow_process_flow process_flow;
+    /**
+     * `kind == SYSFLOW_RECORD_K8S_EVENT` (added in 0.4).
+     */
+    struct sysflow_k8s_event k8s_event;
 } sysflow_record_data;
 
 /**
@@ -1222,11 +1262,15 @@ typedef struct sysflow_config {
      */
     bool debug_mode;
     /**
-     * `k8sAPIURL`: Kubernetes API server (experimental). `NULL` (default): none.
+     * `k8sAPIURL`: the Kubernetes API server (`https://…`, `http://…`), live capture only:
+     * Pod records gain their services and selectors, and every watch event is a
+     * `SYSFLOW_RECORD_K8S_EVENT` record. `NULL` (default): none.
      */
     const char *k8s_api_url;
     /**
-     * `k8sAPICert`: certificate for the Kubernetes API server. `NULL` (default): none.
+     * `k8sAPICert`: the file holding the API server's bearer token (the service account's
+     * `token`; a `ca.crt` beside it is the server's CA). Must exist. `NULL` (default):
+     * none.
      */
     const char *k8s_api_cert;
     /**
@@ -1415,6 +1459,16 @@ typedef struct sysflow_stats {
      * gone.
      */
     uint64_t reconciled_exits;
+    /**
+     * Kubernetes watch events received, each a K8sEvent record (`k8s_api_url`). Added in
+     * 0.4.
+     */
+    uint64_t k8s_events;
+    /**
+     * Failed Kubernetes lists and watches (unreachable server, 401/403, a bad
+     * certificate, malformed answers), each retried with backoff. Added in 0.4.
+     */
+    uint64_t k8s_errors;
 } sysflow_stats;
 
 #ifdef __cplusplus

@@ -25,6 +25,8 @@ apt_pkgs=(
   gcc-multilib
   # benches/export.rs measures redis-benchmark with and without the collector
   redis-server redis-tools
+  # tests/k8s.rs: the stand-in API server's TLS certificates
+  openssl
 )
 missing=()
 for p in "${apt_pkgs[@]}"; do
@@ -34,6 +36,14 @@ if [ "${#missing[@]}" -gt 0 ]; then
   echo "setup: installing Debian packages: ${missing[*]}"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# tests/k8s.rs checks the stand-in API server with kubectl; Debian's is kubernetes-client
+# (an image may already have one).
+if ! command -v kubectl >/dev/null 2>&1; then
+  echo "setup: installing Debian packages: kubernetes-client"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends kubernetes-client
 fi
 
 if command -v rustup >/dev/null 2>&1; then

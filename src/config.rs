@@ -125,17 +125,26 @@ pub struct SysFlowConfig {
     /// and `bind` calls in the kernel (the reference's drop mode removes only syscalls
     /// SysFlow never captures); a conversion leaves out the same events. Default true.
     pub drop_mode: bool,
-    /// `callback`: receives every event and flow with its linked entities.
+    /// `callback`: receives every event and flow with its linked entities, and every
+    /// K8sEvent record (`k8s_api_url`).
     pub callback: Option<RecordCallback>,
     /// `debugMode` (also `DRIVER_LOG=1`): the driver emits debug lines through the `log`
     /// facade (target `app_name`): the configuration in effect, the probe's load (libbpf's
     /// messages included), the startup snapshot, per-period losses, the run's summary.
     /// Without a logger installed, they go to standard error.
     pub debug_mode: bool,
-    /// `k8sAPIURL`: Kubernetes API server for K8s events (experimental).
+    /// `k8sAPIURL` (env `SF_K8S_API_URL`): the Kubernetes API server (`https://…` or
+    /// `http://…`), live capture only. The collector lists and watches this node's pods
+    /// (node: `NODE_NAME`, else `exporter_id`, else the host name), services, nodes,
+    /// namespaces, replication controllers, replica sets, daemon sets, deployments and
+    /// events: Pod records gain the services that select them, the API's labels and node
+    /// selector, and every change is a K8sEvent record. Needs the `k8s` feature (default).
     pub k8s_api_url: Option<String>,
-    /// `k8sAPICert`: certificate for the Kubernetes API server (only with `k8s_api_url`;
-    /// alone it is refused).
+    /// `k8sAPICert` (env `SF_K8S_API_CERT`): the file holding the API server's bearer
+    /// token, as the reference deployments use it (the service account's `token`); the
+    /// `ca.crt` beside it, if any, is the CA the server's certificate must chain to (else
+    /// the system's roots). Only with `k8s_api_url`; alone it is refused, and a file that
+    /// does not exist is refused by `new()`.
     pub k8s_api_cert: Option<PathBuf>,
     /// `moduleChecks`: check privileges, BTF and kernel support before loading the probe
     /// (live capture). Default true.
@@ -378,8 +387,38 @@ impl SysFlowConfig {
                 "{what} is not supported yet; leave it unset"
             )))
         };
-        if self.k8s_api_url.is_some() {
-            return unsupported("k8s_api_url (Kubernetes events)");
+        if let Some(url) = &self.k8s_api_url {
+            if !cfg!(feature = "k8s") {
+                return unsupported("k8s_api_url in a build without the `k8s` feature");
+            }
+            let uri: std::result::Result<hyper::Uri, _> = url.parse();
+            match uri {
+                Ok(u) if matches!(u.scheme_str(), Some("http" | "https")) && u.host().is_some() => {
+                }
+                _ => {
+                    return bad(format!(
+                        "k8s_api_url {url:?} is not an http:// or https:// URL with a host"
+                    ));
+                }
+            }
+            if self.scap_input_path.is_some() {
+                return bad(
+                    "k8s_api_url applies to live capture; a capture file conversion has no \
+                     cluster to ask"
+                        .into(),
+                );
+            }
+            if let Some(cert) = &self.k8s_api_cert
+                && let Err(e) = std::fs::metadata(cert)
+            {
+                return bad(format!(
+                    "k8s_api_cert {}: {e} (it names the file holding the API server's bearer \
+                     token)",
+                    cert.display()
+                ));
+            }
+        } else if self.k8s_api_cert.is_some() {
+            return bad("k8s_api_cert is set without k8s_api_url; it has no effect alone".into());
         }
         if self.cri_path.is_some() && !cfg!(feature = "cri") {
             return unsupported("cri_path in a build without the `cri` feature");
@@ -394,9 +433,6 @@ impl SysFlowConfig {
             && level > 12
         {
             return bad(format!("deflate level {level} is above 12"));
-        }
-        if self.k8s_api_cert.is_some() {
-            return bad("k8s_api_cert is set without k8s_api_url; it has no effect alone".into());
         }
         if self.scap_input_path.is_some() {
             self.validate_conversion()

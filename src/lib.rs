@@ -47,6 +47,7 @@ pub mod filter;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod k8s;
 pub mod model;
 pub mod runtime;
 pub mod source;

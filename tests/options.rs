@@ -258,7 +258,8 @@ fn every_field_is_honoured_or_refused() {
         Err(e @ SysFlowError::Filter(_)) => assert!(e.to_string().contains("index 10"), "{e}"),
         other => panic!("{other:?}"),
     }
-    // k8s_api_url, k8s_api_cert: refused until they are implemented.
+    // k8s_api_url, k8s_api_cert: live capture only, so a conversion refuses them (their
+    // live effect, against a stand-in API server: tests/k8s.rs); the cert alone is refused.
     refused_offline(scap, "k8s_api_url", |c| {
         c.k8s_api_url = Some("https://k".into())
     });

@@ -19,9 +19,14 @@
 
 #include <sysflow.h>
 
-/* Record kinds are the SysFlow union branch indices; events and flows are 4..9. */
+/* Record kinds are the SysFlow union branch indices; events and flows are 4..9, and
+ * Kubernetes events (with k8s_api_url; headers from 0.4 on) are 11. */
 #define KIND_MIN SYSFLOW_RECORD_PROCESS_EVENT
+#ifdef SYSFLOW_RECORD_K8S_EVENT
+#define KIND_MAX SYSFLOW_RECORD_K8S_EVENT
+#else
 #define KIND_MAX SYSFLOW_RECORD_PROCESS_FLOW
+#endif
 
 struct counts {
     unsigned long long by_kind[KIND_MAX + 1];
@@ -87,6 +92,10 @@ static void on_record(void *userdata, const sysflow_header *hdr, const sysflow_c
     touch_file(c, file2);
     if (rec->kind == SYSFLOW_RECORD_PROCESS_EVENT)
         touch_array(c, rec->data.process_event.args);
+#ifdef SYSFLOW_RECORD_K8S_EVENT
+    if (rec->kind == SYSFLOW_RECORD_K8S_EVENT)
+        touch(c, rec->data.k8s_event.message);
+#endif
 }
 
 static int fail(const char *what, sysflow_status st) {
@@ -141,9 +150,19 @@ int main(int argc, char **argv) {
         [SYSFLOW_RECORD_PROCESS_EVENT] = "ProcessEvent", [SYSFLOW_RECORD_NETWORK_FLOW] = "NetworkFlow",
         [SYSFLOW_RECORD_FILE_FLOW] = "FileFlow",         [SYSFLOW_RECORD_FILE_EVENT] = "FileEvent",
         [SYSFLOW_RECORD_NETWORK_EVENT] = "NetworkEvent", [SYSFLOW_RECORD_PROCESS_FLOW] = "ProcessFlow",
+#ifdef SYSFLOW_RECORD_K8S_EVENT
+        [SYSFLOW_RECORD_K8S_EVENT] = "K8sEvent",
+#endif
     };
-    for (int k = KIND_MIN; k <= KIND_MAX; k++)
+    for (int k = KIND_MIN; k <= KIND_MAX; k++) {
+        if (names[k] == NULL)
+            continue;
+#ifdef SYSFLOW_RECORD_K8S_EVENT
+        if (k == SYSFLOW_RECORD_K8S_EVENT && counts.by_kind[k] == 0)
+            continue; /* only with k8s_api_url */
+#endif
         printf("%s %llu\n", names[k], counts.by_kind[k]);
+    }
     if (counts.unknown > 0)
         printf("unknown %llu\n", counts.unknown);
     printf("total %llu\n", counts.total);

@@ -64,21 +64,64 @@ pub(crate) fn ip_longs(ip: &std::net::IpAddr) -> Vec<i64> {
 
 /// A Pod record from what the CRI runtime said: uid, name, namespace, pod IPs, labels,
 /// the total restart count; node name and host IP from the collector's own node (its
-/// exporter id and configured node IP), which the runtime does not know; no selectors or
-/// services (they come from the Kubernetes API).
+/// exporter id and configured node IP), which the runtime does not know.
+///
+/// When the Kubernetes API server describes the pod (`k8s_api_url`), it completes the
+/// record: its labels (the API's, which CRI copies only at creation), `selectors` (the
+/// pod's `spec.nodeSelector`), the node name and host IP it reports, and `services`: every
+/// service of the pod's namespace whose selector matches its labels, by name.
 fn pod_record(m: &crate::runtime::PodMeta, st: &State, ts: i64) -> Pod {
+    let api = st.k8s.pod(&m.uid);
+    let labels = api.map_or(&m.labels, |a| &a.labels);
+    let services = st
+        .k8s
+        .services_for(&m.namespace, labels)
+        .into_iter()
+        .map(|s| Service {
+            name: s.name.clone(),
+            id: s.uid.clone(),
+            namespace: s.namespace.clone(),
+            port_list: s
+                .ports
+                .iter()
+                .map(|p| Port {
+                    port: p.port,
+                    target_port: p.target_port,
+                    node_port: p.node_port,
+                    proto: p.proto.clone(),
+                })
+                .collect(),
+            cluster_ip: s.cluster_ips.iter().flat_map(ip_longs).collect(),
+        })
+        .collect();
+    let node_name = api
+        .map(|a| a.node_name.clone())
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| st.node.name.clone());
+    let host_ip = match api.and_then(|a| a.host_ip) {
+        Some(ip) => ip_longs(&ip),
+        None => st.node.ip.iter().flat_map(ip_longs).collect(),
+    };
+    let internal_ip = if m.ips.is_empty() {
+        api.map(|a| a.pod_ips.iter().flat_map(ip_longs).collect())
+            .unwrap_or_default()
+    } else {
+        m.ips.iter().flat_map(ip_longs).collect()
+    };
     Pod {
         ts,
         id: m.uid.clone(),
         name: m.name.clone(),
-        node_name: st.node.name.clone(),
-        host_ip: st.node.ip.iter().flat_map(ip_longs).collect(),
-        internal_ip: m.ips.iter().flat_map(ip_longs).collect(),
+        node_name,
+        host_ip,
+        internal_ip,
         namespace: m.namespace.clone(),
         restart_count: m.restart_count,
-        labels: m.labels.clone().into_iter().collect(),
-        selectors: Default::default(),
-        services: Vec::new(),
+        labels: labels.clone().into_iter().collect(),
+        selectors: api
+            .map(|a| a.node_selector.clone().into_iter().collect())
+            .unwrap_or_default(),
+        services,
     }
 }
 
@@ -356,6 +399,38 @@ impl Aggregator {
             },
         );
         true
+    }
+
+    /// The Kubernetes API changed what pods or services are: every pod whose record
+    /// changes is written again now if this file already holds it (so records after it
+    /// see the new one), else when a record next refers to it.
+    pub fn pods_refreshed(&mut self, st: &State, out: &mut dyn Emit) -> Result<()> {
+        let now = self.clock.now_ns() as i64;
+        let mut rewrite = Vec::new();
+        for (uid, p) in self.pods.iter_mut() {
+            let rec = pod_record(&p.meta, st, p.rec.ts);
+            if rec == p.rec {
+                continue;
+            }
+            p.rec = Pod { ts: now, ..rec };
+            if p.written {
+                p.written = false;
+                rewrite.push(uid.clone());
+            }
+        }
+        rewrite.sort();
+        for uid in rewrite {
+            self.export_pod(&uid, out)?;
+        }
+        Ok(())
+    }
+
+    /// Writes a K8sEvent record (it refers to no entity).
+    pub fn write_k8s_event(&mut self, ev: K8sEvent, out: &mut dyn Emit) -> Result<()> {
+        let rec = Record::K8sEvent(ev);
+        out.emit(&rec, Links::default())?;
+        self.count(&rec);
+        Ok(())
     }
 
     /// Writes a pod if it is not written.

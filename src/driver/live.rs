@@ -36,7 +36,28 @@ fn meta_config(cfg: &SysFlowConfig) -> MetaConfig {
     }
     mc.timeout = cfg.cri_timeout;
     mc.named_sockets = cfg.cri_path.is_some() || cfg.docker_path.is_some();
+    if !cfg.container_metadata {
+        // only the Kubernetes API is asked
+        mc.docker_sockets.clear();
+        mc.cri_sockets.clear();
+    }
+    mc.k8s = cfg
+        .k8s_api_url
+        .as_ref()
+        .map(|url| crate::k8s::K8sConfig::new(url, cfg.k8s_api_cert.clone(), &k8s_node_name(cfg)));
     mc
+}
+
+/// The node whose pods the Kubernetes API is asked for: `NODE_NAME` (the Downward API's
+/// `spec.nodeName`, as Falco's deployments set it), else the exporter id (the reference's
+/// node name), else the host name.
+fn k8s_node_name(cfg: &SysFlowConfig) -> String {
+    std::env::var("NODE_NAME")
+        .ok()
+        .filter(|n| !n.is_empty())
+        .or_else(|| Some(cfg.exporter_id.clone()).filter(|n| !n.is_empty()))
+        .or_else(|| nix::unistd::gethostname().ok()?.into_string().ok())
+        .unwrap_or_default()
 }
 
 /// The container metadata worker, as the live loop sees it.
@@ -111,7 +132,7 @@ pub(crate) fn run(
     // The runtimes are asked from the start: containers running now are listed while the
     // snapshot is read.
     let mut meta = Metadata {
-        worker: if cfg.container_metadata {
+        worker: if cfg.container_metadata || cfg.k8s_api_url.is_some() {
             Some(
                 MetaWorker::spawn(meta_config(cfg))
                     .map_err(|e| SysFlowError::io("starting the container metadata thread", e))?,
@@ -168,6 +189,7 @@ pub(crate) fn run(
         period_start: start,
     });
     out.start_at(start)?;
+    pipe.write_early_k8s_events(out)?;
 
     // The source calls back for each event; the first pipeline error stops the capture.
     let mut failure: Option<SysFlowError> = None;

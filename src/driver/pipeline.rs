@@ -57,7 +57,15 @@ pub(crate) struct Pipeline {
     pub source: RunSummary,
     /// The counters at the start of the current output period.
     period_base: RunSummary,
+    /// K8sEvent records that arrived before the outputs started (written first thing
+    /// after), at most [`MAX_EARLY_K8S_EVENTS`].
+    early_k8s_events: Vec<crate::model::K8sEvent>,
 }
+
+/// K8sEvent records kept while the outputs have not started (the initial listings arrive
+/// while the live capture starts); more are dropped and counted with the Kubernetes
+/// table's (`K8sTable::dropped`).
+const MAX_EARLY_K8S_EVENTS: usize = 100_000;
 
 impl Pipeline {
     pub fn new(state: State, cfg: AggConfig, filter_containers: bool) -> Self {
@@ -75,6 +83,7 @@ impl Pipeline {
             filtered_events: 0,
             source: RunSummary::default(),
             period_base: RunSummary::default(),
+            early_k8s_events: Vec::new(),
         }
     }
 
@@ -273,6 +282,29 @@ impl Pipeline {
                     .containers
                     .remove(&id, |short| threads.any_in_container(short));
             }
+            MetaUpdate::K8s(u) => {
+                if let Some(change) = u.change
+                    && self.state.k8s.apply(change)
+                {
+                    self.agg.pods_refreshed(&self.state, out)?;
+                }
+                if out.is_started() {
+                    self.write_early_k8s_events(out)?;
+                    self.agg.write_k8s_event(u.event, out)?;
+                } else if self.early_k8s_events.len() < MAX_EARLY_K8S_EVENTS {
+                    self.early_k8s_events.push(u.event);
+                } else {
+                    self.state.k8s.dropped += 1;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes the K8sEvent records that arrived before the outputs started.
+    pub fn write_early_k8s_events(&mut self, out: &mut FanOut) -> Result<()> {
+        for ev in std::mem::take(&mut self.early_k8s_events) {
+            self.agg.write_k8s_event(ev, out)?;
         }
         Ok(())
     }

@@ -46,7 +46,8 @@ pub struct RecordView<'a> {
 }
 
 /// A Rust record callback: receives every event and flow record with its links, as the
-/// reference library's callback does (entities arrive linked, not as separate calls).
+/// reference library's callback does (entities arrive linked, not as separate calls), and
+/// every K8sEvent record (`k8s_api_url`; it links to nothing).
 pub type RecordCallback = Box<dyn FnMut(&RecordView<'_>) + Send>;
 
 /// A destination for SysFlow records.

@@ -99,9 +99,13 @@ pub struct sysflow_config {
     pub userdata: *mut c_void,
     /// `debugMode`: verbose diagnostics on stderr. Default false.
     pub debug_mode: bool,
-    /// `k8sAPIURL`: Kubernetes API server (experimental). `NULL` (default): none.
+    /// `k8sAPIURL`: the Kubernetes API server (`https://…`, `http://…`), live capture only:
+    /// Pod records gain their services and selectors, and every watch event is a
+    /// `SYSFLOW_RECORD_K8S_EVENT` record. `NULL` (default): none.
     pub k8s_api_url: *const c_char,
-    /// `k8sAPICert`: certificate for the Kubernetes API server. `NULL` (default): none.
+    /// `k8sAPICert`: the file holding the API server's bearer token (the service account's
+    /// `token`; a `ca.crt` beside it is the server's CA). Must exist. `NULL` (default):
+    /// none.
     pub k8s_api_cert: *const c_char,
     /// `moduleChecks`: check privileges, BTF and kernel support before loading the probe.
     /// Default true.

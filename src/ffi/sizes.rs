@@ -46,6 +46,8 @@ pub const SYSFLOW_STRUCT_RECORD: i32 = 12;
 pub const SYSFLOW_STRUCT_CONFIG: i32 = 13;
 /// `sysflow_stats`.
 pub const SYSFLOW_STRUCT_STATS: i32 = 14;
+/// `sysflow_k8s_event` (added in 0.4).
+pub const SYSFLOW_STRUCT_K8S_EVENT: i32 = 15;
 
 /// `sizeof` of one of the library's structs (`SYSFLOW_STRUCT_*`) as this library lays it
 /// out, or 0 for a number it does not know (a struct newer than the library). See the
@@ -68,6 +70,7 @@ pub extern "C" fn sysflow_struct_size(which: i32) -> usize {
         SYSFLOW_STRUCT_RECORD => size_of::<sysflow_record>(),
         SYSFLOW_STRUCT_CONFIG => size_of::<sysflow_config>(),
         SYSFLOW_STRUCT_STATS => size_of::<sysflow_stats>(),
+        SYSFLOW_STRUCT_K8S_EVENT => size_of::<sysflow_k8s_event>(),
         _ => 0,
     }
 }

@@ -61,6 +61,12 @@ pub struct sysflow_stats {
     /// Thread exits the live capture lost and made up once `/proc` showed the threads
     /// gone.
     pub reconciled_exits: u64,
+    /// Kubernetes watch events received, each a K8sEvent record (`k8s_api_url`). Added in
+    /// 0.4.
+    pub k8s_events: u64,
+    /// Failed Kubernetes lists and watches (unreachable server, 401/403, a bad
+    /// certificate, malformed answers), each retried with backoff. Added in 0.4.
+    pub k8s_errors: u64,
 }
 
 impl sysflow_stats {
@@ -87,6 +93,8 @@ impl sysflow_stats {
             unknown_fd_ops: s.unknown_fd_ops,
             socket_reconnects: s.sinks.reconnects,
             reconciled_exits: s.state_tables.reconciled_exits,
+            k8s_events: s.metadata.k8s_events,
+            k8s_errors: s.metadata.k8s_errors,
         }
     }
 }

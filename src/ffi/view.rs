@@ -68,6 +68,9 @@ pub const SYSFLOW_RECORD_FILE_EVENT: i32 = 7;
 pub const SYSFLOW_RECORD_NETWORK_EVENT: i32 = 8;
 /// `sysflow_record.kind` of a process flow.
 pub const SYSFLOW_RECORD_PROCESS_FLOW: i32 = 9;
+/// `sysflow_record.kind` of a Kubernetes event (`k8s_api_url`; added in 0.4). It comes
+/// with `cont`, `proc`, `file1` and `file2` all `NULL`.
+pub const SYSFLOW_RECORD_K8S_EVENT: i32 = 11;
 
 /// Entity `state`: created during the capture.
 pub const SYSFLOW_STATE_CREATED: i32 = 0;
@@ -432,6 +435,23 @@ pub struct sysflow_process_flow {
     pub num_clone_errors: i64,
 }
 
+/// What the Kubernetes API server reported (`sysflow.event.K8sEvent`). Added in 0.4.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct sysflow_k8s_event {
+    /// `kind`: the `K8sComponent` symbol's index: 0 nodes, 1 namespaces, 2 pods, 3
+    /// replication controllers, 4 services, 5 events, 6 replica sets, 7 daemon sets, 8
+    /// deployments, 9 unknown.
+    pub kind: i32,
+    /// `action`: the `K8sAction` symbol's index: 0 added, 1 modified, 2 deleted, 3 error,
+    /// 4 nonexistent, 5 unknown.
+    pub action: i32,
+    /// `ts`: when the collector received the event (ns since the epoch).
+    pub ts: i64,
+    /// `message`: the event as JSON, `{"type", "apiVersion", "kind", "items": [...]}`.
+    pub message: sysflow_str,
+}
+
 /// The record's data; the member to read is given by `sysflow_record.kind`.
 #[repr(C)]
 #[derive(Clone, Copy)]
@@ -448,6 +468,8 @@ pub union sysflow_record_data {
     pub network_event: sysflow_network_event,
     /// `kind == SYSFLOW_RECORD_PROCESS_FLOW`.
     pub process_flow: sysflow_process_flow,
+    /// `kind == SYSFLOW_RECORD_K8S_EVENT` (added in 0.4).
+    pub k8s_event: sysflow_k8s_event,
 }
 
 /// An event or flow record: `kind` (one of `SYSFLOW_RECORD_*`, the SysFlow union branch
@@ -890,6 +912,17 @@ impl CCallback {
                 SYSFLOW_RECORD_PROCESS_FLOW,
                 sysflow_record_data {
                     process_flow: process_flow(f),
+                },
+            ),
+            Record::K8sEvent(e) => (
+                SYSFLOW_RECORD_K8S_EVENT,
+                sysflow_record_data {
+                    k8s_event: sysflow_k8s_event {
+                        kind: e.kind.index(),
+                        action: e.action.index(),
+                        ts: e.ts,
+                        message: s(&e.message),
+                    },
                 },
             ),
             // Entities and headers reach C linked to events and flows, never alone.

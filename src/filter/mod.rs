@@ -17,7 +17,7 @@
 //! ```
 
 mod compile;
-mod eval;
+pub(crate) mod eval;
 mod fields;
 mod fnmatch;
 mod names;

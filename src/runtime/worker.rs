@@ -88,6 +88,10 @@ pub struct MetaConfig {
     /// that does not exist is then warned about and counted like one that refuses (absent
     /// default sockets are normal and only logged at debug level).
     pub named_sockets: bool,
+    /// The Kubernetes API server to list and watch (`k8s_api_url`), if any: its changes
+    /// arrive as [`MetaUpdate::K8s`]. Ignored when the crate is built without the `k8s`
+    /// feature.
+    pub k8s: Option<crate::k8s::K8sConfig>,
 }
 
 impl Default for MetaConfig {
@@ -147,6 +151,7 @@ impl MetaConfig {
             queue_capacity: 4096,
             cache_capacity: 65536,
             named_sockets: false,
+            k8s: None,
         }
     }
 }
@@ -171,6 +176,8 @@ pub enum MetaUpdate {
         /// The full id.
         id: String,
     },
+    /// The Kubernetes API server reported a change ([`MetaConfig::k8s`]).
+    K8s(crate::k8s::K8sUpdate),
 }
 
 /// Counters of the worker, for diagnostics.
@@ -199,6 +206,11 @@ pub struct MetaStats {
     /// CPU time of the worker thread so far in ns (`CLOCK_THREAD_CPUTIME_ID`, refreshed at
     /// least every 100 ms and at exit).
     pub cpu_time_ns: u64,
+    /// Kubernetes watch events received (each one a K8sEvent record).
+    pub k8s_events: u64,
+    /// Failed Kubernetes lists and watches (unreachable server, 401/403, a bad
+    /// certificate, malformed answers), each retried with backoff.
+    pub k8s_errors: u64,
 }
 
 #[derive(Default)]
@@ -213,6 +225,7 @@ struct Counters {
     runtime_events: AtomicU64,
     cache_evictions: AtomicU64,
     cpu_time_ns: AtomicU64,
+    k8s: Arc<crate::k8s::K8sCounters>,
 }
 
 impl Counters {
@@ -229,6 +242,8 @@ impl Counters {
             runtime_events: g(&self.runtime_events),
             cache_evictions: g(&self.cache_evictions),
             cpu_time_ns: g(&self.cpu_time_ns),
+            k8s_events: g(&self.k8s.events),
+            k8s_errors: g(&self.k8s.errors),
         }
     }
 }
@@ -900,6 +915,19 @@ async fn run(
     for rt in &ctx.runtimes {
         tokio::spawn(supervise(ctx.clone(), rt.clone(), ready.clone()));
     }
+    #[cfg(feature = "k8s")]
+    if let Some(k8s) = ctx.cfg.k8s.clone() {
+        let out = ctx.out.clone();
+        let logs = ctx.clone();
+        tokio::spawn(crate::k8s::watch::run(
+            k8s,
+            move |u| {
+                let _ = out.send(MetaUpdate::K8s(u));
+            },
+            ctx.stats.k8s.clone(),
+            Arc::new(move |key, msg| logs.logs.warn(key, || msg)),
+        ));
+    }
     // Why wait: lookups queued at start would otherwise find no socket healthy yet.
     let n = u32::try_from(ctx.runtimes.len()).unwrap_or(u32::MAX);
     let first_probe =
@@ -1314,6 +1342,7 @@ mod tests {
             let uid = match &u {
                 MetaUpdate::Container(m) => &m.id,
                 MetaUpdate::Unknown { id } | MetaUpdate::Removed { id } => id,
+                MetaUpdate::K8s(_) => continue,
             };
             if uid == id {
                 return Some(u);

@@ -104,6 +104,9 @@ pub struct State {
     pub users: UserTable,
     /// Containers.
     pub containers: ContainerTable,
+    /// This node's pods and the cluster's services from the Kubernetes API server (live,
+    /// with `k8s_api_url`).
+    pub k8s: crate::k8s::K8sTable,
     /// IPv4 interfaces of the capturing machine: the capture's interface list, or the
     /// host's (`getifaddrs`) live. They complete UDP endpoints and say which addresses are
     /// local (`fd.is_server`, `fd.lip`).

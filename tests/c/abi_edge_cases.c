@@ -245,6 +245,7 @@ static void struct_sizes(void) {
         {SYSFLOW_STRUCT_RECORD, sizeof(sysflow_record), "record"},
         {SYSFLOW_STRUCT_CONFIG, sizeof(sysflow_config), "config"},
         {SYSFLOW_STRUCT_STATS, sizeof(sysflow_stats), "stats"},
+        {SYSFLOW_STRUCT_K8S_EVENT, sizeof(sysflow_k8s_event), "k8s_event"},
     };
     for (size_t i = 0; i < sizeof lib_sizes / sizeof lib_sizes[0]; i++)
         CHECK(sysflow_struct_size(lib_sizes[i].which) == lib_sizes[i].size,
