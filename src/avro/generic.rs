@@ -39,6 +39,8 @@ impl GenericDecoder {
         let mut plain: serde_json::Value =
             serde_json::from_str(json).map_err(|e| invalid(format!("schema is not JSON: {e}")))?;
         layout::strip_logical_types(&mut plain);
+        layout::check_integer_attributes(&plain)
+            .map_err(|e| invalid(format!("invalid Avro schema: {e}")))?;
         let schema =
             Schema::parse(&plain).map_err(|e| invalid(format!("invalid Avro schema: {e}")))?;
         let Schema::Record(top) = &schema else {
@@ -430,6 +432,31 @@ mod tests {
         let json = v.to_string();
         assert!(json.contains("timestamp-millis"));
         json
+    }
+
+    /// A fuzzer's find: a non-integer `size`, `precision` or `scale` anywhere in a
+    /// writer schema made the Avro parser panic; it is an invalid schema.
+    #[test]
+    fn non_integer_size_precision_or_scale_is_an_invalid_schema() {
+        let v5 = super::super::schema::schema_v5();
+        for (from, to) in [
+            (
+                "\"namespace\":\"sysflow.entity\"",
+                "\"precision\":\"sysflow.entity\"",
+            ),
+            ("\"size\":20", "\"size\":\"20\""),
+            ("\"size\":20", "\"size\":2.5"),
+            ("\"namespace\":\"sysflow.entity\"", "\"scale\":[1]"),
+        ] {
+            assert!(v5.contains(from), "{from}");
+            let bad = v5.replacen(from, to, 1);
+            match GenericDecoder::new(&bad) {
+                Err(SchemaError::Invalid(e)) => assert!(e.contains("not an integer"), "{e}"),
+                Err(e) => panic!("{to}: {e:?}"),
+                Ok(_) => panic!("{to}: accepted"),
+            }
+        }
+        assert!(GenericDecoder::new(v5).is_ok());
     }
 
     #[test]

@@ -48,6 +48,29 @@ pub(crate) fn strip_logical_types(v: &mut serde_json::Value) {
     }
 }
 
+/// Attributes the Avro parser reads as integers wherever they appear (it panics on any
+/// other value, apache-avro 0.22: its canonical form parses them with `expect`).
+const INTEGER_ATTRIBUTES: [&str; 3] = ["size", "precision", "scale"];
+
+/// Refuses a schema with a `size`, `precision` or `scale` that is not an integer, before
+/// the Avro parser sees it (see [`INTEGER_ATTRIBUTES`]).
+pub(crate) fn check_integer_attributes(v: &serde_json::Value) -> Result<(), String> {
+    match v {
+        serde_json::Value::Object(m) => {
+            for k in INTEGER_ATTRIBUTES {
+                if let Some(x) = m.get(k)
+                    && !(x.is_i64() || x.is_u64())
+                {
+                    return Err(format!("`{k}` is {x}, not an integer"));
+                }
+            }
+            m.values().try_for_each(check_integer_attributes)
+        }
+        serde_json::Value::Array(a) => a.iter().try_for_each(check_integer_attributes),
+        _ => Ok(()),
+    }
+}
+
 /// The record kind of each member of the writer's `rec` union (None: a name this crate
 /// does not know, an error only if a record of it is read), after checking that every
 /// known member and nested type fits v5. `rec` is the writer's union; `v5` the v5 schema.
