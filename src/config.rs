@@ -408,14 +408,19 @@ impl SysFlowConfig {
                         .into(),
                 );
             }
-            if let Some(cert) = &self.k8s_api_cert
-                && let Err(e) = std::fs::metadata(cert)
-            {
-                return bad(format!(
-                    "k8s_api_cert {}: {e} (it names the file holding the API server's bearer \
-                     token)",
-                    cert.display()
-                ));
+            if let Some(cert) = &self.k8s_api_cert {
+                let why = match std::fs::metadata(cert) {
+                    Ok(m) if m.is_file() => None,
+                    Ok(_) => Some("not a regular file".to_string()),
+                    Err(e) => Some(e.to_string()),
+                };
+                if let Some(why) = why {
+                    return bad(format!(
+                        "k8s_api_cert {}: {why} (it names the file holding the API server's \
+                         bearer token)",
+                        cert.display()
+                    ));
+                }
             }
         } else if self.k8s_api_cert.is_some() {
             return bad("k8s_api_cert is set without k8s_api_url; it has no effect alone".into());

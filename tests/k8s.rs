@@ -833,7 +833,8 @@ fn api_failures_are_counted_and_the_capture_goes_on() {
     assert!(api.requests().iter().any(|r| r["kind"] == "unauthorized"));
 
     // Malformed watch answers: counted, then the watch recovers and reports what follows.
-    let creds = credentials("right", Some(&api.dir.path().join("ca.crt")));
+    // (The token file ends in a newline, as `kubectl create token > file` writes it.)
+    let creds = credentials("right\n", Some(&api.dir.path().join("ca.crt")));
     let cap = start_capture(SysFlowConfig {
         container_metadata: false,
         k8s_api_url: Some(api.url()),
@@ -894,6 +895,7 @@ fn bad_api_settings_are_refused() {
             Some("/nonexistent/token"),
             "k8s_api_cert /nonexistent/token",
         ),
+        ("https://x", Some("/tmp"), "not a regular file"),
     ] {
         let e = SysFlowDriver::new(SysFlowConfig {
             k8s_api_url: Some(url.into()),

@@ -179,6 +179,7 @@ pub(crate) fn run(
         out.set_exporter(host);
     }
     learn_interfaces(&mut pipe.state);
+    pipe.k8s_enabled = cfg.k8s_api_url.is_some();
     pipe.state.node = NodeInfo {
         name: out.header().exporter.clone(),
         ip: cfg.node_ip.parse().ok(),

@@ -60,6 +60,10 @@ pub(crate) struct Pipeline {
     /// K8sEvent records that arrived before the outputs started (written first thing
     /// after), at most [`MAX_EARLY_K8S_EVENTS`].
     early_k8s_events: Vec<crate::model::K8sEvent>,
+    /// `k8s_api_url` is set (the stats line says so).
+    pub k8s_enabled: bool,
+    /// `state.k8s.dropped` when last warned about.
+    k8s_dropped_warned: u64,
 }
 
 /// K8sEvent records kept while the outputs have not started (the initial listings arrive
@@ -84,6 +88,8 @@ impl Pipeline {
             source: RunSummary::default(),
             period_base: RunSummary::default(),
             early_k8s_events: Vec::new(),
+            k8s_enabled: false,
+            k8s_dropped_warned: 0,
         }
     }
 
@@ -296,6 +302,16 @@ impl Pipeline {
                 } else {
                     self.state.k8s.dropped += 1;
                 }
+                let dropped = self.state.k8s.dropped;
+                if dropped.is_power_of_two() && self.k8s_dropped_warned < dropped {
+                    self.k8s_dropped_warned = dropped;
+                    self.diag.warn(format_args!(
+                        "Kubernetes API: {dropped} objects or events left out so far (a table \
+                         of {} pods or services is full, or events arrived before the outputs \
+                         started beyond {MAX_EARLY_K8S_EVENTS})",
+                        crate::k8s::MAX_OBJECTS
+                    ));
+                }
             }
         }
         Ok(())
@@ -343,10 +359,11 @@ impl Pipeline {
         }
         let s = self.agg.stats();
         diag.stats(format_args!(
-            "Container Table: {} K8s Enabled: 0 Pods Table: {} Process Table: {} \
+            "Container Table: {} K8s Enabled: {} Pods Table: {} Process Table: {} \
              NetworkFlow Table: {} FileFlow Table: {} ProcFlow Table: {} Num Records \
              Written: {}",
             s.containers,
+            u8::from(self.k8s_enabled),
             s.pods,
             s.processes,
             s.network_flows,

@@ -140,7 +140,8 @@ pub fn action_name(a: K8sAction) -> &'static str {
 }
 
 /// The longest K8sEvent message written, in bytes: an item larger than this keeps its
-/// identity (kind, namespace, name, uid) and says `"truncated": true`.
+/// identity (namespace, name, uid, creation time) and says `"truncated": true`; if even
+/// that does not fit (names of hundreds of KiB), the item is only `{"truncated": true}`.
 pub const MAX_MESSAGE: usize = 64 * 1024;
 
 /// The K8sEvent `message` of one watch event, in the shape libsinsp's client gave it (and
@@ -221,7 +222,7 @@ pub fn item(kind: &str, obj: &Value) -> Value {
             let statuses = container_statuses(obj);
             m.insert(
                 "restartCount".into(),
-                json!(statuses.iter().map(|s| s.1).sum::<i64>()),
+                json!(statuses.iter().fold(0i64, |a, s| a.saturating_add(s.1))),
             );
             m.insert(
                 "containerIDs".into(),
@@ -371,7 +372,9 @@ impl ApiPod {
             node_name: str_at(obj, "/spec/nodeName").to_string(),
             host_ip: str_at(obj, "/status/hostIP").parse().ok(),
             pod_ips,
-            restart_count: container_statuses(obj).iter().map(|s| s.1).sum(),
+            restart_count: container_statuses(obj)
+                .iter()
+                .fold(0i64, |a, s| a.saturating_add(s.1)),
         })
     }
 }

@@ -21,7 +21,12 @@ use crate::model::{K8sAction, K8sEvent};
 
 /// How long the server may hold a watch open before it ends it (seconds; kube-rs then
 /// resumes from the last resource version).
-const WATCH_TIMEOUT_S: u32 = 290;
+const WATCH_TIMEOUT_S: u32 = 55;
+
+/// The longest wait for any byte of an answer: longer than a watch may stay silent
+/// ([`WATCH_TIMEOUT_S`]), so only a server that stopped answering hits it (counted as an
+/// error and retried).
+const READ_TIMEOUT: Duration = Duration::from_secs(65);
 
 /// Logs a warning under a condition key, at most once per interval (the worker's limiter).
 pub(crate) type Warn = Arc<dyn Fn(&'static str, String) + Send + Sync>;
@@ -35,8 +40,17 @@ pub(crate) fn client(cfg: &K8sConfig) -> Result<kube::Client, String> {
         .map_err(|e| format!("k8s_api_url {:?}: {e}", cfg.url))?;
     let mut kc = kube::Config::new(uri);
     kc.connect_timeout = Some(Duration::from_secs(5));
+    kc.read_timeout = Some(READ_TIMEOUT);
     if let Some(t) = &cfg.token_file {
-        kc.auth_info.token_file = Some(t.to_string_lossy().into_owned());
+        let text = std::fs::read_to_string(t).map_err(|e| format!("{}: {e}", t.display()))?;
+        if text.trim_end() != text {
+            // kube-rs sends a token file's bytes as they are; a trailing newline (as
+            // `kubectl create token > file` leaves) makes every request fail. Such a file
+            // is read once, trimmed: rotations of it are not followed.
+            kc.auth_info.token = Some(text.trim_end().to_string().into());
+        } else {
+            kc.auth_info.token_file = Some(t.to_string_lossy().into_owned());
+        }
     }
     if let Some(ca) = &cfg.ca_file {
         let pem = std::fs::read(ca).map_err(|e| format!("{}: {e}", ca.display()))?;

@@ -136,8 +136,11 @@ class Handler(BaseHTTPRequestHandler):
         elif url.path == "/_control/delete":
             self.send_json(200, STORE.delete(req["plural"], req["uid"]) or {})
         elif url.path == "/_control/expire":
+            # As etcd compacts: every version before now is gone; the current one (what a
+            # list returns from now on) is still valid.
             with STORE.lock:
-                STORE.expired_below = STORE.rv + 1
+                STORE.rv += 1
+                STORE.expired_below = STORE.rv
                 STORE.generation += 1
                 STORE.lock.notify_all()
             self.send_json(200, {"expired_below": STORE.expired_below})
