@@ -401,13 +401,21 @@ impl Aggregator {
         true
     }
 
-    /// The Kubernetes API changed what pods or services are: every pod whose record
-    /// changes is written again now if this file already holds it (so records after it
-    /// see the new one), else when a record next refers to it.
-    pub fn pods_refreshed(&mut self, st: &State, out: &mut dyn Emit) -> Result<()> {
+    /// The Kubernetes API changed what pods or services are: every pod of `touched` whose
+    /// record changes is written again now if this file already holds it (so records
+    /// after it see the new one), else when a record next refers to it.
+    pub fn pods_refreshed(
+        &mut self,
+        st: &State,
+        touched: &crate::k8s::Touched,
+        out: &mut dyn Emit,
+    ) -> Result<()> {
         let now = self.clock.now_ns() as i64;
         let mut rewrite = Vec::new();
         for (uid, p) in self.pods.iter_mut() {
+            if !touched.covers(uid, &p.meta.namespace) {
+                continue;
+            }
             let rec = pod_record(&p.meta, st, p.rec.ts);
             if rec == p.rec {
                 continue;

@@ -289,10 +289,8 @@ impl Pipeline {
                     .remove(&id, |short| threads.any_in_container(short));
             }
             MetaUpdate::K8s(u) => {
-                if let Some(change) = u.change
-                    && self.state.k8s.apply(change)
-                {
-                    self.agg.pods_refreshed(&self.state, out)?;
+                if let Some(touched) = u.change.and_then(|c| self.state.k8s.apply_change(c)) {
+                    self.agg.pods_refreshed(&self.state, &touched, out)?;
                 }
                 if out.is_started() {
                     self.write_early_k8s_events(out)?;

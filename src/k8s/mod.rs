@@ -101,33 +101,69 @@ pub struct K8sTable {
     pub dropped: u64,
 }
 
+/// Which Pod records a change can alter: one pod's, or those of a namespace (a service
+/// selects pods of its own namespace only).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Touched {
+    /// The pod with this uid.
+    Pod(String),
+    /// The pods of this namespace.
+    Namespace(String),
+}
+
+impl Touched {
+    /// Whether the pod `uid` of `namespace` is among them.
+    pub fn covers(&self, uid: &str, namespace: &str) -> bool {
+        match self {
+            Touched::Pod(u) => u == uid,
+            Touched::Namespace(n) => n == namespace,
+        }
+    }
+}
+
 impl K8sTable {
     /// Applies a change; true when the table changed.
     pub fn apply(&mut self, change: ObjectChange) -> bool {
+        self.apply_change(change).is_some()
+    }
+
+    /// Applies a change; the pods it can alter when the table changed.
+    pub fn apply_change(&mut self, change: ObjectChange) -> Option<Touched> {
+        /// The replaced or removed value, or `None` when nothing changed.
         fn put<T: PartialEq>(
             map: &mut HashMap<String, T>,
-            uid: String,
+            uid: &str,
             v: Option<T>,
             dropped: &mut u64,
-        ) -> bool {
+        ) -> Option<(Option<T>, bool)> {
             match v {
-                None => map.remove(&uid).is_some(),
+                None => map.remove(uid).map(|old| (Some(old), false)),
                 Some(v) => {
-                    if map.get(&uid) == Some(&v) {
-                        return false;
+                    if map.get(uid) == Some(&v) {
+                        return None;
                     }
-                    if map.len() >= MAX_OBJECTS && !map.contains_key(&uid) {
+                    if map.len() >= MAX_OBJECTS && !map.contains_key(uid) {
                         *dropped += 1;
-                        return false;
+                        return None;
                     }
-                    map.insert(uid, v);
-                    true
+                    Some((map.insert(uid.to_string(), v), true))
                 }
             }
         }
         match change {
-            ObjectChange::Pod(uid, p) => put(&mut self.pods, uid, p, &mut self.dropped),
-            ObjectChange::Service(uid, s) => put(&mut self.services, uid, s, &mut self.dropped),
+            ObjectChange::Pod(uid, p) => {
+                put(&mut self.pods, &uid, p, &mut self.dropped)?;
+                Some(Touched::Pod(uid))
+            }
+            ObjectChange::Service(uid, s) => {
+                let (old, added) = put(&mut self.services, &uid, s, &mut self.dropped)?;
+                let ns = match (added, old) {
+                    (true, _) => self.services.get(&uid).map(|s| s.namespace.clone()),
+                    (false, old) => old.map(|s| s.namespace),
+                };
+                // (a service cannot change namespace: the old one is the new one)
+                Some(Touched::Namespace(ns.unwrap_or_default()))
+            }
         }
     }
 
