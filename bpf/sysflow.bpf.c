@@ -986,9 +986,9 @@ static __always_inline void sf_slot_add(struct sf_io_val *v, struct sf_io_slot *
 
 /*
  * Processes the collector started, and their descendants (tgid -> 1). The collector is
- * not captured, so the fds such a process inherited from it were never seen made, and a
- * short-lived one is gone before user space can read /proc: its first read or write on
- * an fd also says what the fd is (SF_NR_FD_SEEN), from the kernel.
+ * not captured, so the fds such a process inherited from it were never seen made: its
+ * clone exit lists them (sf_g_inherited_fds), and its first read or write on an fd also
+ * says what the fd is (SF_NR_FD_SEEN), from the kernel.
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -1479,6 +1479,45 @@ __noinline int sf_g_exec_fail(struct sf_call *c)
 
 /* ---- clone family ---- */
 
+/* the open fds of a process the collector started, each as SF_NR_FD_SEEN: what the child
+ * inherited from the collector (which is not captured), read at the child's clone exit,
+ * before the child runs; fds past SF_FDS_MAX are named at their first read or write */
+struct sf_fd_dump {
+	__u32 tgid;
+	__u32 tid;
+	const unsigned long *bits;
+};
+
+static long sf_fd_dump_step(__u64 i, void *ctx)
+{
+	struct sf_fd_dump *d = ctx;
+	unsigned long w = 0;
+	if (bpf_probe_read_kernel(&w, sizeof(w), &d->bits[i]))
+		return 1;
+	for (int b = 0; b < 64 && w; b++) {
+		if (w & 1)
+			sf_g_fd_seen(d->tgid, d->tid, (__s32)(i * 64 + b), 0);
+		w >>= 1;
+	}
+	return 0;
+}
+
+__noinline int sf_g_inherited_fds(__u32 tgid, __u32 tid)
+{
+	struct task_struct *task = (void *)bpf_get_current_task();
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	if (!fdt)
+		return 0;
+	__u32 max = BPF_CORE_READ(fdt, max_fds);
+	if (max > SF_FDS_MAX)
+		max = SF_FDS_MAX;
+	struct sf_fd_dump d = { .tgid = tgid, .tid = tid, .bits = BPF_CORE_READ(fdt, open_fds) };
+	if (!d.bits)
+		return 0;
+	bpf_loop((max + 63) / 64, sf_fd_dump_step, &d, 0);
+	return 0;
+}
+
 __noinline int sf_g_clone(struct sf_call *c)
 {
 	if (!c)
@@ -1525,6 +1564,12 @@ __noinline int sf_g_clone(struct sf_call *c)
 		off = sf_g_cgroups(s, off, c->task);
 	}
 	sf_submit(s->buf, off);
+	/* a new process of the collector's: its inherited fds follow its clone record */
+	if (c->ret == 0 && c->tid == c->tgid) {
+		struct task_struct *child = (void *)c->task;
+		if (BPF_CORE_READ(child, real_parent, tgid) == sf_self_tgid)
+			sf_g_inherited_fds(c->tgid, c->tid);
+	}
 	return 0;
 }
 

@@ -187,9 +187,10 @@ struct sf_hdr {
  *       on failure, the path passed (chdir)
  *   mkdir..renameat2: str 0 = first path, str 1 = second path
  *   execve/execveat (failure only): str 0 = filename
- *   SF_NR_FD_SEEN (no syscall): the first read or write a process descended from the
- *       collector makes on an fd (it may have inherited the fd from the collector, which
- *       is not captured): res = the fd, aux[0] = its inode number, aux[1] = the file's
+ *   SF_NR_FD_SEEN (no syscall): each open fd of a process the collector started, right
+ *       after its clone record (the child inherited them from the collector, which is
+ *       not captured), and the first read or write a descendant of the collector makes
+ *       on an fd: res = the fd, aux[0] = its inode number, aux[1] = the file's
  *       f_flags, aux[2] = its inode's i_mode; str 1 = its path walked in the kernel,
  *       for regular files, directories and devices. Sockets come as SF_K_NET.
  */

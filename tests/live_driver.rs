@@ -184,6 +184,21 @@ fn workload_entry() {
             let mut f = std::fs::File::create(format!("{dir}/pre.bin")).unwrap();
             f.write_all(&[0u8; 4096]).unwrap();
         }
+        "replace_inherited" => {
+            // close the fd inherited from the test, put another file under its number,
+            // write to it
+            let fd: i32 = std::env::var("SF_INHERITED_FD").unwrap().parse().unwrap();
+            let b = std::ffi::CString::new(format!("{dir}/replacement.txt")).unwrap();
+            // SAFETY: plain fd calls on fds this process owns; the path is NUL-terminated.
+            unsafe {
+                assert_eq!(libc::close(fd), 0);
+                let m = libc::open(b.as_ptr(), libc::O_WRONLY | libc::O_CREAT, 0o600);
+                assert!(m >= 0);
+                assert_eq!(libc::fcntl(m, libc::F_DUPFD, fd), fd);
+                assert_eq!(libc::close(m), 0);
+                assert_eq!(libc::write(fd, b"hi".as_ptr().cast(), 2), 2);
+            }
+        }
         other => panic!("unknown workload {other}"),
     }
     say("pid", std::process::id());
@@ -771,4 +786,118 @@ fn live_long_non_utf8_paths_round_trip() {
         .map(|e| unescape_name(&o.file(&e.file_oid).path))
         .collect();
     assert_eq!(unlinked, [want]);
+}
+
+/// A process the collector started inherits its fds from the collector, which is not
+/// captured: they are named as the kernel had them when the child was made, even when
+/// the capture reaches the child's clone only after the child has closed an inherited
+/// fd and put another file under its number (here the records wait in a stalled
+/// callback meanwhile; /proc read then would name the replacement, or nothing).
+#[test]
+fn live_inherited_fds_are_named_as_the_child_got_them() {
+    use std::sync::atomic::{AtomicU8, Ordering};
+    let _serial = serial();
+    if !live_ok() {
+        return;
+    }
+    let out_dir = tempfile::tempdir().unwrap();
+    let work = tempfile::tempdir_in("/tmp").unwrap();
+    let dir = work.path().to_str().unwrap().to_string();
+    let inherited = format!("{dir}/inherited.txt");
+    std::fs::write(&inherited, b"x").unwrap();
+    // the file the child inherits, without close-on-exec, under a number of its own
+    const FD: i32 = 77;
+    let f = std::fs::File::open(&inherited).unwrap();
+    // SAFETY: dup2 onto a number this test owns; the copy has no close-on-exec.
+    assert_eq!(unsafe { libc::dup2(f.as_raw_fd(), FD) }, FD);
+
+    // 0: deliver; 1: stall at the next record; 2: stalling
+    let stall = Arc::new(AtomicU8::new(0));
+    let s = stall.clone();
+    let config = SysFlowConfig {
+        file_path: Some(format!("{}/", out_dir.path().display()).into()),
+        enable_process_flow: false,
+        file_read_mode: FileReadMode::All,
+        env_overrides: false,
+        callback: Some(Box::new(move |_| {
+            if s.compare_exchange(1, 2, Ordering::SeqCst, Ordering::SeqCst)
+                .is_ok()
+            {
+                std::thread::sleep(Duration::from_millis(2500));
+                s.store(0, Ordering::SeqCst);
+            }
+        })),
+        ..Default::default()
+    };
+    let mut driver = SysFlowDriver::new(config).unwrap();
+    let exit = driver.exit_handle();
+    let runner = std::thread::spawn(move || driver.run());
+    std::thread::sleep(Duration::from_secs(2));
+
+    // stall the capture thread (a record of `true` reaches the callback), then run the
+    // child while its clone waits
+    stall.store(1, Ordering::SeqCst);
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while stall.load(Ordering::SeqCst) == 1 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no record reached the callback"
+        );
+        Command::new("true").status().unwrap();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let mut c = common::spawn_workload(&[
+        ("SF_DRIVER_WORKLOAD", "replace_inherited"),
+        ("SF_DRIVER_DIR", &dir),
+        ("SF_INHERITED_FD", &FD.to_string()),
+    ]);
+    let rep = report(&mut c);
+    assert!(c.wait().unwrap().success(), "workload failed");
+    assert_eq!(
+        stall.load(Ordering::SeqCst),
+        2,
+        "the child ended while the capture was stalled"
+    );
+    // SAFETY: closing the test's own copy.
+    unsafe { libc::close(FD) };
+    drop(f);
+    while stall.load(Ordering::SeqCst) != 0 {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    exit.exit();
+    let summary = runner.join().unwrap().expect("live run");
+    assert_eq!(summary.source_drops, 0, "kernel drops");
+    let files: Vec<_> = std::fs::read_dir(out_dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    let o = Output {
+        recs: SfReader::open(&files[0])
+            .unwrap()
+            .map(Result::unwrap)
+            .collect(),
+    };
+    let pid = num(&rep, "pid");
+    let got: Vec<_> = o
+        .file_flows(pid)
+        .into_iter()
+        .filter(|f| f.fd == FD)
+        .map(|f| {
+            (
+                o.file(&f.file_oid).path.clone(),
+                f.op_flags.contains(OpFlags::CLOSE),
+                f.num_w_send_ops,
+                f.num_w_send_bytes,
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (inherited, true, 0, 0),
+            (format!("{dir}/replacement.txt"), false, 1, 2)
+        ],
+        "the flows on fd {FD}"
+    );
 }

@@ -200,7 +200,6 @@ pub(crate) fn run(
         failure: &mut Option<SysFlowError>,
         ev: &SysEvent<'_>,
         proc_root: &std::path::Path,
-        self_pid: i64,
     ) {
         learn_unseen_fd(pipe, ev, proc_root);
         if failure.is_none()
@@ -208,22 +207,19 @@ pub(crate) fn run(
         {
             *failure = Some(e);
         }
-        learn_inherited_fds(pipe, ev, proc_root, self_pid);
     }
     let (mut last_counters, mut last_flush) = (Instant::now(), Instant::now());
     let mut last_reconcile = Instant::now();
     while !exit.is_exiting() {
         meta.exchange(pipe, out)?;
         let n = src.poll(Duration::from_millis(50), &mut |ev| {
-            deliver(pipe, out, &mut failure, ev, &proc_root, self_pid)
+            deliver(pipe, out, &mut failure, ev, &proc_root)
         })?;
         if n == 0 {
             pipe.tick(clock::wall_ns(), out)?;
         }
         if last_counters.elapsed() >= COUNTER_FLUSH {
-            src.flush_counters(&mut |ev| {
-                deliver(pipe, out, &mut failure, ev, &proc_root, self_pid)
-            })?;
+            src.flush_counters(&mut |ev| deliver(pipe, out, &mut failure, ev, &proc_root))?;
             pipe.source = source_counters(&src, &meta);
             last_counters = Instant::now();
         }
@@ -241,9 +237,9 @@ pub(crate) fn run(
     }
     // Drain what the kernel still holds, then end every open flow.
     src.poll(Duration::ZERO, &mut |ev| {
-        deliver(pipe, out, &mut failure, ev, &proc_root, self_pid)
+        deliver(pipe, out, &mut failure, ev, &proc_root)
     })?;
-    src.flush_counters(&mut |ev| deliver(pipe, out, &mut failure, ev, &proc_root, self_pid))?;
+    src.flush_counters(&mut |ev| deliver(pipe, out, &mut failure, ev, &proc_root))?;
     if let Some(e) = failure.take() {
         return Err(e);
     }
@@ -314,7 +310,9 @@ fn learn_unseen_fd(pipe: &mut Pipeline, ev: &SysEvent<'_>, proc_root: &std::path
     let fd = match ev.kind {
         EventKind::IoCounters(c) => Some(c.fd),
         EventKind::Dup { oldfd, .. } => oldfd,
-        EventKind::Close { fd, .. } | EventKind::Shutdown { fd, .. } => fd,
+        // (not a close: the fd is gone when its event arrives, so /proc can only show
+        // a later file under its number)
+        EventKind::Shutdown { fd, .. } => fd,
         EventKind::Io(io) => io.fd,
         EventKind::Connect { fd, .. } => fd,
         EventKind::Fchdir { fd, .. } | EventKind::Setns { fd, .. } => fd,
@@ -331,33 +329,6 @@ fn learn_unseen_fd(pipe: &mut Pipeline, ev: &SysEvent<'_>, proc_root: &std::path
         return;
     }
     if let Some(info) = crate::source::live::fd_now(proc_root, t.pid, fd) {
-        pipe.state.learn_fd(ev.tid, fd, info);
-    }
-}
-
-/// A process the collector itself started (the collector is never captured, so the fds
-/// the child inherited were never seen made): its whole fd table, from `/proc`, as soon as
-/// its clone is seen. (A child already gone by then names each fd it uses from the
-/// kernel instead: [`EventKind::FdSeen`](crate::event::EventKind::FdSeen).)
-fn learn_inherited_fds(
-    pipe: &mut Pipeline,
-    ev: &SysEvent<'_>,
-    proc_root: &std::path::Path,
-    self_pid: i64,
-) {
-    use crate::event::EventKind;
-    let EventKind::Clone(c) = ev.kind else {
-        return;
-    };
-    if c.res != 0 || c.info.pid != ev.tid {
-        return; // the caller's side, or a new thread
-    }
-    let st = &pipe.state;
-    let parent = st.thread(c.info.ptid).map(|t| t.pid);
-    if parent != Some(self_pid) {
-        return;
-    }
-    for (fd, info) in crate::source::live::fds_now(proc_root, c.info.pid) {
         pipe.state.learn_fd(ev.tid, fd, info);
     }
 }

@@ -112,7 +112,7 @@ pub(crate) fn decode_for_fuzzing(rec: &[u8]) -> bool {
     decode::event(rec).is_ok()
 }
 pub(crate) use load::take_load_log;
-pub(crate) use procfs::{fd_now, fd_seen_info, fds_now};
+pub(crate) use procfs::{fd_now, fd_seen_info};
 
 /// A `CLOCK_BOOTTIME` time as the epoch nanoseconds events carry (the conversion every
 /// source of this process uses), for times read from `/proc`.

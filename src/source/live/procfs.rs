@@ -572,13 +572,6 @@ fn fd_entry(base: &str, fd: i64, net: Option<&NetTables>) -> Option<FdInfo> {
     Some(info)
 }
 
-/// Every fd of process `pid` now, from `<proc_root>/<pid>/fd`: the table a child of a
-/// process that is not captured (the collector) starts with.
-pub(crate) fn fds_now(proc_root: &std::path::Path, pid: i64) -> Vec<(i64, FdInfo)> {
-    let base = format!("{}/{pid}", proc_root.display());
-    fds(&base, &NetTables::read(&format!("{base}/net")))
-}
-
 /// What fd `fd` of process `pid` is now, from `<proc_root>/<pid>/fd` (sockets through
 /// that process's `net/` tables): for an fd whose creation the capture did not see (one
 /// inherited from a process that is not captured, such as the collector itself).
