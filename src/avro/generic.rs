@@ -39,7 +39,7 @@ impl GenericDecoder {
         let mut plain: serde_json::Value =
             serde_json::from_str(json).map_err(|e| invalid(format!("schema is not JSON: {e}")))?;
         layout::strip_logical_types(&mut plain);
-        layout::check_integer_attributes(&plain)
+        layout::check_canonical_form_input(&plain)
             .map_err(|e| invalid(format!("invalid Avro schema: {e}")))?;
         let schema =
             Schema::parse(&plain).map_err(|e| invalid(format!("invalid Avro schema: {e}")))?;
@@ -434,28 +434,53 @@ mod tests {
         json
     }
 
-    /// A fuzzer's find: a non-integer `size`, `precision` or `scale` anywhere in a
-    /// writer schema made the Avro parser panic; it is an invalid schema.
+    /// Fuzzers' finds: the Avro parser's canonical form (apache-avro 0.22) panicked on a
+    /// non-integer `size`, `precision` or `scale`, or on a value that is not a schema
+    /// (a number, a boolean, null) under `name`, `type`, `fields`, `symbols`, `items`,
+    /// `values` or `order`, anywhere in a writer schema, even as a field's extra
+    /// attribute: each is an invalid schema.
     #[test]
-    fn non_integer_size_precision_or_scale_is_an_invalid_schema() {
+    fn attributes_the_canonical_form_cannot_take_make_an_invalid_schema() {
         let v5 = super::super::schema::schema_v5();
-        for (from, to) in [
+        let version = "{\"name\":\"version\",\"type\":\"long\",\"default\":5}";
+        let ns = "\"namespace\":\"sysflow.entity\"";
+        for (from, to, says) in [
+            (ns, "\"precision\":\"sysflow.entity\"", "not an integer"),
+            ("\"size\":20", "\"size\":\"20\"", "not an integer"),
+            ("\"size\":20", "\"size\":2.5", "not an integer"),
+            (ns, "\"scale\":[1]", "not an integer"),
             (
-                "\"namespace\":\"sysflow.entity\"",
-                "\"precision\":\"sysflow.entity\"",
+                version,
+                "{\"name\":\"version\",\"type\":\"long\",\"symbols\":2}",
+                "`symbols`",
             ),
-            ("\"size\":20", "\"size\":\"20\""),
-            ("\"size\":20", "\"size\":2.5"),
-            ("\"namespace\":\"sysflow.entity\"", "\"scale\":[1]"),
+            (
+                version,
+                "{\"name\":\"version\",\"type\":\"long\",\"items\":[\"a\",[true]]}",
+                "`items`",
+            ),
+            (
+                version,
+                "{\"name\":\"version\",\"type\":\"long\",\"order\":null}",
+                "`order`",
+            ),
+            (ns, "\"values\":{\"fields\":[1.5]}", "`fields`"),
         ] {
             assert!(v5.contains(from), "{from}");
             let bad = v5.replacen(from, to, 1);
             match GenericDecoder::new(&bad) {
-                Err(SchemaError::Invalid(e)) => assert!(e.contains("not an integer"), "{e}"),
+                Err(SchemaError::Invalid(e)) => assert!(e.contains(says), "{to}: {e}"),
                 Err(e) => panic!("{to}: {e:?}"),
                 Ok(_) => panic!("{to}: accepted"),
             }
         }
+        // what the canonical form leaves out may hold anything
+        let ok = v5.replacen(
+            version,
+            "{\"name\":\"version\",\"type\":\"long\",\"default\":5,\"doc\":7,\"x-note\":[1,null]}",
+            1,
+        );
+        assert!(GenericDecoder::new(&ok).is_ok());
         assert!(GenericDecoder::new(v5).is_ok());
     }
 

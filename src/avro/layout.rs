@@ -52,11 +52,20 @@ pub(crate) fn strip_logical_types(v: &mut serde_json::Value) {
 /// other value, apache-avro 0.22: its canonical form parses them with `expect`).
 const INTEGER_ATTRIBUTES: [&str; 3] = ["size", "precision", "scale"];
 
-/// Refuses a schema with a `size`, `precision` or `scale` that is not an integer, before
-/// the Avro parser sees it (see [`INTEGER_ATTRIBUTES`]).
-pub(crate) fn check_integer_attributes(v: &serde_json::Value) -> Result<(), String> {
+/// Attributes whose values the Avro parser's canonical form reads as schemas (a string,
+/// an object or an array of them) wherever they appear, also as a field's or a type's
+/// extra attribute; apache-avro 0.22 panics on any other value there.
+const SCHEMA_ATTRIBUTES: [&str; 7] = [
+    "name", "type", "fields", "symbols", "items", "values", "order",
+];
+
+/// Refuses, before the Avro parser sees it, a schema its canonical form would panic on:
+/// a `size`, `precision` or `scale` that is not an integer (see [`INTEGER_ATTRIBUTES`]),
+/// or a number, boolean or null where it reads a schema (see [`SCHEMA_ATTRIBUTES`]).
+pub(crate) fn check_canonical_form_input(v: &serde_json::Value) -> Result<(), String> {
+    use serde_json::Value;
     match v {
-        serde_json::Value::Object(m) => {
+        Value::Object(m) => {
             for k in INTEGER_ATTRIBUTES {
                 if let Some(x) = m.get(k)
                     && !(x.is_i64() || x.is_u64())
@@ -64,10 +73,30 @@ pub(crate) fn check_integer_attributes(v: &serde_json::Value) -> Result<(), Stri
                     return Err(format!("`{k}` is {x}, not an integer"));
                 }
             }
-            m.values().try_for_each(check_integer_attributes)
+            // the canonical form goes on into these values only (it drops defaults, docs
+            // and other attributes unread)
+            for k in SCHEMA_ATTRIBUTES {
+                if let Some(x) = m.get(k) {
+                    schema_shaped(x).map_err(|e| format!("`{k}` holds {e}, not a schema"))?;
+                    check_canonical_form_input(x)?;
+                }
+            }
+            Ok(())
         }
-        serde_json::Value::Array(a) => a.iter().try_for_each(check_integer_attributes),
+        Value::Array(a) => a.iter().try_for_each(check_canonical_form_input),
         _ => Ok(()),
+    }
+}
+
+/// Whether `v` is a string, or an object or array all of whose array members are (the
+/// objects' own attributes are checked by [`check_canonical_form_input`]); the first
+/// value that is not, otherwise.
+fn schema_shaped(v: &serde_json::Value) -> Result<(), &serde_json::Value> {
+    use serde_json::Value;
+    match v {
+        Value::String(_) | Value::Object(_) => Ok(()),
+        Value::Array(a) => a.iter().try_for_each(schema_shaped),
+        other => Err(other),
     }
 }
 
