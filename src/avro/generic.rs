@@ -448,6 +448,11 @@ mod tests {
             (ns, "\"precision\":\"sysflow.entity\"", "not an integer"),
             ("\"size\":20", "\"size\":\"20\"", "not an integer"),
             ("\"size\":20", "\"size\":2.5", "not an integer"),
+            (
+                "\"size\":20",
+                "\"size\":9223372036854775808",
+                "not an integer",
+            ),
             (ns, "\"scale\":[1]", "not an integer"),
             (
                 version,

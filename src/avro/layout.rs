@@ -67,8 +67,9 @@ pub(crate) fn check_canonical_form_input(v: &serde_json::Value) -> Result<(), St
     match v {
         Value::Object(m) => {
             for k in INTEGER_ATTRIBUTES {
+                // (one past i64::MAX panics too: the canonical form reads an i64)
                 if let Some(x) = m.get(k)
-                    && !(x.is_i64() || x.is_u64())
+                    && !x.is_i64()
                 {
                     return Err(format!("`{k}` is {x}, not an integer"));
                 }
