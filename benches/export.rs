@@ -129,9 +129,16 @@ struct Running {
 
 /// The driver at its default configuration writing `.sf` files, on `cpu` if given.
 fn start_driver(cpu: Option<usize>) -> Running {
+    // SYSFLOW_BENCH_CODEC=null|<deflate level>: another codec than the default
+    let file_codec = match std::env::var("SYSFLOW_BENCH_CODEC").as_deref() {
+        Ok("null") => sysflow::avro::AvroCodec::Null,
+        Ok(level) => sysflow::avro::AvroCodec::Deflate(level.parse().expect("a level")),
+        Err(_) => sysflow::avro::AvroCodec::default(),
+    };
     let config = SysFlowConfig {
         file_path: Some(OUT_DIR.into()),
         env_overrides: false,
+        file_codec,
         ..Default::default()
     };
     let mut driver = SysFlowDriver::new(config).expect("driver");
