@@ -12,8 +12,8 @@
 //!    collector at its default configuration, interleaved rounds, medians.
 //! 3. **RSS and CPU at a steady 100k events/s** (the same workload, paced): the
 //!    collector's resident memory (and how much of it is BPF map mappings: the ring
-//!    buffer's pages are mapped twice, and RSS counts both) and its CPU seconds per million
-//!    events. Runs first, so its baseline is a fresh process.
+//!    buffer's data, mapped once by our consumer) and its CPU seconds per million events.
+//!    Runs first, so its baseline is a fresh process.
 //!
 //! Run: `cargo bench --bench export` (`SYSFLOW_BENCH_ONLY=steady|ceiling|redis`: one
 //! part). The workloads run in child processes (the collector never captures its own
@@ -100,9 +100,8 @@ fn rss_bytes() -> u64 {
 }
 
 /// Resident bytes of this process's BPF map mappings (`anon_inode:bpf-map`, from
-/// `/proc/self/smaps`): the ring buffer, whose data pages libbpf maps twice (so a record
-/// that wraps the end reads as one piece; RSS counts both mappings), and the probe's
-/// small global-data maps.
+/// `/proc/self/smaps`): the ring buffer (its data area mapped once, and two position
+/// pages) and the probe's small global-data maps.
 fn bpf_map_rss_bytes() -> u64 {
     let smaps = std::fs::read_to_string("/proc/self/smaps").unwrap();
     let mut in_bpf = false;
@@ -333,9 +332,9 @@ fn steady() {
     let mib = |b: u64| b as f64 / (1 << 20) as f64;
     println!(
         "   RSS: {:.1} MiB before the driver (this process's own), {:.1} MiB once started, \
-         peak {:.1} MiB, of which BPF map mappings {:.1} MiB (the {:.0} MiB ring's pages are \
-         mapped twice); peak beyond the process's own and the BPF mappings: {:.1} MiB \
-         (goal <= 10)",
+         peak {:.1} MiB, of which BPF map mappings {:.1} MiB (the {:.0} MiB ring and the \
+         probe's global data); peak beyond the process's own and the BPF mappings: {:.1} \
+         MiB (goal <= 10)",
         mib(before),
         mib(started),
         mib(peak),

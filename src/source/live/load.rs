@@ -58,12 +58,9 @@ fn online_cpus() -> u64 {
         .unwrap_or(1)
 }
 
-/// Runs the configured checks, then opens, configures, loads and attaches the probe;
-/// every ring-buffer record goes to `on_record`.
-pub(super) fn load(
-    cfg: &LiveConfig,
-    on_record: impl FnMut(&[u8]) -> i32 + Send + 'static,
-) -> Result<Probe> {
+/// Runs the configured checks, then opens, configures, loads and attaches the probe and
+/// maps its ring buffer.
+pub(super) fn load(cfg: &LiveConfig) -> Result<Probe> {
     if cfg.module_checks {
         checks::run_all()?;
     }
@@ -83,26 +80,24 @@ pub(super) fn load(
     libbpf_rs::set_print(Some((PrintLevel::Debug, libbpf_print)));
     LIBBPF_DEBUG.store(cfg.debug, Ordering::Relaxed);
     LIBBPF_LOG.lock().clear();
-    let probe = Probe::open(
-        |open| {
-            let ro = open.maps.rodata_data.as_deref_mut().ok_or_else(|| {
+    let probe = Probe::open(|open| {
+        let ro =
+            open.maps.rodata_data.as_deref_mut().ok_or_else(|| {
                 libbpf_rs::Error::from(std::io::Error::other("probe has no .rodata"))
             })?;
-            ro.sf_sampling = cfg.sampling_ratio;
-            ro.sf_drop_mode = u8::from(cfg.drop_mode);
-            // Records are submitted without wake-up; past a quarter of the ring the probe
-            // wakes the consumer so a burst does not wait for the next timer tick.
-            ro.sf_wake_bytes = ring / 4;
-            ro.sf_sys_bitmap = captured;
-            ro.sf_sample_bitmap = sampleable;
-            ro.sf_sys_bitmap32 = syscalls::captured32(&captured);
-            ro.sf_ia32_nr = syscalls::ia32_table();
-            open.maps.sf_rb.set_max_entries(ring as u32)?;
-            open.maps.sf_scratch_map.set_max_entries(possible.max(1))?;
-            Ok(())
-        },
-        on_record,
-    );
+        ro.sf_sampling = cfg.sampling_ratio;
+        ro.sf_drop_mode = u8::from(cfg.drop_mode);
+        // Records are submitted without wake-up; past a quarter of the ring the probe
+        // wakes the consumer so a burst does not wait for the next timer tick.
+        ro.sf_wake_bytes = ring / 4;
+        ro.sf_sys_bitmap = captured;
+        ro.sf_sample_bitmap = sampleable;
+        ro.sf_sys_bitmap32 = syscalls::captured32(&captured);
+        ro.sf_ia32_nr = syscalls::ia32_table();
+        open.maps.sf_rb.set_max_entries(ring as u32)?;
+        open.maps.sf_scratch_map.set_max_entries(possible.max(1))?;
+        Ok(())
+    });
     probe.map_err(|(stage, e)| {
         let log = std::mem::take(&mut *LIBBPF_LOG.lock());
         if stage == Stage::Configure {

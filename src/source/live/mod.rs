@@ -101,6 +101,7 @@ mod counters;
 mod decode;
 mod load;
 mod procfs;
+mod ring;
 mod skel;
 mod syscalls;
 
@@ -126,22 +127,14 @@ use crate::event::SysEvent;
 #[cfg(doc)]
 use crate::event::{EventKind, ExecveEvent, OpenEvent};
 use crate::state::ProcSnapshot;
-use parking_lot::Mutex;
 use skel::Probe;
 use std::io::Read;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// How often an idle [`LiveSource::poll`] looks at the ring buffer (records are
 /// submitted without waking the consumer, which costs ~1 µs per event).
 const TICK: Duration = Duration::from_millis(10);
-
-/// Bytes reserved for the records copied out of the ring buffer between two deliveries.
-const COPY_BUFFER_INITIAL: usize = 1 << 20;
-/// A copy buffer a burst grew past this (up to the ring's size) is given back after its
-/// delivery.
-const COPY_BUFFER_KEEP: usize = 2 << 20;
 
 /// What the live probe captures: the fields of [`SysFlowConfig`] it uses.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -229,10 +222,6 @@ pub struct LiveStats {
 pub struct LiveSource {
     probe: Probe,
     host_root: PathBuf,
-    /// Records copied out of the ring buffer by its callback: `[len: u32][bytes]`.
-    records: Arc<Mutex<Vec<u8>>>,
-    /// The batch being delivered (swapped with `records`).
-    batch: Vec<u8>,
     delivered: u64,
     decode_errors: u64,
 }
@@ -260,19 +249,10 @@ impl LiveSource {
     /// [`SysFlowError::OperationNotSupported`] (kernel too old),
     /// [`SysFlowError::ProbeNotLoaded`] (load or verifier failure, with its log).
     pub fn open(cfg: &LiveConfig) -> Result<Self> {
-        let records = Arc::new(Mutex::new(Vec::with_capacity(COPY_BUFFER_INITIAL)));
-        let sink = Arc::clone(&records);
-        let probe = load::load(cfg, move |data: &[u8]| {
-            let mut b = sink.lock();
-            b.extend_from_slice(&(data.len() as u32).to_ne_bytes());
-            b.extend_from_slice(data);
-            0
-        })?;
+        let probe = load::load(cfg)?;
         Ok(Self {
             probe,
             host_root: cfg.host_root.clone(),
-            records,
-            batch: Vec::with_capacity(COPY_BUFFER_INITIAL),
             delivered: 0,
             decode_errors: 0,
         })
@@ -343,22 +323,21 @@ impl LiveSource {
     pub fn poll(&mut self, max_wait: Duration, f: &mut dyn FnMut(&SysEvent<'_>)) -> Result<usize> {
         let deadline = Instant::now() + max_wait;
         loop {
-            self.consume()?;
-            if !self.records.lock().is_empty() {
-                break;
+            let n = self.deliver(f);
+            if n > 0 {
+                return Ok(n);
             }
             let now = Instant::now();
             if now >= deadline {
-                break;
+                return Ok(0);
             }
             // Sleeps until the timeout or a forced wake-up (ring filling up).
-            if let Err(e) = self.probe.poll((deadline - now).min(TICK)) {
-                if checks::errno_of(&e) != Some(libc::EINTR) {
-                    return Err(SysFlowError::Libs(format!("polling the ring buffer: {e}")));
-                }
+            if let Err(e) = self.probe.wait((deadline - now).min(TICK))
+                && e.kind() != std::io::ErrorKind::Interrupted
+            {
+                return Err(SysFlowError::Libs(format!("polling the ring buffer: {e}")));
             }
         }
-        Ok(self.deliver(f))
     }
 
     /// Ships every read/write counter the kernel holds as [`EventKind::IoCounters`]
@@ -371,7 +350,6 @@ impl LiveSource {
         self.probe
             .drain_counters()
             .map_err(|e| SysFlowError::Libs(format!("draining the read/write counters: {e}")))?;
-        self.consume()?;
         self.deliver(f);
         Ok(())
     }
@@ -387,43 +365,15 @@ impl LiveSource {
         s
     }
 
-    fn consume(&self) -> Result<()> {
-        match self.probe.consume() {
-            Err(e) if checks::errno_of(&e) != Some(libc::EINTR) => Err(SysFlowError::Libs(
-                format!("consuming the ring buffer: {e}"),
-            )),
-            _ => Ok(()),
-        }
-    }
-
-    /// Delivers the records copied so far, in ring-buffer order.
+    /// Decodes and delivers every record the ring holds now, in ring order, straight
+    /// from the ring's memory. Undecodable records are skipped and counted.
     fn deliver(&mut self, f: &mut dyn FnMut(&SysEvent<'_>)) -> usize {
-        std::mem::swap(&mut *self.records.lock(), &mut self.batch);
-        let mut n = 0;
         let mut errors = 0;
-        let mut rest = &self.batch[..];
-        while let Some((len, tail)) = rest.split_first_chunk::<4>() {
-            let len = u32::from_ne_bytes(*len) as usize;
-            let Some((rec, tail)) = tail.split_at_checked(len) else {
-                errors += 1;
-                break;
-            };
-            rest = tail;
-            match decode::event(rec) {
-                Ok(ev) => {
-                    f(&ev);
-                    n += 1;
-                }
-                Err(_) => errors += 1,
-            }
-        }
-        self.batch.clear();
-        if self.batch.capacity() > COPY_BUFFER_KEEP {
-            // a burst grew it to what the ring held: give that back, so the collector's
-            // memory returns to its steady size (the two buffers alternate, each is shrunk
-            // after its delivery)
-            self.batch = Vec::with_capacity(COPY_BUFFER_INITIAL);
-        }
+        let n = self.probe.consume(&mut |rec| match decode::event(rec) {
+            Ok(ev) => f(&ev),
+            Err(_) => errors += 1,
+        });
+        let n = n - errors as usize;
         self.delivered += n as u64;
         self.decode_errors += errors;
         n

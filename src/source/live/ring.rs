@@ -1,0 +1,334 @@
+//! Our consumer of the probe's BPF ring buffer (`BPF_MAP_TYPE_RINGBUF`): each record is
+//! handed to the caller as a slice of the shared mapping itself, and released to the
+//! kernel only after the caller returns, so nothing is copied on the way (libbpf's
+//! consumer calls back through C per record, and the data would then have to be copied
+//! out to reach the pipeline).
+//!
+//! The data area is mapped once, not twice as libbpf does to make a record that wraps
+//! around the end contiguous: the ring then costs its own size in resident memory, not
+//! double. The rare record that wraps is copied into a scratch buffer.
+//!
+//! The layout is the kernel's (`kernel/bpf/ringbuf.c`, stable UAPI since 5.8): page 0 of
+//! the map holds the consumer position (the only writable page), page 1 the producer
+//! position, then the data area (`max_entries` bytes, a power of two and a multiple of the
+//! page size). Each record starts on an 8-byte boundary with an 8-byte header whose first
+//! 32-bit word is the length, with a busy bit (still being written) and a discard bit.
+#![allow(unsafe_code)]
+
+use std::io;
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::time::Duration;
+
+/// The record is still being written.
+const BUSY_BIT: u32 = 1 << 31;
+/// The producer dropped the record.
+const DISCARD_BIT: u32 = 1 << 30;
+/// Bytes of a record's header.
+const HDR: u64 = 8;
+
+/// A mapped BPF ring buffer and an epoll instance waiting on it.
+pub(super) struct RingReader {
+    /// The consumer position page (read-write).
+    consumer: NonNull<u8>,
+    /// The producer position page followed by the data area (read-only).
+    producer: NonNull<u8>,
+    page: usize,
+    /// Bytes of the data area (a power of two).
+    size: u64,
+    epoll: OwnedFd,
+    /// A record that wraps around the end, made contiguous.
+    scratch: Vec<u8>,
+}
+
+// SAFETY: the mappings are plain shared memory owned by this value (unmapped only in
+// `drop`), not tied to a thread; the positions are accessed with atomics.
+unsafe impl Send for RingReader {}
+
+impl RingReader {
+    /// Maps the ring buffer map `fd` of `size` data bytes (its `max_entries`) and sets up
+    /// waiting on it.
+    ///
+    /// Errors: the `mmap`, `epoll_create1` or `epoll_ctl` failure; `InvalidInput` when
+    /// `size` is not a power of two multiple of the page size.
+    pub(super) fn new(fd: BorrowedFd<'_>, size: u64) -> io::Result<Self> {
+        // SAFETY: sysconf has no preconditions.
+        let page = usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) })
+            .map_err(|_| io::Error::other("no page size"))?;
+        if !size.is_power_of_two() || size < page as u64 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("ring buffer size {size} is not a power of two of at least a page"),
+            ));
+        }
+        let data_len = usize::try_from(size).map_err(|_| io::ErrorKind::InvalidInput)?;
+        let consumer = map(fd, page, 0, libc::PROT_READ | libc::PROT_WRITE)?;
+        let producer = match map(fd, page + data_len, page as libc::off_t, libc::PROT_READ) {
+            Ok(p) => p,
+            Err(e) => {
+                // SAFETY: mapped just above with this length, not used since.
+                unsafe { libc::munmap(consumer.as_ptr().cast(), page) };
+                return Err(e);
+            }
+        };
+        let unmap = || {
+            // SAFETY: both mapped above with these lengths; nothing refers to them.
+            unsafe {
+                libc::munmap(consumer.as_ptr().cast(), page);
+                libc::munmap(producer.as_ptr().cast(), page + data_len);
+            }
+        };
+        // SAFETY: epoll_create1 has no memory preconditions; a valid result is an fd we own.
+        let ep = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
+        if ep < 0 {
+            let e = io::Error::last_os_error();
+            unmap();
+            return Err(e);
+        }
+        // SAFETY: `ep` is a new fd nothing else owns.
+        let epoll = unsafe { OwnedFd::from_raw_fd(ep) };
+        let mut ev = libc::epoll_event {
+            events: libc::EPOLLIN as u32,
+            u64: 0,
+        };
+        // SAFETY: both fds are open; `ev` is a valid event for the call's duration.
+        if unsafe { libc::epoll_ctl(ep, libc::EPOLL_CTL_ADD, fd.as_raw_fd(), &mut ev) } < 0 {
+            let e = io::Error::last_os_error();
+            unmap();
+            return Err(e);
+        }
+        Ok(Self {
+            consumer,
+            producer,
+            page,
+            size,
+            epoll,
+            scratch: Vec::new(),
+        })
+    }
+
+    /// Hands every record committed now to `f`, in ring order, each released to the
+    /// kernel once `f` returns; stops at a record still being written. Returns how many
+    /// records `f` received.
+    pub(super) fn consume(&mut self, f: &mut dyn FnMut(&[u8])) -> usize {
+        // SAFETY: the data area follows the producer page inside the same mapping.
+        let data = unsafe { self.producer.as_ptr().add(self.page) };
+        // (all three: inside the mappings made in `new`, page-aligned, live until `drop`)
+        let ring = RawRing {
+            consumer: self.consumer.as_ptr().cast(),
+            producer: self.producer.as_ptr().cast(),
+            data,
+            size: self.size,
+        };
+        // SAFETY: `ring` describes our live mappings (see `RawRing`).
+        unsafe { drain(&ring, &mut self.scratch, f) }
+    }
+
+    /// Waits up to `timeout` for the kernel to signal records (the probe wakes the
+    /// consumer only past a fill level: see `sf_wake_bytes`).
+    ///
+    /// Errors: `epoll_wait`'s (`Interrupted` on a signal).
+    pub(super) fn wait(&self, timeout: Duration) -> io::Result<()> {
+        let mut ev = libc::epoll_event { events: 0, u64: 0 };
+        let ms = i32::try_from(timeout.as_millis()).unwrap_or(i32::MAX);
+        // SAFETY: one event slot, valid for the call.
+        let r = unsafe { libc::epoll_wait(self.epoll.as_raw_fd(), &mut ev, 1, ms) };
+        if r < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+}
+
+impl Drop for RingReader {
+    fn drop(&mut self) {
+        // SAFETY: mapped in `new` with these lengths; no slice of them outlives `consume`.
+        unsafe {
+            libc::munmap(self.consumer.as_ptr().cast(), self.page);
+            libc::munmap(
+                self.producer.as_ptr().cast(),
+                self.page + self.size as usize,
+            );
+        }
+    }
+}
+
+/// Where a ring buffer's positions and data are.
+struct RawRing {
+    /// The consumer position: 8-aligned, valid for reads and writes.
+    consumer: *const AtomicU64,
+    /// The producer position: 8-aligned, valid for reads.
+    producer: *const AtomicU64,
+    /// The data area: 8-aligned, `size` bytes valid for reads.
+    data: *const u8,
+    /// A power of two.
+    size: u64,
+}
+
+/// The consumer's loop over `ring` (see [`RingReader::consume`]); `scratch` holds a
+/// record that wraps around the end.
+///
+/// # Safety
+///
+/// `ring`'s pointers must be valid as documented on [`RawRing`] for the whole call, and
+/// the producer must follow the kernel's protocol: it never writes a record the consumer
+/// position has not passed, and commits a record's header (clearing its busy bit) with a
+/// release store after its body.
+unsafe fn drain(ring: &RawRing, scratch: &mut Vec<u8>, f: &mut dyn FnMut(&[u8])) -> usize {
+    // SAFETY: valid for the call (this function's contract).
+    let (consumer, producer) = unsafe { (&*ring.consumer, &*ring.producer) };
+    let size = ring.size as usize;
+    let mask = ring.size - 1;
+    let mut cons = consumer.load(Ordering::Acquire);
+    let mut n = 0;
+    while cons < producer.load(Ordering::Acquire) {
+        let at = (cons & mask) as usize;
+        // SAFETY: `at` is 8-aligned and below `size`: the header's first word is inside
+        // the data area; the producer commits it with a release store.
+        let len = unsafe { &*ring.data.add(at).cast::<AtomicU32>() }.load(Ordering::Acquire);
+        if len & BUSY_BIT != 0 {
+            break;
+        }
+        let body = (len & !(BUSY_BIT | DISCARD_BIT)) as usize;
+        if len & DISCARD_BIT == 0 {
+            let start = ((cons + HDR) & mask) as usize;
+            let first = body.min(size - start);
+            // SAFETY: `start < size` and `first` stops at the end of the data area; the
+            // producer does not reuse the bytes before the consumer position passes
+            // them, which happens only after `f` returns.
+            let head = unsafe { std::slice::from_raw_parts(ring.data.add(start), first) };
+            if first == body {
+                f(head);
+            } else {
+                // SAFETY: as above, the rest wrapped to the start of the data area (a
+                // record is never longer than the ring).
+                let tail = unsafe { std::slice::from_raw_parts(ring.data, body - first) };
+                scratch.clear();
+                scratch.extend_from_slice(head);
+                scratch.extend_from_slice(tail);
+                f(scratch);
+            }
+            n += 1;
+        }
+        cons += (body as u64 + HDR + 7) & !7;
+        consumer.store(cons, Ordering::Release);
+    }
+    n
+}
+
+/// `mmap(NULL, len, prot, MAP_SHARED, fd, offset)`.
+fn map(fd: BorrowedFd<'_>, len: usize, offset: libc::off_t, prot: i32) -> io::Result<NonNull<u8>> {
+    // SAFETY: a new shared mapping of the map fd chosen by the kernel; no existing
+    // memory is affected.
+    let p = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            prot,
+            libc::MAP_SHARED,
+            fd.as_raw_fd(),
+            offset,
+        )
+    };
+    if p == libc::MAP_FAILED {
+        return Err(io::Error::last_os_error());
+    }
+    NonNull::new(p.cast()).ok_or_else(|| io::Error::other("mmap returned null"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A ring in plain memory, filled as the kernel's producer fills it.
+    struct FakeRing {
+        data: Vec<u64>,
+        consumer: AtomicU64,
+        producer: AtomicU64,
+    }
+
+    impl FakeRing {
+        fn new(size: usize) -> Self {
+            Self {
+                data: vec![0; size / 8],
+                consumer: AtomicU64::new(0),
+                producer: AtomicU64::new(0),
+            }
+        }
+
+        fn bytes(&mut self) -> &mut [u8] {
+            // SAFETY: the u64 buffer viewed as bytes (same length in bytes, u8 has no
+            // alignment or validity requirements).
+            unsafe {
+                std::slice::from_raw_parts_mut(self.data.as_mut_ptr().cast(), self.data.len() * 8)
+            }
+        }
+
+        /// Appends a record of `body` with the header bits `flags`, wrapping as the
+        /// kernel's double mapping lets the producer write across the end.
+        fn push(&mut self, body: &[u8], flags: u32) {
+            let size = self.data.len() * 8;
+            let pos = self.producer.load(Ordering::Relaxed) as usize;
+            let len = body.len() as u32 | flags;
+            let b = self.bytes();
+            for (i, x) in len
+                .to_ne_bytes()
+                .iter()
+                .chain(&[0; 4])
+                .chain(body)
+                .enumerate()
+            {
+                b[(pos + i) % size] = *x;
+            }
+            let total = (body.len() + 8 + 7) & !7;
+            self.producer.store((pos + total) as u64, Ordering::Release);
+        }
+
+        fn drain(&mut self) -> Vec<Vec<u8>> {
+            let ring = RawRing {
+                consumer: &self.consumer,
+                producer: &self.producer,
+                data: self.data.as_ptr().cast(),
+                size: (self.data.len() * 8) as u64,
+            };
+            let mut got = Vec::new();
+            let mut scratch = Vec::new();
+            // SAFETY: the fake ring's memory lives for the call; the "producer" (this
+            // test) writes nothing meanwhile.
+            let n = unsafe { drain(&ring, &mut scratch, &mut |r| got.push(r.to_vec())) };
+            assert_eq!(n, got.len());
+            got
+        }
+    }
+
+    #[test]
+    fn records_come_whole_in_order_across_the_end_of_the_ring() {
+        let mut r = FakeRing::new(64);
+        r.push(b"first", 0); // 16 bytes
+        r.push(&[7; 20], 0); // 32 bytes: ends at 48
+        assert_eq!(r.drain(), [b"first".to_vec(), vec![7; 20]]);
+        // a record from 48 to 72 wraps: its body straddles the end
+        let wrapped: Vec<u8> = (0..13).collect();
+        r.push(&wrapped, 0);
+        r.push(b"x", DISCARD_BIT); // dropped by the producer: skipped
+        r.push(b"after", 0);
+        assert_eq!(r.drain(), [wrapped, b"after".to_vec()]);
+        assert_eq!(r.consumer.load(Ordering::Relaxed), 104);
+        assert!(r.drain().is_empty());
+    }
+
+    #[test]
+    fn a_record_still_being_written_stops_the_consumer() {
+        let mut r = FakeRing::new(64);
+        r.push(b"done", 0);
+        r.push(b"busy", BUSY_BIT);
+        r.push(b"later", 0);
+        assert_eq!(r.drain(), [b"done".to_vec()]);
+        assert_eq!(r.consumer.load(Ordering::Relaxed), 16);
+        // committed: the consumer goes on from there
+        let b = r.bytes();
+        b[16..20].copy_from_slice(&4u32.to_ne_bytes());
+        assert_eq!(r.drain(), [b"busy".to_vec(), b"later".to_vec()]);
+    }
+}
