@@ -109,7 +109,7 @@ fn bpf_map_rss_bytes() -> u64 {
     for l in smaps.lines() {
         let first = l.split_whitespace().next().unwrap_or("");
         if first.contains('-') && first.chars().all(|c| c.is_ascii_hexdigit() || c == '-') {
-            in_bpf = l.contains("bpf");
+            in_bpf = l.ends_with("anon_inode:bpf-map");
         } else if in_bpf && let Some(v) = l.strip_prefix("Rss:") {
             kb += v
                 .split_whitespace()

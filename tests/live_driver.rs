@@ -823,7 +823,7 @@ fn live_inherited_fds_are_named_as_the_child_got_them() {
             if s.compare_exchange(1, 2, Ordering::SeqCst, Ordering::SeqCst)
                 .is_ok()
             {
-                std::thread::sleep(Duration::from_millis(2500));
+                std::thread::sleep(Duration::from_millis(1500));
                 s.store(0, Ordering::SeqCst);
             }
         })),

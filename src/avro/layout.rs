@@ -67,9 +67,11 @@ pub(crate) fn check_canonical_form_input(v: &serde_json::Value) -> Result<(), St
     match v {
         Value::Object(m) => {
             for k in INTEGER_ATTRIBUTES {
-                // (one past i64::MAX panics too: the canonical form reads an i64)
+                // (one past i64::MAX panics too: the canonical form reads an i64, from a
+                // number or a string of digits)
                 if let Some(x) = m.get(k)
                     && !x.is_i64()
+                    && x.as_str().is_none_or(|t| t.parse::<i64>().is_err())
                 {
                     return Err(format!("`{k}` is {x}, not an integer"));
                 }

@@ -108,9 +108,10 @@ impl RingReader {
         })
     }
 
-    /// Hands every record committed now to `f`, in ring order, each released to the
-    /// kernel once `f` returns; stops at a record still being written. Returns how many
-    /// records `f` received.
+    /// Hands every record committed to `f`, in ring order, each released to the kernel
+    /// once `f` returns, up to one ring's worth of bytes per call; stops at a record still
+    /// being written (or at positions or lengths the kernel never writes: the consumer
+    /// page is writable by whoever holds the map). Returns how many records `f` received.
     pub(super) fn consume(&mut self, f: &mut dyn FnMut(&[u8])) -> usize {
         // SAFETY: the data area follows the producer page inside the same mapping.
         let data = unsafe { self.producer.as_ptr().add(self.page) };
@@ -181,8 +182,22 @@ unsafe fn drain(ring: &RawRing, scratch: &mut Vec<u8>, f: &mut dyn FnMut(&[u8]))
     let size = ring.size as usize;
     let mask = ring.size - 1;
     let mut cons = consumer.load(Ordering::Acquire);
+    // at most one ring's worth of bytes per call: the callback runs the whole pipeline,
+    // and a producer as fast as it must not keep this call from returning
+    let end = cons.saturating_add(ring.size);
+    let mut prod = producer.load(Ordering::Acquire);
     let mut n = 0;
-    while cons < producer.load(Ordering::Acquire) {
+    while cons < end {
+        if cons >= prod {
+            // caught up: what arrived meanwhile too, as libbpf's consumer does
+            prod = producer.load(Ordering::Acquire);
+            if cons >= prod {
+                break;
+            }
+        }
+        if cons % 8 != 0 {
+            break; // not the kernel's: positions move by whole 8-byte units
+        }
         let at = (cons & mask) as usize;
         // SAFETY: `at` is 8-aligned and below `size`: the header's first word is inside
         // the data area; the producer commits it with a release store.
@@ -191,6 +206,9 @@ unsafe fn drain(ring: &RawRing, scratch: &mut Vec<u8>, f: &mut dyn FnMut(&[u8]))
             break;
         }
         let body = (len & !(BUSY_BIT | DISCARD_BIT)) as usize;
+        if body as u64 + HDR > ring.size {
+            break; // not the kernel's: no record is larger than the ring
+        }
         if len & DISCARD_BIT == 0 {
             let start = ((cons + HDR) & mask) as usize;
             let first = body.min(size - start);
@@ -315,6 +333,48 @@ mod tests {
         r.push(b"after", 0);
         assert_eq!(r.drain(), [wrapped, b"after".to_vec()]);
         assert_eq!(r.consumer.load(Ordering::Relaxed), 104);
+        assert!(r.drain().is_empty());
+    }
+
+    #[test]
+    fn one_call_takes_at_most_a_rings_worth() {
+        let mut r = FakeRing::new(64);
+        // records of 8 bytes at 16, 32 and 48 (and again from 0 after the wrap), which
+        // the callback commits one by one, as a producer that never stops would
+        for at in [16, 32, 48] {
+            r.bytes()[at..at + 4].copy_from_slice(&8u32.to_ne_bytes());
+        }
+        r.push(b"one", 0);
+        let ring = RawRing {
+            consumer: &r.consumer,
+            producer: &r.producer,
+            data: r.data.as_ptr().cast(),
+            size: 64,
+        };
+        let producer: *const AtomicU64 = &r.producer;
+        let mut seen = 0;
+        // SAFETY: the fake ring lives for the call; the callback only moves the producer
+        // position over records already written.
+        let n = unsafe {
+            drain(&ring, &mut Vec::new(), &mut |_| {
+                seen += 1;
+                (*producer).fetch_add(16, Ordering::Release);
+            })
+        };
+        // a producer that never stops: the call returns after 64 bytes (4 records)
+        assert_eq!((n, seen), (4, 4));
+        assert_eq!(r.consumer.load(Ordering::Relaxed), 64);
+    }
+
+    #[test]
+    fn positions_and_lengths_the_kernel_never_writes_stop_the_consumer() {
+        let mut r = FakeRing::new(64);
+        r.push(&[1; 100], 0); // longer than the ring
+        assert!(r.drain().is_empty());
+        assert_eq!(r.consumer.load(Ordering::Relaxed), 0);
+        let mut r = FakeRing::new(64);
+        r.push(b"ok", 0);
+        r.consumer.store(3, Ordering::Relaxed);
         assert!(r.drain().is_empty());
     }
 
