@@ -170,16 +170,7 @@ impl Capture {
     fn stop(self) -> (Vec<Record>, RunSummary) {
         self.exit.exit();
         let summary = self.runner.join().unwrap().expect("live run");
-        let files: Vec<_> = std::fs::read_dir(self.out.path())
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .collect();
-        assert_eq!(files.len(), 1, "one output period: {files:?}");
-        let recs = SfReader::open(&files[0])
-            .unwrap()
-            .map(Result::unwrap)
-            .collect();
-        (recs, summary)
+        (common::single_output(self.out.path()), summary)
     }
 }
 

@@ -11,7 +11,6 @@ use std::os::fd::AsRawFd;
 use std::process::{Child, Command};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use sysflow::avro::SfReader;
 use sysflow::model::*;
 use sysflow::{FileReadMode, SysFlowConfig, SysFlowDriver};
 
@@ -311,15 +310,7 @@ fn live_driver_produces_exact_records() {
     let summary = runner.join().unwrap().expect("live run");
     assert_eq!(summary.source_drops, 0, "kernel drops");
 
-    let files: Vec<_> = std::fs::read_dir(out_dir.path())
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    assert_eq!(files.len(), 1, "one output period: {files:?}");
-    let recs: Vec<Record> = SfReader::open(&files[0])
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
+    let recs = common::single_output(out_dir.path());
     assert!(matches!(recs[0], Record::Header(_)));
     let o = Output { recs };
 
@@ -589,16 +580,13 @@ fn capture_one_filtered(
     exit.exit();
     let summary = runner.join().unwrap().expect("live run");
     assert_eq!(summary.source_drops, 0, "kernel drops");
-    let files: Vec<_> = std::fs::read_dir(out_dir.path())
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    assert_eq!(files.len(), 1, "one output period: {files:?}");
-    let recs: Vec<Record> = SfReader::open(&files[0])
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
-    (rep, Output { recs }, summary)
+    (
+        rep,
+        Output {
+            recs: common::single_output(out_dir.path()),
+        },
+        summary,
+    )
 }
 
 /// The live tests of this file run one at a time: each starts a driver in this process,
@@ -868,15 +856,8 @@ fn live_inherited_fds_are_named_as_the_child_got_them() {
     exit.exit();
     let summary = runner.join().unwrap().expect("live run");
     assert_eq!(summary.source_drops, 0, "kernel drops");
-    let files: Vec<_> = std::fs::read_dir(out_dir.path())
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
     let o = Output {
-        recs: SfReader::open(&files[0])
-            .unwrap()
-            .map(Result::unwrap)
-            .collect(),
+        recs: common::single_output(out_dir.path()),
     };
     let pid = num(&rep, "pid");
     let got: Vec<_> = o

@@ -116,6 +116,20 @@ pub fn read_report(child: &mut std::process::Child) -> std::collections::HashMap
     m
 }
 
+/// Every record of the one `.sf` file a capture wrote into `dir` (panics unless there is
+/// exactly one: the live tests' captures are a single output period).
+pub fn single_output(dir: &Path) -> Vec<sysflow::model::Record> {
+    let files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), 1, "one output period: {files:?}");
+    sysflow::avro::SfReader::open(&files[0])
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
 /// The records of a `.sf` file read back, with lookups by process (host pid) — what the
 /// live tests compare with their workloads' ground truth.
 pub struct Output {
