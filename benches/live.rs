@@ -318,8 +318,8 @@ struct Sample {
     described: u64,
     drops: u64,
     /// Resident memory of this process (the collector) at the end of the capture, KiB:
-    /// VmRSS, the probe's ring buffer mappings (`anon_inode:bpf-map`, its data pages
-    /// mapped twice), anonymous memory, the executable's pages.
+    /// VmRSS, the probe's ring buffer mappings (`anon_inode:bpf-map`, its data area
+    /// mapped once), anonymous memory, the executable's pages.
     rss_kib: [u64; 4],
     k8s_events: u64,
     k8s_errors: u64,
@@ -576,8 +576,8 @@ fn kubernetes() {
         );
     }
     println!(
-        "(median at the end of a capture; the ring's mappings count its pages twice: its \
-         data area is mapped twice; target: VmRSS < 40 MB with the watch)"
+        "(median at the end of a capture; the ring's data area is mapped once; target: \
+         VmRSS < 40 MB with the watch)"
     );
     println!(
         "K8s events received: {events} in {secs:.1} s of capture ({:.0}/s), {errors} API \
