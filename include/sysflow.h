@@ -1299,7 +1299,7 @@ typedef struct sysflow_config {
     int32_t file_codec;
     /**
      * DEFLATE level (0–12, libdeflate levels) when `file_codec` is `SYSFLOW_CODEC_DEFLATE`.
-     * Default 6.
+     * Default 1 (small blocks and each file's first 256 KiB at 12, see `AvroCodec`).
      */
     uint32_t file_codec_level;
     /**

@@ -122,7 +122,7 @@ pub struct sysflow_config {
     /// (default).
     pub file_codec: i32,
     /// DEFLATE level (0–12, libdeflate levels) when `file_codec` is `SYSFLOW_CODEC_DEFLATE`.
-    /// Default 6.
+    /// Default 1 (small blocks and each file's first 256 KiB at 12, see `AvroCodec`).
     pub file_codec_level: u32,
     /// Rotate the output of a capture conversion too, by capture time (the reference never
     /// rotates conversions; live capture always rotates). Default false.

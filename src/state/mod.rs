@@ -125,7 +125,7 @@ pub struct State {
     /// Fds closed recently, by (process, fd), oldest first: read/write counters the
     /// kernel ships after the close (a call that finished while another thread closed
     /// its fd) still name their file. At most [`RECENTLY_CLOSED`] entries.
-    recently_closed: std::collections::HashMap<(i64, i64), FdInfo>,
+    recently_closed: rustc_hash::FxHashMap<(i64, i64), FdInfo>,
     /// Insertion order of `recently_closed` (may hold keys already gone), for eviction.
     recently_closed_order: std::collections::VecDeque<(i64, i64)>,
     /// The fd the current event's late counters were charged to (closed again after it).
@@ -135,7 +135,7 @@ pub struct State {
     counter_tid: Option<i64>,
     /// Live threads missing from `/proc` at the last reconciliation pass, with the
     /// thread object's serial (see [`State::reconcile`]).
-    suspects: std::collections::HashMap<i64, u64>,
+    suspects: rustc_hash::FxHashMap<i64, u64>,
     /// Threads whose lost exit a reconciliation with `/proc` made up
     /// ([`State::reconcile`]), so far.
     pub reconciled_exits: u64,
@@ -144,7 +144,7 @@ pub struct State {
     /// ran and ended (a vfork parent resumes only once the child has exec'd, and
     /// `/bin/true` ends within microseconds); the clone event then carries that child's
     /// creation time, and must not bring a child back that will never exit.
-    recently_ended: std::collections::HashMap<i64, u64>,
+    recently_ended: rustc_hash::FxHashMap<i64, u64>,
     recently_ended_order: std::collections::VecDeque<i64>,
 }
 
