@@ -2,9 +2,8 @@
 //! 0.6.1, in the project's `.venv`): for every `.sf` of the reference corpus, `-o json`,
 //! `-o csv` and the default `-o str` table must be byte-identical, and so must `-l`.
 //!
-//! Only a plain `cargo test` builds example binaries (`--test sysprint` does not, and
-//! `--all-targets` builds examples only as unit-test harnesses), so the test runs
-//! `cargo build --example sysprint` itself, with its own profile and target directory.
+//! Only a plain `cargo test` builds example binaries, so the test runs
+//! `cargo build --example sysprint` itself ([`common::example`]).
 //! Without the official tool or the corpus the comparisons are skipped (a failure with
 //! `SYSFLOW_REQUIRE_ALL=1`).
 //!
@@ -20,48 +19,11 @@ mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::{Mutex, OnceLock};
+use std::sync::Mutex;
 
-/// The example binary, built with this test's profile into this test's target directory
-/// (`target/<profile>/examples/sysprint`). `cargo build` is a no-op when it is up to
-/// date; cargo releases its build lock before it runs tests, so this works from within
-/// `cargo test`.
+/// The example binary (see [`common::example`]).
 fn sysprint_example() -> PathBuf {
-    static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    BUILT
-        .get_or_init(|| {
-            let exe = std::env::current_exe().expect("test binary path");
-            // target/<profile>/deps/sysprint-<hash>
-            let profile_dir = exe
-                .parent()
-                .and_then(Path::parent)
-                .expect("target/<profile>");
-            let target_dir = profile_dir.parent().expect("target directory");
-            let mut cmd = Command::new(env!("CARGO"));
-            cmd.args(["build", "--quiet", "--example", "sysprint", "--target-dir"])
-                .arg(target_dir)
-                .current_dir(env!("CARGO_MANIFEST_DIR"));
-            match profile_dir.file_name().and_then(|n| n.to_str()) {
-                Some("debug") => {}
-                Some("release") => {
-                    cmd.arg("--release");
-                }
-                Some(other) => {
-                    cmd.args(["--profile", other]);
-                }
-                None => panic!("unexpected test binary location {}", exe.display()),
-            }
-            let out = cmd.output().expect("run cargo build --example sysprint");
-            assert!(
-                out.status.success(),
-                "cargo build --example sysprint failed:\n{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            let bin = profile_dir.join("examples").join("sysprint");
-            assert!(bin.is_file(), "{} missing after cargo build", bin.display());
-            bin
-        })
-        .clone()
+    common::example("sysprint")
 }
 
 /// Runs a tool with no terminal attached (80-column tables).
