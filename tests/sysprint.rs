@@ -254,3 +254,61 @@ fn unsupported_and_invalid_invocations_fail_clearly() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/x.sf"));
     assert_eq!(out.stdout, stdout_of(&ours, &["-o", "json"], Some(&file)));
 }
+
+/// `-w` never names an input: the same path, another spelling, a symlink, a hard link, a
+/// file of an input directory, or an input given after another one. Refused before
+/// anything is printed; the input is left as it was.
+#[test]
+fn the_output_is_never_one_of_the_inputs() {
+    let Some(original) = common::reference("setuid/setuid.sf") else {
+        return;
+    };
+    let ours = sysprint_example();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("traces");
+    std::fs::create_dir(&dir).unwrap();
+    let input = dir.join("in1.sf");
+    std::fs::copy(&original, &input).unwrap();
+    let other = tmp.path().join("other2.sf");
+    std::fs::copy(&original, &other).unwrap();
+    let link = tmp.path().join("link.sf");
+    std::os::unix::fs::symlink(&input, &link).unwrap();
+    let hard = tmp.path().join("hard.sf");
+    std::fs::hard_link(&input, &hard).unwrap();
+    let bytes = std::fs::read(&original).unwrap();
+    let s = |p: &Path| p.to_str().unwrap().to_owned();
+    let respelled = s(&tmp.path().join("traces/../traces/./in1.sf"));
+    let cases: Vec<(String, Vec<String>)> = vec![
+        (s(&input), vec![s(&input)]),
+        (respelled, vec![s(&input)]),
+        (s(&link), vec![s(&input)]),
+        (s(&input), vec![s(&link)]),
+        (s(&hard), vec![s(&input)]),
+        (s(&input), vec![s(&dir)]),
+        (s(&input), vec![s(&other), s(&input)]),
+    ];
+    for format in ["json", "flatjson", "csv"] {
+        for (out, inputs) in &cases {
+            let mut args = vec!["-o", format, "-w", out.as_str()];
+            args.extend(inputs.iter().map(String::as_str));
+            let r = run(&ours, &args, None);
+            let stderr = String::from_utf8_lossy(&r.stderr);
+            assert_eq!(r.status.code(), Some(1), "{args:?}: {stderr}");
+            assert!(
+                stderr.contains("same file as the input"),
+                "{args:?}: {stderr}"
+            );
+            assert!(r.stdout.is_empty(), "{args:?} printed");
+            assert_eq!(
+                std::fs::read(&input).unwrap(),
+                bytes,
+                "{args:?} changed the input"
+            );
+            assert_eq!(std::fs::read(&other).unwrap(), bytes, "{args:?}");
+        }
+    }
+    // The str table ignores -w: nothing is written, so nothing is refused.
+    let r = run(&ours, &["-w", &s(&input)], Some(&input));
+    assert!(r.status.success());
+    assert_eq!(std::fs::read(&input).unwrap(), bytes);
+}
