@@ -312,3 +312,61 @@ fn the_output_is_never_one_of_the_inputs() {
     assert!(r.status.success());
     assert_eq!(std::fs::read(&input).unwrap(), bytes);
 }
+
+/// `-w` never writes through a symlink (the library's `O_NOFOLLOW` rule): a link planted at
+/// the output's path is refused and what it points to is left alone. A new file is
+/// created 0600; an existing regular file is rewritten, as by the official tool; the
+/// names of sysprint's own descriptors still work.
+#[test]
+fn the_output_is_never_written_through_a_symlink() {
+    use std::os::unix::fs::PermissionsExt;
+    let Some(input) = common::reference("setuid/setuid.sf") else {
+        return;
+    };
+    let ours = sysprint_example();
+    let tmp = tempfile::tempdir().unwrap();
+    let victim = tmp.path().join("victim");
+    std::fs::write(&victim, b"precious").unwrap();
+    let out = tmp.path().join("out.json");
+    std::os::unix::fs::symlink(&victim, &out).unwrap();
+    let dangling = tmp.path().join("dangling.json");
+    std::os::unix::fs::symlink(tmp.path().join("nowhere"), &dangling).unwrap();
+    for o in [&out, &dangling] {
+        let r = run(
+            &ours,
+            &["-o", "json", "-w", o.to_str().unwrap()],
+            Some(&input),
+        );
+        let stderr = String::from_utf8_lossy(&r.stderr);
+        assert_eq!(r.status.code(), Some(1), "{stderr}");
+        assert!(stderr.contains("symlink"), "{stderr}");
+    }
+    assert_eq!(std::fs::read(&victim).unwrap(), b"precious");
+    assert!(!tmp.path().join("nowhere").exists());
+
+    let json = stdout_of(&ours, &["-o", "json"], Some(&input));
+    let fresh = tmp.path().join("fresh.json");
+    stdout_of(
+        &ours,
+        &["-o", "json", "-w", fresh.to_str().unwrap()],
+        Some(&input),
+    );
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&fresh), 0o600);
+    let written = std::fs::read(&fresh).unwrap();
+    assert!(written.starts_with(b"[") && written.len() > json.len() / 2);
+    // an existing file is rewritten (shorter content leaves nothing of the old behind)
+    let old = tmp.path().join("old.json");
+    std::fs::write(&old, vec![b'x'; written.len() * 2]).unwrap();
+    std::fs::set_permissions(&old, std::fs::Permissions::from_mode(0o644)).unwrap();
+    stdout_of(
+        &ours,
+        &["-o", "json", "-w", old.to_str().unwrap()],
+        Some(&input),
+    );
+    assert_eq!(std::fs::read(&old).unwrap(), written);
+    assert_eq!(mode(&old), 0o644, "an existing file keeps its mode");
+    // /dev/stdout is a symlink, but to sysprint's own output
+    let csv = stdout_of(&ours, &["-o", "csv", "-w", "/dev/stdout"], Some(&input));
+    assert!(csv.len() > 100, "csv to /dev/stdout");
+}

@@ -15,8 +15,12 @@
 //! * `-w FILE`: output file for json, flatjson (one JSON array) and csv; ignored by str.
 //!   As in the official tool, the file is rewritten for each input file, so with several
 //!   inputs it ends up holding the last one's records. Unlike the official tool, sysprint
-//!   refuses (before printing anything, status 1) an output that is one of its input
-//!   files, under any spelling, symlink or hard link.
+//!   refuses (before printing anything) an output that is one of its input files, under
+//!   any spelling, symlink or hard link, and never writes through a symlink at `FILE`
+//!   (`O_NOFOLLOW`, as the library's file sink): both are errors (status 1). The names of
+//!   its own descriptors (`/dev/stdout`, `/dev/stderr`, `/dev/fd/N`, `/proc/self/fd/N`)
+//!   are accepted. A new file is created with mode `0600` (records carry command lines);
+//!   an existing regular file keeps its mode and is rewritten.
 //! * `-c a,b,…`: the keys to print (`-l` lists them); unknown names print as `""` in
 //!   json/csv and are an error in str. `-A`: all keys (overrides `-c`). `-k` adds the pod
 //!   name to the default table columns; `-K` shows Kubernetes event columns instead.
@@ -113,8 +117,9 @@ struct Cli {
     /// Output format.
     #[arg(short = 'o', long = "output", value_enum, default_value = "str")]
     output: Output,
-    /// Output file path (json, flatjson, csv): rewritten if it exists; never one of the
-    /// input files.
+    /// Output file path (json, flatjson, csv): created 0600, or rewritten if it exists;
+    /// never one of the input files, never written through a symlink (/dev/stdout,
+    /// /dev/fd/N are accepted).
     #[arg(short = 'w', long = "file", value_name = "FILE")]
     file: Option<PathBuf>,
     /// Comma-separated list of SysFlow fields to print.
