@@ -182,7 +182,8 @@ pub struct SysFlowConfig {
     /// library creates are `0o700`. Output files are never written through a symlink.
     pub file_mode: u32,
     /// Replace an existing file at a single-file `file_path` (default false: an existing
-    /// file makes [`SysFlowDriver::new`](crate::SysFlowDriver::new) fail). Epoch-named
+    /// file makes [`SysFlowDriver::new`](crate::SysFlowDriver::new) fail with
+    /// [`SysFlowError::OutputExists`](crate::SysFlowError::OutputExists)). Epoch-named
     /// files never replace one; a taken name gets a `-1`, `-2`, ... suffix.
     pub file_overwrite: bool,
     /// Require the reader of `socket_path` to run as this uid (checked with

@@ -28,6 +28,17 @@ fn read(path: &Path) -> Vec<Record> {
     SfReader::open(path).unwrap().map(Result::unwrap).collect()
 }
 
+/// The records of a run's output; none when a failed run removed the file it created
+/// before writing any record (its previous content, if any, was removed by the run).
+fn read_after(path: &Path, result: &sysflow::Result<sysflow::RunSummary>) -> Vec<Record> {
+    if path.exists() {
+        read(path)
+    } else {
+        assert!(result.is_err(), "a successful run keeps its file");
+        Vec::new()
+    }
+}
+
 /// Events (not flows: those end differently when the capture stops early) of a run.
 fn events(recs: &[Record]) -> Vec<String> {
     recs.iter()
@@ -72,7 +83,7 @@ fn truncated_and_corrupted_captures_fail_cleanly() {
             }
             // Everything before the damage was delivered: the events are a prefix of the
             // full conversion's events.
-            let got = events(&read(&out));
+            let got = events(&read_after(&out, &result));
             assert!(got.len() <= full_events.len());
             assert_eq!(
                 got[..],
@@ -92,8 +103,8 @@ fn truncated_and_corrupted_captures_fail_cleanly() {
             let out = dir.path().join("flip.sf");
             // Any outcome but a panic or a hang is acceptable for flipped bytes; the output
             // must still be a valid SysFlow file.
-            let _ = SysFlowDriver::new(config(&flip, &out)).unwrap().run();
-            let _ = read(&out);
+            let result = SysFlowDriver::new(config(&flip, &out)).unwrap().run();
+            let _ = read_after(&out, &result);
         }
     }
     assert!(
@@ -120,6 +131,58 @@ fn not_a_capture_is_a_clear_error() {
         .run()
         .unwrap_err();
     assert_eq!(e.code(), ErrorCode::ErrorReadingFileSystem, "{e}");
+}
+
+/// A failed conversion removes the output file it created when no record went into it
+/// (no header-only `.sf` is left behind); a file it replaced, or one holding records, is
+/// kept.
+#[test]
+fn a_failed_conversion_leaves_no_empty_file_of_its_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let bogus = dir.path().join("bogus.scap");
+    std::fs::write(&bogus, b"this is not a capture file at all").unwrap();
+    let missing = dir.path().join("missing.scap");
+    for input in [&bogus, &missing] {
+        let out = dir.path().join("o.sf");
+        let c = SysFlowConfig {
+            file_overwrite: false,
+            ..config(input, &out)
+        };
+        let mut driver = SysFlowDriver::new(c).unwrap();
+        assert!(out.is_file(), "new() creates the output");
+        driver.run().unwrap_err();
+        assert!(
+            !out.exists(),
+            "{}: empty output left behind",
+            input.display()
+        );
+    }
+    // a file that was there before is not this run's to remove
+    let kept = dir.path().join("kept.sf");
+    std::fs::write(&kept, b"old").unwrap();
+    SysFlowDriver::new(config(&bogus, &kept))
+        .unwrap()
+        .run()
+        .unwrap_err();
+    assert!(kept.is_file(), "a replaced file is kept");
+    // a failure after records keeps them
+    let Some(scap) = common::reference("setuid/setuid.scap") else {
+        return;
+    };
+    let data = std::fs::read(&scap).unwrap();
+    let cut = dir.path().join("cut.scap");
+    // inside the last event block (the metadata blocks come first)
+    std::fs::write(&cut, &data[..data.len() - 20]).unwrap();
+    let out = dir.path().join("cut.sf");
+    let c = SysFlowConfig {
+        file_overwrite: false,
+        ..config(&cut, &out)
+    };
+    SysFlowDriver::new(c).unwrap().run().unwrap_err();
+    assert!(
+        read(&out).len() > 1,
+        "the records before the damage are kept"
+    );
 }
 
 #[test]

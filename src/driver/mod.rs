@@ -265,6 +265,11 @@ impl SysFlowDriver {
     /// Runs the capture: converts the whole scap file when `scap_input_path` is set,
     /// otherwise captures live until [`SysFlowDriver::exit`]. Blocks until done.
     ///
+    /// A run that fails removes the output file it created (in [`SysFlowDriver::new`] or
+    /// at its last rotation) if no record but the header went into it: a capture that is
+    /// no capture leaves no empty `.sf` behind. A file that existed before (replaced with
+    /// `file_overwrite`) is never removed, and neither is one holding records.
+    ///
     /// Can be called once per driver.
     pub fn run(&mut self) -> Result<RunSummary> {
         if self.ran {
@@ -289,6 +294,15 @@ impl SysFlowDriver {
             None => live::run(&self.config, &mut pipe, &mut self.outputs, &self.exit),
         };
         let finished = self.outputs.finish();
+        if (result.is_err() || finished.is_err())
+            && let Some(p) = self.outputs.remove_unused_file()
+        {
+            // a failed run leaves no empty file of its own behind
+            self.diag.debug(format_args!(
+                "{}: removed: the run failed before any record was written to it",
+                p.display()
+            ));
+        }
         let events = result?;
         finished?;
         let summary = RunSummary {
