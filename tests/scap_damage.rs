@@ -218,3 +218,122 @@ fn a_clone_naming_its_caller_as_child_is_counted_and_skipped() {
         "no process made of it: {recs:?}"
     );
 }
+
+/// Rewrites the event type of chosen events of a capture: `(n, type)` gives the `n`th
+/// event (from 0) the type `type`. The type field sits at a fixed place in an event
+/// block: block type and length (8 bytes), cpu (2), flags (4, in flag-carrying blocks),
+/// then the event header `ts` (8), `tid` (8), `len` (4), `type` (2).
+fn with_event_types(scap: &Path, changes: &[(usize, u16)]) -> Vec<u8> {
+    use sysflow::source::scap::ScapReader;
+    let mut data = std::fs::read(scap).unwrap();
+    let mut r = ScapReader::open(scap).unwrap();
+    assert!(!r.is_gzip(), "{}: a plain capture", scap.display());
+    let mut n = 0;
+    while let Some(ev) = r.next_event().unwrap() {
+        if let Some(&(_, ty)) = changes.iter().find(|(i, _)| *i == n) {
+            let at = ev.file_offset as usize + 8 + 2 + if ev.flags.is_some() { 4 } else { 0 };
+            // the header is where it is said to be
+            assert_eq!(data[at..at + 8], ev.ts.to_le_bytes());
+            assert_eq!(data[at + 8..at + 16], ev.tid.to_le_bytes());
+            assert_eq!(data[at + 20..at + 22], ev.event_type.to_le_bytes());
+            data[at + 20..at + 22].copy_from_slice(&ty.to_le_bytes());
+        }
+        n += 1;
+    }
+    data
+}
+
+/// The `n`s of `count` exit events whose type can be rewritten without changing how
+/// their parameters are laid out (not a large-payload type), spread over the capture.
+fn plain_exit_events(scap: &Path, count: usize) -> Vec<usize> {
+    use sysflow::source::scap::{ScapReader, is_large_payload};
+    let mut r = ScapReader::open(scap).unwrap();
+    let mut all = Vec::new();
+    let mut n = 0;
+    while let Some(ev) = r.next_event().unwrap() {
+        let t = ev.event_type;
+        if t % 2 == 1 && !is_large_payload(t) && sysflow::filter::event_name(t).is_some() {
+            all.push(n);
+        }
+        n += 1;
+    }
+    assert!(all.len() >= count);
+    (0..count)
+        .map(|k| all[all.len() * (2 * k + 1) / (2 * count)])
+        .collect()
+}
+
+/// An event whose type the scap event table does not name (past its end, or an unused
+/// slot) is no silent loss: it counts in `invalid_events` — `RunSummary`, the C stats and
+/// the file's `sysflow.losses` header — once per event.
+#[test]
+fn events_of_unknown_types_are_counted() {
+    use sysflow::export::FileLosses;
+    let Some(scap) = common::reference("setuid/setuid.scap") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let convert = |input: &Path, name: &str| {
+        let out = dir.path().join(name);
+        let s = SysFlowDriver::new(config(input, &out))
+            .unwrap()
+            .run()
+            .unwrap();
+        let l = FileLosses::of_file(&out).unwrap().unwrap();
+        (s, l)
+    };
+    let (s, l) = convert(&scap, "orig.sf");
+    assert_eq!((s.invalid_events, l.get("invalid_events")), (0, 0));
+
+    // one past the table's end, one far past it, one unused slot (17: PPME_PROCEXIT_X, NA)
+    let at = plain_exit_events(&scap, 3);
+    let types = [430u16, 0xfffe, 17];
+    assert!(
+        types
+            .iter()
+            .all(|&t| sysflow::filter::event_name(t).is_none())
+    );
+    let changes: Vec<(usize, u16)> = at.iter().copied().zip(types).collect();
+    let bad = dir.path().join("unknown.scap");
+    std::fs::write(&bad, with_event_types(&scap, &changes)).unwrap();
+    let (s, l) = convert(&bad, "unknown.sf");
+    assert_eq!(s.invalid_events, 3, "{s:?}");
+    assert!(s.losses().contains(&("invalid_events", 3)));
+    assert_eq!(l.get("invalid_events"), 3, "{l:?}");
+    assert_eq!(
+        s.events,
+        convert(&scap, "again.sf").0.events,
+        "no event lost"
+    );
+
+    // the C API's stats say the same
+    let c_out = std::ffi::CString::new(dir.path().join("c.sf").to_str().unwrap()).unwrap();
+    let c_in = std::ffi::CString::new(bad.to_str().unwrap()).unwrap();
+    use sysflow::ffi::*;
+    let mut cfg = std::mem::MaybeUninit::<sysflow_config>::uninit();
+    // SAFETY: `cfg` has room for a whole `sysflow_config`, which init fills.
+    let st = unsafe {
+        sysflow_config_init_sized(cfg.as_mut_ptr(), std::mem::size_of::<sysflow_config>())
+    };
+    assert_eq!(st, sysflow_status::OK);
+    // SAFETY: initialised just above.
+    let mut cfg = unsafe { cfg.assume_init() };
+    cfg.scap_input_path = c_in.as_ptr();
+    cfg.file_path = c_out.as_ptr();
+    cfg.env_overrides = false;
+    let mut driver = std::ptr::null_mut();
+    // SAFETY: an initialised config whose strings outlive the call; `driver` is writable.
+    let st = unsafe { sysflow_driver_new(&cfg, &mut driver) };
+    assert_eq!(st, sysflow_status::OK);
+    // SAFETY: a live driver from sysflow_driver_new.
+    assert_eq!(unsafe { sysflow_driver_run(driver) }, sysflow_status::OK);
+    // SAFETY: all-zero is a valid `sysflow_stats` (plain integers).
+    let mut stats: sysflow_stats = unsafe { std::mem::zeroed() };
+    stats.struct_size = std::mem::size_of::<sysflow_stats>();
+    // SAFETY: a live driver; `stats` is a whole, writable `sysflow_stats`.
+    let st = unsafe { sysflow_driver_stats(driver, &mut stats) };
+    assert_eq!(st, sysflow_status::OK);
+    // SAFETY: a live driver, freed once.
+    unsafe { sysflow_driver_free(driver) };
+    assert_eq!(stats.invalid_events, 3);
+}

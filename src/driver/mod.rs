@@ -70,8 +70,10 @@ pub struct RunSummary {
     /// reference does. Counted once per (thread, fd, endpoints) until its close.
     pub omitted_ipv6_flows: u64,
     /// Events skipped as damaged input: they state a relation that cannot be (a clone
-    /// whose child is its own caller, parent or group leader). Never applied, never a
-    /// panic.
+    /// whose child is its own caller, parent or group leader), never applied, never a
+    /// panic; and, in a capture, events of an unknown type (a number the scap event
+    /// table of falcosecurity/libs 0.18.1 does not name: past its end, or an unused
+    /// slot), of which only the thread and time are used.
     pub invalid_events: u64,
     /// Events left out by a configured filter: `falco_filter` (events it does not
     /// match), `filter_containers` (events of host processes) and, in a conversion,
