@@ -337,3 +337,24 @@ fn events_of_unknown_types_are_counted() {
     unsafe { sysflow_driver_free(driver) };
     assert_eq!(stats.invalid_events, 3);
 }
+
+/// A concatenated capture starts a new state at each section; the invalid events counted
+/// in earlier sections still count.
+#[test]
+fn invalid_events_of_every_section_count() {
+    let case = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/cases/clone_res_is_caller.scap");
+    if !case.exists() {
+        common::skip(&format!("{} not found", case.display()));
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let twice = dir.path().join("twice.scap");
+    let data = std::fs::read(&case).unwrap();
+    std::fs::write(&twice, [data.as_slice(), data.as_slice()].concat()).unwrap();
+    let summary = SysFlowDriver::new(config(&twice, &dir.path().join("o.sf")))
+        .unwrap()
+        .run()
+        .unwrap();
+    assert_eq!(summary.invalid_events, 2);
+}
