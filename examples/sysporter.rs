@@ -16,7 +16,7 @@
 use clap::Parser;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use sysflow::{CollectionMode, SysFlowConfig, SysFlowDriver};
+use sysflow::{CollectionMode, SysFlowConfig, SysFlowDriver, SysFlowError};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -89,6 +89,20 @@ fn octal(s: &str) -> Result<u32, String> {
 fn fail(msg: impl std::fmt::Display) -> ExitCode {
     eprintln!("sysporter: {msg}");
     ExitCode::FAILURE
+}
+
+/// A library error as this command line says it: its options rather than the
+/// configuration fields they set (`--overwrite`, not `file_overwrite`).
+fn describe(e: &SysFlowError) -> String {
+    match e {
+        SysFlowError::OutputExists { path, .. } => format!(
+            "cannot create output file {}: it exists (add --overwrite to replace it) \
+             (error code {:?})",
+            path.display(),
+            e.code()
+        ),
+        e => format!("{e} (error code {:?})", e.code()),
+    }
 }
 
 fn main() -> ExitCode {
@@ -172,7 +186,7 @@ fn main() -> ExitCode {
 
     let mut driver = match SysFlowDriver::new(config) {
         Ok(d) => d,
-        Err(e) => return fail(format!("{e} (error code {:?})", e.code())),
+        Err(e) => return fail(describe(&e)),
     };
     // SIGINT and SIGTERM stop the capture cleanly (open flows are flushed).
     let flag = driver.exit_handle().flag();
@@ -196,6 +210,6 @@ fn main() -> ExitCode {
             }
             ExitCode::SUCCESS
         }
-        Err(e) => fail(format!("{e} (error code {:?})", e.code())),
+        Err(e) => fail(describe(&e)),
     }
 }

@@ -1434,7 +1434,8 @@ typedef struct sysflow_stats {
     uint64_t metadata_queue_full;
     /**
      * Events skipped as damaged input (a relation that cannot be, such as a clone whose
-     * child is its own caller).
+     * child is its own caller), and capture events of a type the scap event table does
+     * not name.
      */
     uint64_t invalid_events;
     /**

@@ -139,6 +139,8 @@ pub struct SysFlowConfig {
     /// namespaces, replication controllers, replica sets, daemon sets, deployments and
     /// events: Pod records gain the services that select them, the API's labels and node
     /// selector, and every change is a K8sEvent record. Needs the `k8s` feature (default).
+    /// A URL without a host, or with a port that is not a number from 1 to 65535, is
+    /// refused by `new()` (the client would otherwise retry it for ever).
     pub k8s_api_url: Option<String>,
     /// `k8sAPICert` (env `SF_K8S_API_CERT`): the file holding the API server's bearer
     /// token, as the reference deployments use it (the service account's `token`); the
@@ -182,7 +184,8 @@ pub struct SysFlowConfig {
     /// library creates are `0o700`. Output files are never written through a symlink.
     pub file_mode: u32,
     /// Replace an existing file at a single-file `file_path` (default false: an existing
-    /// file makes [`SysFlowDriver::new`](crate::SysFlowDriver::new) fail). Epoch-named
+    /// file makes [`SysFlowDriver::new`](crate::SysFlowDriver::new) fail with
+    /// [`SysFlowError::OutputExists`](crate::SysFlowError::OutputExists)). Epoch-named
     /// files never replace one; a taken name gets a `-1`, `-2`, ... suffix.
     pub file_overwrite: bool,
     /// Require the reader of `socket_path` to run as this uid (checked with
@@ -273,6 +276,16 @@ impl fmt::Debug for SysFlowConfig {
 /// The longest `cri_timeout` accepted: one call to a runtime that takes longer is a hung
 /// runtime.
 pub const MAX_CRI_TIMEOUT: Duration = Duration::from_secs(3600);
+
+/// The port of a URL authority (`user@host:port`, `[v6]:port`) as written, if it has one.
+fn url_port(authority: &str) -> Option<&str> {
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let after_host = match host_port.rfind(']') {
+        Some(end) => &host_port[end + 1..],
+        None => host_port,
+    };
+    after_host.rsplit_once(':').map(|(_, port)| port)
+}
 
 /// `path` (absolute, such as `/proc`) on the host whose root file system is mounted at
 /// `host_root` (`HOST_ROOT`); an empty `host_root` is `/`.
@@ -394,6 +407,16 @@ impl SysFlowConfig {
             let uri: std::result::Result<hyper::Uri, _> = url.parse();
             match uri {
                 Ok(u) if matches!(u.scheme_str(), Some("http" | "https")) && u.host().is_some() => {
+                    // The URI parser keeps a port it cannot use (`:99999`) without a word,
+                    // and the client would then retry for ever.
+                    if let Some(port) = u.authority().and_then(|a| url_port(a.as_str()))
+                        && !port.parse::<u16>().is_ok_and(|p| p != 0)
+                    {
+                        return bad(format!(
+                            "k8s_api_url (SF_K8S_API_URL) {url:?}: port {port:?} is not a TCP \
+                             port number (1 to 65535)"
+                        ));
+                    }
                 }
                 _ => {
                     return bad(format!(
@@ -562,6 +585,48 @@ mod tests {
         assert!(c.drop_mode);
         assert_eq!(c.file_read_mode, FileReadMode::NoNoisyReads);
         assert!(!c.enable_stats);
+    }
+
+    #[test]
+    fn k8s_api_urls_with_unusable_ports_are_refused() {
+        let live = |url: &str| SysFlowConfig {
+            file_path: Some("/tmp/x".into()),
+            k8s_api_url: Some(url.into()),
+            ..Default::default()
+        };
+        for url in [
+            "https://127.0.0.1:99999",
+            "https://127.0.0.1:65536",
+            "https://127.0.0.1:0",
+            "https://kubernetes.default.svc:https",
+            "https://k8s:6443x/api",
+            "http://[::1]:70000",
+            "https://user@k8s:99999",
+        ] {
+            let e = live(url).validate().unwrap_err();
+            assert!(matches!(e, SysFlowError::InvalidConfig(_)), "{url}: {e:?}");
+            let e = e.to_string();
+            assert!(
+                e.contains("k8s_api_url") && e.contains("port"),
+                "{url}: {e}"
+            );
+        }
+        for url in [
+            "https://127.0.0.1:6443",
+            "https://kubernetes.default.svc",
+            "http://[::1]:8080",
+            "http://[::1]",
+            "https://user@k8s:443/",
+        ] {
+            live(url)
+                .validate()
+                .unwrap_or_else(|e| panic!("{url}: {e}"));
+        }
+        // the environment override is checked the same way
+        let mut c = live("https://127.0.0.1:6443");
+        c.apply_env_from(env(&[("SF_K8S_API_URL", "https://127.0.0.1:99999")]));
+        let e = c.validate().unwrap_err().to_string();
+        assert!(e.contains("SF_K8S_API_URL") && e.contains("99999"), "{e}");
     }
 
     #[test]

@@ -92,6 +92,19 @@ pub enum SysFlowError {
     /// column where. Its code is [`ErrorCode::LibsError`], as the reference's.
     #[error("falco_filter: {0}")]
     Filter(#[from] crate::filter::FilterError),
+    /// A single output file (`file_path`) already exists and `file_overwrite` is not set.
+    /// Its code is [`ErrorCode::Io`]. A command line may say this with its own option's
+    /// name (`sysporter` names `--overwrite`).
+    #[error(
+        "cannot create output file {}: it exists (set file_overwrite to replace it)",
+        path.display()
+    )]
+    OutputExists {
+        /// The output file.
+        path: PathBuf,
+        /// The underlying error (`EEXIST`).
+        source: io::Error,
+    },
     /// An I/O operation failed.
     #[error("{context}: {source}")]
     Io {
@@ -118,7 +131,7 @@ impl SysFlowError {
             SysFlowError::ProcResourceNotFound(_) => ErrorCode::ProcResourceNotFound,
             SysFlowError::OperationNotSupported(_) => ErrorCode::OperationNotSupported,
             SysFlowError::InvalidConfig(_) => ErrorCode::InvalidConfig,
-            SysFlowError::Io { .. } => ErrorCode::Io,
+            SysFlowError::Io { .. } | SysFlowError::OutputExists { .. } => ErrorCode::Io,
         }
     }
 

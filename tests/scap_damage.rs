@@ -28,6 +28,17 @@ fn read(path: &Path) -> Vec<Record> {
     SfReader::open(path).unwrap().map(Result::unwrap).collect()
 }
 
+/// The records of a run's output; none when a failed run removed the file it created
+/// before writing any record (its previous content, if any, was removed by the run).
+fn read_after(path: &Path, result: &sysflow::Result<sysflow::RunSummary>) -> Vec<Record> {
+    if path.exists() {
+        read(path)
+    } else {
+        assert!(result.is_err(), "a successful run keeps its file");
+        Vec::new()
+    }
+}
+
 /// Events (not flows: those end differently when the capture stops early) of a run.
 fn events(recs: &[Record]) -> Vec<String> {
     recs.iter()
@@ -72,7 +83,7 @@ fn truncated_and_corrupted_captures_fail_cleanly() {
             }
             // Everything before the damage was delivered: the events are a prefix of the
             // full conversion's events.
-            let got = events(&read(&out));
+            let got = events(&read_after(&out, &result));
             assert!(got.len() <= full_events.len());
             assert_eq!(
                 got[..],
@@ -92,8 +103,8 @@ fn truncated_and_corrupted_captures_fail_cleanly() {
             let out = dir.path().join("flip.sf");
             // Any outcome but a panic or a hang is acceptable for flipped bytes; the output
             // must still be a valid SysFlow file.
-            let _ = SysFlowDriver::new(config(&flip, &out)).unwrap().run();
-            let _ = read(&out);
+            let result = SysFlowDriver::new(config(&flip, &out)).unwrap().run();
+            let _ = read_after(&out, &result);
         }
     }
     assert!(
@@ -120,6 +131,58 @@ fn not_a_capture_is_a_clear_error() {
         .run()
         .unwrap_err();
     assert_eq!(e.code(), ErrorCode::ErrorReadingFileSystem, "{e}");
+}
+
+/// A failed conversion removes the output file it created when no record went into it
+/// (no header-only `.sf` is left behind); a file it replaced, or one holding records, is
+/// kept.
+#[test]
+fn a_failed_conversion_leaves_no_empty_file_of_its_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let bogus = dir.path().join("bogus.scap");
+    std::fs::write(&bogus, b"this is not a capture file at all").unwrap();
+    let missing = dir.path().join("missing.scap");
+    for input in [&bogus, &missing] {
+        let out = dir.path().join("o.sf");
+        let c = SysFlowConfig {
+            file_overwrite: false,
+            ..config(input, &out)
+        };
+        let mut driver = SysFlowDriver::new(c).unwrap();
+        assert!(out.is_file(), "new() creates the output");
+        driver.run().unwrap_err();
+        assert!(
+            !out.exists(),
+            "{}: empty output left behind",
+            input.display()
+        );
+    }
+    // a file that was there before is not this run's to remove
+    let kept = dir.path().join("kept.sf");
+    std::fs::write(&kept, b"old").unwrap();
+    SysFlowDriver::new(config(&bogus, &kept))
+        .unwrap()
+        .run()
+        .unwrap_err();
+    assert!(kept.is_file(), "a replaced file is kept");
+    // a failure after records keeps them
+    let Some(scap) = common::reference("setuid/setuid.scap") else {
+        return;
+    };
+    let data = std::fs::read(&scap).unwrap();
+    let cut = dir.path().join("cut.scap");
+    // inside the last event block (the metadata blocks come first)
+    std::fs::write(&cut, &data[..data.len() - 20]).unwrap();
+    let out = dir.path().join("cut.sf");
+    let c = SysFlowConfig {
+        file_overwrite: false,
+        ..config(&cut, &out)
+    };
+    SysFlowDriver::new(c).unwrap().run().unwrap_err();
+    assert!(
+        read(&out).len() > 1,
+        "the records before the damage are kept"
+    );
 }
 
 #[test]
@@ -154,4 +217,144 @@ fn a_clone_naming_its_caller_as_child_is_counted_and_skipped() {
         !recs.iter().any(|r| matches!(r, Record::Process(_))),
         "no process made of it: {recs:?}"
     );
+}
+
+/// Rewrites the event type of chosen events of a capture: `(n, type)` gives the `n`th
+/// event (from 0) the type `type`. The type field sits at a fixed place in an event
+/// block: block type and length (8 bytes), cpu (2), flags (4, in flag-carrying blocks),
+/// then the event header `ts` (8), `tid` (8), `len` (4), `type` (2).
+fn with_event_types(scap: &Path, changes: &[(usize, u16)]) -> Vec<u8> {
+    use sysflow::source::scap::ScapReader;
+    let mut data = std::fs::read(scap).unwrap();
+    let mut r = ScapReader::open(scap).unwrap();
+    assert!(!r.is_gzip(), "{}: a plain capture", scap.display());
+    let mut n = 0;
+    while let Some(ev) = r.next_event().unwrap() {
+        if let Some(&(_, ty)) = changes.iter().find(|(i, _)| *i == n) {
+            let at = ev.file_offset as usize + 8 + 2 + if ev.flags.is_some() { 4 } else { 0 };
+            // the header is where it is said to be
+            assert_eq!(data[at..at + 8], ev.ts.to_le_bytes());
+            assert_eq!(data[at + 8..at + 16], ev.tid.to_le_bytes());
+            assert_eq!(data[at + 20..at + 22], ev.event_type.to_le_bytes());
+            data[at + 20..at + 22].copy_from_slice(&ty.to_le_bytes());
+        }
+        n += 1;
+    }
+    data
+}
+
+/// The `n`s of `count` exit events whose type can be rewritten without changing how
+/// their parameters are laid out (not a large-payload type), spread over the capture.
+fn plain_exit_events(scap: &Path, count: usize) -> Vec<usize> {
+    use sysflow::source::scap::{ScapReader, is_large_payload};
+    let mut r = ScapReader::open(scap).unwrap();
+    let mut all = Vec::new();
+    let mut n = 0;
+    while let Some(ev) = r.next_event().unwrap() {
+        let t = ev.event_type;
+        if t % 2 == 1 && !is_large_payload(t) && sysflow::filter::event_name(t).is_some() {
+            all.push(n);
+        }
+        n += 1;
+    }
+    assert!(all.len() >= count);
+    (0..count)
+        .map(|k| all[all.len() * (2 * k + 1) / (2 * count)])
+        .collect()
+}
+
+/// An event whose type the scap event table does not name (past its end, or an unused
+/// slot) is no silent loss: it counts in `invalid_events` — `RunSummary`, the C stats and
+/// the file's `sysflow.losses` header — once per event.
+#[test]
+fn events_of_unknown_types_are_counted() {
+    use sysflow::export::FileLosses;
+    let Some(scap) = common::reference("setuid/setuid.scap") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let convert = |input: &Path, name: &str| {
+        let out = dir.path().join(name);
+        let s = SysFlowDriver::new(config(input, &out))
+            .unwrap()
+            .run()
+            .unwrap();
+        let l = FileLosses::of_file(&out).unwrap().unwrap();
+        (s, l)
+    };
+    let (s, l) = convert(&scap, "orig.sf");
+    assert_eq!((s.invalid_events, l.get("invalid_events")), (0, 0));
+
+    // one past the table's end, one far past it, one unused slot (17: PPME_PROCEXIT_X, NA)
+    let at = plain_exit_events(&scap, 3);
+    let types = [430u16, 0xfffe, 17];
+    assert!(
+        types
+            .iter()
+            .all(|&t| sysflow::filter::event_name(t).is_none())
+    );
+    let changes: Vec<(usize, u16)> = at.iter().copied().zip(types).collect();
+    let bad = dir.path().join("unknown.scap");
+    std::fs::write(&bad, with_event_types(&scap, &changes)).unwrap();
+    let (s, l) = convert(&bad, "unknown.sf");
+    assert_eq!(s.invalid_events, 3, "{s:?}");
+    assert!(s.losses().contains(&("invalid_events", 3)));
+    assert_eq!(l.get("invalid_events"), 3, "{l:?}");
+    assert_eq!(
+        s.events,
+        convert(&scap, "again.sf").0.events,
+        "no event lost"
+    );
+
+    // the C API's stats say the same
+    let c_out = std::ffi::CString::new(dir.path().join("c.sf").to_str().unwrap()).unwrap();
+    let c_in = std::ffi::CString::new(bad.to_str().unwrap()).unwrap();
+    use sysflow::ffi::*;
+    let mut cfg = std::mem::MaybeUninit::<sysflow_config>::uninit();
+    // SAFETY: `cfg` has room for a whole `sysflow_config`, which init fills.
+    let st = unsafe {
+        sysflow_config_init_sized(cfg.as_mut_ptr(), std::mem::size_of::<sysflow_config>())
+    };
+    assert_eq!(st, sysflow_status::OK);
+    // SAFETY: initialised just above.
+    let mut cfg = unsafe { cfg.assume_init() };
+    cfg.scap_input_path = c_in.as_ptr();
+    cfg.file_path = c_out.as_ptr();
+    cfg.env_overrides = false;
+    let mut driver = std::ptr::null_mut();
+    // SAFETY: an initialised config whose strings outlive the call; `driver` is writable.
+    let st = unsafe { sysflow_driver_new(&cfg, &mut driver) };
+    assert_eq!(st, sysflow_status::OK);
+    // SAFETY: a live driver from sysflow_driver_new.
+    assert_eq!(unsafe { sysflow_driver_run(driver) }, sysflow_status::OK);
+    // SAFETY: all-zero is a valid `sysflow_stats` (plain integers).
+    let mut stats: sysflow_stats = unsafe { std::mem::zeroed() };
+    stats.struct_size = std::mem::size_of::<sysflow_stats>();
+    // SAFETY: a live driver; `stats` is a whole, writable `sysflow_stats`.
+    let st = unsafe { sysflow_driver_stats(driver, &mut stats) };
+    assert_eq!(st, sysflow_status::OK);
+    // SAFETY: a live driver, freed once.
+    unsafe { sysflow_driver_free(driver) };
+    assert_eq!(stats.invalid_events, 3);
+}
+
+/// A concatenated capture starts a new state at each section; the invalid events counted
+/// in earlier sections still count.
+#[test]
+fn invalid_events_of_every_section_count() {
+    let case = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/cases/clone_res_is_caller.scap");
+    if !case.exists() {
+        common::skip(&format!("{} not found", case.display()));
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let twice = dir.path().join("twice.scap");
+    let data = std::fs::read(&case).unwrap();
+    std::fs::write(&twice, [data.as_slice(), data.as_slice()].concat()).unwrap();
+    let summary = SysFlowDriver::new(config(&twice, &dir.path().join("o.sf")))
+        .unwrap()
+        .run()
+        .unwrap();
+    assert_eq!(summary.invalid_events, 2);
 }

@@ -2,9 +2,8 @@
 //! 0.6.1, in the project's `.venv`): for every `.sf` of the reference corpus, `-o json`,
 //! `-o csv` and the default `-o str` table must be byte-identical, and so must `-l`.
 //!
-//! Only a plain `cargo test` builds example binaries (`--test sysprint` does not, and
-//! `--all-targets` builds examples only as unit-test harnesses), so the test runs
-//! `cargo build --example sysprint` itself, with its own profile and target directory.
+//! Only a plain `cargo test` builds example binaries, so the test runs
+//! `cargo build --example sysprint` itself ([`common::example`]).
 //! Without the official tool or the corpus the comparisons are skipped (a failure with
 //! `SYSFLOW_REQUIRE_ALL=1`).
 //!
@@ -20,48 +19,11 @@ mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::{Mutex, OnceLock};
+use std::sync::Mutex;
 
-/// The example binary, built with this test's profile into this test's target directory
-/// (`target/<profile>/examples/sysprint`). `cargo build` is a no-op when it is up to
-/// date; cargo releases its build lock before it runs tests, so this works from within
-/// `cargo test`.
+/// The example binary (see [`common::example`]).
 fn sysprint_example() -> PathBuf {
-    static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    BUILT
-        .get_or_init(|| {
-            let exe = std::env::current_exe().expect("test binary path");
-            // target/<profile>/deps/sysprint-<hash>
-            let profile_dir = exe
-                .parent()
-                .and_then(Path::parent)
-                .expect("target/<profile>");
-            let target_dir = profile_dir.parent().expect("target directory");
-            let mut cmd = Command::new(env!("CARGO"));
-            cmd.args(["build", "--quiet", "--example", "sysprint", "--target-dir"])
-                .arg(target_dir)
-                .current_dir(env!("CARGO_MANIFEST_DIR"));
-            match profile_dir.file_name().and_then(|n| n.to_str()) {
-                Some("debug") => {}
-                Some("release") => {
-                    cmd.arg("--release");
-                }
-                Some(other) => {
-                    cmd.args(["--profile", other]);
-                }
-                None => panic!("unexpected test binary location {}", exe.display()),
-            }
-            let out = cmd.output().expect("run cargo build --example sysprint");
-            assert!(
-                out.status.success(),
-                "cargo build --example sysprint failed:\n{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            let bin = profile_dir.join("examples").join("sysprint");
-            assert!(bin.is_file(), "{} missing after cargo build", bin.display());
-            bin
-        })
-        .clone()
+    common::example("sysprint")
 }
 
 /// Runs a tool with no terminal attached (80-column tables).
@@ -291,4 +253,120 @@ fn unsupported_and_invalid_invocations_fail_clearly() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/x.sf"));
     assert_eq!(out.stdout, stdout_of(&ours, &["-o", "json"], Some(&file)));
+}
+
+/// `-w` never names an input: the same path, another spelling, a symlink, a hard link, a
+/// file of an input directory, or an input given after another one. Refused before
+/// anything is printed; the input is left as it was.
+#[test]
+fn the_output_is_never_one_of_the_inputs() {
+    let Some(original) = common::reference("setuid/setuid.sf") else {
+        return;
+    };
+    let ours = sysprint_example();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("traces");
+    std::fs::create_dir(&dir).unwrap();
+    let input = dir.join("in1.sf");
+    std::fs::copy(&original, &input).unwrap();
+    let other = tmp.path().join("other2.sf");
+    std::fs::copy(&original, &other).unwrap();
+    let link = tmp.path().join("link.sf");
+    std::os::unix::fs::symlink(&input, &link).unwrap();
+    let hard = tmp.path().join("hard.sf");
+    std::fs::hard_link(&input, &hard).unwrap();
+    let bytes = std::fs::read(&original).unwrap();
+    let s = |p: &Path| p.to_str().unwrap().to_owned();
+    let respelled = s(&tmp.path().join("traces/../traces/./in1.sf"));
+    let cases: Vec<(String, Vec<String>)> = vec![
+        (s(&input), vec![s(&input)]),
+        (respelled, vec![s(&input)]),
+        (s(&link), vec![s(&input)]),
+        (s(&input), vec![s(&link)]),
+        (s(&hard), vec![s(&input)]),
+        (s(&input), vec![s(&dir)]),
+        (s(&input), vec![s(&other), s(&input)]),
+    ];
+    for format in ["json", "flatjson", "csv"] {
+        for (out, inputs) in &cases {
+            let mut args = vec!["-o", format, "-w", out.as_str()];
+            args.extend(inputs.iter().map(String::as_str));
+            let r = run(&ours, &args, None);
+            let stderr = String::from_utf8_lossy(&r.stderr);
+            assert_eq!(r.status.code(), Some(1), "{args:?}: {stderr}");
+            assert!(
+                stderr.contains("same file as the input"),
+                "{args:?}: {stderr}"
+            );
+            assert!(r.stdout.is_empty(), "{args:?} printed");
+            assert_eq!(
+                std::fs::read(&input).unwrap(),
+                bytes,
+                "{args:?} changed the input"
+            );
+            assert_eq!(std::fs::read(&other).unwrap(), bytes, "{args:?}");
+        }
+    }
+    // The str table ignores -w: nothing is written, so nothing is refused.
+    let r = run(&ours, &["-w", &s(&input)], Some(&input));
+    assert!(r.status.success());
+    assert_eq!(std::fs::read(&input).unwrap(), bytes);
+}
+
+/// `-w` never writes through a symlink (the library's `O_NOFOLLOW` rule): a link planted at
+/// the output's path is refused and what it points to is left alone. A new file is
+/// created 0600; an existing regular file is rewritten, as by the official tool; the
+/// names of sysprint's own descriptors still work.
+#[test]
+fn the_output_is_never_written_through_a_symlink() {
+    use std::os::unix::fs::PermissionsExt;
+    let Some(input) = common::reference("setuid/setuid.sf") else {
+        return;
+    };
+    let ours = sysprint_example();
+    let tmp = tempfile::tempdir().unwrap();
+    let victim = tmp.path().join("victim");
+    std::fs::write(&victim, b"precious").unwrap();
+    let out = tmp.path().join("out.json");
+    std::os::unix::fs::symlink(&victim, &out).unwrap();
+    let dangling = tmp.path().join("dangling.json");
+    std::os::unix::fs::symlink(tmp.path().join("nowhere"), &dangling).unwrap();
+    for o in [&out, &dangling] {
+        let r = run(
+            &ours,
+            &["-o", "json", "-w", o.to_str().unwrap()],
+            Some(&input),
+        );
+        let stderr = String::from_utf8_lossy(&r.stderr);
+        assert_eq!(r.status.code(), Some(1), "{stderr}");
+        assert!(stderr.contains("symlink"), "{stderr}");
+    }
+    assert_eq!(std::fs::read(&victim).unwrap(), b"precious");
+    assert!(!tmp.path().join("nowhere").exists());
+
+    let json = stdout_of(&ours, &["-o", "json"], Some(&input));
+    let fresh = tmp.path().join("fresh.json");
+    stdout_of(
+        &ours,
+        &["-o", "json", "-w", fresh.to_str().unwrap()],
+        Some(&input),
+    );
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&fresh), 0o600);
+    let written = std::fs::read(&fresh).unwrap();
+    assert!(written.starts_with(b"[") && written.len() > json.len() / 2);
+    // an existing file is rewritten (shorter content leaves nothing of the old behind)
+    let old = tmp.path().join("old.json");
+    std::fs::write(&old, vec![b'x'; written.len() * 2]).unwrap();
+    std::fs::set_permissions(&old, std::fs::Permissions::from_mode(0o644)).unwrap();
+    stdout_of(
+        &ours,
+        &["-o", "json", "-w", old.to_str().unwrap()],
+        Some(&input),
+    );
+    assert_eq!(std::fs::read(&old).unwrap(), written);
+    assert_eq!(mode(&old), 0o644, "an existing file keeps its mode");
+    // /dev/stdout is a symlink, but to sysprint's own output
+    let csv = stdout_of(&ours, &["-o", "csv", "-w", "/dev/stdout"], Some(&input));
+    assert!(csv.len() > 100, "csv to /dev/stdout");
 }

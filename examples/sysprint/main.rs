@@ -14,7 +14,13 @@
 //!   per line; `-o flatjson`: the same with dotted keys; `-o csv` (needs `-w`).
 //! * `-w FILE`: output file for json, flatjson (one JSON array) and csv; ignored by str.
 //!   As in the official tool, the file is rewritten for each input file, so with several
-//!   inputs it ends up holding the last one's records.
+//!   inputs it ends up holding the last one's records. Unlike the official tool, sysprint
+//!   refuses (before printing anything) an output that is one of its input files, under
+//!   any spelling, symlink or hard link, and never writes through a symlink at `FILE`
+//!   (`O_NOFOLLOW`, as the library's file sink): both are errors (status 1). The names of
+//!   its own descriptors (`/dev/stdout`, `/dev/stderr`, `/dev/fd/N`, `/proc/self/fd/N`)
+//!   are accepted. A new file is created with mode `0600` (records carry command lines);
+//!   an existing regular file keeps its mode and is rewritten.
 //! * `-c a,b,…`: the keys to print (`-l` lists them); unknown names print as `""` in
 //!   json/csv and are an error in str. `-A`: all keys (overrides `-c`). `-k` adds the pod
 //!   name to the default table columns; `-K` shows Kubernetes event columns instead.
@@ -59,6 +65,7 @@ mod format_csv;
 mod format_json;
 mod format_str;
 mod inputs;
+mod output;
 mod time;
 
 use clap::{Parser, ValueEnum};
@@ -68,6 +75,7 @@ use format_csv::CsvFormat;
 use format_json::JsonFormat;
 use format_str::{StrFormat, TableSpec};
 use inputs::InputError;
+use output::Inputs;
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -109,7 +117,9 @@ struct Cli {
     /// Output format.
     #[arg(short = 'o', long = "output", value_enum, default_value = "str")]
     output: Output,
-    /// Output file path (json, flatjson, csv).
+    /// Output file path (json, flatjson, csv): created 0600, or rewritten if it exists;
+    /// never one of the input files, never written through a symlink (/dev/stdout,
+    /// /dev/fd/N are accepted).
     #[arg(short = 'w', long = "file", value_name = "FILE")]
     file: Option<PathBuf>,
     /// Comma-separated list of SysFlow fields to print.
@@ -222,6 +232,8 @@ enum Format {
 struct Printer {
     format: Format,
     dest: Dest,
+    /// Every input file of the run: the output file is never one of them.
+    inputs: Inputs,
 }
 
 /// Output buffered before each write to the destination.
@@ -236,7 +248,7 @@ impl Printer {
             Dest::File(p) => Sink::File {
                 out: BufWriter::with_capacity(
                     FLUSH_BYTES,
-                    File::create(p).map_err(|e| Sink::<W>::file_error(p, e))?,
+                    output::open(p, &self.inputs).map_err(Stop::Fail)?,
                 ),
                 path: p.clone(),
             },
@@ -344,28 +356,49 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    // Every input is known before anything is written, so that the output is never
+    // one of them (not even one a later path names).
+    let mut plan = Vec::new();
+    for path in &cli.paths {
+        match inputs::files_for(path) {
+            Ok(f) => plan.extend(f.into_iter().map(Step::Print)),
+            Err(InputError::NotFileOrDir(p)) => plan.push(Step::Skip(p)),
+            Err(InputError::Fatal(e)) => {
+                plan.push(Step::Stop(e));
+                break;
+            }
+        }
+    }
+    printer.inputs = Inputs::of(plan.iter().filter_map(|s| match s {
+        Step::Print(f) => Some(f.as_path()),
+        _ => None,
+    }));
+    if let Dest::File(out) = &printer.dest
+        && let Err(e) = printer.inputs.check(out)
+    {
+        eprintln!("sysprint: error: {e}");
+        return ExitCode::FAILURE;
+    }
     let mut status = 0;
     let mut stop = None;
-    'paths: for path in &cli.paths {
-        let files = match inputs::files_for(path) {
-            Ok(f) => f,
-            Err(InputError::NotFileOrDir(p)) => {
+    for step in plan {
+        match step {
+            Step::Print(f) => {
+                if let Err(e) = printer.print_file(&f, &mut stdout) {
+                    stop = Some(e);
+                    break;
+                }
+            }
+            Step::Skip(p) => {
                 eprintln!(
                     "sysprint: {}: not an existing file or directory, skipped",
                     p.display()
                 );
                 status = 1;
-                continue;
             }
-            Err(InputError::Fatal(e)) => {
+            Step::Stop(e) => {
                 stop = Some(Stop::Fail(e));
                 break;
-            }
-        };
-        for f in files {
-            if let Err(e) = printer.print_file(&f, &mut stdout) {
-                stop = Some(e);
-                break 'paths;
             }
         }
     }
@@ -379,6 +412,16 @@ fn main() -> ExitCode {
         }
         None => finish(flushed, status),
     }
+}
+
+/// What the run does for each command-line path, in order.
+enum Step {
+    /// Print a trace file.
+    Print(PathBuf),
+    /// Report a path that is neither a file nor a directory, and go on.
+    Skip(PathBuf),
+    /// Stop with an error (a directory that cannot be listed or ordered).
+    Stop(String),
 }
 
 /// The exit code after a final write.
@@ -448,5 +491,9 @@ fn make_printer(cli: &Cli) -> Result<Printer, String> {
             })?)
         }
     };
-    Ok(Printer { format, dest })
+    Ok(Printer {
+        format,
+        dest,
+        inputs: Inputs::default(),
+    })
 }

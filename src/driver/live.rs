@@ -35,7 +35,10 @@ fn meta_config(cfg: &SysFlowConfig) -> MetaConfig {
         mc.docker_sockets = vec![p.clone()];
     }
     mc.timeout = cfg.cri_timeout;
-    mc.named_sockets = cfg.cri_path.is_some() || cfg.docker_path.is_some();
+    // only the list the user named warns about an absent socket: with `-p` alone, the
+    // default Docker sockets stay quiet when absent
+    mc.named_docker = cfg.docker_path.is_some();
+    mc.named_cri = cfg.cri_path.is_some();
     if !cfg.container_metadata {
         // only the Kubernetes API is asked
         mc.docker_sockets.clear();
@@ -355,5 +358,29 @@ fn learn_interfaces(st: &mut crate::state::State) {
         } else if let Some(v6) = addr.as_sockaddr_in6() {
             st.ipv6_addrs.push(v6.ip().octets());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    #[test]
+    fn only_the_socket_list_the_user_named_counts_as_named() {
+        let cfg = SysFlowConfig {
+            cri_path: Some("/my/cri.sock".into()),
+            ..Default::default()
+        };
+        let mc = meta_config(&cfg);
+        assert_eq!(mc.cri_sockets, [PathBuf::from("/my/cri.sock")]);
+        assert!(mc.named_cri && !mc.named_docker);
+        assert!(!mc.docker_sockets.is_empty(), "the default Docker sockets");
+        let cfg = SysFlowConfig {
+            docker_path: Some("/my/docker.sock".into()),
+            ..Default::default()
+        };
+        let mc = meta_config(&cfg);
+        assert!(mc.named_docker && !mc.named_cri);
     }
 }

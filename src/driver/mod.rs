@@ -70,8 +70,10 @@ pub struct RunSummary {
     /// reference does. Counted once per (thread, fd, endpoints) until its close.
     pub omitted_ipv6_flows: u64,
     /// Events skipped as damaged input: they state a relation that cannot be (a clone
-    /// whose child is its own caller, parent or group leader). Never applied, never a
-    /// panic.
+    /// whose child is its own caller, parent or group leader), never applied, never a
+    /// panic; and, in a capture, events of an unknown type (a number the scap event
+    /// table of falcosecurity/libs 0.18.1 does not name: past its end, or an unused
+    /// slot), of which only the thread and time are used.
     pub invalid_events: u64,
     /// Events left out by a configured filter: `falco_filter` (events it does not
     /// match), `filter_containers` (events of host processes) and, in a conversion,
@@ -265,6 +267,11 @@ impl SysFlowDriver {
     /// Runs the capture: converts the whole scap file when `scap_input_path` is set,
     /// otherwise captures live until [`SysFlowDriver::exit`]. Blocks until done.
     ///
+    /// A run that fails removes the output file it created (in [`SysFlowDriver::new`] or
+    /// at its last rotation) if no record but the header went into it: a capture that is
+    /// no capture leaves no empty `.sf` behind. A file that existed before (replaced with
+    /// `file_overwrite`) is never removed, and neither is one holding records.
+    ///
     /// Can be called once per driver.
     pub fn run(&mut self) -> Result<RunSummary> {
         if self.ran {
@@ -289,6 +296,15 @@ impl SysFlowDriver {
             None => live::run(&self.config, &mut pipe, &mut self.outputs, &self.exit),
         };
         let finished = self.outputs.finish();
+        if (result.is_err() || finished.is_err())
+            && let Some(p) = self.outputs.remove_unused_file()
+        {
+            // a failed run leaves no empty file of its own behind
+            self.diag.debug(format_args!(
+                "{}: removed: the run failed before any record was written to it",
+                p.display()
+            ));
+        }
         let events = result?;
         finished?;
         let summary = RunSummary {

@@ -38,8 +38,12 @@ pub(crate) fn convert<R: std::io::Read>(
             }
         };
         match item {
-            // A concatenated capture: its own process list replaces the state.
-            Item::NewSection => pipe.state = initial_state(events.metadata()),
+            // A concatenated capture: its own process list replaces the state (its
+            // count of invalid events is kept).
+            Item::NewSection => {
+                pipe.earlier_invalid_events += pipe.state.invalid_events;
+                pipe.state = initial_state(events.metadata());
+            }
             Item::Event(ev, origin) => pipe.on_event_coded(&ev, Some(&origin), out)?,
         }
     }

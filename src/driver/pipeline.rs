@@ -52,6 +52,13 @@ pub(crate) struct Pipeline {
     /// events), `drop_mode` (failed close and bind calls) and `falcoFilter` (a batch of
     /// kernel read/write counters counts its calls).
     pub filtered_events: u64,
+    /// Events of a capture whose number the scap event table does not name (past its
+    /// end, or an unused slot): nothing of them but their thread and time can be used.
+    /// Counted in [`RunSummary::invalid_events`].
+    pub unknown_event_types: u64,
+    /// Invalid events counted by the states of earlier sections of a concatenated
+    /// capture (each section starts a new state).
+    pub earlier_invalid_events: u64,
     /// The source's and the metadata worker's counters as of their last snapshot (live
     /// capture: refreshed by the run loop about every second).
     pub source: RunSummary,
@@ -85,6 +92,8 @@ impl Pipeline {
             events: 0,
             event_num: 0,
             filtered_events: 0,
+            unknown_event_types: 0,
+            earlier_invalid_events: 0,
             source: RunSummary::default(),
             period_base: RunSummary::default(),
             early_k8s_events: Vec::new(),
@@ -98,7 +107,9 @@ impl Pipeline {
     pub fn summary(&self, out: &FanOut) -> RunSummary {
         RunSummary {
             omitted_ipv6_flows: self.agg.omitted_ipv6_flows(),
-            invalid_events: self.state.invalid_events,
+            invalid_events: self.state.invalid_events
+                + self.earlier_invalid_events
+                + self.unknown_event_types,
             filtered_events: self.filtered_events,
             filtered_flows: self.agg.filtered_flows(),
             unknown_fd_ops: self.agg.unknown_fd_ops(),
@@ -158,6 +169,10 @@ impl Pipeline {
         self.events += 1;
         if !origin.is_some_and(|o| o.metadata) {
             self.event_num += 1;
+        }
+        if origin.is_some_and(|o| crate::filter::event_name(o.code).is_none()) {
+            // the capture's Other: no parameter of it means anything to us
+            self.unknown_event_types += 1;
         }
         if self.drop_mode
             && let EventKind::Close { res, .. } | EventKind::Bind { res, .. } = ev.kind

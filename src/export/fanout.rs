@@ -195,6 +195,12 @@ impl FanOut {
         any
     }
 
+    /// After a failed run, removes the file sink's last file if the sink created it and
+    /// no record but its header went into it ([`FileSink::remove_unused_file`]).
+    pub fn remove_unused_file(&mut self) -> Option<std::path::PathBuf> {
+        self.file.as_mut()?.remove_unused_file()
+    }
+
     /// Finishes every sink; the first error is returned after all were finished.
     pub fn finish(&mut self) -> Result<()> {
         let mut first = None;

@@ -92,21 +92,38 @@ impl Default for FileOptions {
     }
 }
 
+/// An output file just opened, and whether it was created (rather than replaced).
+struct Created {
+    file: fs::File,
+    /// The file did not exist: it is this sink's own (see [`FileSink::remove_unused_file`]).
+    new: bool,
+}
+
 /// Creates an output file: never through a symlink (`O_NOFOLLOW`), never replacing an
 /// existing file unless `replace`, with exactly `mode`.
-fn create_file(name: &Path, mode: u32, replace: bool) -> std::io::Result<fs::File> {
+fn create_file(name: &Path, mode: u32, replace: bool) -> std::io::Result<Created> {
     use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
     let mut o = fs::OpenOptions::new();
     o.write(true)
         .mode(mode)
         .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK);
-    if replace {
-        o.create(true);
-    } else {
-        o.create_new(true);
-    }
-    let f = o.open(name)?;
-    if replace {
+    // Created if absent; an existing file is then opened to be replaced (if asked). Two
+    // rounds: the file may be removed between the two opens.
+    let mut round = 0;
+    let (f, new) = loop {
+        round += 1;
+        match o.clone().create_new(true).open(name) {
+            Ok(f) => break (f, true),
+            Err(e) if replace && e.raw_os_error() == Some(libc::EEXIST) => {}
+            Err(e) => return Err(e),
+        }
+        match o.open(name) {
+            Ok(f) => break (f, false),
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) && round < 2 => {}
+            Err(e) => return Err(e),
+        }
+    };
+    if !new {
         // only a plain file of our own is replaced: never a device (/dev/null), a FIFO,
         // or a hard link to a file elsewhere; checked before anything is changed
         use std::os::unix::fs::MetadataExt;
@@ -120,7 +137,7 @@ fn create_file(name: &Path, mode: u32, replace: bool) -> std::io::Result<fs::Fil
     }
     // the umask may have narrowed it, and a replaced file keeps its old mode otherwise
     f.set_permissions(fs::Permissions::from_mode(mode))?;
-    Ok(f)
+    Ok(Created { file: f, new })
 }
 
 /// The error for an output file that could not be created.
@@ -130,7 +147,12 @@ fn create_error(name: &Path, e: std::io::Error) -> SysFlowError {
         Some(libc::ELOOP | libc::EEXIST) if symlink => {
             "it is a symlink (output files are never written through one)"
         }
-        Some(libc::EEXIST) => "it exists (set file_overwrite to replace it)",
+        Some(libc::EEXIST) => {
+            return SysFlowError::OutputExists {
+                path: name.to_owned(),
+                source: e,
+            };
+        }
         _ => "",
     };
     let what = if why.is_empty() {
@@ -216,6 +238,11 @@ pub struct FileSink {
     failed_blocks: u64,
     outage: Option<Outage>,
     reset: bool,
+    /// The current (or last) file: created by this sink (not an existing file it
+    /// replaced), with its device and inode.
+    created: Option<(u64, u64)>,
+    /// A record other than the period's header went into the current (or last) file.
+    filled: bool,
 }
 
 impl FileSink {
@@ -301,6 +328,8 @@ impl FileSink {
             failed_blocks: 0,
             outage: None,
             reset: false,
+            created: None,
+            filled: false,
         };
         if !rotating || start_epoch.is_some() {
             sink.open(start_epoch)?;
@@ -344,6 +373,8 @@ impl FileSink {
     /// Creates the period's file and writes its Avro header. A full disk leaves the sink
     /// waiting for space (`self.waiting`), and no file behind.
     fn open(&mut self, epoch: Option<i64>) -> Result<()> {
+        self.created = None;
+        self.filled = false;
         let name = self.path.file_for(epoch);
         // Only a configured single-file path is ever replaced (when asked); epoch-named
         // files take the next free `-N` name, and never the file this sink just closed.
@@ -354,7 +385,7 @@ impl FileSink {
             let replace = single && self.opts.overwrite;
             if attempt != self.closed {
                 match create_file(&attempt, self.opts.mode, replace) {
-                    Ok(f) => break f,
+                    Ok(c) => break c,
                     Err(e) if e.raw_os_error() == Some(libc::EEXIST) && !single && n < 1000 => {}
                     Err(e) if is_full(&e) => {
                         self.open_failed(epoch, attempt, &e);
@@ -368,9 +399,15 @@ impl FileSink {
             s.push(format!("-{n}"));
             attempt = s.into();
         };
+        let created = if f.new {
+            use std::os::unix::fs::MetadataExt;
+            f.file.metadata().ok().map(|m| (m.dev(), m.ino()))
+        } else {
+            None
+        };
         let placeholder = losses::placeholder();
         let meta: [(&str, &[u8]); 1] = [(LOSSES_KEY, &placeholder)];
-        let w = match AvroFileWriter::with_metadata(f, self.opts.codec, &meta) {
+        let w = match AvroFileWriter::with_metadata(f.file, self.opts.codec, &meta) {
             Ok(w) => w,
             Err(e) => {
                 // a partial header is no Avro file: nothing of it is left behind
@@ -387,6 +424,7 @@ impl FileSink {
         };
         self.writer = Some(w);
         self.current = attempt;
+        self.created = created;
         if self.waiting.take().is_some() {
             // opened late: the period's header (if already given) goes first
             if let Some(h) = self.header.as_mut() {
@@ -457,6 +495,26 @@ impl FileSink {
     /// The file being written (or, while the disk is full, the one to be created).
     pub fn current_file(&self) -> &Path {
         &self.current
+    }
+
+    /// Removes the current (last) file if this sink created it (it did not replace an
+    /// existing file) and no record but its period's header went into it: for a run that
+    /// failed before writing anything, so that it leaves no empty file behind. Call it
+    /// after [`RecordSink::finish`]; returns the path removed.
+    pub fn remove_unused_file(&mut self) -> Option<PathBuf> {
+        use std::os::unix::fs::MetadataExt;
+        if self.writer.is_some() || self.filled {
+            return None;
+        }
+        let id = self.created?;
+        // still the file this sink made (not one put there since)
+        let m = fs::symlink_metadata(&self.current).ok()?;
+        if !m.is_file() || (m.dev(), m.ino()) != id {
+            return None;
+        }
+        fs::remove_file(&self.current).ok()?;
+        self.created = None;
+        Some(self.current.clone())
     }
 
     /// Whether file names carry epochs and rotate.
@@ -663,7 +721,10 @@ impl RecordSink for FileSink {
             // a period whose start was not given (or given as 0): its first event's time
             self.period.start = view.record.ts().and_then(|ns| known(ns / 1_000_000_000));
         }
-        self.append(view.record)
+        self.append(view.record)?;
+        // (a record dropped while the file waits for space went into no file)
+        self.filled |= self.writer.is_some();
+        Ok(())
     }
 
     fn flush(&mut self) -> Result<()> {
@@ -735,7 +796,8 @@ mod tests {
         drop(FileSink::create(&one, AvroCodec::Null, None).unwrap());
         assert_eq!(mode(&one), 0o600);
         let e = FileSink::create(&one, AvroCodec::Null, None).err().unwrap();
-        assert!(e.to_string().contains("exists"), "{e}");
+        assert!(matches!(e, SysFlowError::OutputExists { .. }), "{e:?}");
+        assert!(e.to_string().contains("exists (set file_overwrite"), "{e}");
         fs::set_permissions(&one, fs::Permissions::from_mode(0o644)).unwrap();
         let opts = FileOptions {
             overwrite: true,
@@ -827,6 +889,54 @@ mod tests {
             .block_failed(std::io::Error::from_raw_os_error(libc::EIO))
             .unwrap_err();
         assert!(e.to_string().contains("x.sf"), "{e}");
+    }
+
+    #[test]
+    fn only_an_unused_file_of_its_own_is_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let h = SfHeader::default();
+        let path = dir.path().join("x.sf");
+        let opts = |overwrite| FileOptions {
+            overwrite,
+            ..FileOptions::default()
+        };
+        // created, header only: removed
+        let mut s = FileSink::with_options(&path, opts(false), false, None).unwrap();
+        s.start(&h).unwrap();
+        s.finish().unwrap();
+        assert_eq!(s.remove_unused_file().as_deref(), Some(path.as_path()));
+        assert!(!path.exists());
+        // created, with a record: kept
+        let mut s = FileSink::with_options(&path, opts(false), false, None).unwrap();
+        s.start(&h).unwrap();
+        let rec = Record::Header(h.clone());
+        let view = RecordView {
+            header: &h,
+            container: None,
+            pod: None,
+            process: None,
+            file: None,
+            new_file: None,
+            record: &rec,
+        };
+        s.write(&view).unwrap();
+        s.finish().unwrap();
+        assert_eq!(s.remove_unused_file(), None);
+        assert!(path.is_file());
+        // replaced (it existed before): kept
+        let mut s = FileSink::with_options(&path, opts(true), false, None).unwrap();
+        s.finish().unwrap();
+        assert_eq!(s.remove_unused_file(), None);
+        assert!(path.is_file());
+        // created, but another file put in its place since: kept
+        fs::remove_file(&path).unwrap();
+        let mut s = FileSink::with_options(&path, opts(false), false, None).unwrap();
+        s.finish().unwrap();
+        let other = dir.path().join("other");
+        fs::write(&other, b"someone else's").unwrap();
+        fs::rename(&other, &path).unwrap();
+        assert_eq!(s.remove_unused_file(), None);
+        assert_eq!(fs::read(&path).unwrap(), b"someone else's");
     }
 
     #[test]

@@ -47,7 +47,8 @@ pub struct sysflow_stats {
     /// Container lookups dropped because the metadata queue was full (live).
     pub metadata_queue_full: u64,
     /// Events skipped as damaged input (a relation that cannot be, such as a clone whose
-    /// child is its own caller).
+    /// child is its own caller), and capture events of a type the scap event table does
+    /// not name.
     pub invalid_events: u64,
     /// Events left out by `falco_filter` (events it does not match), `filter_containers`
     /// (host processes) or, in a conversion, by `drop_mode` (failed close and bind calls).

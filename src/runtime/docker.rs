@@ -45,9 +45,8 @@ impl DockerApi {
 
     /// Sends `GET path`; returns once the response head is in.
     async fn send(&self, path: &str) -> Result<Response<Incoming>, CallError> {
-        let unreachable = |e: &dyn std::fmt::Display| {
-            CallError::Unreachable(format!("{}: {e}", self.sock.display()))
-        };
+        // (the socket is named where the error is reported)
+        let unreachable = |e: &dyn std::fmt::Display| CallError::Unreachable(e.to_string());
         let stream = UnixStream::connect(&self.sock)
             .await
             .map_err(|e| unreachable(&e))?;

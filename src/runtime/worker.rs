@@ -84,10 +84,13 @@ pub struct MetaConfig {
     /// Most containers cached (default 65536). When full, removed containers are evicted
     /// first, then the oldest.
     pub cache_capacity: usize,
-    /// The sockets were named by the user (`criPath`, `docker_path`), not defaults: one
-    /// that does not exist is then warned about and counted like one that refuses (absent
+    /// `docker_sockets` were named by the user (`docker_path`), not defaults: one that
+    /// does not exist is then warned about and counted like one that refuses (absent
     /// default sockets are normal and only logged at debug level).
-    pub named_sockets: bool,
+    pub named_docker: bool,
+    /// `cri_sockets` were named by the user (`criPath`), not defaults (as
+    /// [`MetaConfig::named_docker`]).
+    pub named_cri: bool,
     /// The Kubernetes API server to list and watch (`k8s_api_url`), if any: its changes
     /// arrive as [`MetaUpdate::K8s`]. Ignored when the crate is built without the `k8s`
     /// feature.
@@ -150,7 +153,8 @@ impl MetaConfig {
             relist_interval: Duration::from_secs(1),
             queue_capacity: 4096,
             cache_capacity: 65536,
-            named_sockets: false,
+            named_docker: false,
+            named_cri: false,
             k8s: None,
         }
     }
@@ -288,16 +292,31 @@ pub(super) fn with_default_tag(image: &str) -> String {
     }
 }
 
-/// Logs at most one line per kind every 10 s, saying how many were suppressed.
+/// When a kind of warning about a socket was last logged, and how many were suppressed
+/// since.
+type LastLogged = HashMap<(&'static str, PathBuf), (Instant, u64)>;
+
+/// Logs at most one line per kind (and socket) every 10 s, saying how many were
+/// suppressed.
 #[derive(Default)]
-struct LogLimiter(Mutex<HashMap<&'static str, (Instant, u64)>>);
+struct LogLimiter {
+    last: Mutex<LastLogged>,
+    /// The lines logged (tests read them).
+    #[cfg(test)]
+    logged: Mutex<Vec<String>>,
+}
 
 impl LogLimiter {
     fn warn(&self, kind: &'static str, msg: impl FnOnce() -> String) {
+        self.warn_about(kind, Path::new(""), msg);
+    }
+
+    /// A warning about one socket: one socket's failures never hide another's.
+    fn warn_about(&self, kind: &'static str, socket: &Path, msg: impl FnOnce() -> String) {
         let now = Instant::now();
         let suppressed = {
-            let mut m = self.0.lock();
-            match m.get_mut(kind) {
+            let mut m = self.last.lock();
+            match m.get_mut(&(kind, socket.to_path_buf())) {
                 Some((last, n)) if now.duration_since(*last) < Duration::from_secs(10) => {
                     *n += 1;
                     return;
@@ -307,15 +326,15 @@ impl LogLimiter {
                     std::mem::take(n)
                 }
                 None => {
-                    m.insert(kind, (now, 0));
+                    m.insert((kind, socket.to_path_buf()), (now, 0));
                     0
                 }
             }
         };
-        log::warn!(
-            "container metadata: {} ({suppressed} similar suppressed)",
-            msg()
-        );
+        let msg = msg();
+        log::warn!("container metadata: {msg} ({suppressed} similar suppressed)");
+        #[cfg(test)]
+        self.logged.lock().push(msg);
     }
 }
 
@@ -547,28 +566,32 @@ impl Ctx {
         self.cache.lock().get(id).is_some()
     }
 
-    /// Counts and logs a failed call; returns whether the socket is now unhealthy.
+    /// Counts and logs (naming the socket) a failed call; returns whether the socket is
+    /// now unhealthy.
     fn failed(&self, rt: &Runtime, what: &str, e: &CallError) -> bool {
-        let sock = rt.socket().display();
+        let path = rt.socket();
+        let sock = path.display();
         match e {
             CallError::NotFound => false,
             CallError::Timeout => {
                 bump(&self.stats.timeouts);
                 self.logs
-                    .warn("timeout", || format!("{what} on {sock} timed out"));
+                    .warn_about("timeout", path, || format!("{what} on {sock} timed out"));
                 rt.mark_unhealthy();
                 true
             }
             CallError::Unreachable(m) => {
                 bump(&self.stats.errors);
-                self.logs.warn("unreachable", || format!("{what}: {m}"));
+                self.logs.warn_about("unreachable", path, || {
+                    format!("{what} on {sock}: unreachable: {m}")
+                });
                 rt.mark_unhealthy();
                 true
             }
             CallError::Failed(m) => {
                 bump(&self.stats.errors);
                 self.logs
-                    .warn("failed", || format!("{what} on {sock}: {m}"));
+                    .warn_about("failed", path, || format!("{what} on {sock}: {m}"));
                 false
             }
         }
@@ -731,7 +754,12 @@ async fn supervise(ctx: Arc<Ctx>, rt: Arc<Runtime>, ready: Arc<Semaphore>) {
     let mut delay = RECONNECT_MIN;
     // Why count only a socket's first failure: absent default sockets are probed forever,
     // and an outage was already counted by the call that ran into it.
-    let mut count_failure = rt.socket().exists() || ctx.cfg.named_sockets;
+    let named = if rt.is_docker() {
+        ctx.cfg.named_docker
+    } else {
+        ctx.cfg.named_cri
+    };
+    let mut count_failure = rt.socket().exists() || named;
     loop {
         let probe = rt.connect().await;
         if std::mem::take(&mut first) {
@@ -795,10 +823,7 @@ async fn follow_docker(
             ev = events.next() => ev?,
         };
         let Some(ev) = ev else {
-            return Err(CallError::Unreachable(format!(
-                "{}: event stream ended",
-                api.socket().display()
-            )));
+            return Err(CallError::Unreachable("event stream ended".into()));
         };
         match ev {
             DockerEvent::Changed(id) => {
@@ -1533,6 +1558,55 @@ mod tests {
         assert_eq!(order(RuntimeHint::Cri), ["/c1", "/c2", "/d"]);
         assert_eq!(order(RuntimeHint::Crio), ["/c2", "/c1", "/d"]);
         assert!(order(RuntimeHint::Lxc).is_empty());
+    }
+
+    /// `-p` names the CRI socket only: when it fails, the warning names it, and the
+    /// default Docker socket, absent, stays quiet (it used to be warned about instead,
+    /// and the named socket's warning, which did not say which socket, suppressed).
+    #[cfg(feature = "cri")]
+    #[tokio::test]
+    async fn a_failing_named_socket_is_the_one_warned_about() {
+        let dir = tempfile::tempdir().unwrap();
+        let default_docker = dir.path().join("docker.sock");
+        let named_cri = dir.path().join("my-cri.sock");
+        let cfg = MetaConfig {
+            docker_sockets: vec![default_docker.clone()],
+            cri_sockets: vec![named_cri.clone()],
+            named_cri: true,
+            ..MetaConfig::default()
+        };
+        let ctx = Arc::new(Ctx {
+            runtimes: build_runtimes(&cfg),
+            cfg,
+            out: crossbeam_channel::unbounded().0,
+            stats: Arc::default(),
+            cache: Mutex::new(Cache::new(1)),
+            in_flight: Mutex::default(),
+            logs: LogLimiter::default(),
+            listed: crossbeam_channel::unbounded().0,
+        });
+        let ready = Arc::new(Semaphore::new(0));
+        let supervisors: Vec<_> = ctx
+            .runtimes
+            .iter()
+            .map(|rt| tokio::spawn(supervise(ctx.clone(), rt.clone(), ready.clone())))
+            .collect();
+        // both first probes fail at once (absent sockets); the retries wait RECONNECT_MIN
+        let _ = tokio::time::timeout(Duration::from_secs(5), ready.acquire_many(2)).await;
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while ctx.stats.snapshot().errors == 0 && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        for s in supervisors {
+            s.abort();
+        }
+        let logged = ctx.logs.logged.lock().clone();
+        let cri = named_cri.display().to_string();
+        let docker = default_docker.display().to_string();
+        assert_eq!(logged.len(), 1, "{logged:?}");
+        assert!(logged[0].contains(&cri), "{logged:?}");
+        assert!(!logged.iter().any(|l| l.contains(&docker)), "{logged:?}");
+        assert_eq!(ctx.stats.snapshot().errors, 1);
     }
 
     #[test]

@@ -79,6 +79,73 @@ pub fn target_dir() -> PathBuf {
     }
 }
 
+/// The binary of example `name` (`sysprint`, `sysporter`), built with this test's profile
+/// into this test's target directory (`target/<profile>/examples/<name>`): only a plain
+/// `cargo test` builds example binaries (`--test X` does not, and `--all-targets` builds
+/// examples only as unit-test harnesses). `cargo build` is a no-op when it is up to date;
+/// cargo releases its build lock before it runs tests, so this works from within
+/// `cargo test`. Built once per test binary and name.
+pub fn example(name: &str) -> PathBuf {
+    static BUILT: std::sync::Mutex<Vec<(String, PathBuf)>> = std::sync::Mutex::new(Vec::new());
+    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, p)) = built.iter().find(|(n, _)| n == name) {
+        return p.clone();
+    }
+    let exe = std::env::current_exe().expect("test binary path");
+    // target/<profile>/deps/<test>-<hash>
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>");
+    let target_dir = profile_dir.parent().expect("target directory");
+    let mut cmd = std::process::Command::new(env!("CARGO"));
+    cmd.args(["build", "--quiet", "--example", name, "--target-dir"])
+        .arg(target_dir)
+        .current_dir(env!("CARGO_MANIFEST_DIR"));
+    // Without the variables cargo sets for this test process: a dependency's build
+    // script (ring's) reruns when they change, which rebuilt the crate at every run.
+    for (key, _) in std::env::vars_os() {
+        if let Some(k) = key.to_str()
+            && ([
+                "CARGO_PKG_",
+                "CARGO_MANIFEST_",
+                "CARGO_CRATE_",
+                "CARGO_BIN_",
+            ]
+            .iter()
+            .any(|p| k.starts_with(p))
+                || matches!(
+                    k,
+                    "OUT_DIR" | "CARGO_TARGET_TMPDIR" | "CARGO_PRIMARY_PACKAGE"
+                ))
+        {
+            cmd.env_remove(&key);
+        }
+    }
+    match profile_dir.file_name().and_then(|n| n.to_str()) {
+        Some("debug") => {}
+        Some("release") => {
+            cmd.arg("--release");
+        }
+        Some(other) => {
+            cmd.args(["--profile", other]);
+        }
+        None => panic!("unexpected test binary location {}", exe.display()),
+    }
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("run cargo build --example {name}: {e}"));
+    assert!(
+        out.status.success(),
+        "cargo build --example {name} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let bin = profile_dir.join("examples").join(name);
+    assert!(bin.is_file(), "{} missing after cargo build", bin.display());
+    built.push((name.to_owned(), bin.clone()));
+    bin
+}
+
 /// Re-executes this test binary running only its `workload_entry` test, with `env` set
 /// (which workload, its argument): a child with piped stdin and stdout.
 pub fn spawn_workload(env: &[(&str, &str)]) -> std::process::Child {

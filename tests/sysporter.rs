@@ -1,0 +1,68 @@
+//! The `sysporter` example's conversions (`-r capture.scap -w out.sf`): what a failed run
+//! leaves behind, and its messages naming its own flags. No live capture here.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+fn sysporter(args: &[&Path]) -> Output {
+    let mut cmd = Command::new(common::example("sysporter"));
+    cmd.args(args)
+        // the reference's environment overrides must not change these runs
+        .env_remove("SF_K8S_API_URL")
+        .env_remove("HOST_ROOT")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    cmd.output().expect("run sysporter")
+}
+
+/// A conversion that fails before writing a record (an input that is no capture)
+/// removes the `-w` file it created.
+#[test]
+fn a_failed_conversion_leaves_no_output_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let bogus = dir.path().join("bogus.scap");
+    std::fs::write(&bogus, b"not a capture, not even close").unwrap();
+    let out = dir.path().join("out.sf");
+    let r = sysporter(&[Path::new("-r"), &bogus, Path::new("-w"), &out]);
+    let stderr = String::from_utf8_lossy(&r.stderr);
+    assert!(!r.status.success(), "{stderr}");
+    assert!(stderr.contains("bogus.scap"), "{stderr}");
+    assert!(
+        !out.exists(),
+        "a header-only {} was left behind",
+        out.display()
+    );
+}
+
+/// An existing `-w` file is an error that names sysporter's flag (`--overwrite`), not the
+/// library's configuration field; the file is left as it was.
+#[test]
+fn an_existing_output_names_the_overwrite_flag() {
+    let Some(scap) = common::reference("setuid/setuid.scap") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.sf");
+    std::fs::write(&out, b"keep me").unwrap();
+    let r = sysporter(&[Path::new("-r"), &scap, Path::new("-w"), &out]);
+    let stderr = String::from_utf8_lossy(&r.stderr);
+    assert!(!r.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("it exists") && stderr.contains("--overwrite"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("file_overwrite"), "{stderr}");
+    assert_eq!(std::fs::read(&out).unwrap(), b"keep me");
+    let r = sysporter(&[
+        Path::new("-r"),
+        &scap,
+        Path::new("-w"),
+        &out,
+        Path::new("--overwrite"),
+    ]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    assert_ne!(std::fs::read(&out).unwrap(), b"keep me");
+}
