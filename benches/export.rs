@@ -316,9 +316,14 @@ fn ceiling() {
             let r = start_driver(Some(1));
             let cpu0 = self_cpu_s();
             let (achieved, writes) = child(rate, 3, writes_per_file);
+            let cpu_run = self_cpu_s() - cpu0;
             // the collector catches up with what the ring holds before it stops
             let s = stop_driver(r);
             let cpu = self_cpu_s() - cpu0;
+            eprintln!(
+                "   (CPU while the workload ran {cpu_run:.2} s, at the stop {:.2} s)",
+                cpu - cpu_run
+            );
             let per_m = cpu / (s.events as f64 / 1e6);
             let (flows, filed, bytes) = filed_writes();
             let label = if rate == 0 {

@@ -88,8 +88,13 @@ impl RingReader {
         }
         // SAFETY: `ep` is a new fd nothing else owns.
         let epoll = unsafe { OwnedFd::from_raw_fd(ep) };
+        // Edge-triggered: the ring buffer's poll reports "readable" whenever it holds a
+        // byte, so a level-triggered wait would return at once under any trickle of
+        // records and the consumer would spin on tiny batches; edge-triggered, a wait
+        // ends only at the kernel's wake-up (the probe forces one past a fill level) or
+        // the timeout, and a wake-up that came while nobody waited ends the next wait.
         let mut ev = libc::epoll_event {
-            events: libc::EPOLLIN as u32,
+            events: (libc::EPOLLIN | libc::EPOLLET) as u32,
             u64: 0,
         };
         // SAFETY: both fds are open; `ev` is a valid event for the call's duration.
@@ -132,7 +137,7 @@ impl RingReader {
     /// Errors: `epoll_wait`'s (`Interrupted` on a signal).
     pub(super) fn wait(&self, timeout: Duration) -> io::Result<()> {
         let mut ev = libc::epoll_event { events: 0, u64: 0 };
-        let ms = i32::try_from(timeout.as_millis()).unwrap_or(i32::MAX);
+        let ms = epoll_ms(timeout);
         // SAFETY: one event slot, valid for the call.
         let r = unsafe { libc::epoll_wait(self.epoll.as_raw_fd(), &mut ev, 1, ms) };
         if r < 0 {
@@ -140,6 +145,13 @@ impl RingReader {
         }
         Ok(())
     }
+}
+
+/// `timeout` in whole milliseconds for `epoll_wait`, rounded up: a remaining 0.4 ms must
+/// not become a 0 ms wait, which returns at once and makes the caller spin until its
+/// deadline.
+fn epoll_ms(timeout: Duration) -> i32 {
+    i32::try_from(timeout.as_micros().div_ceil(1000)).unwrap_or(i32::MAX)
 }
 
 impl Drop for RingReader {
@@ -258,6 +270,16 @@ fn map(fd: BorrowedFd<'_>, len: usize, offset: libc::off_t, prot: i32) -> io::Re
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn waits_are_never_rounded_down_to_zero() {
+        assert_eq!(epoll_ms(Duration::ZERO), 0);
+        assert_eq!(epoll_ms(Duration::from_micros(1)), 1);
+        assert_eq!(epoll_ms(Duration::from_micros(400)), 1);
+        assert_eq!(epoll_ms(Duration::from_millis(10)), 10);
+        assert_eq!(epoll_ms(Duration::from_micros(10_001)), 11);
+        assert_eq!(epoll_ms(Duration::MAX), i32::MAX);
+    }
 
     /// A ring in plain memory, filled as the kernel's producer fills it.
     struct FakeRing {
