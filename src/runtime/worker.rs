@@ -307,6 +307,8 @@ struct LogLimiter {
 }
 
 impl LogLimiter {
+    /// A warning about no particular socket (the Kubernetes watchers').
+    #[cfg(feature = "k8s")]
     fn warn(&self, kind: &'static str, msg: impl FnOnce() -> String) {
         self.warn_about(kind, Path::new(""), msg);
     }
