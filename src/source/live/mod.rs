@@ -321,7 +321,7 @@ impl LiveSource {
     /// without any). Undecodable records are skipped and counted
     /// ([`LiveStats::decode_errors`]).
     ///
-    /// Each pass first sleeps for a tick ([`TICK`], 10 ms) or until the probe forces a
+    /// Each pass first sleeps for a tick (10 ms) or until the probe forces a
     /// wake-up (the ring a quarter full), then takes everything the ring holds: records
     /// reach `f` in batches at most a tick late, instead of one by one as they arrive,
     /// which costs a wake-up and a pass through the loop each.
