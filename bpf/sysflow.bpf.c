@@ -59,6 +59,7 @@ char LICENSE[] SEC("license") = "GPL";
 const volatile __u32 sf_sampling = 1;			 /* keep 1 in N sampleable syscalls */
 const volatile __u8 sf_drop_mode = 0;			 /* drop failed close/bind */
 const volatile __u64 sf_wake_bytes = 0;			 /* force a wake-up past this fill */
+const volatile __u8 sf_direct = 0; /* bpf_rdonly_cast exists (kernel >= 6.2): see SF_DIRECT */
 const volatile __u64 sf_sys_bitmap[SF_NR_MAX / 64] = {};	 /* syscalls captured */
 const volatile __u64 sf_sample_bitmap[SF_NR_MAX / 64] = {}; /* ... that may be sampled out */
 /* 32-bit (ia32) syscalls: which raw numbers to look at, and each one's x86-64 number
@@ -82,8 +83,16 @@ volatile __u32 sf_self_tgid = 0;
  * ~30 ns each on the hot paths (path walks, fd lookups). Pointers loaded through it are
  * loadable the same way.
  */
-extern void *bpf_rdonly_cast(const void *obj__ign, __u32 btf_id) __ksym;
+extern void *bpf_rdonly_cast(const void *obj__ign, __u32 btf_id) __ksym __weak;
 #define SF_K(type, p) ((type *)bpf_rdonly_cast((const void *)(__u64)(p), bpf_core_type_id_kernel(type)))
+/*
+ * Whether the kernel has bpf_rdonly_cast (6.2 and later; user space sets sf_direct from
+ * the kernel release). A load-time constant: the verifier never walks the branch not
+ * taken, so kernels 5.17-6.1 load the bpf_probe_read_kernel versions and never meet the
+ * kfunc call (which libbpf leaves unresolved there: the symbol is weak). Use SF_K only
+ * under `if (SF_DIRECT)`.
+ */
+#define SF_DIRECT (sf_direct != 0)
 
 /* every wire type reaches BTF through this (see wire.h) */
 union sf_btf_anchor sf_btf_anchor __attribute__((unused));
@@ -393,10 +402,8 @@ static __always_inline __u32 sf_emit_path(__u8 *buf, struct sf_walk *w, __u32 of
 	return w->off;
 }
 
-static long sf_dwalk_step(__u64 i, void *ctx)
+static __always_inline long sf_dwalk_direct(struct sf_walk *w)
 {
-	struct sf_wctx *c = ctx;
-	struct sf_walk *w = c->w;
 	struct dentry *d = SF_K(struct dentry, w->node);
 	struct mount *mnt = SF_K(struct mount, w->mnt);
 	__u64 vmnt = w->mnt + bpf_core_field_offset(struct mount, mnt);
@@ -423,6 +430,45 @@ static long sf_dwalk_step(__u64 i, void *ctx)
 	w->n = n + 1;
 	w->node = (__u64)up;
 	return 0;
+}
+
+/* the same step through bpf_probe_read_kernel (kernels before 6.2) */
+static __always_inline long sf_dwalk_read(struct sf_walk *w)
+{
+	struct dentry *d = (void *)w->node;
+	struct mount *mnt = (void *)w->mnt;
+	struct vfsmount *vmnt = (void *)mnt + bpf_core_field_offset(struct mount, mnt);
+
+	if ((__u64)d == w->root_d && (__u64)vmnt == w->root_mnt)
+		return 1; /* the task's root (chroot / container root) */
+	if (d == BPF_CORE_READ(vmnt, mnt_root)) {
+		struct mount *parent = BPF_CORE_READ(mnt, mnt_parent);
+		if (!parent || parent == mnt)
+			return 1; /* the namespace's root */
+		w->node = (__u64)BPF_CORE_READ(mnt, mnt_mountpoint);
+		w->mnt = (__u64)parent;
+		return 0;
+	}
+	struct dentry *up = BPF_CORE_READ(d, d_parent);
+	if (!up || up == d)
+		return 1;
+	__u32 n = w->n;
+	if (n >= SF_WALK_MAX) {
+		w->trunc = 1;
+		return 1;
+	}
+	w->name[n & (SF_WALK_MAX - 1)] = (__u64)BPF_CORE_READ(d, d_name.name);
+	w->n = n + 1;
+	w->node = (__u64)up;
+	return 0;
+}
+
+static long sf_dwalk_step(__u64 i, void *ctx)
+{
+	struct sf_wctx *c = ctx;
+	if (SF_DIRECT)
+		return sf_dwalk_direct(c->w);
+	return sf_dwalk_read(c->w);
 }
 
 /*
@@ -675,13 +721,26 @@ static __always_inline struct file *sf_fd_file(void *task, __s64 fd)
 {
 	if (fd < 0)
 		return NULL;
-	struct files_struct *files = SF_K(struct task_struct, task)->files;
-	if (!files)
+	struct fdtable *fdt;
+	__u64 max;
+	if (SF_DIRECT) {
+		struct files_struct *files = SF_K(struct task_struct, task)->files;
+		if (!files)
+			return NULL;
+		fdt = files->fdt;
+		if (!fdt)
+			return NULL;
+		max = fdt->max_fds;
+	} else {
+		fdt = BPF_CORE_READ((struct task_struct *)task, files, fdt);
+		if (!fdt)
+			return NULL;
+		max = BPF_CORE_READ(fdt, max_fds);
+	}
+	if ((__u64)fd >= max)
 		return NULL;
-	struct fdtable *fdt = files->fdt;
-	if (!fdt || (__u64)fd >= fdt->max_fds)
-		return NULL;
-	struct file **arr = fdt->fd; /* a pointer to pointers: a plain value to the verifier */
+	/* a pointer to pointers: a plain value to the verifier either way */
+	struct file **arr = SF_DIRECT ? SF_K(struct fdtable, fdt)->fd : BPF_CORE_READ(fdt, fd);
 	struct file *f = NULL;
 	bpf_probe_read_kernel(&f, sizeof(f), &arr[fd]);
 	return f;
@@ -690,8 +749,18 @@ static __always_inline struct file *sf_fd_file(void *task, __s64 fd)
 /* the file's inode mode (type and permissions), 0 when unreadable */
 static __always_inline umode_t sf_file_mode(struct file *f)
 {
+	if (!SF_DIRECT)
+		return BPF_CORE_READ(f, f_inode, i_mode);
 	struct inode *ino = SF_K(struct file, f)->f_inode;
 	return ino ? ino->i_mode : 0;
+}
+
+/* the file's f_mode (FMODE_*) */
+static __always_inline __u32 sf_file_fmode(struct file *f)
+{
+	if (!SF_DIRECT)
+		return BPF_CORE_READ(f, f_mode);
+	return SF_K(struct file, f)->f_mode;
 }
 
 static __always_inline struct sock *sf_fd_sock(void *task, __s64 fd)
@@ -701,6 +770,10 @@ static __always_inline struct sock *sf_fd_sock(void *task, __s64 fd)
 		return NULL;
 	if ((sf_file_mode(f) & SF_S_IFMT) != SF_S_IFSOCK)
 		return NULL;
+	if (!SF_DIRECT) {
+		struct socket *sock = BPF_CORE_READ(f, private_data);
+		return BPF_CORE_READ(sock, sk);
+	}
 	struct socket *sock = SF_K(struct file, f)->private_data;
 	return sock ? SF_K(struct socket, sock)->sk : NULL;
 }
@@ -1239,7 +1312,7 @@ __noinline int sf_g_open(struct sf_call *c)
 	struct file *f = NULL;
 	if (c->ret >= 0) {
 		f = sf_fd_file((void *)c->task, c->ret);
-		if (f && (SF_K(struct file, f)->f_mode & SF_FMODE_CREATED))
+		if (f && (sf_file_fmode(f) & SF_FMODE_CREATED))
 			b->aux[0] = 1;
 	}
 	__u32 off = sf_put_ustr(s->buf, SF_SYS_OFF, 0, path);

@@ -721,10 +721,11 @@ impl RecordSink for FileSink {
             // a period whose start was not given (or given as 0): its first event's time
             self.period.start = view.record.ts().and_then(|ns| known(ns / 1_000_000_000));
         }
-        self.append(view.record)?;
+        // marked before the append: a failing append may leave the record in the block,
+        // to be written by a later flush, and the file must then not count as empty
         // (a record dropped while the file waits for space went into no file)
         self.filled |= self.writer.is_some();
-        Ok(())
+        self.append(view.record)
     }
 
     fn flush(&mut self) -> Result<()> {

@@ -78,6 +78,24 @@ pub(super) fn check_btf() -> Result<(), SysFlowError> {
     }
 }
 
+/// First kernel with the `bpf_rdonly_cast` kfunc, which lets the probe read kernel
+/// structures with plain loads instead of a `bpf_probe_read_kernel` call per field (the
+/// probe falls back to the calls on older kernels).
+pub(super) const DIRECT_LOADS_KERNEL: (u32, u32) = (6, 2);
+
+/// Whether the running kernel has `bpf_rdonly_cast` (see [`DIRECT_LOADS_KERNEL`]) and
+/// can call it: kfunc calls need the BPF JIT (`net.core.bpf_jit_enable` not 0). False
+/// when either cannot be read.
+pub(super) fn kernel_has_direct_loads() -> bool {
+    let recent = std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .ok()
+        .and_then(|r| parse_release(r.trim()))
+        .is_some_and(|v| v >= DIRECT_LOADS_KERNEL);
+    let jit = std::fs::read_to_string("/proc/sys/net/core/bpf_jit_enable")
+        .is_ok_and(|v| v.trim() != "0");
+    recent && jit
+}
+
 /// Whether the running kernel is recent enough.
 pub(super) fn check_kernel() -> Result<(), SysFlowError> {
     // The release `uname -r` prints.

@@ -76,6 +76,7 @@ pub(super) fn load(cfg: &LiveConfig) -> Result<Probe> {
     let captured = syscalls::captured(cfg.collection_mode);
     let sampleable = syscalls::sampleable();
 
+    let direct_loads = checks::kernel_has_direct_loads();
     let _serial = LOAD_LOCK.lock();
     libbpf_rs::set_print(Some((PrintLevel::Debug, libbpf_print)));
     LIBBPF_DEBUG.store(cfg.debug, Ordering::Relaxed);
@@ -90,6 +91,7 @@ pub(super) fn load(cfg: &LiveConfig) -> Result<Probe> {
         // Records are submitted without wake-up; past a quarter of the ring the probe
         // wakes the consumer so a burst does not wait for the next timer tick.
         ro.sf_wake_bytes = ring / 4;
+        ro.sf_direct = u8::from(direct_loads);
         ro.sf_sys_bitmap = captured;
         ro.sf_sample_bitmap = sampleable;
         ro.sf_sys_bitmap32 = syscalls::captured32(&captured);

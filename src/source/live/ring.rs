@@ -151,7 +151,7 @@ impl RingReader {
 /// not become a 0 ms wait, which returns at once and makes the caller spin until its
 /// deadline.
 fn epoll_ms(timeout: Duration) -> i32 {
-    i32::try_from(timeout.as_micros().div_ceil(1000)).unwrap_or(i32::MAX)
+    i32::try_from(timeout.as_nanos().div_ceil(1_000_000)).unwrap_or(i32::MAX)
 }
 
 impl Drop for RingReader {
@@ -274,6 +274,7 @@ mod tests {
     #[test]
     fn waits_are_never_rounded_down_to_zero() {
         assert_eq!(epoll_ms(Duration::ZERO), 0);
+        assert_eq!(epoll_ms(Duration::from_nanos(1)), 1);
         assert_eq!(epoll_ms(Duration::from_micros(1)), 1);
         assert_eq!(epoll_ms(Duration::from_micros(400)), 1);
         assert_eq!(epoll_ms(Duration::from_millis(10)), 10);
