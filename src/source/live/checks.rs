@@ -91,8 +91,8 @@ pub(super) fn kernel_has_direct_loads() -> bool {
         .ok()
         .and_then(|r| parse_release(r.trim()))
         .is_some_and(|v| v >= DIRECT_LOADS_KERNEL);
-    let jit = std::fs::read_to_string("/proc/sys/net/core/bpf_jit_enable")
-        .is_ok_and(|v| v.trim() != "0");
+    let jit =
+        std::fs::read_to_string("/proc/sys/net/core/bpf_jit_enable").is_ok_and(|v| v.trim() != "0");
     recent && jit
 }
 
