@@ -721,26 +721,24 @@ static __always_inline struct file *sf_fd_file(void *task, __s64 fd)
 {
 	if (fd < 0)
 		return NULL;
-	struct fdtable *fdt;
 	__u64 max;
+	struct file **arr; /* a pointer to pointers: a plain value to the verifier either way */
 	if (SF_DIRECT) {
 		struct files_struct *files = SF_K(struct task_struct, task)->files;
-		if (!files)
-			return NULL;
-		fdt = files->fdt;
+		struct fdtable *fdt = files ? files->fdt : NULL;
 		if (!fdt)
 			return NULL;
 		max = fdt->max_fds;
+		arr = fdt->fd;
 	} else {
-		fdt = BPF_CORE_READ((struct task_struct *)task, files, fdt);
+		struct fdtable *fdt = BPF_CORE_READ((struct task_struct *)task, files, fdt);
 		if (!fdt)
 			return NULL;
 		max = BPF_CORE_READ(fdt, max_fds);
+		arr = BPF_CORE_READ(fdt, fd);
 	}
 	if ((__u64)fd >= max)
 		return NULL;
-	/* a pointer to pointers: a plain value to the verifier either way */
-	struct file **arr = SF_DIRECT ? SF_K(struct fdtable, fdt)->fd : BPF_CORE_READ(fdt, fd);
 	struct file *f = NULL;
 	bpf_probe_read_kernel(&f, sizeof(f), &arr[fd]);
 	return f;

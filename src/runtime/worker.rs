@@ -1530,6 +1530,21 @@ mod tests {
         assert_eq!((s.unknown, s.found), (1, 1));
     }
 
+    /// A worker context over `runtimes` whose outputs go nowhere.
+    #[cfg(feature = "cri")]
+    fn test_ctx(cfg: MetaConfig, runtimes: Vec<Arc<Runtime>>) -> Ctx {
+        Ctx {
+            cfg,
+            runtimes,
+            out: crossbeam_channel::unbounded().0,
+            stats: Arc::default(),
+            cache: Mutex::new(Cache::new(1)),
+            in_flight: Mutex::default(),
+            logs: LogLimiter::default(),
+            listed: crossbeam_channel::unbounded().0,
+        }
+    }
+
     #[cfg(feature = "cri")]
     #[tokio::test]
     async fn hints_order_the_runtimes() {
@@ -1540,16 +1555,7 @@ mod tests {
         };
         let runtimes = build_runtimes(&cfg);
         *runtimes[2].kind.lock() = RuntimeKind::CriO;
-        let ctx = Ctx {
-            cfg,
-            runtimes,
-            out: crossbeam_channel::unbounded().0,
-            stats: Arc::default(),
-            cache: Mutex::new(Cache::new(1)),
-            in_flight: Mutex::default(),
-            logs: LogLimiter::default(),
-            listed: crossbeam_channel::unbounded().0,
-        };
+        let ctx = test_ctx(cfg, runtimes);
         let order = |h| -> Vec<String> {
             ctx.order_for(h)
                 .iter()
@@ -1577,16 +1583,8 @@ mod tests {
             named_cri: true,
             ..MetaConfig::default()
         };
-        let ctx = Arc::new(Ctx {
-            runtimes: build_runtimes(&cfg),
-            cfg,
-            out: crossbeam_channel::unbounded().0,
-            stats: Arc::default(),
-            cache: Mutex::new(Cache::new(1)),
-            in_flight: Mutex::default(),
-            logs: LogLimiter::default(),
-            listed: crossbeam_channel::unbounded().0,
-        });
+        let runtimes = build_runtimes(&cfg);
+        let ctx = Arc::new(test_ctx(cfg, runtimes));
         let ready = Arc::new(Semaphore::new(0));
         let supervisors: Vec<_> = ctx
             .runtimes
