@@ -419,3 +419,32 @@ fn a_file_never_closed_says_incomplete() {
         1
     );
 }
+
+#[test]
+fn a_driver_dropped_without_running_leaves_no_empty_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.sf");
+    let config = || sysflow::SysFlowConfig {
+        file_path: Some(out.clone()),
+        scap_input_path: Some(dir.path().join("never-read.scap")),
+        env_overrides: false,
+        ..Default::default()
+    };
+    let driver = sysflow::SysFlowDriver::new(config()).unwrap();
+    // `new` opens the output, so that an unwritable path fails there
+    assert!(out.is_file());
+    drop(driver);
+    assert!(
+        !out.exists(),
+        "a driver that never ran left its header-only file"
+    );
+    // a file that existed before is replaced only when asked, and never removed
+    std::fs::write(&out, b"existing").unwrap();
+    let driver = sysflow::SysFlowDriver::new(sysflow::SysFlowConfig {
+        file_overwrite: true,
+        ..config()
+    })
+    .unwrap();
+    drop(driver);
+    assert!(out.is_file(), "a replaced file was removed");
+}

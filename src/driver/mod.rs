@@ -316,6 +316,25 @@ impl SysFlowDriver {
     }
 }
 
+/// A driver dropped without [`SysFlowDriver::run`] closes its outputs, and removes the
+/// output file [`SysFlowDriver::new`] created if it holds only the header (as a failed
+/// run does): creating a driver, for instance to check a configuration, leaves no empty
+/// `.sf` behind.
+impl Drop for SysFlowDriver {
+    fn drop(&mut self) {
+        if self.ran {
+            return;
+        }
+        let _ = self.outputs.finish();
+        if let Some(p) = self.outputs.remove_unused_file() {
+            self.diag.debug(format_args!(
+                "{}: removed: the driver was dropped without running",
+                p.display()
+            ));
+        }
+    }
+}
+
 /// Converts a capture with `filter` and no output, and returns every event the filter
 /// matched as (event number from 1, thread id, scap event number): for tests that compare
 /// the filter's choices with another implementation's (sysdig's).

@@ -238,9 +238,10 @@ pub struct FileSink {
     failed_blocks: u64,
     outage: Option<Outage>,
     reset: bool,
-    /// The current (or last) file: created by this sink (not an existing file it
-    /// replaced), with its device and inode.
-    created: Option<(u64, u64)>,
+    /// The current (or last) file, if this sink created it (rather than replacing an
+    /// existing file): held open, so that its inode cannot be freed and reused by another
+    /// file while the sink may still remove it ([`FileSink::remove_unused_file`]).
+    created: Option<fs::File>,
     /// A record other than the period's header went into the current (or last) file.
     filled: bool,
 }
@@ -399,12 +400,7 @@ impl FileSink {
             s.push(format!("-{n}"));
             attempt = s.into();
         };
-        let created = if f.new {
-            use std::os::unix::fs::MetadataExt;
-            f.file.metadata().ok().map(|m| (m.dev(), m.ino()))
-        } else {
-            None
-        };
+        let created = if f.new { f.file.try_clone().ok() } else { None };
         let placeholder = losses::placeholder();
         let meta: [(&str, &[u8]); 1] = [(LOSSES_KEY, &placeholder)];
         let w = match AvroFileWriter::with_metadata(f.file, self.opts.codec, &meta) {
@@ -506,10 +502,11 @@ impl FileSink {
         if self.writer.is_some() || self.filled {
             return None;
         }
-        let id = self.created?;
-        // still the file this sink made (not one put there since)
+        let own = self.created.as_ref()?.metadata().ok()?;
+        // still the file this sink made (not one put there since): as the sink holds its
+        // own open, its inode cannot have been reused by a file created since
         let m = fs::symlink_metadata(&self.current).ok()?;
-        if !m.is_file() || (m.dev(), m.ino()) != id {
+        if !m.is_file() || (m.dev(), m.ino()) != (own.dev(), own.ino()) {
             return None;
         }
         fs::remove_file(&self.current).ok()?;
@@ -936,6 +933,22 @@ mod tests {
         let other = dir.path().join("other");
         fs::write(&other, b"someone else's").unwrap();
         fs::rename(&other, &path).unwrap();
+        assert_eq!(s.remove_unused_file(), None);
+        assert_eq!(fs::read(&path).unwrap(), b"someone else's");
+    }
+
+    #[test]
+    fn a_new_file_in_place_of_the_removed_one_is_kept_even_with_its_inode() {
+        // ext4 (this machine's /tmp) hands a freed inode to the next file created in the
+        // same directory: without the sink holding its file open, the stranger's file
+        // would carry the sink's device and inode, and be removed as the sink's own
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.sf");
+        let mut s = FileSink::with_options(&path, FileOptions::default(), false, None).unwrap();
+        s.start(&SfHeader::default()).unwrap();
+        s.finish().unwrap();
+        fs::remove_file(&path).unwrap();
+        fs::write(&path, b"someone else's").unwrap();
         assert_eq!(s.remove_unused_file(), None);
         assert_eq!(fs::read(&path).unwrap(), b"someone else's");
     }
