@@ -25,11 +25,13 @@ pub enum AvroCodec {
     /// No compression (`avro.codec` = `null`).
     Null,
     /// Raw DEFLATE (`avro.codec` = `deflate`, the reference's choice): blocks at the given
-    /// libdeflate level 0-12, except that with a level of 1 or more, blocks under 64 KiB
-    /// (typically a file's last) and the blocks of a file's first 256 KiB are compressed at
-    /// level 12, which keeps small files (and the start of every file) as small as
-    /// DEFLATE makes them for a few tens of milliseconds per file. Levels 10-12 compress
-    /// harder and much slower; level 0 stores the data uncompressed.
+    /// libdeflate level 0-12, except that with a level of 1 or more, a file's last block
+    /// when under 64 KiB and the blocks of a file's first 256 KiB are compressed at level
+    /// 12, which keeps small files (and the start of every file) as small as DEFLATE makes
+    /// them for a few tens of milliseconds per file. The short blocks of periodic flushes
+    /// ([`AvroFileWriter::flush`]) keep the given level: at level 12 they would cost as
+    /// much as all the rest of a live capture's compression. Levels 10-12 compress harder
+    /// and much slower; level 0 stores the data uncompressed.
     Deflate(u32),
 }
 
@@ -106,9 +108,9 @@ pub struct AvroFileWriter<W: Write> {
     meta_spans: Vec<(String, u64, usize)>,
 }
 
-/// Blocks below this size (typically the last block of a file), and the blocks of the first
-/// [`HARD_PREFIX`] bytes of a file, are compressed at libdeflate's highest level: it costs
-/// at most a few tens of milliseconds per file and decides the size of small files.
+/// A file's last block when below this size, and the blocks of the first [`HARD_PREFIX`]
+/// bytes of a file, are compressed at libdeflate's highest level: it costs at most a few
+/// tens of milliseconds per file and decides the size of small files.
 const SMALL_BLOCK: usize = 64 * 1024;
 /// See [`SMALL_BLOCK`].
 const HARD_PREFIX: u64 = 256 * 1024;
@@ -194,7 +196,7 @@ impl<W: Write> AvroFileWriter<W> {
         self.block_count += 1;
         self.records += 1;
         if self.block.len() >= BLOCK_BYTES {
-            self.write_block()?;
+            self.write_block(false)?;
         }
         Ok(())
     }
@@ -248,11 +250,12 @@ impl<W: Write> AvroFileWriter<W> {
         self.out
     }
 
-    fn write_block(&mut self) -> io::Result<()> {
+    /// Writes the block being filled; `last`: as the file's last block.
+    fn write_block(&mut self, last: bool) -> io::Result<()> {
         if self.block_count == 0 {
             return Ok(());
         }
-        let small = self.block.len() < SMALL_BLOCK || self.raw_written < HARD_PREFIX;
+        let small = (last && self.block.len() < SMALL_BLOCK) || self.raw_written < HARD_PREFIX;
         let compressor = match (small, self.small_compressor.as_mut()) {
             (true, Some(c)) => Some(c),
             _ => self.compressor.as_mut(),
@@ -281,15 +284,23 @@ impl<W: Write> AvroFileWriter<W> {
         Ok(())
     }
 
-    /// Closes the current block (if any) and flushes the underlying writer.
+    /// Closes the current block (if any) and flushes the underlying writer: a periodic
+    /// flush, with more blocks to come.
     pub fn flush(&mut self) -> io::Result<()> {
-        self.write_block()?;
+        self.write_block(false)?;
+        self.out.flush()
+    }
+
+    /// Closes the current block (if any) as the file's last one, and flushes the
+    /// underlying writer; records appended after it start a new block as usual.
+    pub fn flush_last(&mut self) -> io::Result<()> {
+        self.write_block(true)?;
         self.out.flush()
     }
 
     /// Flushes everything and returns the underlying writer.
     pub fn finish(mut self) -> io::Result<W> {
-        self.flush()?;
+        self.flush_last()?;
         Ok(self.out)
     }
 }
@@ -687,6 +698,58 @@ mod tests {
                 .collect::<Result<_>>()
                 .unwrap();
             assert_eq!(back, recs);
+        }
+    }
+
+    /// The compressed length libdeflate gives `raw` at `level` (an independent oracle).
+    fn deflated_len(raw: &[u8], level: i32) -> usize {
+        let mut c = libdeflater::Compressor::new(libdeflater::CompressionLvl::new(level).unwrap());
+        let mut out = vec![0; c.deflate_compress_bound(raw.len())];
+        c.deflate_compress(raw, &mut out).unwrap()
+    }
+
+    #[test]
+    fn periodic_flushes_keep_the_level_and_a_short_last_block_gets_level_12() {
+        let s = samples();
+        let raw_of = |recs: &[Record]| {
+            let mut b = Vec::new();
+            for r in recs {
+                encode_record(r, &mut b);
+            }
+            b
+        };
+        let mut w = AvroFileWriter::new(Vec::new(), AvroCodec::Deflate(1)).unwrap();
+        // past the file's first HARD_PREFIX bytes (all at level 12)
+        let mut i = 0;
+        while w.raw_written < HARD_PREFIX {
+            w.append(&s[i % s.len()]).unwrap();
+            i += 1;
+        }
+        w.flush().unwrap();
+        // a short block by a periodic flush: the configured level
+        let short: Vec<Record> = (0..40).map(|k| s[k % s.len()].clone()).collect();
+        let raw = raw_of(&short);
+        assert!(raw.len() < SMALL_BLOCK);
+        assert_ne!(deflated_len(&raw, 1), deflated_len(&raw, 12), "a sample that tells");
+        for (flush_last, level) in [(false, 1), (true, 12)] {
+            let before = w.committed();
+            for r in &short {
+                w.append(r).unwrap();
+            }
+            if flush_last {
+                w.flush_last().unwrap();
+            } else {
+                w.flush().unwrap();
+            }
+            let mut head = Vec::new();
+            put_long(&mut head, short.len() as i64);
+            let len = deflated_len(&raw, level);
+            put_long(&mut head, len as i64);
+            assert_eq!(
+                w.committed() - before,
+                (head.len() + len + 16) as u64,
+                "last {flush_last}: not compressed at level {level}"
+            );
         }
     }
 

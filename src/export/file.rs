@@ -550,13 +550,14 @@ impl FileSink {
         self.open(Some(epoch))
     }
 
-    /// Writes the block being filled, if any; a full disk drops it (counted).
-    fn write_block(&mut self) -> Result<()> {
+    /// Writes the block being filled, if any (`last`: as the file's last block); a full
+    /// disk drops it (counted).
+    fn write_block(&mut self, last: bool) -> Result<()> {
         let Some(w) = self.writer.as_mut() else {
             return Ok(());
         };
         let before = w.committed();
-        match w.flush() {
+        match if last { w.flush_last() } else { w.flush() } {
             Ok(()) => {
                 if w.committed() != before {
                     self.written();
@@ -611,7 +612,7 @@ impl FileSink {
     /// Ends the current period: its file is flushed, given its losses and closed; a
     /// period without a file leaves its drops to the next file.
     fn close(&mut self) -> Result<()> {
-        self.write_block()?;
+        self.write_block(true)?;
         let period = std::mem::take(&mut self.period);
         if let Some(mut w) = self.writer.take() {
             let name = self.current.display().to_string();
@@ -727,7 +728,7 @@ impl RecordSink for FileSink {
 
     fn flush(&mut self) -> Result<()> {
         self.retry_open()?;
-        self.write_block()
+        self.write_block(false)
     }
 
     /// Closes the file (after a last try to create it, if the disk was full).
