@@ -265,12 +265,16 @@ fn start_driver(cpu: Option<usize>) -> Running {
     };
     let mut driver = SysFlowDriver::new(config).expect("driver");
     let exit = driver.exit_handle();
-    let thread = std::thread::spawn(move || {
-        if let Some(c) = cpu {
-            pin_to(c);
-        }
-        driver.run()
-    });
+    // named, so that a profiler can tell the collector's thread from the workloads
+    let thread = std::thread::Builder::new()
+        .name("sf-driver".into())
+        .spawn(move || {
+            if let Some(c) = cpu {
+                pin_to(c);
+            }
+            driver.run()
+        })
+        .expect("spawn the driver thread");
     std::thread::sleep(Duration::from_millis(1500));
     Running { exit, thread }
 }
