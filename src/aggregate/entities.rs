@@ -458,15 +458,17 @@ impl Aggregator {
 
     // ------------------------------------------------------------------------- processes
 
+    /// A new process entry for main thread `mt` (what [`main_or_self`] gives for `tid`),
+    /// in the container of thread `tid`.
     fn create_process(
         &mut self,
         st: &State,
+        mt: &Thread,
         tid: i64,
         ts: i64,
         state: ObjectState,
         out: &mut dyn Emit,
     ) -> Result<ProcEntry> {
-        let mt = main_or_self(st, tid).expect("caller checked the thread");
         let oid = Oid::new(mt.clone_ts as i64, mt.pid);
         let mut poid = None;
         if let Some(parent) = st.threads.get(mt.ptid) {
@@ -646,10 +648,12 @@ impl Aggregator {
             p.rec.state = ObjectState::Reup;
             self.reup_container(st, tid, key, &mut new, out)?;
         } else {
-            let p = self.create_process(st, tid, ts, state, out)?;
+            let p = self.create_process(st, mt, tid, ts, state, out)?;
             new.push(p);
         }
         batch.push(key);
+        // the process whose parent is looked for next
+        let mut child = key;
 
         // Walk up the parent threads until an ancestor already written.
         let mut ct = mt;
@@ -681,34 +685,41 @@ impl Aggregator {
                 e.rec.state = ObjectState::Reup;
                 self.reup_container(st, p.tid, k, &mut new, out)?;
             } else {
-                let e = self.create_process(st, p.tid, ts, ObjectState::Reup, out)?;
+                // `p` is a main thread, or a thread whose main thread is unknown: it is
+                // what main_or_self gives for its own tid
+                let e = self.create_process(st, p, p.tid, ts, ObjectState::Reup, out)?;
                 new.push(e);
             }
-            let child = *batch.last().expect("non-empty");
             if let Some(e) = self.proc_mut(k, &mut new) {
                 e.children.insert(child);
             }
             batch.push(k);
+            child = k;
             ct = p;
             cur = st.threads.get(p.ptid);
         }
         // The thread chain broke: continue through our own table by pid.
         if cur.is_none() && ct.ptid != -1 {
             let mut o = Oid::new(ct.clone_ts as i64, ct.pid);
-            let mut prt = self.find_by_pid(ct.ptid);
+            // the first process (in table order) with the parent's host pid, then each
+            // one's parent while the table has it
+            let mut prt = self.procs.values_mut().find(|p| p.rec.oid.hpid == ct.ptid);
             let mut guard = 0;
-            while let Some(k) = prt {
+            while let Some(e) = prt {
+                let k = e.rec.oid;
                 guard += 1;
                 if guard > 4096 || batch.contains(&k) {
                     break;
                 }
-                let e = self.procs.get_mut(&k).expect("found in table");
                 if !e.written {
                     batch.push(k);
                 }
                 e.children.insert(o);
                 o = k;
-                prt = e.rec.poid.filter(|p| self.procs.contains_key(p));
+                prt = match e.rec.poid {
+                    Some(poid) => self.procs.get_mut(&poid),
+                    None => None,
+                };
             }
         }
         // Write root first.
@@ -751,10 +762,12 @@ impl Aggregator {
         let Some(p) = self.procs.get(&oid) else {
             return Ok(false);
         };
-        if let Some(id) = p.rec.container_id.clone() {
+        // (writing a container marks no process written)
+        let (container, written) = (p.rec.container_id.clone(), p.written);
+        if let Some(id) = container {
             self.export_container(&id, out)?;
         }
-        if !self.procs[&oid].written {
+        if !written {
             self.write_process(oid, out)?;
         }
         Ok(true)
