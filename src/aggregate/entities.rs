@@ -22,6 +22,15 @@ pub(crate) struct PodEntry {
     pub written: bool,
 }
 
+/// A file entity in the table, as [`Aggregator::get_file`] returns it: its table key and
+/// its OID (so the caller needs no second look-up).
+pub(crate) struct FileRef {
+    /// Table key: container id + path.
+    pub key: Vec<u8>,
+    /// The file's OID.
+    pub oid: Foid,
+}
+
 /// A file entity and its bookkeeping.
 pub(crate) struct FileEntry {
     pub rec: File,
@@ -802,7 +811,8 @@ impl Aggregator {
 
     // ----------------------------------------------------------------------------- files
 
-    /// The file `path` as seen from thread `tid`, written if needed; returns its key.
+    /// The file `path` as seen from thread `tid`, written if needed; returns its key and
+    /// OID.
     pub(crate) fn get_file(
         &mut self,
         st: &State,
@@ -811,7 +821,7 @@ impl Aggregator {
         restype: u8,
         state: ObjectState,
         out: &mut dyn Emit,
-    ) -> Result<Vec<u8>> {
+    ) -> Result<FileRef> {
         let container = st
             .threads
             .get(tid)
@@ -821,11 +831,15 @@ impl Aggregator {
         key.clear();
         key.extend_from_slice(container);
         key.extend_from_slice(path);
-        if let Some(f) = self.files.get_mut(key.as_slice()) {
+        let oid = if let Some(f) = self.files.get_mut(key.as_slice()) {
             if f.written {
-                return Ok(key);
+                return Ok(FileRef {
+                    key,
+                    oid: f.rec.oid,
+                });
             }
             f.rec.state = ObjectState::Reup;
+            f.rec.oid
         } else {
             let main = main_or_self(st, tid).map(|t| t.tid).unwrap_or(tid);
             let container_id = self.get_container(st, main, out)?;
@@ -837,6 +851,7 @@ impl Aggregator {
                 path: name_str(path),
                 container_id,
             };
+            let oid = rec.oid;
             self.files.insert(
                 key.clone(),
                 FileEntry {
@@ -845,9 +860,10 @@ impl Aggregator {
                     refs: 0,
                 },
             );
-        }
+            oid
+        };
         self.write_file(&key, out)?;
-        Ok(key)
+        Ok(FileRef { key, oid })
     }
 
     /// Writes a known file as REUP if it is not written (export, exit, shutdown).

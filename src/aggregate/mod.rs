@@ -24,7 +24,7 @@ mod flows;
 
 use crate::clock::CaptureClock;
 use crate::config::{CollectionMode, FileReadMode, SysFlowConfig};
-use crate::error::Result;
+use crate::error::{Result, SysFlowError};
 use crate::event::{EventKind, IdChange, IoDir, SysEvent};
 use crate::model::{Container, File, ObjectState, Oid, OpFlags, Pod, Process, Record, RecordKind};
 use crate::state::{FdKind, State};
@@ -132,6 +132,21 @@ pub(crate) struct ProcEntry {
     pub fileflows: FlowMap<FfKey, FileFlowEntry>,
     pub netflows: FlowMap<NfKey, NetFlowEntry>,
     pub pflow: Option<ProcFlowEntry>,
+}
+
+/// The entry of a process the caller knows is in the table: [`Aggregator::get_process`]
+/// put it there, and nothing the caller did since removes processes (only
+/// [`Aggregator::delete_process`] does, from housekeeping and rotation). A miss is a bug in
+/// the aggregator, reported as [`SysFlowError::Internal`] rather than a panic.
+///
+/// A function of the table alone, so the caller keeps the aggregator's other fields.
+pub(crate) fn held(procs: &mut BTreeMap<Oid, ProcEntry>, oid: Oid) -> Result<&mut ProcEntry> {
+    procs.get_mut(&oid).ok_or_else(|| {
+        SysFlowError::Internal(format!(
+            "aggregator: process {}:{} left its table while a record was being made for it",
+            oid.create_ts, oid.hpid
+        ))
+    })
 }
 
 impl ProcEntry {
