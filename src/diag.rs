@@ -16,12 +16,15 @@
 //! `enable_stats`) is never lost for want of a logger: while the application has not
 //! enabled logging ([`log::max_level`] is `Off`, which is the case until a logger is
 //! installed), it is written to standard error as `<app_name>: <LEVEL> <message>`.
-//! Warnings go through the facade only.
+//! Warnings go through the facade only. A warning about a condition that can come and go
+//! quickly (a disk on the edge of full) passes a [`WarnGate`] first, so that it cannot
+//! flood the log.
 
 use log::{Level, LevelFilter};
 use std::fmt;
 use std::io::Write;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 /// The driver's log target and which optional lines it emits.
 #[derive(Clone, Debug)]
@@ -29,7 +32,14 @@ pub(crate) struct Diag {
     target: Arc<str>,
     debug: bool,
     stats: bool,
+    /// Tests: the warnings, with their target, also kept here.
+    #[cfg(test)]
+    kept: Option<Kept>,
 }
+
+/// Tests: warnings a [`Diag`] kept, as (target, message).
+#[cfg(test)]
+pub(crate) type Kept = Arc<parking_lot::Mutex<Vec<(String, String)>>>;
 
 impl Default for Diag {
     fn default() -> Self {
@@ -44,7 +54,20 @@ impl Diag {
             target: Arc::from(app_name),
             debug,
             stats,
+            #[cfg(test)]
+            kept: None,
         }
+    }
+
+    /// Tests: a `Diag` for `app_name` that also keeps its warnings, as (target, message).
+    #[cfg(test)]
+    pub fn keeping(app_name: &str) -> (Self, Kept) {
+        let kept = Arc::new(parking_lot::Mutex::new(Vec::new()));
+        let d = Diag {
+            kept: Some(kept.clone()),
+            ..Diag::new(app_name, false, false)
+        };
+        (d, kept)
     }
 
     /// The log target (`app_name`).
@@ -80,6 +103,10 @@ impl Diag {
     /// A warning, through the facade only.
     pub fn warn(&self, args: fmt::Arguments<'_>) {
         log::warn!(target: &self.target, "{args}");
+        #[cfg(test)]
+        if let Some(k) = &self.kept {
+            k.lock().push((self.target.to_string(), args.to_string()));
+        }
     }
 
     /// A line the configuration asked for: through the facade, or to stderr when the
@@ -94,9 +121,59 @@ impl Diag {
     }
 }
 
+/// Lets a kind of warning through at most once per interval: the caller asks before
+/// logging, and says in the next line it logs what it held back meanwhile.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct WarnGate {
+    every: Duration,
+    last: Option<Instant>,
+}
+
+impl WarnGate {
+    /// A gate that opens at most once per `every` (at once the first time).
+    pub const fn new(every: Duration) -> Self {
+        WarnGate { every, last: None }
+    }
+
+    /// Whether a warning may be logged at `now`; if so, the gate closes for `every`.
+    pub fn admit(&mut self, now: Instant) -> bool {
+        if self
+            .last
+            .is_some_and(|last| now.saturating_duration_since(last) < self.every)
+        {
+            return false;
+        }
+        self.last = Some(now);
+        true
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_gate_opens_once_per_interval() {
+        let mut g = WarnGate::new(Duration::from_secs(60));
+        let t0 = Instant::now();
+        assert!(g.admit(t0));
+        assert!(!g.admit(t0));
+        assert!(!g.admit(t0 + Duration::from_secs(59)));
+        assert!(g.admit(t0 + Duration::from_secs(60)));
+        assert!(!g.admit(t0 + Duration::from_secs(61)));
+        // a clock read earlier than the last opening keeps it closed
+        assert!(!g.admit(t0));
+    }
+
+    #[test]
+    fn warnings_go_under_the_app_name() {
+        let (d, kept) = Diag::keeping("some-app");
+        d.warn(format_args!("careful: {}", 42));
+        assert_eq!(
+            *kept.lock(),
+            [("some-app".to_string(), "careful: 42".to_string())]
+        );
+    }
 
     #[test]
     fn flags_select_the_optional_lines() {

@@ -113,13 +113,20 @@ pub enum SysFlowError {
         /// The underlying error.
         source: io::Error,
     },
+    /// The library found its own bookkeeping inconsistent (a bug, whatever the input):
+    /// the run stops with this error rather than a panic. Its code is
+    /// [`ErrorCode::LibsError`].
+    #[error("internal error (a bug in sysflow, please report it): {0}")]
+    Internal(String),
 }
 
 impl SysFlowError {
     /// The error's code, as the reference library numbers them.
     pub fn code(&self) -> ErrorCode {
         match self {
-            SysFlowError::Libs(_) | SysFlowError::Filter(_) => ErrorCode::LibsError,
+            SysFlowError::Libs(_) | SysFlowError::Filter(_) | SysFlowError::Internal(_) => {
+                ErrorCode::LibsError
+            }
             SysFlowError::ProbeAccessDenied(_) => ErrorCode::ProbeAccessDenied,
             SysFlowError::ProbeNotExist(_) => ErrorCode::ProbeNotExist,
             SysFlowError::ReadingFileSystem { .. } => ErrorCode::ErrorReadingFileSystem,

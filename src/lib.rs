@@ -29,7 +29,9 @@
 //! Every fallible call returns [`SysFlowError`], whose [`SysFlowError::code`] maps onto the
 //! reference library's error codes. Malformed input (captures, SysFlow files) is an
 //! [`SysFlowError::EventParsing`] naming the input and byte offset, after every record
-//! before the damage was delivered; it is never a panic.
+//! before the damage was delivered; it is never a panic. Should the library find its own
+//! bookkeeping inconsistent (a bug), the run stops with [`SysFlowError::Internal`], not a
+//! panic either.
 
 #![deny(unsafe_code)]
 

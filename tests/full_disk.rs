@@ -10,6 +10,32 @@ use sysflow::avro::{AvroCodec, SfReader};
 use sysflow::export::{FanOut, FileLosses, FileSink, Links};
 use sysflow::model::{Oid, OpFlags, ProcessEvent, Record, SfHeader};
 
+/// Lines logged so far by this binary's logger: (level, target, message).
+static LINES: parking_lot::Mutex<Vec<(log::Level, String, String)>> =
+    parking_lot::Mutex::new(Vec::new());
+
+struct Catch;
+
+impl log::Log for Catch {
+    fn enabled(&self, _: &log::Metadata<'_>) -> bool {
+        true
+    }
+    fn log(&self, r: &log::Record<'_>) {
+        LINES
+            .lock()
+            .push((r.level(), r.target().to_owned(), r.args().to_string()));
+    }
+    fn flush(&self) {}
+}
+
+fn install_logger() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        log::set_logger(&Catch).unwrap();
+        log::set_max_level(log::LevelFilter::Trace);
+    });
+}
+
 /// A tmpfs of the given size mounted on a temporary directory, unmounted on drop (also
 /// when the test fails).
 struct Tmpfs {
@@ -383,4 +409,53 @@ fn conversions_onto_a_full_disk_run_to_the_end_and_count_their_losses() {
     eprintln!("{produced} records: {delivered} written in {files} files, {dropped} dropped");
     assert!(dropped > 0, "the captures must overflow the file system");
     assert!(delivered > 0);
+}
+
+/// The file sink's warnings about a full disk go out like every other diagnostic of the
+/// driver: under its `app_name` (which C programs see as the target of
+/// `sysflow_set_log_callback`'s lines), never under a module's name, and a few per run,
+/// not one per failed block.
+#[test]
+fn full_disk_warnings_are_logged_under_the_app_name() {
+    let Some(scap) = common::reference("client-server/tcp-client-server.scap") else {
+        return;
+    };
+    let Some(fs) = Tmpfs::mount("256k") else {
+        return;
+    };
+    install_logger();
+    // not even the output's Avro header fits
+    let _filler = fs.fill(0);
+    let config = sysflow::SysFlowConfig {
+        scap_input_path: Some(scap),
+        file_path: Some(fs.path().join("out.sf")),
+        file_codec: AvroCodec::Null,
+        app_name: "full-disk-app".into(),
+        env_overrides: false,
+        ..Default::default()
+    };
+    let summary = sysflow::SysFlowDriver::new(config).unwrap().run().unwrap();
+    assert!(summary.sinks.dropped > 0, "{summary:?}");
+    let lines = LINES.lock().clone();
+    let ours: Vec<&str> = lines
+        .iter()
+        .filter(|(l, t, _)| *l == log::Level::Warn && t == "full-disk-app")
+        .map(|(_, _, m)| m.as_str())
+        .collect();
+    assert!(
+        ours.iter()
+            .any(|m| m.contains("records are dropped (and counted) until space comes back")),
+        "{lines:#?}"
+    );
+    assert!(
+        ours.iter()
+            .any(|m| m.contains("output ends short of space")),
+        "{lines:#?}"
+    );
+    assert!(ours.len() <= 4, "rate-limited: {ours:#?}");
+    let stray: Vec<_> = lines
+        .iter()
+        .filter(|(_, t, _)| t.starts_with("sysflow::export"))
+        .collect();
+    assert!(stray.is_empty(), "logged under a module's name: {stray:#?}");
 }

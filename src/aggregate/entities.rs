@@ -22,6 +22,15 @@ pub(crate) struct PodEntry {
     pub written: bool,
 }
 
+/// A file entity in the table, as [`Aggregator::get_file`] returns it: its table key and
+/// its OID (so the caller needs no second look-up).
+pub(crate) struct FileRef {
+    /// Table key: container id + path.
+    pub key: Vec<u8>,
+    /// The file's OID.
+    pub oid: Foid,
+}
+
 /// A file entity and its bookkeeping.
 pub(crate) struct FileEntry {
     pub rec: File,
@@ -458,15 +467,17 @@ impl Aggregator {
 
     // ------------------------------------------------------------------------- processes
 
+    /// A new process entry for main thread `mt` (what [`main_or_self`] gives for `tid`),
+    /// in the container of thread `tid`.
     fn create_process(
         &mut self,
         st: &State,
+        mt: &Thread,
         tid: i64,
         ts: i64,
         state: ObjectState,
         out: &mut dyn Emit,
     ) -> Result<ProcEntry> {
-        let mt = main_or_self(st, tid).expect("caller checked the thread");
         let oid = Oid::new(mt.clone_ts as i64, mt.pid);
         let mut poid = None;
         if let Some(parent) = st.threads.get(mt.ptid) {
@@ -646,10 +657,12 @@ impl Aggregator {
             p.rec.state = ObjectState::Reup;
             self.reup_container(st, tid, key, &mut new, out)?;
         } else {
-            let p = self.create_process(st, tid, ts, state, out)?;
+            let p = self.create_process(st, mt, tid, ts, state, out)?;
             new.push(p);
         }
         batch.push(key);
+        // the process whose parent is looked for next
+        let mut child = key;
 
         // Walk up the parent threads until an ancestor already written.
         let mut ct = mt;
@@ -681,34 +694,41 @@ impl Aggregator {
                 e.rec.state = ObjectState::Reup;
                 self.reup_container(st, p.tid, k, &mut new, out)?;
             } else {
-                let e = self.create_process(st, p.tid, ts, ObjectState::Reup, out)?;
+                // `p` is a main thread, or a thread whose main thread is unknown: it is
+                // what main_or_self gives for its own tid
+                let e = self.create_process(st, p, p.tid, ts, ObjectState::Reup, out)?;
                 new.push(e);
             }
-            let child = *batch.last().expect("non-empty");
             if let Some(e) = self.proc_mut(k, &mut new) {
                 e.children.insert(child);
             }
             batch.push(k);
+            child = k;
             ct = p;
             cur = st.threads.get(p.ptid);
         }
         // The thread chain broke: continue through our own table by pid.
         if cur.is_none() && ct.ptid != -1 {
             let mut o = Oid::new(ct.clone_ts as i64, ct.pid);
-            let mut prt = self.find_by_pid(ct.ptid);
+            // the first process (in table order) with the parent's host pid, then each
+            // one's parent while the table has it
+            let mut prt = self.procs.values_mut().find(|p| p.rec.oid.hpid == ct.ptid);
             let mut guard = 0;
-            while let Some(k) = prt {
+            while let Some(e) = prt {
+                let k = e.rec.oid;
                 guard += 1;
                 if guard > 4096 || batch.contains(&k) {
                     break;
                 }
-                let e = self.procs.get_mut(&k).expect("found in table");
                 if !e.written {
                     batch.push(k);
                 }
                 e.children.insert(o);
                 o = k;
-                prt = e.rec.poid.filter(|p| self.procs.contains_key(p));
+                prt = match e.rec.poid {
+                    Some(poid) => self.procs.get_mut(&poid),
+                    None => None,
+                };
             }
         }
         // Write root first.
@@ -751,10 +771,12 @@ impl Aggregator {
         let Some(p) = self.procs.get(&oid) else {
             return Ok(false);
         };
-        if let Some(id) = p.rec.container_id.clone() {
+        // (writing a container marks no process written)
+        let (container, written) = (p.rec.container_id.clone(), p.written);
+        if let Some(id) = container {
             self.export_container(&id, out)?;
         }
-        if !self.procs[&oid].written {
+        if !written {
             self.write_process(oid, out)?;
         }
         Ok(true)
@@ -789,7 +811,8 @@ impl Aggregator {
 
     // ----------------------------------------------------------------------------- files
 
-    /// The file `path` as seen from thread `tid`, written if needed; returns its key.
+    /// The file `path` as seen from thread `tid`, written if needed; returns its key and
+    /// OID.
     pub(crate) fn get_file(
         &mut self,
         st: &State,
@@ -798,7 +821,7 @@ impl Aggregator {
         restype: u8,
         state: ObjectState,
         out: &mut dyn Emit,
-    ) -> Result<Vec<u8>> {
+    ) -> Result<FileRef> {
         let container = st
             .threads
             .get(tid)
@@ -808,11 +831,15 @@ impl Aggregator {
         key.clear();
         key.extend_from_slice(container);
         key.extend_from_slice(path);
-        if let Some(f) = self.files.get_mut(key.as_slice()) {
+        let oid = if let Some(f) = self.files.get_mut(key.as_slice()) {
             if f.written {
-                return Ok(key);
+                return Ok(FileRef {
+                    key,
+                    oid: f.rec.oid,
+                });
             }
             f.rec.state = ObjectState::Reup;
+            f.rec.oid
         } else {
             let main = main_or_self(st, tid).map(|t| t.tid).unwrap_or(tid);
             let container_id = self.get_container(st, main, out)?;
@@ -824,6 +851,7 @@ impl Aggregator {
                 path: name_str(path),
                 container_id,
             };
+            let oid = rec.oid;
             self.files.insert(
                 key.clone(),
                 FileEntry {
@@ -832,9 +860,10 @@ impl Aggregator {
                     refs: 0,
                 },
             );
-        }
+            oid
+        };
         self.write_file(&key, out)?;
-        Ok(key)
+        Ok(FileRef { key, oid })
     }
 
     /// Writes a known file as REUP if it is not written (export, exit, shutdown).

@@ -1,6 +1,6 @@
 //! Process events (clone, exec, exit, setuid), process flows, and file events.
 
-use super::{Aggregator, Emit};
+use super::{Aggregator, Emit, held};
 use crate::error::Result;
 use crate::event::{FileOp, FileOpEvent};
 use crate::model::*;
@@ -62,10 +62,11 @@ impl Aggregator {
         };
         let now = self.now_s();
         let ts = self.clock.now_ns() as i64;
-        let p = self.procs.get_mut(&oid).expect("present");
-        if p.pflow.is_none() {
+        let p = held(&mut self.procs, oid)?;
+        let pf = p.pflow.get_or_insert_with(|| {
             self.seq += 1;
-            p.pflow = Some(ProcFlowEntry {
+            self.pfset.insert((now, self.seq), oid);
+            ProcFlowEntry {
                 rec: ProcessFlow {
                     proc_oid: oid,
                     ts,
@@ -75,10 +76,8 @@ impl Aggregator {
                 export_time: now,
                 last_update: now,
                 seq: self.seq,
-            });
-            self.pfset.insert((now, self.seq), oid);
-        }
-        let pf = p.pflow.as_mut().expect("just set");
+            }
+        });
         pf.rec.op_flags |= flag;
         pf.last_update = now;
         if flag == OpFlags::CLONE {
@@ -218,7 +217,7 @@ impl Aggregator {
     /// file system is never consulted (the reference resolves symlinks on it).
     fn absolute_path(st: &State, tid: i64, dirfd: Option<i64>, name: &[u8]) -> Vec<u8> {
         let name = path::strip_nul(name);
-        if !name.is_empty() && name[0] == b'/' {
+        if name.first() == Some(&b'/') {
             return path::normalize(&name);
         }
         let base = match dirfd {
@@ -297,11 +296,17 @@ impl Aggregator {
             ts: self.clock.now_ns() as i64,
             tid,
             op_flags: flag,
-            file_oid: self.files[&k1].rec.oid,
+            file_oid: k1.oid,
             ret: f.res as i32,
-            new_file_oid: k2.as_ref().map(|k| self.files[k].rec.oid),
+            new_file_oid: k2.as_ref().map(|k| k.oid),
         });
-        self.write_linked(rec, Some(oid), Some(&k1), k2.as_deref(), out)
+        self.write_linked(
+            rec,
+            Some(oid),
+            Some(&k1.key),
+            k2.as_ref().map(|k| k.key.as_slice()),
+            out,
+        )
     }
 
     /// Periodic export of process flows (same 30/60 s rules as data flows).
@@ -321,32 +326,35 @@ impl Aggregator {
                 break;
             }
             self.pfset.remove(&(export_time, seq));
-            let Some(pf) = self.procs.get(&oid).and_then(|p| p.pflow.as_ref()) else {
+            // (a process deleted, or its flow ended, since this entry was queued: nothing
+            // left to export)
+            let Some(p) = self.procs.get_mut(&oid) else {
+                continue;
+            };
+            let Some(pf) = p.pflow.as_mut() else {
                 continue;
             };
             if now - pf.last_update >= self.expire_interval {
-                self.procs.get_mut(&oid).expect("present").pflow = None;
+                p.pflow = None;
                 continue;
             }
-            let mut rec = pf.rec.clone();
+            // The flow restarts in place (exporting reads no flow), then the period that
+            // ended is written.
+            let mut rec = std::mem::replace(
+                &mut pf.rec,
+                ProcessFlow {
+                    proc_oid: oid,
+                    ts: sinsp_ts,
+                    ..Default::default()
+                },
+            );
+            self.seq += 1;
+            pf.export_time = now;
+            pf.seq = self.seq;
+            self.pfset.insert((now, self.seq), oid);
             rec.end_ts = sinsp_ts;
             self.export_process(oid, out)?;
             self.write_proc_flow(&rec, out)?;
-            self.seq += 1;
-            let seq = self.seq;
-            let pf = self
-                .procs
-                .get_mut(&oid)
-                .and_then(|p| p.pflow.as_mut())
-                .expect("present");
-            pf.rec = ProcessFlow {
-                proc_oid: oid,
-                ts: sinsp_ts,
-                ..Default::default()
-            };
-            pf.export_time = now;
-            pf.seq = seq;
-            self.pfset.insert((now, seq), oid);
         }
         Ok(())
     }

@@ -8,7 +8,7 @@
 //! rotation.
 
 use super::entities::main_or_self;
-use super::{Aggregator, Emit};
+use super::{Aggregator, Emit, ProcEntry};
 use crate::error::Result;
 use crate::event::{EventKind, SysEvent};
 use crate::model::{Oid, OpFlags};
@@ -70,11 +70,11 @@ impl Aggregator {
         }
     }
 
-    /// The table key of `tid`'s process, if the aggregator has the process.
-    fn known_process(&self, st: &State, tid: i64) -> Option<Oid> {
+    /// The table key and entry of `tid`'s process, if the aggregator has the process.
+    fn known_process(&self, st: &State, tid: i64) -> Option<(Oid, &ProcEntry)> {
         let mt = main_or_self(st, tid)?;
         let oid = Oid::new(mt.clone_ts as i64, mt.pid);
-        self.procs.contains_key(&oid).then_some(oid)
+        self.procs.get(&oid).map(|p| (oid, p))
     }
 
     /// Ends every flow of `tid`'s process on one of `fds` (any thread's), with TRUNCATE.
@@ -85,11 +85,10 @@ impl Aggregator {
         fds: &[i64],
         out: &mut dyn Emit,
     ) -> Result<()> {
-        let Some(oid) = self.known_process(st, tid) else {
+        let Some((oid, p)) = self.known_process(st, tid) else {
             return Ok(());
         };
         let end_ts = self.clock.now_ns() as i64;
-        let p = &self.procs[&oid];
         let on_fds = |fd: i32| fds.contains(&i64::from(fd));
         let mut fkeys: Vec<_> = p
             .fileflows
@@ -139,7 +138,7 @@ impl Aggregator {
             return Ok(());
         };
         let main = t.is_main();
-        let Some(oid) = self.known_process(st, tid) else {
+        let Some((oid, _)) = self.known_process(st, tid) else {
             return Ok(());
         };
         if self.cfg.enable_process_flow && main {

@@ -1,11 +1,13 @@
 //! File flows and network flows: per thread and fd, counting reads and writes between an
 //! open/accept/connect and the close, exit, periodic export or end of capture.
 
-use super::{Aggregator, DataFlowRef, Emit, FfKey, FfKeyRef, NfKey};
+use super::entities::FileRef;
+use super::{Aggregator, DataFlowRef, Emit, FfKey, FfKeyRef, NfKey, held};
 use crate::config::{CollectionMode, FileReadMode};
 use crate::error::Result;
 use crate::model::*;
 use crate::state::{FdInfo, FdKind, State, l4};
+use hashbrown::hash_map::{Entry, EntryRef};
 
 /// A file flow being accumulated.
 pub(crate) struct FileFlowEntry {
@@ -201,12 +203,6 @@ impl Aggregator {
         )
     }
 
-    fn insert_df(&mut self, export_time: i64, r: DataFlowRef) -> u64 {
-        self.seq += 1;
-        self.dfset.insert((export_time, self.seq), r);
-        self.seq
-    }
-
     // ------------------------------------------------------------------------ file flows
 
     /// Routes an fd operation to the file-flow logic (the fd is not an IP socket).
@@ -230,9 +226,9 @@ impl Aggregator {
         let Some((oid, _)) = self.get_process(st, tid, ObjectState::Reup, out)? else {
             return Ok(());
         };
-        let file_key = self.get_file(st, tid, &fdinfo.name, restype, ObjectState::Reup, out)?;
-        let r = self.file_flow_update(oid, tid, fd, fdinfo, &file_key, op, out);
-        self.key_scratch = file_key;
+        let file = self.get_file(st, tid, &fdinfo.name, restype, ObjectState::Reup, out)?;
+        let r = self.file_flow_update(oid, tid, fd, fdinfo, &file, op, out);
+        self.key_scratch = file.key;
         r
     }
 
@@ -243,11 +239,11 @@ impl Aggregator {
         tid: i64,
         fd: i64,
         fdinfo: &FdInfo,
-        file_key: &[u8],
+        file: &FileRef,
         op: FlowOp,
         out: &mut dyn Emit,
     ) -> Result<()> {
-        let file_oid = self.files[file_key].rec.oid;
+        let (file_key, file_oid) = (file.key.as_slice(), file.oid);
         let now = self.now_s();
         let ts = self.clock.now_ns() as i64;
         let open_flags = if op.flag == OpFlags::OPEN {
@@ -273,8 +269,9 @@ impl Aggregator {
             return self.write_file_flow(&ff, b"", file_key, true, out);
         }
         let kref = FfKeyRef(&fdinfo.name, tid, fd);
-        let exists = self.procs[&oid].fileflows.contains_key(&kref);
-        if !exists {
+        let p = held(&mut self.procs, oid)?;
+        let EntryRef::Occupied(mut o) = p.fileflows.entry_ref(&kref) else {
+            // a new flow
             let mut rec = FileFlow {
                 proc_oid: oid,
                 ts,
@@ -289,20 +286,18 @@ impl Aggregator {
             rec.apply(op);
             if op.flag != OpFlags::CLOSE {
                 let key: FfKey = (fdinfo.name.clone(), tid, fd);
-                let seq = self.insert_df(now, DataFlowRef::File(oid, key.clone()));
+                self.seq += 1;
+                self.dfset
+                    .insert((now, self.seq), DataFlowRef::File(oid, key.clone()));
                 let e = FileFlowEntry {
                     rec,
                     file_key: file_key.to_vec(),
                     name: fdinfo.name.clone(),
                     export_time: now,
                     last_update: now,
-                    seq,
+                    seq: self.seq,
                 };
-                self.procs
-                    .get_mut(&oid)
-                    .expect("present")
-                    .fileflows
-                    .insert(key, e);
+                p.fileflows.insert(key, e);
                 if let Some(f) = self.files.get_mut(file_key) {
                     f.refs += 1;
                 }
@@ -312,32 +307,20 @@ impl Aggregator {
                 self.write_file_flow(&rec, &fdinfo.name, file_key, true, out)?;
             }
             return Ok(());
-        }
-        {
-            let e = self
-                .procs
-                .get_mut(&oid)
-                .expect("present")
-                .fileflows
-                .get_mut(&kref)
-                .expect("present");
-            let r = &mut e.rec;
-            r.apply(op);
-            e.last_update = now;
-            if op.flag == OpFlags::OPEN {
-                r.open_flags = fdinfo.openflags as i32;
-            }
+        };
+        let e = o.get_mut();
+        let r = &mut e.rec;
+        r.apply(op);
+        e.last_update = now;
+        if op.flag == OpFlags::OPEN {
+            r.open_flags = fdinfo.openflags as i32;
         }
         if op.flag == OpFlags::CLOSE {
-            self.write_related_file_flows(oid, tid, fd as i32, file_key, ts, out)?;
-            let e = self
-                .procs
-                .get_mut(&oid)
-                .expect("present")
-                .fileflows
-                .remove(&kref)
-                .expect("present");
+            // Taken out first: the other threads' flows ended with it are all of another
+            // thread, never this one.
+            let e = o.remove();
             self.dfset.remove(&(e.export_time, e.seq));
+            self.write_related_file_flows(oid, tid, fd as i32, file_key, ts, out)?;
             let mut rec = e.rec;
             rec.end_ts = ts;
             self.write_file_flow(&rec, &e.name, &e.file_key, true, out)?;
@@ -362,17 +345,16 @@ impl Aggregator {
         let Some(p) = self.procs.get_mut(&oid) else {
             return Ok(());
         };
-        let mut keys: Vec<FfKey> = p
+        // (taken out in table order, as they are listed: a stable sort then orders them
+        // by thread and fd)
+        let mut ended: Vec<(FfKey, FileFlowEntry)> = p
             .fileflows
-            .iter()
-            .filter(|(_, e)| e.rec.tid != tid && e.rec.fd == fd && e.file_key == file_key)
-            .map(|(k, _)| k.clone())
+            .extract_if(|_, e| e.rec.tid != tid && e.rec.fd == fd && e.file_key == file_key)
             .collect();
-        keys.sort_by_key(|k| (k.1, k.2));
+        ended.sort_by_key(|(k, _)| (k.1, k.2));
         let mut opened = Vec::new();
         let mut others = Vec::new();
-        for k in keys {
-            let e = p.fileflows.remove(&k).expect("listed");
+        for (_, e) in ended {
             if e.rec.op_flags.contains(OpFlags::OPEN) {
                 opened.insert(0, e);
             } else {
@@ -428,8 +410,9 @@ impl Aggregator {
         let key: NfKey = (tid, sip, sport, dip, dport, fd as i32);
         let now = self.now_s();
         let ts = self.clock.now_ns() as i64;
-        let exists = self.procs[&oid].netflows.contains_key(&key);
-        if !exists {
+        let p = held(&mut self.procs, oid)?;
+        let Entry::Occupied(mut o) = p.netflows.entry(key) else {
+            // a new flow
             let mut rec = NetworkFlow {
                 proc_oid: oid,
                 ts,
@@ -446,14 +429,16 @@ impl Aggregator {
             };
             rec.apply(op);
             if op.flag != OpFlags::CLOSE {
-                let seq = self.insert_df(now, DataFlowRef::Net(oid, key));
-                self.procs.get_mut(&oid).expect("present").netflows.insert(
+                self.seq += 1;
+                self.dfset
+                    .insert((now, self.seq), DataFlowRef::Net(oid, key));
+                p.netflows.insert(
                     key,
                     NetFlowEntry {
                         rec,
                         export_time: now,
                         last_update: now,
-                        seq,
+                        seq: self.seq,
                     },
                 );
             } else {
@@ -462,29 +447,16 @@ impl Aggregator {
                 self.write_net_flow(&rec, out)?;
             }
             return Ok(());
-        }
-        {
-            let e = self
-                .procs
-                .get_mut(&oid)
-                .expect("present")
-                .netflows
-                .get_mut(&key)
-                .expect("present");
-            let r = &mut e.rec;
-            r.apply(op);
-            e.last_update = now;
-        }
+        };
+        let e = o.get_mut();
+        e.rec.apply(op);
+        e.last_update = now;
         if op.flag == OpFlags::CLOSE {
-            self.write_related_net_flows(oid, &key, ts, out)?;
-            let e = self
-                .procs
-                .get_mut(&oid)
-                .expect("present")
-                .netflows
-                .remove(&key)
-                .expect("present");
+            // Taken out first: the other threads' flows ended with it are all of another
+            // thread, never this one.
+            let e = o.remove();
             self.dfset.remove(&(e.export_time, e.seq));
+            self.write_related_net_flows(oid, &key, ts, out)?;
             let mut rec = e.rec;
             rec.end_ts = ts;
             self.write_net_flow(&rec, out)?;
@@ -502,19 +474,16 @@ impl Aggregator {
         let Some(p) = self.procs.get_mut(&oid) else {
             return Ok(());
         };
-        let mut keys: Vec<NfKey> = p
+        let mut ended: Vec<(NfKey, NetFlowEntry)> = p
             .netflows
-            .keys()
-            .filter(|k| {
+            .extract_if(|k, _| {
                 k.0 != key.0 && (k.1, k.2, k.3, k.4, k.5) == (key.1, key.2, key.3, key.4, key.5)
             })
-            .copied()
             .collect();
-        keys.sort();
+        ended.sort_by_key(|(k, _)| *k);
         let mut first = Vec::new();
         let mut others = Vec::new();
-        for k in keys {
-            let e = p.netflows.remove(&k).expect("listed");
+        for (_, e) in ended {
             if e.rec
                 .op_flags
                 .intersects(OpFlags::ACCEPT | OpFlags::CONNECT)
@@ -624,81 +593,61 @@ impl Aggregator {
             }
             let r = r.clone();
             self.dfset.remove(&(export_time, seq));
+            // (a process deleted, or a flow ended, since this entry was queued: nothing
+            // left to export)
             match r {
                 DataFlowRef::File(oid, key) => {
-                    let Some(e) = self
-                        .procs
-                        .get_mut(&oid)
-                        .and_then(|p| p.fileflows.get_mut(&key))
-                    else {
+                    let Some(p) = self.procs.get_mut(&oid) else {
                         continue;
                     };
-                    if now - e.last_update >= self.expire_interval {
-                        let e = self
-                            .procs
-                            .get_mut(&oid)
-                            .expect("present")
-                            .fileflows
-                            .remove(&key)
-                            .expect("present");
+                    let EntryRef::Occupied(mut o) = p.fileflows.entry_ref(&key) else {
+                        continue;
+                    };
+                    if now - o.get().last_update >= self.expire_interval {
+                        let e = o.remove();
                         if let Some(f) = self.files.get_mut(&e.file_key) {
                             f.refs -= 1;
                         }
                         continue;
                     }
+                    // The flow restarts in place (exporting reads no flow), then the
+                    // period that ended is written.
+                    let e = o.get_mut();
                     let mut rec = e.rec.clone();
                     let (name, file_key) = (e.name.clone(), e.file_key.clone());
                     rec.end_ts = sinsp_ts;
+                    self.seq += 1;
+                    e.rec.restart(sinsp_ts);
+                    e.export_time = now;
+                    e.seq = self.seq;
+                    self.dfset
+                        .insert((now, self.seq), DataFlowRef::File(oid, key));
                     self.export_process(oid, out)?;
                     self.export_file(&file_key, out)?;
                     self.write_file_flow(&rec, &name, &file_key, true, out)?;
-                    self.seq += 1;
-                    let seq = self.seq;
-                    let e = self
-                        .procs
-                        .get_mut(&oid)
-                        .expect("present")
-                        .fileflows
-                        .get_mut(&key)
-                        .expect("present");
-                    e.rec.restart(sinsp_ts);
-                    e.export_time = now;
-                    e.seq = seq;
-                    self.dfset.insert((now, seq), DataFlowRef::File(oid, key));
                 }
                 DataFlowRef::Net(oid, key) => {
-                    let Some(e) = self
-                        .procs
-                        .get_mut(&oid)
-                        .and_then(|p| p.netflows.get_mut(&key))
-                    else {
+                    let Some(p) = self.procs.get_mut(&oid) else {
                         continue;
                     };
-                    if now - e.last_update >= self.expire_interval {
-                        self.procs
-                            .get_mut(&oid)
-                            .expect("present")
-                            .netflows
-                            .remove(&key);
+                    let Entry::Occupied(mut o) = p.netflows.entry(key) else {
+                        continue;
+                    };
+                    if now - o.get().last_update >= self.expire_interval {
+                        o.remove();
                         continue;
                     }
+                    let e = o.get_mut();
                     let mut rec = e.rec.clone();
                     rec.end_ts = sinsp_ts;
-                    self.export_process(oid, out)?;
-                    self.write_net_flow(&rec, out)?;
                     self.seq += 1;
-                    let seq = self.seq;
-                    let e = self
-                        .procs
-                        .get_mut(&oid)
-                        .expect("present")
-                        .netflows
-                        .get_mut(&key)
-                        .expect("present");
                     e.rec.restart(sinsp_ts);
                     e.export_time = now;
-                    e.seq = seq;
-                    self.dfset.insert((now, seq), DataFlowRef::Net(oid, key));
+                    e.seq = self.seq;
+                    self.dfset
+                        .insert((now, self.seq), DataFlowRef::Net(oid, key));
+                    self.export_process(oid, out)?;
+                    self.write_net_flow(&rec, out)?;
                 }
             }
         }

@@ -24,7 +24,7 @@ mod flows;
 
 use crate::clock::CaptureClock;
 use crate::config::{CollectionMode, FileReadMode, SysFlowConfig};
-use crate::error::Result;
+use crate::error::{Result, SysFlowError};
 use crate::event::{EventKind, IdChange, IoDir, SysEvent};
 use crate::model::{Container, File, ObjectState, Oid, OpFlags, Pod, Process, Record, RecordKind};
 use crate::state::{FdKind, State};
@@ -134,6 +134,21 @@ pub(crate) struct ProcEntry {
     pub pflow: Option<ProcFlowEntry>,
 }
 
+/// The entry of a process the caller knows is in the table: [`Aggregator::get_process`]
+/// put it there, and nothing the caller did since removes processes (only
+/// [`Aggregator::delete_process`] does, from housekeeping and rotation). A miss is a bug in
+/// the aggregator, reported as [`SysFlowError::Internal`] rather than a panic.
+///
+/// A function of the table alone, so the caller keeps the aggregator's other fields.
+pub(crate) fn held(procs: &mut BTreeMap<Oid, ProcEntry>, oid: Oid) -> Result<&mut ProcEntry> {
+    procs.get_mut(&oid).ok_or_else(|| {
+        SysFlowError::Internal(format!(
+            "aggregator: process {}:{} left its table while a record was being made for it",
+            oid.create_ts, oid.hpid
+        ))
+    })
+}
+
 impl ProcEntry {
     fn new(rec: Process) -> Self {
         ProcEntry {
@@ -192,6 +207,8 @@ pub struct Aggregator {
     uid_stash: String,
     export_interval: i64,
     expire_interval: i64,
+    /// Records written, by kind: indexed by `RecordKind::index`, a discriminant in 0..12
+    /// (never out of bounds).
     records: [u64; 12],
     /// Native IPv6 flows seen and not yet ended (process, thread, fd, endpoints).
     ipv6_open: HashSet<Ipv6FlowKey>,
@@ -329,8 +346,7 @@ impl Aggregator {
             return;
         }
         let mut i = 0;
-        while i < self.del_queue.len() {
-            let (oid, t) = self.del_queue[i];
+        while let Some(&(oid, t)) = self.del_queue.get(i) {
             if now - t < 1 {
                 break;
             }
@@ -636,15 +652,18 @@ impl Aggregator {
         let end = self.clock.now_ns() as i64;
         let oids: Vec<Oid> = self.procs.keys().copied().collect();
         for oid in oids {
-            let p = &self.procs[&oid];
-            let busy = !p.netflows.is_empty() || !p.fileflows.is_empty() || p.pflow.is_some();
-            if busy && !p.written {
-                self.write_process_and_ancestors(oid, out)?;
-            }
-            let p = self.procs.get_mut(&oid).expect("present");
+            // Its flows are taken out first, then the process (and ancestors) written if
+            // they need it: writing entities reads no flow.
+            let Some(p) = self.procs.get_mut(&oid) else {
+                continue;
+            };
             let mut nfs: Vec<_> = std::mem::take(&mut p.netflows).into_values().collect();
             let mut ffs: Vec<_> = std::mem::take(&mut p.fileflows).into_values().collect();
             let pf = p.pflow.take();
+            let busy = !nfs.is_empty() || !ffs.is_empty() || pf.is_some();
+            if busy && !p.written {
+                self.write_process_and_ancestors(oid, out)?;
+            }
             nfs.sort_by_key(|e| (e.rec.ts, e.rec.tid, e.rec.fd));
             ffs.sort_by_key(|e| (e.rec.ts, e.rec.tid, e.rec.fd));
             for e in nfs {

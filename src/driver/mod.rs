@@ -184,6 +184,7 @@ impl SysFlowDriver {
                 });
             }
         }
+        let diag = Diag::new(&config.app_name, config.debug_mode, config.enable_stats);
         let mut outputs = FanOut::new(SfHeader {
             exporter: config.exporter_id.clone(),
             ip: config.node_ip.clone(),
@@ -198,10 +199,11 @@ impl SysFlowDriver {
                 mode: config.file_mode,
                 overwrite: config.file_overwrite,
             };
+            // (its warnings, a full disk's, go out like the driver's own)
             let sink = if live {
-                FileSink::with_options(path, opts, true, Some(clock::wall_s()))?
+                FileSink::with_diag(path, opts, true, Some(clock::wall_s()), diag.clone())?
             } else {
-                FileSink::with_options(path, opts, config.rotate_offline, None)?
+                FileSink::with_diag(path, opts, config.rotate_offline, None, diag.clone())?
             };
             outputs.set_file(sink);
         }
@@ -215,7 +217,6 @@ impl SysFlowDriver {
         if let Some(cb) = config.callback.take() {
             outputs.add(Box::new(CallbackSink::new(cb)));
         }
-        let diag = Diag::new(&config.app_name, config.debug_mode, config.enable_stats);
         diag.debug(format_args!("configuration in effect: {config:?}"));
         if let Some(f) = &filter {
             for w in f.warnings() {

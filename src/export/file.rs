@@ -3,6 +3,7 @@
 use super::losses::{self, LOSSES_KEY};
 use super::{RecordSink, RecordView};
 use crate::avro::{AvroCodec, AvroFileWriter};
+use crate::diag::{Diag, WarnGate};
 use crate::error::{Result, SysFlowError};
 use crate::model::{Record, SfHeader};
 use std::fs;
@@ -52,6 +53,10 @@ type Writer = AvroFileWriter<fs::File>;
 /// How often a file that could not be created for lack of space is tried again while
 /// records arrive (it is also tried at every flush and rotation).
 const RETRY_OPEN: Duration = Duration::from_secs(1);
+
+/// At most one warning per kind in this time: a disk on the edge of full, where writes
+/// fail and succeed in turn, cannot flood the log.
+const WARN_EVERY: Duration = Duration::from_secs(60);
 
 /// An epoch that says something: 0 (a capture whose first event has no time) is unknown.
 fn known(epoch: i64) -> Option<i64> {
@@ -183,11 +188,35 @@ struct Period {
 }
 
 /// A run of writes failing for lack of space: logged once when it starts, once when it
-/// ends.
+/// ends (both only if the [`WarnGate`] let its start through).
 #[derive(Debug, Default)]
 struct Outage {
     records: u64,
     failures: u64,
+    /// Its start was logged (then its end is too).
+    told: bool,
+}
+
+/// Runs of failures that ended without being logged (the gate was closed all along).
+#[derive(Debug, Default)]
+struct Untold {
+    runs: u64,
+    records: u64,
+    failures: u64,
+}
+
+impl Untold {
+    /// What to add to the next warning about lack of space.
+    fn note(&self) -> String {
+        if self.runs == 0 {
+            return String::new();
+        }
+        format!(
+            " (before this, {} runs of failures for lack of space went unlogged: {} records \
+             dropped in {} failed writes)",
+            self.runs, self.records, self.failures
+        )
+    }
 }
 
 /// Writes records into SysFlow Avro files; a new file at every rotation.
@@ -208,8 +237,13 @@ struct Outage {
 /// A file that cannot be created, or whose Avro header cannot be written, is removed; the
 /// period's records are then dropped and counted while it is tried again (at every flush,
 /// at most every second while records arrive, at the next rotation and at the end). A
-/// warning is logged when a run of failures starts and when it ends, not per block. Any
-/// other write error (`EIO`, ...) is returned and stops the capture.
+/// warning is logged when a run of failures starts and when it ends, not per block, and
+/// at most one such pair a minute: runs of failures that start while that limit holds
+/// are logged late if they last, else summed up in the next warning. Any other write
+/// error (`EIO`, ...) is returned and stops the capture.
+///
+/// Warnings go through the [`log`] facade with the target `sysflowlibs`; the driver's
+/// file sink uses its `app_name` instead, like all the driver's diagnostics.
 ///
 /// Every file records its period's losses in its Avro header ([`super::FileLosses`]).
 pub struct FileSink {
@@ -244,6 +278,14 @@ pub struct FileSink {
     created: Option<fs::File>,
     /// A record other than the period's header went into the current (or last) file.
     filled: bool,
+    /// Where warnings go.
+    diag: Diag,
+    /// Warnings about runs of failures for lack of space.
+    outage_gate: WarnGate,
+    untold: Untold,
+    /// Warnings about a file closed on a full disk.
+    close_gate: WarnGate,
+    close_held: u64,
 }
 
 impl FileSink {
@@ -286,6 +328,18 @@ impl FileSink {
         opts: FileOptions,
         rotating: bool,
         start_epoch: Option<i64>,
+    ) -> Result<Self> {
+        Self::with_diag(path, opts, rotating, start_epoch, Diag::default())
+    }
+
+    /// Like [`FileSink::with_options`], logging its warnings through `diag` (the driver's,
+    /// whose target is its `app_name`).
+    pub(crate) fn with_diag(
+        path: &Path,
+        opts: FileOptions,
+        rotating: bool,
+        start_epoch: Option<i64>,
+        diag: Diag,
     ) -> Result<Self> {
         let out = OutputPath::parse(path);
         let dir = match &out {
@@ -331,6 +385,11 @@ impl FileSink {
             reset: false,
             created: None,
             filled: false,
+            diag,
+            outage_gate: WarnGate::new(WARN_EVERY),
+            untold: Untold::default(),
+            close_gate: WarnGate::new(WARN_EVERY),
+            close_held: 0,
         };
         if !rotating || start_epoch.is_some() {
             sink.open(start_epoch)?;
@@ -456,35 +515,54 @@ impl FileSink {
     fn failed(&mut self, lost: u64, e: &std::io::Error) {
         self.dropped += lost;
         self.period.drops += lost;
-        match &mut self.outage {
-            Some(o) => {
-                o.records += lost;
-                o.failures += 1;
-            }
-            None => {
-                log::warn!(
-                    "{}: {e}: records are dropped (and counted) until space comes back",
-                    self.current.display()
-                );
-                self.outage = Some(Outage {
-                    records: lost,
-                    failures: 1,
-                });
-            }
+        let o = self.outage.get_or_insert_with(Outage::default);
+        o.records += lost;
+        o.failures += 1;
+        // a run of failures is logged when it starts, or later while it lasts if the
+        // gate was closed then
+        if !o.told && self.outage_gate.admit(Instant::now()) {
+            o.told = true;
+            let untold = std::mem::take(&mut self.untold);
+            self.diag.warn(format_args!(
+                "{}: {e}: records are dropped (and counted) until space comes back{}",
+                self.current.display(),
+                untold.note()
+            ));
         }
     }
 
     /// Something was written after failures for lack of space.
     fn recovered(&mut self) {
         if let Some(o) = self.outage.take() {
-            log::warn!(
-                "{}: writing again after lack of space: {} records dropped in {} failed writes",
-                self.current.display(),
-                o.records,
-                o.failures
-            );
+            if o.told {
+                self.diag.warn(format_args!(
+                    "{}: writing again after lack of space: {} records dropped in {} failed \
+                     writes",
+                    self.current.display(),
+                    o.records,
+                    o.failures
+                ));
+            } else {
+                self.untold.runs += 1;
+                self.untold.records += o.records;
+                self.untold.failures += o.failures;
+            }
             // what was dropped may have described entities later records refer to
             self.reset = true;
+        }
+    }
+
+    /// A warning about a file closed on a full disk, through its gate.
+    fn close_warning(&mut self, args: std::fmt::Arguments<'_>) {
+        if !self.close_gate.admit(Instant::now()) {
+            self.close_held += 1;
+            return;
+        }
+        match std::mem::take(&mut self.close_held) {
+            0 => self.diag.warn(args),
+            n => self.diag.warn(format_args!(
+                "{args} ({n} similar warnings held back before this one)"
+            )),
         }
     }
 
@@ -645,17 +723,17 @@ impl FileSink {
                 use std::os::unix::fs::FileExt;
                 match f.write_all_at(&value, at) {
                     Ok(()) => {}
-                    Err(e) if is_full(&e) => log::warn!(
+                    Err(e) if is_full(&e) => self.close_warning(format_args!(
                         "{name}: {e}: its {LOSSES_KEY} header entry keeps saying incomplete"
-                    ),
+                    )),
                     Err(e) => return Err(SysFlowError::io(format!("writing {name}"), e)),
                 }
             }
             match f.sync_data() {
                 Ok(()) => {}
-                Err(e) if is_full(&e) => {
-                    log::warn!("{name}: {e} at sync: its last records may be missing")
-                }
+                Err(e) if is_full(&e) => self.close_warning(format_args!(
+                    "{name}: {e} at sync: its last records may be missing"
+                )),
                 Err(e) => return Err(SysFlowError::io(format!("syncing {name}"), e)),
             }
             self.closed = self.current.clone();
@@ -735,14 +813,25 @@ impl RecordSink for FileSink {
     fn finish(&mut self) -> Result<()> {
         self.retry_open()?;
         self.close()?;
+        let untold = std::mem::take(&mut self.untold);
         if let Some(o) = self.outage.take() {
-            log::warn!(
+            self.diag.warn(format_args!(
                 "{}: output ends short of space: {} records dropped in {} failed writes \
-                 since space ran out",
+                 since space ran out{}",
                 self.current.display(),
                 o.records,
-                o.failures
-            );
+                o.failures,
+                untold.note()
+            ));
+        } else if untold.runs > 0 {
+            self.diag.warn(format_args!(
+                "{}: output ends with {} runs of failures for lack of space that went \
+                 unlogged: {} records dropped in {} failed writes",
+                self.current.display(),
+                untold.runs,
+                untold.records,
+                untold.failures
+            ));
         }
         Ok(())
     }
@@ -888,6 +977,68 @@ mod tests {
             .block_failed(std::io::Error::from_raw_os_error(libc::EIO))
             .unwrap_err();
         assert!(e.to_string().contains("x.sf"), "{e}");
+    }
+
+    #[test]
+    fn full_disk_warnings_go_out_through_the_drivers_diag_a_few_at_most() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.sf");
+        let (diag, kept) = Diag::keeping("disk-app");
+        let mut s = FileSink::with_diag(&path, FileOptions::default(), false, None, diag).unwrap();
+        let h = SfHeader::default();
+        let rec = Record::Header(h.clone());
+        let full = || std::io::Error::from_raw_os_error(libc::ENOSPC);
+        s.start(&h).unwrap();
+        // a disk on the edge of full: a block fails, the next one is written, 50 times
+        for _ in 0..50 {
+            s.append(&rec).unwrap();
+            s.block_failed(full()).unwrap();
+            s.append(&rec).unwrap();
+            s.flush().unwrap();
+        }
+        assert_eq!(s.dropped(), 50);
+        let lines = kept.lock().clone();
+        assert!(lines.iter().all(|(t, _)| t == "disk-app"), "{lines:?}");
+        assert_eq!(
+            lines.len(),
+            2,
+            "one run of failures told, its start and end: {lines:?}"
+        );
+        assert!(
+            lines[0].1.contains("records are dropped (and counted)"),
+            "{lines:?}"
+        );
+        assert!(
+            lines[1].1.contains(
+                "writing again after lack of space: 1 records dropped in 1 failed writes"
+            ),
+            "{lines:?}"
+        );
+        // a run that starts while the gate is closed is told once it opens, if it lasts,
+        // with the runs held back before it
+        s.append(&rec).unwrap();
+        s.block_failed(full()).unwrap();
+        assert_eq!(kept.lock().len(), 2);
+        s.outage_gate = WarnGate::new(Duration::ZERO);
+        s.append(&rec).unwrap();
+        s.block_failed(full()).unwrap();
+        s.finish().unwrap();
+        let lines = kept.lock().clone();
+        assert_eq!(lines.len(), 4, "{lines:?}");
+        assert!(
+            lines[2].1.contains(
+                "records are dropped (and counted) until space comes back (before this, 49 runs \
+                 of failures for lack of space went unlogged: 49 records dropped in 49 failed \
+                 writes)"
+            ),
+            "{lines:?}"
+        );
+        assert!(
+            lines[3]
+                .1
+                .contains("output ends short of space: 2 records dropped in 2 failed writes"),
+            "{lines:?}"
+        );
     }
 
     #[test]
