@@ -583,3 +583,161 @@ fn local_addresses_are_interfaces_and_container_ips() {
     assert!(st.is_local_addr(ip("172.17.0.4"), "bbbbbbbbbbbb"));
     assert!(!st.is_local_addr(ip("172.17.0.5"), "bbbbbbbbbbbb"));
 }
+
+// ------------------------------------------------------- thread removal from large lists
+
+/// Init (1) and a process 300 under it, from the snapshot.
+fn init_and_runner() -> State {
+    let mut st = State::new();
+    for (tid, ptid) in [(1, 0), (TID, 1)] {
+        st.load_snapshot(&ProcSnapshot {
+            tid,
+            pid: tid,
+            ptid,
+            vtid: tid,
+            vpid: tid,
+            exe: b"/opt/runner".to_vec(),
+            ..Default::default()
+        });
+    }
+    st.finish_snapshot();
+    st
+}
+
+fn thread_clone(ts: u64, child: i64) -> SysEvent<'static> {
+    SysEvent {
+        ts,
+        tid: TID,
+        kind: EventKind::Clone(crate::event::CloneEvent {
+            res: child,
+            flags: Some(cl::CLONE_THREAD | cl::CLONE_FILES),
+            info: crate::event::ProcInfo {
+                exe: Some(b"/opt/runner\0"),
+                tid: TID,
+                pid: TID,
+                ptid: 1,
+                ..Default::default()
+            },
+        }),
+    }
+}
+
+fn exit_of(ts: u64, tid: i64) -> SysEvent<'static> {
+    SysEvent {
+        ts,
+        tid,
+        kind: EventKind::Exit {
+            status: 0,
+            reaper: None,
+        },
+    }
+}
+
+#[test]
+fn threads_of_a_large_process_leave_its_lists_in_order_without_scans() {
+    const N: i64 = 3_000;
+    let mut st = init_and_runner();
+    let tids: Vec<i64> = (0..N).map(|i| 1_000 + i).collect();
+    for (i, &tid) in tids.iter().enumerate() {
+        st.apply(&thread_clone(1_000 + i as u64, tid));
+    }
+    // every thread is in its process's list (main first, then by creation) and, as a
+    // thread's parent is its process's parent, in init's children list
+    let mut expect = vec![TID];
+    expect.extend(&tids);
+    assert_eq!(st.threads.group_members(TID), expect);
+    let s = st.sizes();
+    assert_eq!(
+        (s.group_entries, s.child_entries),
+        (N as usize + 2, N as usize + 1)
+    );
+    let scans_before = st.threads.list_scans;
+    // the odd ones exit first, the newest first; then the even ones, oldest first
+    let odd = tids.iter().copied().filter(|t| t % 2 == 1).rev();
+    let even: Vec<i64> = tids.iter().copied().filter(|t| t % 2 == 0).collect();
+    let mut ts = 10_000;
+    for tid in odd {
+        ts += 1;
+        st.apply(&exit_of(ts, tid));
+    }
+    st.apply(&ev(
+        ts + 1,
+        EventKind::Close {
+            fd: Some(3),
+            res: -9,
+        },
+    ));
+    let mut expect = vec![TID];
+    expect.extend(&even);
+    assert_eq!(st.threads.group_members(TID), expect);
+    assert_eq!(st.threads.group_alive(TID), 1 + N as u64 / 2);
+    let s = st.sizes();
+    assert_eq!(
+        (s.threads, s.group_entries),
+        (2 + N as usize / 2, 1 + N as usize / 2 + 1)
+    );
+    assert_eq!(s.child_entries, N as usize / 2 + 1);
+    for tid in even {
+        ts += 1;
+        st.apply(&exit_of(ts, tid));
+    }
+    st.apply(&ev(
+        ts + 1,
+        EventKind::Close {
+            fd: Some(3),
+            res: -9,
+        },
+    ));
+    assert_eq!(st.threads.group_members(TID), vec![TID]);
+    let s = st.sizes();
+    assert_eq!(
+        (s.threads, s.processes, s.group_entries, s.child_entries),
+        (2, 2, 2, 1)
+    );
+    // each removal looked at a bounded number of list entries, not at the whole lists
+    let scans = st.threads.list_scans - scans_before;
+    assert!(
+        scans <= 4 * N as u64,
+        "{scans} list entries looked at for {N} removals"
+    );
+}
+
+#[test]
+fn a_dead_main_threads_children_go_to_its_oldest_live_thread() {
+    // threads 1001, 1002 and 1003 in creation order; 1001 exits, the main thread forks
+    // 900, then exits: 900's reaper is the oldest thread still alive (1002), and the
+    // next (1003) after that one exits
+    let mut st = init_and_runner();
+    for (i, tid) in [1001, 1002, 1003].into_iter().enumerate() {
+        st.apply(&thread_clone(1_000 + i as u64, tid));
+    }
+    st.apply(&exit_of(2_000, 1001));
+    st.apply(&SysEvent {
+        ts: 3_000,
+        tid: TID,
+        kind: EventKind::Clone(crate::event::CloneEvent {
+            res: 900,
+            flags: Some(0),
+            info: crate::event::ProcInfo {
+                exe: Some(b"/opt/runner\0"),
+                tid: TID,
+                pid: TID,
+                ptid: 1,
+                ..Default::default()
+            },
+        }),
+    });
+    assert_eq!(st.thread(900).map(|t| t.ptid), Some(TID));
+    st.apply(&exit_of(4_000, TID));
+    st.apply(&exit_of(5_000, 1002));
+    assert_eq!(st.thread(900).map(|t| t.ptid), Some(1002));
+    st.apply(&ev(
+        6_000,
+        EventKind::Close {
+            fd: Some(3),
+            res: -9,
+        },
+    ));
+    assert_eq!(st.thread(900).map(|t| t.ptid), Some(1003));
+    assert_eq!(st.threads.group_members(TID), vec![TID, 1003]);
+}
