@@ -71,7 +71,9 @@ pub struct RunSummary {
     pub omitted_ipv6_flows: u64,
     /// Events skipped as damaged input: they state a relation that cannot be (a clone
     /// whose child is its own caller, parent or group leader), never applied, never a
-    /// panic; and, in a capture, events of an unknown type (a number the scap event
+    /// panic; parent links that would make a process its own ancestor (from a clone, an
+    /// exit's reaper or a capture's process list: the parent is left unknown instead);
+    /// and, in a capture, events of an unknown type (a number the scap event
     /// table of falcosecurity/libs 0.18.1 does not name: past its end, or an unused
     /// slot), of which only the thread and time are used.
     pub invalid_events: u64,

@@ -231,6 +231,7 @@ impl State {
             }
             lost.push((t.pid, t.is_main(), tid));
         }
+        self.count_refused_links();
         // by process; the main thread last, as the kernel ends a group
         lost.sort_unstable();
         self.reconciled_exits += lost.len() as u64;

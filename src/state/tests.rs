@@ -741,3 +741,246 @@ fn a_dead_main_threads_children_go_to_its_oldest_live_thread() {
     assert_eq!(st.thread(900).map(|t| t.ptid), Some(1003));
     assert_eq!(st.threads.group_members(TID), vec![TID, 1003]);
 }
+
+// ------------------------------------------------------------------- parent loops
+
+/// The parent chain of `tid` (threads held), up to a thread not held; `None` if it
+/// loops (it never may).
+fn ancestry(st: &State, tid: i64) -> Option<Vec<i64>> {
+    let mut chain = vec![tid];
+    let mut cur = st.thread(tid)?.ptid;
+    while let Some(t) = st.thread(cur) {
+        if chain.contains(&t.tid) {
+            return None;
+        }
+        chain.push(t.tid);
+        cur = t.ptid;
+    }
+    Some(chain)
+}
+
+/// The chain of processes above `tid`'s process as the aggregator walks it (a main
+/// thread's parent thread, that thread's main thread, ...), by pid; `None` if it loops.
+fn process_ancestry(st: &State, tid: i64) -> Option<Vec<i64>> {
+    let main = |t: i64| st.threads.main_of(t).or_else(|| st.thread(t));
+    let mut chain = vec![main(tid)?.pid];
+    let mut cur = main(tid)?.ptid;
+    while let Some(m) = st.thread(cur).and_then(|t| main(t.tid)) {
+        if chain.contains(&m.pid) {
+            return None;
+        }
+        chain.push(m.pid);
+        cur = m.ptid;
+    }
+    Some(chain)
+}
+
+/// A child-side clone event: `tid` is a new process of parent `ptid`.
+fn child_fork(ts: u64, tid: i64, ptid: i64) -> SysEvent<'static> {
+    SysEvent {
+        ts,
+        tid,
+        kind: EventKind::Clone(crate::event::CloneEvent {
+            res: 0,
+            flags: Some(0),
+            info: crate::event::ProcInfo {
+                exe: Some(b"/bin/x\0"),
+                tid,
+                pid: tid,
+                ptid,
+                ..Default::default()
+            },
+        }),
+    }
+}
+
+/// A caller-side clone event: `tid` makes a new process `child`.
+fn parent_fork(ts: u64, tid: i64, pid: i64, child: i64) -> SysEvent<'static> {
+    SysEvent {
+        ts,
+        tid,
+        kind: EventKind::Clone(crate::event::CloneEvent {
+            res: child,
+            flags: Some(0),
+            info: crate::event::ProcInfo {
+                exe: Some(b"/bin/x\0"),
+                tid,
+                pid,
+                ptid: 1,
+                ..Default::default()
+            },
+        }),
+    }
+}
+
+#[test]
+fn a_clone_that_would_close_a_parent_loop_is_refused_and_counted() {
+    // 400 is a child of 300 (known from the process list), then a (damaged or hostile)
+    // clone says 300 is a child of 400
+    let mut st = init_and_runner();
+    st.apply(&child_fork(5_000, 400, TID));
+    assert_eq!(ancestry(&st, 400), Some(vec![400, TID, 1]));
+    st.apply(&child_fork(6_000, TID, 400));
+    assert_eq!(ancestry(&st, 400), Some(vec![400, TID]));
+    assert_eq!(ancestry(&st, TID), Some(vec![TID]));
+    assert_eq!(st.invalid_events, 1);
+    // the same with three processes: 300 under 500, under 400, under 300
+    let mut st = init_and_runner();
+    st.apply(&child_fork(5_000, 400, TID));
+    st.apply(&child_fork(6_000, 500, 400));
+    st.apply(&child_fork(7_000, TID, 500));
+    assert_eq!(ancestry(&st, 500), Some(vec![500, 400, TID]));
+    for tid in [1, TID, 400, 500] {
+        assert!(process_ancestry(&st, tid).is_some(), "{tid}");
+    }
+    assert_eq!(st.invalid_events, 1);
+    // a link that closes no loop is applied
+    st.apply(&child_fork(9_000, 600, 500));
+    assert_eq!(ancestry(&st, 600), Some(vec![600, 500, 400, TID]));
+    assert_eq!(st.invalid_events, 1);
+}
+
+#[test]
+fn a_clone_that_would_close_a_loop_of_processes_through_a_thread_is_refused() {
+    // thread 301 of process 300 forks 400; then a clone says 300 is a child of 400: no
+    // loop of threads (301's parent is 300's parent), but a loop of processes
+    let mut st = init_and_runner();
+    st.apply(&thread_clone(1_000, 301));
+    st.apply(&parent_fork(2_000, 301, TID, 400));
+    assert_eq!(process_ancestry(&st, 400), Some(vec![400, TID, 1]));
+    st.apply(&child_fork(3_000, TID, 400));
+    for tid in [TID, 301, 400] {
+        assert!(process_ancestry(&st, tid).is_some(), "{tid}");
+        assert!(ancestry(&st, tid).is_some(), "{tid}");
+    }
+    assert_eq!(st.invalid_events, 1);
+}
+
+#[test]
+fn a_thread_taking_the_tid_of_its_process_parent_unlinks_the_process() {
+    // 500 is a new process whose parent 501 the capture never saw (made a process of its
+    // own); then a clone says 501 is a thread of 500: 500's parent process would be 500
+    let mut st = State::new();
+    st.apply(&child_fork(5_000, 500, 501));
+    assert_eq!(process_ancestry(&st, 500), Some(vec![500, 501]));
+    st.apply(&SysEvent {
+        ts: 6_000,
+        tid: 501,
+        kind: EventKind::Clone(crate::event::CloneEvent {
+            res: 0,
+            flags: Some(cl::CLONE_THREAD | cl::CLONE_FILES),
+            info: crate::event::ProcInfo {
+                exe: Some(b"/bin/x\0"),
+                tid: 501,
+                pid: 500,
+                ptid: 1,
+                ..Default::default()
+            },
+        }),
+    });
+    assert_eq!(st.threads.group_members(500), vec![500, 501]);
+    assert_eq!(process_ancestry(&st, 500), Some(vec![500]));
+    assert_eq!(st.invalid_events, 1);
+}
+
+#[test]
+fn a_reaper_below_the_dead_thread_is_refused() {
+    // 300 forks 400, 400 forks 500; 300's exit names 500 as its children's reaper: 400
+    // would become the child of its own child
+    let mut st = init_and_runner();
+    st.apply(&parent_fork(1_000, TID, TID, 400));
+    st.apply(&parent_fork(2_000, 400, 400, 500));
+    assert_eq!(ancestry(&st, 500), Some(vec![500, 400, TID, 1]));
+    st.apply(&SysEvent {
+        ts: 3_000,
+        tid: TID,
+        kind: EventKind::Exit {
+            status: 0,
+            reaper: Some(500),
+        },
+    });
+    st.apply(&SysEvent {
+        ts: 4_000,
+        tid: 1,
+        kind: EventKind::Close {
+            fd: Some(3),
+            res: -9,
+        },
+    });
+    assert!(st.thread(TID).is_none());
+    // the reaper the state finds itself instead: init
+    assert_eq!(ancestry(&st, 500), Some(vec![500, 400, 1]));
+    assert_eq!(st.invalid_events, 1);
+}
+
+#[test]
+fn a_process_list_with_a_parent_loop_is_loaded_without_it() {
+    let mut st = State::new();
+    for (tid, ptid) in [(10, 30), (20, 10), (30, 20), (40, 30)] {
+        st.load_snapshot(&ProcSnapshot {
+            tid,
+            pid: tid,
+            ptid,
+            vtid: tid,
+            vpid: tid,
+            ..Default::default()
+        });
+    }
+    st.finish_snapshot();
+    for tid in [10, 20, 30, 40] {
+        assert!(ancestry(&st, tid).is_some(), "{tid}");
+        assert!(process_ancestry(&st, tid).is_some(), "{tid}");
+    }
+    assert_eq!(ancestry(&st, 40), Some(vec![40, 30, 20, 10]));
+    assert_eq!(st.invalid_events, 1);
+}
+
+#[test]
+fn a_parent_loop_in_the_state_cannot_hang_the_aggregator() {
+    // The state refuses links that would close a loop; should one form anyway (a field
+    // written directly here), the aggregator's walks up the process tree still end.
+    let cfg = crate::SysFlowConfig {
+        enable_process_flow: false,
+        ..Default::default()
+    };
+    let mut agg = Aggregator::new(AggConfig::from(&cfg));
+    let mut out: Vec<Record> = Vec::new();
+    let mut st = init_and_runner();
+    let mut feed = |st: &mut State, agg: &mut Aggregator, e: &SysEvent<'_>| {
+        agg.set_time(e.ts);
+        let has_thread = st.apply(e);
+        agg.handle(st, e, has_thread, &mut out).unwrap();
+    };
+    st.apply(&parent_fork(1_000, TID, TID, 400));
+    st.threads.get_mut(TID).unwrap().ptid = 400;
+    // 400 forks 500: processes 500, 400 and 300 are written, 300's parent being 400
+    feed(&mut st, &mut agg, &parent_fork(2_000, 400, 400, 500));
+    let socket = SysEvent {
+        ts: 3_000,
+        tid: 500,
+        kind: EventKind::Socket {
+            fd: 9,
+            domain: AF_INET,
+            sock_type: SOCK_DGRAM,
+            proto: 0,
+        },
+    };
+    feed(&mut st, &mut agg, &socket);
+    agg.on_rotation();
+    feed(
+        &mut st,
+        &mut agg,
+        &SysEvent {
+            ts: 4_000,
+            tid: 500,
+            kind: io(IoDir::Write, 9),
+        },
+    );
+    agg.on_rotation();
+    let mut out: Vec<Record> = Vec::new();
+    agg.finish(&mut out).unwrap();
+    assert!(
+        out.iter().any(|r| matches!(r, Record::NetworkFlow(_))),
+        "{out:?}"
+    );
+}

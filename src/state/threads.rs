@@ -245,6 +245,9 @@ pub struct Threads {
     groups: HashMap<u64, Group>,
     group_of_pid: HashMap<i64, u64>,
     next_serial: u64,
+    /// Parent links refused (or broken) because they would have closed a loop, since
+    /// the owner last took the count ([`Threads::take_refused_links`]).
+    refused_links: u64,
     /// Entries of the thread and children lists looked at by removals (tests).
     #[cfg(test)]
     pub(crate) list_scans: u64,
@@ -361,8 +364,81 @@ impl Threads {
         }
     }
 
+    /// Parent links refused or broken since the last call because they would have made
+    /// a thread or a process its own ancestor (see [`Threads::link`]); the count restarts.
+    pub fn take_refused_links(&mut self) -> u64 {
+        std::mem::take(&mut self.refused_links)
+    }
+
+    /// Whether `parent` becoming the parent of thread `tid` would close a loop, in
+    /// either walk up the tree the state's users make:
+    /// - threads: `tid` is `parent` or one of its ancestors (parent thread after parent
+    ///   thread: reapers, the filter's `proc.aname`);
+    /// - processes, when `tid`'s parent is its process's parent (a main thread, or a
+    ///   thread whose process has no main thread held): `tid`'s process is `parent`'s or
+    ///   one above it (main thread, its parent thread, that thread's main thread, ...: the
+    ///   aggregator's parent processes).
+    ///
+    /// Each walk stops after as many steps as there are threads: a longer walk would be
+    /// going round a loop already there, and is refused as well.
+    fn closes_loop(&self, tid: i64, parent: i64) -> bool {
+        let Some(t) = self.map.get(&tid) else {
+            return false;
+        };
+        let limit = self.map.len();
+        let mut cur = self.map.get(&parent);
+        let mut steps = 0;
+        while let Some(p) = cur {
+            if p.tid == tid || steps > limit {
+                return true;
+            }
+            steps += 1;
+            cur = self.map.get(&p.ptid);
+        }
+        let pid = t.pid;
+        let process_link = t.is_main() || self.map.get(&pid).is_none_or(|m| m.pid != pid);
+        if !process_link || pid <= 0 {
+            return false;
+        }
+        let main_or_self = |t: i64| self.main_of(t).or_else(|| self.map.get(&t));
+        let mut cur = main_or_self(parent);
+        steps = 0;
+        while let Some(m) = cur {
+            if m.tid == tid || m.pid == pid || steps > limit {
+                return true;
+            }
+            steps += 1;
+            cur = main_or_self(m.ptid);
+        }
+        false
+    }
+
+    /// Makes the thread's parent unknown (0), out of its parent's children list: a link
+    /// that would close a loop (counted).
+    fn refuse_parent(&mut self, tid: i64) {
+        self.remove_from_parent(tid);
+        if let Some(t) = self.map.get_mut(&tid) {
+            t.ptid = 0;
+        }
+        self.refused_links += 1;
+    }
+
     /// Puts a thread in its group and under its parent; an unknown parent makes ptid 0.
+    ///
+    /// Damaged or hostile input (a capture's process list, clone events, pid reuse) can
+    /// name a parent that would close a loop: a process its own ancestor. Such a link is
+    /// refused, the thread's parent becoming unknown (0), and counted
+    /// ([`Threads::take_refused_links`]); so is the parent link of a process that a new
+    /// thread joining it would make its own ancestor (its main thread's parent thread
+    /// being that thread's previous holder of the tid). Every walk up the tree therefore
+    /// ends.
     pub fn link(&mut self, tid: i64) {
+        let Some(t) = self.map.get(&tid) else { return };
+        let refused = self.map.contains_key(&t.ptid) && self.closes_loop(tid, t.ptid);
+        if refused {
+            // (also when the thread stays unlinked: its ptid is still walked)
+            self.refuse_parent(tid);
+        }
         let Some(t) = self.map.get(&tid) else { return };
         if t.is_invalid() || t.group.is_some() {
             return;
@@ -397,7 +473,19 @@ impl Threads {
             }
         };
         self.map.get_mut(&tid).expect("present").group = Some(gid);
-        if pid == 1 {
+        if !main
+            && let Some((m, mptid)) = self
+                .main_of(tid)
+                .filter(|m| m.tid != tid)
+                .map(|m| (m.tid, m.ptid))
+            && self.map.contains_key(&mptid)
+            && self.closes_loop(m, mptid)
+        {
+            // the process's own parent link went through this thread's tid (its previous
+            // holder's)
+            self.refuse_parent(m);
+        }
+        if pid == 1 || refused {
             return;
         }
         let parent_ok = self.map.get(&ptid).is_some_and(|p| !p.is_invalid());
@@ -405,10 +493,20 @@ impl Threads {
             self.map.get_mut(&tid).expect("present").ptid = 0;
             return;
         }
-        self.add_child(ptid, r);
+        self.attach_child(ptid, r);
     }
 
+    /// Puts `child` under `parent` unless that would close a loop (then its parent
+    /// becomes unknown, counted).
     fn add_child(&mut self, parent: i64, child: ThreadRef) {
+        if self.alive(child).is_some() && self.closes_loop(child.0, parent) {
+            self.refuse_parent(child.0);
+            return;
+        }
+        self.attach_child(parent, child);
+    }
+
+    fn attach_child(&mut self, parent: i64, child: ThreadRef) {
         if let Some(p) = self.map.get_mut(&parent) {
             p.children.push_front(child);
         }
@@ -458,6 +556,24 @@ impl Threads {
             }
             p.children.remove(r);
         }
+    }
+
+    /// Whether `tid` is `ancestor` or below it (parent thread after parent thread;
+    /// a walk going round a loop already there ends).
+    fn is_below(&self, tid: i64, ancestor: i64) -> bool {
+        let mut cur = self.map.get(&tid);
+        let mut steps = 0;
+        while let Some(t) = cur {
+            if t.tid == ancestor {
+                return true;
+            }
+            steps += 1;
+            if steps > self.map.len() {
+                return false;
+            }
+            cur = self.map.get(&t.ptid);
+        }
+        false
     }
 
     fn find_new_reaper(&self, tid: i64) -> Option<i64> {
@@ -520,6 +636,7 @@ impl Threads {
         }
         let t = self.map.get(&tid).expect("present");
         if !t.children.is_empty() {
+            let pid = t.pid;
             let mut reaper = None;
             if t.reaper_tid > 0 {
                 reaper = self
@@ -528,10 +645,17 @@ impl Threads {
                     .filter(|r| !r.is_invalid())
                     .map(|r| r.tid);
             }
+            if let Some(rt) = reaper
+                && self.is_below(rt, tid)
+            {
+                // a reaper the exit named below the dead thread: its children would be
+                // their own ancestors (damaged input; the kernel reaps upwards)
+                self.refused_links += 1;
+                reaper = None;
+            }
             if reaper.is_none() {
                 reaper = self.find_new_reaper(tid);
             }
-            let pid = t.pid;
             let children = std::mem::take(&mut self.map.get_mut(&tid).expect("present").children);
             if let Some(rt) = reaper {
                 self.map.get_mut(&tid).expect("present").reaper_tid = rt;
