@@ -278,17 +278,13 @@ fn reconcile(pipe: &mut Pipeline, out: &mut FanOut, proc_root: &Path, self_pid: 
             return Ok(());
         }
     };
-    let lost = pipe.state.reconcile(&listing, self_pid);
-    let ts = clock::wall_ns();
-    for &tid in &lost {
-        pipe.on_event(&State::exit_event(tid, ts), out)?;
-    }
+    let lost = apply_listing(pipe, out, &listing, self_pid)?;
     let sizes = pipe.state.sizes();
     pipe.diag.debug(format_args!(
         "thread reconciliation: {} processes listed, {} exits made up ({} so far), {} \
          suspects, {} threads and {} processes held, in {:?}",
         listing.processes(),
-        lost.len(),
+        lost,
         sizes.reconciled_exits,
         sizes.suspects,
         sizes.threads,
@@ -296,6 +292,23 @@ fn reconcile(pipe: &mut Pipeline, out: &mut FanOut, proc_root: &Path, self_pid: 
         started.elapsed()
     ));
     Ok(())
+}
+
+/// Applies a `/proc` listing to the state ([`State::reconcile`]) and gives each thread
+/// whose exit was lost an exit, through the event path (made-up events: not counted as
+/// events the source delivered). Returns how many exits were made up.
+fn apply_listing(
+    pipe: &mut Pipeline,
+    out: &mut FanOut,
+    listing: &ProcListing,
+    self_pid: i64,
+) -> Result<usize> {
+    let lost = pipe.state.reconcile(listing, self_pid);
+    let ts = clock::wall_ns();
+    for &tid in &lost {
+        pipe.on_made_up_event(&State::exit_event(tid, ts), out)?;
+    }
+    Ok(lost.len())
 }
 
 /// An fd the event uses that the state never saw made (inherited from a process that is
@@ -364,7 +377,42 @@ fn learn_interfaces(st: &mut crate::state::State) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::aggregate::AggConfig;
+    use crate::model::SfHeader;
+    use crate::state::ProcSnapshot;
     use std::path::PathBuf;
+
+    /// A pipeline holding process 100 with threads 101 and 102 (from a snapshot).
+    fn pipeline() -> Pipeline {
+        let mut state = State::new();
+        for tid in [100, 101, 102] {
+            state.load_snapshot(&ProcSnapshot {
+                tid,
+                pid: 100,
+                ptid: if tid == 100 { 1 } else { 100 },
+                vtid: tid,
+                vpid: 100,
+                exe: b"/bin/worker".to_vec(),
+                ..Default::default()
+            });
+        }
+        state.finish_snapshot();
+        Pipeline::new(state, AggConfig::from(&SysFlowConfig::default()), false)
+    }
+
+    #[test]
+    fn made_up_exits_are_not_counted_as_events_delivered() {
+        let mut pipe = pipeline();
+        let mut out = FanOut::new(SfHeader::default());
+        // 101 is gone from /proc at two passes: its exit is made up
+        let mut listing = ProcListing::default();
+        listing.add_process(100, None, [100, 102]);
+        assert_eq!(apply_listing(&mut pipe, &mut out, &listing, 0).unwrap(), 0);
+        assert_eq!(apply_listing(&mut pipe, &mut out, &listing, 0).unwrap(), 1);
+        assert!(pipe.state.thread(101).is_none_or(|t| t.is_dead()));
+        let s = pipe.summary(&out);
+        assert_eq!((s.events, s.state_tables.reconciled_exits), (0, 1));
+    }
 
     #[test]
     fn only_the_socket_list_the_user_named_counts_as_named() {

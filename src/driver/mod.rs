@@ -52,7 +52,8 @@ impl ExitHandle {
 /// What a completed [`SysFlowDriver::run`] did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct RunSummary {
-    /// Syscall events read from the source.
+    /// Syscall events read from the source (the exits a live capture makes up for threads
+    /// whose real exit was lost are not: they count in `state_tables.reconciled_exits`).
     pub events: u64,
     /// What the sinks received and dropped.
     pub sinks: SinkStats,
