@@ -1,6 +1,7 @@
 //! The live run loop: the probe's events through the pipeline until exit.
 
 use super::pipeline::{Pipeline, Rotation};
+use super::reconcile::Reconciler;
 use super::{ExitHandle, RunSummary};
 use crate::clock;
 use crate::config::{SysFlowConfig, host_path};
@@ -9,7 +10,7 @@ use crate::event::SysEvent;
 use crate::export::FanOut;
 use crate::runtime::{MetaConfig, MetaWorker};
 use crate::source::live::{LiveConfig, LiveSource};
-use crate::state::{NodeInfo, ProcListing, State};
+use crate::state::{NodeInfo, State};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -96,7 +97,7 @@ const LISTING_WAIT_MAX: Duration = Duration::from_secs(5);
 /// How often buffered file output is pushed to disk.
 const OUTPUT_FLUSH: Duration = Duration::from_secs(2);
 /// How often the thread table is reconciled with `/proc` (a thread missing at two
-/// passes in a row is given the exit the capture lost).
+/// passes in a row is given the exit the capture lost; see [`Reconciler`]).
 const RECONCILE: Duration = Duration::from_secs(30);
 
 /// The source's and the metadata worker's counters, as the pipeline reports them.
@@ -212,7 +213,7 @@ pub(crate) fn run(
         }
     }
     let (mut last_counters, mut last_flush) = (Instant::now(), Instant::now());
-    let mut last_reconcile = Instant::now();
+    let mut reconciler = Reconciler::start(proc_root.clone(), self_pid, RECONCILE, &diag);
     while !exit.is_exiting() {
         meta.exchange(pipe, out)?;
         let n = src.poll(Duration::from_millis(50), &mut |ev| {
@@ -230,10 +231,8 @@ pub(crate) fn run(
             out.flush()?;
             last_flush = Instant::now();
         }
-        if last_reconcile.elapsed() >= RECONCILE {
-            reconcile(pipe, out, &proc_root, self_pid)?;
-            last_reconcile = Instant::now();
-        }
+        // never waits: the /proc reads are the reader thread's
+        reconciler.poll(pipe, out)?;
         if let Some(e) = failure.take() {
             return Err(e);
         }
@@ -254,61 +253,6 @@ pub(crate) fn run(
         w.shutdown();
     }
     Ok(pipe.source.events)
-}
-
-/// One reconciliation pass of the thread table with `/proc` ([`State::reconcile`]): the
-/// threads whose exit was lost get one, through the normal event path, so their flows
-/// are written and their process deleted as after a real exit. A `/proc` that cannot be
-/// listed skips the pass.
-fn reconcile(pipe: &mut Pipeline, out: &mut FanOut, proc_root: &Path, self_pid: i64) -> Result<()> {
-    let started = Instant::now();
-    let (pids, loose) = pipe.state.reconcile_targets();
-    let listing = match ProcListing::read(
-        proc_root,
-        &pids,
-        &loose,
-        &crate::source::live::boot_ns_to_epoch,
-    ) {
-        Ok(l) => l,
-        Err(e) => {
-            pipe.diag.warn(format_args!(
-                "thread reconciliation skipped: cannot list {}: {e}",
-                proc_root.display()
-            ));
-            return Ok(());
-        }
-    };
-    let lost = apply_listing(pipe, out, &listing, self_pid)?;
-    let sizes = pipe.state.sizes();
-    pipe.diag.debug(format_args!(
-        "thread reconciliation: {} processes listed, {} exits made up ({} so far), {} \
-         suspects, {} threads and {} processes held, in {:?}",
-        listing.processes(),
-        lost,
-        sizes.reconciled_exits,
-        sizes.suspects,
-        sizes.threads,
-        sizes.processes,
-        started.elapsed()
-    ));
-    Ok(())
-}
-
-/// Applies a `/proc` listing to the state ([`State::reconcile`]) and gives each thread
-/// whose exit was lost an exit, through the event path (made-up events: not counted as
-/// events the source delivered). Returns how many exits were made up.
-fn apply_listing(
-    pipe: &mut Pipeline,
-    out: &mut FanOut,
-    listing: &ProcListing,
-    self_pid: i64,
-) -> Result<usize> {
-    let lost = pipe.state.reconcile(listing, self_pid);
-    let ts = clock::wall_ns();
-    for &tid in &lost {
-        pipe.on_made_up_event(&State::exit_event(tid, ts), out)?;
-    }
-    Ok(lost.len())
 }
 
 /// An fd the event uses that the state never saw made (inherited from a process that is
@@ -377,42 +321,7 @@ fn learn_interfaces(st: &mut crate::state::State) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::aggregate::AggConfig;
-    use crate::model::SfHeader;
-    use crate::state::ProcSnapshot;
     use std::path::PathBuf;
-
-    /// A pipeline holding process 100 with threads 101 and 102 (from a snapshot).
-    fn pipeline() -> Pipeline {
-        let mut state = State::new();
-        for tid in [100, 101, 102] {
-            state.load_snapshot(&ProcSnapshot {
-                tid,
-                pid: 100,
-                ptid: if tid == 100 { 1 } else { 100 },
-                vtid: tid,
-                vpid: 100,
-                exe: b"/bin/worker".to_vec(),
-                ..Default::default()
-            });
-        }
-        state.finish_snapshot();
-        Pipeline::new(state, AggConfig::from(&SysFlowConfig::default()), false)
-    }
-
-    #[test]
-    fn made_up_exits_are_not_counted_as_events_delivered() {
-        let mut pipe = pipeline();
-        let mut out = FanOut::new(SfHeader::default());
-        // 101 is gone from /proc at two passes: its exit is made up
-        let mut listing = ProcListing::default();
-        listing.add_process(100, None, [100, 102]);
-        assert_eq!(apply_listing(&mut pipe, &mut out, &listing, 0).unwrap(), 0);
-        assert_eq!(apply_listing(&mut pipe, &mut out, &listing, 0).unwrap(), 1);
-        assert!(pipe.state.thread(101).is_none_or(|t| t.is_dead()));
-        let s = pipe.summary(&out);
-        assert_eq!((s.events, s.state_tables.reconciled_exits), (0, 1));
-    }
 
     #[test]
     fn only_the_socket_list_the_user_named_counts_as_named() {

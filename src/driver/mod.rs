@@ -9,6 +9,7 @@
 mod live;
 pub(crate) mod offline;
 pub(crate) mod pipeline;
+mod reconcile;
 
 use crate::aggregate::AggConfig;
 use crate::clock;

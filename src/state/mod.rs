@@ -51,7 +51,7 @@ pub use containers::{
     ContainerInfo, ContainerTable, container_from_cgroups, ctype, ctype_of_hint, ctype_of_runtime,
 };
 pub use fd::{FdInfo, FdKind, FdTable, Ipv4Tuple, Ipv6Tuple, Role, l4};
-pub use reconcile::{ProcListing, START_SLACK_NS, UNKNOWN_EXIT_STATUS};
+pub use reconcile::{ProcListing, ReconcileTargets, START_SLACK_NS, UNKNOWN_EXIT_STATUS};
 pub use snapshot::ProcSnapshot;
 pub use threads::{Thread, Threads, cl};
 pub use users::{UserInfo, UserTable};

@@ -255,8 +255,7 @@ fn fake_proc(procs: &[(i64, u64, char, &[i64])]) -> tempfile::TempDir {
 }
 
 fn listing(st: &State, proc: &std::path::Path) -> ProcListing {
-    let (pids, loose) = st.reconcile_targets();
-    ProcListing::read(proc, &pids, &loose, &|boot_ns| boot_ns).unwrap()
+    ProcListing::read(proc, st.reconcile_targets(), &|boot_ns| boot_ns).unwrap()
 }
 
 fn tids(st: &State) -> Vec<i64> {
@@ -378,6 +377,64 @@ fn reconciliation_spares_threads_that_exited_or_came_back_between_passes() {
     assert_eq!(lost, vec![103, 109, 110]);
     // 108 (the new one) is a suspect of its own now
     assert_eq!(st.sizes().suspects, 1);
+}
+
+#[test]
+fn a_listing_judges_only_the_threads_held_when_its_targets_were_taken() {
+    // The live loop takes the targets, a reader thread lists /proc, and the listing is
+    // applied later, after more events: a process (120) and a thread (108's 121) born in
+    // between are in no listing read before they were, and must not be suspects on
+    // its word (120 would be lost at the next pass, while its exit may still be in flight)
+    let mut st = churned_state();
+    let everyone = fake_proc(&[
+        (100, 100, 'S', &[100, 101, 102, 103, 104]),
+        (105, 100, 'S', &[105, 106, 107]),
+        (108, 100, 'S', &[108]),
+        (109, 100, 'S', &[109]),
+        (110, 100, 'S', &[110]),
+    ]);
+    let targets = st.reconcile_targets();
+    let stale = ProcListing::read(everyone.path(), targets, &|b| b).unwrap();
+    st.apply(&SysEvent {
+        ts: 2 * BORN,
+        tid: 100,
+        kind: EventKind::Clone(crate::event::CloneEvent {
+            res: 120,
+            flags: Some(0),
+            info: crate::event::ProcInfo {
+                exe: Some(b"/bin/worker\0"),
+                tid: 100,
+                pid: 100,
+                ptid: 1,
+                ..Default::default()
+            },
+        }),
+    });
+    st.apply(&SysEvent {
+        ts: 2 * BORN + 1,
+        tid: 108,
+        kind: EventKind::Clone(crate::event::CloneEvent {
+            res: 121,
+            flags: Some(cl::CLONE_THREAD | cl::CLONE_FILES),
+            info: crate::event::ProcInfo {
+                exe: Some(b"/bin/worker\0"),
+                tid: 108,
+                pid: 108,
+                ptid: 1,
+                ..Default::default()
+            },
+        }),
+    });
+    assert!(st.reconcile(&stale, 0).is_empty());
+    assert_eq!(st.sizes().suspects, 0);
+    // the next listing is read after their birth: gone then, they are suspects, and lost
+    // only at the pass after
+    assert!(st.reconcile(&listing(&st, everyone.path()), 0).is_empty());
+    assert_eq!(st.sizes().suspects, 2);
+    assert_eq!(
+        st.reconcile(&listing(&st, everyone.path()), 0),
+        vec![121, 120]
+    );
 }
 
 #[test]

@@ -269,6 +269,12 @@ impl Threads {
         self.map.values().any(|t| t.container_id == id)
     }
 
+    /// The serial of the latest thread object: every thread added later has a greater
+    /// one (a tid reused by a new thread is a new object).
+    pub(crate) fn last_serial(&self) -> u64 {
+        self.next_serial
+    }
+
     /// A thread by tid.
     pub fn get(&self, tid: i64) -> Option<&Thread> {
         self.map.get(&tid)
