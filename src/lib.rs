@@ -19,8 +19,9 @@
 //!
 //! [`SysFlowDriver::run`] blocks the calling thread and invokes the record callback on it.
 //! A live capture also runs one metadata thread (`sysflow-meta`, with a current-thread
-//! tokio runtime confined to it) that talks to the container runtimes; the event path
-//! never waits for it.
+//! tokio runtime confined to it) that talks to the container runtimes, and one thread
+//! (`sysflow-proc`) that reads `/proc` for the periodic reconciliation of the thread
+//! table; the event path never waits for either.
 //! [`ExitHandle`] (from [`SysFlowDriver::exit_handle`]) is `Send + Sync + Clone`; its
 //! `exit()` only sets an atomic flag and may be called from a signal handler.
 //!

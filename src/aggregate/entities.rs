@@ -790,9 +790,11 @@ impl Aggregator {
     ) -> Result<()> {
         let mut chain = vec![oid];
         let mut poid = self.procs.get(&oid).and_then(|p| p.rec.poid);
+        // (parent links from damaged input may loop, through written processes too)
+        let mut seen = rustc_hash::FxHashSet::default();
         while let Some(k) = poid {
             let Some(p) = self.procs.get(&k) else { break };
-            if chain.contains(&k) {
+            if k == oid || !seen.insert(k) {
                 break;
             }
             if !p.written {

@@ -394,10 +394,16 @@ impl Aggregator {
             .map(|(k, _)| *k)
             .collect();
         for oid in idle {
-            // Walk up, unlinking from parents that then become idle too.
+            // Walk up, unlinking from parents that then become idle too (at most once
+            // round the table: parent links from damaged input may loop).
             let mut cur = oid;
             let mut poid = self.procs.get(&oid).and_then(|p| p.rec.poid);
+            let mut steps = 0;
             while let Some(k) = poid {
+                steps += 1;
+                if k == oid || steps > self.procs.len() {
+                    break;
+                }
                 let Some(parent) = self.procs.get_mut(&k) else {
                     break;
                 };

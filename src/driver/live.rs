@@ -1,6 +1,7 @@
 //! The live run loop: the probe's events through the pipeline until exit.
 
 use super::pipeline::{Pipeline, Rotation};
+use super::reconcile::Reconciler;
 use super::{ExitHandle, RunSummary};
 use crate::clock;
 use crate::config::{SysFlowConfig, host_path};
@@ -9,7 +10,7 @@ use crate::event::SysEvent;
 use crate::export::FanOut;
 use crate::runtime::{MetaConfig, MetaWorker};
 use crate::source::live::{LiveConfig, LiveSource};
-use crate::state::{NodeInfo, ProcListing, State};
+use crate::state::{NodeInfo, State};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -96,7 +97,7 @@ const LISTING_WAIT_MAX: Duration = Duration::from_secs(5);
 /// How often buffered file output is pushed to disk.
 const OUTPUT_FLUSH: Duration = Duration::from_secs(2);
 /// How often the thread table is reconciled with `/proc` (a thread missing at two
-/// passes in a row is given the exit the capture lost).
+/// passes in a row is given the exit the capture lost; see [`Reconciler`]).
 const RECONCILE: Duration = Duration::from_secs(30);
 
 /// The source's and the metadata worker's counters, as the pipeline reports them.
@@ -212,7 +213,7 @@ pub(crate) fn run(
         }
     }
     let (mut last_counters, mut last_flush) = (Instant::now(), Instant::now());
-    let mut last_reconcile = Instant::now();
+    let mut reconciler = Reconciler::start(proc_root.clone(), self_pid, RECONCILE, &diag);
     while !exit.is_exiting() {
         meta.exchange(pipe, out)?;
         let n = src.poll(Duration::from_millis(50), &mut |ev| {
@@ -230,10 +231,8 @@ pub(crate) fn run(
             out.flush()?;
             last_flush = Instant::now();
         }
-        if last_reconcile.elapsed() >= RECONCILE {
-            reconcile(pipe, out, &proc_root, self_pid)?;
-            last_reconcile = Instant::now();
-        }
+        // never waits: the /proc reads are the reader thread's
+        reconciler.poll(pipe, out)?;
         if let Some(e) = failure.take() {
             return Err(e);
         }
@@ -254,48 +253,6 @@ pub(crate) fn run(
         w.shutdown();
     }
     Ok(pipe.source.events)
-}
-
-/// One reconciliation pass of the thread table with `/proc` ([`State::reconcile`]): the
-/// threads whose exit was lost get one, through the normal event path, so their flows
-/// are written and their process deleted as after a real exit. A `/proc` that cannot be
-/// listed skips the pass.
-fn reconcile(pipe: &mut Pipeline, out: &mut FanOut, proc_root: &Path, self_pid: i64) -> Result<()> {
-    let started = Instant::now();
-    let (pids, loose) = pipe.state.reconcile_targets();
-    let listing = match ProcListing::read(
-        proc_root,
-        &pids,
-        &loose,
-        &crate::source::live::boot_ns_to_epoch,
-    ) {
-        Ok(l) => l,
-        Err(e) => {
-            pipe.diag.warn(format_args!(
-                "thread reconciliation skipped: cannot list {}: {e}",
-                proc_root.display()
-            ));
-            return Ok(());
-        }
-    };
-    let lost = pipe.state.reconcile(&listing, self_pid);
-    let ts = clock::wall_ns();
-    for &tid in &lost {
-        pipe.on_event(&State::exit_event(tid, ts), out)?;
-    }
-    let sizes = pipe.state.sizes();
-    pipe.diag.debug(format_args!(
-        "thread reconciliation: {} processes listed, {} exits made up ({} so far), {} \
-         suspects, {} threads and {} processes held, in {:?}",
-        listing.processes(),
-        lost.len(),
-        sizes.reconciled_exits,
-        sizes.suspects,
-        sizes.threads,
-        sizes.processes,
-        started.elapsed()
-    ));
-    Ok(())
 }
 
 /// An fd the event uses that the state never saw made (inherited from a process that is

@@ -9,6 +9,7 @@
 mod live;
 pub(crate) mod offline;
 pub(crate) mod pipeline;
+mod reconcile;
 
 use crate::aggregate::AggConfig;
 use crate::clock;
@@ -52,7 +53,8 @@ impl ExitHandle {
 /// What a completed [`SysFlowDriver::run`] did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct RunSummary {
-    /// Syscall events read from the source.
+    /// Syscall events read from the source (the exits a live capture makes up for threads
+    /// whose real exit was lost are not: they count in `state_tables.reconciled_exits`).
     pub events: u64,
     /// What the sinks received and dropped.
     pub sinks: SinkStats,
@@ -71,7 +73,9 @@ pub struct RunSummary {
     pub omitted_ipv6_flows: u64,
     /// Events skipped as damaged input: they state a relation that cannot be (a clone
     /// whose child is its own caller, parent or group leader), never applied, never a
-    /// panic; and, in a capture, events of an unknown type (a number the scap event
+    /// panic; parent links that would make a process its own ancestor (from a clone, an
+    /// exit's reaper or a capture's process list: the parent is left unknown instead);
+    /// and, in a capture, events of an unknown type (a number the scap event
     /// table of falcosecurity/libs 0.18.1 does not name: past its end, or an unused
     /// slot), of which only the thread and time are used.
     pub invalid_events: u64,

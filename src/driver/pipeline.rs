@@ -44,6 +44,11 @@ pub(crate) struct Pipeline {
     /// Every event `falco_filter` matched, as (event number, thread, scap event number),
     /// when set (tests compare it with another implementation's choices).
     pub filter_trace: Option<Vec<(u64, i64, u16)>>,
+    /// Events the source delivered ([`Pipeline::on_event`], [`Pipeline::on_event_coded`]):
+    /// a capture's events, the live probe's records. Events made up by the driver — the
+    /// exits a live capture's reconciliation with `/proc` gives threads whose real exit
+    /// was lost ([`Pipeline::on_made_up_event`]) — are not counted here; they are in
+    /// `reconciled_exits` ([`crate::state::StateSizes`]).
     pub events: u64,
     /// The filter's event number (`evt.num`): events counted from 1, except a capture's
     /// user and group metadata events (libsinsp does not count them either).
@@ -167,6 +172,24 @@ impl Pipeline {
         out: &mut FanOut,
     ) -> Result<()> {
         self.events += 1;
+        self.process(ev, origin, out)
+    }
+
+    /// Processes an event the source did not deliver: an exit the live reconciliation
+    /// with `/proc` made up for a thread whose real exit was lost. It takes the path of
+    /// any event, but is not counted in [`Pipeline::events`] (the reconciliation counts
+    /// it in `reconciled_exits`).
+    pub fn on_made_up_event(&mut self, ev: &SysEvent<'_>, out: &mut FanOut) -> Result<()> {
+        self.process(ev, None, out)
+    }
+
+    /// The path of every event: filters, state, housekeeping, aggregation.
+    fn process(
+        &mut self,
+        ev: &SysEvent<'_>,
+        origin: Option<&ScapOrigin<'_>>,
+        out: &mut FanOut,
+    ) -> Result<()> {
         if !origin.is_some_and(|o| o.metadata) {
             self.event_num += 1;
         }

@@ -51,7 +51,7 @@ pub use containers::{
     ContainerInfo, ContainerTable, container_from_cgroups, ctype, ctype_of_hint, ctype_of_runtime,
 };
 pub use fd::{FdInfo, FdKind, FdTable, Ipv4Tuple, Ipv6Tuple, Role, l4};
-pub use reconcile::{ProcListing, START_SLACK_NS, UNKNOWN_EXIT_STATUS};
+pub use reconcile::{ProcListing, ReconcileTargets, START_SLACK_NS, UNKNOWN_EXIT_STATUS};
 pub use snapshot::ProcSnapshot;
 pub use threads::{Thread, Threads, cl};
 pub use users::{UserInfo, UserTable};
@@ -117,8 +117,11 @@ pub struct State {
     pub hostname: String,
     /// The Kubernetes node the capture runs on, for `Pod.nodeName` and `Pod.hostIP`.
     pub node: NodeInfo,
-    /// Events skipped because they state a relation that cannot be (a clone whose child
-    /// is its own caller, parent or group leader): damaged input, counted, never applied.
+    /// Damaged input, counted, never applied: events that state a relation that cannot
+    /// be (a clone whose child is its own caller, parent or group leader), and parent
+    /// links that would make a thread or a process its own ancestor (from a clone, an
+    /// exit's reaper or a process list; the thread's parent is left unknown instead, see
+    /// [`Threads::link`]).
     pub invalid_events: u64,
     pending_exit: Option<i64>,
     pending_close: Option<(i64, Vec<i64>)>,
@@ -422,6 +425,12 @@ impl State {
     /// Links the loaded threads to their groups and parents.
     pub fn finish_snapshot(&mut self) {
         self.threads.link_all();
+        self.count_refused_links();
+    }
+
+    /// Counts the parent links the thread table refused as invalid input.
+    fn count_refused_links(&mut self) {
+        self.invalid_events += self.threads.take_refused_links();
     }
 
     /// Runs the removals deferred from the previous event.
@@ -462,6 +471,12 @@ impl State {
     /// Applies one event to the state. Returns whether the event has a thread (events of
     /// threads the state cannot know, such as an exit of an unknown thread, have none).
     pub fn apply(&mut self, ev: &SysEvent<'_>) -> bool {
+        let has_thread = self.apply_event(ev);
+        self.count_refused_links();
+        has_thread
+    }
+
+    fn apply_event(&mut self, ev: &SysEvent<'_>) -> bool {
         self.flush_deferred();
         let tid = ev.tid;
         match ev.kind {

@@ -22,6 +22,14 @@
 //! counts as gone; a tid reused by a new thread of the same process (whose clone the
 //! capture also lost) cannot be told apart and stays (it is that process's thread anyway).
 //! A zombie group leader (`Z`/`X` in `stat`) has exited: its exit is the one lost.
+//!
+//! Staleness: the live loop never reads `/proc` itself. It takes the targets
+//! ([`State::reconcile_targets`]), a reader thread lists them ([`ProcListing::read`]), and
+//! the loop applies the listing when it comes back ([`State::reconcile`]), having applied
+//! events meanwhile. A listing therefore judges only the threads its targets covered: those
+//! held when the targets were taken (by serial) and looked for (their pid, or their tid
+//! for a thread of unknown process). See [`State::reconcile`] for why this keeps the rule
+//! above.
 
 use super::State;
 use crate::event::{EventKind, SysEvent};
@@ -49,6 +57,20 @@ struct Listed {
     tids: HashSet<i64>,
 }
 
+/// What a [`ProcListing`] must cover for [`State::reconcile`], taken from the state at
+/// one instant ([`State::reconcile_targets`]): the processes of the threads held, the
+/// threads of unknown processes (by tid), and which thread objects existed then.
+#[derive(Clone, Debug, Default)]
+pub struct ReconcileTargets {
+    /// Processes of the threads held.
+    pub pids: HashSet<i64>,
+    /// Threads of unknown processes (placeholders), by tid.
+    pub loose: Vec<i64>,
+    /// The serial of the latest thread object held: later ones were created after the
+    /// targets were taken.
+    held_up_to: u64,
+}
+
 /// What `/proc` lists of the processes a [`State`] holds: for each process present, its
 /// threads, its start time and whether its leader has exited; plus which of some loose
 /// tids (threads of an unknown process) exist.
@@ -56,6 +78,17 @@ struct Listed {
 pub struct ProcListing {
     procs: HashMap<i64, Listed>,
     loose: HashSet<i64>,
+    /// What the listing looked for, when read from targets: only the threads these
+    /// cover are judged ([`State::reconcile`]). A listing made by hand judges every
+    /// thread.
+    asked: Option<Asked>,
+}
+
+#[derive(Clone, Debug, Default)]
+struct Asked {
+    pids: HashSet<i64>,
+    loose: HashSet<i64>,
+    held_up_to: u64,
 }
 
 /// Numeric entries of a directory (pids, tids).
@@ -79,18 +112,23 @@ fn stat_fields(stat: &[u8]) -> Option<(u8, u64)> {
 }
 
 impl ProcListing {
-    /// Reads `proc_root` (the host's `/proc`): which of `pids` exist, their threads
-    /// (`task/`), their start time (`stat`, converted by `boot_to_epoch` from boot-time
-    /// ns to the epoch ns the state's times use), and which of `loose` tids exist. Only
-    /// the listing of `proc_root` itself can fail; a process that ends while being read
-    /// is absent.
+    /// Reads `proc_root` (the host's `/proc`) for `targets`: which of their processes
+    /// exist, their threads (`task/`), their start time (`stat`, converted by
+    /// `boot_to_epoch` from boot-time ns to the epoch ns the state's times use), and which
+    /// of their loose tids exist. Only the listing of `proc_root` itself can fail; a
+    /// process that ends while being read is absent. Needs no state: it can run on
+    /// another thread while the state goes on.
     pub fn read(
         proc_root: &Path,
-        pids: &HashSet<i64>,
-        loose: &[i64],
+        targets: ReconcileTargets,
         boot_to_epoch: &dyn Fn(u64) -> u64,
     ) -> std::io::Result<Self> {
         let present = numeric_entries(proc_root)?;
+        let ReconcileTargets {
+            pids,
+            loose,
+            held_up_to,
+        } = targets;
         let mut out = ProcListing::default();
         for &pid in pids.iter().filter(|p| present.contains(p)) {
             let base = proc_root.join(pid.to_string());
@@ -110,13 +148,32 @@ impl ProcListing {
                 },
             );
         }
-        for &tid in loose {
+        for &tid in &loose {
             // a lookup finds any thread, not only group leaders
             if present.contains(&tid) || proc_root.join(tid.to_string()).exists() {
                 out.loose.insert(tid);
             }
         }
+        out.asked = Some(Asked {
+            pids,
+            loose: loose.into_iter().collect(),
+            held_up_to,
+        });
         Ok(out)
+    }
+
+    /// Whether the listing can judge thread `t`: it was held when the targets were
+    /// taken, and looked for.
+    fn covers(&self, t: &super::Thread) -> bool {
+        let Some(a) = &self.asked else {
+            return true;
+        };
+        t.serial <= a.held_up_to
+            && if t.pid > 0 {
+                a.pids.contains(&t.pid)
+            } else {
+                a.loose.contains(&t.tid)
+            }
     }
 
     /// Records a process as present with its threads and start time (tests, tools).
@@ -156,8 +213,9 @@ impl ProcListing {
 
 impl State {
     /// What a [`ProcListing`] must cover for [`State::reconcile`]: the processes of the
-    /// live threads held, and the live threads of unknown processes (by tid).
-    pub fn reconcile_targets(&self) -> (HashSet<i64>, Vec<i64>) {
+    /// live threads held, and the live threads of unknown processes (by tid), as they
+    /// are now.
+    pub fn reconcile_targets(&self) -> ReconcileTargets {
         let mut pids = HashSet::new();
         let mut loose = Vec::new();
         for t in self.threads.iter().filter(|t| !t.is_dead()) {
@@ -167,7 +225,11 @@ impl State {
                 loose.push(t.tid);
             }
         }
-        (pids, loose)
+        ReconcileTargets {
+            pids,
+            loose,
+            held_up_to: self.threads.last_serial(),
+        }
     }
 
     /// Whether the live thread `tid` is missing from `listing`.
@@ -209,11 +271,29 @@ impl State {
     ///
     /// The threads of process `silent_pid` (the collector's own, which the capture never
     /// sees and never writes records about) are removed here without an exit event.
+    ///
+    /// The listing may be stale: read after its targets were taken, applied later still,
+    /// the state having taken events in between. Only the threads its targets covered
+    /// are judged (held when they were taken, and looked for); a thread born since, or a
+    /// tid reused by a new thread since (a new object), is neither suspect nor lost at
+    /// this pass, and a suspect that is not judged stops being one. Why the rule still
+    /// holds:
+    /// - a thread judged missing was held when the targets were taken, so it existed in
+    ///   the kernel before the listing was read: its absence means it ended (or its pid
+    ///   went to a process started later) before that read, not that the read came too
+    ///   early;
+    /// - a lost thread is the same object, judged missing at this pass and at the
+    ///   previous one (the caller takes new targets only after applying the previous
+    ///   listing, so a suspect still held is covered again): it ended before the previous
+    ///   listing was read, a whole period (30 s live) before its exit is made up, and an
+    ///   exit still in the ring buffer would have arrived and removed it by then;
+    /// - a thread that ends between the read and the application, its exit applied in
+    ///   between, is simply no longer held.
     pub fn reconcile(&mut self, listing: &ProcListing, silent_pid: i64) -> Vec<i64> {
         let missing: Vec<(i64, u64)> = self
             .threads
             .iter()
-            .filter(|t| !t.is_dead())
+            .filter(|t| !t.is_dead() && listing.covers(t))
             .map(|t| (t.tid, t.serial))
             .filter(|&(tid, _)| self.missing(tid, listing))
             .collect();
@@ -231,6 +311,7 @@ impl State {
             }
             lost.push((t.pid, t.is_main(), tid));
         }
+        self.count_refused_links();
         // by process; the main thread last, as the kernel ends a group
         lost.sort_unstable();
         self.reconciled_exits += lost.len() as u64;

@@ -255,8 +255,7 @@ fn fake_proc(procs: &[(i64, u64, char, &[i64])]) -> tempfile::TempDir {
 }
 
 fn listing(st: &State, proc: &std::path::Path) -> ProcListing {
-    let (pids, loose) = st.reconcile_targets();
-    ProcListing::read(proc, &pids, &loose, &|boot_ns| boot_ns).unwrap()
+    ProcListing::read(proc, st.reconcile_targets(), &|boot_ns| boot_ns).unwrap()
 }
 
 fn tids(st: &State) -> Vec<i64> {
@@ -378,6 +377,64 @@ fn reconciliation_spares_threads_that_exited_or_came_back_between_passes() {
     assert_eq!(lost, vec![103, 109, 110]);
     // 108 (the new one) is a suspect of its own now
     assert_eq!(st.sizes().suspects, 1);
+}
+
+#[test]
+fn a_listing_judges_only_the_threads_held_when_its_targets_were_taken() {
+    // The live loop takes the targets, a reader thread lists /proc, and the listing is
+    // applied later, after more events: a process (120) and a thread (108's 121) born in
+    // between are in no listing read before they were, and must not be suspects on
+    // its word (120 would be lost at the next pass, while its exit may still be in flight)
+    let mut st = churned_state();
+    let everyone = fake_proc(&[
+        (100, 100, 'S', &[100, 101, 102, 103, 104]),
+        (105, 100, 'S', &[105, 106, 107]),
+        (108, 100, 'S', &[108]),
+        (109, 100, 'S', &[109]),
+        (110, 100, 'S', &[110]),
+    ]);
+    let targets = st.reconcile_targets();
+    let stale = ProcListing::read(everyone.path(), targets, &|b| b).unwrap();
+    st.apply(&SysEvent {
+        ts: 2 * BORN,
+        tid: 100,
+        kind: EventKind::Clone(crate::event::CloneEvent {
+            res: 120,
+            flags: Some(0),
+            info: crate::event::ProcInfo {
+                exe: Some(b"/bin/worker\0"),
+                tid: 100,
+                pid: 100,
+                ptid: 1,
+                ..Default::default()
+            },
+        }),
+    });
+    st.apply(&SysEvent {
+        ts: 2 * BORN + 1,
+        tid: 108,
+        kind: EventKind::Clone(crate::event::CloneEvent {
+            res: 121,
+            flags: Some(cl::CLONE_THREAD | cl::CLONE_FILES),
+            info: crate::event::ProcInfo {
+                exe: Some(b"/bin/worker\0"),
+                tid: 108,
+                pid: 108,
+                ptid: 1,
+                ..Default::default()
+            },
+        }),
+    });
+    assert!(st.reconcile(&stale, 0).is_empty());
+    assert_eq!(st.sizes().suspects, 0);
+    // the next listing is read after their birth: gone then, they are suspects, and lost
+    // only at the pass after
+    assert!(st.reconcile(&listing(&st, everyone.path()), 0).is_empty());
+    assert_eq!(st.sizes().suspects, 2);
+    assert_eq!(
+        st.reconcile(&listing(&st, everyone.path()), 0),
+        vec![121, 120]
+    );
 }
 
 #[test]
@@ -582,4 +639,405 @@ fn local_addresses_are_interfaces_and_container_ips() {
     // a container without a known IP: any container's IP counts
     assert!(st.is_local_addr(ip("172.17.0.4"), "bbbbbbbbbbbb"));
     assert!(!st.is_local_addr(ip("172.17.0.5"), "bbbbbbbbbbbb"));
+}
+
+// ------------------------------------------------------- thread removal from large lists
+
+/// Init (1) and a process 300 under it, from the snapshot.
+fn init_and_runner() -> State {
+    let mut st = State::new();
+    for (tid, ptid) in [(1, 0), (TID, 1)] {
+        st.load_snapshot(&ProcSnapshot {
+            tid,
+            pid: tid,
+            ptid,
+            vtid: tid,
+            vpid: tid,
+            exe: b"/opt/runner".to_vec(),
+            ..Default::default()
+        });
+    }
+    st.finish_snapshot();
+    st
+}
+
+fn thread_clone(ts: u64, child: i64) -> SysEvent<'static> {
+    SysEvent {
+        ts,
+        tid: TID,
+        kind: EventKind::Clone(crate::event::CloneEvent {
+            res: child,
+            flags: Some(cl::CLONE_THREAD | cl::CLONE_FILES),
+            info: crate::event::ProcInfo {
+                exe: Some(b"/opt/runner\0"),
+                tid: TID,
+                pid: TID,
+                ptid: 1,
+                ..Default::default()
+            },
+        }),
+    }
+}
+
+fn exit_of(ts: u64, tid: i64) -> SysEvent<'static> {
+    SysEvent {
+        ts,
+        tid,
+        kind: EventKind::Exit {
+            status: 0,
+            reaper: None,
+        },
+    }
+}
+
+#[test]
+fn threads_of_a_large_process_leave_its_lists_in_order_without_scans() {
+    const N: i64 = 3_000;
+    let mut st = init_and_runner();
+    let tids: Vec<i64> = (0..N).map(|i| 1_000 + i).collect();
+    for (i, &tid) in tids.iter().enumerate() {
+        st.apply(&thread_clone(1_000 + i as u64, tid));
+    }
+    // every thread is in its process's list (main first, then by creation) and, as a
+    // thread's parent is its process's parent, in init's children list
+    let mut expect = vec![TID];
+    expect.extend(&tids);
+    assert_eq!(st.threads.group_members(TID), expect);
+    let s = st.sizes();
+    assert_eq!(
+        (s.group_entries, s.child_entries),
+        (N as usize + 2, N as usize + 1)
+    );
+    let scans_before = st.threads.list_scans;
+    // the odd ones exit first, the newest first; then the even ones, oldest first
+    let odd = tids.iter().copied().filter(|t| t % 2 == 1).rev();
+    let even: Vec<i64> = tids.iter().copied().filter(|t| t % 2 == 0).collect();
+    let mut ts = 10_000;
+    for tid in odd {
+        ts += 1;
+        st.apply(&exit_of(ts, tid));
+    }
+    st.apply(&ev(
+        ts + 1,
+        EventKind::Close {
+            fd: Some(3),
+            res: -9,
+        },
+    ));
+    let mut expect = vec![TID];
+    expect.extend(&even);
+    assert_eq!(st.threads.group_members(TID), expect);
+    assert_eq!(st.threads.group_alive(TID), 1 + N as u64 / 2);
+    let s = st.sizes();
+    assert_eq!(
+        (s.threads, s.group_entries),
+        (2 + N as usize / 2, 1 + N as usize / 2 + 1)
+    );
+    assert_eq!(s.child_entries, N as usize / 2 + 1);
+    for tid in even {
+        ts += 1;
+        st.apply(&exit_of(ts, tid));
+    }
+    st.apply(&ev(
+        ts + 1,
+        EventKind::Close {
+            fd: Some(3),
+            res: -9,
+        },
+    ));
+    assert_eq!(st.threads.group_members(TID), vec![TID]);
+    let s = st.sizes();
+    assert_eq!(
+        (s.threads, s.processes, s.group_entries, s.child_entries),
+        (2, 2, 2, 1)
+    );
+    // each removal looked at a bounded number of list entries, not at the whole lists
+    let scans = st.threads.list_scans - scans_before;
+    assert!(
+        scans <= 4 * N as u64,
+        "{scans} list entries looked at for {N} removals"
+    );
+}
+
+#[test]
+fn a_dead_main_threads_children_go_to_its_oldest_live_thread() {
+    // threads 1001, 1002 and 1003 in creation order; 1001 exits, the main thread forks
+    // 900, then exits: 900's reaper is the oldest thread still alive (1002), and the
+    // next (1003) after that one exits
+    let mut st = init_and_runner();
+    for (i, tid) in [1001, 1002, 1003].into_iter().enumerate() {
+        st.apply(&thread_clone(1_000 + i as u64, tid));
+    }
+    st.apply(&exit_of(2_000, 1001));
+    st.apply(&SysEvent {
+        ts: 3_000,
+        tid: TID,
+        kind: EventKind::Clone(crate::event::CloneEvent {
+            res: 900,
+            flags: Some(0),
+            info: crate::event::ProcInfo {
+                exe: Some(b"/opt/runner\0"),
+                tid: TID,
+                pid: TID,
+                ptid: 1,
+                ..Default::default()
+            },
+        }),
+    });
+    assert_eq!(st.thread(900).map(|t| t.ptid), Some(TID));
+    st.apply(&exit_of(4_000, TID));
+    st.apply(&exit_of(5_000, 1002));
+    assert_eq!(st.thread(900).map(|t| t.ptid), Some(1002));
+    st.apply(&ev(
+        6_000,
+        EventKind::Close {
+            fd: Some(3),
+            res: -9,
+        },
+    ));
+    assert_eq!(st.thread(900).map(|t| t.ptid), Some(1003));
+    assert_eq!(st.threads.group_members(TID), vec![TID, 1003]);
+}
+
+// ------------------------------------------------------------------- parent loops
+
+/// The parent chain of `tid` (threads held), up to a thread not held; `None` if it
+/// loops (it never may).
+fn ancestry(st: &State, tid: i64) -> Option<Vec<i64>> {
+    let mut chain = vec![tid];
+    let mut cur = st.thread(tid)?.ptid;
+    while let Some(t) = st.thread(cur) {
+        if chain.contains(&t.tid) {
+            return None;
+        }
+        chain.push(t.tid);
+        cur = t.ptid;
+    }
+    Some(chain)
+}
+
+/// The chain of processes above `tid`'s process as the aggregator walks it (a main
+/// thread's parent thread, that thread's main thread, ...), by pid; `None` if it loops.
+fn process_ancestry(st: &State, tid: i64) -> Option<Vec<i64>> {
+    let main = |t: i64| st.threads.main_of(t).or_else(|| st.thread(t));
+    let mut chain = vec![main(tid)?.pid];
+    let mut cur = main(tid)?.ptid;
+    while let Some(m) = st.thread(cur).and_then(|t| main(t.tid)) {
+        if chain.contains(&m.pid) {
+            return None;
+        }
+        chain.push(m.pid);
+        cur = m.ptid;
+    }
+    Some(chain)
+}
+
+/// A child-side clone event: `tid` is a new process of parent `ptid`.
+fn child_fork(ts: u64, tid: i64, ptid: i64) -> SysEvent<'static> {
+    SysEvent {
+        ts,
+        tid,
+        kind: EventKind::Clone(crate::event::CloneEvent {
+            res: 0,
+            flags: Some(0),
+            info: crate::event::ProcInfo {
+                exe: Some(b"/bin/x\0"),
+                tid,
+                pid: tid,
+                ptid,
+                ..Default::default()
+            },
+        }),
+    }
+}
+
+/// A caller-side clone event: `tid` makes a new process `child`.
+fn parent_fork(ts: u64, tid: i64, pid: i64, child: i64) -> SysEvent<'static> {
+    SysEvent {
+        ts,
+        tid,
+        kind: EventKind::Clone(crate::event::CloneEvent {
+            res: child,
+            flags: Some(0),
+            info: crate::event::ProcInfo {
+                exe: Some(b"/bin/x\0"),
+                tid,
+                pid,
+                ptid: 1,
+                ..Default::default()
+            },
+        }),
+    }
+}
+
+#[test]
+fn a_clone_that_would_close_a_parent_loop_is_refused_and_counted() {
+    // 400 is a child of 300 (known from the process list), then a (damaged or hostile)
+    // clone says 300 is a child of 400
+    let mut st = init_and_runner();
+    st.apply(&child_fork(5_000, 400, TID));
+    assert_eq!(ancestry(&st, 400), Some(vec![400, TID, 1]));
+    st.apply(&child_fork(6_000, TID, 400));
+    assert_eq!(ancestry(&st, 400), Some(vec![400, TID]));
+    assert_eq!(ancestry(&st, TID), Some(vec![TID]));
+    assert_eq!(st.invalid_events, 1);
+    // the same with three processes: 300 under 500, under 400, under 300
+    let mut st = init_and_runner();
+    st.apply(&child_fork(5_000, 400, TID));
+    st.apply(&child_fork(6_000, 500, 400));
+    st.apply(&child_fork(7_000, TID, 500));
+    assert_eq!(ancestry(&st, 500), Some(vec![500, 400, TID]));
+    for tid in [1, TID, 400, 500] {
+        assert!(process_ancestry(&st, tid).is_some(), "{tid}");
+    }
+    assert_eq!(st.invalid_events, 1);
+    // a link that closes no loop is applied
+    st.apply(&child_fork(9_000, 600, 500));
+    assert_eq!(ancestry(&st, 600), Some(vec![600, 500, 400, TID]));
+    assert_eq!(st.invalid_events, 1);
+}
+
+#[test]
+fn a_clone_that_would_close_a_loop_of_processes_through_a_thread_is_refused() {
+    // thread 301 of process 300 forks 400; then a clone says 300 is a child of 400: no
+    // loop of threads (301's parent is 300's parent), but a loop of processes
+    let mut st = init_and_runner();
+    st.apply(&thread_clone(1_000, 301));
+    st.apply(&parent_fork(2_000, 301, TID, 400));
+    assert_eq!(process_ancestry(&st, 400), Some(vec![400, TID, 1]));
+    st.apply(&child_fork(3_000, TID, 400));
+    for tid in [TID, 301, 400] {
+        assert!(process_ancestry(&st, tid).is_some(), "{tid}");
+        assert!(ancestry(&st, tid).is_some(), "{tid}");
+    }
+    assert_eq!(st.invalid_events, 1);
+}
+
+#[test]
+fn a_thread_taking_the_tid_of_its_process_parent_unlinks_the_process() {
+    // 500 is a new process whose parent 501 the capture never saw (made a process of its
+    // own); then a clone says 501 is a thread of 500: 500's parent process would be 500
+    let mut st = State::new();
+    st.apply(&child_fork(5_000, 500, 501));
+    assert_eq!(process_ancestry(&st, 500), Some(vec![500, 501]));
+    st.apply(&SysEvent {
+        ts: 6_000,
+        tid: 501,
+        kind: EventKind::Clone(crate::event::CloneEvent {
+            res: 0,
+            flags: Some(cl::CLONE_THREAD | cl::CLONE_FILES),
+            info: crate::event::ProcInfo {
+                exe: Some(b"/bin/x\0"),
+                tid: 501,
+                pid: 500,
+                ptid: 1,
+                ..Default::default()
+            },
+        }),
+    });
+    assert_eq!(st.threads.group_members(500), vec![500, 501]);
+    assert_eq!(process_ancestry(&st, 500), Some(vec![500]));
+    assert_eq!(st.invalid_events, 1);
+}
+
+#[test]
+fn a_reaper_below_the_dead_thread_is_refused() {
+    // 300 forks 400, 400 forks 500; 300's exit names 500 as its children's reaper: 400
+    // would become the child of its own child
+    let mut st = init_and_runner();
+    st.apply(&parent_fork(1_000, TID, TID, 400));
+    st.apply(&parent_fork(2_000, 400, 400, 500));
+    assert_eq!(ancestry(&st, 500), Some(vec![500, 400, TID, 1]));
+    st.apply(&SysEvent {
+        ts: 3_000,
+        tid: TID,
+        kind: EventKind::Exit {
+            status: 0,
+            reaper: Some(500),
+        },
+    });
+    st.apply(&SysEvent {
+        ts: 4_000,
+        tid: 1,
+        kind: EventKind::Close {
+            fd: Some(3),
+            res: -9,
+        },
+    });
+    assert!(st.thread(TID).is_none());
+    // the reaper the state finds itself instead: init
+    assert_eq!(ancestry(&st, 500), Some(vec![500, 400, 1]));
+    assert_eq!(st.invalid_events, 1);
+}
+
+#[test]
+fn a_process_list_with_a_parent_loop_is_loaded_without_it() {
+    let mut st = State::new();
+    for (tid, ptid) in [(10, 30), (20, 10), (30, 20), (40, 30)] {
+        st.load_snapshot(&ProcSnapshot {
+            tid,
+            pid: tid,
+            ptid,
+            vtid: tid,
+            vpid: tid,
+            ..Default::default()
+        });
+    }
+    st.finish_snapshot();
+    for tid in [10, 20, 30, 40] {
+        assert!(ancestry(&st, tid).is_some(), "{tid}");
+        assert!(process_ancestry(&st, tid).is_some(), "{tid}");
+    }
+    assert_eq!(ancestry(&st, 40), Some(vec![40, 30, 20, 10]));
+    assert_eq!(st.invalid_events, 1);
+}
+
+#[test]
+fn a_parent_loop_in_the_state_cannot_hang_the_aggregator() {
+    // The state refuses links that would close a loop; should one form anyway (a field
+    // written directly here), the aggregator's walks up the process tree still end.
+    let cfg = crate::SysFlowConfig {
+        enable_process_flow: false,
+        ..Default::default()
+    };
+    let mut agg = Aggregator::new(AggConfig::from(&cfg));
+    let mut out: Vec<Record> = Vec::new();
+    let mut st = init_and_runner();
+    let mut feed = |st: &mut State, agg: &mut Aggregator, e: &SysEvent<'_>| {
+        agg.set_time(e.ts);
+        let has_thread = st.apply(e);
+        agg.handle(st, e, has_thread, &mut out).unwrap();
+    };
+    st.apply(&parent_fork(1_000, TID, TID, 400));
+    st.threads.get_mut(TID).unwrap().ptid = 400;
+    // 400 forks 500: processes 500, 400 and 300 are written, 300's parent being 400
+    feed(&mut st, &mut agg, &parent_fork(2_000, 400, 400, 500));
+    let socket = SysEvent {
+        ts: 3_000,
+        tid: 500,
+        kind: EventKind::Socket {
+            fd: 9,
+            domain: AF_INET,
+            sock_type: SOCK_DGRAM,
+            proto: 0,
+        },
+    };
+    feed(&mut st, &mut agg, &socket);
+    agg.on_rotation();
+    feed(
+        &mut st,
+        &mut agg,
+        &SysEvent {
+            ts: 4_000,
+            tid: 500,
+            kind: io(IoDir::Write, 9),
+        },
+    );
+    agg.on_rotation();
+    let mut out: Vec<Record> = Vec::new();
+    agg.finish(&mut out).unwrap();
+    assert!(
+        out.iter().any(|r| matches!(r, Record::NetworkFlow(_))),
+        "{out:?}"
+    );
 }

@@ -35,6 +35,84 @@ pub mod cl {
 /// A reference to one thread object (a tid can be reused by a later thread).
 pub type ThreadRef = (i64, u64);
 
+/// An ordered set of thread references with O(1) insertion at either end, O(1) removal
+/// of any entry and O(1) access to the first: a doubly linked list threaded through a
+/// hash map. A process's thread list and a thread's children list are these, so a
+/// process of many threads (or a parent of many children) loses each one without a
+/// scan, and the lists keep their order (which thread reaps a dead thread's children
+/// depends on it).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct RefList {
+    head: Option<ThreadRef>,
+    tail: Option<ThreadRef>,
+    links: HashMap<ThreadRef, Neighbours>,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Neighbours {
+    prev: Option<ThreadRef>,
+    next: Option<ThreadRef>,
+}
+
+impl RefList {
+    pub(crate) fn len(&self) -> usize {
+        self.links.len()
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.links.is_empty()
+    }
+
+    pub(crate) fn first(&self) -> Option<ThreadRef> {
+        self.head
+    }
+
+    /// Puts `r` first (moving it there if it is in the list already).
+    pub(crate) fn push_front(&mut self, r: ThreadRef) {
+        self.remove(r);
+        let next = self.head;
+        self.links.insert(r, Neighbours { prev: None, next });
+        match next.and_then(|n| self.links.get_mut(&n)) {
+            Some(n) => n.prev = Some(r),
+            None => self.tail = Some(r),
+        }
+        self.head = Some(r);
+    }
+
+    /// Puts `r` last (moving it there if it is in the list already).
+    pub(crate) fn push_back(&mut self, r: ThreadRef) {
+        self.remove(r);
+        let prev = self.tail;
+        self.links.insert(r, Neighbours { prev, next: None });
+        match prev.and_then(|p| self.links.get_mut(&p)) {
+            Some(p) => p.next = Some(r),
+            None => self.head = Some(r),
+        }
+        self.tail = Some(r);
+    }
+
+    /// Takes `r` out; returns whether it was in.
+    pub(crate) fn remove(&mut self, r: ThreadRef) -> bool {
+        let Some(n) = self.links.remove(&r) else {
+            return false;
+        };
+        match n.prev.and_then(|p| self.links.get_mut(&p)) {
+            Some(p) => p.next = n.next,
+            None => self.head = n.next,
+        }
+        match n.next.and_then(|x| self.links.get_mut(&x)) {
+            Some(x) => x.prev = n.prev,
+            None => self.tail = n.prev,
+        }
+        true
+    }
+
+    /// The entries, first to last.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = ThreadRef> + '_ {
+        std::iter::successors(self.head, |r| self.links.get(r).and_then(|n| n.next))
+    }
+}
+
 /// One thread.
 #[derive(Clone, Debug, Default)]
 pub struct Thread {
@@ -88,7 +166,7 @@ pub struct Thread {
     pub fds: FdTable,
     pub(crate) serial: u64,
     pub(crate) group: Option<u64>,
-    pub(crate) children: Vec<ThreadRef>,
+    pub(crate) children: RefList,
 }
 
 impl Thread {
@@ -154,8 +232,9 @@ fn name_or_fallback(name: &[u8], id: u32) -> &[u8] {
 #[derive(Clone, Debug)]
 struct Group {
     alive: u64,
-    /// Threads of the group; the main thread, when known, first.
-    threads: Vec<ThreadRef>,
+    /// Threads of the group; the main thread, when known, first, then by the time they
+    /// joined.
+    threads: RefList,
     reaper: bool,
 }
 
@@ -166,6 +245,12 @@ pub struct Threads {
     groups: HashMap<u64, Group>,
     group_of_pid: HashMap<i64, u64>,
     next_serial: u64,
+    /// Parent links refused (or broken) because they would have closed a loop, since
+    /// the owner last took the count ([`Threads::take_refused_links`]).
+    refused_links: u64,
+    /// Entries of the thread and children lists looked at by removals (tests).
+    #[cfg(test)]
+    pub(crate) list_scans: u64,
 }
 
 impl Threads {
@@ -182,6 +267,12 @@ impl Threads {
     /// Whether some known thread runs in container `id` (its short id).
     pub fn any_in_container(&self, id: &str) -> bool {
         self.map.values().any(|t| t.container_id == id)
+    }
+
+    /// The serial of the latest thread object: every thread added later has a greater
+    /// one (a tid reused by a new thread is a new object).
+    pub(crate) fn last_serial(&self) -> u64 {
+        self.next_serial
     }
 
     /// A thread by tid.
@@ -210,7 +301,7 @@ impl Threads {
             return Some(t);
         }
         let g = self.groups.get(&t.group?)?;
-        let first = self.alive(*g.threads.first()?)?;
+        let first = self.alive(g.threads.first()?)?;
         first.is_main().then_some(first)
     }
 
@@ -261,7 +352,7 @@ impl Threads {
         self.next_serial += 1;
         t.serial = self.next_serial;
         t.group = None;
-        t.children.clear();
+        t.children = RefList::default();
         let tid = t.tid;
         self.map.insert(tid, t);
         if link {
@@ -279,8 +370,81 @@ impl Threads {
         }
     }
 
+    /// Parent links refused or broken since the last call because they would have made
+    /// a thread or a process its own ancestor (see [`Threads::link`]); the count restarts.
+    pub fn take_refused_links(&mut self) -> u64 {
+        std::mem::take(&mut self.refused_links)
+    }
+
+    /// Whether `parent` becoming the parent of thread `tid` would close a loop, in
+    /// either walk up the tree the state's users make:
+    /// - threads: `tid` is `parent` or one of its ancestors (parent thread after parent
+    ///   thread: reapers, the filter's `proc.aname`);
+    /// - processes, when `tid`'s parent is its process's parent (a main thread, or a
+    ///   thread whose process has no main thread held): `tid`'s process is `parent`'s or
+    ///   one above it (main thread, its parent thread, that thread's main thread, ...: the
+    ///   aggregator's parent processes).
+    ///
+    /// Each walk stops after as many steps as there are threads: a longer walk would be
+    /// going round a loop already there, and is refused as well.
+    fn closes_loop(&self, tid: i64, parent: i64) -> bool {
+        let Some(t) = self.map.get(&tid) else {
+            return false;
+        };
+        let limit = self.map.len();
+        let mut cur = self.map.get(&parent);
+        let mut steps = 0;
+        while let Some(p) = cur {
+            if p.tid == tid || steps > limit {
+                return true;
+            }
+            steps += 1;
+            cur = self.map.get(&p.ptid);
+        }
+        let pid = t.pid;
+        let process_link = t.is_main() || self.map.get(&pid).is_none_or(|m| m.pid != pid);
+        if !process_link || pid <= 0 {
+            return false;
+        }
+        let main_or_self = |t: i64| self.main_of(t).or_else(|| self.map.get(&t));
+        let mut cur = main_or_self(parent);
+        steps = 0;
+        while let Some(m) = cur {
+            if m.tid == tid || m.pid == pid || steps > limit {
+                return true;
+            }
+            steps += 1;
+            cur = main_or_self(m.ptid);
+        }
+        false
+    }
+
+    /// Makes the thread's parent unknown (0), out of its parent's children list: a link
+    /// that would close a loop (counted).
+    fn refuse_parent(&mut self, tid: i64) {
+        self.remove_from_parent(tid);
+        if let Some(t) = self.map.get_mut(&tid) {
+            t.ptid = 0;
+        }
+        self.refused_links += 1;
+    }
+
     /// Puts a thread in its group and under its parent; an unknown parent makes ptid 0.
+    ///
+    /// Damaged or hostile input (a capture's process list, clone events, pid reuse) can
+    /// name a parent that would close a loop: a process its own ancestor. Such a link is
+    /// refused, the thread's parent becoming unknown (0), and counted
+    /// ([`Threads::take_refused_links`]); so is the parent link of a process that a new
+    /// thread joining it would make its own ancestor (its main thread's parent thread
+    /// being that thread's previous holder of the tid). Every walk up the tree therefore
+    /// ends.
     pub fn link(&mut self, tid: i64) {
+        let Some(t) = self.map.get(&tid) else { return };
+        let refused = self.map.contains_key(&t.ptid) && self.closes_loop(tid, t.ptid);
+        if refused {
+            // (also when the thread stays unlinked: its ptid is still walked)
+            self.refuse_parent(tid);
+        }
         let Some(t) = self.map.get(&tid) else { return };
         if t.is_invalid() || t.group.is_some() {
             return;
@@ -290,9 +454,9 @@ impl Threads {
             Some(g) if self.groups.contains_key(&g) => {
                 let g2 = self.groups.get_mut(&g).expect("checked");
                 if main {
-                    g2.threads.insert(0, r);
+                    g2.threads.push_front(r);
                 } else {
-                    g2.threads.push(r);
+                    g2.threads.push_back(r);
                 }
                 g2.alive += 1;
                 g
@@ -300,11 +464,13 @@ impl Threads {
             _ => {
                 self.next_serial += 1;
                 let g = self.next_serial;
+                let mut threads = RefList::default();
+                threads.push_back(r);
                 self.groups.insert(
                     g,
                     Group {
                         alive: 1,
-                        threads: vec![r],
+                        threads,
                         reaper: pid == 1 || vpid == 1,
                     },
                 );
@@ -313,7 +479,19 @@ impl Threads {
             }
         };
         self.map.get_mut(&tid).expect("present").group = Some(gid);
-        if pid == 1 {
+        if !main
+            && let Some((m, mptid)) = self
+                .main_of(tid)
+                .filter(|m| m.tid != tid)
+                .map(|m| (m.tid, m.ptid))
+            && self.map.contains_key(&mptid)
+            && self.closes_loop(m, mptid)
+        {
+            // the process's own parent link went through this thread's tid (its previous
+            // holder's)
+            self.refuse_parent(m);
+        }
+        if pid == 1 || refused {
             return;
         }
         let parent_ok = self.map.get(&ptid).is_some_and(|p| !p.is_invalid());
@@ -321,12 +499,22 @@ impl Threads {
             self.map.get_mut(&tid).expect("present").ptid = 0;
             return;
         }
-        self.add_child(ptid, r);
+        self.attach_child(ptid, r);
     }
 
+    /// Puts `child` under `parent` unless that would close a loop (then its parent
+    /// becomes unknown, counted).
     fn add_child(&mut self, parent: i64, child: ThreadRef) {
+        if self.alive(child).is_some() && self.closes_loop(child.0, parent) {
+            self.refuse_parent(child.0);
+            return;
+        }
+        self.attach_child(parent, child);
+    }
+
+    fn attach_child(&mut self, parent: i64, child: ThreadRef) {
         if let Some(p) = self.map.get_mut(&parent) {
-            p.children.insert(0, child);
+            p.children.push_front(child);
         }
         if let Some(c) = self.map.get_mut(&child.0).filter(|c| c.serial == child.1) {
             c.ptid = parent;
@@ -368,15 +556,37 @@ impl Threads {
         let Some(t) = self.map.get(&tid) else { return };
         let (ptid, r) = (t.ptid, (t.tid, t.serial));
         if let Some(p) = self.map.get_mut(&ptid) {
-            p.children.retain(|c| *c != r);
+            #[cfg(test)]
+            {
+                self.list_scans += 1;
+            }
+            p.children.remove(r);
         }
+    }
+
+    /// Whether `tid` is `ancestor` or below it (parent thread after parent thread;
+    /// a walk going round a loop already there ends).
+    fn is_below(&self, tid: i64, ancestor: i64) -> bool {
+        let mut cur = self.map.get(&tid);
+        let mut steps = 0;
+        while let Some(t) = cur {
+            if t.tid == ancestor {
+                return true;
+            }
+            steps += 1;
+            if steps > self.map.len() {
+                return false;
+            }
+            cur = self.map.get(&t.ptid);
+        }
+        false
     }
 
     fn find_new_reaper(&self, tid: i64) -> Option<i64> {
         let t = self.map.get(&tid)?;
         if let Some(g) = t.group.and_then(|g| self.groups.get(&g)) {
-            for r in &g.threads {
-                if let Some(o) = self.alive(*r)
+            for r in g.threads.iter() {
+                if let Some(o) = self.alive(r)
                     && !o.is_dead()
                     && o.tid != tid
                 {
@@ -399,8 +609,8 @@ impl Threads {
                 && g.reaper
                 && g.alive > 0
             {
-                for r in &g.threads {
-                    if let Some(o) = self.alive(*r)
+                for r in g.threads.iter() {
+                    if let Some(o) = self.alive(r)
                         && !o.is_dead()
                     {
                         return Some(o.tid);
@@ -432,6 +642,7 @@ impl Threads {
         }
         let t = self.map.get(&tid).expect("present");
         if !t.children.is_empty() {
+            let pid = t.pid;
             let mut reaper = None;
             if t.reaper_tid > 0 {
                 reaper = self
@@ -440,10 +651,17 @@ impl Threads {
                     .filter(|r| !r.is_invalid())
                     .map(|r| r.tid);
             }
+            if let Some(rt) = reaper
+                && self.is_below(rt, tid)
+            {
+                // a reaper the exit named below the dead thread: its children would be
+                // their own ancestors (damaged input; the kernel reaps upwards)
+                self.refused_links += 1;
+                reaper = None;
+            }
             if reaper.is_none() {
                 reaper = self.find_new_reaper(tid);
             }
-            let pid = t.pid;
             let children = std::mem::take(&mut self.map.get_mut(&tid).expect("present").children);
             if let Some(rt) = reaper {
                 self.map.get_mut(&tid).expect("present").reaper_tid = rt;
@@ -454,7 +672,7 @@ impl Threads {
                     g.reaper = true;
                 }
             }
-            for c in children {
+            for c in children.iter() {
                 if self.alive(c).is_none() {
                     continue;
                 }
@@ -488,7 +706,11 @@ impl Threads {
                 // the process's thread list shrinks with its threads (a long-lived
                 // process starting short-lived threads would otherwise keep one entry
                 // per thread it ever had)
-                g.threads.retain(|r| *r != (tid, serial));
+                #[cfg(test)]
+                {
+                    self.list_scans += 1;
+                }
+                g.threads.remove((tid, serial));
             }
         }
     }
@@ -521,7 +743,7 @@ impl Threads {
         };
         g.threads
             .iter()
-            .filter_map(|r| self.alive(*r).map(|t| t.tid))
+            .filter_map(|r| self.alive(r).map(|t| t.tid))
             .collect()
     }
 
@@ -533,5 +755,36 @@ impl Threads {
             .and_then(|g| self.groups.get(&g))
             .map(|g| g.alive)
             .unwrap_or(0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_ref_list_keeps_its_order_through_removals_anywhere() {
+        let mut l = RefList::default();
+        for i in 1..=5 {
+            l.push_back((i, 0));
+        }
+        l.push_front((0, 0));
+        let tids = |l: &RefList| l.iter().map(|r| r.0).collect::<Vec<_>>();
+        assert_eq!(tids(&l), [0, 1, 2, 3, 4, 5]);
+        assert!(l.remove((3, 0)) && l.remove((0, 0)) && l.remove((5, 0)));
+        assert!(!l.remove((3, 0)) && !l.remove((1, 1)));
+        assert_eq!(tids(&l), [1, 2, 4]);
+        assert_eq!((l.first(), l.len()), (Some((1, 0)), 3));
+        // an entry pushed again moves
+        l.push_back((1, 0));
+        l.push_front((4, 0));
+        assert_eq!(tids(&l), [4, 2, 1]);
+        for r in [(2, 0), (4, 0), (1, 0)] {
+            l.remove(r);
+        }
+        assert!(l.is_empty() && l.first().is_none() && l.iter().next().is_none());
+        l.push_front((7, 0));
+        l.push_back((8, 0));
+        assert_eq!(tids(&l), [7, 8]);
     }
 }
