@@ -730,7 +730,11 @@ mod tests {
         let short: Vec<Record> = (0..40).map(|k| s[k % s.len()].clone()).collect();
         let raw = raw_of(&short);
         assert!(raw.len() < SMALL_BLOCK);
-        assert_ne!(deflated_len(&raw, 1), deflated_len(&raw, 12), "a sample that tells");
+        assert_ne!(
+            deflated_len(&raw, 1),
+            deflated_len(&raw, 12),
+            "a sample that tells"
+        );
         for (flush_last, level) in [(false, 1), (true, 12)] {
             let before = w.committed();
             for r in &short {
