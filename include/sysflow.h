@@ -1591,6 +1591,8 @@ sysflow_status sysflow_driver_exit(const struct sysflow_driver *driver);
 
 /**
  * Releases a driver and everything it owns (outputs are closed). `NULL` is a no-op.
+ * A driver that never ran removes the output file it created if that file still holds
+ * only its header, so that checking a configuration leaves no empty `.sf` behind.
  *
  * If the driver is running (called from its record callback or from another thread),
  * the run is asked to stop and the release happens when `sysflow_driver_run` returns;

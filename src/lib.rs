@@ -21,7 +21,8 @@
 //! A live capture also runs one metadata thread (`sysflow-meta`, with a current-thread
 //! tokio runtime confined to it) that talks to the container runtimes, and one thread
 //! (`sysflow-proc`) that reads `/proc` for the periodic reconciliation of the thread
-//! table; the event path never waits for either.
+//! table; the event path never waits for either (should the `/proc` thread fail to
+//! start or die, the capture thread reads `/proc` itself, with a warning).
 //! [`ExitHandle`] (from [`SysFlowDriver::exit_handle`]) is `Send + Sync + Clone`; its
 //! `exit()` only sets an atomic flag and may be called from a signal handler.
 //!

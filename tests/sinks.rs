@@ -447,4 +447,20 @@ fn a_driver_dropped_without_running_leaves_no_empty_file() {
     .unwrap();
     drop(driver);
     assert!(out.is_file(), "a replaced file was removed");
+    std::fs::remove_file(&out).unwrap();
+    // a driver that never runs, while another replaces its file in place and writes into
+    // it (the same inode): the other's output is kept
+    let idle = sysflow::SysFlowDriver::new(config()).unwrap();
+    std::fs::write(&out, b"another writer's output, in the same inode").unwrap();
+    drop(idle);
+    assert!(out.is_file(), "another writer's file was removed");
+    std::fs::remove_file(&out).unwrap();
+    // a configuration that fails in `new` after the file was created leaves none either
+    let e = sysflow::SysFlowDriver::new(sysflow::SysFlowConfig {
+        socket_path: Some(dir.path().join("no-reader.sock")),
+        ..config()
+    })
+    .unwrap_err();
+    assert!(e.to_string().contains("no-reader.sock"), "{e}");
+    assert!(!out.exists(), "a failed new() left its header-only file");
 }

@@ -212,11 +212,15 @@ impl SysFlowDriver {
             outputs.set_file(sink);
         }
         if let Some(path) = &config.socket_path {
-            outputs.add(Box::new(SocketSink::connect_as(
-                path,
-                Backoff::default(),
-                config.socket_reader_uid,
-            )?));
+            match SocketSink::connect_as(path, Backoff::default(), config.socket_reader_uid) {
+                Ok(s) => outputs.add(Box::new(s)),
+                Err(e) => {
+                    // the file just created holds only its header: not left behind
+                    let _ = outputs.finish();
+                    outputs.remove_unused_file();
+                    return Err(e);
+                }
+            }
         }
         if let Some(cb) = config.callback.take() {
             outputs.add(Box::new(CallbackSink::new(cb)));

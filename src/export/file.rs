@@ -278,6 +278,9 @@ pub struct FileSink {
     created: Option<fs::File>,
     /// A record other than the period's header went into the current (or last) file.
     filled: bool,
+    /// Bytes the sink had written whole into its last closed file: a file removed as
+    /// unused must still be exactly that long (not rewritten in place by someone else).
+    closed_len: u64,
     /// Where warnings go.
     diag: Diag,
     /// Warnings about runs of failures for lack of space.
@@ -385,6 +388,7 @@ impl FileSink {
             reset: false,
             created: None,
             filled: false,
+            closed_len: 0,
             diag,
             outage_gate: WarnGate::new(WARN_EVERY),
             untold: Untold::default(),
@@ -587,6 +591,11 @@ impl FileSink {
         if !m.is_file() || (m.dev(), m.ino()) != (own.dev(), own.ino()) {
             return None;
         }
+        // and still holding only what the sink wrote: the same inode truncated and written
+        // again (another writer replacing the file in place, `cp` onto it) is not ours
+        if m.len() != self.closed_len {
+            return None;
+        }
         fs::remove_file(&self.current).ok()?;
         self.created = None;
         Some(self.current.clone())
@@ -716,6 +725,7 @@ impl FileSink {
             add_causes(&mut causes, &std::mem::take(&mut self.unfiled_causes));
             let value = losses::encode(start, end, &own, &causes);
             let span = w.metadata_span(LOSSES_KEY);
+            self.closed_len = w.committed();
             let f = w.into_inner();
             if let Some((at, len)) = span
                 && len == value.len()
@@ -814,6 +824,13 @@ impl RecordSink for FileSink {
         self.retry_open()?;
         self.close()?;
         let untold = std::mem::take(&mut self.untold);
+        let held = std::mem::take(&mut self.close_held);
+        if held > 0 {
+            self.diag.warn(format_args!(
+                "{}: output ends with {held} warnings about files closed short of space held                  back (their losses header entries or last records may be missing)",
+                self.current.display()
+            ));
+        }
         if let Some(o) = self.outage.take() {
             self.diag.warn(format_args!(
                 "{}: output ends short of space: {} records dropped in {} failed writes \
@@ -1103,6 +1120,20 @@ mod tests {
         fs::write(&path, b"someone else's").unwrap();
         assert_eq!(s.remove_unused_file(), None);
         assert_eq!(fs::read(&path).unwrap(), b"someone else's");
+    }
+
+    #[test]
+    fn the_same_inode_written_again_by_another_writer_is_kept() {
+        // another writer replacing the file in place (O_TRUNC, `cp` onto it) keeps its
+        // inode: only the length tells that it no longer holds just this sink's header
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.sf");
+        let mut s = FileSink::with_options(&path, FileOptions::default(), false, None).unwrap();
+        s.start(&SfHeader::default()).unwrap();
+        s.finish().unwrap();
+        fs::write(&path, b"another writer's records, in the same inode").unwrap();
+        assert_eq!(s.remove_unused_file(), None);
+        assert!(path.is_file());
     }
 
     #[test]

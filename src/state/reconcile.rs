@@ -60,7 +60,7 @@ struct Listed {
 /// What a [`ProcListing`] must cover for [`State::reconcile`], taken from the state at
 /// one instant ([`State::reconcile_targets`]): the processes of the threads held, the
 /// threads of unknown processes (by tid), and which thread objects existed then.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct ReconcileTargets {
     /// Processes of the threads held.
     pub pids: HashSet<i64>,
