@@ -10,31 +10,7 @@ use sysflow::avro::{AvroCodec, SfReader};
 use sysflow::export::{FanOut, FileLosses, FileSink, Links};
 use sysflow::model::{Oid, OpFlags, ProcessEvent, Record, SfHeader};
 
-/// Lines logged so far by this binary's logger: (level, target, message).
-static LINES: parking_lot::Mutex<Vec<(log::Level, String, String)>> =
-    parking_lot::Mutex::new(Vec::new());
-
-struct Catch;
-
-impl log::Log for Catch {
-    fn enabled(&self, _: &log::Metadata<'_>) -> bool {
-        true
-    }
-    fn log(&self, r: &log::Record<'_>) {
-        LINES
-            .lock()
-            .push((r.level(), r.target().to_owned(), r.args().to_string()));
-    }
-    fn flush(&self) {}
-}
-
-fn install_logger() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        log::set_logger(&Catch).unwrap();
-        log::set_max_level(log::LevelFilter::Trace);
-    });
-}
+use common::logs::{LINES, install_logger};
 
 /// A tmpfs of the given size mounted on a temporary directory, unmounted on drop (also
 /// when the test fails).

@@ -23,39 +23,7 @@ use sysflow::{
     SysFlowError,
 };
 
-/// Lines logged so far: (level, target, message).
-static LINES: Mutex<Vec<(log::Level, String, String)>> = Mutex::new(Vec::new());
-
-struct Catch;
-
-impl log::Log for Catch {
-    fn enabled(&self, _: &log::Metadata<'_>) -> bool {
-        true
-    }
-    fn log(&self, r: &log::Record<'_>) {
-        LINES
-            .lock()
-            .push((r.level(), r.target().to_owned(), r.args().to_string()));
-    }
-    fn flush(&self) {}
-}
-
-fn install_logger() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        log::set_logger(&Catch).unwrap();
-        log::set_max_level(log::LevelFilter::Trace);
-    });
-}
-
-fn lines_of(target: &str) -> Vec<(log::Level, String)> {
-    LINES
-        .lock()
-        .iter()
-        .filter(|(_, t, _)| t == target)
-        .map(|(l, _, m)| (*l, m.clone()))
-        .collect()
-}
+use common::logs::{install_logger, lines_of};
 
 const TRACE: &str = "client-server/tcp-client-server.scap";
 

@@ -216,8 +216,7 @@ impl SysFlowDriver {
                 Ok(s) => outputs.add(Box::new(s)),
                 Err(e) => {
                     // the file just created holds only its header: not left behind
-                    let _ = outputs.finish();
-                    outputs.remove_unused_file();
+                    outputs.abandon();
                     return Err(e);
                 }
             }
@@ -334,8 +333,7 @@ impl Drop for SysFlowDriver {
         if self.ran {
             return;
         }
-        let _ = self.outputs.finish();
-        if let Some(p) = self.outputs.remove_unused_file() {
+        if let Some(p) = self.outputs.abandon() {
             self.diag.debug(format_args!(
                 "{}: removed: the driver was dropped without running",
                 p.display()

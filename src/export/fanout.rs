@@ -201,6 +201,14 @@ impl FanOut {
         self.file.as_mut()?.remove_unused_file()
     }
 
+    /// Gives up outputs that will never get a record (a driver that never runs): finishes
+    /// every sink, ignoring errors, and removes the file sink's file if it holds only its
+    /// header ([`FanOut::remove_unused_file`]); returns the path removed.
+    pub fn abandon(&mut self) -> Option<std::path::PathBuf> {
+        let _ = self.finish();
+        self.remove_unused_file()
+    }
+
     /// Finishes every sink; the first error is returned after all were finished.
     pub fn finish(&mut self) -> Result<()> {
         let mut first = None;

@@ -164,20 +164,8 @@ fn clone_exits_naming_the_caller_itself_are_ignored() {
     // damaged input: a parent-side clone exit returning the caller's own tid, and child-side
     // exits naming the child as its own parent (a process) or group leader (a thread)
     let mut st = State::new();
-    let ev = |res: i64, flags: u32, pid: i64, ptid: i64| SysEvent {
-        ts: 5_000,
-        tid: 42,
-        kind: EventKind::Clone(crate::event::CloneEvent {
-            res,
-            flags: Some(flags),
-            info: crate::event::ProcInfo {
-                exe: Some(b"/bin/x\0"),
-                tid: 42,
-                pid,
-                ptid,
-                ..Default::default()
-            },
-        }),
+    let ev = |res: i64, flags: u32, pid: i64, ptid: i64| {
+        clone_ev(5_000, 42, res, flags, b"/bin/x\0", (pid, ptid))
     };
     let out = records(
         &mut st,
@@ -357,21 +345,7 @@ fn reconciliation_spares_threads_that_exited_or_came_back_between_passes() {
         };
         st.apply(&e);
     }
-    let fork = SysEvent {
-        ts: 3 * BORN,
-        tid: 100,
-        kind: EventKind::Clone(crate::event::CloneEvent {
-            res: 108,
-            flags: Some(0),
-            info: crate::event::ProcInfo {
-                exe: Some(b"/bin/worker\0"),
-                tid: 100,
-                pid: 100,
-                ptid: 1,
-                ..Default::default()
-            },
-        }),
-    };
+    let fork = clone_ev(3 * BORN, 100, 108, 0, b"/bin/worker\0", (100, 1));
     st.apply(&fork);
     let lost = st.reconcile(&listing(&st, proc.path()), 0);
     assert_eq!(lost, vec![103, 109, 110]);
@@ -395,36 +369,15 @@ fn a_listing_judges_only_the_threads_held_when_its_targets_were_taken() {
     ]);
     let targets = st.reconcile_targets();
     let stale = ProcListing::read(everyone.path(), targets, &|b| b).unwrap();
-    st.apply(&SysEvent {
-        ts: 2 * BORN,
-        tid: 100,
-        kind: EventKind::Clone(crate::event::CloneEvent {
-            res: 120,
-            flags: Some(0),
-            info: crate::event::ProcInfo {
-                exe: Some(b"/bin/worker\0"),
-                tid: 100,
-                pid: 100,
-                ptid: 1,
-                ..Default::default()
-            },
-        }),
-    });
-    st.apply(&SysEvent {
-        ts: 2 * BORN + 1,
-        tid: 108,
-        kind: EventKind::Clone(crate::event::CloneEvent {
-            res: 121,
-            flags: Some(cl::CLONE_THREAD | cl::CLONE_FILES),
-            info: crate::event::ProcInfo {
-                exe: Some(b"/bin/worker\0"),
-                tid: 108,
-                pid: 108,
-                ptid: 1,
-                ..Default::default()
-            },
-        }),
-    });
+    st.apply(&clone_ev(2 * BORN, 100, 120, 0, b"/bin/worker\0", (100, 1)));
+    st.apply(&clone_ev(
+        2 * BORN + 1,
+        108,
+        121,
+        cl::CLONE_THREAD | cl::CLONE_FILES,
+        b"/bin/worker\0",
+        (108, 1),
+    ));
     assert!(st.reconcile(&stale, 0).is_empty());
     assert_eq!(st.sizes().suspects, 0);
     // the next listing is read after their birth: gone then, they are suspects, and lost
@@ -504,21 +457,14 @@ fn a_process_thread_list_shrinks_with_its_threads() {
     let mut st = state();
     for i in 0..500 {
         let tid = 1_000 + i;
-        let clone = SysEvent {
-            ts: 1_000 + i as u64,
-            tid: TID,
-            kind: EventKind::Clone(crate::event::CloneEvent {
-                res: tid,
-                flags: Some(cl::CLONE_THREAD | cl::CLONE_FILES),
-                info: crate::event::ProcInfo {
-                    exe: Some(b"/opt/runner\0"),
-                    tid: TID,
-                    pid: TID,
-                    ptid: 1,
-                    ..Default::default()
-                },
-            }),
-        };
+        let clone = clone_ev(
+            1_000 + i as u64,
+            TID,
+            tid,
+            cl::CLONE_THREAD | cl::CLONE_FILES,
+            b"/opt/runner\0",
+            (TID, 1),
+        );
         st.apply(&clone);
         st.apply(&SysEvent {
             ts: 2_000 + i as u64,
@@ -576,20 +522,15 @@ fn a_clone_exit_arriving_after_its_child_ended_does_not_bring_the_child_back() {
     // a vfork parent resumes once its child exec'd: /bin/true can end before the
     // parent's clone exit (which carries the child's creation time) is read
     let mut st = state();
-    let clone = |res: i64, tid: i64| SysEvent {
-        ts: 7_000,
-        tid,
-        kind: EventKind::Clone(crate::event::CloneEvent {
+    let clone = |res: i64, tid: i64| {
+        clone_ev(
+            7_000,
+            tid,
             res,
-            flags: Some(0),
-            info: crate::event::ProcInfo {
-                exe: Some(b"/opt/runner\0"),
-                tid,
-                pid: tid,
-                ptid: if res == 0 { TID } else { 1 },
-                ..Default::default()
-            },
-        }),
+            0,
+            b"/opt/runner\0",
+            (tid, if res == 0 { TID } else { 1 }),
+        )
     };
     st.apply(&clone(0, 301));
     st.apply(&SysEvent {
@@ -661,22 +602,42 @@ fn init_and_runner() -> State {
     st
 }
 
-fn thread_clone(ts: u64, child: i64) -> SysEvent<'static> {
+/// A clone event of thread `tid` (of process `pid`, whose parent is `ptid`) running
+/// `exe`: the caller's side with the child's tid as `res`, or the child's side with 0.
+fn clone_ev(
+    ts: u64,
+    tid: i64,
+    res: i64,
+    flags: u32,
+    exe: &'static [u8],
+    (pid, ptid): (i64, i64),
+) -> SysEvent<'static> {
     SysEvent {
         ts,
-        tid: TID,
+        tid,
         kind: EventKind::Clone(crate::event::CloneEvent {
-            res: child,
-            flags: Some(cl::CLONE_THREAD | cl::CLONE_FILES),
+            res,
+            flags: Some(flags),
             info: crate::event::ProcInfo {
-                exe: Some(b"/opt/runner\0"),
-                tid: TID,
-                pid: TID,
-                ptid: 1,
+                exe: Some(exe),
+                tid,
+                pid,
+                ptid,
                 ..Default::default()
             },
         }),
     }
+}
+
+fn thread_clone(ts: u64, child: i64) -> SysEvent<'static> {
+    clone_ev(
+        ts,
+        TID,
+        child,
+        cl::CLONE_THREAD | cl::CLONE_FILES,
+        b"/opt/runner\0",
+        (TID, 1),
+    )
 }
 
 fn exit_of(ts: u64, tid: i64) -> SysEvent<'static> {
@@ -769,21 +730,7 @@ fn a_dead_main_threads_children_go_to_its_oldest_live_thread() {
         st.apply(&thread_clone(1_000 + i as u64, tid));
     }
     st.apply(&exit_of(2_000, 1001));
-    st.apply(&SysEvent {
-        ts: 3_000,
-        tid: TID,
-        kind: EventKind::Clone(crate::event::CloneEvent {
-            res: 900,
-            flags: Some(0),
-            info: crate::event::ProcInfo {
-                exe: Some(b"/opt/runner\0"),
-                tid: TID,
-                pid: TID,
-                ptid: 1,
-                ..Default::default()
-            },
-        }),
-    });
+    st.apply(&clone_ev(3_000, TID, 900, 0, b"/opt/runner\0", (TID, 1)));
     assert_eq!(st.thread(900).map(|t| t.ptid), Some(TID));
     st.apply(&exit_of(4_000, TID));
     st.apply(&exit_of(5_000, 1002));
@@ -834,40 +781,12 @@ fn process_ancestry(st: &State, tid: i64) -> Option<Vec<i64>> {
 
 /// A child-side clone event: `tid` is a new process of parent `ptid`.
 fn child_fork(ts: u64, tid: i64, ptid: i64) -> SysEvent<'static> {
-    SysEvent {
-        ts,
-        tid,
-        kind: EventKind::Clone(crate::event::CloneEvent {
-            res: 0,
-            flags: Some(0),
-            info: crate::event::ProcInfo {
-                exe: Some(b"/bin/x\0"),
-                tid,
-                pid: tid,
-                ptid,
-                ..Default::default()
-            },
-        }),
-    }
+    clone_ev(ts, tid, 0, 0, b"/bin/x\0", (tid, ptid))
 }
 
 /// A caller-side clone event: `tid` makes a new process `child`.
 fn parent_fork(ts: u64, tid: i64, pid: i64, child: i64) -> SysEvent<'static> {
-    SysEvent {
-        ts,
-        tid,
-        kind: EventKind::Clone(crate::event::CloneEvent {
-            res: child,
-            flags: Some(0),
-            info: crate::event::ProcInfo {
-                exe: Some(b"/bin/x\0"),
-                tid,
-                pid,
-                ptid: 1,
-                ..Default::default()
-            },
-        }),
-    }
+    clone_ev(ts, tid, child, 0, b"/bin/x\0", (pid, 1))
 }
 
 #[test]
@@ -920,21 +839,14 @@ fn a_thread_taking_the_tid_of_its_process_parent_unlinks_the_process() {
     let mut st = State::new();
     st.apply(&child_fork(5_000, 500, 501));
     assert_eq!(process_ancestry(&st, 500), Some(vec![500, 501]));
-    st.apply(&SysEvent {
-        ts: 6_000,
-        tid: 501,
-        kind: EventKind::Clone(crate::event::CloneEvent {
-            res: 0,
-            flags: Some(cl::CLONE_THREAD | cl::CLONE_FILES),
-            info: crate::event::ProcInfo {
-                exe: Some(b"/bin/x\0"),
-                tid: 501,
-                pid: 500,
-                ptid: 1,
-                ..Default::default()
-            },
-        }),
-    });
+    st.apply(&clone_ev(
+        6_000,
+        501,
+        0,
+        cl::CLONE_THREAD | cl::CLONE_FILES,
+        b"/bin/x\0",
+        (500, 1),
+    ));
     assert_eq!(st.threads.group_members(500), vec![500, 501]);
     assert_eq!(process_ancestry(&st, 500), Some(vec![500]));
     assert_eq!(st.invalid_events, 1);

@@ -3,6 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
+pub mod logs;
+
 /// Reports a missing prerequisite: a loud skip, or a failure when `SYSFLOW_REQUIRE_ALL=1`
 /// (set by `scripts/test.sh`, so CI never silently skips).
 pub fn skip(why: &str) {
