@@ -19,7 +19,9 @@
 //!    Runs first, so its baseline is a fresh process.
 //!
 //! Run: `cargo bench --bench export` (`SYSFLOW_BENCH_ONLY=steady|ceiling|redis`: one
-//! part; `SYSFLOW_BENCH_CODEC=null|<level>`: another codec). The collector never
+//! part; `SYSFLOW_BENCH_CODEC=null|<level>`: another codec; `SYSFLOW_BENCH_RATE=<n>` (0: as
+//! fast as it goes) and `SYSFLOW_BENCH_WPF=<n>`: the steady part's rate and writes per
+//! file, for profiling; `SYSFLOW_BENCH_PIN=1`: the steady part's collector on CPU 1). The collector never
 //! captures its own process, and the processes it starts are its heirs, whose every fd
 //! the probe names at first use (they may be inherited from the collector); so the
 //! workloads and the redis client are started by a launcher process started before any
@@ -448,7 +450,9 @@ fn redis() {
 fn steady() {
     println!("\n3. RSS and CPU at a steady 100k events/s (10 s), collector unpinned");
     let before = rss_bytes();
-    let r = start_driver(None);
+    // SYSFLOW_BENCH_PIN=1: the collector on CPU 1 (the workload is on CPU 0)
+    let pin = std::env::var_os("SYSFLOW_BENCH_PIN").map(|_| 1);
+    let r = start_driver(pin);
     let started = rss_bytes();
     let cpu0 = self_cpu_s();
     let t = Instant::now();
@@ -460,7 +464,9 @@ fn steady() {
         }
         peak
     });
-    let (achieved, _) = child(100_000, 10, 1);
+    let rate = std::env::var("SYSFLOW_BENCH_RATE").map_or(100_000, |v| v.parse().unwrap());
+    let wpf = std::env::var("SYSFLOW_BENCH_WPF").map_or(1, |v| v.parse().unwrap());
+    let (achieved, _) = child(rate, 10, wpf);
     // the ring's pages stay resident once written: read once, at the end (smaps is slow)
     let bpf = bpf_map_rss_bytes();
     let peak = sampler.join().unwrap();

@@ -58,6 +58,10 @@ char LICENSE[] SEC("license") = "GPL";
 /* ---- knobs: const volatile (.rodata), set by user space before load ---- */
 const volatile __u32 sf_sampling = 1;			 /* keep 1 in N sampleable syscalls */
 const volatile __u8 sf_drop_mode = 0;			 /* drop failed close/bind */
+/* ship every open's path as passed, not only where the kernel's path says less (a
+ * filter on the event's arguments needs it; reading it is a user-memory string read
+ * per open) */
+const volatile __u8 sf_open_user_path = 1;
 const volatile __u64 sf_wake_bytes = 0;			 /* force a wake-up past this fill */
 const volatile __u8 sf_direct = 0; /* bpf_rdonly_cast exists (kernel >= 6.2): see SF_DIRECT */
 const volatile __u64 sf_sys_bitmap[SF_NR_MAX / 64] = {};	 /* syscalls captured */
@@ -1313,10 +1317,33 @@ __noinline int sf_g_open(struct sf_call *c)
 		if (f && (sf_file_fmode(f) & SF_FMODE_CREATED))
 			b->aux[0] = 1;
 	}
+	__u64 dentry = f ? (__u64)BPF_CORE_READ(f, f_path.dentry) : 0;
+	__u64 mnt = f ? (__u64)BPF_CORE_READ(f, f_path.mnt) : 0;
+	struct sf_hdr *h = (void *)s->buf;
+	if (f && !sf_open_user_path) {
+		/* The kernel's path alone (string 1), unless the walk failed or ended at "/"
+		 * (a pseudo file system's file: a pipe reopened through /proc), where the path
+		 * as passed says more: then both, as below. */
+		__u32 end = sf_g_dpath(s, SF_SYS_OFF, 1, dentry, mnt);
+		__u16 klen = h->slen[1];
+		if (klen > 2) {
+			sf_submit(s->buf, end);
+			return 0;
+		}
+		h->slen[1] = 0;
+		__u32 off = sf_put_ustr(s->buf, SF_SYS_OFF, 0, path);
+		if (klen == 2 && off < SF_REC_OFF_MAX) {
+			s->buf[off & SF_OFF_MASK] = '/';
+			s->buf[(off + 1) & SF_OFF_MASK] = 0;
+			h->slen[1] = 2;
+			off += 2;
+		}
+		sf_submit(s->buf, off);
+		return 0;
+	}
 	__u32 off = sf_put_ustr(s->buf, SF_SYS_OFF, 0, path);
 	if (f) /* what the kernel opened: from the file itself, never a second read of user memory */
-		off = sf_g_dpath(s, off, 1, (__u64)BPF_CORE_READ(f, f_path.dentry),
-				 (__u64)BPF_CORE_READ(f, f_path.mnt));
+		off = sf_g_dpath(s, off, 1, dentry, mnt);
 	sf_submit(s->buf, off);
 	return 0;
 }

@@ -12,11 +12,11 @@
 //! - `enable_stats` (`enableStats`, `ENABLE_STATS=1`): the reference's table-size line and
 //!   a loss line, at info level, at each rotation and at the end.
 //!
-//! A line the configuration asked for (a debug line with `debug_mode`, a stats line with
-//! `enable_stats`) is never lost for want of a logger: while the application has not
-//! enabled logging ([`log::max_level`] is `Off`, which is the case until a logger is
-//! installed), it is written to standard error as `<app_name>: <LEVEL> <message>`.
-//! Warnings go through the facade only. A warning about a condition that can come and go
+//! A warning, or a line the configuration asked for (a debug line with `debug_mode`, a
+//! stats line with `enable_stats`), is never lost for want of a logger: while the
+//! application has not enabled logging ([`log::max_level`] is `Off`, which is the case
+//! until a logger is installed), it is written to standard error as
+//! `<app_name>: <LEVEL> <message>`. A warning about a condition that can come and go
 //! quickly (a disk on the edge of full) passes a [`WarnGate`] first, so that it cannot
 //! flood the log.
 
@@ -100,17 +100,18 @@ impl Diag {
         }
     }
 
-    /// A warning, through the facade only.
+    /// A warning: through the facade, or to stderr when the application enabled no
+    /// logging.
     pub fn warn(&self, args: fmt::Arguments<'_>) {
-        log::warn!(target: &self.target, "{args}");
+        self.requested(Level::Warn, args);
         #[cfg(test)]
         if let Some(k) = &self.kept {
             k.lock().push((self.target.to_string(), args.to_string()));
         }
     }
 
-    /// A line the configuration asked for: through the facade, or to stderr when the
-    /// application enabled no logging.
+    /// A line for the application: through the facade, or to stderr when the application
+    /// enabled no logging.
     fn requested(&self, level: Level, args: fmt::Arguments<'_>) {
         if log::max_level() == LevelFilter::Off {
             // never a panic for a stderr that cannot be written (a full disk, a closed pipe)

@@ -199,7 +199,9 @@ pub struct OpenEvent<'a> {
     pub fd: i64,
     /// Directory fd of the `*at` variants (`-100` is AT_FDCWD).
     pub dirfd: Option<i64>,
-    /// The path as passed.
+    /// The path as passed. A live capture leaves it out of a successful open whose
+    /// [`OpenEvent::kernel_path`] names a file, unless asked
+    /// (`LiveConfig::open_paths_as_passed`).
     pub path: Option<&'a [u8]>,
     /// The opened file's absolute path as the kernel resolved it (walked from the file's
     /// own dentry and mount, relative to the process's root), when the source has it

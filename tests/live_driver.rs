@@ -112,6 +112,12 @@ fn workload_entry() {
             say("client_fd", c.as_raw_fd());
             server.join().unwrap();
         }
+        "relopen" => {
+            // a file opened by a relative path (evt.arg.name is "rel-target")
+            std::env::set_current_dir(&dir).unwrap();
+            std::fs::write("rel-target", [b'r'; 30]).unwrap();
+            say("path", format!("{dir}/rel-target"));
+        }
         "rdwr" => {
             // Under /dev/ (a noisy prefix of fileReadMode 2): a read-write fd that reads
             // and writes, and a read-only fd that reads.
@@ -698,6 +704,30 @@ fn live_read_filters_keep_read_write_flows() {
         );
         assert_eq!(on_file[1].fd, num(&rep, "rwfd") as i32);
     }
+}
+
+/// With a falcoFilter the probe ships every open's path as passed (without one it
+/// leaves it out where the kernel's path names the file): `evt.arg.name` of a relative
+/// open is the relative path, so the filter below keeps this open's flow. Read from
+/// the kernel's path, the name would be absolute and the flow left out.
+#[test]
+fn live_filter_sees_the_path_as_passed() {
+    let _serial = serial();
+    if !live_ok() {
+        return;
+    }
+    let filter = "evt.type != openat or evt.arg.name = rel-target";
+    let (rep, o, _) = capture_one_filtered("relopen", FileReadMode::All, Some(filter));
+    let pid = num(&rep, "pid");
+    let path = &rep["path"];
+    let got: Vec<_> = o
+        .file_flows(pid)
+        .into_iter()
+        .filter(|f| o.file(&f.file_oid).path == *path)
+        .map(|f| (f.op_flags, f.num_w_send_ops, f.num_w_send_bytes))
+        .collect();
+    let (o_, w, c) = (OpFlags::OPEN, OpFlags::WRITE_SEND, OpFlags::CLOSE);
+    assert_eq!(got, [(o_ | w | c, 1, 30)]);
 }
 
 /// falcoFilter on live capture, where the kernel counts reads and writes on an fd in one

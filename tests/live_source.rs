@@ -100,7 +100,8 @@ enum Ev {
         kind: OpenKind,
         fd: i64,
         dirfd: Option<i64>,
-        path: Vec<u8>,
+        path: Option<Vec<u8>>,
+        kpath: Option<Vec<u8>>,
         flags: u32,
     },
     Io {
@@ -166,7 +167,8 @@ fn own(e: &SysEvent<'_>) -> Rec {
             kind: o.kind,
             fd: o.fd,
             dirfd: o.dirfd,
-            path: v(o.path),
+            path: o.path.map(<[u8]>::to_vec),
+            kpath: o.kernel_path.map(<[u8]>::to_vec),
             flags: o.flags,
         },
         EventKind::Io(i) => Ev::Io {
@@ -246,10 +248,13 @@ fn root_or_skip() -> bool {
     true
 }
 
+/// A live source that ships every open's path as passed (the tests below compare it);
+/// `opens_carry_the_path_as_passed_only_where_the_kernels_says_less` tests the default.
 fn source(mode: CollectionMode) -> LiveSource {
     let cfg = LiveConfig {
         collection_mode: mode,
         drop_mode: false,
+        open_paths_as_passed: true,
         ..LiveConfig::default()
     };
     LiveSource::open(&cfg).unwrap_or_else(|e| panic!("opening the live source: {e}"))
@@ -437,6 +442,7 @@ fn workload_entry() {
         "fds" => wl_fds(),
         "noprivs" => wl_noprivs(),
         "scm" => wl_scm(&arg),
+        "opens" => wl_opens(&arg),
         other => panic!("unknown workload {other}"),
     };
     std::io::stdout().flush().unwrap();
@@ -778,6 +784,28 @@ fn wl_fds() -> i32 {
     0
 }
 
+/// Opens in `dir`: a file by a relative path, a symlink to it, a path that does not
+/// exist, and a pipe reopened through `/proc/self/fd`.
+fn wl_opens(dir: &str) -> i32 {
+    say("me", unistd::gettid());
+    std::fs::write(format!("{dir}/target"), b"x").unwrap();
+    std::os::unix::fs::symlink(format!("{dir}/target"), format!("{dir}/link")).unwrap();
+    unistd::chdir(dir).unwrap();
+    let rel = open("target", OFlag::O_RDONLY, Mode::empty()).unwrap();
+    say("rel", rel.as_raw_fd());
+    let link = open("link", OFlag::O_RDONLY, Mode::empty()).unwrap();
+    say("link", link.as_raw_fd());
+    let missing = open("missing", OFlag::O_RDONLY, Mode::empty()).unwrap_err();
+    say("missing", -(missing as i64));
+    let (_r, w) = unistd::pipe().unwrap();
+    let reopened = format!("/proc/self/fd/{}", w.as_raw_fd());
+    let p = open(reopened.as_str(), OFlag::O_WRONLY, Mode::empty()).unwrap();
+    say("pipe", p.as_raw_fd());
+    say("pipe_path", &reopened);
+    end();
+    0
+}
+
 /// Passes a file and a bound UDP socket to itself with SCM_RIGHTS, then exits without
 /// using the received fds: only the recvmsg can name them.
 fn wl_scm(dir: &str) -> i32 {
@@ -842,6 +870,55 @@ fn wl_noprivs() -> i32 {
 // ---------------------------------------------------------------------------------------
 // Tests
 
+/// At the default (`open_paths_as_passed` off) a successful open carries the kernel's
+/// path alone: the path as passed (relative here, or a symlink) is read only where the
+/// kernel's says less: a failed open, and a pipe reopened through `/proc` (the walk ends
+/// at "/").
+#[test]
+fn opens_carry_the_path_as_passed_only_where_the_kernels_says_less() {
+    if !root_or_skip() {
+        return;
+    }
+    let mut src = LiveSource::open(&LiveConfig::default()).unwrap();
+    let dir = tmpdir("opens");
+    let mut child = spawn("opens", &dir);
+    let pid = child.id() as i64;
+    let m = report(&mut child);
+    assert!(child.wait().unwrap().success());
+    let mut cap = Capture::new();
+    cap.until(&mut src, |c| c.exited(pid));
+    let evs = cap.of(pid);
+    // the workload's own opens are the last to return their fds (the loader's came first)
+    let opened = |fd: i64| {
+        evs.iter()
+            .rev()
+            .find_map(|r| match &r.ev {
+                Ev::Open {
+                    fd: f, path, kpath, ..
+                } if *f == fd => Some((path.clone(), kpath.clone())),
+                _ => None,
+            })
+            .unwrap_or_else(|| panic!("no open returned {fd}: {evs:#?}"))
+    };
+    let target = Some(format!("{dir}/target").into_bytes());
+    // a relative path and a symlink: the kernel's path (the file itself) alone
+    assert_eq!(opened(num(&m, "rel")), (None, target.clone()));
+    assert_eq!(opened(num(&m, "link")), (None, target));
+    // a failed open: the path as passed, nothing opened
+    assert_eq!(
+        opened(num(&m, "missing")),
+        (Some(b"missing".to_vec()), None)
+    );
+    // a pipe reopened through /proc: both, the kernel's being "/"
+    assert_eq!(
+        opened(num(&m, "pipe")),
+        (
+            Some(m["pipe_path"].clone().into_bytes()),
+            Some(b"/".to_vec())
+        )
+    );
+}
+
 #[test]
 fn file_io_is_counted_exactly_and_shipped_before_close() {
     if !root_or_skip() {
@@ -861,7 +938,7 @@ fn file_io_is_counted_exactly_and_shipped_before_close() {
     // the open, with PPM flags (RDWR|CREAT|TRUNC and the kernel's "created")
     let open_at = pos(
         &evs,
-        |r| matches!(&r.ev, Ev::Open { path: p, fd: f, .. } if *p == path && *f == fd),
+        |r| matches!(&r.ev, Ev::Open { path: p, fd: f, .. } if p.as_deref() == Some(&path[..]) && *f == fd),
     );
     let Ev::Open {
         kind, flags, dirfd, ..
@@ -1007,7 +1084,7 @@ fn file_operations_carry_paths_and_dirfds() {
     );
     // an *at open against the directory fd
     assert!(evs.iter().any(|r| matches!(&r.ev,
-        Ev::Open { kind: OpenKind::OpenAt, dirfd: Some(d), path, fd, .. } if *d == dfd && path == b"g" && *fd >= 0)));
+        Ev::Open { kind: OpenKind::OpenAt, dirfd: Some(d), path, fd, .. } if *d == dfd && path.as_deref() == Some(&b"g"[..]) && *fd >= 0)));
 }
 
 #[test]
@@ -1470,7 +1547,7 @@ fn no_files_mode_leaves_out_file_events_and_counters() {
     let data = format!("{dir}/data").into_bytes();
     assert!(
         evs.iter()
-            .any(|r| matches!(&r.ev, Ev::Open { path, .. } if *path == data))
+            .any(|r| matches!(&r.ev, Ev::Open { path, .. } if path.as_deref() == Some(&data[..])))
     );
     assert!(
         !evs.iter()
@@ -1525,6 +1602,7 @@ fn sampling_skips_io_but_never_lifecycle_or_state_changes() {
     }
     let cfg = LiveConfig {
         sampling_ratio: 1_000_000,
+        open_paths_as_passed: true,
         ..LiveConfig::default()
     };
     let mut src = LiveSource::open(&cfg).unwrap();
@@ -1540,7 +1618,7 @@ fn sampling_skips_io_but_never_lifecycle_or_state_changes() {
     let data = format!("{dir}/data").into_bytes();
     let open_at = pos(
         &evs,
-        |r| matches!(&r.ev, Ev::Open { path, fd: f, .. } if *path == data && *f == fd),
+        |r| matches!(&r.ev, Ev::Open { path, fd: f, .. } if path.as_deref() == Some(&data[..]) && *f == fd),
     );
     let tid = evs[open_at].tid;
     let close = pos(&evs, |r| {

@@ -507,7 +507,8 @@ fn overrides_apply_only_when_asked() {
     );
 }
 
-/// Lines the configuration asks for reach stderr when the program installed no logger.
+/// Lines the configuration asks for, and warnings, reach stderr when the program installed
+/// no logger.
 #[test]
 fn requested_lines_reach_stderr_without_a_logger() {
     if std::env::var("SYSFLOW_OPTIONS_CHILD").as_deref() == Ok("2") {
@@ -519,6 +520,8 @@ fn requested_lines_reach_stderr_without_a_logger() {
         c.enable_stats = true;
         c.debug_mode = true;
         c.app_name = "quiet-app".into();
+        // compiles with a warning (a field name used as a string)
+        c.falco_filter = Some("proc.name = proc.pname".into());
         SysFlowDriver::new(c).unwrap().run().unwrap();
         return;
     }
@@ -540,6 +543,7 @@ fn requested_lines_reach_stderr_without_a_logger() {
         "quiet-app: INFO Container Table: ",
         "quiet-app: DEBUG configuration in effect",
         "quiet-app: INFO Events: ",
+        "quiet-app: WARN falco_filter: 'proc.pname' may be a valid field",
     ]
     .into_iter()
     .map(|p| (p, err.lines().filter(|l| l.starts_with(p)).count()))
@@ -549,6 +553,11 @@ fn requested_lines_reach_stderr_without_a_logger() {
     assert_eq!(lines["quiet-app: INFO Events: "], 1, "{err}");
     assert_eq!(
         lines["quiet-app: DEBUG configuration in effect"], 1,
+        "{err}"
+    );
+    // warnings too
+    assert_eq!(
+        lines["quiet-app: WARN falco_filter: 'proc.pname' may be a valid field"], 1,
         "{err}"
     );
 }

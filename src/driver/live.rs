@@ -138,7 +138,7 @@ pub(crate) fn run(
     let mut meta = Metadata {
         worker: if cfg.container_metadata || cfg.k8s_api_url.is_some() {
             Some(
-                MetaWorker::spawn(meta_config(cfg))
+                MetaWorker::spawn_with(meta_config(cfg), diag.clone())
                     .map_err(|e| SysFlowError::io("starting the container metadata thread", e))?,
             )
         } else {

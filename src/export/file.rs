@@ -242,8 +242,9 @@ impl Untold {
 /// are logged late if they last, else summed up in the next warning. Any other write
 /// error (`EIO`, ...) is returned and stops the capture.
 ///
-/// Warnings go through the [`log`] facade with the target `sysflowlibs`; the driver's
-/// file sink uses its `app_name` instead, like all the driver's diagnostics.
+/// Warnings go through the [`log`] facade with the target `sysflowlibs` (to stderr while
+/// no logger is installed); the driver's file sink uses its `app_name` instead, like all
+/// the driver's diagnostics.
 ///
 /// Every file records its period's losses in its Avro header ([`super::FileLosses`]).
 pub struct FileSink {

@@ -43,6 +43,7 @@ use super::cgroup::RuntimeHint;
 use super::cri::CriApi;
 use super::docker::{DockerApi, DockerEvent};
 use super::meta::{ContainerMeta, RuntimeKind};
+use crate::diag::Diag;
 
 /// Lookups running at once; beyond that the worker stops draining the request queue.
 const MAX_CONCURRENT_LOOKUPS: usize = 128;
@@ -301,6 +302,8 @@ type LastLogged = HashMap<(&'static str, PathBuf), (Instant, u64)>;
 #[derive(Default)]
 struct LogLimiter {
     last: Mutex<LastLogged>,
+    /// Where the lines go (the driver's `app_name`).
+    diag: Diag,
     /// The lines logged (tests read them).
     #[cfg(test)]
     logged: Mutex<Vec<String>>,
@@ -334,7 +337,9 @@ impl LogLimiter {
             }
         };
         let msg = msg();
-        log::warn!("container metadata: {msg} ({suppressed} similar suppressed)");
+        self.diag.warn(format_args!(
+            "container metadata: {msg} ({suppressed} similar suppressed)"
+        ));
         #[cfg(test)]
         self.logged.lock().push(msg);
     }
@@ -999,6 +1004,8 @@ pub struct MetaWorker {
     listed: crossbeam_channel::Receiver<Listed>,
     /// Runtimes whose first listing has not ended (`None` until the thread said how many).
     unlisted: Option<usize>,
+    /// Where warnings go.
+    diag: Diag,
 }
 
 /// Progress of the first listings, from the worker thread to [`MetaWorker::wait_listed`].
@@ -1012,7 +1019,15 @@ enum Listed {
 impl MetaWorker {
     /// Starts the worker thread ("sysflow-meta") with its current-thread tokio runtime.
     /// Fails only when the thread or the runtime cannot be created.
+    /// Warnings go through the [`log`] facade with the target `sysflowlibs` (to stderr
+    /// while no logger is installed).
     pub fn spawn(cfg: MetaConfig) -> std::io::Result<Self> {
+        Self::spawn_with(cfg, Diag::default())
+    }
+
+    /// [`MetaWorker::spawn`] with the driver's diagnostics (its `app_name` as target).
+    pub(crate) fn spawn_with(cfg: MetaConfig, diag: Diag) -> std::io::Result<Self> {
+        let thread_diag = diag.clone();
         let (req_tx, req_rx) = mpsc::channel(cfg.queue_capacity.max(1));
         let (out_tx, out_rx) = crossbeam_channel::unbounded();
         let (stop_tx, stop_rx) = oneshot::channel();
@@ -1039,7 +1054,7 @@ impl MetaWorker {
                 let stats = thread_stats.clone();
                 runtime.block_on(async move {
                     // Inside the runtime: CRI channels spawn their tasks on it.
-                    let runtimes = build_runtimes(&cfg);
+                    let runtimes = build_runtimes(&cfg, &thread_diag);
                     let _ = listed_tx.send(Listed::Runtimes(runtimes.len()));
                     let ctx = Arc::new(Ctx {
                         runtimes,
@@ -1048,7 +1063,10 @@ impl MetaWorker {
                         out: out_tx,
                         stats,
                         in_flight: Mutex::new(HashMap::new()),
-                        logs: LogLimiter::default(),
+                        logs: LogLimiter {
+                            diag: thread_diag,
+                            ..LogLimiter::default()
+                        },
                         listed: listed_tx,
                     });
                     run(ctx, req_rx, stop_rx).await;
@@ -1074,6 +1092,7 @@ impl MetaWorker {
             thread: Some(thread),
             listed: listed_rx,
             unlisted: None,
+            diag,
         })
     }
 
@@ -1158,9 +1177,9 @@ impl Drop for MetaWorker {
         };
         match self.done.recv_timeout(SHUTDOWN_GRACE) {
             Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
-                log::warn!(
+                self.diag.warn(format_args!(
                     "container metadata: worker thread did not stop within {SHUTDOWN_GRACE:?}; detached"
-                );
+                ));
             }
             _ => {
                 let _ = thread.join();
@@ -1169,7 +1188,8 @@ impl Drop for MetaWorker {
     }
 }
 
-fn build_runtimes(cfg: &MetaConfig) -> Vec<Arc<Runtime>> {
+#[cfg_attr(not(feature = "cri"), allow(unused_variables))]
+fn build_runtimes(cfg: &MetaConfig, diag: &Diag) -> Vec<Arc<Runtime>> {
     #[cfg_attr(not(feature = "cri"), allow(unused_mut))]
     let mut v: Vec<Arc<Runtime>> = cfg
         .docker_sockets
@@ -1185,7 +1205,10 @@ fn build_runtimes(cfg: &MetaConfig) -> Vec<Arc<Runtime>> {
     for s in &cfg.cri_sockets {
         match CriApi::new(s.clone(), cfg.timeout) {
             Ok(api) => v.push(Arc::new(Runtime::new(Api::Cri(api), RuntimeKind::Cri))),
-            Err(e) => log::warn!("container metadata: CRI socket {}: {e}", s.display()),
+            Err(e) => diag.warn(format_args!(
+                "container metadata: CRI socket {}: {e}",
+                s.display()
+            )),
         }
     }
     #[cfg(not(feature = "cri"))]
@@ -1553,7 +1576,7 @@ mod tests {
             cri_sockets: vec!["/c1".into(), "/c2".into()],
             ..MetaConfig::default()
         };
-        let runtimes = build_runtimes(&cfg);
+        let runtimes = build_runtimes(&cfg, &Diag::default());
         *runtimes[2].kind.lock() = RuntimeKind::CriO;
         let ctx = test_ctx(cfg, runtimes);
         let order = |h| -> Vec<String> {
@@ -1583,7 +1606,7 @@ mod tests {
             named_cri: true,
             ..MetaConfig::default()
         };
-        let runtimes = build_runtimes(&cfg);
+        let runtimes = build_runtimes(&cfg, &Diag::default());
         let ctx = Arc::new(test_ctx(cfg, runtimes));
         let ready = Arc::new(Semaphore::new(0));
         let supervisors: Vec<_> = ctx
@@ -1607,6 +1630,40 @@ mod tests {
         assert!(logged[0].contains(&cri), "{logged:?}");
         assert!(!logged.iter().any(|l| l.contains(&docker)), "{logged:?}");
         assert_eq!(ctx.stats.snapshot().errors, 1);
+    }
+
+    /// The worker's warnings go where the driver's do: under its `app_name`, through its
+    /// diagnostics (which also reach stderr without a logger). A named Docker socket that
+    /// does not exist is warned about.
+    #[test]
+    fn worker_warnings_go_under_the_drivers_target() {
+        let dir = tempfile::tempdir().unwrap();
+        let named = dir.path().join("named-docker.sock");
+        let cfg = MetaConfig {
+            docker_sockets: vec![named.clone()],
+            cri_sockets: vec![],
+            named_docker: true,
+            ..MetaConfig::default()
+        };
+        let (diag, kept) = Diag::keeping("my-collector");
+        let mut w = MetaWorker::spawn_with(cfg, diag).unwrap();
+        let _ = w.wait_listed(Duration::from_secs(5), &|| false);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while kept.lock().is_empty() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        drop(w);
+        let kept = kept.lock().clone();
+        let sock = named.display().to_string();
+        assert!(
+            kept.iter()
+                .any(|(target, msg)| target == "my-collector" && msg.contains(&sock)),
+            "{kept:?}"
+        );
+        assert!(
+            kept.iter().all(|(target, _)| target == "my-collector"),
+            "{kept:?}"
+        );
     }
 
     #[test]

@@ -88,6 +88,7 @@ pub(super) fn load(cfg: &LiveConfig) -> Result<Probe> {
             })?;
         ro.sf_sampling = cfg.sampling_ratio;
         ro.sf_drop_mode = u8::from(cfg.drop_mode);
+        ro.sf_open_user_path = u8::from(cfg.open_paths_as_passed);
         // Records are submitted without wake-up; past a quarter of the ring the probe
         // wakes the consumer so a burst does not wait for the next timer tick.
         ro.sf_wake_bytes = ring / 4;
