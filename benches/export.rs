@@ -448,10 +448,14 @@ fn redis() {
 }
 
 fn steady() {
-    println!("\n3. RSS and CPU at a steady 100k events/s (10 s), collector unpinned");
-    let before = rss_bytes();
     // SYSFLOW_BENCH_PIN=1: the collector on CPU 1 (the workload is on CPU 0)
-    let pin = std::env::var_os("SYSFLOW_BENCH_PIN").map(|_| 1);
+    let pin = std::env::var("SYSFLOW_BENCH_PIN").is_ok_and(|v| v == "1");
+    println!(
+        "\n3. RSS and CPU at a steady 100k events/s (10 s), collector {}",
+        if pin { "on CPU 1" } else { "unpinned" }
+    );
+    let before = rss_bytes();
+    let pin = pin.then_some(1);
     let r = start_driver(pin);
     let started = rss_bytes();
     let cpu0 = self_cpu_s();

@@ -172,8 +172,9 @@ struct sf_hdr {
  * aux[] are values the probe resolved:
  *   open/openat/openat2/creat/open_by_handle_at: aux[0] = 1 if the call created
  *       the file, aux[1] = openat2's how->flags; str 0 = path as passed (none for
- *       open_by_handle_at), str 1 = the opened file's path, walked in the kernel from
- *       its own dentry and mount (what was really opened)
+ *       open_by_handle_at; left out of a successful open whose str 1 is more than "/"
+ *       unless sf_open_user_path is set), str 1 = the opened file's path, walked in the
+ *       kernel from its own dentry and mount (what was really opened)
  *   eventfd*, epoll_create*, memfd_create, timerfd_create, signalfd*, pidfd_open,
  *   pidfd_getfd, inotify_init*, fanotify_init, userfaultfd, io_uring_setup,
  *   perf_event_open, memfd_secret: res = the new fd; aux[2] = its inode's i_mode;

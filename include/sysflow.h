@@ -1617,9 +1617,10 @@ const char *sysflow_version(void);
  *
  * The library logs through Rust's `log` facade, which has one logger per process: the
  * first call installs a logger that forwards to the callback; later calls replace the
- * callback and level. A `NULL` callback (or `SYSFLOW_LOG_OFF`) stops the delivery; lines
- * that the configuration asks for (`debug_mode`, `enable_stats`) are then written to
- * standard error as `<app_name>: <LEVEL> <message>`, as they are before any call.
+ * callback and level. Before any call, warnings and the lines the configuration asks
+ * for (`debug_mode`, `enable_stats`) are written to standard error as
+ * `<app_name>: <LEVEL> <message>`. A `NULL` callback (or `SYSFLOW_LOG_OFF`) stops the
+ * delivery: warnings are then dropped, and the requested lines go to standard error.
  *
  * Returns `SYSFLOW_STATUS_INVALID_CONFIG` for an unknown level and
  * `SYSFLOW_STATUS_OPERATION_NOT_SUPPORTED` when another logger (a Rust one, installed

@@ -16,7 +16,9 @@
 //! stats line with `enable_stats`), is never lost for want of a logger: while the
 //! application has not enabled logging ([`log::max_level`] is `Off`, which is the case
 //! until a logger is installed), it is written to standard error as
-//! `<app_name>: <LEVEL> <message>`. A warning about a condition that can come and go
+//! `<app_name>: <LEVEL> <message>` (a C program that stops the delivery with
+//! `sysflow_set_log_callback(NULL, ..)` or `SYSFLOW_LOG_OFF` silences the warnings). A
+//! warning about a condition that can come and go
 //! quickly (a disk on the edge of full) passes a [`WarnGate`] first, so that it cannot
 //! flood the log.
 
@@ -24,6 +26,16 @@ use log::{Level, LevelFilter};
 use std::fmt;
 use std::io::Write;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Warnings are dropped, not written to stderr, while logging is off: a C program stopped
+/// the delivery on purpose (`sysflow_set_log_callback` with `NULL` or `SYSFLOW_LOG_OFF`).
+static WARNINGS_SILENCED: AtomicBool = AtomicBool::new(false);
+
+/// Whether warnings are dropped (not written to stderr) while logging is off.
+pub(crate) fn silence_warnings(silenced: bool) {
+    WARNINGS_SILENCED.store(silenced, Ordering::Relaxed);
+}
 use std::time::{Duration, Instant};
 
 /// The driver's log target and which optional lines it emits.
@@ -101,9 +113,11 @@ impl Diag {
     }
 
     /// A warning: through the facade, or to stderr when the application enabled no
-    /// logging.
+    /// logging (unless a C program silenced the library).
     pub fn warn(&self, args: fmt::Arguments<'_>) {
-        self.requested(Level::Warn, args);
+        if !(log::max_level() == LevelFilter::Off && WARNINGS_SILENCED.load(Ordering::Relaxed)) {
+            self.requested(Level::Warn, args);
+        }
         #[cfg(test)]
         if let Some(k) = &self.kept {
             k.lock().push((self.target.to_string(), args.to_string()));

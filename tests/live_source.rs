@@ -249,7 +249,7 @@ fn root_or_skip() -> bool {
 }
 
 /// A live source that ships every open's path as passed (the tests below compare it);
-/// `opens_carry_the_path_as_passed_only_where_the_kernels_says_less` tests the default.
+/// `opens_carry_the_path_as_passed_only_where_the_kernel_path_says_less` tests the default.
 fn source(mode: CollectionMode) -> LiveSource {
     let cfg = LiveConfig {
         collection_mode: mode,
@@ -875,7 +875,7 @@ fn wl_noprivs() -> i32 {
 /// kernel's says less: a failed open, and a pipe reopened through `/proc` (the walk ends
 /// at "/").
 #[test]
-fn opens_carry_the_path_as_passed_only_where_the_kernels_says_less() {
+fn opens_carry_the_path_as_passed_only_where_the_kernel_path_says_less() {
     if !root_or_skip() {
         return;
     }

@@ -828,7 +828,7 @@ impl RecordSink for FileSink {
         let held = std::mem::take(&mut self.close_held);
         if held > 0 {
             self.diag.warn(format_args!(
-                "{}: output ends with {held} warnings about files closed short of space held                  back (their losses header entries or last records may be missing)",
+                "{}: output ends with {held} warnings about files closed short of space held back (their losses header entries or last records may be missing)",
                 self.current.display()
             ));
         }

@@ -108,9 +108,10 @@ fn level_filter(level: i32) -> Option<LevelFilter> {
 ///
 /// The library logs through Rust's `log` facade, which has one logger per process: the
 /// first call installs a logger that forwards to the callback; later calls replace the
-/// callback and level. A `NULL` callback (or `SYSFLOW_LOG_OFF`) stops the delivery; lines
-/// that the configuration asks for (`debug_mode`, `enable_stats`) are then written to
-/// standard error as `<app_name>: <LEVEL> <message>`, as they are before any call.
+/// callback and level. Before any call, warnings and the lines the configuration asks
+/// for (`debug_mode`, `enable_stats`) are written to standard error as
+/// `<app_name>: <LEVEL> <message>`. A `NULL` callback (or `SYSFLOW_LOG_OFF`) stops the
+/// delivery: warnings are then dropped, and the requested lines go to standard error.
 ///
 /// Returns `SYSFLOW_STATUS_INVALID_CONFIG` for an unknown level and
 /// `SYSFLOW_STATUS_OPERATION_NOT_SUPPORTED` when another logger (a Rust one, installed
@@ -155,6 +156,8 @@ pub unsafe extern "C" fn sysflow_set_log_callback(
         let filter = if sink.is_some() { filter } else { LevelFilter::Off };
         *LOGGER.sink.write() = sink;
         log::set_max_level(filter);
+        // delivery stopped on purpose: warnings are dropped, not sent to stderr
+        crate::diag::silence_warnings(filter == LevelFilter::Off);
         Ok(())
     })
 }

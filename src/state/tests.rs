@@ -953,3 +953,51 @@ fn a_parent_loop_in_the_state_cannot_hang_the_aggregator() {
         "{out:?}"
     );
 }
+
+/// A child-side clone event for a process the process list already gave (the listing
+/// raced with the fork): the thread is replaced, and the one it replaces leaves its group
+/// and its parent's children. Its exit then ends the process: the old holder no longer
+/// counts in the group as alive, which kept the process (and its parent's list entry)
+/// forever.
+#[test]
+fn a_clone_over_a_listed_thread_replaces_it_without_leaving_it_counted() {
+    let mut st = State::new();
+    for (tid, ptid) in [(1, 0), (TID, 1), (500, TID)] {
+        st.load_snapshot(&ProcSnapshot {
+            tid,
+            pid: tid,
+            ptid,
+            vtid: tid,
+            vpid: tid,
+            exe: b"/opt/runner".to_vec(),
+            ..Default::default()
+        });
+    }
+    st.finish_snapshot();
+    let (groups, children) = (st.threads.groups_len(), st.threads.child_entries());
+    assert_eq!((groups, children), (3, 2));
+    st.apply(&child_fork(1_000, 500, TID));
+    assert_eq!(
+        st.thread(500).map(|t| (t.ptid, t.clone_ts)),
+        Some((TID, 1_000))
+    );
+    assert_eq!(st.threads.group_members(500), vec![500]);
+    assert_eq!(
+        (st.threads.groups_len(), st.threads.child_entries()),
+        (groups, children)
+    );
+    st.apply(&exit_of(2_000, 500));
+    // removed at the next event's housekeeping, like any exited thread
+    st.apply(&ev(
+        3_000,
+        EventKind::Close {
+            fd: Some(3),
+            res: -9,
+        },
+    ));
+    assert!(st.thread(500).is_none());
+    assert_eq!(
+        (st.threads.groups_len(), st.threads.child_entries()),
+        (2, 1)
+    );
+}

@@ -352,13 +352,41 @@ impl Threads {
         self.next_serial += 1;
         t.serial = self.next_serial;
         t.group = None;
-        t.children = RefList::default();
+        // A thread already held under this tid (a clone's child side for a thread the
+        // process list gave) leaves its group and its parent's children, so that
+        // neither keeps counting it; its children stay its tid's.
+        t.children = self.detach(t.tid).unwrap_or_default();
         let tid = t.tid;
         self.map.insert(tid, t);
         if link {
             self.link(tid);
         }
         tid
+    }
+
+    /// Takes the thread held under `tid`, if any, out of its group (no longer counted
+    /// alive there; a group left with no thread at all goes) and out of its parent's
+    /// children; returns its children. The thread stays in the map, to be replaced.
+    fn detach(&mut self, tid: i64) -> Option<RefList> {
+        self.remove_from_parent(tid);
+        let t = self.map.get_mut(&tid)?;
+        let (r, pid, dead) = ((t.tid, t.serial), t.pid, t.is_dead());
+        let children = std::mem::take(&mut t.children);
+        if let Some(gid) = t.group.take()
+            && let Some(g) = self.groups.get_mut(&gid)
+        {
+            if !dead {
+                g.alive = g.alive.saturating_sub(1);
+            }
+            g.threads.remove(r);
+            if g.threads.is_empty() {
+                self.groups.remove(&gid);
+                if self.group_of_pid.get(&pid) == Some(&gid) {
+                    self.group_of_pid.remove(&pid);
+                }
+            }
+        }
+        Some(children)
     }
 
     /// Links every thread to its group and parent (after loading a process list).

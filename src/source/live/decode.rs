@@ -736,6 +736,49 @@ mod tests {
         assert_eq!(o.flags, want.bits());
     }
 
+    /// An openat record as the probe writes it with `sf_open_user_path` off: `strs` are
+    /// the strings' lengths, in slot order, then their bytes.
+    fn open_record(slen: [u16; 2], strs: &[u8]) -> Vec<u8> {
+        let mut rec = Vec::new();
+        rec.extend_from_slice(&5_000_000_000u64.to_le_bytes()); // ts
+        rec.extend_from_slice(&77u32.to_le_bytes()); // tid
+        rec.extend_from_slice(&70u32.to_le_bytes()); // tgid
+        rec.extend_from_slice(&(40u32 + 88 + strs.len() as u32).to_le_bytes()); // size
+        rec.extend_from_slice(&1u16.to_le_bytes()); // kind SF_K_SYS
+        rec.extend_from_slice(&257u16.to_le_bytes()); // nr openat
+        for l in [slen[0], slen[1], 0, 0, 0, 0] {
+            rec.extend_from_slice(&l.to_le_bytes());
+        }
+        rec.extend_from_slice(&[0; 4]); // flags, pad
+        rec.extend_from_slice(&4i64.to_le_bytes()); // res: fd 4
+        for a in [(-100i64) as u64 & 0xffff_ffff, 0x7fff_0000, 0, 0, 0, 0] {
+            rec.extend_from_slice(&a.to_le_bytes());
+        }
+        rec.extend_from_slice(&[0; 32]); // aux
+        rec.extend_from_slice(strs);
+        rec
+    }
+
+    #[test]
+    fn an_open_with_the_kernel_path_alone_or_with_the_path_as_passed() {
+        // the kernel's path alone: slot 0 empty, slot 1 the path
+        let rec = open_record([0, 13], b"/work/data.b\0");
+        let ev = event(&rec).unwrap();
+        let EventKind::Open(o) = ev.kind else {
+            panic!("{:?}", ev.kind)
+        };
+        assert_eq!((o.fd, o.path), (4, None));
+        assert_eq!(o.kernel_path, Some(&b"/work/data.b"[..]));
+        // a pseudo file: the path as passed, then "/"
+        let rec = open_record([16, 2], b"/proc/self/fd/5\0/\0");
+        let ev = event(&rec).unwrap();
+        let EventKind::Open(o) = ev.kind else {
+            panic!("{:?}", ev.kind)
+        };
+        assert_eq!(o.path, Some(&b"/proc/self/fd/5"[..]));
+        assert_eq!(o.kernel_path, Some(&b"/"[..]));
+    }
+
     #[test]
     fn golden_iocount_and_exit_records() {
         let c = sf_iocount {
