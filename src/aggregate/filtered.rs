@@ -100,11 +100,11 @@ impl Aggregator {
         let mut nkeys: Vec<_> = p.netflows.keys().filter(|k| on_fds(k.5)).copied().collect();
         nkeys.sort();
         for k in fkeys {
-            let Some(e) = self
-                .procs
-                .get_mut(&oid)
-                .and_then(|p| p.fileflows.remove(&k))
-            else {
+            let Some(e) = self.procs.get_mut(&oid).and_then(|p| {
+                let e = p.fileflows.remove(&k)?;
+                p.file_flow_gone(e.rec.fd);
+                Some(e)
+            }) else {
                 continue;
             };
             self.dfset.remove(&(e.export_time, e.seq));

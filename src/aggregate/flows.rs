@@ -298,6 +298,7 @@ impl Aggregator {
                     seq: self.seq,
                 };
                 p.fileflows.insert(key, e);
+                p.file_flow_added(fd as i32);
                 if let Some(f) = self.files.get_mut(file_key) {
                     f.refs += 1;
                 }
@@ -319,6 +320,7 @@ impl Aggregator {
             // Taken out first: the other threads' flows ended with it are all of another
             // thread, never this one.
             let e = o.remove();
+            p.file_flow_gone(e.rec.fd);
             self.dfset.remove(&(e.export_time, e.seq));
             self.write_related_file_flows(oid, tid, fd as i32, file_key, ts, out)?;
             let mut rec = e.rec;
@@ -345,12 +347,23 @@ impl Aggregator {
         let Some(p) = self.procs.get_mut(&oid) else {
             return Ok(());
         };
+        if p.file_flows_on(fd) == 0 {
+            // no other flow on the fd: nothing to look for
+            return Ok(());
+        }
+        #[cfg(test)]
+        {
+            self.related_scans += p.fileflows.len() as u64;
+        }
         // (taken out in table order, as they are listed: a stable sort then orders them
         // by thread and fd)
         let mut ended: Vec<(FfKey, FileFlowEntry)> = p
             .fileflows
             .extract_if(|_, e| e.rec.tid != tid && e.rec.fd == fd && e.file_key == file_key)
             .collect();
+        for (_, e) in &ended {
+            p.file_flow_gone(e.rec.fd);
+        }
         ended.sort_by_key(|(k, _)| (k.1, k.2));
         let mut opened = Vec::new();
         let mut others = Vec::new();
@@ -528,11 +541,11 @@ impl Aggregator {
             .collect();
         fkeys.sort_by(|a, b| (a.1, a.2, &a.0).cmp(&(b.1, b.2, &b.0)));
         for k in fkeys {
-            let Some(e) = self
-                .procs
-                .get_mut(&oid)
-                .and_then(|p| p.fileflows.remove(&k))
-            else {
+            let Some(e) = self.procs.get_mut(&oid).and_then(|p| {
+                let e = p.fileflows.remove(&k)?;
+                p.file_flow_gone(e.rec.fd);
+                Some(e)
+            }) else {
                 continue;
             };
             self.dfset.remove(&(e.export_time, e.seq));
@@ -605,6 +618,7 @@ impl Aggregator {
                     };
                     if now - o.get().last_update >= self.expire_interval {
                         let e = o.remove();
+                        p.file_flow_gone(e.rec.fd);
                         if let Some(f) = self.files.get_mut(&e.file_key) {
                             f.refs -= 1;
                         }
@@ -843,6 +857,94 @@ mod tests {
             first_ts: 1_000_000_000,
             pid: Some(10),
         })
+    }
+
+    /// Closes look for other threads' flows on their fd only where there are some: a
+    /// process holding many files does not make each close scan them all (1,000 opens
+    /// then 1,000 closes looked at no flow; they looked at 499,500 before).
+    #[test]
+    fn closes_do_not_scan_the_flows_of_a_process_holding_many_files() {
+        const N: i64 = 1_000;
+        let names: Vec<Vec<u8>> = (0..N).map(|i| format!("/srv/f{i}").into_bytes()).collect();
+        let mut evs: Vec<EventKind<'_>> = Vec::new();
+        for (i, name) in names.iter().enumerate() {
+            evs.push(open(3 + i as i64, name));
+            evs.push(counters(3 + i as i64, (1, 10), (0, 0)));
+        }
+        for i in (0..N).rev() {
+            evs.push(EventKind::Close {
+                fd: Some(3 + i),
+                res: 0,
+            });
+        }
+        let (agg, out) = replay(evs);
+        assert_eq!(file_flows(&out).len(), N as usize);
+        assert_eq!(agg.related_scans, 0);
+        assert!(agg.procs.values().all(|p| p.fd_flows.is_empty()));
+    }
+
+    /// A close by one thread still ends another thread's flow on the same fd (TRUNCATE),
+    /// and the per-fd counts follow the flows out.
+    #[test]
+    fn a_close_ends_another_threads_flow_on_its_fd() {
+        let mut st = shell_state();
+        let mut agg = Aggregator::new(AggConfig::from(&crate::SysFlowConfig::default()));
+        let mut out: Vec<Record> = Vec::new();
+        // the child's side of a clone: thread 11 of process 10
+        let clone = EventKind::Clone(crate::event::CloneEvent {
+            res: 0,
+            flags: Some(crate::state::cl::CLONE_THREAD | crate::state::cl::CLONE_FILES),
+            info: crate::event::ProcInfo {
+                exe: Some(b"/bin/sh\0"),
+                tid: 11,
+                pid: 10,
+                ptid: 1,
+                ..Default::default()
+            },
+        });
+        let read = |fd| {
+            EventKind::Io(IoEvent {
+                dir: IoDir::Read,
+                fd: Some(fd),
+                res: 7,
+                tuple: None,
+            })
+        };
+        let evs = [
+            (11, clone),
+            (10, open(3, b"/srv/shared")),
+            (10, read(3)),
+            (11, read(3)),
+            (
+                10,
+                EventKind::Close {
+                    fd: Some(3),
+                    res: 0,
+                },
+            ),
+        ];
+        for (i, (tid, kind)) in evs.into_iter().enumerate() {
+            let ev = SysEvent {
+                ts: 1_000_000_000 + i as u64,
+                tid,
+                kind,
+            };
+            let has = st.apply(&ev);
+            agg.handle(&st, &ev, has, &mut out).unwrap();
+        }
+        let got: Vec<_> = file_flows(&out)
+            .iter()
+            .map(|f| (f.tid, f.op_flags, f.num_r_recv_bytes))
+            .collect();
+        let (o, r, c, t) = (
+            OpFlags::OPEN,
+            OpFlags::READ_RECV,
+            OpFlags::CLOSE,
+            OpFlags::TRUNCATE,
+        );
+        assert_eq!(got, [(11, r | t, 7), (10, o | r | c, 7)]);
+        assert!(agg.related_scans > 0);
+        assert!(agg.procs.values().all(|p| p.fd_flows.is_empty()));
     }
 
     fn file_flows(out: &[Record]) -> Vec<&FileFlow> {

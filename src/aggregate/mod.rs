@@ -130,6 +130,12 @@ pub(crate) struct ProcEntry {
     pub written: bool,
     pub children: BTreeSet<Oid>,
     pub fileflows: FlowMap<FfKey, FileFlowEntry>,
+    /// How many of `fileflows` are on each fd (all threads): a close looks for other
+    /// threads' flows on its fd only where there are some, instead of scanning every
+    /// flow of the process (a process holding many files would make each close cost
+    /// as much as all its flows). Kept by [`ProcEntry::file_flow_added`] and
+    /// [`ProcEntry::file_flow_gone`]; a count left too high costs a scan, never a flow.
+    pub fd_flows: FlowMap<i32, u32>,
     pub netflows: FlowMap<NfKey, NetFlowEntry>,
     pub pflow: Option<ProcFlowEntry>,
 }
@@ -156,9 +162,31 @@ impl ProcEntry {
             written: false,
             children: BTreeSet::new(),
             fileflows: FlowMap::default(),
+            fd_flows: FlowMap::default(),
             netflows: FlowMap::default(),
             pflow: None,
         }
+    }
+
+    /// A file flow on `fd` went into `fileflows`.
+    pub(crate) fn file_flow_added(&mut self, fd: i32) {
+        *self.fd_flows.entry(fd).or_default() += 1;
+    }
+
+    /// A file flow on `fd` left `fileflows`.
+    pub(crate) fn file_flow_gone(&mut self, fd: i32) {
+        if let hashbrown::hash_map::Entry::Occupied(mut o) = self.fd_flows.entry(fd) {
+            if *o.get() <= 1 {
+                o.remove();
+            } else {
+                *o.get_mut() -= 1;
+            }
+        }
+    }
+
+    /// How many file flows are on `fd`.
+    pub(crate) fn file_flows_on(&self, fd: i32) -> u32 {
+        self.fd_flows.get(&fd).copied().unwrap_or(0)
     }
 
     fn is_idle(&self) -> bool {
@@ -218,6 +246,9 @@ pub struct Aggregator {
     filtered_flows: u64,
     /// Reads and writes on fds the state does not know.
     unknown_fd_ops: u64,
+    /// Tests: file flows looked at by closes searching other threads' flows on their fd.
+    #[cfg(test)]
+    related_scans: u64,
 }
 
 /// A native IPv6 flow: process id, thread id, fd, source address and port, destination
@@ -255,6 +286,8 @@ impl Aggregator {
             ipv6_omitted: 0,
             filtered_flows: 0,
             unknown_fd_ops: 0,
+            #[cfg(test)]
+            related_scans: 0,
         }
     }
 
@@ -665,6 +698,7 @@ impl Aggregator {
             };
             let mut nfs: Vec<_> = std::mem::take(&mut p.netflows).into_values().collect();
             let mut ffs: Vec<_> = std::mem::take(&mut p.fileflows).into_values().collect();
+            p.fd_flows.clear();
             let pf = p.pflow.take();
             let busy = !nfs.is_empty() || !ffs.is_empty() || pf.is_some();
             if busy && !p.written {

@@ -1525,8 +1525,8 @@ impl State {
                 None => t.exe.clone(),
             };
             t.args = split_nul(info.args.unwrap_or_default());
-            t.pid = info.pid;
         }
+        self.threads.set_pid(tid, info.pid);
         if self.threads.get(tid).is_some_and(|t| t.is_invalid()) {
             let t = self.threads.get_mut(tid).expect("present");
             t.ptid = info.ptid;

@@ -1001,3 +1001,62 @@ fn a_clone_over_a_listed_thread_replaces_it_without_leaving_it_counted() {
         (2, 1)
     );
 }
+
+/// An exec that names another process id than the state held for the thread moves the
+/// thread to that process's group: the old group no longer counts it, so the old
+/// process ends with its own threads (it stayed, counting the moved thread alive).
+#[test]
+fn an_exec_naming_another_pid_moves_the_thread_to_that_process() {
+    let mut st = State::new();
+    // 301 listed as a thread of 300 (a listing that raced with its exec, say)
+    for (tid, pid, ptid) in [(1, 1, 0), (TID, TID, 1), (301, TID, 1)] {
+        st.load_snapshot(&ProcSnapshot {
+            tid,
+            pid,
+            ptid,
+            vtid: tid,
+            vpid: pid,
+            exe: b"/opt/runner".to_vec(),
+            ..Default::default()
+        });
+    }
+    st.finish_snapshot();
+    assert_eq!(st.threads.group_members(TID), vec![TID, 301]);
+    let exec = EventKind::Execve(crate::event::ExecveEvent {
+        res: 0,
+        info: crate::event::ProcInfo {
+            exe: Some(b"/bin/other\0"),
+            tid: 301,
+            pid: 301,
+            ptid: 1,
+            ..Default::default()
+        },
+        env: None,
+        tty: None,
+        loginuid: None,
+        exepath: None,
+        filename: None,
+        open_fds: None,
+        old_tid: None,
+    });
+    st.apply(&SysEvent {
+        ts: 1_000,
+        tid: 301,
+        kind: exec,
+    });
+    assert_eq!(st.threads.group_members(TID), vec![TID]);
+    assert_eq!(st.threads.group_members(301), vec![301]);
+    assert_eq!(st.thread(301).map(|t| (t.pid, t.ptid)), Some((301, 1)));
+    st.apply(&exit_of(2_000, TID));
+    // removed at the next event's housekeeping (an event of 301's)
+    st.apply(&SysEvent {
+        ts: 3_000,
+        tid: 301,
+        kind: EventKind::Close {
+            fd: Some(3),
+            res: -9,
+        },
+    });
+    assert!(st.thread(TID).is_none());
+    assert!(st.thread(301).is_some());
+}

@@ -364,6 +364,28 @@ impl Threads {
         tid
     }
 
+    /// Sets the process id of thread `tid` (an exec names it); a linked thread whose pid
+    /// changes moves to its new process's group (and stays its parent's child), so that
+    /// the old group does not keep counting it.
+    pub fn set_pid(&mut self, tid: i64, pid: i64) {
+        let Some(t) = self.map.get_mut(&tid) else {
+            return;
+        };
+        if t.pid == pid {
+            return;
+        }
+        if t.group.is_none() {
+            t.pid = pid;
+            return;
+        }
+        let children = self.detach(tid).unwrap_or_default();
+        if let Some(t) = self.map.get_mut(&tid) {
+            t.pid = pid;
+            t.children = children;
+        }
+        self.link(tid);
+    }
+
     /// Takes the thread held under `tid`, if any, out of its group (no longer counted
     /// alive there; a group left with no thread at all goes) and out of its parent's
     /// children; returns its children. The thread stays in the map, to be replaced.
