@@ -1060,3 +1060,107 @@ fn an_exec_naming_another_pid_moves_the_thread_to_that_process() {
     assert!(st.thread(TID).is_none());
     assert!(st.thread(301).is_some());
 }
+
+/// Listed: process 300 with a thread 301, process 500. Child-side clones for tids the
+/// listing gave, with other processes: `tid` as a thread of `pid`, or a process of its
+/// own (`pid == tid`).
+fn listed_300_301_500() -> State {
+    let mut st = State::new();
+    for (tid, pid, ptid) in [(1, 1, 0), (TID, TID, 1), (301, TID, 1), (500, 500, 1)] {
+        st.load_snapshot(&ProcSnapshot {
+            tid,
+            pid,
+            ptid,
+            vtid: tid,
+            vpid: pid,
+            exe: b"/opt/runner".to_vec(),
+            ..Default::default()
+        });
+    }
+    st.finish_snapshot();
+    st
+}
+
+fn clone_child(ts: u64, tid: i64, pid: i64) -> SysEvent<'static> {
+    let flags = if pid == tid {
+        0
+    } else {
+        cl::CLONE_THREAD | cl::CLONE_FILES
+    };
+    clone_ev(ts, tid, 0, flags, b"/opt/runner\0", (pid, 1))
+}
+
+/// A main thread replaced by a thread of another process while its own process still has
+/// a thread: when that thread ends, the process goes, and the new holder of the main
+/// thread's tid (another process's thread) stays.
+#[test]
+fn a_replaced_main_thread_s_tid_is_not_removed_with_its_old_process() {
+    let mut st = listed_300_301_500();
+    st.apply(&clone_child(1_000, TID, 500));
+    assert_eq!(st.threads.group_members(500), vec![500, TID]);
+    assert_eq!(st.threads.group_alive(500), 2);
+    assert_eq!(st.threads.group_alive(301), 1);
+    st.apply(&exit_of(2_000, 301));
+    st.apply(&SysEvent {
+        ts: 3_000,
+        tid: 500,
+        kind: EventKind::Close {
+            fd: Some(3),
+            res: -9,
+        },
+    });
+    assert!(st.thread(301).is_none());
+    assert_eq!(st.thread(TID).map(|t| t.pid), Some(500));
+    assert_eq!(st.threads.group_members(500), vec![500, TID]);
+    assert_eq!(st.threads.group_alive(500), 2);
+    // process 300's group is gone; 1, 500 remain
+    assert_eq!(st.threads.groups_len(), 2);
+}
+
+/// A process whose main thread exited (held, dead, for its live thread) loses that
+/// thread to another process: nothing of it is alive, and it goes, dead main thread and
+/// all.
+#[test]
+fn a_process_left_with_its_dead_main_thread_alone_goes() {
+    let mut st = listed_300_301_500();
+    st.apply(&exit_of(1_000, TID));
+    st.apply(&SysEvent {
+        ts: 1_500,
+        tid: 301,
+        kind: EventKind::Close {
+            fd: Some(3),
+            res: -9,
+        },
+    });
+    assert!(st.thread(TID).is_some_and(|t| t.is_dead()));
+    // 301's tid now names a process of its own
+    st.apply(&clone_child(2_000, 301, 301));
+    assert_eq!(st.thread(301).map(|t| t.pid), Some(301));
+    assert!(st.thread(TID).is_none());
+    assert_eq!(st.threads.groups_len(), 3);
+    // an exec naming an unknown pid keeps the known one
+    let exec = EventKind::Execve(crate::event::ExecveEvent {
+        res: 0,
+        info: crate::event::ProcInfo {
+            exe: Some(b"/bin/other\0"),
+            tid: 301,
+            pid: -1,
+            ptid: 1,
+            ..Default::default()
+        },
+        env: None,
+        tty: None,
+        loginuid: None,
+        exepath: None,
+        filename: None,
+        open_fds: None,
+        old_tid: None,
+    });
+    st.apply(&SysEvent {
+        ts: 3_000,
+        tid: 301,
+        kind: exec,
+    });
+    assert_eq!(st.thread(301).map(|t| t.pid), Some(301));
+    assert_eq!(st.threads.group_members(301), vec![301]);
+}

@@ -355,12 +355,14 @@ impl Threads {
         // A thread already held under this tid (a clone's child side for a thread the
         // process list gave) leaves its group and its parent's children, so that
         // neither keeps counting it; its children stay its tid's.
-        t.children = self.detach(t.tid).unwrap_or_default();
+        let (children, left) = self.detach(t.tid).unwrap_or_default();
+        t.children = children;
         let tid = t.tid;
         self.map.insert(tid, t);
         if link {
             self.link(tid);
         }
+        self.end_group_if_gone(left);
         tid
     }
 
@@ -371,29 +373,34 @@ impl Threads {
         let Some(t) = self.map.get_mut(&tid) else {
             return;
         };
-        if t.pid == pid {
+        if t.pid == pid || pid < 0 {
+            // (an unknown pid keeps the one held)
             return;
         }
         if t.group.is_none() {
             t.pid = pid;
             return;
         }
-        let children = self.detach(tid).unwrap_or_default();
+        let (children, left) = self.detach(tid).unwrap_or_default();
         if let Some(t) = self.map.get_mut(&tid) {
             t.pid = pid;
             t.children = children;
         }
         self.link(tid);
+        self.end_group_if_gone(left);
     }
 
     /// Takes the thread held under `tid`, if any, out of its group (no longer counted
-    /// alive there; a group left with no thread at all goes) and out of its parent's
-    /// children; returns its children. The thread stays in the map, to be replaced.
-    fn detach(&mut self, tid: i64) -> Option<RefList> {
+    /// alive there) and out of its parent's children; returns its children and the
+    /// group it left (with its process id), which the caller ends with
+    /// [`Threads::end_group_if_gone`] once the thread is linked again (it may rejoin
+    /// it). The thread stays in the map, to be replaced or relinked.
+    fn detach(&mut self, tid: i64) -> Option<(RefList, Option<(u64, i64)>)> {
         self.remove_from_parent(tid);
         let t = self.map.get_mut(&tid)?;
         let (r, pid, dead) = ((t.tid, t.serial), t.pid, t.is_dead());
         let children = std::mem::take(&mut t.children);
+        let mut left = None;
         if let Some(gid) = t.group.take()
             && let Some(g) = self.groups.get_mut(&gid)
         {
@@ -401,14 +408,27 @@ impl Threads {
                 g.alive = g.alive.saturating_sub(1);
             }
             g.threads.remove(r);
-            if g.threads.is_empty() {
-                self.groups.remove(&gid);
-                if self.group_of_pid.get(&pid) == Some(&gid) {
-                    self.group_of_pid.remove(&pid);
-                }
-            }
+            left = Some((gid, pid));
         }
-        Some(children)
+        Some((children, left))
+    }
+
+    /// Ends group `gid` of process `pid` if no thread of it is alive any more: the
+    /// whole process is gone, with its main thread (and fd table) if that thread is
+    /// still the group's (a tid of another process may hold that number now).
+    fn end_group_if_gone(&mut self, left: Option<(u64, i64)>) {
+        let Some((gid, pid)) = left else { return };
+        if self.groups.get(&gid).is_none_or(|g| g.alive > 0) {
+            return;
+        }
+        if self.map.get(&pid).is_some_and(|m| m.group == Some(gid)) {
+            self.remove_from_parent(pid);
+            self.map.remove(&pid);
+        }
+        if self.group_of_pid.get(&pid) == Some(&gid) {
+            self.group_of_pid.remove(&pid);
+        }
+        self.groups.remove(&gid);
     }
 
     /// Links every thread to its group and parent (after loading a process list).
@@ -741,12 +761,7 @@ impl Threads {
         let alive = self.groups.get(&gid).map(|g| g.alive).unwrap_or(0);
         if alive == 0 {
             // The whole process is gone: drop its main thread (and fd table).
-            self.remove_from_parent(pid);
-            if self.group_of_pid.get(&pid) == Some(&gid) {
-                self.group_of_pid.remove(&pid);
-            }
-            self.groups.remove(&gid);
-            self.map.remove(&pid);
+            self.end_group_if_gone(Some((gid, pid)));
         }
         if !main {
             self.remove_from_parent(tid);
