@@ -743,13 +743,22 @@ mod tests {
         cfg: &crate::SysFlowConfig,
         evs: Vec<EventKind<'_>>,
     ) -> (Aggregator, Vec<Record>) {
+        replay_threads(cfg, evs.into_iter().map(|k| (10, k)))
+    }
+
+    /// Replays `(tid, event)` pairs of process 10's threads under `cfg`, a nanosecond
+    /// apart.
+    fn replay_threads<'a>(
+        cfg: &crate::SysFlowConfig,
+        evs: impl IntoIterator<Item = (i64, EventKind<'a>)>,
+    ) -> (Aggregator, Vec<Record>) {
         let mut st = shell_state();
         let mut agg = Aggregator::new(AggConfig::from(cfg));
         let mut out: Vec<Record> = Vec::new();
-        for (i, kind) in evs.into_iter().enumerate() {
+        for (i, (tid, kind)) in evs.into_iter().enumerate() {
             let ev = SysEvent {
                 ts: 1_000_000_000 + i as u64,
-                tid: 10,
+                tid,
                 kind,
             };
             let has = st.apply(&ev);
@@ -887,9 +896,6 @@ mod tests {
     /// and the per-fd counts follow the flows out.
     #[test]
     fn a_close_ends_another_threads_flow_on_its_fd() {
-        let mut st = shell_state();
-        let mut agg = Aggregator::new(AggConfig::from(&crate::SysFlowConfig::default()));
-        let mut out: Vec<Record> = Vec::new();
         // the child's side of a clone: thread 11 of process 10
         let clone = EventKind::Clone(crate::event::CloneEvent {
             res: 0,
@@ -923,15 +929,7 @@ mod tests {
                 },
             ),
         ];
-        for (i, (tid, kind)) in evs.into_iter().enumerate() {
-            let ev = SysEvent {
-                ts: 1_000_000_000 + i as u64,
-                tid,
-                kind,
-            };
-            let has = st.apply(&ev);
-            agg.handle(&st, &ev, has, &mut out).unwrap();
-        }
+        let (agg, out) = replay_threads(&crate::SysFlowConfig::default(), evs);
         let got: Vec<_> = file_flows(&out)
             .iter()
             .map(|f| (f.tid, f.op_flags, f.num_r_recv_bytes))
@@ -1010,31 +1008,20 @@ mod tests {
     fn counters_of_a_thread_the_state_no_longer_has_go_to_its_process() {
         // Another thread shipped a gone thread's counters at the close: the batch names
         // the process, and a live thread of it carries the flow.
-        let mut st = shell_state();
-        let mut agg = Aggregator::new(AggConfig::from(&crate::SysFlowConfig::default()));
-        let mut out: Vec<Record> = Vec::new();
-        for (i, (tid, kind)) in [
-            (10, open(3, b"/srv/data")),
-            (11, counters(3, (2, 20), (1, 7))),
-            (
-                10,
-                EventKind::Close {
-                    fd: Some(3),
-                    res: 0,
-                },
-            ),
-        ]
-        .into_iter()
-        .enumerate()
-        {
-            let ev = SysEvent {
-                ts: 1_000_000_000 + i as u64,
-                tid,
-                kind,
-            };
-            let has = st.apply(&ev);
-            agg.handle(&st, &ev, has, &mut out).unwrap();
-        }
+        let (_, out) = replay_threads(
+            &crate::SysFlowConfig::default(),
+            [
+                (10, open(3, b"/srv/data")),
+                (11, counters(3, (2, 20), (1, 7))),
+                (
+                    10,
+                    EventKind::Close {
+                        fd: Some(3),
+                        res: 0,
+                    },
+                ),
+            ],
+        );
         let ffs = file_flows(&out);
         assert_eq!(ffs.len(), 1, "{out:?}");
         assert_eq!(ffs[0].tid, 10);

@@ -586,20 +586,7 @@ fn local_addresses_are_interfaces_and_container_ips() {
 
 /// Init (1) and a process 300 under it, from the snapshot.
 fn init_and_runner() -> State {
-    let mut st = State::new();
-    for (tid, ptid) in [(1, 0), (TID, 1)] {
-        st.load_snapshot(&ProcSnapshot {
-            tid,
-            pid: tid,
-            ptid,
-            vtid: tid,
-            vpid: tid,
-            exe: b"/opt/runner".to_vec(),
-            ..Default::default()
-        });
-    }
-    st.finish_snapshot();
-    st
+    listed(&[(1, 1, 0), (TID, TID, 1)])
 }
 
 /// A clone event of thread `tid` (of process `pid`, whose parent is `ptid`) running
@@ -954,119 +941,13 @@ fn a_parent_loop_in_the_state_cannot_hang_the_aggregator() {
     );
 }
 
-/// A child-side clone event for a process the process list already gave (the listing
-/// raced with the fork): the thread is replaced, and the one it replaces leaves its group
-/// and its parent's children. Its exit then ends the process: the old holder no longer
-/// counts in the group as alive, which kept the process (and its parent's list entry)
-/// forever.
-#[test]
-fn a_clone_over_a_listed_thread_replaces_it_without_leaving_it_counted() {
-    let mut st = State::new();
-    for (tid, ptid) in [(1, 0), (TID, 1), (500, TID)] {
-        st.load_snapshot(&ProcSnapshot {
-            tid,
-            pid: tid,
-            ptid,
-            vtid: tid,
-            vpid: tid,
-            exe: b"/opt/runner".to_vec(),
-            ..Default::default()
-        });
-    }
-    st.finish_snapshot();
-    let (groups, children) = (st.threads.groups_len(), st.threads.child_entries());
-    assert_eq!((groups, children), (3, 2));
-    st.apply(&child_fork(1_000, 500, TID));
-    assert_eq!(
-        st.thread(500).map(|t| (t.ptid, t.clone_ts)),
-        Some((TID, 1_000))
-    );
-    assert_eq!(st.threads.group_members(500), vec![500]);
-    assert_eq!(
-        (st.threads.groups_len(), st.threads.child_entries()),
-        (groups, children)
-    );
-    st.apply(&exit_of(2_000, 500));
-    // removed at the next event's housekeeping, like any exited thread
-    st.apply(&ev(
-        3_000,
-        EventKind::Close {
-            fd: Some(3),
-            res: -9,
-        },
-    ));
-    assert!(st.thread(500).is_none());
-    assert_eq!(
-        (st.threads.groups_len(), st.threads.child_entries()),
-        (2, 1)
-    );
-}
+// ------------------------------------------------------- threads replaced or moved
 
-/// An exec that names another process id than the state held for the thread moves the
-/// thread to that process's group: the old group no longer counts it, so the old
-/// process ends with its own threads (it stayed, counting the moved thread alive).
-#[test]
-fn an_exec_naming_another_pid_moves_the_thread_to_that_process() {
+/// A state whose process list held these threads, as (tid, pid, ptid), all running
+/// `/opt/runner`.
+fn listed(threads: &[(i64, i64, i64)]) -> State {
     let mut st = State::new();
-    // 301 listed as a thread of 300 (a listing that raced with its exec, say)
-    for (tid, pid, ptid) in [(1, 1, 0), (TID, TID, 1), (301, TID, 1)] {
-        st.load_snapshot(&ProcSnapshot {
-            tid,
-            pid,
-            ptid,
-            vtid: tid,
-            vpid: pid,
-            exe: b"/opt/runner".to_vec(),
-            ..Default::default()
-        });
-    }
-    st.finish_snapshot();
-    assert_eq!(st.threads.group_members(TID), vec![TID, 301]);
-    let exec = EventKind::Execve(crate::event::ExecveEvent {
-        res: 0,
-        info: crate::event::ProcInfo {
-            exe: Some(b"/bin/other\0"),
-            tid: 301,
-            pid: 301,
-            ptid: 1,
-            ..Default::default()
-        },
-        env: None,
-        tty: None,
-        loginuid: None,
-        exepath: None,
-        filename: None,
-        open_fds: None,
-        old_tid: None,
-    });
-    st.apply(&SysEvent {
-        ts: 1_000,
-        tid: 301,
-        kind: exec,
-    });
-    assert_eq!(st.threads.group_members(TID), vec![TID]);
-    assert_eq!(st.threads.group_members(301), vec![301]);
-    assert_eq!(st.thread(301).map(|t| (t.pid, t.ptid)), Some((301, 1)));
-    st.apply(&exit_of(2_000, TID));
-    // removed at the next event's housekeeping (an event of 301's)
-    st.apply(&SysEvent {
-        ts: 3_000,
-        tid: 301,
-        kind: EventKind::Close {
-            fd: Some(3),
-            res: -9,
-        },
-    });
-    assert!(st.thread(TID).is_none());
-    assert!(st.thread(301).is_some());
-}
-
-/// Listed: process 300 with a thread 301, process 500. Child-side clones for tids the
-/// listing gave, with other processes: `tid` as a thread of `pid`, or a process of its
-/// own (`pid == tid`).
-fn listed_300_301_500() -> State {
-    let mut st = State::new();
-    for (tid, pid, ptid) in [(1, 1, 0), (TID, TID, 1), (301, TID, 1), (500, 500, 1)] {
+    for &(tid, pid, ptid) in threads {
         st.load_snapshot(&ProcSnapshot {
             tid,
             pid,
@@ -1081,6 +962,13 @@ fn listed_300_301_500() -> State {
     st
 }
 
+/// Listed: process 300 with a thread 301, process 500.
+fn listed_300_301_500() -> State {
+    listed(&[(1, 1, 0), (TID, TID, 1), (301, TID, 1), (500, 500, 1)])
+}
+
+/// The child's side of a clone: `tid` as a thread of `pid`, or a process of its own
+/// (`pid == tid`), under init.
 fn clone_child(ts: u64, tid: i64, pid: i64) -> SysEvent<'static> {
     let flags = if pid == tid {
         0
@@ -1088,6 +976,93 @@ fn clone_child(ts: u64, tid: i64, pid: i64) -> SysEvent<'static> {
         cl::CLONE_THREAD | cl::CLONE_FILES
     };
     clone_ev(ts, tid, 0, flags, b"/opt/runner\0", (pid, 1))
+}
+
+/// A successful exec by `tid` that names `pid` as its process (-1: unknown).
+fn exec_naming(ts: u64, tid: i64, pid: i64) -> SysEvent<'static> {
+    SysEvent {
+        ts,
+        tid,
+        kind: EventKind::Execve(crate::event::ExecveEvent {
+            res: 0,
+            info: crate::event::ProcInfo {
+                exe: Some(b"/bin/other\0"),
+                tid,
+                pid,
+                ptid: 1,
+                ..Default::default()
+            },
+            env: None,
+            tty: None,
+            loginuid: None,
+            exepath: None,
+            filename: None,
+            open_fds: None,
+            old_tid: None,
+        }),
+    }
+}
+
+/// An event of `tid` that changes nothing (a failed close): its housekeeping removes the
+/// threads that exited before it.
+fn housekeeping(ts: u64, tid: i64) -> SysEvent<'static> {
+    SysEvent {
+        ts,
+        tid,
+        kind: EventKind::Close {
+            fd: Some(3),
+            res: -9,
+        },
+    }
+}
+
+/// A child-side clone event for a process the process list already gave (the listing
+/// raced with the fork): the thread is replaced, and the one it replaces leaves its group
+/// and its parent's children. Its exit then ends the process: the old holder no longer
+/// counts in the group as alive, which kept the process (and its parent's list entry)
+/// forever.
+#[test]
+fn a_clone_over_a_listed_thread_replaces_it_without_leaving_it_counted() {
+    let mut st = listed(&[(1, 1, 0), (TID, TID, 1), (500, 500, TID)]);
+    let (groups, children) = (st.threads.groups_len(), st.threads.child_entries());
+    assert_eq!((groups, children), (3, 2));
+    st.apply(&child_fork(1_000, 500, TID));
+    assert_eq!(
+        st.thread(500).map(|t| (t.ptid, t.clone_ts)),
+        Some((TID, 1_000))
+    );
+    assert_eq!(st.threads.group_members(500), vec![500]);
+    assert_eq!(
+        (st.threads.groups_len(), st.threads.child_entries()),
+        (groups, children)
+    );
+    st.apply(&exit_of(2_000, 500));
+    // removed at the next event's housekeeping, like any exited thread
+    st.apply(&housekeeping(3_000, TID));
+    assert!(st.thread(500).is_none());
+    assert_eq!(
+        (st.threads.groups_len(), st.threads.child_entries()),
+        (2, 1)
+    );
+}
+
+/// An exec that names another process id than the state held for the thread moves the
+/// thread to that process's group: the old group no longer counts it, so the old
+/// process ends with its own threads (it stayed, counting the moved thread alive).
+#[test]
+fn an_exec_naming_another_pid_moves_the_thread_to_that_process() {
+    // 301 listed as a thread of 300 (a listing that raced with its exec, say)
+    let mut st = listed(&[(1, 1, 0), (TID, TID, 1), (301, TID, 1)]);
+    assert_eq!(st.threads.group_members(TID), vec![TID, 301]);
+    st.apply(&exec_naming(1_000, 301, 301));
+    assert_eq!(st.threads.group_members(TID), vec![TID]);
+    assert_eq!(st.threads.group_members(301), vec![301]);
+    assert_eq!(st.thread(301).map(|t| (t.pid, t.ptid)), Some((301, 1)));
+    st.apply(&exit_of(2_000, TID));
+    // removed at the next event's housekeeping (an event of 301's)
+    st.apply(&housekeeping(3_000, 301));
+    assert!(st.thread(TID).is_none());
+    assert!(st.thread(301).is_some());
 }
 
 /// A main thread replaced by a thread of another process while its own process still has
@@ -1101,14 +1076,7 @@ fn a_replaced_main_thread_s_tid_is_not_removed_with_its_old_process() {
     assert_eq!(st.threads.group_alive(500), 2);
     assert_eq!(st.threads.group_alive(301), 1);
     st.apply(&exit_of(2_000, 301));
-    st.apply(&SysEvent {
-        ts: 3_000,
-        tid: 500,
-        kind: EventKind::Close {
-            fd: Some(3),
-            res: -9,
-        },
-    });
+    st.apply(&housekeeping(3_000, 500));
     assert!(st.thread(301).is_none());
     assert_eq!(st.thread(TID).map(|t| t.pid), Some(500));
     assert_eq!(st.threads.group_members(500), vec![500, TID]);
@@ -1124,14 +1092,7 @@ fn a_replaced_main_thread_s_tid_is_not_removed_with_its_old_process() {
 fn a_process_left_with_its_dead_main_thread_alone_goes() {
     let mut st = listed_300_301_500();
     st.apply(&exit_of(1_000, TID));
-    st.apply(&SysEvent {
-        ts: 1_500,
-        tid: 301,
-        kind: EventKind::Close {
-            fd: Some(3),
-            res: -9,
-        },
-    });
+    st.apply(&housekeeping(1_500, 301));
     assert!(st.thread(TID).is_some_and(|t| t.is_dead()));
     // 301's tid now names a process of its own
     st.apply(&clone_child(2_000, 301, 301));
@@ -1139,28 +1100,7 @@ fn a_process_left_with_its_dead_main_thread_alone_goes() {
     assert!(st.thread(TID).is_none());
     assert_eq!(st.threads.groups_len(), 3);
     // an exec naming an unknown pid keeps the known one
-    let exec = EventKind::Execve(crate::event::ExecveEvent {
-        res: 0,
-        info: crate::event::ProcInfo {
-            exe: Some(b"/bin/other\0"),
-            tid: 301,
-            pid: -1,
-            ptid: 1,
-            ..Default::default()
-        },
-        env: None,
-        tty: None,
-        loginuid: None,
-        exepath: None,
-        filename: None,
-        open_fds: None,
-        old_tid: None,
-    });
-    st.apply(&SysEvent {
-        ts: 3_000,
-        tid: 301,
-        kind: exec,
-    });
+    st.apply(&exec_naming(3_000, 301, -1));
     assert_eq!(st.thread(301).map(|t| t.pid), Some(301));
     assert_eq!(st.threads.group_members(301), vec![301]);
 }
