@@ -460,20 +460,30 @@ fn steady() {
     let started = rss_bytes();
     let cpu0 = self_cpu_s();
     let t = Instant::now();
+    // the CPU of the steady window, 2 s to 9 s into the workload: without the start of
+    // the output file (its first 256 KiB compressed at level 12), the probe's load and the
+    // final drain
     let sampler = std::thread::spawn(move || {
-        let mut peak = 0;
+        let (mut peak, mut window) = (0, (None, None));
         while t.elapsed() < Duration::from_secs(11) {
             peak = peak.max(rss_bytes());
-            std::thread::sleep(Duration::from_millis(250));
+            let e = t.elapsed();
+            if e >= Duration::from_secs(2) && window.0.is_none() {
+                window.0 = Some((e, self_cpu_s()));
+            }
+            if e >= Duration::from_secs(9) && window.1.is_none() {
+                window.1 = Some((e, self_cpu_s()));
+            }
+            std::thread::sleep(Duration::from_millis(50));
         }
-        peak
+        (peak, window)
     });
     let rate = std::env::var("SYSFLOW_BENCH_RATE").map_or(100_000, |v| v.parse().unwrap());
     let wpf = std::env::var("SYSFLOW_BENCH_WPF").map_or(1, |v| v.parse().unwrap());
     let (achieved, _) = child(rate, 10, wpf);
     // the ring's pages stay resident once written: read once, at the end (smaps is slow)
     let bpf = bpf_map_rss_bytes();
-    let peak = sampler.join().unwrap();
+    let (peak, window) = sampler.join().unwrap();
     let s = stop_driver(r);
     let cpu = self_cpu_s() - cpu0;
     // the default ring: 8 MiB per online CPU, at least 16 MiB, a power of two
@@ -484,11 +494,21 @@ fn steady() {
         .max(16 << 20);
     println!(
         "   workload {achieved:.0} syscalls/s; collector {} events, {cpu:.2} CPU-s = {:.2} CPU-s \
-         per million events (goal <= 0.5), losses {:?}",
+         per million events (goal <= 0.5), {} ring records, losses {:?}",
         s.events,
         cpu / (s.events as f64 / 1e6),
+        s.live.kernel_events,
         lost(&s)
     );
+    if let (Some((t0, c0)), Some((t1, c1))) = window {
+        let calls = achieved * (t1 - t0).as_secs_f64();
+        println!(
+            "   steady window ({:.1} s to {:.1} s): {:.2} CPU-s per million syscalls captured",
+            t0.as_secs_f64(),
+            t1.as_secs_f64(),
+            (c1 - c0) / (calls / 1e6)
+        );
+    }
     let mib = |b: u64| b as f64 / (1 << 20) as f64;
     println!(
         "   RSS: {:.1} MiB before the driver (this process's own), {:.1} MiB once started, \

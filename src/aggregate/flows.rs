@@ -19,6 +19,19 @@ pub(crate) struct FileFlowEntry {
     pub export_time: i64,
     pub last_update: i64,
     pub seq: u64,
+    /// [`Aggregator::files_epoch`] when the file entity was last known written.
+    pub files_epoch: u64,
+}
+
+impl FileFlowEntry {
+    /// Applies an operation at `now` (s); an open also sets the open flags.
+    fn update(&mut self, op: FlowOp, fdinfo: &FdInfo, now: i64) {
+        self.rec.apply(op);
+        self.last_update = now;
+        if op.flag == OpFlags::OPEN {
+            self.rec.open_flags = fdinfo.openflags as i32;
+        }
+    }
 }
 
 /// A network flow being accumulated.
@@ -226,12 +239,21 @@ impl Aggregator {
         let Some((oid, _)) = self.get_process(st, tid, ObjectState::Reup, out)? else {
             return Ok(());
         };
+        // A flow already under way whose file was written in this period needs no lookup
+        // of its file.
+        if self.file_flow_update(oid, tid, fd, fdinfo, None, op, out)? {
+            return Ok(());
+        }
         let file = self.get_file(st, tid, &fdinfo.name, restype, ObjectState::Reup, out)?;
-        let r = self.file_flow_update(oid, tid, fd, fdinfo, &file, op, out);
+        let r = self.file_flow_update(oid, tid, fd, fdinfo, Some(&file), op, out);
         self.key_scratch = file.key;
-        r
+        r.map(|_| ())
     }
 
+    /// Applies `op` to the flow of (`tid`, `fd`) on the file of `fdinfo`, creating or
+    /// ending it. With `file` unset (the caller did not look the file up), only a flow
+    /// under way whose file entity was written in this period is updated; returns whether
+    /// the operation was applied (always with `file` set).
     #[allow(clippy::too_many_arguments)]
     fn file_flow_update(
         &mut self,
@@ -239,12 +261,30 @@ impl Aggregator {
         tid: i64,
         fd: i64,
         fdinfo: &FdInfo,
-        file: &FileRef,
+        file: Option<&FileRef>,
         op: FlowOp,
         out: &mut dyn Emit,
-    ) -> Result<()> {
-        let (file_key, file_oid) = (file.key.as_slice(), file.oid);
+    ) -> Result<bool> {
+        let files_epoch = self.files_epoch;
         let now = self.now_s();
+        if file.is_none() {
+            if self.cfg.collection_mode == CollectionMode::Consumer {
+                return Ok(false);
+            }
+            let Some(e) = self
+                .procs
+                .get_mut(&oid)
+                .and_then(|p| p.fileflows.get_mut(&FfKeyRef(&fdinfo.name, tid, fd)))
+                .filter(|e| e.files_epoch == files_epoch)
+            else {
+                return Ok(false);
+            };
+            if op.flag != OpFlags::CLOSE {
+                // (a close, which ends the flow, takes the common path below)
+                e.update(op, fdinfo, now);
+                return Ok(true);
+            }
+        }
         let ts = self.clock.now_ns() as i64;
         let open_flags = if op.flag == OpFlags::OPEN {
             fdinfo.openflags as i32
@@ -252,8 +292,11 @@ impl Aggregator {
             0
         };
         if self.cfg.collection_mode == CollectionMode::Consumer {
+            let Some(file) = file else {
+                return Ok(false);
+            };
             if op.flag != OpFlags::OPEN {
-                return Ok(());
+                return Ok(true);
             }
             let ff = FileFlow {
                 proc_oid: oid,
@@ -262,16 +305,21 @@ impl Aggregator {
                 op_flags: OpFlags::OPEN,
                 open_flags,
                 end_ts: ts,
-                file_oid,
+                file_oid: file.oid,
                 fd: fd as i32,
                 ..Default::default()
             };
-            return self.write_file_flow(&ff, b"", file_key, true, out);
+            self.write_file_flow(&ff, b"", &file.key, true, out)?;
+            return Ok(true);
         }
         let kref = FfKeyRef(&fdinfo.name, tid, fd);
         let p = held(&mut self.procs, oid)?;
         let EntryRef::Occupied(mut o) = p.fileflows.entry_ref(&kref) else {
             // a new flow
+            let Some(file) = file else {
+                return Ok(false);
+            };
+            let (file_key, file_oid) = (file.key.as_slice(), file.oid);
             let mut rec = FileFlow {
                 proc_oid: oid,
                 ts,
@@ -296,6 +344,7 @@ impl Aggregator {
                     export_time: now,
                     last_update: now,
                     seq: self.seq,
+                    files_epoch,
                 };
                 p.fileflows.insert(key, e);
                 p.file_flow_added(fd as i32);
@@ -307,22 +356,21 @@ impl Aggregator {
                 rec.end_ts = ts;
                 self.write_file_flow(&rec, &fdinfo.name, file_key, true, out)?;
             }
-            return Ok(());
+            return Ok(true);
         };
         let e = o.get_mut();
-        let r = &mut e.rec;
-        r.apply(op);
-        e.last_update = now;
-        if op.flag == OpFlags::OPEN {
-            r.open_flags = fdinfo.openflags as i32;
+        if file.is_some() {
+            // (get_file wrote the file entity if this period had not)
+            e.files_epoch = files_epoch;
         }
+        e.update(op, fdinfo, now);
         if op.flag == OpFlags::CLOSE {
             // Taken out first: the other threads' flows ended with it are all of another
             // thread, never this one.
             let e = o.remove();
             p.file_flow_gone(e.rec.fd);
             self.dfset.remove(&(e.export_time, e.seq));
-            self.write_related_file_flows(oid, tid, fd as i32, file_key, ts, out)?;
+            self.write_related_file_flows(oid, tid, fd as i32, &e.file_key, ts, out)?;
             let mut rec = e.rec;
             rec.end_ts = ts;
             self.write_file_flow(&rec, &e.name, &e.file_key, true, out)?;
@@ -330,7 +378,7 @@ impl Aggregator {
                 f.refs -= 1;
             }
         }
-        Ok(())
+        Ok(true)
     }
 
     /// On a close by one thread, the flows of other threads on the same fd and file end
@@ -866,6 +914,65 @@ mod tests {
             first_ts: 1_000_000_000,
             pid: Some(10),
         })
+    }
+
+    /// A flow under way when every entity is to be written again (a rotation, a socket
+    /// reader that reconnected) writes its file again (REUP) at its next operation, before
+    /// the flow itself; without such a rewrite, its operations write no file.
+    #[test]
+    fn a_flow_under_way_writes_its_file_again_after_a_rewrite() {
+        let cfg = crate::SysFlowConfig::default();
+        let mut st = shell_state();
+        let mut agg = Aggregator::new(AggConfig::from(&cfg));
+        let mut out: Vec<Record> = Vec::new();
+        let mut ts = 1_000_000_000;
+        let mut step = |st: &mut State, agg: &mut Aggregator, out: &mut Vec<Record>, kind| {
+            ts += 1;
+            let ev = SysEvent { ts, tid: 10, kind };
+            let has = st.apply(&ev);
+            agg.handle(st, &ev, has, out).unwrap();
+        };
+        let file_records = |out: &[Record]| -> Vec<(Vec<u8>, ObjectState)> {
+            out.iter()
+                .filter_map(|r| match r {
+                    Record::File(f) => Some((f.path.as_bytes().to_vec(), f.state)),
+                    _ => None,
+                })
+                .collect()
+        };
+        step(&mut st, &mut agg, &mut out, open(3, b"/srv/a"));
+        step(&mut st, &mut agg, &mut out, counters(3, (1, 5), (0, 0)));
+        step(&mut st, &mut agg, &mut out, counters(3, (1, 5), (0, 0)));
+        // (a file first met through a flow is written as REUP, as the reference does)
+        assert_eq!(
+            file_records(&out),
+            [(b"/srv/a".to_vec(), ObjectState::Reup)]
+        );
+        out.clear();
+        agg.rewrite_entities();
+        step(&mut st, &mut agg, &mut out, counters(3, (1, 5), (0, 0)));
+        assert_eq!(
+            file_records(&out),
+            [(b"/srv/a".to_vec(), ObjectState::Reup)]
+        );
+        step(&mut st, &mut agg, &mut out, counters(3, (1, 5), (0, 0)));
+        step(
+            &mut st,
+            &mut agg,
+            &mut out,
+            EventKind::Close {
+                fd: Some(3),
+                res: 0,
+            },
+        );
+        assert_eq!(file_records(&out).len(), 1, "one rewrite per period");
+        let flows = file_flows(&out);
+        assert_eq!(flows.len(), 1);
+        assert_eq!(
+            (flows[0].num_r_recv_ops, flows[0].num_r_recv_bytes),
+            (4, 20)
+        );
+        assert!(matches!(out.last(), Some(Record::FileFlow(_))));
     }
 
     /// Closes look for other threads' flows on their fd only where there are some: a

@@ -223,6 +223,9 @@ pub struct Aggregator {
     containers: HashMap<String, ContEntry>,
     pods: HashMap<String, PodEntry>,
     files: HashMap<Vec<u8>, FileEntry>,
+    /// Bumped whenever file entities may be written again or forgotten (a rotation, a
+    /// rewrite): a flow whose `files_epoch` is this one knows its file written.
+    files_epoch: u64,
     key_scratch: Vec<u8>,
     dfset: BTreeMap<(i64, u64), DataFlowRef>,
     pfset: BTreeMap<(i64, u64), Oid>,
@@ -269,6 +272,7 @@ impl Aggregator {
             containers: HashMap::default(),
             pods: HashMap::default(),
             files: HashMap::default(),
+            files_epoch: 0,
             key_scratch: Vec::new(),
             dfset: BTreeMap::new(),
             pfset: BTreeMap::new(),
@@ -485,6 +489,7 @@ impl Aggregator {
         for f in self.files.values_mut() {
             f.written = false;
         }
+        self.files_epoch += 1;
     }
 
     /// Handles one event, after [`State::apply`] processed it. `has_thread` is what
