@@ -916,6 +916,79 @@ mod tests {
         })
     }
 
+    /// Without process flows, a thread's exit ends its flows and, for each, the other
+    /// threads' flows on the same fd and file (TRUNCATE, reference-semantics §4.5); the
+    /// per-fd counts follow them out, so a later close by the other thread finds no flow
+    /// and writes a fresh CLOSE one. (With process flows, the reference's default, a
+    /// thread's exit ends none of its flows.)
+    #[test]
+    fn a_threads_exit_ends_the_other_threads_flows_on_its_fds() {
+        let clone = EventKind::Clone(crate::event::CloneEvent {
+            res: 0,
+            flags: Some(crate::state::cl::CLONE_THREAD | crate::state::cl::CLONE_FILES),
+            info: crate::event::ProcInfo {
+                exe: Some(b"/bin/sh\0"),
+                tid: 11,
+                pid: 10,
+                ptid: 1,
+                ..Default::default()
+            },
+        });
+        let read = |fd| {
+            EventKind::Io(IoEvent {
+                dir: IoDir::Read,
+                fd: Some(fd),
+                res: 7,
+                tuple: None,
+            })
+        };
+        let evs = [
+            (11, clone),
+            (10, open(3, b"/srv/shared")),
+            (10, open(4, b"/srv/own")),
+            (10, read(3)),
+            (10, read(4)),
+            (11, read(3)),
+            (
+                11,
+                EventKind::Exit {
+                    status: 0,
+                    reaper: None,
+                },
+            ),
+            (
+                10,
+                EventKind::Close {
+                    fd: Some(3),
+                    res: 0,
+                },
+            ),
+        ];
+        let cfg = crate::SysFlowConfig {
+            enable_process_flow: false,
+            ..Default::default()
+        };
+        let (agg, out) = replay_threads(&cfg, evs);
+        let got: Vec<_> = file_flows(&out)
+            .iter()
+            .map(|f| (f.tid, f.fd, f.op_flags, f.num_r_recv_bytes))
+            .collect();
+        let (o, r, c, t) = (
+            OpFlags::OPEN,
+            OpFlags::READ_RECV,
+            OpFlags::CLOSE,
+            OpFlags::TRUNCATE,
+        );
+        assert_eq!(
+            got,
+            [(10, 3, o | r | t, 7), (11, 3, r | t, 7), (10, 3, c, 0)],
+            "fd 4's flow, of the thread that lives on, goes on"
+        );
+        let p = agg.procs.values().next().expect("process 10");
+        assert_eq!(p.fileflows.len(), 1);
+        assert_eq!((p.file_flows_on(3), p.file_flows_on(4)), (0, 1));
+    }
+
     /// A flow under way when every entity is to be written again (a rotation, a socket
     /// reader that reconnected) writes its file again (REUP) at its next operation, before
     /// the flow itself; without such a rewrite, its operations write no file.
