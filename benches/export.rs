@@ -15,8 +15,10 @@
 //!    collector at its default configuration, interleaved rounds, medians.
 //! 3. **RSS and CPU at a steady 100k events/s** (the one-write workload, paced): the
 //!    collector's resident memory (and how much of it is BPF map mappings: the ring
-//!    buffer's data, mapped once by our consumer) and its CPU seconds per million events.
-//!    Runs first, so its baseline is a fresh process.
+//!    buffer's data, mapped once by our consumer) and its CPU seconds per million events,
+//!    over the whole run and over a steady window (2 s to 9 s into the workload: without
+//!    the probe's load, the start of the output file, compressed harder, and the final
+//!    drain). Runs first, so its baseline is a fresh process.
 //!
 //! Run: `cargo bench --bench export` (`SYSFLOW_BENCH_ONLY=steady|ceiling|redis`: one
 //! part; `SYSFLOW_BENCH_CODEC=null|<level>`: another codec; `SYSFLOW_BENCH_RATE=<n>` (0: as

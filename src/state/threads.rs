@@ -248,9 +248,10 @@ pub struct Threads {
     /// Parent links refused (or broken) because they would have closed a loop, since
     /// the owner last took the count ([`Threads::take_refused_links`]).
     refused_links: u64,
-    /// Entries of the thread and children lists looked at by removals (tests).
+    /// Removals from the thread and children lists (tests; each is O(1): a [`RefList`]
+    /// links its entries through a map).
     #[cfg(test)]
-    pub(crate) list_scans: u64,
+    pub(crate) list_removals: u64,
 }
 
 impl Threads {
@@ -630,7 +631,7 @@ impl Threads {
         if let Some(p) = self.map.get_mut(&ptid) {
             #[cfg(test)]
             {
-                self.list_scans += 1;
+                self.list_removals += 1;
             }
             p.children.remove(r);
         }
@@ -775,7 +776,7 @@ impl Threads {
                 // per thread it ever had)
                 #[cfg(test)]
                 {
-                    self.list_scans += 1;
+                    self.list_removals += 1;
                 }
                 g.threads.remove((tid, serial));
             }
