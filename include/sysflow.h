@@ -1621,6 +1621,8 @@ const char *sysflow_version(void);
  * for (`debug_mode`, `enable_stats`) are written to standard error as
  * `<app_name>: <LEVEL> <message>`. A `NULL` callback (or `SYSFLOW_LOG_OFF`) stops the
  * delivery: warnings are then dropped, and the requested lines go to standard error.
+ * Writing to standard error never waits: a line it cannot take at once (a full pipe
+ * nobody reads, a reader gone) is dropped and counted in the next line that gets through.
  *
  * Returns `SYSFLOW_STATUS_INVALID_CONFIG` for an unknown level and
  * `SYSFLOW_STATUS_OPERATION_NOT_SUPPORTED` when another logger (a Rust one, installed

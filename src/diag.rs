@@ -21,12 +21,17 @@
 //! warning about a condition that can come and go
 //! quickly (a disk on the edge of full) passes a [`WarnGate`] first, so that it cannot
 //! flood the log.
+//!
+//! Writing to standard error never waits: a line that standard error cannot take at once
+//! (a pipe nobody reads is full, a terminal is stopped, the reader is gone) is dropped and
+//! counted, and the next line that gets through says how many were dropped. A line is cut
+//! at 4 KiB.
 
 use log::{Level, LevelFilter};
 use std::fmt;
 use std::io::Write;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 /// Warnings are dropped, not written to stderr, while logging is off: a C program stopped
 /// the delivery on purpose (`sysflow_set_log_callback` with `NULL` or `SYSFLOW_LOG_OFF`).
@@ -35,6 +40,52 @@ static WARNINGS_SILENCED: AtomicBool = AtomicBool::new(false);
 /// Whether warnings are dropped (not written to stderr) while logging is off.
 pub(crate) fn silence_warnings(silenced: bool) {
     WARNINGS_SILENCED.store(silenced, Ordering::Relaxed);
+}
+
+/// Lines standard error could not take without waiting, since the last one it took.
+static STDERR_DROPPED: AtomicU64 = AtomicU64::new(0);
+
+/// The longest write to standard error: a pipe that polls writable has a page free, and a
+/// write of at most a page then completes without waiting.
+const STDERR_LINE_MAX: usize = 4096;
+
+/// Writes `target: LEVEL message` to standard error if it can take it now (see the
+/// module's documentation); otherwise counts it as dropped.
+fn to_stderr(target: &str, level: Level, args: fmt::Arguments<'_>) {
+    use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+    use std::fmt::Write as _;
+    use std::os::fd::AsFd;
+    let stderr = std::io::stderr();
+    let mut lock = stderr.lock();
+    let mut fds = [PollFd::new(lock.as_fd(), PollFlags::POLLOUT)];
+    let writable = matches!(poll(&mut fds, PollTimeout::ZERO), Ok(1))
+        && fds[0].revents().is_some_and(|r| {
+            r.contains(PollFlags::POLLOUT)
+                && !r.intersects(PollFlags::POLLERR | PollFlags::POLLHUP | PollFlags::POLLNVAL)
+        });
+    if !writable {
+        STDERR_DROPPED.fetch_add(1, Ordering::Relaxed);
+        return;
+    }
+    let mut line = String::new();
+    let dropped = STDERR_DROPPED.swap(0, Ordering::Relaxed);
+    if dropped > 0 {
+        let _ = writeln!(
+            line,
+            "{target}: WARN {dropped} earlier line(s) dropped: standard error could not take them"
+        );
+    }
+    let _ = writeln!(line, "{target}: {level} {args}");
+    if line.len() > STDERR_LINE_MAX {
+        let mut cut = STDERR_LINE_MAX - 4;
+        while !line.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        line.truncate(cut);
+        line.push_str("...\n");
+    }
+    // never a panic for a stderr that cannot be written (a full disk, a closed pipe)
+    let _ = lock.write_all(line.as_bytes());
 }
 use std::time::{Duration, Instant};
 
@@ -128,8 +179,7 @@ impl Diag {
     /// enabled no logging.
     fn requested(&self, level: Level, args: fmt::Arguments<'_>) {
         if log::max_level() == LevelFilter::Off {
-            // never a panic for a stderr that cannot be written (a full disk, a closed pipe)
-            let _ = writeln!(std::io::stderr().lock(), "{}: {level} {args}", self.target);
+            to_stderr(&self.target, level, args);
         } else {
             log::log!(target: &self.target, level, "{args}");
         }

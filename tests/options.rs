@@ -562,6 +562,121 @@ fn requested_lines_reach_stderr_without_a_logger() {
     );
 }
 
+/// Standard error that nobody reads never stalls the library: once the pipe is full its
+/// lines are dropped and counted (the next line that gets through says how many), and the
+/// calls that log return. (Before, the first line that did not fit blocked the caller for
+/// as long as nobody read the pipe.)
+#[test]
+fn a_full_stderr_pipe_drops_and_counts_lines_instead_of_blocking() {
+    use std::io::{BufRead, Write};
+    use std::process::Stdio;
+    let config = |scap: &Path| SysFlowConfig {
+        scap_input_path: Some(scap.to_owned()),
+        callback: Some(Box::new(|_| {})),
+        env_overrides: false,
+        debug_mode: true,
+        app_name: "blocked-app".into(),
+        // compiles with a warning (a field name used as a string)
+        falco_filter: Some("proc.name = proc.pname".into()),
+        ..Default::default()
+    };
+    if std::env::var("SYSFLOW_OPTIONS_CHILD").as_deref() == Ok("3") {
+        let Some(scap) = common::reference(TRACE) else {
+            return;
+        };
+        // a debug line (the configuration, ~1 KiB) and a warning per driver: far more
+        // than a pipe holds
+        for _ in 0..2_000 {
+            drop(SysFlowDriver::new(config(&scap)).unwrap());
+        }
+        println!("filled");
+        let mut go = String::new();
+        std::io::stdin().read_line(&mut go).unwrap();
+        drop(SysFlowDriver::new(config(&scap)).unwrap());
+        return;
+    }
+    if common::reference(TRACE).is_none() {
+        return;
+    }
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "a_full_stderr_pipe_drops_and_counts_lines_instead_of_blocking",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("SYSFLOW_OPTIONS_CHILD", "3")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines() {
+            let _ = tx.send(line.unwrap());
+        }
+    });
+    let filled = loop {
+        match rx.recv_timeout(Duration::from_secs(120)) {
+            Ok(l) if l.contains("filled") => break true,
+            Ok(_) => continue,
+            Err(_) => break false,
+        }
+    };
+    if !filled {
+        let _ = child.kill();
+        panic!("the child blocked on its full standard error");
+    }
+    // now read standard error, and let the child log once more
+    let mut stderr = child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut stderr, &mut s).unwrap();
+        s
+    });
+    // (the reader empties the pipe within microseconds; a second is ample)
+    std::thread::sleep(Duration::from_secs(1));
+    child.stdin.take().unwrap().write_all(b"go\n").unwrap();
+    let status = child.wait().unwrap();
+    let err = reader.join().unwrap();
+    assert!(
+        status.success(),
+        "{}",
+        &err[err.len().saturating_sub(2000)..]
+    );
+    let warn = "blocked-app: WARN falco_filter: 'proc.pname' may be a valid field";
+    let got = err.lines().filter(|l| l.starts_with(warn)).count();
+    assert!(
+        (1..2_001).contains(&got),
+        "{got} of 2,001 warnings got through a pipe read only at the end"
+    );
+    let notice: Vec<&str> = err.lines().filter(|l| l.contains("dropped")).collect();
+    assert_eq!(
+        notice.len(),
+        1,
+        "{notice:?} {} lines, ends {}",
+        err.lines().count(),
+        &err[err.len().saturating_sub(300)..]
+    );
+    let n: u64 = notice[0]
+        .strip_prefix("blocked-app: WARN ")
+        .and_then(|r| r.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{}", notice[0]));
+    // every line is either in the output or counted as dropped (two per driver)
+    let written = err
+        .lines()
+        .filter(|l| l.starts_with("blocked-app: ") && !l.contains("dropped"))
+        .count() as u64;
+    assert_eq!(written + n, 2 * 2_001, "{written} written, {n} dropped");
+    assert!(
+        err.trim_end().ends_with("as a const string value"),
+        "the last warning"
+    );
+}
+
 /// The reference's `InitializeSysFlowConfig` defaults table (`reference-semantics.md`
 /// §8.1), parsed: (field, first word of its default, emphasis removed), in table order.
 fn reference_defaults() -> Option<Vec<(String, String)>> {
