@@ -476,7 +476,7 @@ fn steady() {
             if e >= Duration::from_secs(9) && window.1.is_none() {
                 window.1 = Some((e, self_cpu_s()));
             }
-            std::thread::sleep(Duration::from_millis(50));
+            std::thread::sleep(Duration::from_millis(250));
         }
         (peak, window)
     });

@@ -32,6 +32,7 @@ use std::fmt;
 use std::io::Write;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 /// Warnings are dropped, not written to stderr, while logging is off: a C program stopped
 /// the delivery on purpose (`sysflow_set_log_callback` with `NULL` or `SYSFLOW_LOG_OFF`).
@@ -87,7 +88,6 @@ fn to_stderr(target: &str, level: Level, args: fmt::Arguments<'_>) {
     // never a panic for a stderr that cannot be written (a full disk, a closed pipe)
     let _ = lock.write_all(line.as_bytes());
 }
-use std::time::{Duration, Instant};
 
 /// The driver's log target and which optional lines it emits.
 #[derive(Clone, Debug)]

@@ -239,21 +239,45 @@ impl Aggregator {
         let Some((oid, _)) = self.get_process(st, tid, ObjectState::Reup, out)? else {
             return Ok(());
         };
-        // A flow already under way whose file was written in this period needs no lookup
-        // of its file.
-        if self.file_flow_update(oid, tid, fd, fdinfo, None, op, out)? {
+        // A flow under way whose file was written in this period needs no lookup of its
+        // file.
+        if self.update_flow_under_way(oid, tid, fd, fdinfo, op) {
             return Ok(());
         }
         let file = self.get_file(st, tid, &fdinfo.name, restype, ObjectState::Reup, out)?;
-        let r = self.file_flow_update(oid, tid, fd, fdinfo, Some(&file), op, out);
+        let r = self.file_flow_update(oid, tid, fd, fdinfo, &file, op, out);
         self.key_scratch = file.key;
-        r.map(|_| ())
+        r
     }
 
-    /// Applies `op` to the flow of (`tid`, `fd`) on the file of `fdinfo`, creating or
-    /// ending it. With `file` unset (the caller did not look the file up), only a flow
-    /// under way whose file entity was written in this period is updated; returns whether
-    /// the operation was applied (always with `file` set).
+    /// Applies `op` (not a close, which ends the flow) to the flow of (`tid`, `fd`) on the
+    /// file of `fdinfo` if that flow is under way and its file entity was written in this
+    /// period; returns whether it did.
+    fn update_flow_under_way(
+        &mut self,
+        oid: Oid,
+        tid: i64,
+        fd: i64,
+        fdinfo: &FdInfo,
+        op: FlowOp,
+    ) -> bool {
+        if op.flag == OpFlags::CLOSE || self.cfg.collection_mode == CollectionMode::Consumer {
+            return false;
+        }
+        let (files_epoch, now) = (self.files_epoch, self.now_s());
+        let Some(e) = self
+            .procs
+            .get_mut(&oid)
+            .and_then(|p| p.fileflows.get_mut(&FfKeyRef(&fdinfo.name, tid, fd)))
+            .filter(|e| e.files_epoch == files_epoch)
+        else {
+            return false;
+        };
+        e.update(op, fdinfo, now);
+        true
+    }
+
+    /// Applies `op` to the flow of (`tid`, `fd`) on `file`, creating or ending it.
     #[allow(clippy::too_many_arguments)]
     fn file_flow_update(
         &mut self,
@@ -261,30 +285,12 @@ impl Aggregator {
         tid: i64,
         fd: i64,
         fdinfo: &FdInfo,
-        file: Option<&FileRef>,
+        file: &FileRef,
         op: FlowOp,
         out: &mut dyn Emit,
-    ) -> Result<bool> {
-        let files_epoch = self.files_epoch;
+    ) -> Result<()> {
+        let (file_key, file_oid) = (file.key.as_slice(), file.oid);
         let now = self.now_s();
-        if file.is_none() {
-            if self.cfg.collection_mode == CollectionMode::Consumer {
-                return Ok(false);
-            }
-            let Some(e) = self
-                .procs
-                .get_mut(&oid)
-                .and_then(|p| p.fileflows.get_mut(&FfKeyRef(&fdinfo.name, tid, fd)))
-                .filter(|e| e.files_epoch == files_epoch)
-            else {
-                return Ok(false);
-            };
-            if op.flag != OpFlags::CLOSE {
-                // (a close, which ends the flow, takes the common path below)
-                e.update(op, fdinfo, now);
-                return Ok(true);
-            }
-        }
         let ts = self.clock.now_ns() as i64;
         let open_flags = if op.flag == OpFlags::OPEN {
             fdinfo.openflags as i32
@@ -292,11 +298,8 @@ impl Aggregator {
             0
         };
         if self.cfg.collection_mode == CollectionMode::Consumer {
-            let Some(file) = file else {
-                return Ok(false);
-            };
             if op.flag != OpFlags::OPEN {
-                return Ok(true);
+                return Ok(());
             }
             let ff = FileFlow {
                 proc_oid: oid,
@@ -305,21 +308,16 @@ impl Aggregator {
                 op_flags: OpFlags::OPEN,
                 open_flags,
                 end_ts: ts,
-                file_oid: file.oid,
+                file_oid,
                 fd: fd as i32,
                 ..Default::default()
             };
-            self.write_file_flow(&ff, b"", &file.key, true, out)?;
-            return Ok(true);
+            return self.write_file_flow(&ff, b"", file_key, true, out);
         }
         let kref = FfKeyRef(&fdinfo.name, tid, fd);
         let p = held(&mut self.procs, oid)?;
         let EntryRef::Occupied(mut o) = p.fileflows.entry_ref(&kref) else {
             // a new flow
-            let Some(file) = file else {
-                return Ok(false);
-            };
-            let (file_key, file_oid) = (file.key.as_slice(), file.oid);
             let mut rec = FileFlow {
                 proc_oid: oid,
                 ts,
@@ -344,7 +342,7 @@ impl Aggregator {
                     export_time: now,
                     last_update: now,
                     seq: self.seq,
-                    files_epoch,
+                    files_epoch: self.files_epoch,
                 };
                 p.fileflows.insert(key, e);
                 p.file_flow_added(fd as i32);
@@ -356,13 +354,11 @@ impl Aggregator {
                 rec.end_ts = ts;
                 self.write_file_flow(&rec, &fdinfo.name, file_key, true, out)?;
             }
-            return Ok(true);
+            return Ok(());
         };
         let e = o.get_mut();
-        if file.is_some() {
-            // (get_file wrote the file entity if this period had not)
-            e.files_epoch = files_epoch;
-        }
+        // (get_file wrote the file entity if this period had not)
+        e.files_epoch = self.files_epoch;
         e.update(op, fdinfo, now);
         if op.flag == OpFlags::CLOSE {
             // Taken out first: the other threads' flows ended with it are all of another
@@ -370,7 +366,7 @@ impl Aggregator {
             let e = o.remove();
             p.file_flow_gone(e.rec.fd);
             self.dfset.remove(&(e.export_time, e.seq));
-            self.write_related_file_flows(oid, tid, fd as i32, &e.file_key, ts, out)?;
+            self.write_related_file_flows(oid, tid, fd as i32, file_key, ts, out)?;
             let mut rec = e.rec;
             rec.end_ts = ts;
             self.write_file_flow(&rec, &e.name, &e.file_key, true, out)?;
@@ -378,7 +374,7 @@ impl Aggregator {
                 f.refs -= 1;
             }
         }
-        Ok(true)
+        Ok(())
     }
 
     /// On a close by one thread, the flows of other threads on the same fd and file end
@@ -916,14 +912,9 @@ mod tests {
         })
     }
 
-    /// Without process flows, a thread's exit ends its flows and, for each, the other
-    /// threads' flows on the same fd and file (TRUNCATE, reference-semantics §4.5); the
-    /// per-fd counts follow them out, so a later close by the other thread finds no flow
-    /// and writes a fresh CLOSE one. (With process flows, the reference's default, a
-    /// thread's exit ends none of its flows.)
-    #[test]
-    fn a_threads_exit_ends_the_other_threads_flows_on_its_fds() {
-        let clone = EventKind::Clone(crate::event::CloneEvent {
+    /// The child's side of a clone: thread 11 of process 10, sharing its fds.
+    fn thread_11() -> EventKind<'static> {
+        EventKind::Clone(crate::event::CloneEvent {
             res: 0,
             flags: Some(crate::state::cl::CLONE_THREAD | crate::state::cl::CLONE_FILES),
             info: crate::event::ProcInfo {
@@ -933,15 +924,27 @@ mod tests {
                 ptid: 1,
                 ..Default::default()
             },
-        });
-        let read = |fd| {
-            EventKind::Io(IoEvent {
-                dir: IoDir::Read,
-                fd: Some(fd),
-                res: 7,
-                tuple: None,
-            })
-        };
+        })
+    }
+
+    /// A read of 7 bytes on `fd`.
+    fn read_7(fd: i64) -> EventKind<'static> {
+        EventKind::Io(IoEvent {
+            dir: IoDir::Read,
+            fd: Some(fd),
+            res: 7,
+            tuple: None,
+        })
+    }
+
+    /// Without process flows, a thread's exit ends its flows and, for each, the other
+    /// threads' flows on the same fd and file (TRUNCATE, reference-semantics §4.5); the
+    /// per-fd counts follow them out, so a later close by the other thread finds no flow
+    /// and writes a fresh CLOSE one. (With process flows, the reference's default, a
+    /// thread's exit ends none of its flows.)
+    #[test]
+    fn a_threads_exit_ends_the_other_threads_flows_on_its_fds() {
+        let (clone, read) = (thread_11(), read_7);
         let evs = [
             (11, clone),
             (10, open(3, b"/srv/shared")),
@@ -1076,26 +1079,7 @@ mod tests {
     /// and the per-fd counts follow the flows out.
     #[test]
     fn a_close_ends_another_threads_flow_on_its_fd() {
-        // the child's side of a clone: thread 11 of process 10
-        let clone = EventKind::Clone(crate::event::CloneEvent {
-            res: 0,
-            flags: Some(crate::state::cl::CLONE_THREAD | crate::state::cl::CLONE_FILES),
-            info: crate::event::ProcInfo {
-                exe: Some(b"/bin/sh\0"),
-                tid: 11,
-                pid: 10,
-                ptid: 1,
-                ..Default::default()
-            },
-        });
-        let read = |fd| {
-            EventKind::Io(IoEvent {
-                dir: IoDir::Read,
-                fd: Some(fd),
-                res: 7,
-                tuple: None,
-            })
-        };
+        let (clone, read) = (thread_11(), read_7);
         let evs = [
             (11, clone),
             (10, open(3, b"/srv/shared")),

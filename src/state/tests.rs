@@ -656,7 +656,7 @@ fn threads_of_a_large_process_leave_its_lists_in_order_without_scans() {
         (s.group_entries, s.child_entries),
         (N as usize + 2, N as usize + 1)
     );
-    let scans_before = st.threads.list_removals;
+    let removals_before = st.threads.list_removals;
     // the odd ones exit first, the newest first; then the even ones, oldest first
     let odd = tids.iter().copied().filter(|t| t % 2 == 1).rev();
     let even: Vec<i64> = tids.iter().copied().filter(|t| t % 2 == 0).collect();
@@ -702,8 +702,11 @@ fn threads_of_a_large_process_leave_its_lists_in_order_without_scans() {
     // each exit took its thread out of a bounded number of lists (each removal is O(1):
     // RefList links its entries through a map; this guards against exits that walk or
     // rebuild the lists entry by entry)
-    let scans = st.threads.list_removals - scans_before;
-    assert!(scans <= 4 * N as u64, "{scans} list removals for {N} exits");
+    let removals = st.threads.list_removals - removals_before;
+    assert!(
+        removals <= 4 * N as u64,
+        "{removals} list removals for {N} exits"
+    );
 }
 
 #[test]
