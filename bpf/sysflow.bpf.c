@@ -2568,7 +2568,9 @@ int BPF_PROG(sf_cgroup_attach, struct cgroup *dst_cgrp, const char *path, struct
 	sf_hdr_init(h, SF_K_CGROUP, 0, bpf_ktime_get_boot_ns(), BPF_CORE_READ(task, pid), tgid);
 	struct sf_cgmove *m = (void *)(s->buf + sizeof(struct sf_hdr));
 	m->threadgroup = threadgroup;
-	m->pad = 0;
+	m->in_exec = 0;
+	if (bpf_core_field_exists(task->in_execve))
+		m->in_exec = BPF_CORE_READ_BITFIELD_PROBED(task, in_execve);
 	/* global functions take scalars: read the task pointer again as a plain value */
 	__u64 tp = 0;
 	bpf_probe_read_kernel(&tp, sizeof(tp), &ctx[2]);

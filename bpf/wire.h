@@ -252,10 +252,12 @@ struct sf_proc {
 };
 
 /* SF_K_CGROUP: hdr.tid/tgid moved (its whole thread group when threadgroup); the string
- * SF_S_CGROUPS holds all its cgroups after the move */
+ * SF_S_CGROUPS holds all its cgroups after the move. in_exec: the task was inside an
+ * execve (task->in_execve) when it moved, so its exec record, which comes later, may
+ * describe the image it already is */
 struct sf_cgmove {
 	__u32 threadgroup;
-	__u32 pad;
+	__u32 in_exec;
 };
 
 /* SF_K_EXIT */

@@ -797,9 +797,10 @@ fn a_runtime_that_never_answers_does_not_stall_the_capture() {
         }
     });
 
-    // Arrival times of the host workload's file flow, by the callback.
+    // The host workload's bytes written as its file flows arrive (a flow can be
+    // exported in parts), and when they were all there, by the callback.
     let target = dir.path().join("host.bin");
-    let arrived: Arc<Mutex<Option<(Instant, i64)>>> = Arc::default();
+    let arrived: Arc<Mutex<(i64, Option<Instant>)>> = Arc::default();
     let (a, t) = (arrived.clone(), target.display().to_string());
     let cap = start_capture(SysFlowConfig {
         docker_path: Some(hung.clone()),
@@ -809,7 +810,11 @@ fn a_runtime_that_never_answers_does_not_stall_the_capture() {
             if let (Record::FileFlow(f), Some(file)) = (v.record, v.file)
                 && file.path == t
             {
-                *a.lock().unwrap() = Some((Instant::now(), f.num_w_send_bytes));
+                let mut a = a.lock().unwrap();
+                a.0 += f.num_w_send_bytes;
+                if a.0 >= 3000 && a.1.is_none() {
+                    a.1 = Some(Instant::now());
+                }
             }
         })),
         ..Default::default()
@@ -837,17 +842,17 @@ fn a_runtime_that_never_answers_does_not_stall_the_capture() {
     assert!(st.success());
     let written = Instant::now();
     let deadline = written + Duration::from_secs(3);
-    while arrived.lock().unwrap().is_none() {
+    while arrived.lock().unwrap().1.is_none() {
         assert!(
             Instant::now() < deadline,
             "the host's file flow did not arrive within 3 s while the runtime hangs"
         );
         std::thread::sleep(Duration::from_millis(20));
     }
-    let (when, bytes) = arrived.lock().unwrap().unwrap();
-    assert_eq!(bytes, 3000);
+    let when = arrived.lock().unwrap().1.unwrap();
     assert!(when.duration_since(written) < Duration::from_secs(3));
     std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(arrived.lock().unwrap().0, 3000, "bytes the host wrote");
     let stopping = Instant::now();
     let (recs, summary) = cap.stop();
     assert!(
@@ -1096,6 +1101,57 @@ fn process_at(recs: &[Record], oid: Oid, before: usize) -> Option<&Process> {
     })
 }
 
+/// A docker-layout cgroup of our own (no runtime knows it: its container stays
+/// incomplete), in the memory hierarchy (v1) or the unified one (v2), removed on drop.
+struct OwnCgroup {
+    /// Its directory.
+    dir: PathBuf,
+    /// The 64-hex container id its path names.
+    id: String,
+    /// Where to move a process back: our own cgroup in that hierarchy.
+    own: PathBuf,
+}
+
+impl OwnCgroup {
+    fn new(salt: u64) -> Self {
+        let root = if Path::new("/sys/fs/cgroup/memory/cgroup.procs").exists() {
+            PathBuf::from("/sys/fs/cgroup/memory")
+        } else {
+            PathBuf::from("/sys/fs/cgroup")
+        };
+        let id: String = format!("{:016x}", salt + u64::from(std::process::id())).repeat(4);
+        let dir = root.join("docker").join(&id);
+        std::fs::create_dir_all(&dir).unwrap();
+        let own = std::fs::read_to_string("/proc/self/cgroup")
+            .unwrap()
+            .lines()
+            .find_map(|l| {
+                let mut f = l.splitn(3, ':');
+                let (_, ctrls, path) = (f.next()?, f.next()?, f.next()?);
+                let wanted = if root.ends_with("memory") {
+                    ctrls.split(',').any(|c| c == "memory")
+                } else {
+                    ctrls.is_empty()
+                };
+                wanted.then(|| root.join(path.trim_start_matches('/')))
+            })
+            .unwrap();
+        OwnCgroup { dir, id, own }
+    }
+
+    /// Moves process `pid` in (`true`) or back out.
+    fn move_pid(&self, pid: u32, inside: bool) -> std::io::Result<()> {
+        let to = if inside { &self.dir } else { &self.own };
+        std::fs::write(to.join("cgroup.procs"), pid.to_string())
+    }
+}
+
+impl Drop for OwnCgroup {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir(&self.dir);
+    }
+}
+
 #[test]
 fn a_process_moved_into_and_out_of_a_containers_cgroup_follows_the_kernel() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
@@ -1103,38 +1159,8 @@ fn a_process_moved_into_and_out_of_a_containers_cgroup_follows_the_kernel() {
         common::skip("live capture needs root and /sys/kernel/btf/vmlinux");
         return;
     }
-    // A docker-layout cgroup of our own (no runtime knows it: the container stays
-    // incomplete), in the memory hierarchy (v1) or the unified one (v2).
-    let root = if Path::new("/sys/fs/cgroup/memory/cgroup.procs").exists() {
-        PathBuf::from("/sys/fs/cgroup/memory")
-    } else {
-        PathBuf::from("/sys/fs/cgroup")
-    };
-    let id: String = format!("{:016x}", 0x5f5f_0000_u64 + u64::from(std::process::id())).repeat(4);
-    let cg = root.join("docker").join(&id);
-    std::fs::create_dir_all(&cg).unwrap();
-    struct Rmdir(PathBuf);
-    impl Drop for Rmdir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir(&self.0);
-        }
-    }
-    let _rm = Rmdir(cg.clone());
-    // Where to move back: our own cgroup in that hierarchy.
-    let own = std::fs::read_to_string("/proc/self/cgroup")
-        .unwrap()
-        .lines()
-        .find_map(|l| {
-            let mut f = l.splitn(3, ':');
-            let (_, ctrls, path) = (f.next()?, f.next()?, f.next()?);
-            let wanted = if root.ends_with("memory") {
-                ctrls.split(',').any(|c| c == "memory")
-            } else {
-                ctrls.is_empty()
-            };
-            wanted.then(|| root.join(path.trim_start_matches('/')))
-        })
-        .unwrap();
+    let cg = OwnCgroup::new(0x5f5f_0000);
+    let id = cg.id.clone();
 
     let dir = tempfile::tempdir_in("/tmp").unwrap();
     let (inside, outside) = (dir.path().join("inside"), dir.path().join("outside"));
@@ -1158,11 +1184,11 @@ fn a_process_moved_into_and_out_of_a_containers_cgroup_follows_the_kernel() {
     let mut stdin = child.stdin.take().unwrap();
     let kernel_says = || std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
     std::thread::sleep(Duration::from_millis(300));
-    std::fs::write(cg.join("cgroup.procs"), pid.to_string()).unwrap();
+    cg.move_pid(pid, true).unwrap();
     assert!(kernel_says().contains(&id), "the kernel moved it");
     std::io::Write::write_all(&mut stdin, b"go\n").unwrap();
     std::thread::sleep(Duration::from_millis(300));
-    std::fs::write(own.join("cgroup.procs"), pid.to_string()).unwrap();
+    cg.move_pid(pid, false).unwrap();
     assert!(!kernel_says().contains(&id), "the kernel moved it back");
     std::io::Write::write_all(&mut stdin, b"go\n").unwrap();
     drop(stdin);
@@ -1211,4 +1237,88 @@ fn a_process_moved_into_and_out_of_a_containers_cgroup_follows_the_kernel() {
         "the layout's hint"
     );
     assert_entity_order(&recs);
+}
+
+/// A runtime moves the process it just started into the container's cgroup as soon as
+/// its exec has passed the point of no return (runc's `create` does so with `runc init`),
+/// while the exec has not yet returned: the kernel reports the move before the exec. The
+/// process must never be written as its old image (a copy of its parent) inside the
+/// container: only the new image is, from its exec on.
+#[test]
+fn a_process_moved_while_its_exec_completes_is_never_its_old_image_in_the_container() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    if !nix::unistd::geteuid().is_root() || !Path::new("/sys/kernel/btf/vmlinux").exists() {
+        common::skip("live capture needs root and /sys/kernel/btf/vmlinux");
+        return;
+    }
+    let cg = OwnCgroup::new(0x6e6e_0000);
+    let cap = start_capture(SysFlowConfig {
+        container_metadata: false,
+        ..Default::default()
+    });
+    // `spawn` returns when the child's exec has closed the error pipe (close-on-exec),
+    // that is past the exec's point of no return and before the exec returns: the move
+    // races the end of the exec, as a runtime's does.
+    let mut moved = HashSet::new();
+    let mut children = Vec::new();
+    for _ in 0..200 {
+        let child = Command::new("/bin/sleep").arg("0.3").spawn().unwrap();
+        if cg.move_pid(child.id(), true).is_ok() {
+            moved.insert(i64::from(child.id()));
+        }
+        children.push(child);
+    }
+    for mut c in children {
+        let _ = c.wait();
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let (recs, summary) = cap.stop();
+    assert!(
+        moved.len() >= 150,
+        "only {} of 200 children were moved",
+        moved.len()
+    );
+    // the race this is about happened (the kernel reported a move inside an exec)
+    eprintln!(
+        "moves superseded by their exec: {}",
+        summary.live.moves_superseded_by_exec
+    );
+    assert!(summary.live.moves_superseded_by_exec >= 1);
+    let short = &cg.id[..12];
+    // the image as the kernel names it (/bin may be a link to /usr/bin)
+    let sleep = std::fs::canonicalize("/bin/sleep").unwrap();
+    let mut linked = HashSet::new();
+    for r in &recs {
+        if let Record::Process(p) = r
+            && p.container_id.as_deref() == Some(short)
+        {
+            assert_eq!(
+                Path::new(&p.exe),
+                sleep,
+                "process {} written inside the container as its old image ({} {})",
+                p.oid.hpid,
+                p.exe,
+                p.exe_args
+            );
+            linked.insert(p.oid.hpid);
+        }
+    }
+    let missing: Vec<_> = moved.difference(&linked).collect();
+    let extra: Vec<_> = linked.difference(&moved).collect();
+    let history = |pid: &i64| -> Vec<String> {
+        recs.iter()
+            .filter_map(|r| match r {
+                Record::Process(p) if p.oid.hpid == *pid => {
+                    Some(format!("{:?} {} {:?}", p.state, p.exe, p.container_id))
+                }
+                _ => None,
+            })
+            .collect()
+    };
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "moved children not linked to the container: {:?}; linked, not moved: {:?}",
+        missing.iter().map(|p| (p, history(p))).collect::<Vec<_>>(),
+        extra.iter().map(|p| (p, history(p))).collect::<Vec<_>>()
+    );
 }

@@ -242,6 +242,7 @@ pub(crate) fn run(
         deliver(pipe, out, &mut failure, ev, &proc_root)
     })?;
     src.flush_counters(&mut |ev| deliver(pipe, out, &mut failure, ev, &proc_root))?;
+    src.finish(&mut |ev| deliver(pipe, out, &mut failure, ev, &proc_root));
     if let Some(e) = failure.take() {
         return Err(e);
     }

@@ -521,6 +521,8 @@ impl Threads {
             return;
         }
         let (pid, vpid, ptid, main, r) = (t.pid, t.vpid, t.ptid, t.is_main(), (t.tid, t.serial));
+        // (a thread whose exit was seen joins its group dead: nothing counts it alive)
+        let alive = u64::from(!t.is_dead());
         let gid = match self.group_of_pid.get(&pid).copied() {
             Some(g) if self.groups.contains_key(&g) => {
                 let g2 = self.groups.get_mut(&g).expect("checked");
@@ -529,7 +531,7 @@ impl Threads {
                 } else {
                     g2.threads.push_back(r);
                 }
-                g2.alive += 1;
+                g2.alive += alive;
                 g
             }
             _ => {
@@ -540,7 +542,7 @@ impl Threads {
                 self.groups.insert(
                     g,
                     Group {
-                        alive: 1,
+                        alive,
                         threads,
                         reaper: pid == 1 || vpid == 1,
                     },
@@ -852,5 +854,30 @@ mod tests {
         l.push_front((7, 0));
         l.push_back((8, 0));
         assert_eq!(tids(&l), [7, 8]);
+    }
+
+    /// A thread whose exit was seen before it was linked (a placeholder parent the
+    /// capture learned of late) joins its group without counting as alive, so its
+    /// process can end; a live one counts.
+    #[test]
+    fn a_thread_linked_after_its_exit_is_not_counted_alive() {
+        let mut ts = Threads::default();
+        let thread = |tid, pid| Thread {
+            tid,
+            pid,
+            ptid: 1,
+            ..Default::default()
+        };
+        ts.add(thread(20, 20), false);
+        ts.mark_dead(20, None);
+        ts.link(20);
+        assert_eq!(ts.group_alive(20), 0);
+        ts.add(thread(21, 20), false);
+        ts.link(21);
+        assert_eq!(ts.group_alive(20), 1);
+        ts.add(thread(22, 20), false);
+        ts.mark_dead(22, None);
+        ts.link(22);
+        assert_eq!(ts.group_alive(22), 1, "only thread 21 is alive");
     }
 }

@@ -395,6 +395,15 @@ pub(super) fn event(rec: &[u8]) -> Result<SysEvent<'_>, DecodeError> {
     Ok(SysEvent { ts, tid, kind })
 }
 
+/// Whether `rec` is a cgroup move of a task that was inside an exec (see
+/// `moves::ExecMoves`); false for any other record, or one that does not parse.
+pub(super) fn moved_during_exec(rec: &[u8]) -> bool {
+    parse(rec).is_ok_and(|r| {
+        sf_kind(u32::from(r.hdr.kind)) == sf_kind::SF_K_CGROUP
+            && r.body::<sf_cgmove>().is_ok_and(|m| m.in_exec != 0)
+    })
+}
+
 fn fileop<'a>(
     r: &Record<'a>,
     op: FileOp,
@@ -819,10 +828,20 @@ mod tests {
     fn cgroup_moves_carry_the_new_cgroups() {
         let m = sf_cgmove {
             threadgroup: 1,
-            pad: 0,
+            in_exec: 0,
         };
         let cg: &[u8] = b"memory=/docker/x\0unified=/\0";
         let rec = record(sf_kind::SF_K_CGROUP, 0, 9, &pod_bytes(&m), &[b"", b"", cg]);
+        assert!(!moved_during_exec(&rec));
+        let in_exec = sf_cgmove { in_exec: 1, ..m };
+        let rec2 = record(
+            sf_kind::SF_K_CGROUP,
+            0,
+            9,
+            &pod_bytes(&in_exec),
+            &[b"", b"", cg],
+        );
+        assert!(moved_during_exec(&rec2));
         let ev = event(&rec).unwrap();
         assert_eq!(ev.tid, 9);
         let EventKind::CgroupMove {

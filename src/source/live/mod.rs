@@ -102,6 +102,7 @@ mod clock;
 mod counters;
 mod decode;
 mod load;
+mod moves;
 mod procfs;
 mod ring;
 mod skel;
@@ -125,9 +126,9 @@ pub(crate) fn boot_ns_to_epoch(boot_ns: u64) -> u64 {
 
 use crate::config::{CollectionMode, SysFlowConfig};
 use crate::error::{Result, SysFlowError};
-use crate::event::SysEvent;
+use crate::event::{EventKind, SysEvent};
 #[cfg(doc)]
-use crate::event::{EventKind, ExecveEvent, OpenEvent};
+use crate::event::{ExecveEvent, OpenEvent};
 use crate::state::ProcSnapshot;
 use skel::Probe;
 use std::io::Read;
@@ -195,7 +196,8 @@ impl From<&SysFlowConfig> for LiveConfig {
 /// Counters of a [`LiveSource`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct LiveStats {
-    /// Events delivered to callbacks.
+    /// Records decoded: delivered to callbacks, or left out as superseded
+    /// ([`LiveStats::moves_superseded_by_exec`]).
     pub events: u64,
     /// Records the probe submitted to the ring buffer.
     pub kernel_events: u64,
@@ -216,6 +218,11 @@ pub struct LiveStats {
     /// Fds received with `SCM_RIGHTS` beyond those the probe names from the kernel per
     /// call (they are still read from `/proc` at first use).
     pub scm_rights_unnamed: u64,
+    /// Cgroup moves of a process inside its exec, left out because the exec's own
+    /// event, which follows them, carries the cgroups they made (a runtime moving the
+    /// process it starts while its exec completes; see [`LiveSource::poll`]). Not a loss:
+    /// counted so the reordering is visible.
+    pub moves_superseded_by_exec: u64,
 }
 
 /// The live capture source: a loaded, attached probe and its ring buffer.
@@ -235,6 +242,7 @@ pub struct LiveSource {
     host_root: PathBuf,
     delivered: u64,
     decode_errors: u64,
+    exec_moves: moves::ExecMoves,
 }
 
 impl std::fmt::Debug for LiveSource {
@@ -266,6 +274,7 @@ impl LiveSource {
             host_root: cfg.host_root.clone(),
             delivered: 0,
             decode_errors: 0,
+            exec_moves: moves::ExecMoves::default(),
         })
     }
 
@@ -336,6 +345,15 @@ impl LiveSource {
     /// wake-up (the ring a quarter full), then takes everything the ring holds: records
     /// reach `f` in batches at most a tick late, instead of one by one as they arrive,
     /// which costs a wake-up and a pass through the loop each.
+    ///
+    /// One exception to ring order: a cgroup move of a process inside its exec (a
+    /// runtime moving the process it starts into the container as soon as its vfork
+    /// returns) is reported by the kernel before the exec, though it took effect on the
+    /// new image. It is held until the thread's next event: a successful exec goes
+    /// first, and the move is left out when the exec's cgroups already hold it (counted
+    /// in [`LiveStats::moves_superseded_by_exec`]), or follows the exec when they do not;
+    /// any other event goes through after the move. A move waits at most 500 ms;
+    /// [`LiveSource::finish`] delivers what still waits.
     pub fn poll(&mut self, max_wait: Duration, f: &mut dyn FnMut(&SysEvent<'_>)) -> Result<usize> {
         let deadline = Instant::now() + max_wait;
         loop {
@@ -373,20 +391,35 @@ impl LiveSource {
         let mut s = LiveStats {
             events: self.delivered,
             decode_errors: self.decode_errors,
+            moves_superseded_by_exec: self.exec_moves.superseded,
             ..Default::default()
         };
         counters::kernel_stats(self.probe.stats_map(), &mut s);
         s
     }
 
+    /// Delivers the cgroup moves still held back (see [`LiveSource::poll`]), whatever
+    /// follows: call it once the capture ends, after the last poll and counter flush.
+    pub fn finish(&mut self, f: &mut dyn FnMut(&SysEvent<'_>)) {
+        self.exec_moves.release_all(f);
+    }
+
     /// Decodes and delivers every record the ring holds now, in ring order, straight
-    /// from the ring's memory. Undecodable records are skipped and counted.
+    /// from the ring's memory (except cgroup moves made during an exec: see
+    /// [`LiveSource::poll`]). Undecodable records are skipped and counted.
     fn deliver(&mut self, f: &mut dyn FnMut(&SysEvent<'_>)) -> usize {
         let mut errors = 0;
+        let now = Instant::now();
+        let moves = &mut self.exec_moves;
         let n = self.probe.consume(&mut |rec| match decode::event(rec) {
-            Ok(ev) => f(&ev),
+            Ok(ev) => {
+                let in_exec = matches!(ev.kind, EventKind::CgroupMove { .. })
+                    && decode::moved_during_exec(rec);
+                moves.offer(&ev, in_exec, now, f);
+            }
             Err(_) => errors += 1,
         });
+        moves.release_stale(now, f);
         let n = n - errors as usize;
         self.delivered += n as u64;
         self.decode_errors += errors;
