@@ -12,8 +12,9 @@
  * Hot path: sys_exit checks our own process, the syscall bitmap and (for
  * sampleable syscalls) the sampling ratio before anything else. Reads and
  * writes are counted in the sf_io hash map, never shipped one by one; their
- * counters are shipped as SF_K_IOCOUNT records on close, dup2-over, exec,
- * thread exit, and drained by user space on demand.
+ * counters are shipped as SF_K_IOCOUNT records on close (the closing thread's
+ * inside the close record), dup2-over, exec, thread exit, and drained by user space
+ * on demand.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -207,9 +208,24 @@ static __always_inline bool sf_bit(const volatile __u64 *map, __u64 nr)
 	return (map[nr / 64] >> (nr % 64)) & 1;
 }
 
-static __always_inline __u64 sf_wake(void)
+/* a ring fill check per this many bytes a CPU submits: the query reads the consumer's
+ * position, a cache line user space writes, so doing it per record costs a miss each */
+#define SF_WAKE_CHECK_SHIFT 6
+
+/* the ring buffer's wake-up flag for a record of `size` bytes: a forced wake-up once the
+ * ring holds sf_wake_bytes, checked every sf_wake_bytes / 64 bytes of this CPU's records
+ * (so the wake-up comes at most that much per CPU late) */
+static __always_inline __u64 sf_wake(struct sf_stats *st, __u32 size)
 {
-	if (sf_wake_bytes && bpf_ringbuf_query(&sf_rb, BPF_RB_AVAIL_DATA) >= sf_wake_bytes)
+	if (!sf_wake_bytes)
+		return BPF_RB_NO_WAKEUP;
+	if (st) {
+		st->wake_clock += size;
+		if (st->wake_clock < (sf_wake_bytes >> SF_WAKE_CHECK_SHIFT))
+			return BPF_RB_NO_WAKEUP;
+		st->wake_clock = 0;
+	}
+	if (bpf_ringbuf_query(&sf_rb, BPF_RB_AVAIL_DATA) >= sf_wake_bytes)
 		return BPF_RB_FORCE_WAKEUP;
 	return BPF_RB_NO_WAKEUP;
 }
@@ -252,7 +268,7 @@ static __always_inline void *sf_reserve(__u32 size, __u16 kind, __u64 ts, __u32 
 static __always_inline void sf_commit(void *rec)
 {
 	struct sf_stats *st = sf_st();
-	bpf_ringbuf_submit(rec, sf_wake());
+	bpf_ringbuf_submit(rec, sf_wake(st, ((struct sf_hdr *)rec)->size));
 	if (st)
 		st->events++;
 }
@@ -263,7 +279,7 @@ static __always_inline void sf_submit(__u8 *buf, __u32 size)
 	if (size > SF_REC_MAX)
 		size = SF_REC_MAX;
 	((struct sf_hdr *)buf)->size = size;
-	long err = bpf_ringbuf_output(&sf_rb, buf, size, sf_wake());
+	long err = bpf_ringbuf_output(&sf_rb, buf, size, sf_wake(st, size));
 	if (st) {
 		if (err)
 			st->ring_drops++;
@@ -1474,16 +1490,62 @@ __noinline int sf_g_chdir(struct sf_call *c)
 	return 0;
 }
 
+/*
+ * close: the consumer gets every thread's counters of the fd before the close. The
+ * closing thread's own counters ride in the close record (SF_HF_COUNTS: str 0 is a
+ * struct sf_iocount), the other threads' go as SF_K_IOCOUNT records before it; the entry
+ * is retired as sf_ship_entry does.
+ */
 __noinline int sf_g_close(struct sf_call *c)
 {
 	if (!c)
 		return 0;
-	/* the consumer gets every thread's counters of the fd before the close */
+	__s32 fd = (__s32)c->arg[0];
+	bool record = !(sf_drop_mode && c->ret < 0);
+	struct sf_io_key k = { .tgid = c->tgid, .fd = fd };
+	struct sf_io_val *v = NULL;
 	if (c->ret != -SF_EBADF)
-		sf_g_ship_fd(c->tgid, (__s32)c->arg[0], 0, 1, c->now);
-	if (sf_drop_mode && c->ret < 0)
+		v = bpf_map_lookup_elem(&sf_io, &k);
+	if (!v) {
+		if (record)
+			sf_g_plain(c);
 		return 0;
-	return sf_g_plain(c);
+	}
+	struct sf_scratch *s = record ? sf_sys_begin(c) : NULL;
+	bool owner = __sync_fetch_and_or(&v->dead, 1) == 0;
+	bool merged = false;
+	for (int i = 0; i < SF_IO_SLOTS; i++) {
+		struct sf_io_slot *slot = &v->slot[i];
+		__u32 t = slot->tid;
+		if (!t)
+			continue;
+		if (s && !merged && t == c->tid) {
+			struct sf_iocount *ic = (void *)(s->buf + SF_SYS_OFF);
+			ic->read_ops = __sync_lock_test_and_set(&slot->read_ops, 0);
+			ic->read_bytes = __sync_lock_test_and_set(&slot->read_bytes, 0);
+			ic->write_ops = __sync_lock_test_and_set(&slot->write_ops, 0);
+			ic->write_bytes = __sync_lock_test_and_set(&slot->write_bytes, 0);
+			__u64 first = __sync_lock_test_and_set(&slot->first_ts, 0);
+			ic->fd = fd;
+			ic->first_ts = first ? first : c->now;
+			merged = ic->read_ops || ic->read_bytes || ic->write_ops || ic->write_bytes;
+			continue;
+		}
+		sf_take_slot(c->tgid, fd, slot, t, false, c->now, 0);
+	}
+	if (owner)
+		bpf_map_delete_elem(&sf_io, &k);
+	if (!s)
+		return 0;
+	__u32 end = SF_SYS_OFF;
+	if (merged) {
+		struct sf_hdr *h = (void *)s->buf;
+		h->flags |= SF_HF_COUNTS;
+		h->slen[0] = sizeof(struct sf_iocount);
+		end += sizeof(struct sf_iocount);
+	}
+	sf_submit(s->buf, end);
+	return 0;
 }
 
 struct sf_range_ctx {

@@ -49,6 +49,8 @@ enum sf_hdr_flags {
 	SF_HF_COMPAT = 0x4, /* a 32-bit (ia32) syscall, translated to the x86-64 nr and layout */
 	SF_HF_URING = 0x8,  /* an io_uring operation (nr: the syscall it is equivalent to) */
 	SF_HF_LATE = 0x10,  /* IOCOUNT: counted after its fd's entry was shipped for good */
+	SF_HF_COUNTS = 0x20, /* close: str 0 is a struct sf_iocount, the closing thread's
+			      * counters of the fd (as an SF_K_IOCOUNT record would carry them) */
 };
 
 /* string slots of SF_K_CLONE / SF_K_EXEC records (sf_hdr.slen index) */
@@ -184,6 +186,9 @@ struct sf_hdr {
  *       path walked in the kernel, for regular files and devices
  *   pipe/pipe2: aux[0], aux[1] = the two fds, aux[2] = pipe inode
  *   socketpair: aux[0], aux[1] = fds, aux[2] = this end's sock, aux[3] = peer
+ *   close: with SF_HF_COUNTS, str 0 = a struct sf_iocount: the closing thread's read/
+ *       write counters of the fd, shipped with its close (the other threads' come as
+ *       SF_K_IOCOUNT records before it)
  *   chdir/fchdir: str 0 = working directory after the call (absolute) or,
  *       on failure, the path passed (chdir)
  *   mkdir..renameat2: str 0 = first path, str 1 = second path
@@ -318,6 +323,7 @@ struct sf_stats {
 	__u64 uring_other;  /* io_uring completions of operations not turned into records */
 	__u64 mmsg_trunc;   /* sendmmsg/recvmmsg calls with more than SF_MMSG_MAX messages */
 	__u64 scm_unnamed;  /* fds received with SCM_RIGHTS past what the probe names per call */
+	__u64 wake_clock;   /* bytes submitted since the last ring fill check (not a statistic) */
 };
 
 _Static_assert(sizeof(struct sf_hdr) == 40, "sf_hdr layout");
@@ -332,7 +338,7 @@ _Static_assert(sizeof(struct sf_io_key) == 8, "sf_io_key layout");
 _Static_assert(sizeof(struct sf_io_slot) == 48, "sf_io_slot layout");
 _Static_assert(sizeof(struct sf_io_val) == 48 * SF_IO_SLOTS + 8, "sf_io_val layout");
 _Static_assert(sizeof(struct sf_tfds) == 8 + 4 * SF_TFD_MAX, "sf_tfds layout");
-_Static_assert(sizeof(struct sf_stats) == 72, "sf_stats layout");
+_Static_assert(sizeof(struct sf_stats) == 80, "sf_stats layout");
 
 /*
  * Types only used through casts of ring-buffer memory, and enums never used

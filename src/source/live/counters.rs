@@ -2,7 +2,8 @@
 //! slot per thread.
 //!
 //! The probe ships a slot as an `IoCounters` record on close (every thread's slot of
-//! the fd, before the close), on dup2/dup3 over an open fd, on exec, and on thread exit
+//! the fd, before the close; the closing thread's inside the close record), on dup2/dup3
+//! over an open fd, on exec, and on thread exit
 //! (before the exit). Everything else stays in the map until the driver asks for it: then
 //! the probe's own drain program (run with `BPF_PROG_TEST_RUN`) takes every counter with
 //! the same atomic read-and-clear the kernel-side paths use and ships it through the ring

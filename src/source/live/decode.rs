@@ -9,8 +9,8 @@
 
 use super::clock;
 use super::skel::types::{
-    sf_cgmove, sf_exit, sf_hdr, sf_io_key, sf_io_val, sf_iocount, sf_kind, sf_limits, sf_net,
-    sf_nr, sf_proc, sf_proc_str, sf_stats, sf_sys, sf_tuple,
+    sf_cgmove, sf_exit, sf_hdr, sf_hdr_flags, sf_io_key, sf_io_val, sf_iocount, sf_kind, sf_limits,
+    sf_net, sf_nr, sf_proc, sf_proc_str, sf_stats, sf_sys, sf_tuple,
 };
 use crate::event::*;
 use crate::model::OpenFlags;
@@ -27,7 +27,7 @@ const _: () = assert!(size_of::<sf_cgmove>() == 8);
 const _: () = assert!(size_of::<sf_iocount>() == 48);
 const _: () = assert!(size_of::<sf_io_key>() == 8);
 const _: () = assert!(size_of::<sf_io_val>() == 48 * sf_limits::SF_IO_SLOTS.0 as usize + 8);
-const _: () = assert!(size_of::<sf_stats>() == 72);
+const _: () = assert!(size_of::<sf_stats>() == 80);
 
 const NSTR: usize = sf_limits::SF_NSTR.0 as usize;
 
@@ -393,6 +393,34 @@ pub(super) fn event(rec: &[u8]) -> Result<SysEvent<'_>, DecodeError> {
         _ => return Err(bad(format!("unknown record kind {}", h.kind))),
     };
     Ok(SysEvent { ts, tid, kind })
+}
+
+/// The closing thread's read/write counters a close record carries (`SF_HF_COUNTS`), as
+/// the [`EventKind::IoCounters`] event to deliver before the close's own; `None` for any
+/// other record, or one whose counters do not parse.
+pub(super) fn close_counters(rec: &[u8]) -> Option<SysEvent<'_>> {
+    let r = parse(rec).ok()?;
+    let h = r.hdr;
+    if u32::from(h.flags) & sf_hdr_flags::SF_HF_COUNTS.0 == 0
+        || sf_kind(u32::from(h.kind)) != sf_kind::SF_K_SYS
+        || sf_nr(u32::from(h.nr)) != sf_nr::SF_NR_CLOSE
+    {
+        return None;
+    }
+    let c: sf_iocount = read_pod(r.raw(0)?, 0)?;
+    Some(SysEvent {
+        ts: clock::to_epoch(h.ts),
+        tid: i64::from(h.tid),
+        kind: EventKind::IoCounters(IoCounters {
+            fd: c.fd,
+            read_ops: c.read_ops,
+            read_bytes: c.read_bytes,
+            write_ops: c.write_ops,
+            write_bytes: c.write_bytes,
+            first_ts: clock::to_epoch(c.first_ts),
+            pid: Some(i64::from(h.tgid)),
+        }),
+    })
 }
 
 /// Whether `rec` is a cgroup move of a task that was inside an exec (see
@@ -822,6 +850,67 @@ mod tests {
                 reaper: None
             }
         ));
+    }
+
+    #[test]
+    fn a_close_carries_the_closing_threads_counters() {
+        let b = sf_sys {
+            res: 0,
+            arg: [5, 0, 0, 0, 0, 0],
+            aux: [0; 4],
+        };
+        let c = sf_iocount {
+            fd: 5,
+            first_ts: 500,
+            read_ops: 1,
+            read_bytes: 10,
+            write_ops: 2,
+            write_bytes: 20,
+        };
+        let close = sf_nr::SF_NR_CLOSE.0;
+        let mut rec = record(
+            sf_kind::SF_K_SYS,
+            close,
+            9,
+            &pod_bytes(&b),
+            &[&pod_bytes(&c)],
+        );
+        // without the flag, str 0 means nothing
+        assert!(close_counters(&rec).is_none());
+        rec[38..40].copy_from_slice(&(sf_hdr_flags::SF_HF_COUNTS.0 as u16).to_ne_bytes());
+        let ev = close_counters(&rec).unwrap();
+        assert_eq!(ev.tid, 9);
+        let EventKind::IoCounters(k) = ev.kind else {
+            panic!("{:?}", ev.kind)
+        };
+        assert_eq!(
+            (
+                k.fd,
+                k.read_ops,
+                k.read_bytes,
+                k.write_ops,
+                k.write_bytes,
+                k.pid
+            ),
+            (5, 1, 10, 2, 20, Some(9))
+        );
+        assert_eq!(k.first_ts, clock::to_epoch(500));
+        // the close itself decodes as before
+        assert!(matches!(
+            event(&rec).unwrap().kind,
+            EventKind::Close {
+                fd: Some(5),
+                res: 0
+            }
+        ));
+        // counters cut short: no counters, never a panic
+        let mut short = record(sf_kind::SF_K_SYS, close, 9, &pod_bytes(&b), &[&[1, 2, 3]]);
+        short[38..40].copy_from_slice(&(sf_hdr_flags::SF_HF_COUNTS.0 as u16).to_ne_bytes());
+        assert!(close_counters(&short).is_none());
+        // the flag on another syscall's record means nothing
+        let mut open = record(sf_kind::SF_K_SYS, 2, 9, &pod_bytes(&b), &[&pod_bytes(&c)]);
+        open[38..40].copy_from_slice(&(sf_hdr_flags::SF_HF_COUNTS.0 as u16).to_ne_bytes());
+        assert!(close_counters(&open).is_none());
     }
 
     #[test]

@@ -58,7 +58,9 @@
 //! before dup2/dup3 replace it, before an exec closes `O_CLOEXEC` fds), for the exiting
 //! thread before its exit, and for everything else when the driver calls
 //! [`LiveSource::flush_counters`] (flow export, shutdown; the probe's own drain program
-//! ships them through the ring, in order with everything else). Counters are additive: a
+//! ships them through the ring, in order with everything else). The closing thread's own
+//! slot rides in the close's record, one ring record instead of two; the source delivers
+//! it as its `IoCounters` event right before the close. Counters are additive: a
 //! consumer adds every `IoCounters` of (thread, fd) to that flow. More threads on one fd
 //! than slots, or a full map, make the probe ship single calls as one-op counters
 //! (counted in [`LiveStats::counter_overflows`]): nothing is lost.
@@ -196,8 +198,9 @@ impl From<&SysFlowConfig> for LiveConfig {
 /// Counters of a [`LiveSource`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct LiveStats {
-    /// Records decoded: delivered to callbacks, or left out as superseded
-    /// ([`LiveStats::moves_superseded_by_exec`]).
+    /// Events decoded: delivered to callbacks, or left out as superseded
+    /// ([`LiveStats::moves_superseded_by_exec`]). A close record that carries its
+    /// thread's counters is two events (the counters, then the close).
     pub events: u64,
     /// Records the probe submitted to the ring buffer.
     pub kernel_events: u64,
@@ -408,22 +411,32 @@ impl LiveSource {
     /// from the ring's memory (except cgroup moves made during an exec: see
     /// [`LiveSource::poll`]). Undecodable records are skipped and counted.
     fn deliver(&mut self, f: &mut dyn FnMut(&SysEvent<'_>)) -> usize {
-        let mut errors = 0;
+        let (mut errors, mut events) = (0, 0);
         let now = Instant::now();
         let moves = &mut self.exec_moves;
-        let n = self.probe.consume(&mut |rec| match decode::event(rec) {
+        self.probe.consume(&mut |rec| match decode::event(rec) {
             Ok(ev) => {
-                let in_exec = matches!(ev.kind, EventKind::CgroupMove { .. })
-                    && decode::moved_during_exec(rec);
+                let in_exec = match ev.kind {
+                    EventKind::CgroupMove { .. } => decode::moved_during_exec(rec),
+                    EventKind::Close { .. } => {
+                        // the closing thread's counters, shipped with the close: first
+                        if let Some(counters) = decode::close_counters(rec) {
+                            moves.offer(&counters, false, now, f);
+                            events += 1;
+                        }
+                        false
+                    }
+                    _ => false,
+                };
                 moves.offer(&ev, in_exec, now, f);
+                events += 1;
             }
             Err(_) => errors += 1,
         });
         moves.release_stale(now, f);
-        let n = n - errors as usize;
-        self.delivered += n as u64;
+        self.delivered += events;
         self.decode_errors += errors;
-        n
+        events as usize
     }
 }
 
