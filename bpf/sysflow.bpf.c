@@ -64,6 +64,8 @@ const volatile __u8 sf_drop_mode = 0;			 /* drop failed close/bind */
  * per open) */
 const volatile __u8 sf_open_user_path = 1;
 const volatile __u64 sf_wake_bytes = 0;			 /* force a wake-up past this fill */
+/* ... checked once per this many bytes a CPU submits (0: every record) */
+const volatile __u64 sf_wake_check_bytes = 0;
 const volatile __u8 sf_direct = 0; /* bpf_rdonly_cast exists (kernel >= 6.2): see SF_DIRECT */
 const volatile __u64 sf_sys_bitmap[SF_NR_MAX / 64] = {};	 /* syscalls captured */
 const volatile __u64 sf_sample_bitmap[SF_NR_MAX / 64] = {}; /* ... that may be sampled out */
@@ -208,20 +210,18 @@ static __always_inline bool sf_bit(const volatile __u64 *map, __u64 nr)
 	return (map[nr / 64] >> (nr % 64)) & 1;
 }
 
-/* a ring fill check per this many bytes a CPU submits: the query reads the consumer's
- * position, a cache line user space writes, so doing it per record costs a miss each */
-#define SF_WAKE_CHECK_SHIFT 6
-
 /* the ring buffer's wake-up flag for a record of `size` bytes: a forced wake-up once the
- * ring holds sf_wake_bytes, checked every sf_wake_bytes / 64 bytes of this CPU's records
- * (so the wake-up comes at most that much per CPU late) */
+ * ring holds sf_wake_bytes. The fill is checked once per sf_wake_check_bytes of this
+ * CPU's records, not per record: the query reads the consumer's position, a cache line
+ * user space writes, so a query per record costs a miss each. User space sets the
+ * interval so that all CPUs together are at most a sixteenth of sf_wake_bytes late. */
 static __always_inline __u64 sf_wake(struct sf_stats *st, __u32 size)
 {
 	if (!sf_wake_bytes)
 		return BPF_RB_NO_WAKEUP;
-	if (st) {
+	if (st && sf_wake_check_bytes) {
 		st->wake_clock += size;
-		if (st->wake_clock < (sf_wake_bytes >> SF_WAKE_CHECK_SHIFT))
+		if (st->wake_clock < sf_wake_check_bytes)
 			return BPF_RB_NO_WAKEUP;
 		st->wake_clock = 0;
 	}
@@ -1511,34 +1511,47 @@ __noinline int sf_g_close(struct sf_call *c)
 			sf_g_plain(c);
 		return 0;
 	}
-	struct sf_scratch *s = record ? sf_sys_begin(c) : NULL;
 	bool owner = __sync_fetch_and_or(&v->dead, 1) == 0;
-	bool merged = false;
+	/* the closing thread's slot, taken into locals: the scratch record is built only
+	 * once every other slot is shipped (a program preempted meanwhile could see another
+	 * one reuse this CPU's scratch buffer) */
+	struct sf_iocount own = { .fd = fd };
+	bool taken = false;
 	for (int i = 0; i < SF_IO_SLOTS; i++) {
 		struct sf_io_slot *slot = &v->slot[i];
 		__u32 t = slot->tid;
 		if (!t)
 			continue;
-		if (s && !merged && t == c->tid) {
-			struct sf_iocount *ic = (void *)(s->buf + SF_SYS_OFF);
-			ic->read_ops = __sync_lock_test_and_set(&slot->read_ops, 0);
-			ic->read_bytes = __sync_lock_test_and_set(&slot->read_bytes, 0);
-			ic->write_ops = __sync_lock_test_and_set(&slot->write_ops, 0);
-			ic->write_bytes = __sync_lock_test_and_set(&slot->write_bytes, 0);
-			__u64 first = __sync_lock_test_and_set(&slot->first_ts, 0);
-			ic->fd = fd;
-			ic->first_ts = first ? first : c->now;
-			merged = ic->read_ops || ic->read_bytes || ic->write_ops || ic->write_bytes;
+		if (record && !taken && t == c->tid) {
+			own.read_ops = __sync_lock_test_and_set(&slot->read_ops, 0);
+			own.read_bytes = __sync_lock_test_and_set(&slot->read_bytes, 0);
+			own.write_ops = __sync_lock_test_and_set(&slot->write_ops, 0);
+			own.write_bytes = __sync_lock_test_and_set(&slot->write_bytes, 0);
+			own.first_ts = __sync_lock_test_and_set(&slot->first_ts, 0);
+			taken = true;
 			continue;
 		}
 		sf_take_slot(c->tgid, fd, slot, t, false, c->now, 0);
 	}
 	if (owner)
 		bpf_map_delete_elem(&sf_io, &k);
-	if (!s)
+	if (!record)
 		return 0;
+	bool merged = own.read_ops || own.read_bytes || own.write_ops || own.write_bytes;
+	struct sf_scratch *s = sf_sys_begin(c);
+	if (!s) {
+		/* no scratch: the counters still go, as their own record */
+		if (merged)
+			sf_ship_counts(c->tgid, c->tid, fd, own.first_ts, own.read_ops, own.read_bytes,
+				       own.write_ops, own.write_bytes, c->now, 0);
+		return 0;
+	}
 	__u32 end = SF_SYS_OFF;
 	if (merged) {
+		struct sf_iocount *ic = (void *)(s->buf + SF_SYS_OFF);
+		*ic = own;
+		if (!ic->first_ts)
+			ic->first_ts = c->now;
 		struct sf_hdr *h = (void *)s->buf;
 		h->flags |= SF_HF_COUNTS;
 		h->slen[0] = sizeof(struct sf_iocount);

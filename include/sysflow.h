@@ -1375,7 +1375,8 @@ typedef struct sysflow_stats {
      */
     size_t struct_size;
     /**
-     * Syscall events read from the source (kernel records, or capture events).
+     * Syscall events read from the source: the live probe's (a close that carries its
+     * thread's read/write counters is two), or a capture's.
      */
     uint64_t events;
     /**

@@ -570,7 +570,7 @@ fn fdreuse(dir: &str) {
 }
 
 /// Four writers on one fd while one thread flips it between two files with dup2 and
-/// another closes and restores it.
+/// another writes, closes and restores it (its own counters ride in its close).
 fn race(dir: &str) {
     // SAFETY: plain syscalls; the fds live until the process ends.
     unsafe {
@@ -603,8 +603,14 @@ fn race(dir: &str) {
             }
         });
         let s2 = stop.clone();
+        let closer_total = total.clone();
         let closer = std::thread::spawn(move || {
+            let buf = [b'c'; 10];
             while !s2.load(Ordering::Relaxed) {
+                let n = libc::write(f, buf.as_ptr().cast(), 10);
+                if n > 0 {
+                    closer_total.fetch_add(n as i64, Ordering::Relaxed);
+                }
                 libc::close(f);
                 libc::dup2(g, f);
                 std::thread::yield_now();

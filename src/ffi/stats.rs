@@ -16,7 +16,8 @@ use crate::driver::RunSummary;
 pub struct sysflow_stats {
     /// `sizeof(sysflow_stats)` of the header the caller was compiled with.
     pub struct_size: usize,
-    /// Syscall events read from the source (kernel records, or capture events).
+    /// Syscall events read from the source: the live probe's (a close that carries its
+    /// thread's read/write counters is two), or a capture's.
     pub events: u64,
     /// Records delivered to the outputs (headers included).
     pub records: u64,

@@ -397,18 +397,22 @@ pub(super) fn event(rec: &[u8]) -> Result<SysEvent<'_>, DecodeError> {
 
 /// The closing thread's read/write counters a close record carries (`SF_HF_COUNTS`), as
 /// the [`EventKind::IoCounters`] event to deliver before the close's own; `None` for any
-/// other record, or one whose counters do not parse.
-pub(super) fn close_counters(rec: &[u8]) -> Option<SysEvent<'_>> {
-    let r = parse(rec).ok()?;
+/// other record. Errors: the flag is set and string 0 is not exactly one `sf_iocount`.
+pub(super) fn close_counters(rec: &[u8]) -> Result<Option<SysEvent<'_>>, DecodeError> {
+    let r = parse(rec)?;
     let h = r.hdr;
     if u32::from(h.flags) & sf_hdr_flags::SF_HF_COUNTS.0 == 0
         || sf_kind(u32::from(h.kind)) != sf_kind::SF_K_SYS
         || sf_nr(u32::from(h.nr)) != sf_nr::SF_NR_CLOSE
     {
-        return None;
+        return Ok(None);
     }
-    let c: sf_iocount = read_pod(r.raw(0)?, 0)?;
-    Some(SysEvent {
+    let c: sf_iocount = r
+        .raw(0)
+        .filter(|b| b.len() == size_of::<sf_iocount>())
+        .and_then(|b| read_pod(b, 0))
+        .ok_or_else(|| bad("a close's counters are not one sf_iocount"))?;
+    Ok(Some(SysEvent {
         ts: clock::to_epoch(h.ts),
         tid: i64::from(h.tid),
         kind: EventKind::IoCounters(IoCounters {
@@ -420,7 +424,7 @@ pub(super) fn close_counters(rec: &[u8]) -> Option<SysEvent<'_>> {
             first_ts: clock::to_epoch(c.first_ts),
             pid: Some(i64::from(h.tgid)),
         }),
-    })
+    }))
 }
 
 /// Whether `rec` is a cgroup move of a task that was inside an exec (see
@@ -876,9 +880,9 @@ mod tests {
             &[&pod_bytes(&c)],
         );
         // without the flag, str 0 means nothing
-        assert!(close_counters(&rec).is_none());
+        assert!(close_counters(&rec).unwrap().is_none());
         rec[38..40].copy_from_slice(&(sf_hdr_flags::SF_HF_COUNTS.0 as u16).to_ne_bytes());
-        let ev = close_counters(&rec).unwrap();
+        let ev = close_counters(&rec).unwrap().unwrap();
         assert_eq!(ev.tid, 9);
         let EventKind::IoCounters(k) = ev.kind else {
             panic!("{:?}", ev.kind)
@@ -903,14 +907,18 @@ mod tests {
                 res: 0
             }
         ));
-        // counters cut short: no counters, never a panic
-        let mut short = record(sf_kind::SF_K_SYS, close, 9, &pod_bytes(&b), &[&[1, 2, 3]]);
-        short[38..40].copy_from_slice(&(sf_hdr_flags::SF_HF_COUNTS.0 as u16).to_ne_bytes());
-        assert!(close_counters(&short).is_none());
+        // counters missing, cut short or too long: an error, never a panic
+        let mut long = pod_bytes(&c);
+        long.push(0);
+        for str0 in [&[][..], &[1, 2, 3][..], &long[..]] {
+            let mut bad = record(sf_kind::SF_K_SYS, close, 9, &pod_bytes(&b), &[str0]);
+            bad[38..40].copy_from_slice(&(sf_hdr_flags::SF_HF_COUNTS.0 as u16).to_ne_bytes());
+            assert!(close_counters(&bad).is_err(), "{} bytes", str0.len());
+        }
         // the flag on another syscall's record means nothing
         let mut open = record(sf_kind::SF_K_SYS, 2, 9, &pod_bytes(&b), &[&pod_bytes(&c)]);
         open[38..40].copy_from_slice(&(sf_hdr_flags::SF_HF_COUNTS.0 as u16).to_ne_bytes());
-        assert!(close_counters(&open).is_none());
+        assert!(close_counters(&open).unwrap().is_none());
     }
 
     #[test]

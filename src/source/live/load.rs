@@ -90,8 +90,12 @@ pub(super) fn load(cfg: &LiveConfig) -> Result<Probe> {
         ro.sf_drop_mode = u8::from(cfg.drop_mode);
         ro.sf_open_user_path = u8::from(cfg.open_paths_as_passed);
         // Records are submitted without wake-up; past a quarter of the ring the probe
-        // wakes the consumer so a burst does not wait for the next timer tick.
+        // wakes the consumer so a burst does not wait for the next timer tick. Each CPU
+        // checks the fill once per a share of a sixteenth of that mark, so the wake-up
+        // comes at most a sixty-fourth of the ring late (records of at most 32 KiB).
         ro.sf_wake_bytes = ring / 4;
+        let cpus = libbpf_rs::num_possible_cpus().map_or(1, |n| n.max(1)) as u64;
+        ro.sf_wake_check_bytes = ring / 4 / 16 / cpus;
         ro.sf_direct = u8::from(direct_loads);
         ro.sf_sys_bitmap = captured;
         ro.sf_sample_bitmap = sampleable;

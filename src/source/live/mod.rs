@@ -115,7 +115,11 @@ pub use procfs::proc_snapshot;
 /// Decodes one ring-buffer record (fuzzing entry point): whether it decoded.
 #[cfg(feature = "fuzzing")]
 pub(crate) fn decode_for_fuzzing(rec: &[u8]) -> bool {
-    decode::event(rec).is_ok()
+    // every reading the source makes of a record: the event, a close's carried counters,
+    // a cgroup move's mark
+    let carried = decode::close_counters(rec).is_ok();
+    let _ = decode::moved_during_exec(rec);
+    decode::event(rec).is_ok() && carried
 }
 pub(crate) use load::take_load_log;
 pub(crate) use procfs::{fd_now, fd_seen_info};
@@ -340,8 +344,9 @@ impl LiveSource {
     }
 
     /// Waits up to `max_wait` for events, then delivers everything the ring holds to
-    /// `f`, in order. Returns the number of events delivered (0 when `max_wait` passed
-    /// without any). Undecodable records are skipped and counted
+    /// `f`, in order. Returns the number of events decoded (as [`LiveStats::events`]
+    /// counts them; 0 when `max_wait` passed without any). Undecodable records are
+    /// skipped and counted
     /// ([`LiveStats::decode_errors`]).
     ///
     /// Each pass first sleeps for a tick (10 ms) or until the probe forces a
@@ -420,9 +425,13 @@ impl LiveSource {
                     EventKind::CgroupMove { .. } => decode::moved_during_exec(rec),
                     EventKind::Close { .. } => {
                         // the closing thread's counters, shipped with the close: first
-                        if let Some(counters) = decode::close_counters(rec) {
-                            moves.offer(&counters, false, now, f);
-                            events += 1;
+                        match decode::close_counters(rec) {
+                            Ok(Some(counters)) => {
+                                moves.offer(&counters, false, now, f);
+                                events += 1;
+                            }
+                            Ok(None) => {}
+                            Err(_) => errors += 1,
                         }
                         false
                     }
