@@ -922,23 +922,33 @@ static __always_inline void sf_ship_counts(__u32 tgid, __u32 tid, __s32 fd, __u6
 	sf_commit(r);
 }
 
+/* takes slot s's counters (read-and-clear) into out (first_ts as counted: 0 when none);
+ * returns whether any call was counted. Ops and bytes are separate atomics: a take
+ * between a call's two adds gets its op without its bytes (or the reverse), and the rest
+ * goes with the next take. */
+static __always_inline bool sf_take_counts(struct sf_io_slot *s, struct sf_iocount *out)
+{
+	out->read_ops = __sync_lock_test_and_set(&s->read_ops, 0);
+	out->read_bytes = __sync_lock_test_and_set(&s->read_bytes, 0);
+	out->write_ops = __sync_lock_test_and_set(&s->write_ops, 0);
+	out->write_bytes = __sync_lock_test_and_set(&s->write_bytes, 0);
+	out->first_ts = __sync_lock_test_and_set(&s->first_ts, 0);
+	return out->read_ops || out->read_bytes || out->write_ops || out->write_bytes;
+}
+
 /* takes slot s's counters (read-and-clear) and ships them when any; with `release` the
  * slot is freed too (its thread is gone). Returns 1 when something was shipped. */
 static __always_inline int sf_take_slot(__u32 tgid, __s32 fd, struct sf_io_slot *s, __u32 owner,
 					bool release, __u64 now, __u16 flags)
 {
-	__u64 rops = __sync_lock_test_and_set(&s->read_ops, 0);
-	__u64 rbytes = __sync_lock_test_and_set(&s->read_bytes, 0);
-	__u64 wops = __sync_lock_test_and_set(&s->write_ops, 0);
-	__u64 wbytes = __sync_lock_test_and_set(&s->write_bytes, 0);
-	__u64 first = __sync_lock_test_and_set(&s->first_ts, 0);
+	struct sf_iocount t;
+	bool any = sf_take_counts(s, &t);
 	if (release)
 		s->tid = 0;
-	/* ops and bytes are separate atomics: a take between a call's two adds gets its op
-	 * without its bytes (or the reverse), and the rest goes with the next take */
-	if (!(rops || rbytes || wops || wbytes))
+	if (!any)
 		return 0;
-	sf_ship_counts(tgid, owner, fd, first, rops, rbytes, wops, wbytes, now, flags);
+	sf_ship_counts(tgid, owner, fd, t.first_ts, t.read_ops, t.read_bytes, t.write_ops,
+		       t.write_bytes, now, flags);
 	return 1;
 }
 
@@ -1516,18 +1526,15 @@ __noinline int sf_g_close(struct sf_call *c)
 	 * once every other slot is shipped (a program preempted meanwhile could see another
 	 * one reuse this CPU's scratch buffer) */
 	struct sf_iocount own = { .fd = fd };
-	bool taken = false;
+	bool taken = false, merged = false;
 	for (int i = 0; i < SF_IO_SLOTS; i++) {
 		struct sf_io_slot *slot = &v->slot[i];
 		__u32 t = slot->tid;
 		if (!t)
 			continue;
 		if (record && !taken && t == c->tid) {
-			own.read_ops = __sync_lock_test_and_set(&slot->read_ops, 0);
-			own.read_bytes = __sync_lock_test_and_set(&slot->read_bytes, 0);
-			own.write_ops = __sync_lock_test_and_set(&slot->write_ops, 0);
-			own.write_bytes = __sync_lock_test_and_set(&slot->write_bytes, 0);
-			own.first_ts = __sync_lock_test_and_set(&slot->first_ts, 0);
+			merged = sf_take_counts(slot, &own);
+			own.fd = fd;
 			taken = true;
 			continue;
 		}
@@ -1537,7 +1544,6 @@ __noinline int sf_g_close(struct sf_call *c)
 		bpf_map_delete_elem(&sf_io, &k);
 	if (!record)
 		return 0;
-	bool merged = own.read_ops || own.read_bytes || own.write_ops || own.write_bytes;
 	struct sf_scratch *s = sf_sys_begin(c);
 	if (!s) {
 		/* no scratch: the counters still go, as their own record */

@@ -321,18 +321,24 @@ pub(super) fn task_scan(mut bytes: &[u8]) -> TaskScan {
     scan
 }
 
-/// strings). Time stamps become epoch nanoseconds.
+/// One record's event (borrowing the record's strings). Time stamps become epoch
+/// nanoseconds.
+#[cfg(any(test, feature = "fuzzing"))]
 pub(super) fn event(rec: &[u8]) -> Result<SysEvent<'_>, DecodeError> {
-    let r = parse(rec)?;
+    event_of(rec, &parse(rec)?)
+}
+
+/// [`event`] of a record already split (`r` is `parse(rec)`).
+fn event_of<'a>(rec: &'a [u8], r: &Record<'a>) -> Result<SysEvent<'a>, DecodeError> {
     let h = r.hdr;
     let ts = clock::to_epoch(h.ts);
     let tid = i64::from(h.tid);
     let kind = match sf_kind(u32::from(h.kind)) {
-        sf_kind::SF_K_SYS => sys_event(&r)?,
-        sf_kind::SF_K_NET => net_event(&r)?,
+        sf_kind::SF_K_SYS => sys_event(r)?,
+        sf_kind::SF_K_NET => net_event(r)?,
         sf_kind::SF_K_CLONE | sf_kind::SF_K_EXEC => {
             let p: sf_proc = r.body()?;
-            let mut info = proc_info(&r, &p);
+            let mut info = proc_info(r, &p);
             let comm = rec
                 .get(COMM_OFF..COMM_OFF + p.comm.len())
                 .map(crate::state::cstr)
@@ -369,18 +375,7 @@ pub(super) fn event(rec: &[u8]) -> Result<SysEvent<'_>, DecodeError> {
                 reaper: None,
             }
         }
-        sf_kind::SF_K_IOCOUNT => {
-            let c: sf_iocount = r.body()?;
-            EventKind::IoCounters(IoCounters {
-                fd: c.fd,
-                read_ops: c.read_ops,
-                read_bytes: c.read_bytes,
-                write_ops: c.write_ops,
-                write_bytes: c.write_bytes,
-                first_ts: clock::to_epoch(c.first_ts),
-                pid: Some(i64::from(h.tgid)),
-            })
-        }
+        sf_kind::SF_K_IOCOUNT => EventKind::IoCounters(io_counters(&r.body()?, h.tgid)),
         sf_kind::SF_K_CGROUP => {
             let m: sf_cgmove = r.body()?;
             EventKind::CgroupMove {
@@ -395,11 +390,49 @@ pub(super) fn event(rec: &[u8]) -> Result<SysEvent<'_>, DecodeError> {
     Ok(SysEvent { ts, tid, kind })
 }
 
+/// Kernel read/write counters of process `tgid`, as the consumer's event carries them.
+fn io_counters(c: &sf_iocount, tgid: u32) -> IoCounters {
+    IoCounters {
+        fd: c.fd,
+        read_ops: c.read_ops,
+        read_bytes: c.read_bytes,
+        write_ops: c.write_ops,
+        write_bytes: c.write_bytes,
+        first_ts: clock::to_epoch(c.first_ts),
+        pid: Some(i64::from(tgid)),
+    }
+}
+
+/// One record as the live source reads it, from a single parse: its event, and what the
+/// record says beyond it.
+pub(super) struct Decoded<'a> {
+    /// The record's event.
+    pub(super) ev: SysEvent<'a>,
+    /// A close's carried counters (see [`close_counters`]), to deliver before it.
+    pub(super) carried: Result<Option<SysEvent<'a>>, DecodeError>,
+    /// A cgroup move of a task inside its exec (see [`moved_during_exec`]).
+    pub(super) moved_in_exec: bool,
+}
+
+/// [`event`], with the carried counters and the exec mark of the same parse.
+pub(super) fn decoded(rec: &[u8]) -> Result<Decoded<'_>, DecodeError> {
+    let r = parse(rec)?;
+    Ok(Decoded {
+        ev: event_of(rec, &r)?,
+        carried: carried_counters(&r),
+        moved_in_exec: in_exec(&r),
+    })
+}
+
 /// The closing thread's read/write counters a close record carries (`SF_HF_COUNTS`), as
 /// the [`EventKind::IoCounters`] event to deliver before the close's own; `None` for any
 /// other record. Errors: the flag is set and string 0 is not exactly one `sf_iocount`.
+#[cfg(any(test, feature = "fuzzing"))]
 pub(super) fn close_counters(rec: &[u8]) -> Result<Option<SysEvent<'_>>, DecodeError> {
-    let r = parse(rec)?;
+    carried_counters(&parse(rec)?)
+}
+
+fn carried_counters<'a>(r: &Record<'a>) -> Result<Option<SysEvent<'a>>, DecodeError> {
     let h = r.hdr;
     if u32::from(h.flags) & sf_hdr_flags::SF_HF_COUNTS.0 == 0
         || sf_kind(u32::from(h.kind)) != sf_kind::SF_K_SYS
@@ -415,25 +448,20 @@ pub(super) fn close_counters(rec: &[u8]) -> Result<Option<SysEvent<'_>>, DecodeE
     Ok(Some(SysEvent {
         ts: clock::to_epoch(h.ts),
         tid: i64::from(h.tid),
-        kind: EventKind::IoCounters(IoCounters {
-            fd: c.fd,
-            read_ops: c.read_ops,
-            read_bytes: c.read_bytes,
-            write_ops: c.write_ops,
-            write_bytes: c.write_bytes,
-            first_ts: clock::to_epoch(c.first_ts),
-            pid: Some(i64::from(h.tgid)),
-        }),
+        kind: EventKind::IoCounters(io_counters(&c, h.tgid)),
     }))
 }
 
 /// Whether `rec` is a cgroup move of a task that was inside an exec (see
 /// `moves::ExecMoves`); false for any other record, or one that does not parse.
+#[cfg(any(test, feature = "fuzzing"))]
 pub(super) fn moved_during_exec(rec: &[u8]) -> bool {
-    parse(rec).is_ok_and(|r| {
-        sf_kind(u32::from(r.hdr.kind)) == sf_kind::SF_K_CGROUP
-            && r.body::<sf_cgmove>().is_ok_and(|m| m.in_exec != 0)
-    })
+    parse(rec).is_ok_and(|r| in_exec(&r))
+}
+
+fn in_exec(r: &Record<'_>) -> bool {
+    sf_kind(u32::from(r.hdr.kind)) == sf_kind::SF_K_CGROUP
+        && r.body::<sf_cgmove>().is_ok_and(|m| m.in_exec != 0)
 }
 
 fn fileop<'a>(

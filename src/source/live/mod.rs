@@ -116,10 +116,11 @@ pub use procfs::proc_snapshot;
 #[cfg(feature = "fuzzing")]
 pub(crate) fn decode_for_fuzzing(rec: &[u8]) -> bool {
     // every reading the source makes of a record: the event, a close's carried counters,
-    // a cgroup move's mark
+    // a cgroup move's mark (one parse, as the source reads it), and each on its own
+    let one = decode::decoded(rec).is_ok_and(|d| d.carried.is_ok());
     let carried = decode::close_counters(rec).is_ok();
     let _ = decode::moved_during_exec(rec);
-    decode::event(rec).is_ok() && carried
+    decode::event(rec).is_ok() && carried && one
 }
 pub(crate) use load::take_load_log;
 pub(crate) use procfs::{fd_now, fd_seen_info};
@@ -132,9 +133,9 @@ pub(crate) fn boot_ns_to_epoch(boot_ns: u64) -> u64 {
 
 use crate::config::{CollectionMode, SysFlowConfig};
 use crate::error::{Result, SysFlowError};
-use crate::event::{EventKind, SysEvent};
+use crate::event::SysEvent;
 #[cfg(doc)]
-use crate::event::{ExecveEvent, OpenEvent};
+use crate::event::{EventKind, ExecveEvent, OpenEvent};
 use crate::state::ProcSnapshot;
 use skel::Probe;
 use std::io::Read;
@@ -419,25 +420,18 @@ impl LiveSource {
         let (mut errors, mut events) = (0, 0);
         let now = Instant::now();
         let moves = &mut self.exec_moves;
-        self.probe.consume(&mut |rec| match decode::event(rec) {
-            Ok(ev) => {
-                let in_exec = match ev.kind {
-                    EventKind::CgroupMove { .. } => decode::moved_during_exec(rec),
-                    EventKind::Close { .. } => {
-                        // the closing thread's counters, shipped with the close: first
-                        match decode::close_counters(rec) {
-                            Ok(Some(counters)) => {
-                                moves.offer(&counters, false, now, f);
-                                events += 1;
-                            }
-                            Ok(None) => {}
-                            Err(_) => errors += 1,
-                        }
-                        false
+        self.probe.consume(&mut |rec| match decode::decoded(rec) {
+            Ok(d) => {
+                // a close's own thread's counters, shipped with it: first
+                match d.carried {
+                    Ok(Some(counters)) => {
+                        moves.offer(&counters, false, now, f);
+                        events += 1;
                     }
-                    _ => false,
-                };
-                moves.offer(&ev, in_exec, now, f);
+                    Ok(None) => {}
+                    Err(_) => errors += 1,
+                }
+                moves.offer(&d.ev, d.moved_in_exec, now, f);
                 events += 1;
             }
             Err(_) => errors += 1,
