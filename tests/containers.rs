@@ -896,7 +896,9 @@ fn inner_collector_entry() {
     let exit = driver.exit_handle();
     let runner = std::thread::spawn(move || driver.run());
     std::thread::sleep(Duration::from_secs(2));
-    std::fs::write(out.join("ready"), std::process::id().to_string()).unwrap();
+    // written whole, then named: the outer test reads it as soon as the name exists
+    std::fs::write(out.join("ready.tmp"), std::process::id().to_string()).unwrap();
+    std::fs::rename(out.join("ready.tmp"), out.join("ready")).unwrap();
     while !out.join("stop").exists() {
         std::thread::sleep(Duration::from_millis(50));
         if runner.is_finished() {
