@@ -885,15 +885,23 @@ static __always_inline __u32 sf_put_kernel_sun_path(__u8 *buf, __u32 off, struct
  * - Shipping takes each counter with an atomic exchange against 0 (read-and-clear), so
  *   what a shipper takes and what is added after it are disjoint: nothing is shipped
  *   twice, whoever ships and however often.
- * - An entry leaves the map only after `dead` is set (close, dup2/dup3 over the fd,
- *   close_range, exec, the process's end, an idle entry retired by the drain). The
- *   shipper sets `dead`, then takes every slot, then deletes the entry; when two ship
- *   it at once, only the one that set `dead` deletes (a second delete could take a
- *   newer entry made under the same key after the first). A counting thread
- *   that found the entry before the delete adds first and reads `dead` after (the
- *   locked add is a full barrier on x86, so the load cannot move before it; the
- *   shipper's fetch-or is one too): if it reads 0, the shipper's exchange comes after its
- *   add and takes it; if it reads 1, it takes its own slot itself and ships the rest (SF_HF_LATE,
+ * - A close ships every slot and keeps the entry for the fd number's next file: it moves
+ *   `dead` from LIVE to CLOSED (compare-and-swap). The first count after that revives the
+ *   entry (CLOSED -> LIVE, compare-and-swap; the winner treats it as the fd's first count)
+ *   instead of deleting and inserting it again: an open-write-close loop costs no map
+ *   insert or delete. A thread keeps its slot across the revival.
+ * - An entry leaves the map only after `dead` is set to RETIRING (dup2/dup3 over the fd,
+ *   close_range, exec, the process's end, an idle or closed entry retired by the drain).
+ *   Only the shipper that moves it there (from LIVE or CLOSED, compare-and-swap) deletes
+ *   it, after taking every slot (a second delete could take a newer entry made under the
+ *   same key after the first); a reviver and a retirer race on the same CLOSED value, so
+ *   exactly one wins. A counting thread that found the entry adds first and reads `dead`
+ *   after (the locked add is a full barrier on x86, so the load cannot move before it;
+ *   the shipper's compare-and-swap is one too): if it reads LIVE, a later shipper's
+ *   exchange takes its add (a close's, a retirer's, or, when the fd was closed and its
+ *   entry revived in between, that of the fd number's next file, which then carries the
+ *   call: the kernel does not say which file a call that raced its fd's close used); if it
+ *   reads anything else, it takes its own slot itself and ships the rest (SF_HF_LATE,
  *   sf_stats.late_counts). Either way each increment is shipped exactly once.
  * - The map is not preallocated, so the memory of a deleted entry is not reused while a
  *   program may still hold it (RCU): a late add never lands in another fd's entry.
@@ -962,16 +970,25 @@ static __always_inline int sf_ship_slot(__u32 tgid, __s32 fd, struct sf_io_slot 
 	return sf_take_slot(tgid, fd, s, owner, release, now, 0);
 }
 
+/* moves entry v to RETIRING from LIVE or CLOSED; true for the caller that did (it deletes
+ * the entry) */
+static __always_inline bool sf_io_retire(struct sf_io_val *v)
+{
+	if (__sync_val_compare_and_swap(&v->dead, SF_IO_LIVE, SF_IO_RETIRING) == SF_IO_LIVE)
+		return true;
+	return __sync_val_compare_and_swap(&v->dead, SF_IO_CLOSED, SF_IO_RETIRING) == SF_IO_CLOSED;
+}
+
 /* ships every slot of entry v (all threads) and, with `retire`, deletes it under the
  * protocol above; returns the number of slots shipped */
 static __always_inline int sf_ship_entry(struct sf_io_key *k, struct sf_io_val *v, bool retire,
 					 __u64 now)
 {
 	int n = 0;
-	/* only the shipper that sets `dead` deletes: while this entry is in the map no new
+	/* only the shipper that sets RETIRING deletes: while this entry is in the map no new
 	 * one can be made under its key, so the delete removes this entry and never a newer
 	 * one a second shipper's late delete would take with it */
-	bool owner = retire && __sync_fetch_and_or(&v->dead, 1) == 0;
+	bool owner = retire && sf_io_retire(v);
 	for (int i = 0; i < SF_IO_SLOTS; i++)
 		n += sf_ship_slot(k->tgid, k->fd, &v->slot[i], 0, false, now);
 	if (owner)
@@ -1180,6 +1197,10 @@ static __always_inline void sf_count(__u32 tgid, __u32 tid, __s32 fd, long ret, 
 		v = bpf_map_lookup_elem(&sf_io, &k);
 		if (!v)
 			goto single;
+	} else if (*(volatile __u64 *)&v->dead == SF_IO_CLOSED &&
+		   __sync_val_compare_and_swap(&v->dead, SF_IO_CLOSED, SF_IO_LIVE) == SF_IO_CLOSED) {
+		/* the first count since the fd was closed: its next file (revived) */
+		sf_g_fd_seen(tgid, tid, fd, !bpf_map_lookup_elem(&sf_heirs, &tgid));
 	}
 	/* the common case: this thread already has a slot */
 	for (int i = 0; i < SF_IO_SLOTS; i++) {
@@ -1504,7 +1525,7 @@ __noinline int sf_g_chdir(struct sf_call *c)
  * close: the consumer gets every thread's counters of the fd before the close. The
  * closing thread's own counters ride in the close record (SF_HF_COUNTS: str 0 is a
  * struct sf_iocount), the other threads' go as SF_K_IOCOUNT records before it; the entry
- * is retired as sf_ship_entry does.
+ * is kept, CLOSED, for the fd number's next file (see the counting protocol).
  */
 __noinline int sf_g_close(struct sf_call *c)
 {
@@ -1521,7 +1542,15 @@ __noinline int sf_g_close(struct sf_call *c)
 			sf_g_plain(c);
 		return 0;
 	}
-	bool owner = __sync_fetch_and_or(&v->dead, 1) == 0;
+	__u64 was = __sync_val_compare_and_swap(&v->dead, SF_IO_LIVE, SF_IO_CLOSED);
+	if (was == SF_IO_CLOSED) {
+		/* closed before and not counted on since: nothing to take (a late add ships
+		 * itself) */
+		if (record)
+			sf_g_plain(c);
+		return 0;
+	}
+	/* LIVE (now CLOSED, kept for the next file) or RETIRING (its retirer deletes it) */
 	/* the closing thread's slot, taken into locals: the scratch record is built only
 	 * once every other slot is shipped (a program preempted meanwhile could see another
 	 * one reuse this CPU's scratch buffer) */
@@ -1540,8 +1569,6 @@ __noinline int sf_g_close(struct sf_call *c)
 		}
 		sf_take_slot(c->tgid, fd, slot, t, false, c->now, 0);
 	}
-	if (owner)
-		bpf_map_delete_elem(&sf_io, &k);
 	if (!record)
 		return 0;
 	struct sf_scratch *s = sf_sys_begin(c);

@@ -302,7 +302,14 @@ struct sf_io_slot {
 
 struct sf_io_val {
 	struct sf_io_slot slot[SF_IO_SLOTS];
-	__u64 dead; /* nonzero: being shipped for good and deleted (see sf_count) */
+	__u64 dead; /* enum sf_io_state: nonzero once closed or retired (see sf_count) */
+};
+
+/* sf_io_val.dead */
+enum sf_io_state {
+	SF_IO_LIVE = 0,	   /* counting */
+	SF_IO_RETIRING = 1, /* being shipped for good; its setter deletes the entry */
+	SF_IO_CLOSED = 2,   /* the fd was closed and shipped; kept for the fd number's next file */
 };
 
 /* sf_thread_fds: tid -> fds it has counters on (for its exit) */

@@ -118,6 +118,25 @@ fn workload_entry() {
             std::fs::write("rel-target", [b'r'; 30]).unwrap();
             say("path", format!("{dir}/rel-target"));
         }
+        "reuse" => {
+            // One fd number for file after file: each file written twice (a + b bytes),
+            // every tenth followed by a file opened and closed without I/O. The probe
+            // keeps a closed fd's counter entry for the number's next file.
+            let mut fds = std::collections::BTreeSet::new();
+            for i in 0..REUSE_FILES {
+                let (a, b) = reuse_bytes(i);
+                let mut f = std::fs::File::create(format!("{dir}/r{i}")).unwrap();
+                f.write_all(&vec![b'r'; a]).unwrap();
+                f.write_all(&vec![b'r'; b]).unwrap();
+                fds.insert(f.as_raw_fd());
+                drop(f);
+                if i % 10 == 0 {
+                    let f = std::fs::File::create(format!("{dir}/e{i}")).unwrap();
+                    fds.insert(f.as_raw_fd());
+                }
+            }
+            say("fds", fds.len());
+        }
         "rdwr" => {
             // Under /dev/ (a noisy prefix of fileReadMode 2): a read-write fd that reads
             // and writes, and a read-only fd that reads.
@@ -210,6 +229,14 @@ fn workload_entry() {
     println!("END");
     std::io::stdout().flush().unwrap();
     std::process::exit(0);
+}
+
+/// Files of the `reuse` workload.
+const REUSE_FILES: usize = 300;
+
+/// Bytes of the two writes to file `i` of the `reuse` workload.
+fn reuse_bytes(i: usize) -> (usize, usize) {
+    (i % 13 + 1, i % 7 + 1)
 }
 
 fn l_addr_port() -> String {
@@ -704,6 +731,47 @@ fn live_read_filters_keep_read_write_flows() {
         );
         assert_eq!(on_file[1].fd, num(&rep, "rwfd") as i32);
     }
+}
+
+/// File after file on one fd number (the probe keeps the closed fd's counter entry for
+/// the next file): every file's flow has exactly its own two writes, and a file opened
+/// and closed between two written ones has a flow with none.
+#[test]
+fn live_counters_of_an_fd_numbers_successive_files_stay_apart() {
+    let _serial = serial();
+    if !live_ok() {
+        return;
+    }
+    let (rep, o, summary) = capture_one("reuse");
+    assert_eq!(num(&rep, "fds"), 1, "the workload used one fd number");
+    let pid = num(&rep, "pid");
+    let mut by_name: HashMap<String, Vec<(i64, i64, i64, i64)>> = HashMap::new();
+    for f in o.file_flows(pid) {
+        let path = &o.file(&f.file_oid).path;
+        let name = path.rsplit('/').next().unwrap().to_string();
+        by_name.entry(name).or_default().push((
+            f.num_w_send_ops,
+            f.num_w_send_bytes,
+            f.num_r_recv_ops,
+            f.num_r_recv_bytes,
+        ));
+    }
+    for i in 0..REUSE_FILES {
+        let (a, b) = reuse_bytes(i);
+        assert_eq!(
+            by_name.get(&format!("r{i}")),
+            Some(&vec![(2, (a + b) as i64, 0, 0)]),
+            "file r{i}"
+        );
+        if i % 10 == 0 {
+            assert_eq!(
+                by_name.get(&format!("e{i}")),
+                Some(&vec![(0, 0, 0, 0)]),
+                "file e{i}"
+            );
+        }
+    }
+    assert_eq!(summary.unknown_fd_ops, 0);
 }
 
 /// With a falcoFilter the probe ships every open's path as passed (without one it

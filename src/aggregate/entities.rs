@@ -25,8 +25,8 @@ pub(crate) struct PodEntry {
 /// A file entity in the table, as [`Aggregator::get_file`] returns it: its table key and
 /// its OID (so the caller needs no second look-up).
 pub(crate) struct FileRef {
-    /// Table key: container id + path.
-    pub key: Vec<u8>,
+    /// Table key: container id + path (shared with the table).
+    pub key: super::SharedName,
     /// The file's OID.
     pub oid: Foid,
 }
@@ -833,15 +833,18 @@ impl Aggregator {
         key.clear();
         key.extend_from_slice(container);
         key.extend_from_slice(path);
-        let oid = if let Some(f) = self.files.get_mut(key.as_slice()) {
+        let found = self.files.get_key_value_mut(key.as_slice());
+        let (key, oid) = if let Some((k, f)) = found {
+            let k = k.clone();
+            self.key_scratch = key;
             if f.written {
                 return Ok(FileRef {
-                    key,
+                    key: k,
                     oid: f.rec.oid,
                 });
             }
             f.rec.state = ObjectState::Reup;
-            f.rec.oid
+            (k, f.rec.oid)
         } else {
             let main = main_or_self(st, tid).map(|t| t.tid).unwrap_or(tid);
             let container_id = self.get_container(st, main, out)?;
@@ -854,15 +857,17 @@ impl Aggregator {
                 container_id,
             };
             let oid = rec.oid;
+            let k: super::SharedName = key.as_slice().into();
+            self.key_scratch = key;
             self.files.insert(
-                key.clone(),
+                k.clone(),
                 FileEntry {
                     rec,
                     written: false,
                     refs: 0,
                 },
             );
-            oid
+            (k, oid)
         };
         self.write_file(&key, out)?;
         Ok(FileRef { key, oid })

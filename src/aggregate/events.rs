@@ -304,7 +304,7 @@ impl Aggregator {
             rec,
             Some(oid),
             Some(&k1.key),
-            k2.as_ref().map(|k| k.key.as_slice()),
+            k2.as_ref().map(|k| &*k.key),
             out,
         )
     }

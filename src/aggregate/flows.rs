@@ -2,7 +2,7 @@
 //! open/accept/connect and the close, exit, periodic export or end of capture.
 
 use super::entities::FileRef;
-use super::{Aggregator, DataFlowRef, Emit, FfKey, FfKeyRef, NfKey, held};
+use super::{Aggregator, DataFlowRef, Emit, FfKey, FfKeyRef, NfKey, SharedName, held};
 use crate::config::{CollectionMode, FileReadMode};
 use crate::error::Result;
 use crate::model::*;
@@ -12,10 +12,11 @@ use hashbrown::hash_map::{Entry, EntryRef};
 /// A file flow being accumulated.
 pub(crate) struct FileFlowEntry {
     pub rec: FileFlow,
-    /// Key of the file entity (container id + path).
-    pub file_key: Vec<u8>,
-    /// The fd name at creation (the read filter's prefix test looks at it).
-    pub name: Vec<u8>,
+    /// Key of the file entity (container id + path), shared with the file table.
+    pub file_key: SharedName,
+    /// The fd name at creation (the read filter's prefix test looks at it), shared with
+    /// the flow's key (and with `file_key` when the process is in no container).
+    pub name: SharedName,
     pub export_time: i64,
     pub last_update: i64,
     pub seq: u64,
@@ -244,10 +245,11 @@ impl Aggregator {
         if self.update_flow_under_way(oid, tid, fd, fdinfo, op) {
             return Ok(());
         }
+        if op.flag == OpFlags::CLOSE && self.close_flow_under_way(st, oid, tid, fd, fdinfo, out)? {
+            return Ok(());
+        }
         let file = self.get_file(st, tid, &fdinfo.name, restype, ObjectState::Reup, out)?;
-        let r = self.file_flow_update(oid, tid, fd, fdinfo, &file, op, out);
-        self.key_scratch = file.key;
-        r
+        self.file_flow_update(oid, tid, fd, fdinfo, &file, op, out)
     }
 
     /// Applies `op` (not a close, which ends the flow) to the flow of (`tid`, `fd`) on the
@@ -277,6 +279,77 @@ impl Aggregator {
         true
     }
 
+    /// Ends the flow of (`tid`, `fd`) on the file of `fdinfo` at a close if that flow is
+    /// under way, its file entity was written in this period and the thread's file key
+    /// (container id + name) is still the flow's: what [`Aggregator::get_file`] would have
+    /// looked up is then known. Returns whether it did.
+    fn close_flow_under_way(
+        &mut self,
+        st: &State,
+        oid: Oid,
+        tid: i64,
+        fd: i64,
+        fdinfo: &FdInfo,
+        out: &mut dyn Emit,
+    ) -> Result<bool> {
+        if self.cfg.collection_mode == CollectionMode::Consumer {
+            return Ok(false);
+        }
+        let container = st
+            .threads
+            .get(tid)
+            .map(|t| t.container_id.as_bytes())
+            .unwrap_or_default();
+        let (files_epoch, now, ts) = (self.files_epoch, self.now_s(), self.clock.now_ns() as i64);
+        let Some(p) = self.procs.get_mut(&oid) else {
+            return Ok(false);
+        };
+        let EntryRef::Occupied(mut o) = p.fileflows.entry_ref(&FfKeyRef(&fdinfo.name, tid, fd))
+        else {
+            return Ok(false);
+        };
+        let e = o.get_mut();
+        let same_file = e.file_key.len() == container.len() + fdinfo.name.len()
+            && e.file_key.starts_with(container)
+            && e.file_key.ends_with(&fdinfo.name);
+        if e.files_epoch != files_epoch || !same_file {
+            return Ok(false);
+        }
+        e.update(FlowOp::single(OpFlags::CLOSE, 0), fdinfo, now);
+        let e = o.remove();
+        let file_key = e.file_key.clone();
+        self.end_file_flow(oid, tid, fd, e, &file_key, ts, out)?;
+        Ok(true)
+    }
+
+    /// Writes a flow of (`tid`, `fd`) its close took out of its process's table, after
+    /// ending the other threads' flows on the fd and the file of key `file_key` (the
+    /// file the closing thread names now).
+    #[allow(clippy::too_many_arguments)]
+    fn end_file_flow(
+        &mut self,
+        oid: Oid,
+        tid: i64,
+        fd: i64,
+        e: FileFlowEntry,
+        file_key: &[u8],
+        ts: i64,
+        out: &mut dyn Emit,
+    ) -> Result<()> {
+        if let Some(p) = self.procs.get_mut(&oid) {
+            p.file_flow_gone(e.rec.fd);
+        }
+        self.dfset.remove(&(e.export_time, e.seq));
+        self.write_related_file_flows(oid, tid, fd as i32, file_key, ts, out)?;
+        let mut rec = e.rec;
+        rec.end_ts = ts;
+        self.write_file_flow(&rec, &e.name, &e.file_key, true, out)?;
+        if let Some(f) = self.files.get_mut(&e.file_key) {
+            f.refs -= 1;
+        }
+        Ok(())
+    }
+
     /// Applies `op` to the flow of (`tid`, `fd`) on `file`, creating or ending it.
     #[allow(clippy::too_many_arguments)]
     fn file_flow_update(
@@ -289,7 +362,7 @@ impl Aggregator {
         op: FlowOp,
         out: &mut dyn Emit,
     ) -> Result<()> {
-        let (file_key, file_oid) = (file.key.as_slice(), file.oid);
+        let (file_key, file_oid) = (&*file.key, file.oid);
         let now = self.now_s();
         let ts = self.clock.now_ns() as i64;
         let open_flags = if op.flag == OpFlags::OPEN {
@@ -331,14 +404,20 @@ impl Aggregator {
             };
             rec.apply(op);
             if op.flag != OpFlags::CLOSE {
-                let key: FfKey = (fdinfo.name.clone(), tid, fd);
+                // one allocation of the name at most: a host file's key is its name
+                let name: SharedName = if file_key == fdinfo.name.as_slice() {
+                    file.key.clone()
+                } else {
+                    fdinfo.name.as_slice().into()
+                };
+                let key: FfKey = (name.clone(), tid, fd);
                 self.seq += 1;
                 self.dfset
                     .insert((now, self.seq), DataFlowRef::File(oid, key.clone()));
                 let e = FileFlowEntry {
                     rec,
-                    file_key: file_key.to_vec(),
-                    name: fdinfo.name.clone(),
+                    file_key: file.key.clone(),
+                    name,
                     export_time: now,
                     last_update: now,
                     seq: self.seq,
@@ -364,15 +443,7 @@ impl Aggregator {
             // Taken out first: the other threads' flows ended with it are all of another
             // thread, never this one.
             let e = o.remove();
-            p.file_flow_gone(e.rec.fd);
-            self.dfset.remove(&(e.export_time, e.seq));
-            self.write_related_file_flows(oid, tid, fd as i32, file_key, ts, out)?;
-            let mut rec = e.rec;
-            rec.end_ts = ts;
-            self.write_file_flow(&rec, &e.name, &e.file_key, true, out)?;
-            if let Some(f) = self.files.get_mut(&e.file_key) {
-                f.refs -= 1;
-            }
+            return self.end_file_flow(oid, tid, fd, e, file_key, ts, out);
         }
         Ok(())
     }
@@ -403,7 +474,7 @@ impl Aggregator {
         // by thread and fd)
         let mut ended: Vec<(FfKey, FileFlowEntry)> = p
             .fileflows
-            .extract_if(|_, e| e.rec.tid != tid && e.rec.fd == fd && e.file_key == file_key)
+            .extract_if(|_, e| e.rec.tid != tid && e.rec.fd == fd && *e.file_key == *file_key)
             .collect();
         for (_, e) in &ended {
             p.file_flow_gone(e.rec.fd);
@@ -1073,6 +1144,66 @@ mod tests {
         assert_eq!(file_flows(&out).len(), N as usize);
         assert_eq!(agg.related_scans, 0);
         assert!(agg.procs.values().all(|p| p.fd_flows.is_empty()));
+    }
+
+    /// A close ends its flow on the file the flow was opened on. A process that moved
+    /// into a container while the flow was under way names the file anew at the close:
+    /// that file (the container's) is written then, as at any other first use, and the
+    /// flow still refers to the file it was opened on.
+    #[test]
+    fn a_close_names_the_file_again_only_after_a_move_to_another_container() {
+        const FULL: &str = "4c89aca6a4e2f0c9d3b17e5a8c6d2b1f0e9d8c7b6a5f4e3d2c1b0a9f8e7d6c5b";
+        let cgroups = format!("memory=/docker/{FULL}\0");
+        let write = EventKind::Io(IoEvent {
+            dir: IoDir::Write,
+            fd: Some(3),
+            res: 4,
+            tuple: None,
+        });
+        let close = EventKind::Close {
+            fd: Some(3),
+            res: 0,
+        };
+        let files = |out: &[Record]| -> Vec<(Foid, Option<String>)> {
+            out.iter()
+                .filter_map(|r| match r {
+                    Record::File(f) => Some((f.oid, f.container_id.clone())),
+                    _ => None,
+                })
+                .collect()
+        };
+        let (_, stay) = replay(vec![open(3, b"/srv/a"), write, close]);
+        let (_, moved) = replay(vec![
+            open(3, b"/srv/a"),
+            write,
+            EventKind::CgroupMove {
+                cgroups: cgroups.as_bytes(),
+                threadgroup: true,
+            },
+            close,
+        ]);
+        let host = Foid::new(b"", b"/srv/a");
+        assert_eq!(files(&stay), vec![(host, None)]);
+        assert_eq!(
+            files(&moved),
+            vec![
+                (host, None),
+                (
+                    Foid::new(&FULL.as_bytes()[..12], b"/srv/a"),
+                    Some(FULL[..12].to_string())
+                )
+            ]
+        );
+        for out in [&stay, &moved] {
+            let ff = file_flows(out);
+            assert_eq!(ff.len(), 1);
+            assert_eq!(ff[0].file_oid, host);
+            assert_eq!(
+                ff[0].op_flags,
+                OpFlags::OPEN | OpFlags::WRITE_SEND | OpFlags::CLOSE
+            );
+            assert_eq!((ff[0].num_w_send_ops, ff[0].num_w_send_bytes), (1, 4));
+        }
     }
 
     /// A close by one thread still ends another thread's flow on the same fd (TRUNCATE),

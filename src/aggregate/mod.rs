@@ -90,8 +90,12 @@ impl From<&SysFlowConfig> for AggConfig {
     }
 }
 
+/// A name shared by the tables that hold it (a file entity's key, its flows' keys and
+/// names): one allocation per file instead of one per copy.
+pub(crate) type SharedName = std::sync::Arc<[u8]>;
+
 /// Key of a file flow within its process: fd name, thread, fd.
-pub(crate) type FfKey = (Vec<u8>, i64, i64);
+pub(crate) type FfKey = (SharedName, i64, i64);
 
 /// A borrowed [`FfKey`], for lookups without allocating.
 #[derive(Clone, Copy)]
@@ -99,7 +103,7 @@ pub(crate) struct FfKeyRef<'a>(pub &'a [u8], pub i64, pub i64);
 
 impl std::hash::Hash for FfKeyRef<'_> {
     fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
-        // Same as the owned tuple: a Vec<u8> hashes like its slice.
+        // Same as the owned tuple: an Arc<[u8]> hashes like its slice.
         self.0.hash(h);
         self.1.hash(h);
         self.2.hash(h);
@@ -108,7 +112,7 @@ impl std::hash::Hash for FfKeyRef<'_> {
 
 impl hashbrown::Equivalent<FfKey> for FfKeyRef<'_> {
     fn equivalent(&self, k: &FfKey) -> bool {
-        self.1 == k.1 && self.2 == k.2 && self.0 == k.0.as_slice()
+        self.1 == k.1 && self.2 == k.2 && self.0 == &*k.0
     }
 }
 
@@ -222,10 +226,12 @@ pub struct Aggregator {
     procs: BTreeMap<Oid, ProcEntry>,
     containers: HashMap<String, ContEntry>,
     pods: HashMap<String, PodEntry>,
-    files: HashMap<Vec<u8>, FileEntry>,
+    /// File entities by key (container id + path), shared with the flows on them.
+    files: FlowMap<SharedName, FileEntry>,
     /// Bumped whenever file entities may be written again or forgotten (a rotation, a
     /// rewrite): a flow whose `files_epoch` is this one knows its file written.
     files_epoch: u64,
+    /// Reused to build a file key for a lookup.
     key_scratch: Vec<u8>,
     dfset: BTreeMap<(i64, u64), DataFlowRef>,
     pfset: BTreeMap<(i64, u64), Oid>,
@@ -271,7 +277,7 @@ impl Aggregator {
             procs: BTreeMap::new(),
             containers: HashMap::default(),
             pods: HashMap::default(),
-            files: HashMap::default(),
+            files: FlowMap::default(),
             files_epoch: 0,
             key_scratch: Vec::new(),
             dfset: BTreeMap::new(),
