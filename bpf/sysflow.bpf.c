@@ -885,13 +885,17 @@ static __always_inline __u32 sf_put_kernel_sun_path(__u8 *buf, __u32 off, struct
  * - Shipping takes each counter with an atomic exchange against 0 (read-and-clear), so
  *   what a shipper takes and what is added after it are disjoint: nothing is shipped
  *   twice, whoever ships and however often.
- * - A close ships every slot and keeps the entry for the fd number's next file: it moves
- *   `dead` from LIVE to CLOSED (compare-and-swap). The first count after that revives the
- *   entry (CLOSED -> LIVE, compare-and-swap; the winner treats it as the fd's first count)
- *   instead of deleting and inserting it again: an open-write-close loop costs no map
- *   insert or delete. A thread keeps its slot across the revival.
- * - An entry leaves the map only after `dead` is set to RETIRING (dup2/dup3 over the fd,
- *   close_range, exec, the process's end, an idle or closed entry retired by the drain).
+ * - A close ships every slot. When no other thread than the closing one holds a slot, it
+ *   keeps the entry for the fd number's next file: it moves `dead` from LIVE to CLOSED
+ *   (compare-and-swap). The first count after that revives the entry (CLOSED -> LIVE,
+ *   compare-and-swap; the winner treats it as the fd's first count) instead of deleting
+ *   and inserting it again: an open-write-close loop costs no map insert or delete. The
+ *   thread keeps its slot across the revival. Otherwise the close retires the entry (a
+ *   slot is freed only when its thread exits: kept, the other threads' slots would leave
+ *   none for the next file's threads).
+ * - An entry leaves the map only after `dead` is set to RETIRING (a close as above,
+ *   dup2/dup3 over the fd, close_range, exec, the process's end, an idle or closed entry
+ *   retired by the drain).
  *   Only the shipper that moves it there (from LIVE or CLOSED, compare-and-swap) deletes
  *   it, after taking every slot (a second delete could take a newer entry made under the
  *   same key after the first); a reviver and a retirer race on the same CLOSED value, so
@@ -974,9 +978,17 @@ static __always_inline int sf_ship_slot(__u32 tgid, __s32 fd, struct sf_io_slot 
  * the entry) */
 static __always_inline bool sf_io_retire(struct sf_io_val *v)
 {
-	if (__sync_val_compare_and_swap(&v->dead, SF_IO_LIVE, SF_IO_RETIRING) == SF_IO_LIVE)
-		return true;
-	return __sync_val_compare_and_swap(&v->dead, SF_IO_CLOSED, SF_IO_RETIRING) == SF_IO_CLOSED;
+	/* the only other change of `dead` is LIVE <-> CLOSED (a close, a revival): retry
+	 * from the value read, so a revival between two attempts cannot leave the entry
+	 * without a retirer */
+	for (int i = 0; i < 4; i++) {
+		__u64 cur = *(volatile __u64 *)&v->dead;
+		if (cur == SF_IO_RETIRING)
+			return false;
+		if (__sync_val_compare_and_swap(&v->dead, cur, SF_IO_RETIRING) == cur)
+			return true;
+	}
+	return false;
 }
 
 /* ships every slot of entry v (all threads) and, with `retire`, deletes it under the
@@ -1274,7 +1286,9 @@ static long sf_retire_step(__u64 i, void *ctx)
 /*
  * Ships every counter in the map through the ring buffer (as the kernel-side paths do,
  * so they arrive in order with the other records) and retires entries idle since the
- * previous drain. Run by user space at each flow export and at shutdown.
+ * previous drain (closed ones included), at most SF_DRAIN_RETIRE: returns how many it
+ * retired. Run by user space about every second and at shutdown, again while it retires
+ * SF_DRAIN_RETIRE.
  */
 SEC("syscall")
 int sf_drain(void *ctx)
@@ -1287,7 +1301,8 @@ int sf_drain(void *ctx)
 	d->n = 0;
 	bpf_for_each_map_elem(&sf_io, sf_drain_step, &d, 0);
 	bpf_loop(SF_DRAIN_RETIRE, sf_retire_step, &d, 0);
-	return 0;
+	/* SF_DRAIN_RETIRE: there may be more to retire (user space runs it again) */
+	return d->n;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1542,15 +1557,31 @@ __noinline int sf_g_close(struct sf_call *c)
 			sf_g_plain(c);
 		return 0;
 	}
-	__u64 was = __sync_val_compare_and_swap(&v->dead, SF_IO_LIVE, SF_IO_CLOSED);
-	if (was == SF_IO_CLOSED) {
-		/* closed before and not counted on since: nothing to take (a late add ships
-		 * itself) */
-		if (record)
-			sf_g_plain(c);
-		return 0;
+	/* An entry whose slots are the closing thread's alone is kept, CLOSED, for the fd
+	 * number's next file. One with another thread's slot is retired as before: a slot
+	 * is freed only when its thread exits, so keeping it would leave the next files'
+	 * other threads without slots. */
+	bool others = false;
+	for (int i = 0; i < SF_IO_SLOTS; i++) {
+		__u32 t = v->slot[i].tid;
+		if (t && t != c->tid)
+			others = true;
 	}
-	/* LIVE (now CLOSED, kept for the next file) or RETIRING (its retirer deletes it) */
+	bool owner = false;
+	if (others) {
+		owner = sf_io_retire(v);
+	} else {
+		__u64 was = __sync_val_compare_and_swap(&v->dead, SF_IO_LIVE, SF_IO_CLOSED);
+		if (was == SF_IO_CLOSED) {
+			/* closed before and not counted on since: nothing to take (a late add
+			 * ships itself) */
+			if (record)
+				sf_g_plain(c);
+			return 0;
+		}
+	}
+	/* now CLOSED (kept), RETIRING by this close (deleted below), or RETIRING by
+	 * another shipper (which deletes it) */
 	/* the closing thread's slot, taken into locals: the scratch record is built only
 	 * once every other slot is shipped (a program preempted meanwhile could see another
 	 * one reuse this CPU's scratch buffer) */
@@ -1569,6 +1600,8 @@ __noinline int sf_g_close(struct sf_call *c)
 		}
 		sf_take_slot(c->tgid, fd, slot, t, false, c->now, 0);
 	}
+	if (owner)
+		bpf_map_delete_elem(&sf_io, &k);
 	if (!record)
 		return 0;
 	struct sf_scratch *s = sf_sys_begin(c);

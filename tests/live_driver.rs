@@ -137,6 +137,32 @@ fn workload_entry() {
             }
             say("fds", fds.len());
         }
+        "reuse_threads" => {
+            // Six threads in turn, each writing a file on the fd number the previous one
+            // closed: more threads than an entry has slots.
+            let turn = Arc::new(Mutex::new(()));
+            let fds = Arc::new(Mutex::new(std::collections::BTreeSet::new()));
+            let threads: Vec<_> = (0..REUSE_THREADS)
+                .map(|t| {
+                    let (turn, fds, dir) = (turn.clone(), fds.clone(), dir.clone());
+                    std::thread::spawn(move || {
+                        for k in 0..REUSE_FILES / REUSE_THREADS {
+                            let i = k * REUSE_THREADS + t;
+                            let _turn = turn.lock().unwrap();
+                            let (a, b) = reuse_bytes(i);
+                            let mut f = std::fs::File::create(format!("{dir}/r{i}")).unwrap();
+                            f.write_all(&vec![b'r'; a]).unwrap();
+                            f.write_all(&vec![b'r'; b]).unwrap();
+                            fds.lock().unwrap().insert(f.as_raw_fd());
+                        }
+                    })
+                })
+                .collect();
+            for t in threads {
+                t.join().unwrap();
+            }
+            say("fds", fds.lock().unwrap().len());
+        }
         "rdwr" => {
             // Under /dev/ (a noisy prefix of fileReadMode 2): a read-write fd that reads
             // and writes, and a read-only fd that reads.
@@ -231,8 +257,10 @@ fn workload_entry() {
     std::process::exit(0);
 }
 
-/// Files of the `reuse` workload.
+/// Files of the `reuse` and `reuse_threads` workloads.
 const REUSE_FILES: usize = 300;
+/// Threads of the `reuse_threads` workload (an entry of the probe's counters has 4 slots).
+const REUSE_THREADS: usize = 6;
 
 /// Bytes of the two writes to file `i` of the `reuse` workload.
 fn reuse_bytes(i: usize) -> (usize, usize) {
@@ -771,6 +799,51 @@ fn live_counters_of_an_fd_numbers_successive_files_stay_apart() {
             );
         }
     }
+    assert_eq!(summary.unknown_fd_ops, 0);
+}
+
+/// Six threads in turn on one fd number (more than the 4 slots of a counter entry): every
+/// file's flow has exactly its thread's two writes, and no thread went without a slot
+/// (a slot is freed only when its thread exits, so the probe does not keep the entry of
+/// an fd other threads counted on).
+#[test]
+fn live_successive_files_of_many_threads_on_one_fd_number_all_get_slots() {
+    let _serial = serial();
+    if !live_ok() {
+        return;
+    }
+    let (rep, o, summary) = capture_one("reuse_threads");
+    assert_eq!(num(&rep, "fds"), 1, "the workload used one fd number");
+    let pid = num(&rep, "pid");
+    let mut by_name: HashMap<String, Vec<(i64, i64, i64)>> = HashMap::new();
+    for f in o.file_flows(pid) {
+        let name = o
+            .file(&f.file_oid)
+            .path
+            .rsplit('/')
+            .next()
+            .unwrap()
+            .to_string();
+        by_name
+            .entry(name)
+            .or_default()
+            .push((f.tid, f.num_w_send_ops, f.num_w_send_bytes));
+    }
+    let mut tids = std::collections::BTreeSet::new();
+    for i in 0..REUSE_FILES {
+        let (a, b) = reuse_bytes(i);
+        let got = by_name
+            .get(&format!("r{i}"))
+            .unwrap_or_else(|| panic!("file r{i}"));
+        assert_eq!(got.len(), 1, "file r{i}: {got:?}");
+        assert_eq!((got[0].1, got[0].2), (2, (a + b) as i64), "file r{i}");
+        tids.insert(got[0].0);
+    }
+    assert_eq!(tids.len(), REUSE_THREADS, "one thread per file in turn");
+    assert_eq!(
+        summary.live.counter_overflows, 0,
+        "calls counted without a slot"
+    );
     assert_eq!(summary.unknown_fd_ops, 0);
 }
 

@@ -20,7 +20,8 @@ pub(crate) struct FileFlowEntry {
     pub export_time: i64,
     pub last_update: i64,
     pub seq: u64,
-    /// [`Aggregator::files_epoch`] when the file entity was last known written.
+    /// [`Aggregator::files_epoch`] when the flow's file entity (`file_key`) was last known
+    /// written.
     pub files_epoch: u64,
 }
 
@@ -341,6 +342,11 @@ impl Aggregator {
         }
         self.dfset.remove(&(e.export_time, e.seq));
         self.write_related_file_flows(oid, tid, fd as i32, file_key, ts, out)?;
+        if e.files_epoch != self.files_epoch {
+            // the flow's file is not known written in this period (the process changed
+            // containers since the flow began, and a rotation came between)
+            self.export_file(&e.file_key, out)?;
+        }
         let mut rec = e.rec;
         rec.end_ts = ts;
         self.write_file_flow(&rec, &e.name, &e.file_key, true, out)?;
@@ -436,8 +442,11 @@ impl Aggregator {
             return Ok(());
         };
         let e = o.get_mut();
-        // (get_file wrote the file entity if this period had not)
-        e.files_epoch = self.files_epoch;
+        // (get_file wrote the file entity if this period had not: the flow's own, unless
+        // the process changed containers since the flow began)
+        if *e.file_key == *file_key {
+            e.files_epoch = self.files_epoch;
+        }
         e.update(op, fdinfo, now);
         if op.flag == OpFlags::CLOSE {
             // Taken out first: the other threads' flows ended with it are all of another
@@ -1204,6 +1213,92 @@ mod tests {
             );
             assert_eq!((ff[0].num_w_send_ops, ff[0].num_w_send_bytes), (1, 4));
         }
+    }
+
+    /// A flow whose process moved into a container, met a rotation there and moved back
+    /// to the host before its close: the close writes the flow's own file (REUP) again in
+    /// the new period before the flow, though the thread names that file again.
+    #[test]
+    fn a_close_after_a_rotation_writes_the_flows_own_file_in_the_new_period() {
+        for back in [true, false] {
+            close_after_a_rotation(back);
+        }
+    }
+
+    /// The case above, the process moved back to the host before the close or not.
+    fn close_after_a_rotation(back: bool) {
+        const FULL: &str = "4c89aca6a4e2f0c9d3b17e5a8c6d2b1f0e9d8c7b6a5f4e3d2c1b0a9f8e7d6c5b";
+        let into = format!("memory=/docker/{FULL}\0");
+        let write = EventKind::Io(IoEvent {
+            dir: IoDir::Write,
+            fd: Some(3),
+            res: 4,
+            tuple: None,
+        });
+        let mut evs: Vec<(bool, EventKind<'_>)> = vec![
+            (false, open(3, b"/srv/a")),
+            (
+                false,
+                EventKind::CgroupMove {
+                    cgroups: into.as_bytes(),
+                    threadgroup: true,
+                },
+            ),
+            (true, write),
+            (
+                false,
+                EventKind::CgroupMove {
+                    cgroups: b"memory=/user.slice\0",
+                    threadgroup: true,
+                },
+            ),
+            (
+                false,
+                EventKind::Close {
+                    fd: Some(3),
+                    res: 0,
+                },
+            ),
+        ];
+        if !back {
+            evs.remove(3);
+        }
+        let mut st = shell_state();
+        let mut agg = Aggregator::new(AggConfig::from(&crate::SysFlowConfig::default()));
+        let mut out: Vec<Record> = Vec::new();
+        let mut rotated_at = 0;
+        for (i, (rotate, kind)) in evs.into_iter().enumerate() {
+            if rotate {
+                agg.on_rotation();
+                rotated_at = out.len();
+            }
+            let ev = SysEvent {
+                ts: 1_000_000_000 + i as u64,
+                tid: 10,
+                kind,
+            };
+            let has = st.apply(&ev);
+            agg.handle(&st, &ev, has, &mut out).unwrap();
+        }
+        let host = Foid::new(b"", b"/srv/a");
+        let after: Vec<(RecordKind, Option<Foid>)> = out[rotated_at..]
+            .iter()
+            .filter_map(|r| match r {
+                Record::File(f) => Some((RecordKind::File, Some(f.oid))),
+                Record::FileFlow(f) => Some((RecordKind::FileFlow, Some(f.file_oid))),
+                _ => None,
+            })
+            .collect();
+        let in_container = Foid::new(&FULL.as_bytes()[..12], b"/srv/a");
+        assert_eq!(
+            after,
+            vec![
+                (RecordKind::File, Some(in_container)),
+                (RecordKind::File, Some(host)),
+                (RecordKind::FileFlow, Some(host)),
+            ],
+            "moved back: {back}"
+        );
     }
 
     /// A close by one thread still ends another thread's flow on the same fd (TRUNCATE),

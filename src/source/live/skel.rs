@@ -166,13 +166,29 @@ impl Probe {
     }
 
     /// Runs the probe's drain program (`BPF_PROG_TEST_RUN`): every read/write counter in
-    /// the kernel goes to the ring buffer, in order with the other records.
+    /// the kernel goes to the ring buffer, in order with the other records, and idle
+    /// entries are retired. A run retires at most `SF_DRAIN_RETIRE` entries; while one
+    /// retires that many it runs again, up to enough runs to empty a full map.
     pub(super) fn drain_counters(&self) -> libbpf_rs::Result<()> {
-        self.skel()
-            .progs
-            .sf_drain
-            .test_run(libbpf_rs::ProgramInput::default())
-            .map(|_| ())
+        let per_run = types::sf_limits::SF_DRAIN_RETIRE.0;
+        let max_runs = self
+            .skel()
+            .maps
+            .sf_io
+            .max_entries()
+            .div_ceil(per_run)
+            .max(1);
+        for _ in 0..max_runs {
+            let out = self
+                .skel()
+                .progs
+                .sf_drain
+                .test_run(libbpf_rs::ProgramInput::default())?;
+            if out.return_value < per_run {
+                break;
+            }
+        }
+        Ok(())
     }
 
     /// The per-CPU statistics map.
