@@ -124,12 +124,7 @@ fn workload_entry() {
             // keeps a closed fd's counter entry for the number's next file.
             let mut fds = std::collections::BTreeSet::new();
             for i in 0..REUSE_FILES {
-                let (a, b) = reuse_bytes(i);
-                let mut f = std::fs::File::create(format!("{dir}/r{i}")).unwrap();
-                f.write_all(&vec![b'r'; a]).unwrap();
-                f.write_all(&vec![b'r'; b]).unwrap();
-                fds.insert(f.as_raw_fd());
-                drop(f);
+                fds.insert(write_reuse_file(&dir, i));
                 if i % 10 == 0 {
                     let f = std::fs::File::create(format!("{dir}/e{i}")).unwrap();
                     fds.insert(f.as_raw_fd());
@@ -149,11 +144,7 @@ fn workload_entry() {
                         for k in 0..REUSE_FILES / REUSE_THREADS {
                             let i = k * REUSE_THREADS + t;
                             let _turn = turn.lock().unwrap();
-                            let (a, b) = reuse_bytes(i);
-                            let mut f = std::fs::File::create(format!("{dir}/r{i}")).unwrap();
-                            f.write_all(&vec![b'r'; a]).unwrap();
-                            f.write_all(&vec![b'r'; b]).unwrap();
-                            fds.lock().unwrap().insert(f.as_raw_fd());
+                            fds.lock().unwrap().insert(write_reuse_file(&dir, i));
                         }
                     })
                 })
@@ -262,9 +253,19 @@ const REUSE_FILES: usize = 300;
 /// Threads of the `reuse_threads` workload (an entry of the probe's counters has 4 slots).
 const REUSE_THREADS: usize = 6;
 
-/// Bytes of the two writes to file `i` of the `reuse` workload.
+/// Bytes of the two writes to file `i` of the `reuse` workloads.
 fn reuse_bytes(i: usize) -> (usize, usize) {
     (i % 13 + 1, i % 7 + 1)
+}
+
+/// Creates file `r{i}` in `dir`, writes it twice ([`reuse_bytes`]) and closes it;
+/// returns the fd it had.
+fn write_reuse_file(dir: &str, i: usize) -> i32 {
+    let (a, b) = reuse_bytes(i);
+    let mut f = std::fs::File::create(format!("{dir}/r{i}")).unwrap();
+    f.write_all(&vec![b'r'; a]).unwrap();
+    f.write_all(&vec![b'r'; b]).unwrap();
+    f.as_raw_fd()
 }
 
 fn l_addr_port() -> String {
@@ -761,6 +762,21 @@ fn live_read_filters_keep_read_write_flows() {
     }
 }
 
+/// What `view` shows of each file flow of process `pid`, by the file's base name.
+fn flows_by_file_name<T>(
+    o: &Output,
+    pid: i64,
+    view: impl Fn(&FileFlow) -> T,
+) -> HashMap<String, Vec<T>> {
+    let mut by_name: HashMap<String, Vec<T>> = HashMap::new();
+    for f in o.file_flows(pid) {
+        let path = &o.file(&f.file_oid).path;
+        let name = path.rsplit('/').next().unwrap().to_string();
+        by_name.entry(name).or_default().push(view(f));
+    }
+    by_name
+}
+
 /// File after file on one fd number (the probe keeps the closed fd's counter entry for
 /// the next file): every file's flow has exactly its own two writes, and a file opened
 /// and closed between two written ones has a flow with none.
@@ -773,17 +789,14 @@ fn live_counters_of_an_fd_numbers_successive_files_stay_apart() {
     let (rep, o, summary) = capture_one("reuse");
     assert_eq!(num(&rep, "fds"), 1, "the workload used one fd number");
     let pid = num(&rep, "pid");
-    let mut by_name: HashMap<String, Vec<(i64, i64, i64, i64)>> = HashMap::new();
-    for f in o.file_flows(pid) {
-        let path = &o.file(&f.file_oid).path;
-        let name = path.rsplit('/').next().unwrap().to_string();
-        by_name.entry(name).or_default().push((
+    let by_name = flows_by_file_name(&o, pid, |f| {
+        (
             f.num_w_send_ops,
             f.num_w_send_bytes,
             f.num_r_recv_ops,
             f.num_r_recv_bytes,
-        ));
-    }
+        )
+    });
     for i in 0..REUSE_FILES {
         let (a, b) = reuse_bytes(i);
         assert_eq!(
@@ -815,20 +828,7 @@ fn live_successive_files_of_many_threads_on_one_fd_number_all_get_slots() {
     let (rep, o, summary) = capture_one("reuse_threads");
     assert_eq!(num(&rep, "fds"), 1, "the workload used one fd number");
     let pid = num(&rep, "pid");
-    let mut by_name: HashMap<String, Vec<(i64, i64, i64)>> = HashMap::new();
-    for f in o.file_flows(pid) {
-        let name = o
-            .file(&f.file_oid)
-            .path
-            .rsplit('/')
-            .next()
-            .unwrap()
-            .to_string();
-        by_name
-            .entry(name)
-            .or_default()
-            .push((f.tid, f.num_w_send_ops, f.num_w_send_bytes));
-    }
+    let by_name = flows_by_file_name(&o, pid, |f| (f.tid, f.num_w_send_ops, f.num_w_send_bytes));
     let mut tids = std::collections::BTreeSet::new();
     for i in 0..REUSE_FILES {
         let (a, b) = reuse_bytes(i);

@@ -145,6 +145,15 @@ fn join_args(args: &[Vec<u8>]) -> String {
     name_str(&out)
 }
 
+/// The container id of thread `tid` as the state has it (empty: the host, or unknown):
+/// the first part of a file entity's key.
+pub(crate) fn container_of(st: &State, tid: i64) -> &[u8] {
+    st.threads
+        .get(tid)
+        .map(|t| t.container_id.as_bytes())
+        .unwrap_or_default()
+}
+
 /// The main thread of `tid`'s process, or the thread itself.
 pub(crate) fn main_or_self(st: &State, tid: i64) -> Option<&Thread> {
     st.threads.main_of(tid).or_else(|| st.threads.get(tid))
@@ -824,11 +833,7 @@ impl Aggregator {
         state: ObjectState,
         out: &mut dyn Emit,
     ) -> Result<FileRef> {
-        let container = st
-            .threads
-            .get(tid)
-            .map(|t| t.container_id.as_bytes())
-            .unwrap_or_default();
+        let container = container_of(st, tid);
         let mut key = std::mem::take(&mut self.key_scratch);
         key.clear();
         key.extend_from_slice(container);

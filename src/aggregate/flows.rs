@@ -243,65 +243,33 @@ impl Aggregator {
         };
         // A flow under way whose file was written in this period needs no lookup of its
         // file.
-        if self.update_flow_under_way(oid, tid, fd, fdinfo, op) {
-            return Ok(());
-        }
-        if op.flag == OpFlags::CLOSE && self.close_flow_under_way(st, oid, tid, fd, fdinfo, out)? {
+        if self.flow_under_way(st, oid, tid, fd, fdinfo, op, out)? {
             return Ok(());
         }
         let file = self.get_file(st, tid, &fdinfo.name, restype, ObjectState::Reup, out)?;
         self.file_flow_update(oid, tid, fd, fdinfo, &file, op, out)
     }
 
-    /// Applies `op` (not a close, which ends the flow) to the flow of (`tid`, `fd`) on the
-    /// file of `fdinfo` if that flow is under way and its file entity was written in this
-    /// period; returns whether it did.
-    fn update_flow_under_way(
-        &mut self,
-        oid: Oid,
-        tid: i64,
-        fd: i64,
-        fdinfo: &FdInfo,
-        op: FlowOp,
-    ) -> bool {
-        if op.flag == OpFlags::CLOSE || self.cfg.collection_mode == CollectionMode::Consumer {
-            return false;
-        }
-        let (files_epoch, now) = (self.files_epoch, self.now_s());
-        let Some(e) = self
-            .procs
-            .get_mut(&oid)
-            .and_then(|p| p.fileflows.get_mut(&FfKeyRef(&fdinfo.name, tid, fd)))
-            .filter(|e| e.files_epoch == files_epoch)
-        else {
-            return false;
-        };
-        e.update(op, fdinfo, now);
-        true
-    }
-
-    /// Ends the flow of (`tid`, `fd`) on the file of `fdinfo` at a close if that flow is
-    /// under way, its file entity was written in this period and the thread's file key
-    /// (container id + name) is still the flow's: what [`Aggregator::get_file`] would have
-    /// looked up is then known. Returns whether it did.
-    fn close_flow_under_way(
+    /// Applies `op` to the flow of (`tid`, `fd`) on the file of `fdinfo` if that flow is
+    /// under way and its file entity was written in this period: what
+    /// [`Aggregator::get_file`] would look up is then known. A close also needs the
+    /// thread's file key (container id + name) to be still the flow's, or the file it
+    /// names now is looked up (and written) as at any first use. Returns whether it did.
+    #[allow(clippy::too_many_arguments)]
+    fn flow_under_way(
         &mut self,
         st: &State,
         oid: Oid,
         tid: i64,
         fd: i64,
         fdinfo: &FdInfo,
+        op: FlowOp,
         out: &mut dyn Emit,
     ) -> Result<bool> {
         if self.cfg.collection_mode == CollectionMode::Consumer {
             return Ok(false);
         }
-        let container = st
-            .threads
-            .get(tid)
-            .map(|t| t.container_id.as_bytes())
-            .unwrap_or_default();
-        let (files_epoch, now, ts) = (self.files_epoch, self.now_s(), self.clock.now_ns() as i64);
+        let (files_epoch, now) = (self.files_epoch, self.now_s());
         let Some(p) = self.procs.get_mut(&oid) else {
             return Ok(false);
         };
@@ -310,15 +278,24 @@ impl Aggregator {
             return Ok(false);
         };
         let e = o.get_mut();
+        if e.files_epoch != files_epoch {
+            return Ok(false);
+        }
+        if op.flag != OpFlags::CLOSE {
+            e.update(op, fdinfo, now);
+            return Ok(true);
+        }
+        let container = super::entities::container_of(st, tid);
         let same_file = e.file_key.len() == container.len() + fdinfo.name.len()
             && e.file_key.starts_with(container)
             && e.file_key.ends_with(&fdinfo.name);
-        if e.files_epoch != files_epoch || !same_file {
+        if !same_file {
             return Ok(false);
         }
-        e.update(FlowOp::single(OpFlags::CLOSE, 0), fdinfo, now);
+        e.update(op, fdinfo, now);
         let e = o.remove();
         let file_key = e.file_key.clone();
+        let ts = self.clock.now_ns() as i64;
         self.end_file_flow(oid, tid, fd, e, &file_key, ts, out)?;
         Ok(true)
     }
@@ -1007,6 +984,19 @@ mod tests {
         })
     }
 
+    /// A container id (64 hex digits) for cgroup moves.
+    const FULL: &str = "4c89aca6a4e2f0c9d3b17e5a8c6d2b1f0e9d8c7b6a5f4e3d2c1b0a9f8e7d6c5b";
+
+    /// A write of 4 bytes on `fd`.
+    fn write_4(fd: i64) -> EventKind<'static> {
+        EventKind::Io(IoEvent {
+            dir: IoDir::Write,
+            fd: Some(fd),
+            res: 4,
+            tuple: None,
+        })
+    }
+
     /// A read of 7 bytes on `fd`.
     fn read_7(fd: i64) -> EventKind<'static> {
         EventKind::Io(IoEvent {
@@ -1161,14 +1151,8 @@ mod tests {
     /// flow still refers to the file it was opened on.
     #[test]
     fn a_close_names_the_file_again_only_after_a_move_to_another_container() {
-        const FULL: &str = "4c89aca6a4e2f0c9d3b17e5a8c6d2b1f0e9d8c7b6a5f4e3d2c1b0a9f8e7d6c5b";
         let cgroups = format!("memory=/docker/{FULL}\0");
-        let write = EventKind::Io(IoEvent {
-            dir: IoDir::Write,
-            fd: Some(3),
-            res: 4,
-            tuple: None,
-        });
+        let write = write_4(3);
         let close = EventKind::Close {
             fd: Some(3),
             res: 0,
@@ -1227,14 +1211,8 @@ mod tests {
 
     /// The case above, the process moved back to the host before the close or not.
     fn close_after_a_rotation(back: bool) {
-        const FULL: &str = "4c89aca6a4e2f0c9d3b17e5a8c6d2b1f0e9d8c7b6a5f4e3d2c1b0a9f8e7d6c5b";
         let into = format!("memory=/docker/{FULL}\0");
-        let write = EventKind::Io(IoEvent {
-            dir: IoDir::Write,
-            fd: Some(3),
-            res: 4,
-            tuple: None,
-        });
+        let write = write_4(3);
         let mut evs: Vec<(bool, EventKind<'_>)> = vec![
             (false, open(3, b"/srv/a")),
             (
