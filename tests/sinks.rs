@@ -12,8 +12,10 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use sysflow::avro::{AvroCodec, SfReader, decode_datum};
-use sysflow::export::{Backoff, CallbackSink, FanOut, FileSink, Links, SocketSink};
-use sysflow::model::{Record, SfHeader};
+use sysflow::export::{
+    Backoff, CallbackSink, FanOut, FileSink, Links, RecordSink, RecordView, SocketSink,
+};
+use sysflow::model::{ProcessFlow, Record, SfHeader};
 
 fn records(path: &Path) -> Vec<Record> {
     SfReader::open(path)
@@ -148,7 +150,6 @@ fn a_stalled_reader_costs_counted_drops_and_bounded_memory_never_a_wait() {
     let raw = accept(l.as_raw_fd()).unwrap();
     // SAFETY: `accept` returned a fresh descriptor that nothing else owns.
     let conn = unsafe { OwnedFd::from_raw_fd(raw) };
-    use sysflow::export::RecordSink;
     let header = SfHeader {
         exporter: "x".repeat(200),
         ..Default::default()
@@ -200,13 +201,299 @@ fn a_stalled_reader_costs_counted_drops_and_bounded_memory_never_a_wait() {
         sink.take_reset_request(),
         "entities re-exported after the loss"
     );
+    let dropped = sink.dropped();
     sink.finish().unwrap();
     drop(sink);
     let got = reader.join().unwrap();
     assert_eq!(
         got + dropped,
-        n + 1,
-        "every record delivered or counted as dropped"
+        n + 2,
+        "every record delivered or counted as dropped (with the start's header and the \
+         loss marker)"
+    );
+}
+
+/// Record number `i` (its `ts`), to tell which records arrived.
+fn numbered(i: i64) -> Record {
+    Record::ProcessFlow(ProcessFlow {
+        ts: i,
+        ..Default::default()
+    })
+}
+
+fn view<'a>(header: &'a SfHeader, record: &'a Record) -> RecordView<'a> {
+    RecordView {
+        header,
+        container: None,
+        pod: None,
+        process: None,
+        file: None,
+        new_file: None,
+        record,
+    }
+}
+
+/// The numbers of the records in `got`, which must all be numbered ones.
+fn numbers(got: &[Record]) -> Vec<i64> {
+    got.iter()
+        .map(|r| match r {
+            Record::ProcessFlow(f) => f.ts,
+            other => panic!("a record where none but numbered ones go: {other:?}"),
+        })
+        .collect()
+}
+
+#[test]
+fn a_slow_reader_s_gap_is_marked_by_the_header_before_any_record_written_after_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("gap.sock");
+    let l = listener(&sock);
+    let mut sink = SocketSink::connect(&sock, Backoff::default()).unwrap();
+    // the reader accepts, then reads nothing for a while
+    let raw = accept(l.as_raw_fd()).unwrap();
+    // SAFETY: `accept` returned a fresh descriptor that nothing else owns.
+    let conn = unsafe { OwnedFd::from_raw_fd(raw) };
+    let header = SfHeader {
+        exporter: "gap".into(),
+        ..Default::default()
+    };
+    sink.start(&header).unwrap();
+    // Until the first drop nothing is lost: the driver's clock asks at every record, and
+    // no header is sent in the middle.
+    let mut i = 0;
+    let first_dropped = loop {
+        sink.write(&view(&header, &numbered(i))).unwrap();
+        if sink.dropped() > 0 {
+            break i;
+        }
+        assert!(!sink.take_reset_request(), "a marker without a loss");
+        i += 1;
+        assert!(i < 10_000_000, "nothing was ever dropped");
+    };
+    // more records while the reader is still behind: dropped too, the gap is one stretch
+    for _ in 0..1000 {
+        i += 1;
+        sink.write(&view(&header, &numbered(i))).unwrap();
+        assert!(
+            !sink.take_reset_request(),
+            "a marker before the reader caught up"
+        );
+    }
+    let after_gap = i + 1;
+    assert_eq!(sink.dropped(), (after_gap - first_dropped) as u64);
+    // the reader catches up; the driver's clock keeps asking and, once the marker is
+    // sent, writes again
+    let reader = std::thread::spawn(move || {
+        let mut buf = vec![0u8; 1 << 16];
+        let mut got = Vec::new();
+        while let Ok(k) = recv(conn.as_raw_fd(), &mut buf, MsgFlags::empty()) {
+            if k == 0 {
+                break;
+            }
+            got.push(decode_datum(&buf[..k]).expect("whole packets only"));
+        }
+        got
+    });
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !sink.take_reset_request() {
+        assert!(std::time::Instant::now() < deadline, "never marked");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    for k in 0..100 {
+        sink.write(&view(&header, &numbered(after_gap + k)))
+            .unwrap();
+        assert!(!sink.take_reset_request(), "one marker per gap");
+    }
+    let dropped = sink.dropped();
+    sink.finish().unwrap();
+    assert_eq!(sink.dropped(), dropped, "nothing lost after the marker");
+    drop(sink);
+    let got = reader.join().unwrap();
+    assert_eq!(got[0], Record::Header(header.clone()));
+    let marks: Vec<usize> = (1..got.len())
+        .filter(|&k| matches!(got[k], Record::Header(_)))
+        .collect();
+    assert_eq!(marks.len(), 1, "one header in the middle: {marks:?}");
+    let m = marks[0];
+    assert_eq!(got[m], Record::Header(header), "the same values again");
+    assert_eq!(
+        numbers(&got[1..m]),
+        (0..first_dropped).collect::<Vec<_>>(),
+        "before the marker: every record written before the drop, and none after"
+    );
+    assert_eq!(
+        numbers(&got[m + 1..]),
+        (after_gap..after_gap + 100).collect::<Vec<_>>(),
+        "after it: what the driver wrote after the marker"
+    );
+}
+
+/// A connected socket sink and the reader's end of its connection.
+fn connected(dir: &Path) -> (SocketSink, OwnedFd) {
+    let sock = dir.join("sf.sock");
+    let l = listener(&sock);
+    let sink = SocketSink::connect(&sock, Backoff::default()).unwrap();
+    let raw = accept(l.as_raw_fd()).unwrap();
+    // SAFETY: `accept` returned a fresh descriptor that nothing else owns.
+    (sink, unsafe { OwnedFd::from_raw_fd(raw) })
+}
+
+/// Every packet of `conn` until its peer closed.
+fn read_all(conn: &OwnedFd) -> Vec<Record> {
+    let mut buf = vec![0u8; 1 << 16];
+    let mut got = Vec::new();
+    loop {
+        let n = recv(conn.as_raw_fd(), &mut buf, MsgFlags::empty()).unwrap();
+        if n == 0 {
+            return got;
+        }
+        got.push(decode_datum(&buf[..n]).unwrap());
+    }
+}
+
+#[test]
+fn losses_before_the_socket_are_marked_by_the_header_again_at_most_every_10_s() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut sink, conn) = connected(dir.path());
+    let header = SfHeader {
+        exporter: "unit".into(),
+        ..Default::default()
+    };
+    let h = Record::Header(header.clone());
+    sink.start(&header).unwrap();
+    sink.write(&view(&header, &numbered(1))).unwrap();
+    assert!(!sink.take_reset_request(), "nothing lost");
+    sink.note_losses(&[]);
+    assert!(!sink.take_reset_request(), "nothing grew");
+    sink.note_losses(&[("ring_drops", 3)]);
+    // records written before the driver's clock asks come before the marker
+    sink.write(&view(&header, &numbered(2))).unwrap();
+    assert!(sink.take_reset_request(), "marked: the entities again");
+    assert!(!sink.take_reset_request(), "once");
+    sink.write(&view(&header, &numbered(3))).unwrap();
+    sink.note_losses(&[("decode_errors", 1)]);
+    assert!(!sink.take_reset_request(), "not again within 10 s");
+    sink.write(&view(&header, &numbered(4))).unwrap();
+    // still owed at the end: it goes last
+    sink.finish().unwrap();
+    assert_eq!(sink.dropped(), 0);
+    drop(sink);
+    assert_eq!(
+        read_all(&conn),
+        [
+            h.clone(),
+            numbered(1),
+            numbered(2),
+            h.clone(),
+            numbered(3),
+            numbered(4),
+            h
+        ]
+    );
+}
+
+#[test]
+fn a_packet_too_big_for_the_socket_is_dropped_alone_and_marked_at_most_every_10_s() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut sink, conn) = connected(dir.path());
+    let header = SfHeader::default();
+    let h = Record::Header(header.clone());
+    sink.start(&header).unwrap();
+    sink.write(&view(&header, &numbered(1))).unwrap();
+    // larger than any unix socket's send buffer takes by default (wmem_default, 208 KiB)
+    let huge = Record::Header(SfHeader {
+        exporter: "x".repeat(8 << 20),
+        ..Default::default()
+    });
+    sink.write(&view(&header, &huge)).unwrap();
+    assert_eq!(sink.dropped(), 1);
+    sink.write(&view(&header, &numbered(2))).unwrap();
+    assert_eq!(
+        sink.dropped(),
+        1,
+        "dropped alone: the records after it go on"
+    );
+    assert!(sink.take_reset_request(), "the first marker goes at once");
+    sink.write(&view(&header, &numbered(3))).unwrap();
+    sink.write(&view(&header, &huge)).unwrap();
+    sink.write(&view(&header, &numbered(4))).unwrap();
+    assert!(
+        !sink.take_reset_request(),
+        "the next one waits 10 s: such records cannot keep the entities being re-sent"
+    );
+    assert_eq!(sink.dropped(), 2);
+    sink.finish().unwrap();
+    drop(sink);
+    assert_eq!(
+        read_all(&conn),
+        [
+            h.clone(),
+            numbered(1),
+            numbered(2),
+            h.clone(),
+            numbered(3),
+            numbered(4),
+            h
+        ],
+        "each drop marked after it, the one still owed at the end last"
+    );
+}
+
+#[test]
+fn losses_before_the_socket_are_marked_in_a_conversion_and_filters_are_not() {
+    let case = |name: &str| {
+        let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../shared/cases")
+            .join(name);
+        p.exists().then_some(p)
+    };
+    let (Some(damaged), Some(clean)) = (
+        case("clone_res_is_caller.scap"),
+        case("syn_execveat_min.scap"),
+    ) else {
+        common::skip("../shared/cases not found");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let convert = |scap: &Path, filter: Option<&str>| {
+        let sock = dir.path().join("conv.sock");
+        let _ = std::fs::remove_file(&sock);
+        let reader = collect_packets(listener(&sock));
+        let summary = sysflow::SysFlowDriver::new(sysflow::SysFlowConfig {
+            scap_input_path: Some(scap.to_owned()),
+            socket_path: Some(sock),
+            falco_filter: filter.map(str::to_owned),
+            exporter_id: "tests".into(),
+            env_overrides: false,
+            ..Default::default()
+        })
+        .unwrap()
+        .run()
+        .unwrap();
+        let got = reader.join().unwrap();
+        assert!(matches!(got[0], Record::Header(_)), "{got:?}");
+        let headers = got
+            .iter()
+            .filter(|r| matches!(r, Record::Header(_)))
+            .count();
+        (summary, headers)
+    };
+    // a damaged event (an invalid clone): counted, and marked in the stream
+    let (summary, headers) = convert(&damaged, None);
+    assert_eq!(summary.invalid_events, 1);
+    assert_eq!(headers, 2, "the header again marks the loss");
+    // a filter leaves events out by design: no marker
+    let (summary, headers) = convert(&clean, Some("proc.name=nothing-of-the-capture"));
+    assert!(summary.filtered_events > 0, "{summary:?}");
+    let gaps = summary
+        .losses()
+        .into_iter()
+        .filter(|(name, n)| *n > 0 && !name.starts_with("filtered_"))
+        .collect::<Vec<_>>();
+    assert!(gaps.is_empty(), "{gaps:?}");
+    assert_eq!(
+        headers, 1,
+        "no header in the middle of a stream without losses"
     );
 }
 

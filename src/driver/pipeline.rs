@@ -76,7 +76,24 @@ pub(crate) struct Pipeline {
     pub k8s_enabled: bool,
     /// `state.k8s.dropped` when last warned about.
     k8s_dropped_warned: u64,
+    /// The loss counters as last told to the outputs ([`Pipeline::note_losses`]).
+    losses_noted: [(&'static str, u64); 16],
+    /// The capture second of the last [`Pipeline::note_losses`].
+    losses_noted_at: i64,
 }
+
+/// Counters of `RunSummary::losses()` that are no gap in the outputs, left out of
+/// [`FanOut::note_losses`]: what the configured filters and sampling leave out, the IPv6
+/// flows the v5 schema cannot carry (left out by the format, on every host with IPv6
+/// traffic), and the outputs' own drops and reconnections (each sink marks its own).
+const NOT_GAPS: [&str; 6] = [
+    "filtered_events",
+    "filtered_flows",
+    "sampled_out",
+    "omitted_ipv6_flows",
+    "sink_drops",
+    "socket_reconnects",
+];
 
 /// K8sEvent records kept while the outputs have not started (the initial listings arrive
 /// while the live capture starts); more are dropped and counted with the Kubernetes
@@ -104,6 +121,8 @@ impl Pipeline {
             early_k8s_events: Vec::new(),
             k8s_enabled: false,
             k8s_dropped_warned: 0,
+            losses_noted: RunSummary::default().losses(),
+            losses_noted_at: i64::MIN,
         }
     }
 
@@ -126,12 +145,16 @@ impl Pipeline {
     }
 
     /// Advances the capture clock to `now_ns`: flow export and expiry, process deletion,
-    /// rotation when due, and entities written again when a sink asks for it (a socket
-    /// that reconnected, or whose slow reader lost records).
+    /// losses told to the outputs once a second, rotation when due, and entities written
+    /// again when a sink asks for it (a socket that reconnected, or that marked a loss).
     pub fn tick(&mut self, now_ns: u64, out: &mut FanOut) -> Result<()> {
         self.agg.set_time(now_ns);
         self.agg.housekeeping(out)?;
         let now = self.agg.now_s();
+        if now != self.losses_noted_at {
+            self.losses_noted_at = now;
+            self.note_losses(out);
+        }
         let due = match &mut self.rotation {
             Some(r) if r.period_start == 0 => {
                 r.period_start = now;
@@ -364,10 +387,31 @@ impl Pipeline {
     /// End of input: statistics, then every open flow is flushed with TRUNCATE.
     pub fn finish(&mut self, out: &mut FanOut) -> Result<()> {
         out.start()?;
+        // losses of the last second are marked before the last records
+        self.note_losses(out);
+        if out.take_reset_request() {
+            self.agg.rewrite_entities();
+        }
         self.log_stats(out);
         self.agg.finish(out)?;
         self.end_period(out);
         Ok(())
+    }
+
+    /// Tells the outputs (other than the file, which counts by period) which causes of
+    /// loss grew since the last call ([`FanOut::note_losses`]), leaving out [`NOT_GAPS`].
+    fn note_losses(&mut self, out: &mut FanOut) {
+        let now = self.summary(out).losses();
+        let grown: Vec<(&'static str, u64)> = now
+            .iter()
+            .zip(&self.losses_noted)
+            .map(|(&(name, n), &(_, before))| (name, n.saturating_sub(before)))
+            .filter(|&(name, grew)| grew > 0 && !NOT_GAPS.contains(&name))
+            .collect();
+        self.losses_noted = now;
+        if !grown.is_empty() {
+            out.note_losses(&grown);
+        }
     }
 
     /// Tells the outputs what the ending period lost, by cause (written into its file's

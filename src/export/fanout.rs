@@ -101,6 +101,15 @@ impl FanOut {
         }
     }
 
+    /// Tells the sinks other than the file that records were lost before them
+    /// ([`RecordSink::note_losses`]; the file learns them from
+    /// [`FanOut::set_period_losses`]).
+    pub fn note_losses(&mut self, grown: &[(&'static str, u64)]) {
+        for s in &mut self.others {
+            s.note_losses(grown);
+        }
+    }
+
     fn begin_period(&mut self) -> Result<()> {
         self.header.filename = self
             .file

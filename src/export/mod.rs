@@ -7,6 +7,8 @@
 //! valid Avro file ([`FileSink`]), and records each period's losses by cause inside the
 //! period's own file, in the Avro header's metadata under `sysflow.losses`, where the
 //! official SysFlow tools (which read the files unchanged) do not look ([`FileLosses`]).
+//! The socket stream marks where records were lost with the header sent again in the
+//! middle of the connection, a record every reader already takes there ([`SocketSink`]).
 
 mod callback;
 mod fanout;
@@ -73,10 +75,26 @@ pub trait RecordSink: Send {
         self.flush()
     }
 
-    /// True once when the sink lost its peer and came back (a socket reconnected): the
-    /// driver then re-exports the entities so the new peer can resolve references.
+    /// True once when the sink lost its peer and came back (a socket reconnected), or
+    /// told its peer that records were lost (a socket's loss marker): the driver then
+    /// re-exports the entities so the peer can resolve references. The driver asks at
+    /// every step of its clock (each event, and at least every 50 ms in a live capture),
+    /// and writes the entities again before any further record.
     fn take_reset_request(&mut self) -> bool {
         false
+    }
+
+    /// Losses before the sinks: `grown` holds, for each cause of `RunSummary::losses()`
+    /// that grew since the last call, its name and how many more. The driver calls it
+    /// about once a second of capture time, and at the end, when any grew, leaving out
+    /// what is not a gap in the output: the configured filters and sampling
+    /// (`filtered_events`, `filtered_flows`, `sampled_out`), the IPv6 flows v5 cannot
+    /// carry (`omitted_ipv6_flows`) and the outputs' own counts (`sink_drops`,
+    /// `socket_reconnects`: each sink marks its own). Does nothing by
+    /// default (the file sink records each period's losses in its header from
+    /// [`FanOut::set_period_losses`]); the socket sink owes its reader a loss marker.
+    fn note_losses(&mut self, grown: &[(&'static str, u64)]) {
+        let _ = grown;
     }
 
     /// Records this sink had to drop (a socket without a peer, a full disk), since the

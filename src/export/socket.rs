@@ -47,15 +47,50 @@ pub const MAX_PENDING_BYTES: usize = 8 << 20;
 
 /// Streams records to a unix `SOCK_SEQPACKET` socket, one Avro-binary `SysFlow` datum per
 /// packet with no other framing (the reference's wire format); the header is the first
-/// packet after every (re)connection.
+/// packet after every (re)connection, and starts every output period (as the reference's
+/// socket writer, so that readers clear their entity tables).
 ///
 /// The capture never waits for the reader: packets are sent without blocking, and those a
 /// slow reader has no room for wait in a queue of at most [`MAX_PENDING_BYTES`]; when the
-/// queue is full, records are dropped and counted, and once the reader has caught up the
-/// sink asks the driver to write the entities again (so later records never name an
-/// entity the reader lost). When the peer goes away, records are dropped and counted; the
-/// sink reconnects with exponential backoff, re-sends the header and asks for the same
-/// re-export. If the peer stays away past [`Backoff::max`], `write` returns an error.
+/// queue is full, records are dropped and counted. When the peer goes away, records are
+/// dropped and counted; the sink reconnects with exponential backoff, re-sends the header
+/// and asks the driver to write the entities again ([`RecordSink::take_reset_request`]).
+/// If the peer stays away past [`Backoff::max`], `write` returns an error.
+///
+/// # Losses in the stream: a repeated header
+///
+/// A v5 stream has no record for losses, and the official readers must read ours
+/// unchanged. So a gap is marked with the one record every reader already takes in the
+/// middle of a stream (the reference sends one at each reconnection and output period):
+/// an `SFHeader` **repeated in the middle of a connection**, with the same values as the
+/// header before it on the connection, says *records were lost between the record before
+/// it and it*. No new schema, and nothing a reader must skip. Readers clear their entity
+/// tables at a header (sf-processor does), so every marker is followed by the entities
+/// again: the sink sends it when the driver takes its re-export request, and every
+/// record after the marker resolves. The counts by cause are not in the stream:
+/// `RunSummary::losses()`, `sysflow_driver_stats` and the `enable_stats` lines have them.
+///
+/// - **A slow reader** (the queue full): from the first drop on, every record is dropped
+///   (and counted) until the reader has caught up with the queue, so the gap is one
+///   stretch and the marker comes before any record written after the drop; then the
+///   marker is sent, in order, with the re-export. The reader's draining a full queue
+///   first bounds how often this happens.
+/// - **Losses before the sink** that the driver counts ([`RecordSink::note_losses`]:
+///   ring drops, decode errors, invalid events, metadata failures, …, not the configured
+///   filters and sampling, nor IPv6 flows, which v5 cannot carry), and **a record too big
+///   for the socket** (larger than its send buffer: dropped alone): the marker is queued
+///   behind what waits at the driver's next re-export, at most once every 10 s. The
+///   driver reads the kernel's counters about every second, so such a marker comes after
+///   the loss, not at it: the records lost are before it, after the header before the
+///   previous one at the latest. (Rate limited, and no gap opened, so that a stream of
+///   such losses neither blinds the stream nor keeps the entities being written again.)
+/// - **A reconnection** starts with the header, as always; what the old connection owed
+///   is not marked on the new one.
+/// - At the end ([`RecordSink::finish`]), a marker still owed is sent last.
+///
+/// A header that starts an output period (every `rotate_interval`) is not a marker: with
+/// a file output it names the new file; without one, it repeats the header too, so a
+/// reader tells it apart only by its time.
 pub struct SocketSink {
     path: PathBuf,
     state: State,
@@ -64,14 +99,26 @@ pub struct SocketSink {
     buf: Vec<u8>,
     pending: VecDeque<Vec<u8>>,
     pending_bytes: usize,
-    /// Records were dropped since the reader last had everything: entities to re-export
-    /// once the queue drains.
-    lost: bool,
-    last_reset: Option<Instant>,
+    /// The sink dropped records since the last header of the connection: every record is
+    /// dropped until the marker is sent (so the gap is one stretch).
+    gap: bool,
+    /// A marker is owed, rate limited: the driver noted losses before the sink, or a
+    /// record too big for the socket was dropped, since the last header of the connection.
+    marker_owed: bool,
+    /// When the last marker was sent (markers for losses before the sink are rate limited).
+    last_marker: Option<Instant>,
+    /// The largest packet the socket takes (`SO_SNDBUF` less the kernel's 32 bytes).
+    max_packet: usize,
     dropped: u64,
     reconnects: u64,
     reset_requested: bool,
     peer_uid: Option<u32>,
+}
+
+/// The largest packet a unix datagram socket takes: `sk_sndbuf - 32` (the kernel's
+/// `unix_dgram_sendmsg`, which `SOCK_SEQPACKET` uses). Larger ones fail with `EMSGSIZE`.
+fn max_packet(fd: &OwnedFd) -> usize {
+    getsockopt(fd, sockopt::SndBuf).map_or(usize::MAX, |b| b.saturating_sub(32))
 }
 
 fn connect_seqpacket(path: &Path, peer_uid: Option<u32>) -> Result<OwnedFd> {
@@ -139,8 +186,8 @@ fn send_now(fd: &OwnedFd, packet: &[u8]) -> Sent {
     }
 }
 
-/// Least time between two re-exports asked for after a slow reader lost records (each
-/// re-export is itself a burst a slow reader may not keep up with).
+/// Least time between two markers for losses before the sink
+/// ([`RecordSink::note_losses`]): each marker makes the driver write the entities again.
 const RESET_EVERY: Duration = Duration::from_secs(10);
 
 impl SocketSink {
@@ -155,6 +202,7 @@ impl SocketSink {
     /// (`InvalidConfig`), and on a reconnection it counts as an unreachable reader.
     pub fn connect_as(path: &Path, backoff: Backoff, peer_uid: Option<u32>) -> Result<Self> {
         let fd = connect_seqpacket(path, peer_uid)?;
+        let max_packet = max_packet(&fd);
         Ok(Self {
             path: path.to_owned(),
             state: State::Connected(fd),
@@ -163,8 +211,10 @@ impl SocketSink {
             buf: Vec::with_capacity(4096),
             pending: VecDeque::new(),
             pending_bytes: 0,
-            lost: false,
-            last_reset: None,
+            gap: false,
+            marker_owed: false,
+            last_marker: None,
+            max_packet,
             dropped: 0,
             reconnects: 0,
             reset_requested: false,
@@ -196,10 +246,13 @@ impl SocketSink {
                 }
                 Sent::Full => return,
                 Sent::TooBig => {
-                    self.pending_bytes -= p.len();
-                    self.pending.pop_front();
-                    self.dropped += 1;
-                    self.lost = true;
+                    // not expected (`max_packet` keeps such packets out of the queue): the
+                    // records behind it were written after it, so they go too, and the
+                    // marker comes before any of them
+                    self.dropped += self.pending.len() as u64;
+                    self.pending.clear();
+                    self.pending_bytes = 0;
+                    self.gap = true;
                 }
                 Sent::Lost => {
                     self.fail();
@@ -207,43 +260,92 @@ impl SocketSink {
                 }
             }
         }
-        if self.lost && self.last_reset.is_none_or(|t| t.elapsed() >= RESET_EVERY) {
-            self.lost = false;
-            self.last_reset = Some(Instant::now());
-            self.reset_requested = true;
-        }
     }
 
-    /// Sends `self.buf` (or queues it behind what waits); counts it when dropped.
-    fn send_packet(&mut self) {
+    /// Sends `self.buf` (or queues it behind what waits); counts it and opens a gap when
+    /// it is dropped. Returns whether it was sent or queued.
+    fn send_packet(&mut self) -> bool {
         self.drain();
         let State::Connected(fd) = &self.state else {
             self.dropped += 1;
-            return;
+            return false;
         };
+        if self.buf.len() > self.max_packet {
+            self.drop_too_big();
+            return false;
+        }
         if self.pending.is_empty() {
             match send_now(fd, &self.buf) {
-                Sent::Yes => return,
+                Sent::Yes => return true,
                 Sent::Full => {}
                 Sent::TooBig => {
-                    self.dropped += 1;
-                    self.lost = true;
-                    return;
+                    self.drop_too_big();
+                    return false;
                 }
                 Sent::Lost => {
                     self.fail();
                     self.dropped += 1;
-                    return;
+                    return false;
                 }
             }
         }
         if self.pending_bytes + self.buf.len() <= MAX_PENDING_BYTES {
             self.pending_bytes += self.buf.len();
             self.pending.push_back(self.buf.clone());
+            true
         } else {
             self.dropped += 1;
-            self.lost = true;
+            self.gap = true;
+            false
         }
+    }
+
+    /// Drops a record the socket can never take. It is dropped alone, the records after
+    /// it go on, and the marker it owes is rate limited like one for losses before the
+    /// sink: a gap opened for it would let each such record (a capture's process with
+    /// huge arguments, a pod with huge labels) blind the stream for a while, or force the
+    /// entities out again.
+    fn drop_too_big(&mut self) {
+        self.dropped += 1;
+        self.marker_owed = true;
+    }
+
+    /// Whether a marker is owed and may be sent now: after the sink's own drops, once the
+    /// reader has caught up; after losses before the sink, at most every [`RESET_EVERY`]
+    /// (`at_end`: no more records follow, so at once).
+    fn marker_due(&self, at_end: bool) -> bool {
+        if !matches!(self.state, State::Connected(_)) {
+            return false;
+        }
+        if self.gap {
+            return at_end || self.pending.is_empty();
+        }
+        self.marker_owed && (at_end || self.last_marker.is_none_or(|t| t.elapsed() >= RESET_EVERY))
+    }
+
+    /// Sends the marker (the header again), in order behind what waits. If it does not
+    /// fit in the queue it is not sent and stays owed; if it is dropped all the same (a
+    /// lost peer), it counts as a dropped record. Returns whether it went out.
+    fn send_marker(&mut self) -> bool {
+        self.buf.clear();
+        encode_record(&Record::Header(self.header.clone()), &mut self.buf);
+        if self.buf.len() > self.max_packet {
+            // a header the socket never takes (an exporter id of hundreds of KiB): no
+            // marker can ever be sent, so none is owed
+            self.gap = false;
+            self.marker_owed = false;
+            return false;
+        }
+        if !self.pending.is_empty() && self.pending_bytes + self.buf.len() > MAX_PENDING_BYTES {
+            return false;
+        }
+        let sent = self.send_packet();
+        if sent {
+            self.gap = false;
+            self.marker_owed = false;
+            self.last_marker = Some(Instant::now());
+        }
+        sent
     }
 
     /// In the failed state, tries to reconnect when the backoff allows. Returns an error
@@ -257,10 +359,13 @@ impl SocketSink {
         }
         match connect_seqpacket(&self.path, self.peer_uid) {
             Ok(fd) => {
+                self.max_packet = max_packet(&fd);
                 self.state = State::Connected(fd);
                 self.reconnects += 1;
                 self.reset_requested = true;
-                self.lost = false;
+                // a new reader: what the old connection lost is not its gap
+                self.gap = false;
+                self.marker_owed = false;
                 let header = Record::Header(self.header.clone());
                 self.buf.clear();
                 encode_record(&header, &mut self.buf);
@@ -291,6 +396,12 @@ impl SocketSink {
 
     fn deliver(&mut self, rec: &Record) -> Result<()> {
         self.maybe_reconnect()?;
+        if self.gap {
+            // until the marker: the gap stays one stretch
+            self.drain();
+            self.dropped += 1;
+            return Ok(());
+        }
         self.buf.clear();
         encode_record(rec, &mut self.buf);
         self.send_packet();
@@ -306,15 +417,35 @@ impl SocketSink {
 impl RecordSink for SocketSink {
     fn start(&mut self, header: &SfHeader) -> Result<()> {
         self.header = header.clone();
-        self.deliver(&Record::Header(header.clone()))
+        // sent even within a gap (a marker repeating it follows)
+        self.maybe_reconnect()?;
+        self.buf.clear();
+        encode_record(&Record::Header(header.clone()), &mut self.buf);
+        self.send_packet();
+        Ok(())
     }
 
     fn write(&mut self, view: &RecordView<'_>) -> Result<()> {
         self.deliver(view.record)
     }
 
+    /// True after a reconnection (the header went first on the new connection), and when
+    /// this call sent a loss marker (see [`SocketSink`]): the driver then writes the
+    /// entities again, after the marker.
     fn take_reset_request(&mut self) -> bool {
-        std::mem::take(&mut self.reset_requested)
+        if std::mem::take(&mut self.reset_requested) {
+            return true;
+        }
+        self.drain();
+        self.marker_due(false) && self.send_marker()
+    }
+
+    /// Losses before the sink (`grown`: the causes that grew since the last call): a
+    /// marker is owed, sent at a later [`RecordSink::take_reset_request`].
+    fn note_losses(&mut self, grown: &[(&'static str, u64)]) {
+        if matches!(self.state, State::Connected(_)) && grown.iter().any(|&(_, n)| n > 0) {
+            self.marker_owed = true;
+        }
     }
 
     fn dropped(&self) -> u64 {
@@ -335,6 +466,10 @@ impl RecordSink for SocketSink {
         // the rest as dropped
         let deadline = Instant::now() + Duration::from_secs(2);
         self.drain();
+        if self.marker_due(true) {
+            // the last stretch lost records: the marker goes last
+            self.send_marker();
+        }
         while !self.pending.is_empty() && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(5));
             self.drain();
