@@ -15,7 +15,7 @@ use sysflow::avro::{AvroCodec, SfReader, decode_datum};
 use sysflow::export::{
     Backoff, CallbackSink, FanOut, FileSink, Links, RecordSink, RecordView, SocketSink,
 };
-use sysflow::model::{ProcessFlow, Record, SfHeader};
+use sysflow::model::{File, Foid, ObjectState, ProcessFlow, Record, SfHeader};
 
 fn records(path: &Path) -> Vec<Record> {
     SfReader::open(path)
@@ -294,11 +294,26 @@ fn a_slow_reader_s_gap_is_marked_by_the_header_before_any_record_written_after_i
         }
         got
     });
+    // records keep coming while the reader drains the queue: room frees up, yet they
+    // are dropped too, until the marker
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let mut next = after_gap;
     while !sink.take_reset_request() {
         assert!(std::time::Instant::now() < deadline, "never marked");
-        std::thread::sleep(Duration::from_millis(1));
+        sink.write(&view(&header, &numbered(next))).unwrap();
+        next += 1;
+        std::thread::sleep(Duration::from_micros(200));
     }
+    assert!(
+        next > after_gap,
+        "no record was written while the reader drained"
+    );
+    assert_eq!(
+        sink.dropped(),
+        (next - first_dropped) as u64,
+        "every record from the first drop to the marker dropped, and counted"
+    );
+    let after_gap = next;
     for k in 0..100 {
         sink.write(&view(&header, &numbered(after_gap + k)))
             .unwrap();
@@ -338,9 +353,62 @@ fn connected(dir: &Path) -> (SocketSink, OwnedFd) {
     (sink, unsafe { OwnedFd::from_raw_fd(raw) })
 }
 
+#[test]
+fn a_gap_s_marker_still_owed_at_the_end_goes_last_once_the_reader_drains() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut sink, conn) = connected(dir.path());
+    // large records, so that the full queue is a few dozen packets, and a header larger
+    // than a record: when a record no longer fits in the queue, neither does the marker
+    let big = |i: i64| {
+        Record::File(File {
+            state: ObjectState::Created,
+            oid: Foid::default(),
+            ts: i,
+            restype: i32::from(b'f'),
+            path: "p".repeat(100_000),
+            container_id: None,
+        })
+    };
+    let header = SfHeader {
+        exporter: "x".repeat(150_000),
+        ..Default::default()
+    };
+    sink.start(&header).unwrap();
+    let mut i = 0;
+    let first_dropped = loop {
+        sink.write(&view(&header, &big(i))).unwrap();
+        if sink.dropped() > 0 {
+            break i;
+        }
+        i += 1;
+        assert!(i < 10_000, "nothing was ever dropped");
+    };
+    // the capture ends while the reader is still behind; it starts reading a moment
+    // later, so the marker does not fit at the first try
+    let reader = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(200));
+        read_all(&conn)
+    });
+    sink.finish().unwrap();
+    assert_eq!(sink.dropped(), 1, "the queue drained within finish's wait");
+    drop(sink);
+    let got = reader.join().unwrap();
+    let h = Record::Header(header);
+    assert!(got[0] == h);
+    assert!(got.last() == Some(&h), "the marker, last");
+    let files: Vec<i64> = got[1..got.len() - 1]
+        .iter()
+        .map(|r| match r {
+            Record::File(f) => f.ts,
+            _ => panic!("a record where only files go"),
+        })
+        .collect();
+    assert_eq!(files, (0..first_dropped).collect::<Vec<_>>());
+}
+
 /// Every packet of `conn` until its peer closed.
 fn read_all(conn: &OwnedFd) -> Vec<Record> {
-    let mut buf = vec![0u8; 1 << 16];
+    let mut buf = vec![0u8; 1 << 20];
     let mut got = Vec::new();
     loop {
         let n = recv(conn.as_raw_fd(), &mut buf, MsgFlags::empty()).unwrap();

@@ -194,6 +194,8 @@ pub(crate) fn run(
         period_start: start,
     });
     out.start_at(start)?;
+    // losses before the first header are before the stream: no output marks them
+    pipe.set_source_at_start(source_counters(&src, &meta), out);
     pipe.write_early_k8s_events(out)?;
 
     // The source calls back for each event; the first pipeline error stops the capture.
@@ -224,7 +226,7 @@ pub(crate) fn run(
         }
         if last_counters.elapsed() >= COUNTER_FLUSH {
             src.flush_counters(&mut |ev| deliver(pipe, out, &mut failure, ev, &proc_root))?;
-            pipe.source = source_counters(&src, &meta);
+            pipe.set_source(source_counters(&src, &meta), clock::wall_ns());
             last_counters = Instant::now();
         }
         if last_flush.elapsed() >= OUTPUT_FLUSH {
@@ -247,7 +249,7 @@ pub(crate) fn run(
         return Err(e);
     }
     meta.exchange(pipe, out)?;
-    pipe.source = source_counters(&src, &meta);
+    pipe.set_source(source_counters(&src, &meta), clock::wall_ns());
     pipe.tick(clock::wall_ns(), out)?;
     pipe.finish(out)?;
     if let Some(w) = meta.worker.take() {

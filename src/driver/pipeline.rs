@@ -13,6 +13,7 @@ use crate::model::Record;
 use crate::runtime::MetaUpdate;
 use crate::source::ScapOrigin;
 use crate::state::State;
+use std::collections::VecDeque;
 
 /// The outputs receive the aggregator's records.
 impl Emit for FanOut {
@@ -80,17 +81,37 @@ pub(crate) struct Pipeline {
     losses_noted: [(&'static str, u64); 16],
     /// The capture second of the last [`Pipeline::note_losses`].
     losses_noted_at: i64,
+    /// Source counters read at a wall-clock time (ns) the capture clock has not reached:
+    /// the events before that time may still wait in the ring, and a loss is told to the
+    /// outputs only once the stream has passed it ([`Pipeline::set_source`]).
+    source_pending: VecDeque<(u64, RunSummary)>,
+    /// The latest source counters read at a time the capture clock has reached.
+    source_seen: RunSummary,
 }
 
+/// Source counter readings waiting for the capture clock, at most; past it the newest
+/// waiting one is replaced (the counters are cumulative: a loss is then told later, never
+/// missed).
+const SOURCE_PENDING_MAX: usize = 16;
+
 /// Counters of `RunSummary::losses()` that are no gap in the outputs, left out of
-/// [`FanOut::note_losses`]: what the configured filters and sampling leave out, the IPv6
-/// flows the v5 schema cannot carry (left out by the format, on every host with IPv6
-/// traffic), and the outputs' own drops and reconnections (each sink marks its own).
-const NOT_GAPS: [&str; 6] = [
+/// [`FanOut::note_losses`]: what the configured filters and sampling leave out; what the
+/// format or the model leave out on every host that has it (IPv6 flows, which v5 cannot
+/// carry; io_uring operations not modelled): marked, they would mark the stream every
+/// 10 s; what loses no record (fds received with `SCM_RIGHTS` are named from `/proc`
+/// instead; metadata failures leave container fields empty, the records are there); and
+/// the outputs' own drops and reconnections (each sink marks its own). All still count
+/// in the files' `sysflow.losses` and in `RunSummary::losses()`.
+const NOT_GAPS: [&str; 11] = [
     "filtered_events",
     "filtered_flows",
     "sampled_out",
     "omitted_ipv6_flows",
+    "uring_unmodeled",
+    "scm_rights_unnamed",
+    "metadata_timeouts",
+    "metadata_errors",
+    "metadata_queue_full",
     "sink_drops",
     "socket_reconnects",
 ];
@@ -123,12 +144,19 @@ impl Pipeline {
             k8s_dropped_warned: 0,
             losses_noted: RunSummary::default().losses(),
             losses_noted_at: i64::MIN,
+            source_pending: VecDeque::new(),
+            source_seen: RunSummary::default(),
         }
     }
 
     /// Everything counted so far: the source's last snapshot (`self.source`), the
     /// pipeline's, state's and aggregator's own counters, and the outputs'.
     pub fn summary(&self, out: &FanOut) -> RunSummary {
+        self.summary_over(&self.source, out)
+    }
+
+    /// The run's summary over the source counters `source`.
+    fn summary_over(&self, source: &RunSummary, out: &FanOut) -> RunSummary {
         RunSummary {
             omitted_ipv6_flows: self.agg.omitted_ipv6_flows(),
             invalid_events: self.state.invalid_events
@@ -140,8 +168,28 @@ impl Pipeline {
             state_tables: self.state.sizes(),
             sinks: out.stats(),
             events: self.events,
-            ..self.source
+            ..*source
         }
+    }
+
+    /// The source's counters (a live capture's kernel and metadata counts), read at
+    /// `read_at_ns` (wall clock, epoch ns). The outputs are told of the losses among them
+    /// once the capture clock has passed that time.
+    pub fn set_source(&mut self, source: RunSummary, read_at_ns: u64) {
+        if self.source_pending.len() >= SOURCE_PENDING_MAX {
+            self.source_pending.pop_back();
+        }
+        self.source_pending.push_back((read_at_ns, source));
+        self.source = source;
+    }
+
+    /// The source's counters when the outputs start (`set_source` at that time): losses
+    /// before then are before the stream, and no output is told of them.
+    pub fn set_source_at_start(&mut self, source: RunSummary, out: &FanOut) {
+        self.source = source;
+        self.source_seen = source;
+        self.source_pending.clear();
+        self.losses_noted = self.summary(out).losses();
     }
 
     /// Advances the capture clock to `now_ns`: flow export and expiry, process deletion,
@@ -151,8 +199,15 @@ impl Pipeline {
         self.agg.set_time(now_ns);
         self.agg.housekeeping(out)?;
         let now = self.agg.now_s();
-        if now != self.losses_noted_at {
+        if now > self.losses_noted_at {
             self.losses_noted_at = now;
+            let now_ns = self.agg.clock().now_ns();
+            while let Some(&(read_at, source)) = self.source_pending.front()
+                && read_at <= now_ns
+            {
+                self.source_seen = source;
+                self.source_pending.pop_front();
+            }
             self.note_losses(out);
         }
         let due = match &mut self.rotation {
@@ -388,6 +443,8 @@ impl Pipeline {
     pub fn finish(&mut self, out: &mut FanOut) -> Result<()> {
         out.start()?;
         // losses of the last second are marked before the last records
+        self.source_seen = self.source;
+        self.source_pending.clear();
         self.note_losses(out);
         if out.take_reset_request() {
             self.agg.rewrite_entities();
@@ -401,7 +458,10 @@ impl Pipeline {
     /// Tells the outputs (other than the file, which counts by period) which causes of
     /// loss grew since the last call ([`FanOut::note_losses`]), leaving out [`NOT_GAPS`].
     fn note_losses(&mut self, out: &mut FanOut) {
-        let now = self.summary(out).losses();
+        if !out.has_streams() {
+            return;
+        }
+        let now = self.summary_over(&self.source_seen, out).losses();
         let grown: Vec<(&'static str, u64)> = now
             .iter()
             .zip(&self.losses_noted)
@@ -493,4 +553,76 @@ fn period_losses(
         .into_iter()
         .zip(base.losses())
         .map(|((name, total), (_, before))| (name, total.saturating_sub(before), total))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::SysFlowConfig;
+    use crate::export::{RecordSink, RecordView};
+    use crate::model::SfHeader;
+    use std::sync::{Arc, Mutex};
+
+    type Told = Arc<Mutex<Vec<Vec<(&'static str, u64)>>>>;
+
+    /// A stream that keeps what the driver tells it of losses.
+    struct Listening(Told);
+
+    impl RecordSink for Listening {
+        fn start(&mut self, _: &SfHeader) -> Result<()> {
+            Ok(())
+        }
+        fn write(&mut self, _: &RecordView<'_>) -> Result<()> {
+            Ok(())
+        }
+        fn note_losses(&mut self, grown: &[(&'static str, u64)]) {
+            self.0.lock().unwrap().push(grown.to_vec());
+        }
+    }
+
+    const T0: u64 = 1_700_000_000_000_000_000;
+    const S: u64 = 1_000_000_000;
+
+    #[test]
+    fn a_loss_read_from_the_kernel_is_told_once_the_stream_has_passed_the_reading() {
+        let mut pipe = Pipeline::new(
+            State::new(),
+            AggConfig::from(&SysFlowConfig::default()),
+            false,
+        );
+        let mut out = FanOut::new(SfHeader::default());
+        let told = Told::default();
+        out.add(Box::new(Listening(told.clone())));
+        out.start_at((T0 / S) as i64).unwrap();
+        // losses before the first header are before the stream
+        let mut at_start = RunSummary::default();
+        at_start.live.ring_drops = 3;
+        pipe.set_source_at_start(at_start, &out);
+        // ring drops (and records sampling left out) read at 10 s, while the stream is
+        // still at 5 s: the ring still holds the records before them
+        let mut read = at_start;
+        read.live.ring_drops = 10;
+        read.live.sampled_out = 5;
+        pipe.set_source(read, T0 + 10 * S);
+        for s in 5..10 {
+            pipe.tick(T0 + s * S, &mut out).unwrap();
+        }
+        assert!(
+            told.lock().unwrap().is_empty(),
+            "{:?}",
+            told.lock().unwrap()
+        );
+        pipe.tick(T0 + 10 * S, &mut out).unwrap();
+        pipe.tick(T0 + 11 * S, &mut out).unwrap();
+        assert_eq!(
+            *told.lock().unwrap(),
+            [vec![("ring_drops", 7)]],
+            "once the stream is at the reading, what grew since the start: not sampling"
+        );
+        // a reading the stream never reaches is told at the end
+        read.live.ring_drops = 12;
+        pipe.set_source(read, T0 + 60 * S);
+        pipe.finish(&mut out).unwrap();
+        assert_eq!(told.lock().unwrap().last().unwrap(), &[("ring_drops", 2)]);
+    }
 }

@@ -101,6 +101,11 @@ impl FanOut {
         }
     }
 
+    /// Whether there are sinks other than the file (streams: the callback, the socket).
+    pub fn has_streams(&self) -> bool {
+        !self.others.is_empty()
+    }
+
     /// Tells the sinks other than the file that records were lost before them
     /// ([`RecordSink::note_losses`]; the file learns them from
     /// [`FanOut::set_period_losses`]).

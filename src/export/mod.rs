@@ -88,9 +88,13 @@ pub trait RecordSink: Send {
     /// that grew since the last call, its name and how many more. The driver calls it
     /// about once a second of capture time, and at the end, when any grew, leaving out
     /// what is not a gap in the output: the configured filters and sampling
-    /// (`filtered_events`, `filtered_flows`, `sampled_out`), the IPv6 flows v5 cannot
-    /// carry (`omitted_ipv6_flows`) and the outputs' own counts (`sink_drops`,
-    /// `socket_reconnects`: each sink marks its own). Does nothing by
+    /// (`filtered_events`, `filtered_flows`, `sampled_out`), what the format or model
+    /// leave out wherever it occurs (`omitted_ipv6_flows`, `uring_unmodeled`), what loses
+    /// no record (`scm_rights_unnamed`, `metadata_timeouts`, `metadata_errors`,
+    /// `metadata_queue_full`) and the outputs' own counts (`sink_drops`,
+    /// `socket_reconnects`: each sink marks its own). So the causes told are `ring_drops`,
+    /// `decode_errors`, `unknown_fd_ops`, `invalid_events` and `reconciled_exits`. Does
+    /// nothing by
     /// default (the file sink records each period's losses in its header from
     /// [`FanOut::set_period_losses`]); the socket sink owes its reader a loss marker.
     fn note_losses(&mut self, grown: &[(&'static str, u64)]) {

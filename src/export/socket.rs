@@ -76,14 +76,15 @@ pub const MAX_PENDING_BYTES: usize = 8 << 20;
 ///   marker is sent, in order, with the re-export. The reader's draining a full queue
 ///   first bounds how often this happens.
 /// - **Losses before the sink** that the driver counts ([`RecordSink::note_losses`]:
-///   ring drops, decode errors, invalid events, metadata failures, …, not the configured
-///   filters and sampling, nor IPv6 flows, which v5 cannot carry), and **a record too big
-///   for the socket** (larger than its send buffer: dropped alone): the marker is queued
-///   behind what waits at the driver's next re-export, at most once every 10 s. The
-///   driver reads the kernel's counters about every second, so such a marker comes after
-///   the loss, not at it: the records lost are before it, after the header before the
-///   previous one at the latest. (Rate limited, and no gap opened, so that a stream of
-///   such losses neither blinds the stream nor keeps the entities being written again.)
+///   ring drops, decode errors, invalid events, I/O on fds the state did not know,
+///   exits made up from `/proc`), and **a record too big for the socket** (larger than
+///   its send buffer: dropped alone): the marker is queued behind what waits at the
+///   driver's next re-export, at most once every 10 s. The driver reads the kernel's
+///   counters about every second and tells the sinks once the stream has reached the
+///   time of the reading, so such a marker comes after the loss, not at it: it marks the
+///   stretch since the header before it, and a loss may also lie up to about a second
+///   before that header. (Rate limited, and no gap opened, so that a stream of such
+///   losses neither blinds the stream nor keeps the entities being written again.)
 /// - **A reconnection** starts with the header, as always; what the old connection owed
 ///   is not marked on the new one.
 /// - At the end ([`RecordSink::finish`]), a marker still owed is sent last.
@@ -263,13 +264,20 @@ impl SocketSink {
     }
 
     /// Sends `self.buf` (or queues it behind what waits); counts it and opens a gap when
-    /// it is dropped. Returns whether it was sent or queued.
-    fn send_packet(&mut self) -> bool {
+    /// it is dropped. Within a gap only a header goes (`header`: a period's, or the
+    /// marker); any other record is dropped until the marker. Returns whether it was sent
+    /// or queued.
+    fn send_packet(&mut self, header: bool) -> bool {
         self.drain();
         let State::Connected(fd) = &self.state else {
             self.dropped += 1;
             return false;
         };
+        if self.gap && !header {
+            // (a gap the drain just opened)
+            self.dropped += 1;
+            return false;
+        }
         if self.buf.len() > self.max_packet {
             self.drop_too_big();
             return false;
@@ -339,7 +347,7 @@ impl SocketSink {
         if !self.pending.is_empty() && self.pending_bytes + self.buf.len() > MAX_PENDING_BYTES {
             return false;
         }
-        let sent = self.send_packet();
+        let sent = self.send_packet(true);
         if sent {
             self.gap = false;
             self.marker_owed = false;
@@ -369,7 +377,7 @@ impl SocketSink {
                 let header = Record::Header(self.header.clone());
                 self.buf.clear();
                 encode_record(&header, &mut self.buf);
-                self.send_packet();
+                self.send_packet(true);
                 Ok(())
             }
             Err(e) => {
@@ -404,7 +412,7 @@ impl SocketSink {
         }
         self.buf.clear();
         encode_record(rec, &mut self.buf);
-        self.send_packet();
+        self.send_packet(false);
         Ok(())
     }
 
@@ -417,11 +425,17 @@ impl SocketSink {
 impl RecordSink for SocketSink {
     fn start(&mut self, header: &SfHeader) -> Result<()> {
         self.header = header.clone();
-        // sent even within a gap (a marker repeating it follows)
+        let reconnects = self.reconnects;
         self.maybe_reconnect()?;
+        if self.reconnects != reconnects {
+            // the new connection started with this header: once is enough (twice would
+            // read as a marker)
+            return Ok(());
+        }
+        // sent even within a gap (a marker repeating it follows)
         self.buf.clear();
         encode_record(&Record::Header(header.clone()), &mut self.buf);
-        self.send_packet();
+        self.send_packet(true);
         Ok(())
     }
 
@@ -431,12 +445,19 @@ impl RecordSink for SocketSink {
 
     /// True after a reconnection (the header went first on the new connection), and when
     /// this call sent a loss marker (see [`SocketSink`]): the driver then writes the
-    /// entities again, after the marker.
+    /// entities again, after the marker. The marker goes only from here: a program that
+    /// drives a `SocketSink` itself must call it (the driver does, at every event), or
+    /// after a slow reader's gap every record stays dropped.
     fn take_reset_request(&mut self) -> bool {
         if std::mem::take(&mut self.reset_requested) {
             return true;
         }
-        self.drain();
+        if self.gap {
+            // its marker waits for the queue to drain
+            self.drain();
+        } else if !self.marker_owed {
+            return false;
+        }
         self.marker_due(false) && self.send_marker()
     }
 
@@ -466,13 +487,16 @@ impl RecordSink for SocketSink {
         // the rest as dropped
         let deadline = Instant::now() + Duration::from_secs(2);
         self.drain();
+        // a marker still owed goes last, once it fits behind what waits
         if self.marker_due(true) {
-            // the last stretch lost records: the marker goes last
             self.send_marker();
         }
-        while !self.pending.is_empty() && Instant::now() < deadline {
+        while (!self.pending.is_empty() || self.marker_due(true)) && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(5));
             self.drain();
+            if self.marker_due(true) {
+                self.send_marker();
+            }
         }
         self.dropped += self.pending.len() as u64;
         self.pending.clear();
