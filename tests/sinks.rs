@@ -143,13 +143,8 @@ fn socket_sink_reconnects_counts_drops_and_gives_up() {
 #[test]
 fn a_stalled_reader_costs_counted_drops_and_bounded_memory_never_a_wait() {
     let dir = tempfile::tempdir().unwrap();
-    let sock = dir.path().join("slow.sock");
-    let l = listener(&sock);
-    let mut sink = SocketSink::connect(&sock, Backoff::default()).unwrap();
     // the reader accepts and then reads nothing
-    let raw = accept(l.as_raw_fd()).unwrap();
-    // SAFETY: `accept` returned a fresh descriptor that nothing else owns.
-    let conn = unsafe { OwnedFd::from_raw_fd(raw) };
+    let (mut sink, conn) = connected(dir.path());
     let header = SfHeader {
         exporter: "x".repeat(200),
         ..Default::default()
@@ -246,13 +241,8 @@ fn numbers(got: &[Record]) -> Vec<i64> {
 #[test]
 fn a_slow_reader_s_gap_is_marked_by_the_header_before_any_record_written_after_it() {
     let dir = tempfile::tempdir().unwrap();
-    let sock = dir.path().join("gap.sock");
-    let l = listener(&sock);
-    let mut sink = SocketSink::connect(&sock, Backoff::default()).unwrap();
     // the reader accepts, then reads nothing for a while
-    let raw = accept(l.as_raw_fd()).unwrap();
-    // SAFETY: `accept` returned a fresh descriptor that nothing else owns.
-    let conn = unsafe { OwnedFd::from_raw_fd(raw) };
+    let (mut sink, conn) = connected(dir.path());
     let header = SfHeader {
         exporter: "gap".into(),
         ..Default::default()
@@ -283,17 +273,7 @@ fn a_slow_reader_s_gap_is_marked_by_the_header_before_any_record_written_after_i
     assert_eq!(sink.dropped(), (after_gap - first_dropped) as u64);
     // the reader catches up; the driver's clock keeps asking and, once the marker is
     // sent, writes again
-    let reader = std::thread::spawn(move || {
-        let mut buf = vec![0u8; 1 << 16];
-        let mut got = Vec::new();
-        while let Ok(k) = recv(conn.as_raw_fd(), &mut buf, MsgFlags::empty()) {
-            if k == 0 {
-                break;
-            }
-            got.push(decode_datum(&buf[..k]).expect("whole packets only"));
-        }
-        got
-    });
+    let reader = std::thread::spawn(move || read_all(&conn));
     // records keep coming while the reader drains the queue: room frees up, yet they
     // are dropped too, until the marker
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
