@@ -110,17 +110,35 @@ fn socket_sink_reconnects_counts_drops_and_gives_up() {
     assert!(out.stats().dropped >= 4, "{:?}", out.stats());
 
     // A new reader appears: after the backoff the sink reconnects and re-sends the header.
+    // The record being written then, and any other until the driver takes the re-export
+    // request, may refer to entities the new reader lacks: dropped and counted.
     let reader = collect_packets(listener(&sock));
     std::thread::sleep(Duration::from_millis(60));
-    out.emit(&rec, Links::default()).unwrap();
+    let before = out.stats().dropped;
+    let trigger = Record::Header(SfHeader {
+        exporter: "before the re-export".into(),
+        ..Default::default()
+    });
+    out.emit(&trigger, Links::default()).unwrap();
+    out.emit(&trigger, Links::default()).unwrap();
+    assert_eq!(out.stats().dropped, before + 2, "{:?}", out.stats());
     assert!(
         out.take_reset_request(),
         "a reconnect asks for entity re-export"
     );
+    let after = Record::Header(SfHeader {
+        exporter: "after the re-export".into(),
+        ..Default::default()
+    });
+    out.emit(&after, Links::default()).unwrap();
     out.finish().unwrap();
     drop(out);
     let got = reader.join().unwrap();
-    assert_eq!(got.len(), 2, "header again, then the record");
+    assert_eq!(
+        got,
+        [rec.clone(), after],
+        "header again, then only what came after the re-export request"
+    );
 
     // Nobody ever comes back: after the backoff is exhausted, write fails clearly.
     let mut out = FanOut::new(SfHeader::default());

@@ -86,7 +86,11 @@ pub const MAX_PENDING_BYTES: usize = 8 << 20;
 ///   before that header. (Rate limited, and no gap opened, so that a stream of such
 ///   losses neither blinds the stream nor keeps the entities being written again.)
 /// - **A reconnection** starts with the header, as always; what the old connection owed
-///   is not marked on the new one.
+///   is not marked on the new one. A reconnection made while a record is written (after
+///   the backoff) drops that record and any other until the driver has taken the
+///   re-export request (at its next event): each of them may refer to an entity the new
+///   reader has not received, and after the request every entity goes again before its
+///   next use. They count as drops of the outage.
 /// - At the end ([`RecordSink::finish`]), a marker still owed is sent last.
 ///
 /// A header that starts an output period (every `rotate_interval`) is not a marker: with
@@ -113,6 +117,9 @@ pub struct SocketSink {
     dropped: u64,
     reconnects: u64,
     reset_requested: bool,
+    /// Reconnected while writing a record: records are dropped (counted) until the driver
+    /// takes the reset request, so that none refers to an entity the reader lacks.
+    resync: bool,
     peer_uid: Option<u32>,
 }
 
@@ -219,6 +226,7 @@ impl SocketSink {
             dropped: 0,
             reconnects: 0,
             reset_requested: false,
+            resync: false,
             peer_uid,
         })
     }
@@ -403,7 +411,16 @@ impl SocketSink {
     }
 
     fn deliver(&mut self, rec: &Record) -> Result<()> {
+        let reconnects = self.reconnects;
         self.maybe_reconnect()?;
+        if self.reconnects != reconnects {
+            self.resync = true;
+        }
+        if self.resync || matches!(self.state, State::Failed { .. }) {
+            // (failed: counted by `send_packet` before; here without encoding the record)
+            self.dropped += 1;
+            return Ok(());
+        }
         if self.gap {
             // until the marker: the gap stays one stretch
             self.drain();
@@ -450,6 +467,7 @@ impl RecordSink for SocketSink {
     /// after a slow reader's gap every record stays dropped.
     fn take_reset_request(&mut self) -> bool {
         if std::mem::take(&mut self.reset_requested) {
+            self.resync = false;
             return true;
         }
         if self.gap {
