@@ -54,8 +54,11 @@ pub const MAX_PENDING_BYTES: usize = 8 << 20;
 /// slow reader has no room for wait in a queue of at most [`MAX_PENDING_BYTES`]; when the
 /// queue is full, records are dropped and counted. When the peer goes away, records are
 /// dropped and counted; the sink reconnects with exponential backoff, re-sends the header
-/// and asks the driver to write the entities again ([`RecordSink::take_reset_request`]).
-/// If the peer stays away past [`Backoff::max`], `write` returns an error.
+/// and asks the driver to write the entities again. It reconnects only where the driver
+/// does that at once, in [`RecordSink::take_reset_request`] (and in `start`), never in
+/// the middle of an event's records: a record written then could name an entity the new
+/// reader has not received. If the peer stays away past [`Backoff::max`], `write`
+/// returns an error.
 ///
 /// # Losses in the stream: a repeated header
 ///
@@ -85,12 +88,8 @@ pub const MAX_PENDING_BYTES: usize = 8 << 20;
 ///   stretch since the header before it, and a loss may also lie up to about a second
 ///   before that header. (Rate limited, and no gap opened, so that a stream of such
 ///   losses neither blinds the stream nor keeps the entities being written again.)
-/// - **A reconnection** starts with the header, as always; what the old connection owed
-///   is not marked on the new one. A reconnection made while a record is written (after
-///   the backoff) drops that record and any other until the driver has taken the
-///   re-export request (at its next event): each of them may refer to an entity the new
-///   reader has not received, and after the request every entity goes again before its
-///   next use. They count as drops of the outage.
+/// - **A reconnection** starts with the header, as always, followed by the entities
+///   (see above); what the old connection owed is not marked on the new one.
 /// - At the end ([`RecordSink::finish`]), a marker still owed is sent last.
 ///
 /// A header that starts an output period (every `rotate_interval`) is not a marker: with
@@ -117,9 +116,8 @@ pub struct SocketSink {
     dropped: u64,
     reconnects: u64,
     reset_requested: bool,
-    /// Reconnected while writing a record: records are dropped (counted) until the driver
-    /// takes the reset request, so that none refers to an entity the reader lacks.
-    resync: bool,
+    /// Why the sink gave up reconnecting (the backoff exhausted): `write` returns it.
+    gave_up: Option<String>,
     peer_uid: Option<u32>,
 }
 
@@ -226,7 +224,7 @@ impl SocketSink {
             dropped: 0,
             reconnects: 0,
             reset_requested: false,
-            resync: false,
+            gave_up: None,
             peer_uid,
         })
     }
@@ -411,13 +409,14 @@ impl SocketSink {
     }
 
     fn deliver(&mut self, rec: &Record) -> Result<()> {
-        let reconnects = self.reconnects;
-        self.maybe_reconnect()?;
-        if self.reconnects != reconnects {
-            self.resync = true;
-        }
-        if self.resync || matches!(self.state, State::Failed { .. }) {
-            // (failed: counted by `send_packet` before; here without encoding the record)
+        if let State::Failed { .. } = self.state {
+            // reconnected only at the driver's re-export (`take_reset_request`)
+            if let Some(why) = &self.gave_up {
+                return Err(SysFlowError::io(
+                    why.clone(),
+                    std::io::ErrorKind::NotConnected.into(),
+                ));
+            }
             self.dropped += 1;
             return Ok(());
         }
@@ -464,10 +463,17 @@ impl RecordSink for SocketSink {
     /// this call sent a loss marker (see [`SocketSink`]): the driver then writes the
     /// entities again, after the marker. The marker goes only from here: a program that
     /// drives a `SocketSink` itself must call it (the driver does, at every event), or
-    /// after a slow reader's gap every record stays dropped.
+    /// after a slow reader's gap every record stays dropped, and a reader that went away
+    /// is never reconnected. Reconnects when the backoff allows (the header goes first on
+    /// the new connection).
     fn take_reset_request(&mut self) -> bool {
+        if self.gave_up.is_none()
+            && let Err(e) = self.maybe_reconnect()
+        {
+            // told by the next `write`
+            self.gave_up = Some(e.to_string());
+        }
         if std::mem::take(&mut self.reset_requested) {
-            self.resync = false;
             return true;
         }
         if self.gap {
