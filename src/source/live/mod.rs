@@ -142,9 +142,25 @@ use std::io::Read;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-/// How often an idle [`LiveSource::poll`] looks at the ring buffer (records are
-/// submitted without waking the consumer, which costs ~1 µs per event).
+/// How often [`LiveSource::poll`] looks at the ring buffer while records arrive (they
+/// are submitted without waking the consumer, which costs ~1 µs per event).
 const TICK: Duration = Duration::from_millis(10);
+
+/// The longest pause between two looks at an empty ring: after each look that finds
+/// nothing the pause doubles from [`TICK`] up to this (as libscap backs off on empty
+/// buffers, up to 30 ms), so an idle node wakes the collector about 35 times a second
+/// instead of 100. The first records after a quiet spell are at most this late.
+const IDLE_TICK_MAX: Duration = Duration::from_millis(30);
+
+/// The pause after one of `tick`: back to [`TICK`] when the look found records, else
+/// doubled up to [`IDLE_TICK_MAX`].
+fn next_tick(tick: Duration, found: bool) -> Duration {
+    if found {
+        TICK
+    } else {
+        (tick * 2).min(IDLE_TICK_MAX)
+    }
+}
 
 /// What the live probe captures: the fields of [`SysFlowConfig`] it uses.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -251,6 +267,8 @@ pub struct LiveSource {
     delivered: u64,
     decode_errors: u64,
     exec_moves: moves::ExecMoves,
+    /// The next pause of [`LiveSource::poll`]: [`TICK`], longer after empty looks.
+    tick: Duration,
 }
 
 impl std::fmt::Debug for LiveSource {
@@ -283,6 +301,7 @@ impl LiveSource {
             delivered: 0,
             decode_errors: 0,
             exec_moves: moves::ExecMoves::default(),
+            tick: TICK,
         })
     }
 
@@ -353,7 +372,8 @@ impl LiveSource {
     /// Each pass first sleeps for a tick (10 ms) or until the probe forces a
     /// wake-up (the ring a quarter full), then takes everything the ring holds: records
     /// reach `f` in batches at most a tick late, instead of one by one as they arrive,
-    /// which costs a wake-up and a pass through the loop each.
+    /// which costs a wake-up and a pass through the loop each. After a pass that finds
+    /// the ring empty the tick doubles, up to 30 ms, until records arrive again.
     ///
     /// One exception to ring order: a cgroup move of a process inside its exec (a
     /// runtime moving the process it starts into the container as soon as its vfork
@@ -369,12 +389,13 @@ impl LiveSource {
             let now = Instant::now();
             if let Err(e) = self
                 .probe
-                .wait(deadline.saturating_duration_since(now).min(TICK))
+                .wait(deadline.saturating_duration_since(now).min(self.tick))
                 && e.kind() != std::io::ErrorKind::Interrupted
             {
                 return Err(SysFlowError::Libs(format!("polling the ring buffer: {e}")));
             }
             let n = self.deliver(f);
+            self.tick = next_tick(self.tick, n > 0);
             if n > 0 || Instant::now() >= deadline {
                 return Ok(n);
             }
@@ -451,6 +472,23 @@ mod tests {
     fn sources_can_move_between_threads() {
         fn send<T: Send>() {}
         send::<LiveSource>();
+    }
+
+    /// An empty ring stretches the pause 10, 20, 30 ms and no further (libscap's
+    /// 30 ms); records bring it back to 10 ms at once.
+    #[test]
+    fn an_empty_ring_backs_off_to_30_ms_and_records_reset_it() {
+        let ms = Duration::from_millis;
+        let mut t = TICK;
+        assert_eq!(t, ms(10));
+        let mut seen = vec![];
+        for _ in 0..4 {
+            t = next_tick(t, false);
+            seen.push(t);
+        }
+        assert_eq!(seen, [ms(20), ms(30), ms(30), ms(30)]);
+        assert_eq!(next_tick(t, true), ms(10));
+        assert_eq!(next_tick(ms(10), true), ms(10));
     }
 
     #[test]
