@@ -735,6 +735,34 @@ fn a_dead_main_threads_children_go_to_its_oldest_live_thread() {
     assert_eq!(st.threads.group_members(TID), vec![TID, 1003]);
 }
 
+/// A live process list names a thread's main thread as its parent. When the main
+/// thread exits first, its oldest live thread is its children's reaper, which is one of
+/// those children itself: not damaged input (nothing counted), and that thread takes
+/// the dead thread's parent instead of losing its own.
+#[test]
+fn a_thread_chosen_as_its_own_reaper_takes_the_dead_threads_parent() {
+    let mut st = listed(&[(1, 1, 0), (TID, TID, 1), (301, TID, TID), (302, TID, TID)]);
+    assert_eq!(st.invalid_events, 0);
+    let next = |st: &mut State, ts: u64| {
+        st.apply(&ev(
+            ts,
+            EventKind::Close {
+                fd: Some(3),
+                res: -9,
+            },
+        ));
+    };
+    st.apply(&exit_of(1_000, TID));
+    next(&mut st, 1_500);
+    assert_eq!(st.thread(301).map(|t| t.ptid), Some(1));
+    assert_eq!(st.thread(302).map(|t| t.ptid), Some(301));
+    st.apply(&exit_of(2_000, 301));
+    next(&mut st, 2_500);
+    assert_eq!(st.thread(302).map(|t| t.ptid), Some(1));
+    assert_eq!(ancestry(&st, 302), Some(vec![302, 1]));
+    assert_eq!(st.invalid_events, 0);
+}
+
 // ------------------------------------------------------------------- parent loops
 
 /// The parent chain of `tid` (threads held), up to a thread not held; `None` if it

@@ -735,6 +735,7 @@ impl Threads {
             if reaper.is_none() {
                 reaper = self.find_new_reaper(tid);
             }
+            let dying_ptid = self.map.get(&tid).expect("present").ptid;
             let children = std::mem::take(&mut self.map.get_mut(&tid).expect("present").children);
             if let Some(rt) = reaper {
                 self.map.get_mut(&tid).expect("present").reaper_tid = rt;
@@ -750,6 +751,20 @@ impl Threads {
                     continue;
                 }
                 match reaper {
+                    // A thread of the dying thread's own process, held as its child (a
+                    // process list names a thread's main thread as its parent), is the
+                    // one its siblings go to: it is not its own parent. It takes the
+                    // dying thread's parent, as the kernel has every thread's parent be
+                    // its process's; not damaged input, so not counted.
+                    Some(rt) if rt == c.0 => {
+                        if dying_ptid > 0
+                            && self.map.get(&dying_ptid).is_some_and(|p| !p.is_invalid())
+                        {
+                            self.add_child(dying_ptid, c);
+                        } else if let Some(ct) = self.map.get_mut(&c.0) {
+                            ct.ptid = 0;
+                        }
+                    }
                     Some(rt) => self.add_child(rt, c),
                     None => {
                         if let Some(ct) = self.map.get_mut(&c.0) {
