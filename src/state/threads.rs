@@ -750,22 +750,18 @@ impl Threads {
                 if self.alive(c).is_none() {
                     continue;
                 }
-                match reaper {
-                    // A thread of the dying thread's own process, held as its child (a
-                    // process list names a thread's main thread as its parent), is the
-                    // one its siblings go to: it is not its own parent. It takes the
-                    // dying thread's parent, as the kernel has every thread's parent be
-                    // its process's; not damaged input, so not counted.
-                    Some(rt) if rt == c.0 => {
-                        if dying_ptid > 0
-                            && self.map.get(&dying_ptid).is_some_and(|p| !p.is_invalid())
-                        {
-                            self.add_child(dying_ptid, c);
-                        } else if let Some(ct) = self.map.get_mut(&c.0) {
-                            ct.ptid = 0;
-                        }
-                    }
-                    Some(rt) => self.add_child(rt, c),
+                // A thread of the dying thread's own process, held as its child (a
+                // process list names a thread's main thread as its parent), can be the
+                // one its siblings go to: it is not its own parent. It takes the dying
+                // thread's parent, as the kernel has every thread's parent be its
+                // process's; not damaged input, so not counted.
+                let parent = match reaper {
+                    Some(rt) if rt == c.0 => Some(dying_ptid)
+                        .filter(|&p| p > 0 && self.map.get(&p).is_some_and(|p| !p.is_invalid())),
+                    r => r,
+                };
+                match parent {
+                    Some(p) => self.add_child(p, c),
                     None => {
                         if let Some(ct) = self.map.get_mut(&c.0) {
                             ct.ptid = 0;

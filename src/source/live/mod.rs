@@ -148,7 +148,7 @@ const TICK: Duration = Duration::from_millis(10);
 
 /// The longest pause between two looks at an empty ring: after each look that finds
 /// nothing the pause doubles from [`TICK`] up to this (as libscap backs off on empty
-/// buffers, up to 30 ms), so an idle node wakes the collector about 35 times a second
+/// buffers, up to 30 ms), so an idle node wakes the collector about 40 times a second
 /// instead of 100. The first records after a quiet spell are at most this late.
 const IDLE_TICK_MAX: Duration = Duration::from_millis(30);
 
