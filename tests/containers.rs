@@ -871,6 +871,51 @@ fn a_runtime_that_never_answers_does_not_stall_the_capture() {
     assert!(summary.metadata.timeouts >= 1, "{:?}", summary.metadata);
 }
 
+/// A stop asked for while the capture waits for the runtimes' first listings (here, from
+/// before the run: the wait sees it at once) ends the wait and the run, and is not taken
+/// for a late listing.
+#[test]
+fn a_stop_during_the_wait_for_the_first_listings_is_no_late_listing() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    if runtimes().is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir_in("/tmp").unwrap();
+    let hung = dir.path().join("hung.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&hung).unwrap();
+    std::thread::spawn(move || {
+        let held: Vec<_> = listener.incoming().take(8).collect();
+        std::thread::sleep(Duration::from_secs(30));
+        drop(held);
+    });
+    common::logs::install_logger();
+    let mut driver = SysFlowDriver::new(SysFlowConfig {
+        docker_path: Some(hung.clone()),
+        cri_path: Some(hung),
+        cri_timeout: Duration::from_secs(1),
+        app_name: "stopped-early".into(),
+        callback: Some(Box::new(|_| {})),
+        env_overrides: false,
+        ..Default::default()
+    })
+    .unwrap();
+    driver.exit_handle().exit();
+    let started = Instant::now();
+    driver.run().expect("a run stopped before it began");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "the wait for listings (up to 3 s here) was not cut short: {:?}",
+        started.elapsed()
+    );
+    let lines = common::logs::lines_of("stopped-early");
+    assert!(
+        !lines
+            .iter()
+            .any(|(_, m)| m.contains("first listings are late")),
+        "{lines:#?}"
+    );
+}
+
 // ------------------------------------------------------------------------ in a container
 
 /// The inner half of `the_collector_in_a_container_sees_the_host_with_host_pids`: runs

@@ -407,12 +407,29 @@ fn full_disk_warnings_are_logged_under_the_app_name() {
         file_path: Some(fs.path().join("out.sf")),
         file_codec: AvroCodec::Null,
         app_name: "full-disk-app".into(),
+        enable_stats: true,
         env_overrides: false,
         ..Default::default()
     };
     let summary = sysflow::SysFlowDriver::new(config).unwrap().run().unwrap();
     assert!(summary.sinks.dropped > 0, "{summary:?}");
     let lines = LINES.lock().clone();
+    // the run's last stats lines come after the output's close: its drops, those of the
+    // last flush included, are the run's, and so is the count of records
+    let last = |prefix: &str| {
+        lines
+            .iter()
+            .rev()
+            .find(|(_, t, m)| t == "full-disk-app" && m.starts_with(prefix))
+            .map(|(_, _, m)| m.clone())
+            .unwrap_or_else(|| panic!("no {prefix:?} line: {lines:#?}"))
+    };
+    let losses = last("Events: ");
+    let want = format!("sink_drops={} ", summary.sinks.dropped);
+    assert!(losses.contains(&want), "{want:?} in {losses:?}");
+    let records = last("Container Table: ");
+    let want = format!("Num Records Written: {}", summary.sinks.records);
+    assert!(records.ends_with(&want), "{want:?} in {records:?}");
     let ours: Vec<&str> = lines
         .iter()
         .filter(|(l, t, _)| *l == log::Level::Warn && t == "full-disk-app")

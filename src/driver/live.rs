@@ -169,7 +169,9 @@ pub(crate) fn run(
             cfg.cri_timeout.saturating_mul(3).min(LISTING_WAIT_MAX),
             &|| exit.is_exiting(),
         )
+        && !exit.is_exiting()
     {
+        // (a stop asked for during the wait is no late listing)
         diag.warn(format_args!(
             "container metadata: the runtimes' first listings are late; continuing"
         ));

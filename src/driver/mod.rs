@@ -304,6 +304,8 @@ impl SysFlowDriver {
             None => live::run(&self.config, &mut pipe, &mut self.outputs, &self.exit),
         };
         let finished = self.outputs.finish();
+        // after the close, so the last flush's records and drops are in the line
+        pipe.log_stats(&self.outputs);
         if (result.is_err() || finished.is_err())
             && let Some(p) = self.outputs.remove_unused_file()
         {

@@ -439,7 +439,9 @@ impl Pipeline {
         Ok(())
     }
 
-    /// End of input: statistics, then every open flow is flushed with TRUNCATE.
+    /// End of input: every open flow is flushed with TRUNCATE. The run's last
+    /// statistics lines are left to the caller, to log once the outputs are closed
+    /// ([`Pipeline::log_stats`]): the records and drops of their last flush count.
     pub fn finish(&mut self, out: &mut FanOut) -> Result<()> {
         out.start()?;
         // losses of the last second are marked before the last records
@@ -449,9 +451,11 @@ impl Pipeline {
         if out.take_reset_request() {
             self.agg.rewrite_entities();
         }
-        self.log_stats(out);
         self.agg.finish(out)?;
+        let base = self.period_base;
         self.end_period(out);
+        // the run's last stats line, logged after the close, counts the whole last period
+        self.period_base = base;
         Ok(())
     }
 
