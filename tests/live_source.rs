@@ -1386,7 +1386,10 @@ fn a_process_started_before_capture_is_in_the_snapshot_and_its_io_counted() {
         .iter()
         .find(|s| s.tid == me)
         .expect("the workload thread");
-    assert_eq!((worker.pid, worker.ptid), (pid, pid));
+    // a thread's parent is its process's: this test process, which spawned it (as
+    // `PPid:` in the kernel's /proc/<pid>/task/<tid>/status says)
+    let me_test = i64::from(std::process::id());
+    assert_eq!((worker.pid, worker.ptid), (pid, me_test));
     assert_eq!(worker.flags & (1 << 13), 1 << 13);
     child.stdin.as_mut().unwrap().write_all(b"go").unwrap();
     assert!(child.wait().unwrap().success());

@@ -170,7 +170,9 @@ fn thread(
     Some(ProcSnapshot {
         tid: i64::from(tid),
         pid: i64::from(pid),
-        ptid: if main { ppid } else { i64::from(pid) },
+        // every thread's parent is its process's (the kernel's `real_parent` of a
+        // CLONE_THREAD child; `PPid:` in the task's status, which libscap reads)
+        ptid: ppid,
         vtid: last("NSpid").unwrap_or(i64::from(tid)),
         vpid: last("NStgid").unwrap_or(i64::from(pid)),
         comm: comm.to_vec(),
