@@ -1192,6 +1192,43 @@ __noinline int sf_g_fd_seen(__u32 tgid, __u32 tid, __s32 fd, __u32 sockets_only)
 	return 0;
 }
 
+/*
+ * Processes forked by a captured process with a copy of its fd table (tgid -> the fds
+ * below SF_INH_FDS the child's table held at the fork). One thread of the parent can make
+ * an fd just before another thread forks and ship its record just after the fork's: the
+ * consumer then copies the parent's fds without it. So the child's first read or write
+ * on an fd it inherited also says what the fd is (SF_NR_FD_SEEN), once per fd.
+ */
+#define SF_INH_WORDS 2
+#define SF_INH_FDS (SF_INH_WORDS * 64)
+struct sf_inh {
+	__u64 bits[SF_INH_WORDS];
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 8192);
+	__type(key, __u32);
+	__type(value, struct sf_inh);
+} sf_inherited SEC(".maps");
+
+/* whether fd is one process tgid inherited at its fork and has not yet counted on
+ * (clears it) */
+static __always_inline bool sf_take_inherited(__u32 tgid, __s32 fd)
+{
+	if (fd < 0 || fd >= SF_INH_FDS)
+		return false;
+	struct sf_inh *v = bpf_map_lookup_elem(&sf_inherited, &tgid);
+	if (!v)
+		return false;
+	__u32 w = (__u32)fd >> 6;
+	if (w >= SF_INH_WORDS)
+		return false;
+	__u64 bit = 1ULL << (fd & 63);
+	if (!(*(volatile __u64 *)&v->bits[w] & bit))
+		return false;
+	return __sync_fetch_and_and(&v->bits[w], ~bit) & bit;
+}
+
 /* counts `ops` read/write calls of (tgid, tid) on fd moving `bytes` */
 static __always_inline void sf_count(__u32 tgid, __u32 tid, __s32 fd, long ret, bool write, __u64 ops,
 				     __u64 bytes)
@@ -1202,9 +1239,10 @@ static __always_inline void sf_count(__u32 tgid, __u32 tid, __s32 fd, long ret, 
 	struct sf_io_val *v = bpf_map_lookup_elem(&sf_io, &k);
 	if (!v) {
 		/* the fd's first count since it was made (or last retired): a socket's
-		 * endpoints as the kernel has them, and for the collector's descendants
-		 * whatever the fd is */
-		sf_g_fd_seen(tgid, tid, fd, !bpf_map_lookup_elem(&sf_heirs, &tgid));
+		 * endpoints as the kernel has them, and for the collector's descendants and
+		 * an fd inherited at a fork whatever the fd is */
+		bool any = bpf_map_lookup_elem(&sf_heirs, &tgid) || sf_take_inherited(tgid, fd);
+		sf_g_fd_seen(tgid, tid, fd, !any);
 		bpf_map_update_elem(&sf_io, &k, &sf_io_zero, BPF_NOEXIST);
 		v = bpf_map_lookup_elem(&sf_io, &k);
 		if (!v)
@@ -2601,6 +2639,20 @@ int BPF_PROG(sf_fork, struct task_struct *parent, struct task_struct *child)
 	}
 	if (ptgid == sf_self_tgid)
 		return 0;
+	/* a process with a copy of its parent's fds (not an heir: those list them all) */
+	struct files_struct *cf = BPF_CORE_READ(child, files);
+	if (ctgid != ptgid && cf && cf != BPF_CORE_READ(parent, files) &&
+	    !bpf_map_lookup_elem(&sf_heirs, &ctgid)) {
+		struct fdtable *fdt = BPF_CORE_READ(cf, fdt);
+		const unsigned long *open = fdt ? BPF_CORE_READ(fdt, open_fds) : 0;
+		__u32 max = fdt ? BPF_CORE_READ(fdt, max_fds) : 0;
+		struct sf_inh inh = {};
+		for (int i = 0; i < SF_INH_WORDS; i++)
+			if (open && (__u32)i * 64 < max)
+				bpf_probe_read_kernel(&inh.bits[i], sizeof(inh.bits[i]), &open[i]);
+		if (inh.bits[0] | inh.bits[1])
+			bpf_map_update_elem(&sf_inherited, &ctgid, &inh, BPF_ANY);
+	}
 	__u32 tid = bpf_get_current_pid_tgid();
 	__u64 start = BPF_CORE_READ(child, start_boottime);
 	bpf_map_update_elem(&sf_fork_start, &tid, &start, BPF_ANY);
@@ -2676,8 +2728,10 @@ int BPF_PROG(sf_exit, struct task_struct *p)
 	/* the thread's counters go before its exit; the last thread's exit also
 	 * ships whatever the process still counts, as its fds close silently */
 	sf_g_ship_thread(tgid, tid, group_dead, now);
-	if (group_dead) /* its tgid may be reused by a process the collector did not start */
+	if (group_dead) { /* its tgid may be reused by a process the collector did not start */
 		bpf_map_delete_elem(&sf_heirs, &tgid);
+		bpf_map_delete_elem(&sf_inherited, &tgid);
+	}
 	/* the main thread replaced by an exec in another thread (de_thread): the exec'ing
 	 * thread takes its id and goes on as the process, so this is no exit */
 	if (tid == tgid && !group_dead && bpf_core_field_exists(struct signal_struct, group_exec_task)) {

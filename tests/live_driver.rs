@@ -132,6 +132,82 @@ fn workload_entry() {
             }
             say("fds", fds.len());
         }
+        "fork_race" => {
+            // Started before the collector (not its heir): waits for a line on stdin.
+            // Then one thread opens and closes files as fast as it goes while the main
+            // thread forks children that each write one byte to the fd it opened last:
+            // the kernel copies the fd table early in the fork, and a close in the other
+            // thread after that copy (and the open that takes the number again) can reach
+            // the collector before the fork's record. Each child says which file it
+            // wrote to by its exit status (the file's index + 1; 0: no write).
+            let mut go = String::new();
+            std::io::stdin().read_line(&mut go).unwrap();
+            let names: Vec<std::ffi::CString> = (0..FORK_RACE_FILES)
+                .map(|i| std::ffi::CString::new(format!("{dir}/race{i}")).unwrap())
+                .collect();
+            let inodes: Vec<u64> = (0..FORK_RACE_FILES)
+                .map(|i| {
+                    let f = std::fs::File::create(format!("{dir}/race{i}")).unwrap();
+                    std::os::unix::fs::MetadataExt::ino(&f.metadata().unwrap())
+                })
+                .collect();
+            let latest = Arc::new(std::sync::atomic::AtomicI32::new(-1));
+            let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let opener = {
+                let (latest, stop) = (latest.clone(), stop.clone());
+                std::thread::spawn(move || {
+                    let mut i = 0;
+                    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        // SAFETY: a NUL-terminated path; the fd returned is ours to close.
+                        let fd =
+                            unsafe { libc::open(names[i % names.len()].as_ptr(), libc::O_WRONLY) };
+                        let old = latest.swap(fd, std::sync::atomic::Ordering::SeqCst);
+                        if old >= 0 {
+                            // SAFETY: an fd this thread opened and no one else closes.
+                            unsafe { libc::close(old) };
+                        }
+                        i += 1;
+                    }
+                })
+            };
+            let mut per_file = [0; FORK_RACE_FILES];
+            for _ in 0..FORK_RACE_CHILDREN {
+                let fd = latest.load(std::sync::atomic::Ordering::SeqCst);
+                // SAFETY: the child only calls fstat(2), write(2) and _exit(2), which are
+                // async-signal-safe, as a child of a multi-threaded process must, and
+                // reads memory it inherited.
+                match unsafe { libc::fork() } {
+                    // SAFETY: as above: the forked child's own fd and inherited memory.
+                    0 => unsafe {
+                        let mut st: libc::stat = std::mem::zeroed();
+                        let mut code = 0;
+                        if libc::fstat(fd, &mut st) == 0
+                            && let Some(j) = inodes.iter().position(|&n| n == st.st_ino)
+                            && libc::write(fd, b"x".as_ptr().cast(), 1) == 1
+                        {
+                            code = j as i32 + 1;
+                        }
+                        libc::_exit(code);
+                    },
+                    -1 => panic!("fork: {}", std::io::Error::last_os_error()),
+                    child => {
+                        let mut status = 0;
+                        // SAFETY: waits for the child just forked.
+                        unsafe { libc::waitpid(child, &mut status, 0) };
+                        assert!(libc::WIFEXITED(status));
+                        if let Some(j) = (libc::WEXITSTATUS(status) as usize).checked_sub(1) {
+                            per_file[j] += 1;
+                        }
+                    }
+                }
+            }
+            stop.store(true, std::sync::atomic::Ordering::Relaxed);
+            opener.join().unwrap();
+            say("pid", std::process::id());
+            for (j, n) in per_file.iter().enumerate() {
+                say(&format!("race{j}"), n);
+            }
+        }
         "reuse_threads" => {
             // Six threads in turn, each writing a file on the fd number the previous one
             // closed: more threads than an entry has slots.
@@ -250,6 +326,9 @@ fn workload_entry() {
 
 /// Files of the `reuse` and `reuse_threads` workloads.
 const REUSE_FILES: usize = 300;
+/// The `fork_race` workload's children, and the files its opener thread cycles through.
+const FORK_RACE_CHILDREN: usize = 2000;
+const FORK_RACE_FILES: usize = 50;
 /// Threads of the `reuse_threads` workload (an entry of the probe's counters has 4 slots).
 const REUSE_THREADS: usize = 6;
 
@@ -813,6 +892,73 @@ fn live_counters_of_an_fd_numbers_successive_files_stay_apart() {
         }
     }
     assert_eq!(summary.unknown_fd_ops, 0);
+}
+
+/// Children forked while another thread of their parent opens and closes files: each
+/// child's one byte, written to an fd it inherited, is in its file flow, though the close
+/// that followed the kernel's copy of the fd table can reach the collector before the
+/// fork's record (the probe names an inherited fd at its first read or write). The
+/// workload starts before the driver, as the processes a deployed collector watches do:
+/// the collector's own heirs have every fd named anyway. Ground truth: the children that
+/// wrote their byte (exit status 0).
+#[test]
+fn live_fds_closed_while_another_thread_forks_are_known_to_the_child() {
+    let _serial = serial();
+    if !live_ok() {
+        return;
+    }
+    let work = tempfile::tempdir_in("/tmp").unwrap();
+    let mut child = spawn("fork_race", work.path().to_str().unwrap());
+    let out_dir = tempfile::tempdir().unwrap();
+    let mut driver = SysFlowDriver::new(SysFlowConfig {
+        file_path: Some(format!("{}/", out_dir.path().display()).into()),
+        enable_process_flow: false,
+        env_overrides: false,
+        ..Default::default()
+    })
+    .unwrap();
+    let exit = driver.exit_handle();
+    let runner = std::thread::spawn(move || driver.run());
+    std::thread::sleep(Duration::from_secs(2));
+    child.stdin.as_mut().unwrap().write_all(b"go\n").unwrap();
+    let rep = report(&mut child);
+    assert!(child.wait().unwrap().success(), "workload fork_race failed");
+    std::thread::sleep(Duration::from_millis(500));
+    exit.exit();
+    let summary = runner.join().unwrap().expect("live run");
+    assert_eq!(summary.source_drops, 0, "kernel drops");
+    let o = Output {
+        recs: common::single_output(out_dir.path()),
+    };
+    let pid = num(&rep, "pid");
+    // bytes the children wrote, by file: their flows against their exit statuses
+    let mut written: HashMap<String, i64> = HashMap::new();
+    for r in &o.recs {
+        if let Record::FileFlow(f) = r
+            && f.proc_oid.hpid != pid
+            && let Some(name) = o.file(&f.file_oid).path.rsplit('/').next()
+            && name.starts_with("race")
+        {
+            *written.entry(name.to_owned()).or_default() += f.num_w_send_bytes;
+        }
+    }
+    let want: HashMap<String, i64> = (0..FORK_RACE_FILES)
+        .map(|j| (format!("race{j}"), num(&rep, &format!("race{j}"))))
+        .filter(|(_, n)| *n > 0)
+        .collect();
+    let total: i64 = want.values().sum();
+    eprintln!(
+        "fork_race: {total} children wrote; unknown_fd_ops {}",
+        summary.unknown_fd_ops
+    );
+    assert!(
+        total > FORK_RACE_CHILDREN as i64 / 2,
+        "children that wrote: {total}"
+    );
+    assert_eq!(
+        written, want,
+        "bytes the children wrote, by file; {summary:?}"
+    );
 }
 
 /// Six threads in turn on one fd number (more than the 4 slots of a counter entry): every

@@ -266,8 +266,16 @@ pub(crate) fn run(
 fn learn_unseen_fd(pipe: &mut Pipeline, ev: &SysEvent<'_>, proc_root: &std::path::Path) {
     use crate::event::EventKind;
     if let Some((fd, info)) = crate::source::live::fd_seen_info(&ev.kind) {
-        // the kernel says what it is: believed unless the state saw it made
-        if pipe.state.thread(ev.tid).is_some() && pipe.state.fd(ev.tid, fd).is_none() {
+        // The kernel says what it is: believed unless the state saw the process make it.
+        // An fd copied from the parent at the fork is no such proof: another thread of
+        // the parent can close it (and make another under its number) after the kernel's
+        // copy and before the fork's record.
+        let st = &pipe.state;
+        let stale = st.thread(ev.tid).is_some()
+            && st
+                .fd(ev.tid, fd)
+                .is_none_or(|known| st.fd_inherited(ev.tid, fd) && !known.same_object(&info));
+        if stale {
             pipe.state.learn_fd(ev.tid, fd, info);
         }
         return;

@@ -237,6 +237,14 @@ impl FdInfo {
         }
     }
 
+    /// Whether `other` describes the same object: kind and name, and the inode where both
+    /// know it.
+    pub fn same_object(&self, other: &FdInfo) -> bool {
+        self.kind == other.kind
+            && self.name == other.name
+            && (self.ino == 0 || other.ino == 0 || self.ino == other.ino)
+    }
+
     /// An IPv4 or IPv6 socket with endpoints (not a server socket).
     pub fn is_ip_socket(&self) -> bool {
         matches!(self.kind, FdKind::Ipv4Sock | FdKind::Ipv6Sock)

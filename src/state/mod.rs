@@ -53,7 +53,7 @@ pub use containers::{
 pub use fd::{FdInfo, FdKind, FdTable, Ipv4Tuple, Ipv6Tuple, Role, l4};
 pub use reconcile::{ProcListing, ReconcileTargets, START_SLACK_NS, UNKNOWN_EXIT_STATUS};
 pub use snapshot::ProcSnapshot;
-pub use threads::{Thread, Threads, cl};
+pub use threads::{INHERITED_FDS, Thread, Threads, cl};
 pub use users::{UserInfo, UserTable};
 
 use crate::event::{EventKind, IdChange, IoDir, OpenKind, SockAddr, SockTuple, SysEvent};
@@ -270,6 +270,7 @@ impl State {
             let pid = self.pid_of(tid);
             self.recently_closed.remove(&(pid, fd));
         }
+        self.threads.fd_made(tid, fd);
         if let Some(t) = self.threads.fds_mut(tid) {
             t.insert(fd, info);
         }
@@ -285,6 +286,12 @@ impl State {
     /// Adds an fd the capture did not see being made (read from `/proc` when first used).
     pub fn learn_fd(&mut self, tid: i64, fd: i64, info: FdInfo) {
         self.add_fd(tid, fd, info);
+    }
+
+    /// Whether fd of `tid` is one its process got copied from its parent's table at the
+    /// clone and has not made since ([`Threads::fd_inherited`]).
+    pub fn fd_inherited(&self, tid: i64, fd: i64) -> bool {
+        self.threads.fd_inherited(tid, fd)
     }
 
     /// Whether (process, fd) was closed recently (late counters may still name it).
@@ -1351,6 +1358,7 @@ impl State {
             if valid_caller {
                 if let Some(fds) = self.threads.fds(tid) {
                     child.fds = fds.clone();
+                    child.inherited_fds = threads::low_fds(&child.fds);
                 }
                 child.cwd = self.threads.cwd(tid);
                 child.env = caller.env.clone();
@@ -1453,6 +1461,7 @@ impl State {
             if leader {
                 if let Some(fds) = self.threads.fds(lookup_tid) {
                     child.fds = fds.clone();
+                    child.inherited_fds = threads::low_fds(&child.fds);
                 }
                 child.cwd = self.threads.cwd(lookup_tid);
                 child.env = lookup.env.clone();

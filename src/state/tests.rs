@@ -1134,3 +1134,34 @@ fn a_process_left_with_its_dead_main_thread_alone_goes() {
     assert_eq!(st.thread(301).map(|t| t.pid), Some(301));
     assert_eq!(st.threads.group_members(301), vec![301]);
 }
+
+#[test]
+fn a_forked_child_knows_which_fds_it_got_copied_until_it_makes_them() {
+    let mut st = state();
+    let file = |name: &[u8]| FdInfo::new(crate::state::FdKind::File, name.to_vec());
+    st.learn_fd(TID, 5, file(b"/a"));
+    st.learn_fd(TID, 127, file(b"/b"));
+    st.learn_fd(TID, 128, file(b"/c"));
+    // the parent's own fds were not copied at any clone (it came from the snapshot)
+    assert!(!st.fd_inherited(TID, 5));
+    st.apply(&clone_ev(1_000, TID, 400, 0, b"/opt/runner\0", (TID, 1)));
+    assert_eq!(st.fd(400, 5), Some(&file(b"/a")));
+    assert!(st.fd_inherited(400, 5) && st.fd_inherited(400, 127));
+    // past the first INHERITED_FDS, and fds it does not hold, are not told apart
+    assert!(!st.fd_inherited(400, 128) && !st.fd_inherited(400, 6));
+    assert!(!st.fd_inherited(400, -1));
+    // a thread of the child shares its table, and what it knows of it
+    st.apply(&clone_ev(
+        2_000,
+        400,
+        401,
+        cl::CLONE_THREAD | cl::CLONE_FILES,
+        b"/opt/runner\0",
+        (400, TID),
+    ));
+    assert!(st.fd_inherited(401, 5));
+    // once the child makes fd 5 itself, it is its own
+    st.learn_fd(401, 5, file(b"/d"));
+    assert!(!st.fd_inherited(400, 5) && st.fd_inherited(400, 127));
+    assert!(!st.fd_inherited(TID, 5));
+}

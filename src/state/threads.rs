@@ -8,6 +8,16 @@
 use super::fd::FdTable;
 use rustc_hash::FxHashMap as HashMap;
 
+/// How many of a process's first fds are told apart as copied at its clone
+/// ([`Threads::fd_inherited`]): as many as the probe names at an inherited fd's first use.
+pub const INHERITED_FDS: i64 = 128;
+
+/// The bits of `fds`'s numbers below [`INHERITED_FDS`].
+pub(crate) fn low_fds(fds: &FdTable) -> u128 {
+    fds.range(0..INHERITED_FDS)
+        .fold(0, |bits, (&fd, _)| bits | 1 << fd)
+}
+
 /// Clone flags and thread flags (scap `PPM_CL_*`).
 pub mod cl {
     /// Shares the fd table.
@@ -164,6 +174,9 @@ pub struct Thread {
     pub reaper_tid: i64,
     /// Own fd table (used when the thread does not share its process's table).
     pub fds: FdTable,
+    /// The fds below [`INHERITED_FDS`] of `fds` that were copied from the parent's table
+    /// at the clone and not made since by this process (bit n: fd n).
+    pub(crate) inherited_fds: u128,
     pub(crate) serial: u64,
     pub(crate) group: Option<u64>,
     pub(crate) children: RefList,
@@ -331,6 +344,24 @@ impl Threads {
     pub fn fds(&self, tid: i64) -> Option<&FdTable> {
         let owner = self.fd_owner(tid)?;
         self.map.get(&owner).map(|t| &t.fds)
+    }
+
+    /// Whether fd of `tid`'s table is one copied from its parent's at the clone and not
+    /// made since (fds below [`INHERITED_FDS`]).
+    pub fn fd_inherited(&self, tid: i64, fd: i64) -> bool {
+        let Some(t) = self.fd_owner(tid).and_then(|o| self.map.get(&o)) else {
+            return false;
+        };
+        (0..INHERITED_FDS).contains(&fd) && t.inherited_fds & (1 << fd) != 0
+    }
+
+    /// Forgets that fd of `tid`'s table was copied at the clone (the process made it).
+    pub(crate) fn fd_made(&mut self, tid: i64, fd: i64) {
+        if let Some(t) = self.fd_owner(tid).and_then(|o| self.map.get_mut(&o))
+            && (0..INHERITED_FDS).contains(&fd)
+        {
+            t.inherited_fds &= !(1 << fd);
+        }
     }
 
     /// The fd table `tid` uses, mutably.
