@@ -876,14 +876,43 @@ fn assert_tallies(o: &Output, m: &HashMap<String, String>, what: &str) {
     );
 }
 
+/// The launcher's side of [`common::launcher`] (a no-op in a normal test run).
+#[test]
+fn launcher_entry() {
+    common::launcher::serve();
+}
+
+/// The workloads started by the collector's process: its heirs, whose every fd the probe
+/// names at first use.
 #[test]
 fn every_kind_of_action_reaches_sysflow_exactly() {
+    coverage(false);
+}
+
+/// The same workloads started by a launcher that was running before the driver, as the
+/// processes a deployed collector watches are: not its heirs, so what they inherited
+/// (fds, sockets) is known from the state, the kernel's word on sockets and inherited
+/// fds, and `/proc`.
+#[test]
+fn every_kind_of_action_of_processes_the_collector_did_not_start_reaches_sysflow_exactly() {
+    coverage(true);
+}
+
+/// One capture of every workload, started by this process or (`launched`) by a launcher
+/// started before the driver; every part's ground truth compared with the records.
+fn coverage(launched: bool) {
     if !nix::unistd::geteuid().is_root()
         || !std::path::Path::new("/sys/kernel/btf/vmlinux").exists()
     {
         common::skip("live capture needs root and /sys/kernel/btf/vmlinux");
         return;
     }
+    // one capture at a time: each sees every process, and a loaded machine can delay a
+    // driver's start past a workload's first events
+    static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let mut launcher = launched.then(common::launcher::Launcher::start);
+    let launcher_pid = launcher.as_ref().map(|l| l.pid());
     let out_dir = tempfile::tempdir().unwrap();
     let work = tempfile::tempdir_in("/tmp").unwrap();
     let dir = work.path().to_str().unwrap().to_string();
@@ -902,18 +931,33 @@ fn every_kind_of_action_reaches_sysflow_exactly() {
     let runner = std::thread::spawn(move || driver.run());
     std::thread::sleep(Duration::from_secs(2));
 
-    let ia32 = run("ia32", &dir);
-    let m32 = m32_bin.as_deref().map(|b| run_m32(b, &dir));
-    let moves = run("moves", &dir);
-    let mmsg = run("mmsg", &dir);
-    let exec_thread = run("exec_thread", &dir);
-    let fdreuse = run("fdreuse", &dir);
-    let race = run("race", &dir);
-    let paths = run("paths", &dir);
-    let toctou = run("toctou", &dir);
-    let uring = run("uring", &dir);
-    let udp_inherit = run("udp_inherit", &dir);
-    let (short_path, short_fd, short_pids) = short_lived_heirs(&dir);
+    let mut run = |name: &str| match launcher.as_mut() {
+        None => run(name, &dir),
+        Some(l) => {
+            let (m, ok) = l.workload(&[("SF_COVER_WORKLOAD", name), ("SF_COVER_DIR", &dir)]);
+            assert!(ok, "workload {name} failed: {m:?}");
+            m
+        }
+    };
+    let ia32 = run("ia32");
+    let moves = run("moves");
+    let mmsg = run("mmsg");
+    let exec_thread = run("exec_thread");
+    let fdreuse = run("fdreuse");
+    let race = run("race");
+    let paths = run("paths");
+    let toctou = run("toctou");
+    let uring = run("uring");
+    let udp_inherit = run("udp_inherit");
+    let m32 = m32_bin
+        .as_deref()
+        .map(|b| run_m32(b, &dir, launcher.as_mut()));
+    // (heirs only: these are the collector's own children by design)
+    let (short_path, short_fd, short_pids) = if launched {
+        (String::new(), -1, Vec::new())
+    } else {
+        short_lived_heirs(&dir)
+    };
     std::thread::sleep(Duration::from_millis(500));
     exit.exit();
     let summary = runner.join().unwrap().expect("live run");
@@ -947,6 +991,14 @@ fn every_kind_of_action_reaches_sysflow_exactly() {
             failures.push(format!("{name}: {msg}"));
         }
     };
+
+    part("starter", &|| {
+        // the workloads' parent: this process, or the launcher
+        let pid = num(&ia32, "pid");
+        let parent = o.procs_of(pid).first().and_then(|p| p.poid).map(|p| p.hpid);
+        let want = launcher_pid.unwrap_or(i64::from(std::process::id()));
+        assert_eq!(parent, Some(want));
+    });
 
     part("ia32", &|| {
         let pid = num(&ia32, "pid");
@@ -1268,6 +1320,9 @@ fn every_kind_of_action_reaches_sysflow_exactly() {
     });
 
     part("short_lived_heirs", &|| {
+        if launched {
+            return;
+        }
         // each shell wrote 5 bytes to the file it inherited from the collector, and was
         // gone before its clone reached the state: the flow is still named and counted
         let mut wrong = Vec::new();
@@ -1322,7 +1377,11 @@ fn build_m32(dir: &str) -> Option<String> {
 }
 
 /// Runs the -m32 workload against a local TCP listener; its report, with the port.
-fn run_m32(bin: &str, dir: &str) -> HashMap<String, String> {
+fn run_m32(
+    bin: &str,
+    dir: &str,
+    launcher: Option<&mut common::launcher::Launcher>,
+) -> HashMap<String, String> {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = l.local_addr().unwrap().port();
     let server = std::thread::spawn(move || {
@@ -1331,14 +1390,26 @@ fn run_m32(bin: &str, dir: &str) -> HashMap<String, String> {
         c.read_to_end(&mut got).unwrap();
         got.len()
     });
-    let mut c = std::process::Command::new(bin)
-        .args([dir, &port.to_string()])
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut m = common::read_report(&mut c);
-    assert!(c.wait().unwrap().success(), "m32 workload: {m:?}");
+    let port_arg = port.to_string();
+    let mut m = match launcher {
+        None => {
+            let mut c = std::process::Command::new(bin)
+                .args([dir, &port_arg])
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::piped())
+                .spawn()
+                .unwrap();
+            let m = common::read_report(&mut c);
+            assert!(c.wait().unwrap().success(), "m32 workload: {m:?}");
+            m
+        }
+        Some(l) => {
+            let (ok, out) = l.run(&[], &[bin, dir, &port_arg]);
+            let m = common::launcher::report(&out);
+            assert!(ok, "m32 workload: {m:?}");
+            m
+        }
+    };
     assert_eq!(server.join().unwrap(), 50);
     m.insert("port".into(), port.to_string());
     m

@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
+pub mod launcher;
 pub mod logs;
 
 /// Reports a missing prerequisite: a loud skip, or a failure when `SYSFLOW_REQUIRE_ALL=1`
