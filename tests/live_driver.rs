@@ -683,8 +683,15 @@ fn live_driver_produces_exact_records() {
     assert_eq!((w.num_w_send_ops, w.num_w_send_bytes), (1, 4096));
 }
 
-/// Captures `workload` alone with a fresh driver; returns its report, the records and the
-/// run summary.
+/// The launcher's side of [`common::launcher`] (a no-op in a normal test run).
+#[test]
+fn launcher_entry() {
+    common::launcher::serve();
+}
+
+/// Captures `workload` alone with a fresh driver, the workload started by a launcher that
+/// was running before the driver (as the processes a deployed collector watches are: not
+/// its heirs); returns its report, the records and the run summary.
 fn capture_one(workload: &str) -> (HashMap<String, String>, Output, sysflow::RunSummary) {
     capture_one_with(workload, FileReadMode::All)
 }
@@ -704,6 +711,8 @@ fn capture_one_filtered(
     let out_dir = tempfile::tempdir().unwrap();
     let work = tempfile::tempdir_in("/tmp").unwrap();
     let dir = work.path().to_str().unwrap().to_string();
+    // started before the driver: the workload is none of the collector's heirs
+    let mut launcher = common::launcher::Launcher::start();
     let config = SysFlowConfig {
         file_path: Some(format!("{}/", out_dir.path().display()).into()),
         enable_process_flow: false,
@@ -716,7 +725,8 @@ fn capture_one_filtered(
     let exit = driver.exit_handle();
     let runner = std::thread::spawn(move || driver.run());
     std::thread::sleep(Duration::from_secs(2));
-    let rep = run_workload(workload, &dir);
+    let (rep, ok) = launcher.workload(&[("SF_DRIVER_WORKLOAD", workload), ("SF_DRIVER_DIR", &dir)]);
+    assert!(ok, "workload {workload} failed: {rep:?}");
     std::thread::sleep(Duration::from_millis(500));
     exit.exit();
     let summary = runner.join().unwrap().expect("live run");
