@@ -749,12 +749,24 @@ mod tests {
         assert_eq!(service_port(text, "www"), Some(80));
         assert_eq!(service_port(text, "nope"), None);
         assert_eq!(parse_port("https"), Ok(443));
-        assert_eq!(parse_port("70000"), Ok(70000u32 as u16));
+        assert_eq!(parse_port("70000"), Ok(4464));
         assert_eq!(parse_port(""), Ok(0));
         assert_eq!(
             parse_port("no-such-service-x"),
             Err("unrecognized protocol no-such-service-x".into())
         );
+    }
+
+    /// Integers past the 64-bit range saturate, as glibc's sscanf("%ld") (strtol) does in
+    /// libsinsp's parsed64; a leading `-` on an unsigned value wraps, as strtoul's does.
+    #[test]
+    fn out_of_range_integers_parse_as_libsinsp_parses_them() {
+        assert_eq!(table::sscanf_i64("99999999999999999999"), Some(i64::MAX));
+        assert_eq!(table::sscanf_i64("-99999999999999999999"), Some(i64::MIN));
+        assert_eq!(table::sscanf_i64("9223372036854775807"), Some(i64::MAX));
+        assert_eq!(table::sscanf_u64("-1"), Some(u64::MAX));
+        assert_eq!(table::sscanf_u64("99999999999999999999"), Some(u64::MAX));
+        assert_eq!(table::sscanf_i64("12x"), None);
     }
 
     #[test]
