@@ -84,6 +84,63 @@ fn workload_entry() {
             say("client_fd", c.as_raw_fd());
             server.join().unwrap();
         }
+        "accept_fork" => {
+            // A fork-per-connection server: the connection accepted, then served by a
+            // child that inherited it (reads 100 bytes, writes 30).
+            let l = TcpListener::bind("127.0.0.1:0").unwrap();
+            let port = l.local_addr().unwrap().port();
+            say("port", port);
+            let client = std::thread::spawn(move || {
+                let mut c = TcpStream::connect(("127.0.0.1", port)).unwrap();
+                c.write_all(&[b'c'; 100]).unwrap();
+                let mut b = [0u8; 30];
+                c.read_exact(&mut b).unwrap();
+                c.local_addr().unwrap().port()
+            });
+            let (s, _) = l.accept().unwrap();
+            let fd = s.as_raw_fd();
+            // SAFETY: the child only calls read(2), write(2) and _exit(2) on an fd it
+            // inherited, as a child of a multi-threaded process must.
+            let child = unsafe { libc::fork() };
+            if child == 0 {
+                let mut b = [0u8; 100];
+                let mut got = 0;
+                while got < 100 {
+                    // SAFETY: reads into the rest of a buffer the child owns.
+                    let n = unsafe { libc::read(fd, b[got..].as_mut_ptr().cast(), 100 - got) };
+                    if n <= 0 {
+                        // SAFETY: leaves the forked child at once.
+                        unsafe { libc::_exit(1) };
+                    }
+                    got += n as usize;
+                }
+                // SAFETY: writes from a buffer the child owns, then leaves at once.
+                unsafe {
+                    let n = libc::write(fd, b.as_ptr().cast(), 30);
+                    libc::_exit(if n == 30 { 0 } else { 1 });
+                }
+            }
+            let mut status = 0;
+            // SAFETY: waits for the child just forked.
+            unsafe { libc::waitpid(child, &mut status, 0) };
+            assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0);
+            drop(s);
+            say("client_port", client.join().unwrap());
+            say("child", child);
+            say("server_fd", fd);
+        }
+        "close_range_backwards" => {
+            // close_range(10, 5): EINVAL, as any process may ask; then a file written
+            // SAFETY: a plain syscall with integer arguments.
+            let r = unsafe { libc::syscall(libc::SYS_close_range, 10, 5, 0) };
+            assert_eq!(r, -1);
+            assert_eq!(
+                std::io::Error::last_os_error().raw_os_error(),
+                Some(libc::EINVAL)
+            );
+            std::fs::write(format!("{dir}/after"), [b'a'; 7]).unwrap();
+            say("pid", std::process::id());
+        }
         "tcp6mapped" | "tcp6native" => {
             // A dual-stack listener reached through ::ffff:127.0.0.1 (both ends see
             // IPv4-mapped addresses), or an IPv6-only exchange over ::1.
@@ -809,6 +866,47 @@ fn live_ipv4_mapped_flows_are_ipv4() {
     assert_eq!(cf.fd, num(&rep, "client_fd") as i32);
     assert_eq!(sf.fd, num(&rep, "server_fd") as i32);
     assert_eq!(sf.tid, num(&rep, "server_tid"));
+}
+
+/// A connection accepted by a server and served by a child it forked: the child's flow
+/// names the client first, as the accepting side's does, and counts what the child moved.
+#[test]
+fn live_a_forked_childs_inherited_connection_keeps_its_direction() {
+    let _serial = serial();
+    if !live_ok() {
+        return;
+    }
+    let (rep, o, _) = capture_one("accept_fork");
+    let lo = ipv4_to_avro(std::net::Ipv4Addr::LOCALHOST);
+    let (port, cport) = (num(&rep, "port") as i32, num(&rep, "client_port") as i32);
+    let nfs = o.net_flows(num(&rep, "child"));
+    assert_eq!(nfs.len(), 1, "{nfs:#?}");
+    let f = nfs[0];
+    assert_eq!(
+        (f.sip, f.sport, f.dip, f.dport, f.proto),
+        (lo, cport, lo, port, 6),
+        "{f:?}"
+    );
+    assert_eq!((f.num_r_recv_bytes, f.num_w_send_bytes), (100, 30));
+    assert_eq!(f.fd, num(&rep, "server_fd") as i32);
+}
+
+/// A close_range whose first fd is past its last (EINVAL, which any process may cause)
+/// leaves the collector running: the file written after it is in the records.
+#[test]
+fn live_a_backwards_close_range_is_survived() {
+    let _serial = serial();
+    if !live_ok() {
+        return;
+    }
+    let (rep, o, _) = capture_one("close_range_backwards");
+    let ff = o.file_flows(num(&rep, "pid"));
+    let after: Vec<_> = ff
+        .iter()
+        .filter(|f| o.file(&f.file_oid).path.ends_with("/after"))
+        .map(|f| (f.num_w_send_ops, f.num_w_send_bytes))
+        .collect();
+    assert_eq!(after, [(1, 7)]);
 }
 
 /// fileReadMode 1 and 2 keep a flow opened O_RDWR that wrote under /dev/ (exact bytes) and

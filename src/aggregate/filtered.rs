@@ -38,17 +38,12 @@ impl Aggregator {
         match ev.kind {
             EventKind::Close { fd: Some(fd), .. } => self.end_fd_flows(st, tid, &[fd], out),
             EventKind::CloseRange {
-                first, last, flags, ..
-            } if flags & crate::state::CLOSE_RANGE_CLOEXEC == 0 => {
-                let fds: Vec<i64> = st
-                    .threads
-                    .fds(tid)
-                    .map(|t| {
-                        t.range(i64::from(first)..=i64::from(last))
-                            .map(|(k, _)| *k)
-                            .collect()
-                    })
-                    .unwrap_or_default();
+                first,
+                last,
+                flags,
+                res,
+            } => {
+                let fds = st.closed_by_range(tid, first, last, flags, res);
                 self.end_fd_flows(st, tid, &fds, out)
             }
             EventKind::Execve(e) | EventKind::ExecveAt { exec: e, .. } if e.res >= 0 => {

@@ -1516,4 +1516,52 @@ mod tests {
         assert!(flows(FileReadMode::NoReads, home, O_RDONLY, &read).is_empty());
         assert_eq!(flows(FileReadMode::All, lib, O_RDONLY, &read).len(), 1);
     }
+
+    /// close_range closes only when it succeeds, and a range whose first fd is past its
+    /// last (the kernel refuses it with EINVAL; any process can make the call, and a
+    /// damaged capture can even give it a success) closes nothing and stops nothing.
+    #[test]
+    fn close_range_closes_only_what_a_successful_call_closed() {
+        let range = |first, last, res| EventKind::CloseRange {
+            first,
+            last,
+            flags: 0,
+            res,
+        };
+        let write = |res| {
+            EventKind::Io(IoEvent {
+                dir: IoDir::Write,
+                fd: Some(3),
+                res,
+                tuple: None,
+            })
+        };
+        let (_, out) = replay(vec![
+            EventKind::Open(OpenEvent {
+                kind: OpenKind::OpenAt,
+                fd: 3,
+                dirfd: Some(-100),
+                path: Some(b"/srv/log"),
+                kernel_path: None,
+                flags: 0,
+            }),
+            write(10),
+            range(10, 3, -22),
+            range(10, 3, 0),
+            range(3, 3, -22),
+            write(5),
+            range(0, 10, 0),
+        ]);
+        let flows: Vec<(OpFlags, i64, i64)> = out
+            .iter()
+            .filter_map(|r| match r {
+                Record::FileFlow(f) => Some((f.op_flags, f.num_w_send_ops, f.num_w_send_bytes)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            flows,
+            [(OpFlags::OPEN | OpFlags::WRITE_SEND | OpFlags::CLOSE, 2, 15)]
+        );
+    }
 }

@@ -651,18 +651,12 @@ impl Aggregator {
                 self.data_event(st, tid, fd, FlowOp::single(OpFlags::MMAP, 0), out)
             }
             EventKind::CloseRange {
-                first, last, flags, ..
-            } if flags & crate::state::CLOSE_RANGE_CLOEXEC == 0 => {
-                let fds: Vec<i64> = st
-                    .threads
-                    .fds(tid)
-                    .map(|t| {
-                        t.range(i64::from(first)..=i64::from(last))
-                            .map(|(k, _)| *k)
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                for fd in fds {
+                first,
+                last,
+                flags,
+                res,
+            } => {
+                for fd in st.closed_by_range(tid, first, last, flags, res) {
                     self.data_event(st, tid, Some(fd), FlowOp::single(OpFlags::CLOSE, 0), out)?;
                 }
                 Ok(())

@@ -269,7 +269,8 @@ fn learn_unseen_fd(pipe: &mut Pipeline, ev: &SysEvent<'_>, proc_root: &std::path
         // The kernel says what it is: believed unless the state saw the process make it.
         // An fd copied from the parent at the fork is no such proof: another thread of
         // the parent can close it (and make another under its number) after the kernel's
-        // copy and before the fork's record.
+        // copy and before the fork's record. (Sockets keep the state's word:
+        // `FdInfo::same_object`.)
         let st = &pipe.state;
         let stale = st.thread(ev.tid).is_some()
             && st

@@ -127,6 +127,19 @@ impl FdKind {
     pub fn is_file(self) -> bool {
         matches!(self, FdKind::File | FdKind::FileV2)
     }
+
+    /// A socket of any family.
+    pub fn is_socket(self) -> bool {
+        matches!(
+            self,
+            FdKind::Ipv4Sock
+                | FdKind::Ipv6Sock
+                | FdKind::Ipv4ServSock
+                | FdKind::Ipv6ServSock
+                | FdKind::UnixSock
+                | FdKind::Netlink
+        )
+    }
 }
 
 /// Layer-4 protocol of a socket (scap `SCAP_L4_*`).
@@ -238,8 +251,13 @@ impl FdInfo {
     }
 
     /// Whether `other` describes the same object: kind and name, and the inode where both
-    /// know it.
+    /// know it. Two sockets are taken for the same: the kernel names a connection from
+    /// its own end, the state from its role (an accepted connection names its peer
+    /// first), so their descriptions differ for one socket.
     pub fn same_object(&self, other: &FdInfo) -> bool {
+        if self.kind.is_socket() && other.kind.is_socket() {
+            return true;
+        }
         self.kind == other.kind
             && self.name == other.name
             && (self.ino == 0 || other.ino == 0 || self.ino == other.ino)

@@ -294,6 +294,28 @@ impl State {
         self.threads.fd_inherited(tid, fd)
     }
 
+    /// The fds of `tid`'s table a `close_range(first, last, flags)` that returned `res`
+    /// closed: none when it failed, only marked them close-on-exec
+    /// (`CLOSE_RANGE_CLOEXEC`), or names an empty range (`first > last`, which the
+    /// kernel refuses, can still come from a damaged capture).
+    pub fn closed_by_range(
+        &self,
+        tid: i64,
+        first: u32,
+        last: u32,
+        flags: u32,
+        res: i64,
+    ) -> Vec<i64> {
+        if res < 0 || flags & CLOSE_RANGE_CLOEXEC != 0 || first > last {
+            return Vec::new();
+        }
+        self.threads.fds(tid).map_or_else(Vec::new, |t| {
+            t.range(i64::from(first)..=i64::from(last))
+                .map(|(k, _)| *k)
+                .collect()
+        })
+    }
+
     /// Whether (process, fd) was closed recently (late counters may still name it).
     pub fn recently_closed(&self, pid: i64, fd: i64) -> bool {
         self.recently_closed.contains_key(&(pid, fd))
@@ -679,18 +701,9 @@ impl State {
                 res,
                 flags,
             } => {
-                // With CLOSE_RANGE_CLOEXEC nothing is closed now (only marked close-on-exec).
-                if res >= 0
-                    && flags & CLOSE_RANGE_CLOEXEC == 0
-                    && let Some(t) = self.threads.fds(tid)
-                {
-                    let fds: Vec<i64> = t
-                        .range(i64::from(first)..=i64::from(last))
-                        .map(|(k, _)| *k)
-                        .collect();
-                    if !fds.is_empty() {
-                        self.pending_close = Some((tid, fds));
-                    }
+                let fds = self.closed_by_range(tid, first, last, flags, res);
+                if !fds.is_empty() {
+                    self.pending_close = Some((tid, fds));
                 }
             }
             EventKind::Socket {
