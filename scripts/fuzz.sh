@@ -15,6 +15,13 @@ seeds() { # <target> -> seed directories (each holds files of that target's inpu
                      -exec cp {} "$d/" \; 2>/dev/null || true ;;
     sf_reader) find "$shared/reference" "$shared/cases" -name '*.sf' -size -1100k \
                  -exec cp {} "$d/" \; 2>/dev/null || true ;;
+    probe_pipeline | probe_record) # records as the probe writes them (a unit test)
+      local all; all="$(mktemp -d)"
+      SYSFLOW_FUZZ_SEED_DIR="$all" cargo test --release --lib -q probe_pipeline_fuzz_seed \
+        >/dev/null 2>&1 || true
+      if [ "$1" = probe_pipeline ]; then cp "$all"/records "$d/" 2>/dev/null || true
+      else cp "$all"/record[0-9]* "$d/" 2>/dev/null || true; fi
+      rm -rf "$all" ;;
     filter) # the filters of tests/filter.rs, one per file
       grep -E '^    "' tests/filter.rs | sed -E 's/^    "(.*)",$/\1/; s/\\"/"/g' |
         split -l 1 - "$d/f" ;;
@@ -23,7 +30,7 @@ seeds() { # <target> -> seed directories (each holds files of that target's inpu
 }
 cd fuzz
 cargo +nightly fuzz build --release
-for t in scap_pipeline sf_reader probe_record c_config filter; do
+for t in scap_pipeline sf_reader probe_record probe_pipeline c_config filter; do
   corpus="corpus/$t"
   mkdir -p "$corpus"
   seed="$(cd .. && seeds "$t")"

@@ -47,6 +47,54 @@ pub fn scap_to_records(bytes: &[u8]) -> u64 {
     count.load(std::sync::atomic::Ordering::Relaxed)
 }
 
+/// The live pipeline past the ring buffer: records as the probe writes them, each preceded
+/// by its length (two bytes, little-endian), decoded and taken through the pipeline as a
+/// live capture takes them (the kernel's fd descriptions believed as the live driver
+/// believes them; no `/proc` is read), on a state that knows init (1) and a process (100)
+/// with a thread (101). Returns the records delivered.
+pub fn probe_records_to_records(bytes: &[u8]) -> u64 {
+    let config = SysFlowConfig {
+        file_only: false,
+        file_read_mode: crate::FileReadMode::All,
+        env_overrides: false,
+        ..SysFlowConfig::default()
+    };
+    let mut out = FanOut::new(SfHeader::default());
+    let count = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let seen = count.clone();
+    out.add(Box::new(CallbackSink::new(Box::new(move |_| {
+        seen.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }))));
+    let mut pipe = crate::driver::pipeline::Pipeline::new(
+        crate::state::State::new(),
+        AggConfig::from(&config),
+        false,
+    );
+    for (tid, pid, ptid) in [(1, 1, 0), (100, 100, 1), (101, 100, 1)] {
+        pipe.state.load_snapshot(&crate::state::ProcSnapshot {
+            tid,
+            pid,
+            ptid,
+            vtid: tid,
+            vpid: pid,
+            exe: b"/bin/sh".to_vec(),
+            ..Default::default()
+        });
+    }
+    pipe.state.finish_snapshot();
+    let no_proc = Path::new("/nonexistent/proc");
+    let mut failed = false;
+    crate::source::live::events_for_fuzzing(bytes, &mut |ev| {
+        crate::driver::live::learn_unseen_fd(&mut pipe, ev, no_proc);
+        if !failed {
+            failed = pipe.on_event(ev, &mut out).is_err();
+        }
+    });
+    let _ = pipe.finish(&mut out);
+    let _ = out.finish();
+    count.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// The `.sf` reader: every record of a SysFlow Avro file until the end or an error.
 /// Returns the records read.
 pub fn read_sf(bytes: &[u8]) -> u64 {

@@ -263,7 +263,7 @@ pub(crate) fn run(
 /// An fd the event uses that the state never saw made (inherited from a process that is
 /// not captured, such as the collector, or made before a gap): what `/proc` says it is now,
 /// so its I/O is charged to the right file or socket rather than lost.
-fn learn_unseen_fd(pipe: &mut Pipeline, ev: &SysEvent<'_>, proc_root: &std::path::Path) {
+pub(crate) fn learn_unseen_fd(pipe: &mut Pipeline, ev: &SysEvent<'_>, proc_root: &std::path::Path) {
     use crate::event::EventKind;
     if let Some((fd, info)) = crate::source::live::fd_seen_info(&ev.kind) {
         // The kernel says what it is: believed unless the state saw the process make it.

@@ -6,7 +6,7 @@
 //! whose records reach the sinks ([`crate::export`]) through the aggregator's
 //! [`crate::aggregate::Emit`] trait.
 
-mod live;
+pub(crate) mod live;
 pub(crate) mod offline;
 pub(crate) mod pipeline;
 mod reconcile;

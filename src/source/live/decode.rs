@@ -762,6 +762,70 @@ mod tests {
         v
     }
 
+    /// Writes seeds for the `probe_pipeline` and `probe_record` fuzz targets when
+    /// `SYSFLOW_FUZZ_SEED_DIR` names a directory (`scripts/fuzz.sh` does): records of
+    /// process 100 as the probe writes them — an open, counters, a close, a close_range,
+    /// a kernel fd description, an exit —, all in one file, each preceded by its length,
+    /// and one per file. Without the variable it only checks that they decode.
+    #[test]
+    fn probe_pipeline_fuzz_seed() {
+        let sys = |nr: sf_nr, res: i64, arg: [u64; 6], strs: &[&[u8]]| {
+            let b = sf_sys {
+                res,
+                arg,
+                aux: [0; 4],
+            };
+            let mut r = record(sf_kind::SF_K_SYS, nr.0, 100, &pod_bytes(&b), strs);
+            r[12..16].copy_from_slice(&100u32.to_le_bytes()); // tgid
+            r
+        };
+        let counts = sf_iocount {
+            fd: 3,
+            first_ts: 500,
+            read_ops: 1,
+            read_bytes: 10,
+            write_ops: 2,
+            write_bytes: 20,
+        };
+        let recs = [
+            sys(
+                sf_nr::SF_NR_OPENAT,
+                3,
+                [(-100i64) as u64, 0, 0, 0, 0, 0],
+                &[b"/tmp/f\0"],
+            ),
+            record(sf_kind::SF_K_IOCOUNT, 0, 100, &pod_bytes(&counts), &[]),
+            sys(sf_nr::SF_NR_CLOSE, 0, [3, 0, 0, 0, 0, 0], &[]),
+            sys(sf_nr::SF_NR_CLOSE_RANGE, 0, [3, 10, 0, 0, 0, 0], &[]),
+            sys(sf_nr::SF_NR_FD_SEEN, 4, [0; 6], &[b"/tmp/g\0"]),
+            record(
+                sf_kind::SF_K_EXIT,
+                0,
+                101,
+                &pod_bytes(&sf_exit {
+                    status: 0,
+                    group_dead: 0,
+                    pad: 0,
+                }),
+                &[],
+            ),
+        ];
+        let mut seed = Vec::new();
+        for r in &recs {
+            assert!(event(r).is_ok(), "{:?}", event(r).err());
+            seed.extend_from_slice(&(r.len() as u16).to_le_bytes());
+            seed.extend_from_slice(r);
+        }
+        if let Some(dir) = std::env::var_os("SYSFLOW_FUZZ_SEED_DIR") {
+            // the sequence for probe_pipeline, each record alone for probe_record
+            let dir = std::path::Path::new(&dir);
+            std::fs::write(dir.join("records"), seed).unwrap();
+            for (i, r) in recs.iter().enumerate() {
+                std::fs::write(dir.join(format!("record{i}")), r).unwrap();
+            }
+        }
+    }
+
     #[test]
     fn golden_open_record() {
         // hdr (40) + sf_sys (88) + "/tmp/f\0", byte for byte as the probe writes it.

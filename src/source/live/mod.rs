@@ -122,6 +122,24 @@ pub(crate) fn decode_for_fuzzing(rec: &[u8]) -> bool {
     let _ = decode::moved_during_exec(rec);
     decode::event(rec).is_ok() && carried && one
 }
+
+/// Decodes ring-buffer records, each preceded by its length (two bytes, little-endian),
+/// and hands `f` their events as the source delivers them (a close's carried counters
+/// first); records that do not decode are skipped (fuzzing entry point).
+#[cfg(feature = "fuzzing")]
+pub(crate) fn events_for_fuzzing(bytes: &[u8], f: &mut dyn FnMut(&SysEvent<'_>)) {
+    let mut rest = bytes;
+    while let [a, b, tail @ ..] = rest {
+        let (rec, next) = tail.split_at(usize::from(u16::from_le_bytes([*a, *b])).min(tail.len()));
+        rest = next;
+        if let Ok(d) = decode::decoded(rec) {
+            if let Ok(Some(counters)) = &d.carried {
+                f(counters);
+            }
+            f(&d.ev);
+        }
+    }
+}
 pub(crate) use load::take_load_log;
 pub(crate) use procfs::{fd_now, fd_seen_info};
 
