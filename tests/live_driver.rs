@@ -7,7 +7,7 @@ mod common;
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream, UdpSocket};
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, FromRawFd};
 use std::process::{Child, Command};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -343,6 +343,29 @@ fn workload_entry() {
             say("client_fd", client.as_raw_fd());
             say("server_fd", server.as_raw_fd());
         }
+        "udp_unbound" => {
+            // A client socket that is never bound (the kernel picks its port at the first
+            // sendto, its local address stays 0.0.0.0), as DNS resolvers and most UDP
+            // clients are: its request and the reply it reads are one flow.
+            let server = UdpSocket::bind("127.0.0.1:0").unwrap();
+            let sa = server.local_addr().unwrap();
+            // SAFETY: a plain socket(2); the fd is owned by `client` below.
+            let raw = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM, 0) };
+            assert!(raw >= 0);
+            // SAFETY: `raw` is a new socket no one else owns.
+            let client = unsafe { UdpSocket::from_raw_fd(raw) };
+            client.send_to(&[1u8; 64], sa).unwrap();
+            let mut b = [0u8; 64];
+            let (_, from) = server.recv_from(&mut b).unwrap();
+            server.send_to(&[2u8; 32], from).unwrap();
+            client.recv_from(&mut b).unwrap();
+            let ca = client.local_addr().unwrap();
+            assert!(ca.ip().is_unspecified(), "{ca}");
+            say("sport", ca.port());
+            say("dport", sa.port());
+            say("client_fd", client.as_raw_fd());
+            say("server_fd", server.as_raw_fd());
+        }
         "setns" => {
             let f = std::fs::File::open("/proc/self/ns/uts").unwrap();
             // SAFETY: joining our own UTS namespace again is a no-op.
@@ -499,6 +522,7 @@ fn live_driver_produces_exact_records() {
     let setuid = run_workload("setuid", &dir);
     let tcp = run_workload("tcp", &dir);
     let udp = run_workload("udp", &dir);
+    let udp_unbound = run_workload("udp_unbound", &dir);
     let setns = run_workload("setns", &dir);
     pre.stdin.as_mut().unwrap().write_all(b"go\n").unwrap();
     let pre_report = report(&mut pre);
@@ -676,35 +700,35 @@ fn live_driver_produces_exact_records() {
     assert_eq!(sf.fd, num(&tcp, "server_fd") as i32);
     assert_eq!(sf.tid, num(&tcp, "server_tid"));
 
-    // --- UDP: both sides' flows, exact bytes.
-    let pid = num(&udp, "pid");
-    let (sport, dport) = (num(&udp, "sport") as i32, num(&udp, "dport") as i32);
-    let nfs = o.net_flows(pid);
-    let cf = nfs
-        .iter()
-        .find(|f| f.fd == num(&udp, "client_fd") as i32)
-        .expect("client flow");
-    let sf = nfs
-        .iter()
-        .find(|f| f.fd == num(&udp, "server_fd") as i32)
-        .expect("server flow");
-    assert_eq!(
-        (cf.num_w_send_bytes, cf.num_r_recv_bytes),
-        (64, 32),
-        "{cf:?}"
-    );
-    assert_eq!(
-        (sf.num_r_recv_bytes, sf.num_w_send_bytes),
-        (64, 32),
-        "{sf:?}"
-    );
-    for f in [cf, sf] {
-        assert_eq!(f.proto, 17);
+    // --- UDP, with a bound and an unbound client: each side's one flow, exact bytes.
+    for udp in [&udp, &udp_unbound] {
+        let pid = num(udp, "pid");
+        let (sport, dport) = (num(udp, "sport") as i32, num(udp, "dport") as i32);
+        let nfs = o.net_flows(pid);
+        let one = |fd: &str| {
+            let v: Vec<_> = nfs.iter().filter(|f| f.fd == num(udp, fd) as i32).collect();
+            assert_eq!(v.len(), 1, "one {fd} flow: {v:#?}");
+            v[0]
+        };
+        let (cf, sf) = (one("client_fd"), one("server_fd"));
         assert_eq!(
-            (f.sip, f.sport, f.dip, f.dport),
-            (lo, sport, lo, dport),
-            "client is the source: {f:?}"
+            (cf.num_w_send_bytes, cf.num_r_recv_bytes),
+            (64, 32),
+            "{cf:?}"
         );
+        assert_eq!(
+            (sf.num_r_recv_bytes, sf.num_w_send_bytes),
+            (64, 32),
+            "{sf:?}"
+        );
+        for f in [cf, sf] {
+            assert_eq!(f.proto, 17);
+            assert_eq!(
+                (f.sip, f.sport, f.dip, f.dport),
+                (lo, sport, lo, dport),
+                "client is the source: {f:?}"
+            );
+        }
     }
 
     // --- setns: a file flow on the namespace fd with SETNS.

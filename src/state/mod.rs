@@ -1270,11 +1270,13 @@ impl State {
                 false
             }
             _ => {
+                // A server socket's protocol carries over (one l4proto field serves both).
+                // The whole tuple is taken, destination included, as libsinsp's `update_fd`
+                // takes it: an unbound datagram client's reply names the sender as source and
+                // the client's own port as destination, and keeping the old destination made
+                // the reply's flow `server:port-server:port`.
                 let f = self.fd_mut(tid, fd).expect("checked");
-                if f.kind == FdKind::Ipv4ServSock {
-                    // The server socket's protocol carries over.
-                }
-                Self::set_tuple(f, &tuple, false, false)
+                Self::set_tuple(f, &tuple, true, false)
             }
         };
         if !changed {

@@ -107,6 +107,85 @@ fn a_send_on_a_socket_the_capture_saw_created_is_a_flow_with_its_protocol() {
 }
 
 #[test]
+fn an_unbound_udp_clients_request_and_reply_are_one_flow() {
+    // A client socket never bound: its local address stays 0.0.0.0 and the kernel picks
+    // port 40086 at the first sendto. The send's tuple is (0.0.0.0:40086, server), the
+    // reply's (server, 0.0.0.0:40086). libsinsp's update_fd takes the reply's whole tuple
+    // (destination included) and fills the zero address from the interfaces, so both
+    // calls name one flow, client to server; keeping the send's destination named the
+    // reply's flow 127.0.0.1:9922-127.0.0.1:9922.
+    let mut st = state();
+    st.ipv4_ifaces = vec![Ipv4Iface {
+        addr: [127, 0, 0, 1],
+        netmask: [255, 0, 0, 0],
+    }];
+    let server = ([127, 0, 0, 1], 9922);
+    let call = |dir, tuple| {
+        EventKind::Io(IoEvent {
+            dir,
+            fd: Some(9),
+            res: 12,
+            tuple: Some(tuple),
+        })
+    };
+    let send = SockTuple::V4 {
+        sip: [0; 4],
+        sport: 40086,
+        dip: server.0,
+        dport: server.1,
+    };
+    let reply = SockTuple::V4 {
+        sip: server.0,
+        sport: server.1,
+        dip: [0; 4],
+        dport: 40086,
+    };
+    let socket = EventKind::Socket {
+        fd: 9,
+        domain: AF_INET,
+        sock_type: SOCK_DGRAM,
+        proto: 0,
+    };
+    let out = records(
+        &mut st,
+        &[
+            ev(500, socket),
+            ev(1_000, call(IoDir::Write, send)),
+            ev(2_000, call(IoDir::Read, reply)),
+            ev(3_000, call(IoDir::Write, send)),
+            ev(4_000, call(IoDir::Read, reply)),
+        ],
+    );
+    let nfs: Vec<_> = out
+        .iter()
+        .filter_map(|r| match r {
+            Record::NetworkFlow(nf) => Some(nf),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(nfs.len(), 1, "{nfs:#?}");
+    let lo = i32::from_le_bytes([127, 0, 0, 1]);
+    let nf = nfs[0];
+    assert_eq!(
+        (nf.sip, nf.sport, nf.dip, nf.dport, nf.proto),
+        (lo, 40086, lo, 9922, 17)
+    );
+    assert_eq!(
+        (
+            nf.num_w_send_ops,
+            nf.num_r_recv_ops,
+            nf.num_w_send_bytes,
+            nf.num_r_recv_bytes
+        ),
+        (2, 2, 24, 24)
+    );
+    assert_eq!(
+        st.fd(TID, 9).unwrap().name,
+        b"127.0.0.1:40086->127.0.0.1:9922"
+    );
+}
+
+#[test]
 fn a_new_process_whose_parent_the_capture_never_saw_keeps_its_parent_link() {
     // Child side of a fork (CLONE_PARENT, as runc's) of pid 500, whose parent 450 is in no
     // process list and has no event: the parent stands as a process of its own, described
