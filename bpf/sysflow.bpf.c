@@ -52,6 +52,7 @@ char LICENSE[] SEC("license") = "GPL";
 
 #define SF_OFF_MASK 32767			/* > SF_REC_MAX: masking keeps valid offsets */
 #define SF_SCRATCH (SF_OFF_MASK + 1 + SF_STR_MAX) /* any masked write of <= SF_STR_MAX fits */
+#define SF_DELETED " (deleted)"			/* d_path's mark of an unlinked file */
 #define SF_WALK_MAX 2048			/* path components: PATH_MAX / 2 ("/a" each) */
 #define SF_CG_MAX 16				/* cgroup subsystems */
 #define SF_CLOSE_RANGE_MAX 65536
@@ -491,9 +492,50 @@ static long sf_dwalk_step(__u64 i, void *ctx)
 	return sf_dwalk_read(c->w);
 }
 
+/* d_op->d_dname of files made by alloc_file_pseudo on a file system without dentry
+ * operations (memfd_create, shmem_file_setup): d_path names them "/<name> (deleted)" */
+extern const void simple_dname __ksym __weak;
+
+/*
+ * d_path's name of a file that has no directory: a dentry that is its own parent without
+ * being its mount's root, named by simple_dname (a memfd: "/memfd:x (deleted)", what
+ * /proc/<pid>/exe and /proc/<pid>/fd show). Writes it at off; returns the NUL's offset,
+ * or off when the dentry is not such a file.
+ */
+static __always_inline __u32 sf_pseudo_name(__u8 *buf, __u32 off, __u64 dentry, __u64 vfsmnt)
+{
+	struct dentry *d = (void *)dentry;
+	struct vfsmount *vm = (void *)vfsmnt;
+	if (!bpf_ksym_exists(&simple_dname))
+		return off;
+	if ((__u64)BPF_CORE_READ(d, d_parent) != dentry || (__u64)BPF_CORE_READ(vm, mnt_root) == dentry)
+		return off;
+	const struct dentry_operations *op = BPF_CORE_READ(d, d_op);
+	if (!op || (__u64)BPF_CORE_READ(op, d_dname) != (__u64)&simple_dname)
+		return off;
+	buf[sf_at(off)] = '/';
+	long r = bpf_probe_read_kernel_str(&buf[sf_at(off + 1)], SF_NAME_MAX,
+					   BPF_CORE_READ(d, d_name.name));
+	if (r <= 0)
+		return off;
+	__u32 end = off + (__u32)r; /* on the name's NUL */
+	if (bpf_probe_read_kernel(&buf[sf_at(end)], sizeof(SF_DELETED), SF_DELETED))
+		return off;
+	return end + sizeof(SF_DELETED) - 1;
+}
+
+/* whether d_path adds " (deleted)": a dentry unhashed (unlinked) that is not its own parent */
+static __always_inline bool sf_unlinked(__u64 dentry)
+{
+	struct dentry *d = (void *)dentry;
+	return !BPF_CORE_READ(d, d_hash.pprev) && (__u64)BPF_CORE_READ(d, d_parent) != dentry;
+}
+
 /*
  * Appends the absolute path of (dentry, vfsmount), relative to the current
- * task's root, as string idx. A global function: verified once, on its own.
+ * task's root, as string idx. The executable's path (idx SF_S_EXEPATH) is named as
+ * d_path and /proc/<pid>/exe name it: " (deleted)" after an unlinked file, and a memfd
+ * as "/memfd:<name> (deleted)". A global function: verified once, on its own.
  */
 __noinline int sf_g_dpath(struct sf_scratch *s, __u32 off, __u32 idx, __u64 dentry, __u64 vfsmnt)
 {
@@ -516,7 +558,16 @@ __noinline int sf_g_dpath(struct sf_scratch *s, __u32 off, __u32 idx, __u64 dent
 	w->trunc = 0;
 	struct sf_wctx c = { .w = w, .buf = buf };
 	bpf_loop(SF_WALK_MAX * 2, sf_dwalk_step, &c, 0);
-	__u32 end = sf_emit_path(buf, w, off, off + SF_STR_MAX - 1);
+	__u32 end = off;
+	if (w->n == 0)
+		end = sf_pseudo_name(buf, off, dentry, vfsmnt);
+	if (end == off) {
+		end = sf_emit_path(buf, w, off, off + SF_STR_MAX - 1);
+		if (idx == SF_S_EXEPATH && sf_unlinked(dentry) &&
+		    end + sizeof(SF_DELETED) <= off + SF_STR_MAX && end < SF_REC_OFF_MAX &&
+		    !bpf_probe_read_kernel(&buf[sf_at(end)], sizeof(SF_DELETED), SF_DELETED))
+			end += sizeof(SF_DELETED) - 1;
+	}
 	if (w->trunc)
 		h->flags |= SF_HF_TRUNC;
 	if (end < off || end >= SF_REC_MAX)
@@ -852,13 +903,40 @@ static __always_inline __u16 sf_user_inet(const void *uaddr, __u8 *addr, __u16 *
 	return sa.family;
 }
 
-/* unix socket path of a user sockaddr_un (an abstract name without its leading NUL) */
-static __always_inline __u32 sf_put_user_sun_path(__u8 *buf, __u32 off, const void *uaddr)
+/*
+ * An abstract unix name (sun_path starting with NUL) is the `n` bytes after that NUL, with
+ * no NUL of its own: copied exactly (at most 107 bytes, sun_path's size) and terminated
+ * here, as string 0. Reading it as a string took whatever followed it in memory.
+ */
+static __always_inline __u32 sf_put_sun_abstract(__u8 *buf, __u32 off, const void *name, __s64 n,
+						 bool user)
+{
+	struct sf_hdr *h = (void *)buf;
+	if (off >= SF_REC_OFF_MAX || n < 0)
+		return off;
+	__u32 len = n > 107 ? 107 : (__u32)n;
+	long r = user ? bpf_probe_read_user(&buf[sf_at(off)], len & 127, name)
+		      : bpf_probe_read_kernel(&buf[sf_at(off)], len & 127, name);
+	if (r) {
+		h->flags |= SF_HF_FAULT;
+		return off;
+	}
+	buf[sf_at(off + len)] = 0;
+	h->slen[0] = len + 1;
+	return off + len + 1;
+}
+
+/* unix socket path of a user sockaddr_un of `addrlen` bytes (an abstract name without its
+ * leading NUL) */
+static __always_inline __u32 sf_put_user_sun_path(__u8 *buf, __u32 off, const void *uaddr,
+						  __u64 addrlen)
 {
 	__u8 first = 0;
 	if (!uaddr || bpf_probe_read_user(&first, 1, uaddr + 2))
 		return off;
-	return sf_put_ustr(buf, off, 0, first ? uaddr + 2 : uaddr + 3);
+	if (first)
+		return sf_put_ustr(buf, off, 0, uaddr + 2);
+	return sf_put_sun_abstract(buf, off, uaddr + 3, (__s64)addrlen - 3, true);
 }
 
 /* bound path of a kernel unix socket */
@@ -871,7 +949,10 @@ static __always_inline __u32 sf_put_kernel_sun_path(__u8 *buf, __u32 off, struct
 	__u8 first = 0;
 	if (bpf_probe_read_kernel(&first, 1, path))
 		return off;
-	return sf_put_kstr(buf, off, 0, first ? path : path + 1);
+	if (first)
+		return sf_put_kstr(buf, off, 0, path);
+	/* len: the address's bytes, sun_family's 2 and the leading NUL included */
+	return sf_put_sun_abstract(buf, off, path + 1, (__s64)BPF_CORE_READ(a, len) - 3, false);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1902,7 +1983,7 @@ __noinline int sf_g_conn(struct sf_call *c)
 			if (accept)
 				off = sf_put_kernel_sun_path(s->buf, off, sk);
 			else
-				off = sf_put_user_sun_path(s->buf, off, (const void *)c->arg[1]);
+				off = sf_put_user_sun_path(s->buf, off, (const void *)c->arg[1], c->arg[2]);
 		}
 	}
 	sf_submit(s->buf, off);
@@ -1921,7 +2002,7 @@ __noinline int sf_g_bind(struct sf_call *c)
 	__u32 off = SF_NET_OFF;
 	n->t.family = sf_user_inet(ua, n->t.saddr, &n->t.sport);
 	if (n->t.family == SF_AF_UNIX)
-		off = sf_put_user_sun_path(s->buf, off, ua);
+		off = sf_put_user_sun_path(s->buf, off, ua, c->arg[2]);
 	if (c->ret == 0 && n->t.family == SF_AF_INET) {
 		/* what the kernel bound (a port it chose for port 0), beside what was asked */
 		struct sock *sk = sf_fd_sock((void *)c->task, (__s32)c->arg[0]);

@@ -129,6 +129,106 @@ fn workload_entry() {
             say("child", child);
             say("server_fd", fd);
         }
+        "exe_names" => {
+            // Two programs with no name in any directory: /bin/sleep copied into a memfd
+            // and run with fexecve, and a copy run through its fd after its unlink. The
+            // kernel's name of each (/proc/<pid>/exe) is the ground truth.
+            let sleep = std::fs::read("/bin/sleep").unwrap();
+            let name = std::ffi::CString::new("innocent").unwrap();
+            // SAFETY: a plain memfd_create; the fd is owned by `mem` below.
+            let mfd = unsafe { libc::memfd_create(name.as_ptr(), 0) };
+            assert!(mfd >= 0);
+            // SAFETY: `mfd` is a new fd no one else owns.
+            let mut mem = unsafe { std::fs::File::from_raw_fd(mfd) };
+            mem.write_all(&sleep).unwrap();
+            let gone = format!("{dir}/gone");
+            std::fs::write(&gone, &sleep).unwrap();
+            std::fs::set_permissions(&gone, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+                .unwrap();
+            let on_disk = std::fs::File::open(&gone).unwrap();
+            std::fs::remove_file(&gone).unwrap();
+            let argv0 = std::ffi::CString::new("sleep").unwrap();
+            let arg1 = std::ffi::CString::new("10").unwrap();
+            let argv = [argv0.as_ptr(), arg1.as_ptr(), std::ptr::null()];
+            let empty = std::ffi::CString::new("").unwrap();
+            for (key, fd) in [("memfd", mem.as_raw_fd()), ("deleted", on_disk.as_raw_fd())] {
+                // SAFETY: the child only calls execveat(2) and _exit(2), as a child of a
+                // multi-threaded process must; every pointer was built before the fork.
+                let child = unsafe { libc::fork() };
+                if child == 0 {
+                    // SAFETY: NUL-terminated strings and a NULL-terminated argv that live
+                    // until the exec; the child leaves at once if it fails.
+                    unsafe {
+                        libc::syscall(
+                            libc::SYS_execveat,
+                            fd,
+                            empty.as_ptr(),
+                            argv.as_ptr(),
+                            std::ptr::null::<*const libc::c_char>(),
+                            libc::AT_EMPTY_PATH,
+                        );
+                        libc::_exit(127);
+                    }
+                }
+                let link = format!("/proc/{child}/exe");
+                let own = std::fs::read_link("/proc/self/exe").unwrap();
+                let mut exe = own.clone();
+                for _ in 0..200 {
+                    exe = std::fs::read_link(&link).unwrap();
+                    if exe != own {
+                        break;
+                    }
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                assert_ne!(exe, own, "{key}: the child did not exec");
+                // SAFETY: ends and reaps the child just forked.
+                unsafe {
+                    libc::kill(child, libc::SIGKILL);
+                    libc::waitpid(child, std::ptr::null_mut(), 0);
+                }
+                say(&format!("{key}_pid"), child);
+                say(&format!("{key}_exe"), exe.display());
+            }
+        }
+        "unix_abstract" => {
+            // A stream connection to an abstract unix name (no NUL of its own in the
+            // kernel or in the connect(2) address): 7 bytes each way.
+            use std::os::fd::FromRawFd;
+            use std::os::linux::net::SocketAddrExt;
+            use std::os::unix::net::{SocketAddr, UnixListener, UnixStream};
+            let name = format!("sf-abstract-{}", std::process::id());
+            let addr = SocketAddr::from_abstract_name(name.as_bytes()).unwrap();
+            let l = UnixListener::bind_addr(&addr).unwrap();
+            // connect(2) with the name's exact length in an address whose unused bytes
+            // are not zero, as a program's stack may leave them
+            // SAFETY: a plain socket(2); the fd is owned by `c` below.
+            let fd = unsafe { libc::socket(libc::AF_UNIX, libc::SOCK_STREAM, 0) };
+            assert!(fd >= 0);
+            // SAFETY: `fd` is a new socket no one else owns.
+            let mut c = unsafe { UnixStream::from_raw_fd(fd) };
+            // SAFETY: sockaddr_un is plain data; every byte is set below.
+            let mut sun: libc::sockaddr_un = unsafe { std::mem::zeroed() };
+            sun.sun_family = libc::AF_UNIX as libc::sa_family_t;
+            sun.sun_path.fill(b'X' as libc::c_char);
+            sun.sun_path[0] = 0;
+            for (d, b) in sun.sun_path[1..].iter_mut().zip(name.as_bytes()) {
+                *d = *b as libc::c_char;
+            }
+            let len = (2 + 1 + name.len()) as libc::socklen_t;
+            // SAFETY: `sun` is a valid sockaddr_un of at least `len` bytes.
+            let r = unsafe { libc::connect(fd, (&raw const sun).cast(), len) };
+            assert_eq!(r, 0, "{}", std::io::Error::last_os_error());
+            let (mut a, _) = l.accept().unwrap();
+            c.write_all(&[b'u'; 7]).unwrap();
+            let mut b = [0u8; 7];
+            a.read_exact(&mut b).unwrap();
+            a.write_all(&b).unwrap();
+            c.read_exact(&mut b).unwrap();
+            say("name", name);
+            say("client_fd", c.as_raw_fd());
+            say("server_fd", a.as_raw_fd());
+            say("pid", std::process::id());
+        }
         "close_range_backwards" => {
             // close_range(10, 5): EINVAL, as any process may ask; then a file written
             // SAFETY: a plain syscall with integer arguments.
@@ -789,6 +889,15 @@ fn capture_one_filtered(
     file_read_mode: FileReadMode,
     falco_filter: Option<&str>,
 ) -> (HashMap<String, String>, Output, sysflow::RunSummary) {
+    capture_one_cfg(workload, file_read_mode, falco_filter, true)
+}
+
+fn capture_one_cfg(
+    workload: &str,
+    file_read_mode: FileReadMode,
+    falco_filter: Option<&str>,
+    file_only: bool,
+) -> (HashMap<String, String>, Output, sysflow::RunSummary) {
     let out_dir = tempfile::tempdir().unwrap();
     let work = tempfile::tempdir_in("/tmp").unwrap();
     let dir = work.path().to_str().unwrap().to_string();
@@ -799,6 +908,7 @@ fn capture_one_filtered(
         enable_process_flow: false,
         file_read_mode,
         falco_filter: falco_filter.map(str::to_owned),
+        file_only,
         env_overrides: false,
         ..Default::default()
     };
@@ -913,6 +1023,59 @@ fn live_a_forked_childs_inherited_connection_keeps_its_direction() {
     );
     assert_eq!((f.num_r_recv_bytes, f.num_w_send_bytes), (100, 30));
     assert_eq!(f.fd, num(&rep, "server_fd") as i32);
+}
+
+/// Programs with no name in any directory are named as the kernel names them
+/// (/proc/<pid>/exe): a memfd run with fexecve, the fileless-malware pattern, is
+/// `/memfd:innocent (deleted)` (it was `/`), and a binary unlinked before its exec keeps
+/// d_path's ` (deleted)`.
+#[test]
+fn live_a_memfd_or_deleted_executable_is_named_as_the_kernel_names_it() {
+    let _serial = serial();
+    if !live_ok() {
+        return;
+    }
+    let (rep, o, _) = capture_one("exe_names");
+    assert_eq!(rep["memfd_exe"], "/memfd:innocent (deleted)");
+    assert!(rep["deleted_exe"].ends_with("/gone (deleted)"), "{rep:?}");
+    for key in ["memfd", "deleted"] {
+        let pid = num(&rep, &format!("{key}_pid"));
+        let exes: Vec<_> = o.procs_of(pid).iter().map(|p| p.exe.clone()).collect();
+        assert!(!exes.is_empty(), "{key}: no process record");
+        // the child as forked (the workload's exe), then as it runs after its exec
+        let want = &rep[&format!("{key}_exe")];
+        assert_eq!(exes.last(), Some(want), "{key}: {exes:?}");
+    }
+}
+
+/// An abstract unix socket's name is exactly its bytes on both ends: the kernel's and the
+/// connect(2) address's abstract names have no NUL, and reading them as strings carried
+/// the memory that followed into the records (kernel memory on the accepting side).
+#[test]
+fn live_an_abstract_unix_name_is_exactly_its_bytes() {
+    let _serial = serial();
+    if !live_ok() {
+        return;
+    }
+    let (rep, o, _) = capture_one_cfg("unix_abstract", FileReadMode::All, None, false);
+    let name = &rep["name"];
+    let pid = num(&rep, "pid");
+    for fd in ["client_fd", "server_fd"] {
+        // (this connection's flows: others had these fd numbers earlier in the process)
+        let flows: Vec<_> = o
+            .file_flows(pid)
+            .into_iter()
+            .filter(|f| f.fd == num(&rep, fd) as i32 && f.op_flags.contains(OpFlags::WRITE_SEND))
+            .collect();
+        assert_eq!(flows.len(), 1, "{fd}: {flows:#?}");
+        let path = &o.file(&flows[0].file_oid).path;
+        // "<this end>-><peer> <name>", as the reference names a connected unix socket
+        let (ends, got) = path.split_once(' ').unwrap_or(("", path));
+        assert!(ends.contains("->"), "{fd}: {path:?}");
+        assert_eq!(got, name, "{fd}: {path:?}");
+        let f = flows[0];
+        assert_eq!((f.num_w_send_bytes, f.num_r_recv_bytes), (7, 7), "{fd}");
+    }
 }
 
 /// A close_range whose first fd is past its last (EINVAL, which any process may cause)
