@@ -705,6 +705,18 @@ static __always_inline __u32 sf_ns_nr(struct pid *pid, __u32 level)
 	return up.nr;
 }
 
+/* the pid namespace of `pid` at `level` (its own namespace, for the pid's own level) */
+static __always_inline __u64 sf_ns_at(struct pid *pid, __u32 level)
+{
+	struct upid up = {};
+	if (!pid || level > 32)
+		return 0;
+	bpf_probe_read_kernel(&up, sizeof(up),
+			      (void *)pid + bpf_core_field_offset(struct pid, numbers) +
+				      level * bpf_core_type_size(struct upid));
+	return (__u64)up.ns;
+}
+
 static __always_inline void sf_fill_proc(struct task_struct *t, struct sf_proc *p)
 {
 	__builtin_memset(p, 0, sizeof(*p));
@@ -1905,6 +1917,15 @@ __noinline int sf_g_clone(struct sf_call *c)
 	sf_hdr_init(h, SF_K_CLONE, c->nr, c->now, c->tid, c->tgid);
 	sf_fill_proc((void *)c->task, p);
 	p->res = c->ret;
+	if (c->ret > 0) {
+		/* the caller's side: does the child start another pid namespace (libs'
+		 * pid_ns_for_children check, which makes PPM_CL_CHILD_IN_PIDNS)? */
+		struct task_struct *t = (void *)c->task;
+		struct pid *tp = BPF_CORE_READ(t, thread_pid);
+		__u64 own = sf_ns_at(tp, BPF_CORE_READ(tp, level));
+		__u64 kids = (__u64)BPF_CORE_READ(t, nsproxy, pid_ns_for_children);
+		p->children_ns_other = own && kids && own != kids;
+	}
 	switch (c->nr) {
 	case SF_NR_CLONE:
 		p->clone_flags = c->arg[0];
@@ -1970,6 +1991,9 @@ __noinline int sf_g_conn(struct sf_call *c)
 		return 0;
 	bool accept = c->nr != SF_NR_CONNECT;
 	__s64 fd = accept ? c->ret : (__s64)(__s32)c->arg[0];
+	/* what the socket counted goes first, to the peer it had (a connect can change it) */
+	if (!accept && fd >= 0)
+		sf_g_ship_fd(c->tgid, (__s32)fd, 0, 0, c->now);
 	struct sf_scratch *s = sf_net_begin(c, fd);
 	if (!s)
 		return 0;
@@ -1984,6 +2008,17 @@ __noinline int sf_g_conn(struct sf_call *c)
 				off = sf_put_kernel_sun_path(s->buf, off, sk);
 			else
 				off = sf_put_user_sun_path(s->buf, off, (const void *)c->arg[1], c->arg[2]);
+		}
+	}
+	if (!accept && n->t.family != SF_AF_UNIX) {
+		/* the address asked for (what the reference's connect enter carries), str 1: the
+		 * destination of a failed connect, which the socket no longer holds */
+		const void *ua = (const void *)c->arg[1];
+		__u16 fam = 0;
+		if (ua && !bpf_probe_read_user(&fam, sizeof(fam), ua)) {
+			__u64 len = fam == SF_AF_INET ? 16 : fam == SF_AF_INET6 ? 28 : 0;
+			if (len && c->arg[2] >= len)
+				off = sf_put_ubytes(s->buf, off, 1, ua, len);
 		}
 	}
 	sf_submit(s->buf, off);
@@ -2036,6 +2071,9 @@ __noinline int sf_g_dgram(struct sf_call *c, __u32 write, __u64 ua, __s64 bytes,
 	__u16 fam = BPF_CORE_READ(sk, __sk_common.skc_family);
 	if (fam != SF_AF_INET && fam != SF_AF_INET6)
 		return 0;
+	/* what the socket counted goes first, to the peer it had (this datagram's peer
+	 * becomes the socket's in the consumer's state) */
+	sf_g_ship_fd(c->tgid, fd, 0, 0, c->now);
 	struct sf_scratch *s = sf_net_begin(c, fd);
 	if (!s)
 		return 0;

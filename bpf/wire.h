@@ -220,7 +220,8 @@ struct sf_tuple {
 
 /*
  * SF_K_NET: a socket call with endpoints.
- *   connect: t = (local, remote); accept/accept4: fd = new fd (res),
+ *   connect: t = (local, remote), str 1 = the sockaddr_in/sockaddr_in6 asked for (as
+ *   passed); accept/accept4: fd = new fd (res),
  *   t = (remote, local); recvfrom/recvmsg of a datagram with its sender:
  *   t = (sender, local); sendto/sendmsg of a datagram with an address:
  *   t = (local, destination); bind: t.saddr/t.sport = the address asked for,
@@ -252,7 +253,8 @@ struct sf_proc {
 	__u32 tty;	   /* encoded as /proc/<pid>/stat's tty_nr */
 	__u32 pidns_level; /* 0: the initial pid namespace */
 	__u32 old_tid;	   /* exec: the thread id before the exec (non-leader exec) */
-	__u32 pad;
+	__u32 children_ns_other; /* clone: the caller's children get another pid namespace
+				    than its own (after unshare(CLONE_NEWPID) or setns) */
 	__u8 comm[SF_COMM_LEN];
 };
 

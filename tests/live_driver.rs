@@ -190,6 +190,52 @@ fn workload_entry() {
                 say(&format!("{key}_exe"), exe.display());
             }
         }
+        "connects" => {
+            // A UDP socket connected to one server, then at once to another (the kernel
+            // still holds the first exchange's counts): a flow for each, with its own
+            // bytes; and a TCP connect that is refused (a port just closed): its flow
+            // names the port it tried.
+            let s1 = UdpSocket::bind("127.0.0.1:0").unwrap();
+            let s2 = UdpSocket::bind("127.0.0.1:0").unwrap();
+            let c = UdpSocket::bind("127.0.0.1:0").unwrap();
+            let mut b = [0u8; 64];
+            for (s, out, back) in [(&s1, 40, 20), (&s2, 60, 30)] {
+                c.connect(s.local_addr().unwrap()).unwrap();
+                c.send(&b[..out]).unwrap();
+                let (_, from) = s.recv_from(&mut b).unwrap();
+                s.send_to(&b[..back], from).unwrap();
+                c.recv(&mut b).unwrap();
+            }
+            say("s1", s1.local_addr().unwrap().port());
+            say("s2", s2.local_addr().unwrap().port());
+            say("client", c.local_addr().unwrap().port());
+            say("udp_fd", c.as_raw_fd());
+            let closed = TcpListener::bind("127.0.0.1:0").unwrap();
+            let port = closed.local_addr().unwrap().port();
+            drop(closed);
+            let e = TcpStream::connect(("127.0.0.1", port)).unwrap_err();
+            assert_eq!(e.kind(), std::io::ErrorKind::ConnectionRefused);
+            say("refused", port);
+            say("pid", std::process::id());
+        }
+        "pidns" => {
+            // unshare(CLONE_NEWPID): the next child is pid 1 of a new pid namespace (its
+            // exit status says whether getpid() was 1), as a container's first process is.
+            // SAFETY: unshare with a flag that affects only this process's later children.
+            assert_eq!(unsafe { libc::unshare(libc::CLONE_NEWPID) }, 0);
+            // SAFETY: the child only calls getpid(2) and _exit(2).
+            let child = unsafe { libc::fork() };
+            if child == 0 {
+                // SAFETY: leaves the forked child at once.
+                unsafe { libc::_exit(if libc::getpid() == 1 { 0 } else { 1 }) };
+            }
+            let mut status = 0;
+            // SAFETY: waits for the child just forked.
+            unsafe { libc::waitpid(child, &mut status, 0) };
+            assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0);
+            say("child", child);
+            say("pid", std::process::id());
+        }
         "unix_abstract" => {
             // A stream connection to an abstract unix name (no NUL of its own in the
             // kernel or in the connect(2) address): 7 bytes each way.
@@ -1046,6 +1092,72 @@ fn live_a_memfd_or_deleted_executable_is_named_as_the_kernel_names_it() {
         let want = &rep[&format!("{key}_exe")];
         assert_eq!(exes.last(), Some(want), "{key}: {exes:?}");
     }
+}
+
+/// connect(2) names the peer it asked for, as the reference's connect enter does: a
+/// datagram socket connected to a second server starts a second flow (it stayed on the
+/// first), with the bytes moved before the reconnect on the first (the kernel's counts
+/// went to the second peer when they shipped after the reconnect), and a refused TCP
+/// connect's flow names the port it tried (it was all zeros).
+#[test]
+fn live_a_connect_names_the_peer_it_asked_for() {
+    let _serial = serial();
+    if !live_ok() {
+        return;
+    }
+    let (rep, o, _) = capture_one("connects");
+    let lo = ipv4_to_avro(std::net::Ipv4Addr::LOCALHOST);
+    let nfs = o.net_flows(num(&rep, "pid"));
+    let udp: Vec<_> = nfs
+        .iter()
+        .filter(|f| f.fd == num(&rep, "udp_fd") as i32)
+        .map(|f| {
+            (
+                (f.sip, f.sport, f.dip, f.dport),
+                f.op_flags.contains(OpFlags::CONNECT),
+                (f.num_w_send_bytes, f.num_r_recv_bytes),
+            )
+        })
+        .collect();
+    let client = num(&rep, "client") as i32;
+    let (s1, s2) = (num(&rep, "s1") as i32, num(&rep, "s2") as i32);
+    let mut want = vec![
+        ((lo, client, lo, s1), true, (40, 20)),
+        ((lo, client, lo, s2), true, (60, 30)),
+    ];
+    let mut udp = udp;
+    // (in any order: a flow is written when it ends)
+    udp.sort();
+    want.sort();
+    assert_eq!(udp, want, "{nfs:#?}");
+    // (the listener closed to free the port has a flow of its own, as in the reference)
+    let refused: Vec<_> = nfs
+        .iter()
+        .filter(|f| f.proto == 6 && f.op_flags.contains(OpFlags::CONNECT))
+        .map(|f| (f.sip, f.sport, f.dip, f.dport))
+        .collect();
+    assert_eq!(
+        refused,
+        [(0, 0, lo, num(&rep, "refused") as i32)],
+        "{nfs:#?}"
+    );
+}
+
+/// The first process of a new pid namespace (pid 1 there, as a container's is) is an
+/// entry point (`entry`, the reference's vpid == 1), and its creator is not: the caller's
+/// clone says its children get another namespace (libs' pid_ns_for_children check), so the
+/// child's own side describes it.
+#[test]
+fn live_the_first_process_of_a_pid_namespace_is_an_entry_point() {
+    let _serial = serial();
+    if !live_ok() {
+        return;
+    }
+    let (rep, o, _) = capture_one("pidns");
+    let child = o.procs_of(num(&rep, "child"));
+    assert!(!child.is_empty(), "no record of the child");
+    assert!(child.iter().all(|p| p.entry), "{child:#?}");
+    assert!(o.procs_of(num(&rep, "pid")).iter().all(|p| !p.entry));
 }
 
 /// An abstract unix socket's name is exactly its bytes on both ends: the kernel's and the

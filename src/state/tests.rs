@@ -186,6 +186,73 @@ fn an_unbound_udp_clients_request_and_reply_are_one_flow() {
 }
 
 #[test]
+fn a_listed_datagram_socket_without_a_peer_takes_its_role_from_its_first_call() {
+    // A UDP client socket that existed before the capture, bound to port 49502 with no
+    // peer: /proc lists it like a server's (no remote end). Listed without a role, as
+    // libsinsp lists it, its first sendto guesses "client" and the flow runs client to
+    // server; listed as a server it was swapped to 43669->49502.
+    let mut st = State::new();
+    let sock = FdInfo {
+        kind: FdKind::Ipv4ServSock,
+        l4proto: l4::UDP,
+        serv_ip: [127, 0, 0, 1],
+        serv_port: 49502,
+        name: b"127.0.0.1:49502".to_vec(),
+        role: Role::None,
+        ..Default::default()
+    };
+    st.load_snapshot(&ProcSnapshot {
+        tid: TID,
+        pid: TID,
+        ptid: 1,
+        vtid: TID,
+        vpid: TID,
+        exe: b"/opt/client".to_vec(),
+        fds: vec![(7, sock)],
+        ..Default::default()
+    });
+    st.finish_snapshot();
+    let lo = [127, 0, 0, 1];
+    let call = |dir, tuple| {
+        EventKind::Io(IoEvent {
+            dir,
+            fd: Some(7),
+            res: 10,
+            tuple: Some(tuple),
+        })
+    };
+    let send = SockTuple::V4 {
+        sip: lo,
+        sport: 49502,
+        dip: lo,
+        dport: 43669,
+    };
+    let reply = SockTuple::V4 {
+        sip: lo,
+        sport: 43669,
+        dip: lo,
+        dport: 49502,
+    };
+    let out = records(
+        &mut st,
+        &[
+            ev(1_000, call(IoDir::Write, send)),
+            ev(2_000, call(IoDir::Read, reply)),
+        ],
+    );
+    let nfs: Vec<_> = out
+        .iter()
+        .filter_map(|r| match r {
+            Record::NetworkFlow(nf) => {
+                Some((nf.sport, nf.dport, nf.num_w_send_ops, nf.num_r_recv_ops))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(nfs, [(49502, 43669, 1, 1)]);
+}
+
+#[test]
 fn a_new_process_whose_parent_the_capture_never_saw_keeps_its_parent_link() {
     // Child side of a fork (CLONE_PARENT, as runc's) of pid 500, whose parent 450 is in no
     // process list and has no event: the parent stands as a process of its own, described

@@ -346,7 +346,9 @@ fn event_of<'a>(rec: &'a [u8], r: &Record<'a>) -> Result<SysEvent<'a>, DecodeErr
             info.comm = Some(comm);
             if sf_kind(u32::from(h.kind)) == sf_kind::SF_K_CLONE {
                 let mut flags = ppm_clone_flags(p.clone_flags);
-                if p.pidns_level > 0 {
+                // as libs' drivers set it: the task is in a pid namespace, or (the
+                // caller's side) its children get another one than its own
+                if p.pidns_level > 0 || p.children_ns_other != 0 {
                     flags |= PPM_CL_CHILD_IN_PIDNS;
                 }
                 EventKind::Clone(CloneEvent {
@@ -408,7 +410,8 @@ fn io_counters(c: &sf_iocount, tgid: u32) -> IoCounters {
 pub(super) struct Decoded<'a> {
     /// The record's event.
     pub(super) ev: SysEvent<'a>,
-    /// A close's carried counters (see [`close_counters`]), to deliver before it.
+    /// The event to deliver before the record's own: a close's carried counters (see
+    /// [`close_counters`]), or a connect's enter (the address asked for).
     pub(super) carried: Result<Option<SysEvent<'a>>, DecodeError>,
     /// A cgroup move of a task inside its exec (see [`moved_during_exec`]).
     pub(super) moved_in_exec: bool,
@@ -434,6 +437,11 @@ pub(super) fn close_counters(rec: &[u8]) -> Result<Option<SysEvent<'_>>, DecodeE
 
 fn carried_counters<'a>(r: &Record<'a>) -> Result<Option<SysEvent<'a>>, DecodeError> {
     let h = r.hdr;
+    if sf_kind(u32::from(h.kind)) == sf_kind::SF_K_NET
+        && sf_nr(u32::from(h.nr)) == sf_nr::SF_NR_CONNECT
+    {
+        return connect_enter(r);
+    }
     if u32::from(h.flags) & sf_hdr_flags::SF_HF_COUNTS.0 == 0
         || sf_kind(u32::from(h.kind)) != sf_kind::SF_K_SYS
         || sf_nr(u32::from(h.nr)) != sf_nr::SF_NR_CLOSE
@@ -449,6 +457,41 @@ fn carried_counters<'a>(r: &Record<'a>) -> Result<Option<SysEvent<'a>>, DecodeEr
         ts: clock::to_epoch(h.ts),
         tid: i64::from(h.tid),
         kind: EventKind::IoCounters(io_counters(&c, h.tgid)),
+    }))
+}
+
+/// A connect's [`EventKind::ConnectEnter`] (the address asked for: string 1, a
+/// `sockaddr_in` or `sockaddr_in6` as passed), delivered before its exit as the reference's
+/// enter event is: the destination of a failed connect, which the socket no longer holds,
+/// and of a connect that moves a datagram socket to another peer. `None` without the
+/// string (unix sockets, AF_UNSPEC, an io_uring connect). Errors: a string of neither size.
+fn connect_enter<'a>(r: &Record<'a>) -> Result<Option<SysEvent<'a>>, DecodeError> {
+    let Some(sa) = r.raw(1) else {
+        return Ok(None);
+    };
+    let addr = match sa {
+        // sockaddr_in: family (host order), port (network order), address
+        [f0, f1, p0, p1, a @ ..] if a.len() == 12 && u16::from_le_bytes([*f0, *f1]) == AF_INET => {
+            SockAddr::V4([a[0], a[1], a[2], a[3]], u16::from_be_bytes([*p0, *p1]))
+        }
+        // sockaddr_in6: family, port, flow info, address, scope id
+        [f0, f1, p0, p1, rest @ ..]
+            if rest.len() == 24 && u16::from_le_bytes([*f0, *f1]) == AF_INET6 =>
+        {
+            let mut ip = [0u8; 16];
+            ip.copy_from_slice(&rest[4..20]);
+            SockAddr::V6(ip, u16::from_be_bytes([*p0, *p1]))
+        }
+        _ => return Err(bad("a connect's address is no sockaddr_in or sockaddr_in6")),
+    };
+    let n: sf_net = r.body()?;
+    Ok(Some(SysEvent {
+        ts: clock::to_epoch(r.hdr.ts),
+        tid: i64::from(r.hdr.tid),
+        kind: EventKind::ConnectEnter {
+            fd: n.fd,
+            addr: Some(addr),
+        },
     }))
 }
 
@@ -760,6 +803,43 @@ mod tests {
         // SAFETY: T is a plain repr(C) struct of integers of exactly v.len() bytes.
         unsafe { std::ptr::write_unaligned(v.as_mut_ptr().cast::<T>(), *t) };
         v
+    }
+
+    #[test]
+    fn a_connect_carries_the_address_asked_for_as_its_enter() {
+        let net = sf_net {
+            res: -111, // ECONNREFUSED: the socket holds no peer
+            fd: 5,
+            ..Default::default()
+        };
+        // sockaddr_in for 127.0.0.1:41199, as connect(2) was given it
+        let mut sa = vec![2u8, 0];
+        sa.extend_from_slice(&41199u16.to_be_bytes());
+        sa.extend_from_slice(&[127, 0, 0, 1]);
+        sa.extend_from_slice(&[0; 8]);
+        let nr = sf_nr::SF_NR_CONNECT.0;
+        let r = record(sf_kind::SF_K_NET, nr, 7, &pod_bytes(&net), &[b"", &sa]);
+        let d = decoded(&r).unwrap();
+        match d.carried {
+            Ok(Some(SysEvent {
+                tid: 7,
+                kind:
+                    EventKind::ConnectEnter {
+                        fd: 5,
+                        addr: Some(SockAddr::V4([127, 0, 0, 1], 41199)),
+                    },
+                ..
+            })) => {}
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(d.ev.kind, EventKind::Connect { res: -111, .. }));
+        // no address (unix, AF_UNSPEC): no enter; a damaged one: an error, the exit kept
+        let r = record(sf_kind::SF_K_NET, nr, 7, &pod_bytes(&net), &[]);
+        assert!(matches!(decoded(&r).unwrap().carried, Ok(None)));
+        let r = record(sf_kind::SF_K_NET, nr, 7, &pod_bytes(&net), &[b"", &sa[..9]]);
+        let d = decoded(&r).unwrap();
+        assert!(d.carried.is_err());
+        assert!(matches!(d.ev.kind, EventKind::Connect { .. }));
     }
 
     /// Writes seeds for the `probe_pipeline` and `probe_record` fuzz targets when

@@ -418,7 +418,10 @@ fn sock_info(s: &Sock, listening: &HashSet<(u8, u16)>) -> FdInfo {
                 ..Default::default()
             };
             if *is_listening {
-                i.role = Role::Server;
+                // No role, as libsinsp gives a socket listed from /proc: a datagram socket
+                // without a peer is as often a client's (bound, or used with sendto) as a
+                // server's, and the first call with a peer guesses it (a client's was taken
+                // for a server, its flows reversed).
                 i.serv_port = *lport;
                 match lv4 {
                     Some(ip) => {
@@ -718,6 +721,7 @@ mod tests {
         let by: HashMap<u64, Sock> = rows.into_iter().collect();
         let lst = sock_info(&by[&111], &listening);
         assert_eq!(lst.kind, FdKind::Ipv4ServSock);
+        assert_eq!(lst.role, Role::None);
         assert_eq!((lst.serv_ip, lst.serv_port), ([127, 0, 0, 1], 8080));
         let server = sock_info(&by[&222], &listening);
         let client = sock_info(&by[&333], &listening);
