@@ -2010,13 +2010,15 @@ __noinline int sf_g_conn(struct sf_call *c)
 				off = sf_put_user_sun_path(s->buf, off, (const void *)c->arg[1], c->arg[2]);
 		}
 	}
-	if (!accept && n->t.family != SF_AF_UNIX) {
+	if (!accept && sk && (n->t.family == SF_AF_INET || n->t.family == SF_AF_INET6)) {
 		/* the address asked for (what the reference's connect enter carries), str 1: the
-		 * destination of a failed connect, which the socket no longer holds */
+		 * destination of a failed connect, which the socket no longer holds. An IPv6
+		 * address is shipped without its scope id: 24 bytes, the shortest length the
+		 * kernel takes (SIN6_LEN_RFC2133) */
 		const void *ua = (const void *)c->arg[1];
 		__u16 fam = 0;
 		if (ua && !bpf_probe_read_user(&fam, sizeof(fam), ua)) {
-			__u64 len = fam == SF_AF_INET ? 16 : fam == SF_AF_INET6 ? 28 : 0;
+			__u64 len = fam == SF_AF_INET ? 16 : fam == SF_AF_INET6 ? 24 : 0;
 			if (len && c->arg[2] >= len)
 				off = sf_put_ubytes(s->buf, off, 1, ua, len);
 		}

@@ -220,8 +220,9 @@ struct sf_tuple {
 
 /*
  * SF_K_NET: a socket call with endpoints.
- *   connect: t = (local, remote), str 1 = the sockaddr_in/sockaddr_in6 asked for (as
- *   passed); accept/accept4: fd = new fd (res),
+ *   connect: t = (local, remote), str 1 = the sockaddr_in (16 bytes) or the first 24
+ *   bytes of the sockaddr_in6 asked for (as passed; IP sockets only); accept/accept4:
+ *   fd = new fd (res),
  *   t = (remote, local); recvfrom/recvmsg of a datagram with its sender:
  *   t = (sender, local); sendto/sendmsg of a datagram with an address:
  *   t = (local, destination); bind: t.saddr/t.sport = the address asked for,

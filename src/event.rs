@@ -418,6 +418,10 @@ pub enum EventKind<'a> {
         res: i64,
         /// Endpoints after the call (local, remote).
         tuple: Option<SockTuple<'a>>,
+        /// The endpoints were read from the socket after the call (live capture): they
+        /// are the kernel's and replace the fd's, destination included. A capture's
+        /// exit tuple only fills a destination its enter did not give.
+        tuple_from_socket: bool,
     },
     /// accept/accept4 exit.
     Accept {

@@ -216,6 +216,38 @@ fn workload_entry() {
             let e = TcpStream::connect(("127.0.0.1", port)).unwrap_err();
             assert_eq!(e.kind(), std::io::ErrorKind::ConnectionRefused);
             say("refused", port);
+            // Failed connects that change nothing: on a connected socket (EISCONN) and on
+            // a file (ENOTSOCK); the bytes before and after stay with the peer or file.
+            let to_closed = |fd: i32| {
+                let a = libc::sockaddr_in {
+                    sin_family: libc::AF_INET as libc::sa_family_t,
+                    sin_port: port.to_be(),
+                    sin_addr: libc::in_addr {
+                        s_addr: u32::from_ne_bytes([127, 0, 0, 1]),
+                    },
+                    sin_zero: [0; 8],
+                };
+                let len = size_of::<libc::sockaddr_in>() as libc::socklen_t;
+                // SAFETY: `a` is a valid sockaddr_in of `len` bytes.
+                let r = unsafe { libc::connect(fd, (&raw const a).cast(), len) };
+                assert_eq!(r, -1);
+                std::io::Error::last_os_error().raw_os_error()
+            };
+            let l = TcpListener::bind("127.0.0.1:0").unwrap();
+            let mut t = TcpStream::connect(l.local_addr().unwrap()).unwrap();
+            let (mut a, _) = l.accept().unwrap();
+            t.write_all(&[b't'; 30]).unwrap();
+            assert_eq!(to_closed(t.as_raw_fd()), Some(libc::EISCONN));
+            t.write_all(&[b't'; 100]).unwrap();
+            let mut got = [0u8; 130];
+            a.read_exact(&mut got).unwrap();
+            let mut f = std::fs::File::create(format!("{dir}/f")).unwrap();
+            f.write_all(&[b'f'; 123]).unwrap();
+            assert_eq!(to_closed(f.as_raw_fd()), Some(libc::ENOTSOCK));
+            f.write_all(&[b'f'; 77]).unwrap();
+            say("listener", l.local_addr().unwrap().port());
+            say("tcp_fd", t.as_raw_fd());
+            say("file_fd", f.as_raw_fd());
             say("pid", std::process::id());
         }
         "pidns" => {
@@ -1094,11 +1126,12 @@ fn live_a_memfd_or_deleted_executable_is_named_as_the_kernel_names_it() {
     }
 }
 
-/// connect(2) names the peer it asked for, as the reference's connect enter does: a
-/// datagram socket connected to a second server starts a second flow (it stayed on the
-/// first), with the bytes moved before the reconnect on the first (the kernel's counts
-/// went to the second peer when they shipped after the reconnect), and a refused TCP
-/// connect's flow names the port it tried (it was all zeros).
+/// connect(2) and the peer it names: a datagram socket connected to a second server starts
+/// a second flow (it stayed on the first), with the bytes moved before the reconnect on
+/// the first (the kernel's counts went to the second peer when they shipped after the
+/// reconnect); a refused TCP connect's flow names the port it tried (it was all zeros);
+/// failed connects that change nothing (on a connected socket, on a file) leave every
+/// byte with the peer or file it went to.
 #[test]
 fn live_a_connect_names_the_peer_it_asked_for() {
     let _serial = serial();
@@ -1131,16 +1164,30 @@ fn live_a_connect_names_the_peer_it_asked_for() {
     want.sort();
     assert_eq!(udp, want, "{nfs:#?}");
     // (the listener closed to free the port has a flow of its own, as in the reference)
-    let refused: Vec<_> = nfs
+    let refused = num(&rep, "refused") as i32;
+    let tried: Vec<_> = nfs
         .iter()
-        .filter(|f| f.proto == 6 && f.op_flags.contains(OpFlags::CONNECT))
-        .map(|f| (f.sip, f.sport, f.dip, f.dport))
+        .filter(|f| f.proto == 6 && f.dport == refused)
+        .map(|f| (f.sip, f.sport, f.dip, f.op_flags.contains(OpFlags::CONNECT)))
         .collect();
-    assert_eq!(
-        refused,
-        [(0, 0, lo, num(&rep, "refused") as i32)],
-        "{nfs:#?}"
-    );
+    assert_eq!(tried, [(0, 0, lo, true)], "{nfs:#?}");
+    // the connected socket's failed connect: one flow, to its own peer, every byte
+    let tcp: Vec<_> = nfs
+        .iter()
+        .filter(|f| f.fd == num(&rep, "tcp_fd") as i32 && f.proto == 6 && f.dport != refused)
+        .map(|f| (f.dport, f.num_w_send_bytes))
+        .collect();
+    assert_eq!(tcp, [(num(&rep, "listener") as i32, 130)], "{nfs:#?}");
+    // the file's: no network flow, every byte on the file
+    let file_fd = num(&rep, "file_fd") as i32;
+    assert!(nfs.iter().all(|f| f.fd != file_fd), "{nfs:#?}");
+    let on_file: u64 = o
+        .file_flows(num(&rep, "pid"))
+        .iter()
+        .filter(|f| f.fd == file_fd && o.file(&f.file_oid).path.ends_with("/f"))
+        .map(|f| f.num_w_send_bytes as u64)
+        .sum();
+    assert_eq!(on_file, 200);
 }
 
 /// The first process of a new pid namespace (pid 1 there, as a container's is) is an

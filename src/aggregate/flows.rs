@@ -890,6 +890,7 @@ mod tests {
                     dip: dip.octets(),
                     dport: 8080,
                 }),
+                tuple_from_socket: false,
             },
             EventKind::Io(IoEvent {
                 dir: IoDir::Write,

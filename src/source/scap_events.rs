@@ -809,6 +809,7 @@ fn convert<'a>(ev: &RawEvent<'a>, enters: &'a mut HashMap<u64, Enter>) -> SysEve
             tuple: p(1)
                 .filter(|b| !b.is_empty())
                 .and_then(|b| socktuple(Some(b))),
+            tuple_from_socket: false,
         },
         ty::ACCEPT_X | ty::ACCEPT4_X | ty::ACCEPT_5_X | ty::ACCEPT4_5_X | ty::ACCEPT4_6_X => {
             EventKind::Accept {

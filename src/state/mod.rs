@@ -780,6 +780,7 @@ impl State {
                 exit_fd,
                 res,
                 tuple,
+                tuple_from_socket,
             } => {
                 let (fd, force) = match fd.filter(|f| self.fd(tid, *f).is_some()) {
                     Some(f) => (f, false),
@@ -792,7 +793,8 @@ impl State {
                     return true;
                 }
                 if let Some(t) = tuple {
-                    self.fill_client(tid, fd, &t, force);
+                    // the socket's own endpoints after the call (live) are the peer it has
+                    self.fill_client(tid, fd, &t, force || tuple_from_socket);
                 }
             }
             EventKind::Accept { fd, tuple } => {

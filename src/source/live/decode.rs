@@ -460,23 +460,36 @@ fn carried_counters<'a>(r: &Record<'a>) -> Result<Option<SysEvent<'a>>, DecodeEr
     }))
 }
 
-/// A connect's [`EventKind::ConnectEnter`] (the address asked for: string 1, a
+/// A failed connect's [`EventKind::ConnectEnter`] (the address asked for: string 1, a
 /// `sockaddr_in` or `sockaddr_in6` as passed), delivered before its exit as the reference's
-/// enter event is: the destination of a failed connect, which the socket no longer holds,
-/// and of a connect that moves a datagram socket to another peer. `None` without the
-/// string (unix sockets, AF_UNSPEC, an io_uring connect). Errors: a string of neither size.
+/// enter event is, so the flow names the peer it tried. Only for an IP socket the failure
+/// left without a peer (a refused connect): a connect that succeeds (or is in progress) is
+/// described by the socket's own endpoints after it, and one that fails on a connected
+/// socket (EISCONN, EACCES, EAFNOSUPPORT) changed nothing. `None` otherwise, and without
+/// the string (unix sockets, AF_UNSPEC, an io_uring connect). Errors: a string that is no
+/// sockaddr_in or sockaddr_in6.
 fn connect_enter<'a>(r: &Record<'a>) -> Result<Option<SysEvent<'a>>, DecodeError> {
     let Some(sa) = r.raw(1) else {
         return Ok(None);
     };
+    let n: sf_net = r.body()?;
+    // (a refused TCP connect leaves the address it tried and a zero port)
+    let no_peer = n.t.dport == 0;
+    if n.res >= 0
+        || n.res == -i64::from(libc::EINPROGRESS)
+        || !matches!(n.t.family, AF_INET | AF_INET6)
+        || !no_peer
+    {
+        return Ok(None);
+    }
     let addr = match sa {
         // sockaddr_in: family (host order), port (network order), address
         [f0, f1, p0, p1, a @ ..] if a.len() == 12 && u16::from_le_bytes([*f0, *f1]) == AF_INET => {
             SockAddr::V4([a[0], a[1], a[2], a[3]], u16::from_be_bytes([*p0, *p1]))
         }
-        // sockaddr_in6: family, port, flow info, address, scope id
+        // sockaddr_in6: family, port, flow info, address (the scope id is not shipped)
         [f0, f1, p0, p1, rest @ ..]
-            if rest.len() == 24 && u16::from_le_bytes([*f0, *f1]) == AF_INET6 =>
+            if rest.len() == 20 && u16::from_le_bytes([*f0, *f1]) == AF_INET6 =>
         {
             let mut ip = [0u8; 16];
             ip.copy_from_slice(&rest[4..20]);
@@ -484,7 +497,6 @@ fn connect_enter<'a>(r: &Record<'a>) -> Result<Option<SysEvent<'a>>, DecodeError
         }
         _ => return Err(bad("a connect's address is no sockaddr_in or sockaddr_in6")),
     };
-    let n: sf_net = r.body()?;
     Ok(Some(SysEvent {
         ts: clock::to_epoch(r.hdr.ts),
         tid: i64::from(r.hdr.tid),
@@ -726,6 +738,7 @@ fn net_event<'a>(r: &Record<'a>) -> Result<EventKind<'a>, DecodeError> {
             exit_fd: Some(fd),
             res: n.res,
             tuple: tuple(&n.t, path),
+            tuple_from_socket: true,
         },
         sf_nr::SF_NR_ACCEPT | sf_nr::SF_NR_ACCEPT4 => EventKind::Accept {
             fd: n.res,
@@ -807,11 +820,12 @@ mod tests {
 
     #[test]
     fn a_connect_carries_the_address_asked_for_as_its_enter() {
-        let net = sf_net {
+        let mut net = sf_net {
             res: -111, // ECONNREFUSED: the socket holds no peer
             fd: 5,
             ..Default::default()
         };
+        net.t.family = AF_INET;
         // sockaddr_in for 127.0.0.1:41199, as connect(2) was given it
         let mut sa = vec![2u8, 0];
         sa.extend_from_slice(&41199u16.to_be_bytes());
@@ -840,6 +854,22 @@ mod tests {
         let d = decoded(&r).unwrap();
         assert!(d.carried.is_err());
         assert!(matches!(d.ev.kind, EventKind::Connect { .. }));
+        // a connect that succeeded, is in progress, or failed on a socket that kept its
+        // peer (EISCONN), or on no IP socket (ENOTSOCK): its socket says it all, no enter
+        let mut kept = net;
+        kept.t.daddr[..4].copy_from_slice(&[127, 0, 0, 1]);
+        kept.t.dport = 8080;
+        let mut refused = net;
+        refused.t.daddr[..4].copy_from_slice(&[127, 0, 0, 1]);
+        let r = record(sf_kind::SF_K_NET, nr, 7, &pod_bytes(&refused), &[b"", &sa]);
+        assert!(matches!(decoded(&r).unwrap().carried, Ok(Some(_))));
+        let mut not_ip = net;
+        not_ip.t.family = 0;
+        for (res, n) in [(0, net), (-115, net), (-106, kept), (-88, not_ip)] {
+            let n = sf_net { res, ..n };
+            let r = record(sf_kind::SF_K_NET, nr, 7, &pod_bytes(&n), &[b"", &sa]);
+            assert!(matches!(decoded(&r).unwrap().carried, Ok(None)), "{res}");
+        }
     }
 
     /// Writes seeds for the `probe_pipeline` and `probe_record` fuzz targets when

@@ -260,16 +260,33 @@ enum Sock {
     Netlink,
 }
 
-/// A network namespace's sockets by inode, and its listening ports.
+/// A network namespace's sockets by inode, its listening ports, and the range the kernel
+/// picks ephemeral ports from.
 #[derive(Default)]
 struct NetTables {
     by_ino: HashMap<u64, Sock>,
     listening: HashSet<(u8, u16)>,
+    ephemeral: Option<(u16, u16)>,
 }
 
+/// Linux's default `ip_local_port_range`.
+const EPHEMERAL_DEFAULT: (u16, u16) = (32768, 60999);
+
 impl NetTables {
+    /// The tables of `dir` (`<proc>/<pid>/net`), and the ephemeral port range of
+    /// `<proc>/sys/net/ipv4/ip_local_port_range` (the default when it cannot be read).
     fn read(dir: &str) -> Self {
         let mut t = NetTables::default();
+        let range = fs::read_to_string(format!("{dir}/../../sys/net/ipv4/ip_local_port_range"));
+        t.ephemeral = Some(
+            range
+                .ok()
+                .and_then(|r| {
+                    let mut it = r.split_whitespace().map(|p| p.parse::<u16>());
+                    Some((it.next()?.ok()?, it.next()?.ok()?))
+                })
+                .unwrap_or(EPHEMERAL_DEFAULT),
+        );
         for (file, proto, v6) in [
             ("tcp", l4::TCP, false),
             ("tcp6", l4::TCP, true),
@@ -383,7 +400,9 @@ fn mapped_v4(a: &[u8; 16]) -> Option<[u8; 4]> {
 
 /// The state's view of a socket. Connected IP sockets are oriented client → server, as
 /// the capture orients them: a socket whose local port is listening is the server end.
-fn sock_info(s: &Sock, listening: &HashSet<(u8, u16)>) -> FdInfo {
+/// A datagram socket without a peer is a server's when its port is outside `ephemeral`
+/// (the range the kernel picks client ports from: DNS, NTP, syslog), else no role yet.
+fn sock_info(s: &Sock, listening: &HashSet<(u8, u16)>, ephemeral: (u16, u16)) -> FdInfo {
     match s {
         Sock::Unix { addr, path } => {
             let mut i = FdInfo::new(FdKind::UnixSock, path.clone());
@@ -418,10 +437,15 @@ fn sock_info(s: &Sock, listening: &HashSet<(u8, u16)>) -> FdInfo {
                 ..Default::default()
             };
             if *is_listening {
-                // No role, as libsinsp gives a socket listed from /proc: a datagram socket
-                // without a peer is as often a client's (bound, or used with sendto) as a
-                // server's, and the first call with a peer guesses it (a client's was taken
-                // for a server, its flows reversed).
+                // libsinsp lists such sockets with no role and guesses it at the first call
+                // with a peer. A datagram socket without a peer is as often a client's
+                // (bound, or used with sendto) as a server's, and a server whose first call
+                // seen is its reply would be guessed a client: a port outside the ephemeral
+                // range is taken for a server's, any other is left to the guess.
+                let (lo, hi) = ephemeral;
+                if *proto == l4::UDP && !(lo..=hi).contains(lport) {
+                    i.role = Role::Server;
+                }
                 i.serv_port = *lport;
                 match lv4 {
                     Some(ip) => {
@@ -548,7 +572,7 @@ fn fd_entry(base: &str, fd: i64, net: Option<&NetTables>) -> Option<FdInfo> {
         .unwrap_or((0, 0));
     let mut info = if let Some(sino) = bracket_ino(&target, b"socket:") {
         match net.and_then(|n| n.by_ino.get(&sino).map(|s| (n, s))) {
-            Some((n, s)) => sock_info(s, &n.listening),
+            Some((n, s)) => sock_info(s, &n.listening, n.ephemeral.unwrap_or(EPHEMERAL_DEFAULT)),
             None => FdInfo::new(FdKind::Unknown, target.clone()),
         }
     } else if let Some(pino) = bracket_ino(&target, b"pipe:") {
@@ -614,6 +638,7 @@ pub(crate) fn fd_seen_info(kind: &crate::event::EventKind<'_>) -> Option<(i64, F
                     path: path.to_vec(),
                 },
                 &HashSet::new(),
+                EPHEMERAL_DEFAULT,
             );
             i.unix_dest = dest;
             i
@@ -657,6 +682,7 @@ pub(crate) fn fd_seen_info(kind: &crate::event::EventKind<'_>) -> Option<(i64, F
                     listening,
                 },
                 &HashSet::new(),
+                EPHEMERAL_DEFAULT,
             )
         }
         // no type (anonymous inodes: eventfd, epoll, timerfd, pidfd...) or a socket
@@ -719,12 +745,12 @@ mod tests {
         let mut listening = HashSet::new();
         listening.insert((l4::TCP, 8080));
         let by: HashMap<u64, Sock> = rows.into_iter().collect();
-        let lst = sock_info(&by[&111], &listening);
+        let lst = sock_info(&by[&111], &listening, EPHEMERAL_DEFAULT);
         assert_eq!(lst.kind, FdKind::Ipv4ServSock);
         assert_eq!(lst.role, Role::None);
         assert_eq!((lst.serv_ip, lst.serv_port), ([127, 0, 0, 1], 8080));
-        let server = sock_info(&by[&222], &listening);
-        let client = sock_info(&by[&333], &listening);
+        let server = sock_info(&by[&222], &listening, EPHEMERAL_DEFAULT);
+        let client = sock_info(&by[&333], &listening, EPHEMERAL_DEFAULT);
         // both ends: source = client (port 40000), destination = server (8080)
         for s in [&server, &client] {
             assert_eq!(s.kind, FdKind::Ipv4Sock);
@@ -732,6 +758,22 @@ mod tests {
             assert_eq!(s.name, b"127.0.0.1:40000->127.0.0.1:8080");
         }
         assert_eq!((server.role, client.role), (Role::Server, Role::Client));
+        // datagram sockets without a peer: a service port is a server's, an ephemeral
+        // one (a client's sendto socket, or a server on a high port) is left to the guess
+        let udp = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n\
+   0: 00000000:0035 00000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 444 2\n\
+   1: 0100007F:C15E 00000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 555 2\n";
+        let by: HashMap<u64, Sock> = parse_ip_table(udp, l4::UDP, false).into_iter().collect();
+        let dns = sock_info(&by[&444], &HashSet::new(), EPHEMERAL_DEFAULT);
+        let high = sock_info(&by[&555], &HashSet::new(), EPHEMERAL_DEFAULT);
+        assert_eq!(
+            (dns.kind, dns.serv_port, dns.role),
+            (FdKind::Ipv4ServSock, 53, Role::Server)
+        );
+        assert_eq!(
+            (high.kind, high.serv_port, high.role),
+            (FdKind::Ipv4ServSock, 49502, Role::None)
+        );
         let (a, p) = parse_ip_addr("0000000000000000FFFF00000100007F:0050", true).unwrap();
         assert_eq!((mapped_v4(&a), p), (Some([127, 0, 0, 1]), 80));
     }
