@@ -694,27 +694,22 @@ __noinline int sf_g_cgroups(struct sf_scratch *s, __u32 off, __u64 task_ptr)
 
 /* ---- task description ---- */
 
-static __always_inline __u32 sf_ns_nr(struct pid *pid, __u32 level)
+/* `pid`'s number and namespace at `level` (its own namespace, for the pid's own level);
+ * zeroes when there is none */
+static __always_inline struct upid sf_upid(struct pid *pid, __u32 level)
 {
 	struct upid up = {};
 	if (!pid || level > 32)
-		return 0;
+		return up;
 	bpf_probe_read_kernel(&up, sizeof(up),
 			      (void *)pid + bpf_core_field_offset(struct pid, numbers) +
 				      level * bpf_core_type_size(struct upid));
-	return up.nr;
+	return up;
 }
 
-/* the pid namespace of `pid` at `level` (its own namespace, for the pid's own level) */
-static __always_inline __u64 sf_ns_at(struct pid *pid, __u32 level)
+static __always_inline __u32 sf_ns_nr(struct pid *pid, __u32 level)
 {
-	struct upid up = {};
-	if (!pid || level > 32)
-		return 0;
-	bpf_probe_read_kernel(&up, sizeof(up),
-			      (void *)pid + bpf_core_field_offset(struct pid, numbers) +
-				      level * bpf_core_type_size(struct upid));
-	return (__u64)up.ns;
+	return sf_upid(pid, level).nr;
 }
 
 static __always_inline void sf_fill_proc(struct task_struct *t, struct sf_proc *p)
@@ -1922,7 +1917,7 @@ __noinline int sf_g_clone(struct sf_call *c)
 		 * pid_ns_for_children check, which makes PPM_CL_CHILD_IN_PIDNS)? */
 		struct task_struct *t = (void *)c->task;
 		struct pid *tp = BPF_CORE_READ(t, thread_pid);
-		__u64 own = sf_ns_at(tp, BPF_CORE_READ(tp, level));
+		__u64 own = (__u64)sf_upid(tp, BPF_CORE_READ(tp, level)).ns;
 		__u64 kids = (__u64)BPF_CORE_READ(t, nsproxy, pid_ns_for_children);
 		p->children_ns_other = own && kids && own != kids;
 	}

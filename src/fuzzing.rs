@@ -18,23 +18,7 @@ pub fn scap_to_records(bytes: &[u8]) -> u64 {
     let Ok(reader) = ScapReader::new(bytes) else {
         return 0;
     };
-    let config = SysFlowConfig {
-        file_only: false,
-        file_read_mode: crate::FileReadMode::All,
-        env_overrides: false,
-        ..SysFlowConfig::default()
-    };
-    let mut out = FanOut::new(SfHeader::default());
-    let count = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
-    let seen = count.clone();
-    out.add(Box::new(CallbackSink::new(Box::new(move |_| {
-        seen.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    }))));
-    let mut pipe = crate::driver::pipeline::Pipeline::new(
-        crate::state::State::new(),
-        AggConfig::from(&config),
-        false,
-    );
+    let (mut pipe, mut out, count) = counting_pipeline();
     let exit = ExitHandle::default();
     let _ = crate::driver::offline::convert(
         Path::new("fuzz.scap"),
@@ -53,23 +37,7 @@ pub fn scap_to_records(bytes: &[u8]) -> u64 {
 /// believes them; no `/proc` is read), on a state that knows init (1) and a process (100)
 /// with a thread (101). Returns the records delivered.
 pub fn probe_records_to_records(bytes: &[u8]) -> u64 {
-    let config = SysFlowConfig {
-        file_only: false,
-        file_read_mode: crate::FileReadMode::All,
-        env_overrides: false,
-        ..SysFlowConfig::default()
-    };
-    let mut out = FanOut::new(SfHeader::default());
-    let count = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
-    let seen = count.clone();
-    out.add(Box::new(CallbackSink::new(Box::new(move |_| {
-        seen.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    }))));
-    let mut pipe = crate::driver::pipeline::Pipeline::new(
-        crate::state::State::new(),
-        AggConfig::from(&config),
-        false,
-    );
+    let (mut pipe, mut out, count) = counting_pipeline();
     for (tid, pid, ptid) in [(1, 1, 0), (100, 100, 1), (101, 100, 1)] {
         pipe.state.load_snapshot(&crate::state::ProcSnapshot {
             tid,
@@ -93,6 +61,33 @@ pub fn probe_records_to_records(bytes: &[u8]) -> u64 {
     let _ = pipe.finish(&mut out);
     let _ = out.finish();
     count.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// A pipeline with every record kind on (all reads, not files only) on an empty state,
+/// and outputs that only count the records delivered.
+fn counting_pipeline() -> (
+    crate::driver::pipeline::Pipeline,
+    FanOut,
+    std::sync::Arc<std::sync::atomic::AtomicU64>,
+) {
+    let config = SysFlowConfig {
+        file_only: false,
+        file_read_mode: crate::FileReadMode::All,
+        env_overrides: false,
+        ..SysFlowConfig::default()
+    };
+    let mut out = FanOut::new(SfHeader::default());
+    let count = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let seen = count.clone();
+    out.add(Box::new(CallbackSink::new(Box::new(move |_| {
+        seen.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }))));
+    let pipe = crate::driver::pipeline::Pipeline::new(
+        crate::state::State::new(),
+        AggConfig::from(&config),
+        false,
+    );
+    (pipe, out, count)
 }
 
 /// The `.sf` reader: every record of a SysFlow Avro file until the end or an error.

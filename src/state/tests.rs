@@ -49,6 +49,16 @@ fn records(st: &mut State, events: &[SysEvent<'_>]) -> Vec<Record> {
     out
 }
 
+/// The network flows among `out`.
+fn net_flows(out: &[Record]) -> Vec<&crate::model::NetworkFlow> {
+    out.iter()
+        .filter_map(|r| match r {
+            Record::NetworkFlow(nf) => Some(nf),
+            _ => None,
+        })
+        .collect()
+}
+
 const PEER: SockTuple<'static> = SockTuple::V4 {
     sip: [10, 0, 0, 1],
     sport: 40000,
@@ -94,13 +104,7 @@ fn a_send_on_a_socket_the_capture_saw_created_is_a_flow_with_its_protocol() {
         proto: 0,
     };
     let out = records(&mut st, &[ev(500, socket), ev(1_000, io(IoDir::Write, 9))]);
-    let nfs: Vec<_> = out
-        .iter()
-        .filter_map(|r| match r {
-            Record::NetworkFlow(nf) => Some(nf),
-            _ => None,
-        })
-        .collect();
+    let nfs = net_flows(&out);
     assert_eq!(nfs.len(), 1, "{out:?}");
     assert_eq!((nfs[0].proto, nfs[0].fd, nfs[0].dport), (17, 9, 53));
     assert_eq!(nfs[0].num_w_send_bytes, 12);
@@ -156,13 +160,7 @@ fn an_unbound_udp_clients_request_and_reply_are_one_flow() {
             ev(4_000, call(IoDir::Read, reply)),
         ],
     );
-    let nfs: Vec<_> = out
-        .iter()
-        .filter_map(|r| match r {
-            Record::NetworkFlow(nf) => Some(nf),
-            _ => None,
-        })
-        .collect();
+    let nfs = net_flows(&out);
     assert_eq!(nfs.len(), 1, "{nfs:#?}");
     let lo = i32::from_le_bytes([127, 0, 0, 1]);
     let nf = nfs[0];
@@ -240,14 +238,9 @@ fn a_listed_datagram_socket_without_a_peer_takes_its_role_from_its_first_call() 
             ev(2_000, call(IoDir::Read, reply)),
         ],
     );
-    let nfs: Vec<_> = out
+    let nfs: Vec<_> = net_flows(&out)
         .iter()
-        .filter_map(|r| match r {
-            Record::NetworkFlow(nf) => {
-                Some((nf.sport, nf.dport, nf.num_w_send_ops, nf.num_r_recv_ops))
-            }
-            _ => None,
-        })
+        .map(|nf| (nf.sport, nf.dport, nf.num_w_send_ops, nf.num_r_recv_ops))
         .collect();
     assert_eq!(nfs, [(49502, 43669, 1, 1)]);
 }

@@ -422,7 +422,7 @@ pub(super) fn decoded(rec: &[u8]) -> Result<Decoded<'_>, DecodeError> {
     let r = parse(rec)?;
     Ok(Decoded {
         ev: event_of(rec, &r)?,
-        carried: carried_counters(&r),
+        carried: carried_event(&r),
         moved_in_exec: in_exec(&r),
     })
 }
@@ -435,13 +435,20 @@ pub(super) fn close_counters(rec: &[u8]) -> Result<Option<SysEvent<'_>>, DecodeE
     carried_counters(&parse(rec)?)
 }
 
-fn carried_counters<'a>(r: &Record<'a>) -> Result<Option<SysEvent<'a>>, DecodeError> {
+/// The event a record carries for delivery before its own: a connect's enter, or a
+/// close's counters.
+fn carried_event<'a>(r: &Record<'a>) -> Result<Option<SysEvent<'a>>, DecodeError> {
     let h = r.hdr;
     if sf_kind(u32::from(h.kind)) == sf_kind::SF_K_NET
         && sf_nr(u32::from(h.nr)) == sf_nr::SF_NR_CONNECT
     {
         return connect_enter(r);
     }
+    carried_counters(r)
+}
+
+fn carried_counters<'a>(r: &Record<'a>) -> Result<Option<SysEvent<'a>>, DecodeError> {
+    let h = r.hdr;
     if u32::from(h.flags) & sf_hdr_flags::SF_HF_COUNTS.0 == 0
         || sf_kind(u32::from(h.kind)) != sf_kind::SF_K_SYS
         || sf_nr(u32::from(h.nr)) != sf_nr::SF_NR_CLOSE

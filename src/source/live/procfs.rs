@@ -266,7 +266,7 @@ enum Sock {
 struct NetTables {
     by_ino: HashMap<u64, Sock>,
     listening: HashSet<(u8, u16)>,
-    ephemeral: Option<(u16, u16)>,
+    ephemeral: (u16, u16),
 }
 
 /// Linux's default `ip_local_port_range`.
@@ -278,15 +278,13 @@ impl NetTables {
     fn read(dir: &str) -> Self {
         let mut t = NetTables::default();
         let range = fs::read_to_string(format!("{dir}/../../sys/net/ipv4/ip_local_port_range"));
-        t.ephemeral = Some(
-            range
-                .ok()
-                .and_then(|r| {
-                    let mut it = r.split_whitespace().map(|p| p.parse::<u16>());
-                    Some((it.next()?.ok()?, it.next()?.ok()?))
-                })
-                .unwrap_or(EPHEMERAL_DEFAULT),
-        );
+        t.ephemeral = range
+            .ok()
+            .and_then(|r| {
+                let mut it = r.split_whitespace().map(|p| p.parse::<u16>());
+                Some((it.next()?.ok()?, it.next()?.ok()?))
+            })
+            .unwrap_or(EPHEMERAL_DEFAULT);
         for (file, proto, v6) in [
             ("tcp", l4::TCP, false),
             ("tcp6", l4::TCP, true),
@@ -572,7 +570,7 @@ fn fd_entry(base: &str, fd: i64, net: Option<&NetTables>) -> Option<FdInfo> {
         .unwrap_or((0, 0));
     let mut info = if let Some(sino) = bracket_ino(&target, b"socket:") {
         match net.and_then(|n| n.by_ino.get(&sino).map(|s| (n, s))) {
-            Some((n, s)) => sock_info(s, &n.listening, n.ephemeral.unwrap_or(EPHEMERAL_DEFAULT)),
+            Some((n, s)) => sock_info(s, &n.listening, n.ephemeral),
             None => FdInfo::new(FdKind::Unknown, target.clone()),
         }
     } else if let Some(pino) = bracket_ino(&target, b"pipe:") {
