@@ -116,9 +116,12 @@ struct {
 } sf_rb SEC(".maps");
 
 /*
- * Not preallocated on purpose: a deleted element's memory stays valid until every
- * program that may hold a pointer to it has finished (RCU), instead of being handed to
- * another key at once, so a late add can never land in another fd's counters.
+ * Not preallocated: the map's memory follows the fds counted on. A deleted element's
+ * memory stays mapped while a program holds it (RCU), but the allocator may hand it to the
+ * next insert on the deleting CPU at once: a count that found the entry just before its
+ * deletion and adds after such an insert is lost (or lands in the new entry). The window is a few instructions of the
+ * counting thread (the counting protocol below); no insert follows a delete in the same
+ * program (see sf_fd_made).
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -274,7 +277,7 @@ static __always_inline void sf_commit(void *rec)
 		st->events++;
 }
 
-static __always_inline void sf_submit(__u8 *buf, __u32 size)
+static __always_inline bool sf_submit(__u8 *buf, __u32 size)
 {
 	struct sf_stats *st = sf_st();
 	if (size > SF_REC_MAX)
@@ -287,6 +290,7 @@ static __always_inline void sf_submit(__u8 *buf, __u32 size)
 		else
 			st->events++;
 	}
+	return !err;
 }
 
 /* ---- strings appended to a scratch record ---- */
@@ -975,8 +979,9 @@ static __always_inline __u32 sf_put_kernel_sun_path(__u8 *buf, __u32 off, struct
  *   twice, whoever ships and however often.
  * - A close ships every slot. When no other thread than the closing one holds a slot, it
  *   keeps the entry for the fd number's next file: it moves `dead` from LIVE to CLOSED
- *   (compare-and-swap). The first count after that revives the entry (CLOSED -> LIVE,
- *   compare-and-swap; the winner treats it as the fd's first count) instead of deleting
+ *   (compare-and-swap). The next call that makes an fd under that number (sf_fd_made), or
+ *   else the first count after that, revives the entry (CLOSED -> LIVE, compare-and-swap;
+ *   a count that wins treats it as the fd's first count: sf_count) instead of deleting
  *   and inserting it again: an open-write-close loop costs no map insert or delete. The
  *   thread keeps its slot across the revival. Otherwise the close retires the entry (a
  *   slot is freed only when its thread exits: kept, the other threads' slots would leave
@@ -995,8 +1000,9 @@ static __always_inline __u32 sf_put_kernel_sun_path(__u8 *buf, __u32 off, struct
  *   call: the kernel does not say which file a call that raced its fd's close used); if it
  *   reads anything else, it takes its own slot itself and ships the rest (SF_HF_LATE,
  *   sf_stats.late_counts). Either way each increment is shipped exactly once.
- * - The map is not preallocated, so the memory of a deleted entry is not reused while a
- *   program may still hold it (RCU): a late add never lands in another fd's entry.
+ * - A deleted entry's memory can be reused by the next insert on the deleting CPU at once
+ *   (see the map): a count between its lookup and its add racing a delete and an insert
+ *   is lost, the one gap of this protocol.
  * - A counted call that completes after another thread closed or replaced its fd is
  *   charged to the fd number as it is at the call's exit (the kernel does not say which
  *   file the call used).
@@ -1223,8 +1229,7 @@ static __always_inline void sf_slot_add(struct sf_io_val *v, struct sf_io_slot *
 /*
  * Processes the collector started, and their descendants (tgid -> 1). The collector is
  * not captured, so the fds such a process inherited from it were never seen made: its
- * clone exit lists them (sf_g_inherited_fds), and its first read or write on an fd also
- * says what the fd is (SF_NR_FD_SEEN), from the kernel.
+ * clone exit lists them (sf_g_inherited_fds).
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -1233,17 +1238,14 @@ struct {
 	__type(value, __u8);
 } sf_heirs SEC(".maps");
 
-/* ships SF_NR_FD_SEEN for fd of the current task (see wire.h); with sockets_only, only
- * when the fd is a socket */
-__noinline int sf_g_fd_seen(__u32 tgid, __u32 tid, __s32 fd, __u32 sockets_only)
+/* ships SF_NR_FD_SEEN for fd of the current task (see wire.h); 1 when it went */
+__noinline int sf_g_fd_seen(__u32 tgid, __u32 tid, __s32 fd)
 {
 	struct file *f = sf_fd_file(bpf_get_current_task_btf(), fd);
 	if (!f)
 		return 0;
 	umode_t mode = sf_file_mode(f);
 	__u32 type = mode & SF_S_IFMT;
-	if (sockets_only && type != SF_S_IFSOCK)
-		return 0;
 	struct sf_scratch *s = sf_scratch();
 	if (!s)
 		return 0;
@@ -1276,45 +1278,40 @@ __noinline int sf_g_fd_seen(__u32 tgid, __u32 tid, __s32 fd, __u32 sockets_only)
 			off = sf_g_dpath(s, off, 1, (__u64)BPF_CORE_READ(f, f_path.dentry),
 					 (__u64)BPF_CORE_READ(f, f_path.mnt));
 	}
-	sf_submit(s->buf, off);
-	return 0;
+	return sf_submit(s->buf, off);
 }
 
 /*
- * Processes forked by a captured process with a copy of its fd table (tgid -> the fds
- * below SF_INH_FDS the child's table held at the fork). One thread of the parent can make
- * an fd just before another thread forks and ship its record just after the fork's: the
- * consumer then copies the parent's fds without it. So the child's first read or write
- * on an fd it inherited also says what the fd is (SF_NR_FD_SEEN), once per fd.
+ * A call the consumer sees made fd (its record went into the ring): the fd's entry, kept
+ * CLOSED since the number's last close, is revived, so that the fd's first count says
+ * nothing more. A first count that finds no entry, or a CLOSED one, ships what the kernel
+ * says the fd is (SF_NR_FD_SEEN): no record told the consumer about the file the number
+ * now names (a call not modelled here such as io_uring's FIXED_FD_INSTALL or TIOCGPTPEER,
+ * a fork's copy, a file from before the capture, a creation whose record was sampled out
+ * or lost), or the entry was deleted since (then the consumer knows the file already and
+ * the record only costs its size).
+ *
+ * No entry is made here: an insert just after a delete on the same CPU gets the deleted
+ * entry's memory back at once (the hash map's allocator reuses freed elements without
+ * waiting for a grace period), under the feet of a counting thread that still holds it,
+ * whose add is then lost (measured: one write in ten thousand in the race workload of
+ * the live coverage test when dup2 made the entry of the fd it had just retired).
  */
-#define SF_INH_WORDS 2
-#define SF_INH_FDS (SF_INH_WORDS * 64)
-struct sf_inh {
-	__u64 bits[SF_INH_WORDS];
-};
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 8192);
-	__type(key, __u32);
-	__type(value, struct sf_inh);
-} sf_inherited SEC(".maps");
-
-/* whether fd is one process tgid inherited at its fork and has not yet counted on
- * (clears it) */
-static __always_inline bool sf_take_inherited(__u32 tgid, __s32 fd)
+static __always_inline void sf_fd_made(__u32 tgid, __s64 fd)
 {
-	if (fd < 0 || fd >= SF_INH_FDS)
-		return false;
-	struct sf_inh *v = bpf_map_lookup_elem(&sf_inherited, &tgid);
-	if (!v)
-		return false;
-	__u32 w = (__u32)fd >> 6;
-	if (w >= SF_INH_WORDS)
-		return false;
-	__u64 bit = 1ULL << (fd & 63);
-	if (!(*(volatile __u64 *)&v->bits[w] & bit))
-		return false;
-	return __sync_fetch_and_and(&v->bits[w], ~bit) & bit;
+	if (fd < 0 || fd > 0x7fffffff)
+		return;
+	struct sf_io_key k = { .tgid = tgid, .fd = (__s32)fd };
+	struct sf_io_val *v = bpf_map_lookup_elem(&sf_io, &k);
+	if (v && *(volatile __u64 *)&v->dead == SF_IO_CLOSED)
+		__sync_val_compare_and_swap(&v->dead, SF_IO_CLOSED, SF_IO_LIVE);
+}
+
+/* ships what the kernel says fd is and, when it went, takes the fd as made */
+static __always_inline void sf_fd_seen_made(__u32 tgid, __u32 tid, __s32 fd)
+{
+	if (sf_g_fd_seen(tgid, tid, fd))
+		sf_fd_made(tgid, fd);
 }
 
 /* counts `ops` read/write calls of (tgid, tid) on fd moving `bytes` */
@@ -1326,19 +1323,19 @@ static __always_inline void sf_count(__u32 tgid, __u32 tid, __s32 fd, long ret, 
 		bytes = 0;
 	struct sf_io_val *v = bpf_map_lookup_elem(&sf_io, &k);
 	if (!v) {
-		/* the fd's first count since it was made (or last retired): a socket's
-		 * endpoints as the kernel has them, and for the collector's descendants and
-		 * an fd inherited at a fork whatever the fd is */
-		bool any = bpf_map_lookup_elem(&sf_heirs, &tgid) || sf_take_inherited(tgid, fd);
-		sf_g_fd_seen(tgid, tid, fd, !any);
+		/* no call the consumer saw made this fd (see sf_fd_made): inherited at a fork,
+		 * made before the capture or by a call not modelled here, or its entry was
+		 * retired idle. The kernel says what it is. */
+		sf_g_fd_seen(tgid, tid, fd);
 		bpf_map_update_elem(&sf_io, &k, &sf_io_zero, BPF_NOEXIST);
 		v = bpf_map_lookup_elem(&sf_io, &k);
 		if (!v)
 			goto single;
 	} else if (*(volatile __u64 *)&v->dead == SF_IO_CLOSED &&
 		   __sync_val_compare_and_swap(&v->dead, SF_IO_CLOSED, SF_IO_LIVE) == SF_IO_CLOSED) {
-		/* the first count since the fd was closed: its next file (revived) */
-		sf_g_fd_seen(tgid, tid, fd, !bpf_map_lookup_elem(&sf_heirs, &tgid));
+		/* closed, and no call the consumer saw made the fd number's next file (revived):
+		 * the kernel says what it is */
+		sf_g_fd_seen(tgid, tid, fd);
 	}
 	/* the common case: this thread already has a slot */
 	for (int i = 0; i < SF_IO_SLOTS; i++) {
@@ -1478,8 +1475,8 @@ __noinline int sf_g_plain(struct sf_call *c)
 	if (!c)
 		return 0;
 	struct sf_scratch *s = sf_sys_begin(c);
-	if (s)
-		sf_submit(s->buf, SF_SYS_OFF);
+	if (s && sf_submit(s->buf, SF_SYS_OFF) && c->nr == SF_NR_SOCKET)
+		sf_fd_made(c->tgid, c->ret);
 	return 0;
 }
 
@@ -1515,7 +1512,8 @@ __noinline int sf_g_open(struct sf_call *c)
 		__u32 end = sf_g_dpath(s, SF_SYS_OFF, 1, dentry, mnt);
 		__u16 klen = h->slen[1];
 		if (klen > 2) {
-			sf_submit(s->buf, end);
+			if (sf_submit(s->buf, end))
+				sf_fd_made(c->tgid, c->ret);
 			return 0;
 		}
 		h->slen[1] = 0;
@@ -1526,13 +1524,15 @@ __noinline int sf_g_open(struct sf_call *c)
 			h->slen[1] = 2;
 			off += 2;
 		}
-		sf_submit(s->buf, off);
+		if (sf_submit(s->buf, off))
+			sf_fd_made(c->tgid, c->ret);
 		return 0;
 	}
 	__u32 off = sf_put_ustr(s->buf, SF_SYS_OFF, 0, path);
 	if (f) /* what the kernel opened: from the file itself, never a second read of user memory */
 		off = sf_g_dpath(s, off, 1, dentry, mnt);
-	sf_submit(s->buf, off);
+	if (sf_submit(s->buf, off) && f)
+		sf_fd_made(c->tgid, c->ret);
 	return 0;
 }
 
@@ -1556,7 +1556,8 @@ __noinline int sf_g_newfd(struct sf_call *c)
 			off = sf_g_dpath(s, off, 1, (__u64)BPF_CORE_READ(f, f_path.dentry),
 					 (__u64)BPF_CORE_READ(f, f_path.mnt));
 	}
-	sf_submit(s->buf, off);
+	if (sf_submit(s->buf, off) && f)
+		sf_fd_made(c->tgid, c->ret);
 	return 0;
 }
 
@@ -1813,7 +1814,8 @@ __noinline int sf_g_dup(struct sf_call *c)
 			off = sf_g_dpath(s, off, 1, (__u64)BPF_CORE_READ(f, f_path.dentry),
 					 (__u64)BPF_CORE_READ(f, f_path.mnt));
 	}
-	sf_submit(s->buf, off);
+	if (sf_submit(s->buf, off) && f)
+		sf_fd_made(c->tgid, c->ret);
 	return 0;
 }
 
@@ -1826,12 +1828,15 @@ __noinline int sf_g_pipe(struct sf_call *c)
 		return 0;
 	struct sf_sys *b = sf_sys_body(s->buf);
 	struct task_struct *task = (void *)c->task;
+	__s32 made[2] = { -1, -1 };
 	if (c->ret == 0) {
 		__s32 fds[2] = { -1, -1 };
 		const void *u = (const void *)(c->nr == SF_NR_SOCKETPAIR ? c->arg[3] : c->arg[0]);
 		bpf_probe_read_user(fds, sizeof(fds), u);
 		b->aux[0] = (__u64)(__s64)fds[0];
 		b->aux[1] = (__u64)(__s64)fds[1];
+		made[0] = fds[0];
+		made[1] = fds[1];
 		if (c->nr == SF_NR_SOCKETPAIR) {
 			struct sock *sk = sf_fd_sock(task, fds[0]);
 			b->aux[2] = (__u64)sk;
@@ -1843,7 +1848,10 @@ __noinline int sf_g_pipe(struct sf_call *c)
 				b->aux[2] = BPF_CORE_READ(f, f_inode, i_ino);
 		}
 	}
-	sf_submit(s->buf, SF_SYS_OFF);
+	if (sf_submit(s->buf, SF_SYS_OFF)) {
+		sf_fd_made(c->tgid, made[0]);
+		sf_fd_made(c->tgid, made[1]);
+	}
 	return 0;
 }
 
@@ -1878,7 +1886,7 @@ static long sf_fd_dump_step(__u64 i, void *ctx)
 		return 1;
 	for (int b = 0; b < 64 && w; b++) {
 		if (w & 1)
-			sf_g_fd_seen(d->tgid, d->tid, (__s32)(i * 64 + b), 0);
+			sf_fd_seen_made(d->tgid, d->tid, (__s32)(i * 64 + b));
 		w >>= 1;
 	}
 	return 0;
@@ -2018,7 +2026,8 @@ __noinline int sf_g_conn(struct sf_call *c)
 				off = sf_put_ubytes(s->buf, off, 1, ua, len);
 		}
 	}
-	sf_submit(s->buf, off);
+	if (sf_submit(s->buf, off) && accept)
+		sf_fd_made(c->tgid, c->ret);
 	return 0;
 }
 
@@ -2203,7 +2212,7 @@ __noinline int sf_g_scm_rights(struct sf_call *c)
 				__s32 fd = -1;
 				if (j >= n || bpf_probe_read_user(&fd, 4, cm + hsz + j * 4))
 					break;
-				sf_g_fd_seen(c->tgid, c->tid, fd, 0);
+				sf_fd_seen_made(c->tgid, c->tid, fd);
 			}
 		}
 		off += (clen + align - 1) & ~(__u64)(align - 1);
@@ -2755,20 +2764,6 @@ int BPF_PROG(sf_fork, struct task_struct *parent, struct task_struct *child)
 	}
 	if (ptgid == sf_self_tgid)
 		return 0;
-	/* a process with a copy of its parent's fds (not an heir: those list them all) */
-	struct files_struct *cf = BPF_CORE_READ(child, files);
-	if (ctgid != ptgid && cf && cf != BPF_CORE_READ(parent, files) &&
-	    !bpf_map_lookup_elem(&sf_heirs, &ctgid)) {
-		struct fdtable *fdt = BPF_CORE_READ(cf, fdt);
-		const unsigned long *open = fdt ? BPF_CORE_READ(fdt, open_fds) : 0;
-		__u32 max = fdt ? BPF_CORE_READ(fdt, max_fds) : 0;
-		struct sf_inh inh = {};
-		for (int i = 0; i < SF_INH_WORDS; i++)
-			if (open && (__u32)i * 64 < max)
-				bpf_probe_read_kernel(&inh.bits[i], sizeof(inh.bits[i]), &open[i]);
-		if (inh.bits[0] | inh.bits[1])
-			bpf_map_update_elem(&sf_inherited, &ctgid, &inh, BPF_ANY);
-	}
 	__u32 tid = bpf_get_current_pid_tgid();
 	__u64 start = BPF_CORE_READ(child, start_boottime);
 	bpf_map_update_elem(&sf_fork_start, &tid, &start, BPF_ANY);
@@ -2846,7 +2841,6 @@ int BPF_PROG(sf_exit, struct task_struct *p)
 	sf_g_ship_thread(tgid, tid, group_dead, now);
 	if (group_dead) { /* its tgid may be reused by a process the collector did not start */
 		bpf_map_delete_elem(&sf_heirs, &tgid);
-		bpf_map_delete_elem(&sf_inherited, &tgid);
 	}
 	/* the main thread replaced by an exec in another thread (de_thread): the exec'ing
 	 * thread takes its id and goes on as the process, so this is no exit */

@@ -544,6 +544,137 @@ fn workload_entry() {
             say("client_fd", client.as_raw_fd());
             say("server_fd", server.as_raw_fd());
         }
+        "untracked_fds" => {
+            // fds made by calls the probe does not model, each under a number that named
+            // another file just before: their I/O is the kernel file's.
+            use std::os::fd::IntoRawFd;
+            let dir_a = format!("{dir}/before_pty.bin");
+            // SAFETY: open(2) of a NUL-terminated path; the fd is closed below.
+            let ptmx = unsafe {
+                libc::open(
+                    c"/dev/ptmx".as_ptr(),
+                    libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC,
+                )
+            };
+            assert!(ptmx >= 0, "open /dev/ptmx");
+            let mut unlock: libc::c_int = 0;
+            // SAFETY: TIOCSPTLCK takes a pointer to an int.
+            let r = unsafe { libc::ioctl(ptmx, libc::TIOCSPTLCK, &mut unlock) };
+            assert_eq!(r, 0, "unlock the pty");
+            let mut a = std::fs::File::create(&dir_a).unwrap();
+            a.write_all(&[b'a'; 10]).unwrap();
+            let a_fd = a.into_raw_fd();
+            // SAFETY: our own fd, closed once.
+            unsafe { libc::close(a_fd) };
+            // SAFETY: TIOCGPTPEER returns a new fd to the pty's other end.
+            let peer =
+                unsafe { libc::ioctl(ptmx, libc::TIOCGPTPEER, libc::O_RDWR | libc::O_NOCTTY) };
+            assert_eq!(peer, a_fd, "the pty's peer takes the number just closed");
+            let pts = std::fs::read_link(format!("/proc/self/fd/{peer}")).unwrap();
+            // SAFETY: writes from a live buffer to our own fd.
+            let n = unsafe { libc::write(peer, [b'p'; 77].as_ptr().cast(), 77) };
+            assert_eq!(n, 77);
+            say("pty_fd", peer);
+            say("pty_path", pts.display());
+            say("before_pty", &dir_a);
+            // SAFETY: our own fds, closed once.
+            unsafe {
+                libc::close(peer);
+                libc::close(ptmx);
+            }
+
+            // io_uring: a registered file installed back into the fd table
+            // (IORING_OP_FIXED_FD_INSTALL) under the number of a file just closed
+            use io_uring::{IoUring, opcode, types};
+            let reg_path = format!("{dir}/registered.bin");
+            let other_path = format!("{dir}/before_install.bin");
+            let mut ring = IoUring::new(4).unwrap();
+            let reg = std::fs::File::create(&reg_path).unwrap();
+            ring.submitter().register_files(&[reg.as_raw_fd()]).unwrap();
+            drop(reg);
+            let mut other = std::fs::File::create(&other_path).unwrap();
+            other.write_all(&[b'o'; 5]).unwrap();
+            let other_fd = other.into_raw_fd();
+            // SAFETY: our own fd, closed once.
+            unsafe { libc::close(other_fd) };
+            let e = opcode::FixedFdInstall::new(types::Fixed(0), 0).build();
+            // SAFETY: the entry refers to no user memory.
+            unsafe { ring.submission().push(&e).unwrap() };
+            ring.submit_and_wait(1).unwrap();
+            let installed = ring.completion().next().unwrap().result();
+            assert_eq!(
+                installed, other_fd,
+                "the installed file takes the number just closed"
+            );
+            // SAFETY: writes from a live buffer to our own fd.
+            let n = unsafe { libc::write(installed, [b'r'; 55].as_ptr().cast(), 55) };
+            assert_eq!(n, 55);
+            say("installed_fd", installed);
+            say("registered", &reg_path);
+            say("before_install", &other_path);
+            // SAFETY: our own fd, closed once.
+            unsafe { libc::close(installed) };
+
+            // SCM_RIGHTS: a UDP socket received under the number its sender just closed
+            use nix::sys::socket::{
+                AddressFamily, ControlMessage, ControlMessageOwned, MsgFlags, SockFlag, SockType,
+                recvmsg, sendmsg, socketpair,
+            };
+            let server = UdpSocket::bind("127.0.0.1:0").unwrap();
+            let (s0, s1) = socketpair(
+                AddressFamily::Unix,
+                SockType::Datagram,
+                None,
+                SockFlag::SOCK_CLOEXEC,
+            )
+            .unwrap();
+            let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
+            let sport = udp.local_addr().unwrap().port();
+            let udp_fd = udp.into_raw_fd();
+            let fds = [udp_fd];
+            let iov = [std::io::IoSlice::new(b"x")];
+            sendmsg::<()>(
+                s0.as_raw_fd(),
+                &iov,
+                &[ControlMessage::ScmRights(&fds)],
+                MsgFlags::empty(),
+                None,
+            )
+            .unwrap();
+            // SAFETY: our own fd, closed once (its socket lives on in the message).
+            unsafe { libc::close(udp_fd) };
+            let mut buf = [0u8; 1];
+            let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+            let mut space = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+            let msg = recvmsg::<()>(
+                s1.as_raw_fd(),
+                &mut iov,
+                Some(&mut space),
+                MsgFlags::empty(),
+            )
+            .unwrap();
+            let got = msg
+                .cmsgs()
+                .unwrap()
+                .find_map(|c| match c {
+                    ControlMessageOwned::ScmRights(v) => v.first().copied(),
+                    _ => None,
+                })
+                .unwrap();
+            assert_eq!(
+                got, udp_fd,
+                "the received socket takes the number just closed"
+            );
+            // SAFETY: the received fd is ours now.
+            let udp = unsafe { UdpSocket::from_raw_fd(got) };
+            udp.send_to(&[b'u'; 33], server.local_addr().unwrap())
+                .unwrap();
+            let mut b = [0u8; 64];
+            assert_eq!(server.recv_from(&mut b).unwrap().0, 33);
+            say("udp_fd", got);
+            say("sport", sport);
+            say("dport", server.local_addr().unwrap().port());
+        }
         "setns" => {
             let f = std::fs::File::open("/proc/self/ns/uts").unwrap();
             // SAFETY: joining our own UTS namespace again is a no-op.
@@ -1235,6 +1366,74 @@ fn live_an_abstract_unix_name_is_exactly_its_bytes() {
         let f = flows[0];
         assert_eq!((f.num_w_send_bytes, f.num_r_recv_bytes), (7, 7), "{fd}");
     }
+}
+
+/// fds made by calls the probe does not model (ioctl TIOCGPTPEER, io_uring's
+/// FIXED_FD_INSTALL, a socket received with SCM_RIGHTS), each under the number of a file
+/// closed just before: their writes are on the files the kernel says they are, with
+/// exact bytes, and the closed files keep only their own.
+#[test]
+fn live_fds_made_by_calls_not_modelled_are_the_kernels_files() {
+    let _serial = serial();
+    if !live_ok() {
+        return;
+    }
+    let (rep, o, summary) = capture_one_cfg("untracked_fds", FileReadMode::All, None, false);
+    let pid = num(&rep, "pid");
+    let written = |path: &str| -> Vec<(i32, i64)> {
+        o.file_flows(pid)
+            .into_iter()
+            .filter(|f| o.file(&f.file_oid).path == path && f.num_w_send_bytes > 0)
+            .map(|f| (f.fd, f.num_w_send_bytes))
+            .collect()
+    };
+    let pty_fd = num(&rep, "pty_fd") as i32;
+    assert_eq!(
+        written(&rep["before_pty"]),
+        [(pty_fd, 10)],
+        "the file closed before TIOCGPTPEER"
+    );
+    assert_eq!(
+        written(&rep["pty_path"]),
+        [(pty_fd, 77)],
+        "the pty's peer ({})",
+        rep["pty_path"]
+    );
+    let inst = num(&rep, "installed_fd") as i32;
+    assert_eq!(
+        written(&rep["before_install"]),
+        [(inst, 5)],
+        "the file closed before the install"
+    );
+    assert_eq!(
+        written(&rep["registered"]),
+        [(inst, 55)],
+        "the installed registered file"
+    );
+    let (udp_fd, sport, dport) = (
+        num(&rep, "udp_fd") as i32,
+        num(&rep, "sport"),
+        num(&rep, "dport"),
+    );
+    let udp: Vec<_> = o
+        .net_flows(pid)
+        .into_iter()
+        .filter(|f| f.fd == udp_fd && f.num_w_send_bytes > 0)
+        .map(|f| {
+            (
+                i64::from(f.sport),
+                i64::from(f.dport),
+                f.num_w_send_ops,
+                f.num_w_send_bytes,
+            )
+        })
+        .collect();
+    assert_eq!(
+        udp,
+        [(sport, dport, 1, 33)],
+        "the socket received with SCM_RIGHTS"
+    );
+    assert_eq!(summary.unknown_fd_ops, 0, "{summary:?}");
 }
 
 /// A close_range whose first fd is past its last (EINVAL, which any process may cause)

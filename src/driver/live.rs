@@ -270,7 +270,9 @@ pub(crate) fn learn_unseen_fd(pipe: &mut Pipeline, ev: &SysEvent<'_>, proc_root:
         // An fd copied from the parent at the fork is no such proof: another thread of
         // the parent can close it (and make another under its number) after the kernel's
         // copy and before the fork's record. (Sockets keep the state's word:
-        // `FdInfo::same_object`.)
+        // `FdInfo::same_object`.) A close just before is applied first: the probe says
+        // what a number names when no record said so since its last close.
+        pipe.state.settle();
         let st = &pipe.state;
         let stale = st.thread(ev.tid).is_some()
             && st

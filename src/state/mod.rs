@@ -283,6 +283,13 @@ impl State {
         }
     }
 
+    /// Runs what the previous event left for the next one to do (the removal of the fds
+    /// it closed, of the thread it ended), as the next event's [`State::apply`] would
+    /// first: before a look at the state between two events that must not see them.
+    pub fn settle(&mut self) {
+        self.flush_deferred();
+    }
+
     /// Adds an fd the capture did not see being made (read from `/proc` when first used).
     pub fn learn_fd(&mut self, tid: i64, fd: i64, info: FdInfo) {
         self.add_fd(tid, fd, info);
