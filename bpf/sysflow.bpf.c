@@ -29,6 +29,7 @@ char LICENSE[] SEC("license") = "GPL";
 #define SF_AF_UNIX 1
 #define SF_AF_INET 2
 #define SF_AF_INET6 10
+#define SF_SOCK_STREAM 1
 #define SF_SOCK_DGRAM 2
 #define SF_AT_FDCWD -100
 #define SF_TS_COMPAT 0x0002
@@ -43,6 +44,8 @@ char LICENSE[] SEC("license") = "GPL";
 #define SF_CLONE_VFORK 0x4000
 #define SF_SIGCHLD 17
 #define SF_EBADF 9
+#define SF_EINPROGRESS 115
+#define SF_MSG_FASTOPEN 0x20000000
 #define SF_FMODE_WRITE 0x2
 #define SF_S_IFREG 0100000
 #define SF_S_IFDIR 0040000
@@ -2220,6 +2223,30 @@ __noinline int sf_g_scm_rights(struct sf_call *c)
 	return 0;
 }
 
+/*
+ * TCP Fast Open: a send with MSG_FASTOPEN and an address on an unconnected TCP socket
+ * connects it and sends in one call, with no connect syscall. It is shipped as the connect
+ * it made (the socket's endpoints after it, the address asked for), before the call's
+ * bytes are counted on the connection.
+ */
+__noinline int sf_g_fastopen(struct sf_call *c, __u64 ua, __u64 ualen)
+{
+	if (!c || !ua)
+		return 0;
+	struct sock *sk = sf_fd_sock((void *)c->task, (__s32)c->arg[0]);
+	if (!sk || BPF_CORE_READ(sk, sk_type) != SF_SOCK_STREAM)
+		return 0;
+	__u16 fam = BPF_CORE_READ(sk, __sk_common.skc_family);
+	if (fam != SF_AF_INET && fam != SF_AF_INET6)
+		return 0;
+	struct sf_call cc = *c;
+	cc.nr = SF_NR_CONNECT;
+	cc.arg[1] = ua;
+	cc.arg[2] = ualen;
+	cc.ret = c->ret >= 0 ? 0 : c->ret;
+	return sf_g_conn(&cc);
+}
+
 /* send/recv family: a datagram with a peer address is shipped; every other call counted */
 __noinline int sf_g_sendrecv(struct sf_call *c, __u32 write)
 {
@@ -2229,22 +2256,36 @@ __noinline int sf_g_sendrecv(struct sf_call *c, __u32 write)
 	__u64 nr = c->nr;
 	if (nr == SF_NR_SENDMMSG || nr == SF_NR_RECVMMSG)
 		return sf_g_mmsg(c, write);
-	if (c->ret >= 0) {
-		__u64 ua = 0;
+	if (c->ret >= 0 || (write && c->ret == -SF_EINPROGRESS)) {
+		__u64 ua = 0, ualen = 0;
 		if (nr == SF_NR_SENDTO || nr == SF_NR_RECVFROM) {
 			ua = c->arg[4];
+			ualen = c->arg[5];
 		} else if (c->compat) {
-			__u32 ua32 = 0; /* compat_msghdr.msg_name */
-			bpf_probe_read_user(&ua32, sizeof(ua32), (const void *)c->arg[1]);
-			ua = ua32;
+			__u32 v[2] = {}; /* compat_msghdr.msg_name, msg_namelen */
+			bpf_probe_read_user(v, sizeof(v), (const void *)c->arg[1]);
+			ua = v[0];
+			ualen = v[1];
 		} else {
-			bpf_probe_read_user(&ua, sizeof(ua), (const void *)c->arg[1]); /* msg_name */
+			struct {
+				__u64 name;
+				__u32 namelen;
+			} m = {}; /* msghdr.msg_name, msg_namelen */
+			bpf_probe_read_user(&m, 12, (const void *)c->arg[1]);
+			ua = m.name;
+			ualen = m.namelen;
 		}
+		__u64 flags = nr == SF_NR_SENDTO ? c->arg[3] : c->arg[2];
+		if (write && ua && (flags & SF_MSG_FASTOPEN))
+			sf_g_fastopen(c, ua, ualen);
+		if (c->ret < 0)
+			goto count;
 		if (nr == SF_NR_RECVMSG)
 			sf_g_scm_rights(c);
 		if (ua && sf_g_dgram(c, write, ua, c->ret, nr))
 			return 0;
 	}
+count:
 	sf_count(c->tgid, c->tid, fd, c->ret, write, 1, c->ret > 0 ? c->ret : 0);
 	return 0;
 }

@@ -248,6 +248,40 @@ fn workload_entry() {
             say("listener", l.local_addr().unwrap().port());
             say("tcp_fd", t.as_raw_fd());
             say("file_fd", f.as_raw_fd());
+            // TCP Fast Open: sendto(MSG_FASTOPEN) connects and sends, with no connect call
+            let tl = TcpListener::bind("127.0.0.1:0").unwrap();
+            let ta = tl.local_addr().unwrap();
+            // SAFETY: a plain socket(2); the fd is owned by `tfo` below.
+            let raw = unsafe { libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0) };
+            assert!(raw >= 0);
+            // SAFETY: `raw` is a new socket no one else owns.
+            let tfo = unsafe { TcpStream::from_raw_fd(raw) };
+            let sin = libc::sockaddr_in {
+                sin_family: libc::AF_INET as libc::sa_family_t,
+                sin_port: ta.port().to_be(),
+                sin_addr: libc::in_addr {
+                    s_addr: u32::from(std::net::Ipv4Addr::LOCALHOST).to_be(),
+                },
+                sin_zero: [0; 8],
+            };
+            // SAFETY: a live buffer and a sockaddr_in of its own size.
+            let n = unsafe {
+                libc::sendto(
+                    raw,
+                    [b'q'; 45].as_ptr().cast(),
+                    45,
+                    libc::MSG_FASTOPEN,
+                    (&raw const sin).cast(),
+                    std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
+                )
+            };
+            assert_eq!(n, 45, "sendto(MSG_FASTOPEN)");
+            let (mut ts, _) = tl.accept().unwrap();
+            let mut got = [0u8; 45];
+            ts.read_exact(&mut got).unwrap();
+            say("tfo_fd", tfo.as_raw_fd());
+            say("tfo_sport", tfo.local_addr().unwrap().port());
+            say("tfo_dport", ta.port());
             say("pid", std::process::id());
         }
         "pidns" => {
@@ -1319,6 +1353,20 @@ fn live_a_connect_names_the_peer_it_asked_for() {
         .map(|f| f.num_w_send_bytes as u64)
         .sum();
     assert_eq!(on_file, 200);
+    // TCP Fast Open's sendto: the connection it made, with its bytes
+    let tfo: Vec<_> = nfs
+        .iter()
+        .filter(|f| f.fd == num(&rep, "tfo_fd") as i32 && f.proto == 6)
+        .map(|f| {
+            (
+                (f.sip, f.sport, f.dip, f.dport),
+                f.num_w_send_ops,
+                f.num_w_send_bytes,
+            )
+        })
+        .collect();
+    let (sport, dport) = (num(&rep, "tfo_sport") as i32, num(&rep, "tfo_dport") as i32);
+    assert_eq!(tfo, [((lo, sport, lo, dport), 1, 45)], "{nfs:#?}");
 }
 
 /// The first process of a new pid namespace (pid 1 there, as a container's is) is an
