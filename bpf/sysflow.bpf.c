@@ -941,16 +941,30 @@ static __always_inline __u32 sf_put_sun_abstract(__u8 *buf, __u32 off, const voi
 }
 
 /* unix socket path of a user sockaddr_un of `addrlen` bytes (an abstract name without its
- * leading NUL) */
+ * leading NUL), as the kernel takes it: a pathname ends at its first NUL or at `addrlen`
+ * (at most sun_path's 108 bytes), whatever follows in the caller's memory; an address of
+ * sun_family alone (autobind) names nothing */
 static __always_inline __u32 sf_put_user_sun_path(__u8 *buf, __u32 off, const void *uaddr,
 						  __u64 addrlen)
 {
 	__u8 first = 0;
-	if (!uaddr || bpf_probe_read_user(&first, 1, uaddr + 2))
+	if (!uaddr || addrlen <= 2 || bpf_probe_read_user(&first, 1, uaddr + 2))
 		return off;
-	if (first)
-		return sf_put_ustr(buf, off, 0, uaddr + 2);
-	return sf_put_sun_abstract(buf, off, uaddr + 3, (__s64)addrlen - 3, true);
+	if (!first)
+		return sf_put_sun_abstract(buf, off, uaddr + 3, (__s64)addrlen - 3, true);
+	struct sf_hdr *h = (void *)buf;
+	if (off >= SF_REC_OFF_MAX) {
+		h->flags |= SF_HF_TRUNC;
+		return off;
+	}
+	__u32 size = (addrlen - 2 > 108 ? 108 : (__u32)addrlen - 2) + 1; /* with the NUL added */
+	long n = bpf_probe_read_user_str(&buf[sf_at(off)], size & 127, uaddr + 2);
+	if (n <= 0) {
+		h->flags |= SF_HF_FAULT;
+		return off;
+	}
+	h->slen[0] = n;
+	return off + (__u32)n;
 }
 
 /* bound path of a kernel unix socket */
@@ -2045,8 +2059,15 @@ __noinline int sf_g_bind(struct sf_call *c)
 	const void *ua = (const void *)c->arg[1];
 	__u32 off = SF_NET_OFF;
 	n->t.family = sf_user_inet(ua, n->t.saddr, &n->t.sport);
-	if (n->t.family == SF_AF_UNIX)
+	if (n->t.family == SF_AF_UNIX) {
 		off = sf_put_user_sun_path(s->buf, off, ua, c->arg[2]);
+		/* an autobind (sun_family alone): the abstract name the kernel chose */
+		struct sock *sk = c->ret == 0 && c->arg[2] <= 2 ?
+					  sf_fd_sock((void *)c->task, (__s32)c->arg[0]) :
+					  NULL;
+		if (sk)
+			off = sf_put_kernel_sun_path(s->buf, off, sk);
+	}
 	if (c->ret == 0 && n->t.family == SF_AF_INET) {
 		/* what the kernel bound (a port it chose for port 0), beside what was asked */
 		struct sock *sk = sf_fd_sock((void *)c->task, (__s32)c->arg[0]);

@@ -341,6 +341,75 @@ fn workload_entry() {
             say("server_fd", a.as_raw_fd());
             say("pid", std::process::id());
         }
+        "unix_path" => {
+            // Unix pathnames given to bind(2) and connect(2) with the address length
+            // ending before any NUL (the kernel takes sun_path up to that length), in
+            // addresses whose next bytes are not zero; and a socket autobound (sun_family
+            // alone), its name the kernel's.
+            use std::os::unix::net::UnixStream;
+            let path = format!("{dir}/s");
+            let sun_of = |p: &str| {
+                // SAFETY: sockaddr_un is plain data; every byte is set below.
+                let mut sun: libc::sockaddr_un = unsafe { std::mem::zeroed() };
+                sun.sun_family = libc::AF_UNIX as libc::sa_family_t;
+                sun.sun_path.fill(b'X' as libc::c_char);
+                for (d, b) in sun.sun_path.iter_mut().zip(p.as_bytes()) {
+                    *d = *b as libc::c_char;
+                }
+                (sun, (2 + p.len()) as libc::socklen_t)
+            };
+            // SAFETY: plain socket(2)s; the fds are owned below.
+            let (lfd, cfd) = unsafe {
+                (
+                    libc::socket(libc::AF_UNIX, libc::SOCK_STREAM, 0),
+                    libc::socket(libc::AF_UNIX, libc::SOCK_STREAM, 0),
+                )
+            };
+            assert!(lfd >= 0 && cfd >= 0);
+            let (sun, len) = sun_of(&path);
+            // SAFETY: `sun` is a valid sockaddr_un of at least `len` bytes.
+            let r = unsafe { libc::bind(lfd, (&raw const sun).cast(), len) };
+            assert_eq!(r, 0, "bind: {}", std::io::Error::last_os_error());
+            // SAFETY: our own socket.
+            assert_eq!(unsafe { libc::listen(lfd, 1) }, 0);
+            // SAFETY: `sun` is a valid sockaddr_un of at least `len` bytes.
+            let r = unsafe { libc::connect(cfd, (&raw const sun).cast(), len) };
+            assert_eq!(r, 0, "connect: {}", std::io::Error::last_os_error());
+            // SAFETY: a new socket from accept(2), owned below.
+            let afd = unsafe { libc::accept(lfd, std::ptr::null_mut(), std::ptr::null_mut()) };
+            assert!(afd >= 0);
+            // SAFETY: each fd is a new socket no one else owns.
+            let (mut c, mut a) =
+                unsafe { (UnixStream::from_raw_fd(cfd), UnixStream::from_raw_fd(afd)) };
+            c.write_all(&[b'u'; 9]).unwrap();
+            let mut b = [0u8; 9];
+            a.read_exact(&mut b).unwrap();
+            // autobind: a datagram socket bound with sun_family alone, then sending to
+            // a bound peer
+            let peer_path = format!("{dir}/d");
+            let peer = std::os::unix::net::UnixDatagram::bind(&peer_path).unwrap();
+            // SAFETY: a plain socket(2); the fd is owned by `auto` below.
+            let dfd = unsafe { libc::socket(libc::AF_UNIX, libc::SOCK_DGRAM, 0) };
+            assert!(dfd >= 0);
+            // SAFETY: `dfd` is a new socket no one else owns.
+            let auto = unsafe { std::os::unix::net::UnixDatagram::from_raw_fd(dfd) };
+            let (sun, _) = sun_of("/stale/bytes");
+            // SAFETY: `sun` is a valid sockaddr_un; 2 bytes of it are passed.
+            let r = unsafe { libc::bind(dfd, (&raw const sun).cast(), 2) };
+            assert_eq!(r, 0, "autobind: {}", std::io::Error::last_os_error());
+            let name = auto.local_addr().unwrap();
+            use std::os::linux::net::SocketAddrExt;
+            let abs = name.as_abstract_name().expect("an abstract name");
+            auto.send_to(&[b'd'; 5], &peer_path).unwrap();
+            let mut db = [0u8; 5];
+            peer.recv(&mut db).unwrap();
+            say("path", &path);
+            say("autobind", String::from_utf8_lossy(abs));
+            say("client_fd", c.as_raw_fd());
+            say("server_fd", a.as_raw_fd());
+            say("auto_fd", dfd);
+            say("pid", std::process::id());
+        }
         "close_range_backwards" => {
             // close_range(10, 5): EINVAL, as any process may ask; then a file written
             // SAFETY: a plain syscall with integer arguments.
@@ -1482,6 +1551,45 @@ fn live_fds_made_by_calls_not_modelled_are_the_kernels_files() {
         "the socket received with SCM_RIGHTS"
     );
     assert_eq!(summary.unknown_fd_ops, 0, "{summary:?}");
+}
+
+/// Unix pathnames passed with an address length that ends before any NUL are exactly
+/// the bytes the kernel takes (not what follows them in the caller's memory), and an
+/// autobound socket is named by the abstract name the kernel chose.
+#[test]
+fn live_a_unix_pathname_is_what_the_kernel_took() {
+    let _serial = serial();
+    if !live_ok() {
+        return;
+    }
+    let (rep, o, _) = capture_one_cfg("unix_path", FileReadMode::All, None, false);
+    let pid = num(&rep, "pid");
+    let names = |fd: &str| -> Vec<String> {
+        o.file_flows(pid)
+            .into_iter()
+            .filter(|f| {
+                f.fd == num(&rep, fd) as i32
+                    && f.op_flags
+                        .intersects(OpFlags::WRITE_SEND | OpFlags::READ_RECV)
+            })
+            .map(|f| o.file(&f.file_oid).path.clone())
+            .collect()
+    };
+    let got = names("auto_fd");
+    assert_eq!(got.len(), 1, "auto_fd: {got:?}");
+    assert!(!got[0].contains("stale"), "the autobound socket: {got:?}");
+    assert!(
+        got[0].contains(&rep["autobind"]),
+        "the autobound socket: {got:?}, kernel name {:?}",
+        rep["autobind"]
+    );
+    for fd in ["client_fd", "server_fd"] {
+        let got = names(fd);
+        assert_eq!(got.len(), 1, "{fd}: {got:?}");
+        let (ends, name) = got[0].split_once(' ').unwrap_or(("", &got[0]));
+        assert!(ends.contains("->"), "{fd}: {got:?}");
+        assert_eq!(name, rep["path"], "{fd}: {got:?}");
+    }
 }
 
 /// A close_range whose first fd is past its last (EINVAL, which any process may cause)
