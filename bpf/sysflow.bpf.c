@@ -110,6 +110,7 @@ union sf_btf_anchor sf_btf_anchor __attribute__((unused));
 
 /* zero values for BPF_NOEXIST inserts */
 static const struct sf_io_val sf_io_zero = {};
+static const struct sf_io_val sf_io_closed = { .dead = SF_IO_CLOSED };
 static const struct sf_tfds sf_tfds_zero = {};
 
 /* ---- maps ---- */
@@ -1336,23 +1337,29 @@ static __always_inline void sf_count(__u32 tgid, __u32 tid, __s32 fd, long ret, 
 				     __u64 bytes)
 {
 	struct sf_io_key k = { .tgid = tgid, .fd = fd };
+	/* EBADF on a number that names no file (not a read of a write-only fd): no file's
+	 * call, and no word on what the number names (counting it would make an entry) */
+	if (ret == -SF_EBADF && !sf_fd_file(bpf_get_current_task_btf(), fd))
+		return;
 	if (ret < 0)
 		bytes = 0;
 	struct sf_io_val *v = bpf_map_lookup_elem(&sf_io, &k);
 	if (!v) {
 		/* no call the consumer saw made this fd (see sf_fd_made): inherited at a fork,
 		 * made before the capture or by a call not modelled here, or its entry was
-		 * retired idle. The kernel says what it is. */
-		sf_g_fd_seen(tgid, tid, fd);
-		bpf_map_update_elem(&sf_io, &k, &sf_io_zero, BPF_NOEXIST);
+		 * retired idle. The kernel says what it is; until it has (the number names no
+		 * file by now, the ring is full) the entry is made CLOSED, for the next count
+		 * to try again. */
+		bool named = sf_g_fd_seen(tgid, tid, fd);
+		bpf_map_update_elem(&sf_io, &k, named ? &sf_io_zero : &sf_io_closed, BPF_NOEXIST);
 		v = bpf_map_lookup_elem(&sf_io, &k);
 		if (!v)
 			goto single;
-	} else if (*(volatile __u64 *)&v->dead == SF_IO_CLOSED &&
-		   __sync_val_compare_and_swap(&v->dead, SF_IO_CLOSED, SF_IO_LIVE) == SF_IO_CLOSED) {
-		/* closed, and no call the consumer saw made the fd number's next file (revived):
-		 * the kernel says what it is */
-		sf_g_fd_seen(tgid, tid, fd);
+	} else if (*(volatile __u64 *)&v->dead == SF_IO_CLOSED && sf_g_fd_seen(tgid, tid, fd)) {
+		/* closed, and no call the consumer saw made the fd number's next file: the
+		 * kernel said what it is, and the entry is revived (one reviver wins; another
+		 * thread's description on the way is one more of the same) */
+		__sync_val_compare_and_swap(&v->dead, SF_IO_CLOSED, SF_IO_LIVE);
 	}
 	/* the common case: this thread already has a slot */
 	for (int i = 0; i < SF_IO_SLOTS; i++) {

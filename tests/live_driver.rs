@@ -667,8 +667,11 @@ fn workload_entry() {
             let mut a = std::fs::File::create(&dir_a).unwrap();
             a.write_all(&[b'a'; 10]).unwrap();
             let a_fd = a.into_raw_fd();
-            // SAFETY: our own fd, closed once.
-            unsafe { libc::close(a_fd) };
+            // SAFETY: our own fd, closed once; the write to it after fails (EBADF).
+            unsafe {
+                libc::close(a_fd);
+                assert_eq!(libc::write(a_fd, b"z".as_ptr().cast(), 1), -1);
+            }
             // SAFETY: TIOCGPTPEER returns a new fd to the pty's other end.
             let peer =
                 unsafe { libc::ioctl(ptmx, libc::TIOCGPTPEER, libc::O_RDWR | libc::O_NOCTTY) };
@@ -698,8 +701,12 @@ fn workload_entry() {
             let mut other = std::fs::File::create(&other_path).unwrap();
             other.write_all(&[b'o'; 5]).unwrap();
             let other_fd = other.into_raw_fd();
-            // SAFETY: our own fd, closed once.
-            unsafe { libc::close(other_fd) };
+            // SAFETY: our own fd, closed once; the read of it after fails (EBADF).
+            unsafe {
+                libc::close(other_fd);
+                let mut z = 0u8;
+                assert_eq!(libc::read(other_fd, (&raw mut z).cast(), 1), -1);
+            }
             let e = opcode::FixedFdInstall::new(types::Fixed(0), 0).build();
             // SAFETY: the entry refers to no user memory.
             unsafe { ring.submission().push(&e).unwrap() };
@@ -1487,8 +1494,9 @@ fn live_an_abstract_unix_name_is_exactly_its_bytes() {
 
 /// fds made by calls the probe does not model (ioctl TIOCGPTPEER, io_uring's
 /// FIXED_FD_INSTALL, a socket received with SCM_RIGHTS), each under the number of a file
-/// closed just before: their writes are on the files the kernel says they are, with
-/// exact bytes, and the closed files keep only their own.
+/// closed just before (and, for the first two, after a call on the closed number that
+/// failed with EBADF): their writes are on the files the kernel says they are, with exact
+/// bytes, and the closed files keep only their own.
 #[test]
 fn live_fds_made_by_calls_not_modelled_are_the_kernels_files() {
     let _serial = serial();
