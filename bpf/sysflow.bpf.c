@@ -1282,6 +1282,10 @@ __noinline int sf_g_fd_seen(__u32 tgid, __u32 tid, __s32 fd)
 			sf_sk_tuple(sk, &n->t, false);
 			if (n->t.family == SF_AF_UNIX)
 				off = sf_put_kernel_sun_path(s->buf, off, sk);
+			/* res 1: a stream socket made by accept. The kernel makes it as a copy of
+			 * its listener, backlog included; a connecting socket's backlog is 0. */
+			if (n->sock_type == SF_SOCK_STREAM && BPF_CORE_READ(sk, sk_max_ack_backlog) > 0)
+				n->res = 1;
 		}
 	} else {
 		sf_hdr_init((void *)s->buf, SF_K_SYS, SF_NR_FD_SEEN, now, tid, tgid);

@@ -228,7 +228,8 @@ struct sf_tuple {
  *   t = (local, destination); bind: t.saddr/t.sport = the address asked for,
  *   t.daddr/t.dport = the IPv4 address the kernel bound (its choice for port 0).
  *   SF_NR_FD_SEEN (see SF_K_SYS): fd = the socket, t = (local, remote) as the
- *   kernel has them now. Unix sockets: str 0 = path.
+ *   kernel has them now, res = 1 for a stream socket made by accept (its backlog is
+ *   its listener's), else 0. Unix sockets: str 0 = path.
  */
 struct sf_net {
 	__s64 res;

@@ -460,6 +460,10 @@ pub enum EventKind<'a> {
         tuple: Option<SockTuple<'a>>,
         /// A socket's type (`SOCK_STREAM`, `SOCK_DGRAM`, ...); 0 otherwise.
         sock_type: u32,
+        /// A stream socket the kernel made by accepting a connection (it keeps its
+        /// listener's backlog, `sk_max_ack_backlog`; a connecting socket's is 0): the
+        /// server's end of its connection.
+        accepted: bool,
     },
     /// dup/dup2/dup3/fcntl(F_DUPFD*) exit.
     Dup {

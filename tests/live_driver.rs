@@ -410,6 +410,72 @@ fn workload_entry() {
             say("auto_fd", dfd);
             say("pid", std::process::id());
         }
+        "scm_server" => {
+            // A server hands each accepted connection to a worker process over a unix
+            // socket (SCM_RIGHTS), as pre-forked servers do: the worker's writes are the
+            // server's end of the connection.
+            use nix::sys::socket::{
+                AddressFamily, ControlMessage, ControlMessageOwned, MsgFlags, SockFlag, SockType,
+                recvmsg, sendmsg, socketpair,
+            };
+            let l = TcpListener::bind("127.0.0.1:0").unwrap();
+            let (s0, s1) = socketpair(
+                AddressFamily::Unix,
+                SockType::Stream,
+                None,
+                SockFlag::empty(),
+            )
+            .unwrap();
+            // SAFETY: fork(2) in a test process; the child only makes syscalls and exits.
+            let child = unsafe { libc::fork() };
+            assert!(child >= 0);
+            if child == 0 {
+                let mut buf = [0u8; 1];
+                let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+                let mut space = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+                let msg = recvmsg::<()>(
+                    s1.as_raw_fd(),
+                    &mut iov,
+                    Some(&mut space),
+                    MsgFlags::empty(),
+                )
+                .unwrap();
+                let fd = msg
+                    .cmsgs()
+                    .unwrap()
+                    .find_map(|c| match c {
+                        ControlMessageOwned::ScmRights(v) => v.first().copied(),
+                        _ => None,
+                    })
+                    .unwrap();
+                // SAFETY: plain write(2)s and _exit(2) in the forked child.
+                unsafe {
+                    let n = libc::write(fd, [b'w'; 21].as_ptr().cast(), 21);
+                    libc::_exit(if n == 21 { 0 } else { 1 });
+                }
+            }
+            let mut c = TcpStream::connect(l.local_addr().unwrap()).unwrap();
+            let (a, _) = l.accept().unwrap();
+            let iov = [std::io::IoSlice::new(b"x")];
+            sendmsg::<()>(
+                s0.as_raw_fd(),
+                &iov,
+                &[ControlMessage::ScmRights(&[a.as_raw_fd()])],
+                MsgFlags::empty(),
+                None,
+            )
+            .unwrap();
+            let mut got = [0u8; 21];
+            c.read_exact(&mut got).unwrap();
+            let mut status = 0;
+            // SAFETY: waiting for our own child.
+            assert_eq!(unsafe { libc::waitpid(child, &mut status, 0) }, child);
+            assert_eq!(status, 0, "the worker");
+            say("worker", child);
+            say("client_port", c.local_addr().unwrap().port());
+            say("server_port", l.local_addr().unwrap().port());
+            say("pid", std::process::id());
+        }
         "close_range_backwards" => {
             // close_range(10, 5): EINVAL, as any process may ask; then a file written
             // SAFETY: a plain syscall with integer arguments.
@@ -1598,6 +1664,30 @@ fn live_a_unix_pathname_is_what_the_kernel_took() {
         assert!(ends.contains("->"), "{fd}: {got:?}");
         assert_eq!(name, rep["path"], "{fd}: {got:?}");
     }
+}
+
+/// A connection accepted by one process and handed to a worker with SCM_RIGHTS is the
+/// server's end in the worker too: its flow runs from the client to the listening port
+/// (the kernel's listening table says which end listens), as the server's own would.
+#[test]
+fn live_a_connection_handed_to_a_worker_is_the_servers_end() {
+    let _serial = serial();
+    if !live_ok() {
+        return;
+    }
+    let (rep, o, _) = capture_one_cfg("scm_server", FileReadMode::All, None, false);
+    let lo = ipv4_to_avro(std::net::Ipv4Addr::LOCALHOST);
+    let flows: Vec<_> = o
+        .net_flows(num(&rep, "worker"))
+        .into_iter()
+        .filter(|f| f.num_w_send_bytes > 0)
+        .map(|f| ((f.sip, f.sport, f.dip, f.dport), f.num_w_send_bytes))
+        .collect();
+    let (client, server) = (
+        num(&rep, "client_port") as i32,
+        num(&rep, "server_port") as i32,
+    );
+    assert_eq!(flows, [((lo, client, lo, server), 21)]);
 }
 
 /// A close_range whose first fd is past its last (EINVAL, which any process may cause)

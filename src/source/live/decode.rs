@@ -654,6 +654,7 @@ fn sys_event<'a>(r: &Record<'a>) -> Result<EventKind<'a>, DecodeError> {
             path: r.cstr(1).filter(|p| !p.is_empty()),
             tuple: None,
             sock_type: 0,
+            accepted: false,
         },
         sf_nr::SF_NR_DUP | sf_nr::SF_NR_DUP2 | sf_nr::SF_NR_DUP3 | sf_nr::SF_NR_FCNTL => {
             EventKind::Dup {
@@ -784,6 +785,7 @@ fn net_event<'a>(r: &Record<'a>) -> Result<EventKind<'a>, DecodeError> {
             path: None,
             tuple: tuple(&n.t, path),
             sock_type: n.sock_type,
+            accepted: n.res == 1,
         },
         other => return Err(bad(format!("socket record with unexpected nr {}", other.0))),
     })
@@ -1187,6 +1189,7 @@ mod tests {
             path,
             tuple,
             sock_type,
+            ..
         } = ev.kind
         else {
             panic!("{:?}", ev.kind)
@@ -1239,6 +1242,22 @@ mod tests {
         assert_eq!(
             (info.v4.sip, info.v4.sport, info.v4.dip, info.v4.dport),
             ([127, 0, 0, 1], 40000, [127, 0, 0, 2], 8080)
+        );
+        assert_eq!(info.role, crate::state::Role::Client);
+        // the same connection made by accept (res 1): the server's end, its peer first
+        let rec = record(
+            sf_kind::SF_K_NET,
+            sf_nr::SF_NR_FD_SEEN.0,
+            7,
+            &pod_bytes(&sf_net { res: 1, ..n }),
+            &[],
+        );
+        let ev = event(&rec).unwrap();
+        let (_, info) = super::super::fd_seen_info(&ev.kind).unwrap();
+        assert_eq!(info.role, crate::state::Role::Server);
+        assert_eq!(
+            (info.v4.sip, info.v4.sport, info.v4.dip, info.v4.dport),
+            ([127, 0, 0, 2], 8080, [127, 0, 0, 1], 40000)
         );
     }
 

@@ -624,6 +624,7 @@ pub(crate) fn fd_seen_info(kind: &crate::event::EventKind<'_>) -> Option<(i64, F
         path,
         tuple,
         sock_type,
+        accepted,
     } = *kind
     else {
         return None;
@@ -669,6 +670,13 @@ pub(crate) fn fd_seen_info(kind: &crate::event::EventKind<'_>) -> Option<(i64, F
             };
             // a stream socket with no peer is a listening one (an inherited server socket)
             let listening = proto == l4::TCP && rport == 0 && remote.iter().all(|&b| b == 0);
+            // an accepted connection is the server's end: its local port is the
+            // listener's
+            let server_ports: HashSet<(u8, u16)> = if accepted {
+                [(proto, lport)].into_iter().collect()
+            } else {
+                HashSet::new()
+            };
             sock_info(
                 &Sock::Ip {
                     local,
@@ -679,7 +687,7 @@ pub(crate) fn fd_seen_info(kind: &crate::event::EventKind<'_>) -> Option<(i64, F
                     proto,
                     listening,
                 },
-                &HashSet::new(),
+                &server_ports,
                 EPHEMERAL_DEFAULT,
             )
         }
