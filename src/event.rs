@@ -442,9 +442,11 @@ pub enum EventKind<'a> {
         ino: u64,
     },
     /// What an fd is now, as the kernel has it (live source only; no syscall). Shipped at
-    /// the first read or write a process the collector started, or one of its
-    /// descendants, makes on the fd: such a process may have inherited the fd from the
-    /// collector, which is not captured, and may be gone before `/proc` can be read.
+    /// the first read or write on an fd number that no record named since its last close
+    /// (an fd inherited at a fork or from the collector, made before the capture, made by
+    /// a call the probe does not model, or whose creation record was lost), for each fd
+    /// received with `SCM_RIGHTS`, and for each fd of a process the collector started:
+    /// such a process may be gone before `/proc` can be read.
     FdSeen {
         /// The fd.
         fd: i64,
