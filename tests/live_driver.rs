@@ -414,10 +414,7 @@ fn workload_entry() {
             // A server hands each accepted connection to a worker process over a unix
             // socket (SCM_RIGHTS), as pre-forked servers do: the worker's writes are the
             // server's end of the connection.
-            use nix::sys::socket::{
-                AddressFamily, ControlMessage, ControlMessageOwned, MsgFlags, SockFlag, SockType,
-                recvmsg, sendmsg, socketpair,
-            };
+            use nix::sys::socket::{AddressFamily, SockFlag, SockType, socketpair};
             let l = TcpListener::bind("127.0.0.1:0").unwrap();
             let (s0, s1) = socketpair(
                 AddressFamily::Unix,
@@ -430,24 +427,7 @@ fn workload_entry() {
             let child = unsafe { libc::fork() };
             assert!(child >= 0);
             if child == 0 {
-                let mut buf = [0u8; 1];
-                let mut iov = [std::io::IoSliceMut::new(&mut buf)];
-                let mut space = nix::cmsg_space!([std::os::fd::RawFd; 1]);
-                let msg = recvmsg::<()>(
-                    s1.as_raw_fd(),
-                    &mut iov,
-                    Some(&mut space),
-                    MsgFlags::empty(),
-                )
-                .unwrap();
-                let fd = msg
-                    .cmsgs()
-                    .unwrap()
-                    .find_map(|c| match c {
-                        ControlMessageOwned::ScmRights(v) => v.first().copied(),
-                        _ => None,
-                    })
-                    .unwrap();
+                let fd = recv_fd(s1.as_raw_fd());
                 // SAFETY: plain write(2)s and _exit(2) in the forked child.
                 unsafe {
                     let n = libc::write(fd, [b'w'; 21].as_ptr().cast(), 21);
@@ -456,15 +436,7 @@ fn workload_entry() {
             }
             let mut c = TcpStream::connect(l.local_addr().unwrap()).unwrap();
             let (a, _) = l.accept().unwrap();
-            let iov = [std::io::IoSlice::new(b"x")];
-            sendmsg::<()>(
-                s0.as_raw_fd(),
-                &iov,
-                &[ControlMessage::ScmRights(&[a.as_raw_fd()])],
-                MsgFlags::empty(),
-                None,
-            )
-            .unwrap();
+            send_fd(s0.as_raw_fd(), a.as_raw_fd());
             let mut got = [0u8; 21];
             c.read_exact(&mut got).unwrap();
             let mut status = 0;
@@ -792,10 +764,7 @@ fn workload_entry() {
             unsafe { libc::close(installed) };
 
             // SCM_RIGHTS: a UDP socket received under the number its sender just closed
-            use nix::sys::socket::{
-                AddressFamily, ControlMessage, ControlMessageOwned, MsgFlags, SockFlag, SockType,
-                recvmsg, sendmsg, socketpair,
-            };
+            use nix::sys::socket::{AddressFamily, SockFlag, SockType, socketpair};
             let server = UdpSocket::bind("127.0.0.1:0").unwrap();
             let (s0, s1) = socketpair(
                 AddressFamily::Unix,
@@ -807,36 +776,10 @@ fn workload_entry() {
             let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
             let sport = udp.local_addr().unwrap().port();
             let udp_fd = udp.into_raw_fd();
-            let fds = [udp_fd];
-            let iov = [std::io::IoSlice::new(b"x")];
-            sendmsg::<()>(
-                s0.as_raw_fd(),
-                &iov,
-                &[ControlMessage::ScmRights(&fds)],
-                MsgFlags::empty(),
-                None,
-            )
-            .unwrap();
+            send_fd(s0.as_raw_fd(), udp_fd);
             // SAFETY: our own fd, closed once (its socket lives on in the message).
             unsafe { libc::close(udp_fd) };
-            let mut buf = [0u8; 1];
-            let mut iov = [std::io::IoSliceMut::new(&mut buf)];
-            let mut space = nix::cmsg_space!([std::os::fd::RawFd; 1]);
-            let msg = recvmsg::<()>(
-                s1.as_raw_fd(),
-                &mut iov,
-                Some(&mut space),
-                MsgFlags::empty(),
-            )
-            .unwrap();
-            let got = msg
-                .cmsgs()
-                .unwrap()
-                .find_map(|c| match c {
-                    ControlMessageOwned::ScmRights(v) => v.first().copied(),
-                    _ => None,
-                })
-                .unwrap();
+            let got = recv_fd(s1.as_raw_fd());
             assert_eq!(
                 got, udp_fd,
                 "the received socket takes the number just closed"
@@ -923,6 +866,36 @@ fn l_addr_port() -> String {
 }
 
 static LAST_PORT: Mutex<Option<u16>> = Mutex::new(None);
+
+/// Sends `fd` over the unix socket `sock` (SCM_RIGHTS, with one byte of data).
+fn send_fd(sock: std::os::fd::RawFd, fd: std::os::fd::RawFd) {
+    use nix::sys::socket::{ControlMessage, MsgFlags, sendmsg};
+    let iov = [std::io::IoSlice::new(b"x")];
+    sendmsg::<()>(
+        sock,
+        &iov,
+        &[ControlMessage::ScmRights(&[fd])],
+        MsgFlags::empty(),
+        None,
+    )
+    .unwrap();
+}
+
+/// Receives one fd sent with [`send_fd`] on the unix socket `sock`.
+fn recv_fd(sock: std::os::fd::RawFd) -> std::os::fd::RawFd {
+    use nix::sys::socket::{ControlMessageOwned, MsgFlags, recvmsg};
+    let mut buf = [0u8; 1];
+    let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+    let mut space = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+    let msg = recvmsg::<()>(sock, &mut iov, Some(&mut space), MsgFlags::empty()).unwrap();
+    msg.cmsgs()
+        .unwrap()
+        .find_map(|c| match c {
+            ControlMessageOwned::ScmRights(v) => v.first().copied(),
+            _ => None,
+        })
+        .unwrap()
+}
 
 fn say(k: &str, v: impl std::fmt::Display) {
     let v = v.to_string();
