@@ -1,6 +1,9 @@
 //! Live capture overhead, side by side in one run (needs root and BTF):
 //! - ns per syscall and slowdown, driver capturing vs not, for (a) `getppid` (not
 //!   collected) and (b) a 1-byte `pread` from a tmpfs file (collected into a file flow);
+//! - the same for data moved without read/write (sendfile, `cp`, an io_uring read) and
+//!   for 8-byte send/recv on connected UDP sockets (sendto/recvfrom with no address), each
+//!   counted on its fds in the kernel;
 //! - the highest sustained rate of captured open/close pairs across all CPUs with zero
 //!   kernel drops;
 //! - with container runtimes set up (`eval "$(scripts/containers.sh env)"`): the capture's
@@ -100,6 +103,21 @@ fn workload(kind: &str, arg: u64) {
                 let n =
                     unsafe { libc::sendfile(null.as_raw_fd(), src.as_raw_fd(), &mut off, 65536) };
                 assert_eq!(n, 65536);
+            }
+            println!("{}", (thread_cpu_ns() - t) / arg as f64);
+        }
+        "sendrecv" => {
+            // arg exchanges of 8 bytes over a pair of connected UDP sockets: send (sendto
+            // with no address) on one, recv (recvfrom with no address) on the other
+            let a = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+            let b = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+            a.connect(b.local_addr().unwrap()).unwrap();
+            b.connect(a.local_addr().unwrap()).unwrap();
+            let mut buf = [0u8; 8];
+            let t = thread_cpu_ns();
+            for _ in 0..arg {
+                a.send(&buf).unwrap();
+                b.recv(&mut buf).unwrap();
             }
             println!("{}", (thread_cpu_ns() - t) / arg as f64);
         }
@@ -241,18 +259,23 @@ fn main() {
     );
     println!("(driver: {events} events, {drops} kernel drops over the rounds)");
 
-    // Data moved without read/write, and io_uring: every one of these is captured (counted
-    // on its fds), so the rows measure the hooks that count them.
+    // Data moved without read/write, io_uring, and sends and receives: every one of these
+    // is captured (counted on its fds), so the rows measure the hooks that count them.
     std::fs::write(BIGFILE, vec![3u8; 100 << 20]).unwrap();
-    let (mut b, mut c) = ([vec![], vec![], vec![]], [vec![], vec![], vec![]]);
+    let (mut b, mut c) = (
+        [vec![], vec![], vec![], vec![]],
+        [vec![], vec![], vec![], vec![]],
+    );
     for _ in 0..5 {
         b[0].push(child("sendfile", 20_000));
         b[1].push(child("cp", 3));
         b[2].push(child("uring", 200_000));
+        b[3].push(child("sendrecv", 500_000));
         let r = start_driver();
         c[0].push(child("sendfile", 20_000));
         c[1].push(child("cp", 3));
         c[2].push(child("uring", 200_000));
+        c[3].push(child("sendrecv", 500_000));
         let s = stop_driver(r);
         drops += s.source_drops;
     }
@@ -260,6 +283,7 @@ fn main() {
         ("sendfile 64 KiB -> /dev/null", "ns/op"),
         ("cp 100 MB tmpfs (wall)", "ms"),
         ("io_uring 4 KiB read", "ns/op"),
+        ("UDP send+recv 8 B, connected", "ns/op"),
     ]
     .iter()
     .enumerate()

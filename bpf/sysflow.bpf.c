@@ -2392,7 +2392,8 @@ static __always_inline __u64 sf_ia32(struct sf_call *c, __u64 raw)
 	return nr;
 }
 
-/* every captured syscall but the counted native reads and writes of the hot path */
+/* every captured syscall but the counted native reads, writes, sends and receives of the
+ * hot path */
 __noinline int sf_g_dispatch(struct sf_call *c)
 {
 	if (!c)
@@ -2557,7 +2558,8 @@ int BPF_PROG(sf_sys_exit, struct pt_regs *regs, long ret)
 	if (!compat) {
 		if (sf_sampled_out(nr))
 			return 0;
-		/* hot path: native reads and writes are only counted, before any other work */
+		/* hot path: native reads and writes (and sends and receives with no address) are
+		 * only counted, before any other work */
 		switch (nr) {
 		case SF_NR_READ:
 		case SF_NR_PREAD64:
@@ -2573,6 +2575,20 @@ int BPF_PROG(sf_sys_exit, struct pt_regs *regs, long ret)
 		case SF_NR_PWRITEV2:
 			sf_count(tgid, tid, (__s32)regs->di, ret, true, 1, ret > 0 ? ret : 0);
 			return 0;
+		case SF_NR_RECVFROM:
+			/* no address asked for: a read (as sf_g_sendrecv counts it) */
+			if (regs->r8 == 0) {
+				sf_count(tgid, tid, (__s32)regs->di, ret, false, 1, ret > 0 ? ret : 0);
+				return 0;
+			}
+			break;
+		case SF_NR_SENDTO:
+			/* no address given: a write (no datagram peer, no TCP Fast Open) */
+			if (regs->r8 == 0) {
+				sf_count(tgid, tid, (__s32)regs->di, ret, true, 1, ret > 0 ? ret : 0);
+				return 0;
+			}
+			break;
 		case SF_NR_MMAP:
 			if ((regs->r10 & SF_MAP_ANONYMOUS) || (__s32)regs->r8 < 0)
 				return 0; /* anonymous maps change no flow */
