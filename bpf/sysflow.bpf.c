@@ -345,7 +345,17 @@ static __always_inline __u32 sf_put_kstr(__u8 *buf, __u32 off, int idx, const vo
 	return off + (__u32)n;
 }
 
+static __always_inline __u32 sf_put_bytes(__u8 *buf, __u32 off, int idx, const void *src, __u64 len,
+					  bool user);
+
 static __always_inline __u32 sf_put_ubytes(__u8 *buf, __u32 off, int idx, const void *src, __u64 len)
+{
+	return sf_put_bytes(buf, off, idx, src, len, true);
+}
+
+/* string idx: len bytes at src, user memory (user) or kernel memory */
+static __always_inline __u32 sf_put_bytes(__u8 *buf, __u32 off, int idx, const void *src, __u64 len,
+					  bool user)
 {
 	struct sf_hdr *h = (void *)buf;
 	if (!src || len == 0)
@@ -358,7 +368,9 @@ static __always_inline __u32 sf_put_ubytes(__u8 *buf, __u32 off, int idx, const 
 		len = SF_STR_MAX;
 		h->flags |= SF_HF_TRUNC;
 	}
-	if (bpf_probe_read_user(&buf[sf_at(off)], len, src)) {
+	long err = user ? bpf_probe_read_user(&buf[sf_at(off)], len, src) :
+			  bpf_probe_read_kernel(&buf[sf_at(off)], len, src);
+	if (err) {
 		h->flags |= SF_HF_FAULT;
 		return off;
 	}
@@ -2047,11 +2059,15 @@ __noinline int sf_g_conn(struct sf_call *c)
 		 * address is shipped without its scope id: 24 bytes, the shortest length the
 		 * kernel takes (SIN6_LEN_RFC2133) */
 		const void *ua = (const void *)c->arg[1];
+		/* an io_uring connect's: the copy sf_uring_submit took (kernel memory; the
+		 * caller may reuse its buffer once the request is submitted) */
+		bool user = !(c->hflags & SF_HF_URING);
 		__u16 fam = 0;
-		if (ua && !bpf_probe_read_user(&fam, sizeof(fam), ua)) {
+		if (ua && !(user ? bpf_probe_read_user(&fam, sizeof(fam), ua) :
+				   bpf_probe_read_kernel(&fam, sizeof(fam), ua))) {
 			__u64 len = fam == SF_AF_INET ? 16 : fam == SF_AF_INET6 ? 24 : 0;
 			if (len && c->arg[2] >= len)
-				off = sf_put_ubytes(s->buf, off, 1, ua, len);
+				off = sf_put_bytes(s->buf, off, 1, ua, len, user);
 		}
 	}
 	if (sf_submit(s->buf, off) && accept)
@@ -2652,7 +2668,8 @@ struct sf_uring_req {
 	__u32 tid;
 	__s32 fd;
 	__u32 opcode;
-	__u64 aux[3]; /* openat: flags, dirfd; socket: domain, type, protocol */
+	__u64 aux[3]; /* openat: flags, dirfd; socket: domain, type, protocol; connect: the
+		       * address (sockaddr_in, or sockaddr_in6 without its scope id) */
 };
 
 struct {
@@ -2667,6 +2684,23 @@ static __always_inline void sf_uring_other(void)
 	struct sf_stats *st = sf_st();
 	if (st)
 		st->uring_other++;
+}
+
+/* A connect's address (sockaddr_in, or sockaddr_in6 without its scope id) into r->aux,
+ * read at submission from the caller's buffer as the connect syscall's is at its exit:
+ * the kernel has copied it by now and the caller may reuse the buffer before the request
+ * completes. Left zero (no address) when it is neither or shorter than its family's. */
+static __always_inline void sf_uring_conn_addr(struct io_connect *conn, struct sf_uring_req *r)
+{
+	const void *ua = BPF_CORE_READ(conn, addr);
+	__s32 len = BPF_CORE_READ(conn, addr_len);
+	__u16 fam = 0;
+	if (!ua || bpf_probe_read_user(&fam, sizeof(fam), ua))
+		return;
+	if (fam == SF_AF_INET && len >= 16)
+		bpf_probe_read_user(r->aux, 16, ua);
+	else if (fam == SF_AF_INET6 && len >= 24)
+		bpf_probe_read_user(r->aux, 24, ua);
 }
 
 SEC("tp_btf/io_uring_submit_req")
@@ -2706,6 +2740,8 @@ int BPF_PROG(sf_uring_submit, struct io_kiocb *req)
 			return 0;
 		}
 		r.fd = BPF_CORE_READ(req, cqe.fd);
+		if (r.opcode == IORING_OP_CONNECT)
+			sf_uring_conn_addr((struct io_connect *)req, &r);
 		if (r.opcode == IORING_OP_ACCEPT &&
 		    BPF_CORE_READ((struct io_accept *)req, file_slot)) {
 			sf_uring_other(); /* the new socket becomes a fixed file */
@@ -2801,6 +2837,9 @@ __noinline int sf_g_uring_done(struct sf_uring_req *q, __s64 res)
 		break;
 	case IORING_OP_CONNECT:
 		c.nr = SF_NR_CONNECT;
+		/* the address asked for, kept at submission (kernel memory: this copy) */
+		c.arg[1] = (__u64)q->aux;
+		c.arg[2] = sizeof(q->aux);
 		sf_g_conn(&c);
 		break;
 	case IORING_OP_ACCEPT:

@@ -216,6 +216,46 @@ fn workload_entry() {
             let e = TcpStream::connect(("127.0.0.1", port)).unwrap_err();
             assert_eq!(e.kind(), std::io::ErrorKind::ConnectionRefused);
             say("refused", port);
+            // the same through io_uring, the caller's sockaddr overwritten once the request
+            // is submitted (io_uring copies it at submission; the buffer is free after)
+            {
+                use io_uring::{IoUring, opcode, types};
+                let closed = TcpListener::bind("127.0.0.1:0").unwrap();
+                let port = closed.local_addr().unwrap().port();
+                drop(closed);
+                // SAFETY: a plain socket(2), closed below.
+                let raw = unsafe { libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0) };
+                assert!(raw >= 0);
+                let mut sin = libc::sockaddr_in {
+                    sin_family: libc::AF_INET as libc::sa_family_t,
+                    sin_port: port.to_be(),
+                    sin_addr: libc::in_addr {
+                        s_addr: u32::from(std::net::Ipv4Addr::LOCALHOST).to_be(),
+                    },
+                    sin_zero: [0; 8],
+                };
+                let mut ring = IoUring::new(2).unwrap();
+                let e = opcode::Connect::new(
+                    types::Fd(raw),
+                    (&raw const sin).cast(),
+                    size_of::<libc::sockaddr_in>() as libc::socklen_t,
+                )
+                .build();
+                // SAFETY: `sin` outlives the submission, which copies it.
+                unsafe { ring.submission().push(&e).unwrap() };
+                ring.submit().unwrap();
+                // SAFETY: our own live struct; the kernel took its copy at submission.
+                unsafe {
+                    std::ptr::write_volatile(&raw mut sin.sin_port, 0);
+                    std::ptr::write_volatile(&raw mut sin.sin_addr.s_addr, 0);
+                }
+                ring.submit_and_wait(1).unwrap();
+                let r = ring.completion().next().unwrap().result();
+                assert_eq!(r, -libc::ECONNREFUSED, "io_uring connect to a closed port");
+                // SAFETY: our own fd, closed once.
+                unsafe { libc::close(raw) };
+                say("uring_refused", port);
+            }
             // Failed connects that change nothing: on a connected socket (EISCONN) and on
             // a file (ENOTSOCK); the bytes before and after stay with the peer or file.
             let to_closed = |fd: i32| {
@@ -1409,7 +1449,8 @@ fn live_a_memfd_or_deleted_executable_is_named_as_the_kernel_names_it() {
 /// connect(2) and the peer it names: a datagram socket connected to a second server starts
 /// a second flow (it stayed on the first), with the bytes moved before the reconnect on
 /// the first (the kernel's counts went to the second peer when they shipped after the
-/// reconnect); a refused TCP connect's flow names the port it tried (it was all zeros);
+/// reconnect); a refused TCP connect's flow names the port it tried (it was all zeros),
+/// through connect(2) and through io_uring (whose caller may reuse its buffer at once);
 /// failed connects that change nothing (on a connected socket, on a file) leave every
 /// byte with the peer or file it went to.
 #[test]
@@ -1451,10 +1492,23 @@ fn live_a_connect_names_the_peer_it_asked_for() {
         .map(|f| (f.sip, f.sport, f.dip, f.op_flags.contains(OpFlags::CONNECT)))
         .collect();
     assert_eq!(tried, [(0, 0, lo, true)], "{nfs:#?}");
+    // the same through io_uring (it was all zeros): the port asked for at submission
+    let uring_refused = num(&rep, "uring_refused") as i32;
+    let tried: Vec<_> = nfs
+        .iter()
+        .filter(|f| f.proto == 6 && f.dport == uring_refused)
+        .map(|f| (f.sip, f.sport, f.dip, f.op_flags.contains(OpFlags::CONNECT)))
+        .collect();
+    assert_eq!(tried, [(0, 0, lo, true)], "{nfs:#?}");
     // the connected socket's failed connect: one flow, to its own peer, every byte
     let tcp: Vec<_> = nfs
         .iter()
-        .filter(|f| f.fd == num(&rep, "tcp_fd") as i32 && f.proto == 6 && f.dport != refused)
+        .filter(|f| {
+            f.fd == num(&rep, "tcp_fd") as i32
+                && f.proto == 6
+                && f.dport != refused
+                && f.dport != uring_refused
+        })
         .map(|f| (f.dport, f.num_w_send_bytes))
         .collect();
     assert_eq!(tcp, [(num(&rep, "listener") as i32, 130)], "{nfs:#?}");

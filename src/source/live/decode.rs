@@ -470,22 +470,21 @@ fn carried_counters<'a>(r: &Record<'a>) -> Result<Option<SysEvent<'a>>, DecodeEr
 /// A failed connect's [`EventKind::ConnectEnter`] (the address asked for: string 1, a
 /// `sockaddr_in` or `sockaddr_in6` as passed), delivered before its exit as the reference's
 /// enter event is, so the flow names the peer it tried. Only for an IP socket the failure
-/// left without a peer (a refused connect): a connect that succeeds (or is in progress) is
-/// described by the socket's own endpoints after it, and one that fails on a connected
-/// socket (EISCONN, EACCES, EAFNOSUPPORT) changed nothing. `None` otherwise, and without
-/// the string (unix sockets, AF_UNSPEC, an io_uring connect). Errors: a string that is no
-/// sockaddr_in or sockaddr_in6.
+/// left without a peer or with the peer it tried (a refused connect, through connect(2)
+/// or io_uring): a connect that succeeds (or is in progress) is described by the socket's
+/// own endpoints after it, and one that fails on a socket connected elsewhere (EISCONN)
+/// changed nothing. `None` otherwise, and without
+/// the string (unix sockets, AF_UNSPEC). An io_uring connect's string is the address as
+/// the probe read it at submission. Errors: a string that is no sockaddr_in or
+/// sockaddr_in6.
 fn connect_enter<'a>(r: &Record<'a>) -> Result<Option<SysEvent<'a>>, DecodeError> {
     let Some(sa) = r.raw(1) else {
         return Ok(None);
     };
     let n: sf_net = r.body()?;
-    // (a refused TCP connect leaves the address it tried and a zero port)
-    let no_peer = n.t.dport == 0;
     if n.res >= 0
         || n.res == -i64::from(libc::EINPROGRESS)
         || !matches!(n.t.family, AF_INET | AF_INET6)
-        || !no_peer
     {
         return Ok(None);
     }
@@ -504,6 +503,18 @@ fn connect_enter<'a>(r: &Record<'a>) -> Result<Option<SysEvent<'a>>, DecodeError
         }
         _ => return Err(bad("a connect's address is no sockaddr_in or sockaddr_in6")),
     };
+    // A refused connect leaves the socket without a peer (through connect(2), a TCP
+    // socket keeps the address it tried with a zero port) or, through io_uring, with the
+    // peer it tried; a failure on a socket connected elsewhere (EISCONN) leaves that
+    // other peer, which stays.
+    let tried = match addr {
+        SockAddr::V4(ip, port) => n.t.dport == port && n.t.daddr[..4] == ip,
+        SockAddr::V6(ip, port) => n.t.dport == port && n.t.daddr == ip,
+        SockAddr::Unix(_) => false,
+    };
+    if n.t.dport != 0 && !tried {
+        return Ok(None);
+    }
     Ok(Some(SysEvent {
         ts: clock::to_epoch(r.hdr.ts),
         tid: i64::from(r.hdr.tid),
@@ -863,8 +874,9 @@ mod tests {
         let d = decoded(&r).unwrap();
         assert!(d.carried.is_err());
         assert!(matches!(d.ev.kind, EventKind::Connect { .. }));
-        // a connect that succeeded, is in progress, or failed on a socket that kept its
-        // peer (EISCONN), or on no IP socket (ENOTSOCK): its socket says it all, no enter
+        // a connect that succeeded, is in progress, or failed on a socket that kept
+        // another peer (EISCONN), or on no IP socket (ENOTSOCK): its socket says it all,
+        // no enter
         let mut kept = net;
         kept.t.daddr[..4].copy_from_slice(&[127, 0, 0, 1]);
         kept.t.dport = 8080;
@@ -872,6 +884,22 @@ mod tests {
         refused.t.daddr[..4].copy_from_slice(&[127, 0, 0, 1]);
         let r = record(sf_kind::SF_K_NET, nr, 7, &pod_bytes(&refused), &[b"", &sa]);
         assert!(matches!(decoded(&r).unwrap().carried, Ok(Some(_))));
+        // refused through io_uring: the socket keeps the peer it tried, which is the
+        // address asked for (before the fix of this case: no enter, the flow all zeros)
+        let mut tried = refused;
+        tried.t.dport = 41199;
+        let r = record(sf_kind::SF_K_NET, nr, 7, &pod_bytes(&tried), &[b"", &sa]);
+        match decoded(&r).unwrap().carried {
+            Ok(Some(SysEvent {
+                kind:
+                    EventKind::ConnectEnter {
+                        addr: Some(SockAddr::V4([127, 0, 0, 1], 41199)),
+                        ..
+                    },
+                ..
+            })) => {}
+            other => panic!("{other:?}"),
+        }
         let mut not_ip = net;
         not_ip.t.family = 0;
         for (res, n) in [(0, net), (-115, net), (-106, kept), (-88, not_ip)] {
