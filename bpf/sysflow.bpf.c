@@ -2049,13 +2049,13 @@ __noinline int sf_g_conn(struct sf_call *c)
 		if (n->t.family == SF_AF_UNIX) {
 			if (accept)
 				off = sf_put_kernel_sun_path(s->buf, off, sk);
-			else
+			else if (!(c->hflags & SF_HF_URING)) /* (io_uring's: not kept) */
 				off = sf_put_user_sun_path(s->buf, off, (const void *)c->arg[1], c->arg[2]);
 		}
 	}
 	if (!accept && sk && (n->t.family == SF_AF_INET || n->t.family == SF_AF_INET6)) {
 		/* the address asked for (what the reference's connect enter carries), str 1: the
-		 * destination of a failed connect, which the socket no longer holds. An IPv6
+		 * destination of a failed connect, which the socket may no longer hold. An IPv6
 		 * address is shipped without its scope id: 24 bytes, the shortest length the
 		 * kernel takes (SIN6_LEN_RFC2133) */
 		const void *ua = (const void *)c->arg[1];
@@ -2688,8 +2688,9 @@ static __always_inline void sf_uring_other(void)
 
 /* A connect's address (sockaddr_in, or sockaddr_in6 without its scope id) into r->aux,
  * read at submission from the caller's buffer as the connect syscall's is at its exit:
- * the kernel has copied it by now and the caller may reuse the buffer before the request
- * completes. Left zero (no address) when it is neither or shorter than its family's. */
+ * the kernel copies it during the submission (at prep since 6.10) and the caller may
+ * reuse the buffer before the request completes. Left zero (no address) when it is
+ * neither or shorter than its family's. */
 static __always_inline void sf_uring_conn_addr(struct io_connect *conn, struct sf_uring_req *r)
 {
 	const void *ua = BPF_CORE_READ(conn, addr);
@@ -2710,6 +2711,10 @@ int BPF_PROG(sf_uring_submit, struct io_kiocb *req)
 	__u32 tgid = pid_tgid >> 32;
 	if (tgid == sf_self_tgid)
 		return 0;
+	/* requests are recycled: a request not kept below must not find the entry of an
+	 * earlier one at the same address (one whose completion never came: a success with
+	 * IOSQE_CQE_SKIP_SUCCESS, a full completion queue) */
+	__u64 key = (__u64)req;
 	struct sf_uring_req r = { .tgid = tgid, .tid = (__u32)pid_tgid, .fd = -1 };
 	r.opcode = BPF_CORE_READ(req, opcode);
 	/* submitted by an io_uring thread (SQPOLL): records go to the process */
@@ -2737,7 +2742,7 @@ int BPF_PROG(sf_uring_submit, struct io_kiocb *req)
 	case IORING_OP_SHUTDOWN:
 		if (fixed) {
 			sf_uring_other();
-			return 0;
+			goto forget;
 		}
 		r.fd = BPF_CORE_READ(req, cqe.fd);
 		if (r.opcode == IORING_OP_CONNECT)
@@ -2745,14 +2750,14 @@ int BPF_PROG(sf_uring_submit, struct io_kiocb *req)
 		if (r.opcode == IORING_OP_ACCEPT &&
 		    BPF_CORE_READ((struct io_accept *)req, file_slot)) {
 			sf_uring_other(); /* the new socket becomes a fixed file */
-			return 0;
+			goto forget;
 		}
 		break;
 	case IORING_OP_OPENAT:
 	case IORING_OP_OPENAT2:
 		if (BPF_CORE_READ((struct io_open *)req, file_slot)) {
 			sf_uring_other();
-			return 0;
+			goto forget;
 		}
 		r.aux[0] = BPF_CORE_READ((struct io_open *)req, how.flags);
 		r.aux[1] = (__u64)(__s64)BPF_CORE_READ((struct io_open *)req, dfd);
@@ -2760,14 +2765,14 @@ int BPF_PROG(sf_uring_submit, struct io_kiocb *req)
 	case IORING_OP_CLOSE:
 		if (BPF_CORE_READ((struct io_close *)req, file_slot)) {
 			sf_uring_other();
-			return 0;
+			goto forget;
 		}
 		r.fd = BPF_CORE_READ((struct io_close *)req, fd);
 		break;
 	case IORING_OP_SOCKET:
 		if (BPF_CORE_READ((struct io_socket *)req, file_slot)) {
 			sf_uring_other();
-			return 0;
+			goto forget;
 		}
 		r.aux[0] = BPF_CORE_READ((struct io_socket *)req, domain);
 		r.aux[1] = BPF_CORE_READ((struct io_socket *)req, type);
@@ -2781,13 +2786,15 @@ int BPF_PROG(sf_uring_submit, struct io_kiocb *req)
 	case IORING_OP_TIMEOUT_REMOVE:
 	case IORING_OP_ASYNC_CANCEL:
 	case IORING_OP_LINK_TIMEOUT:
-		return 0; /* no data, no fd */
+		goto forget; /* no data, no fd */
 	default:
 		sf_uring_other();
-		return 0;
+		goto forget;
 	}
-	__u64 key = (__u64)req;
 	bpf_map_update_elem(&sf_uring, &key, &r, BPF_ANY);
+	return 0;
+forget:
+	bpf_map_delete_elem(&sf_uring, &key);
 	return 0;
 }
 
@@ -2873,6 +2880,11 @@ int BPF_PROG(sf_uring_complete, struct io_ring_ctx *uctx, void *req, struct io_u
 	if (!r)
 		return 0;
 	struct sf_uring_req q = *r;
+	/* an entry left by an earlier request at this address (see sf_uring_submit) */
+	if (BPF_CORE_READ((struct io_kiocb *)req, opcode) != q.opcode) {
+		bpf_map_delete_elem(&sf_uring, &key);
+		return 0;
+	}
 	__s32 res = BPF_CORE_READ(cqe, res);
 	/* multishot requests complete many times; the last one drops the F_MORE flag */
 	if (!(BPF_CORE_READ(cqe, flags) & SF_CQE_F_MORE))

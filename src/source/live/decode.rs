@@ -470,10 +470,11 @@ fn carried_counters<'a>(r: &Record<'a>) -> Result<Option<SysEvent<'a>>, DecodeEr
 /// A failed connect's [`EventKind::ConnectEnter`] (the address asked for: string 1, a
 /// `sockaddr_in` or `sockaddr_in6` as passed), delivered before its exit as the reference's
 /// enter event is, so the flow names the peer it tried. Only for an IP socket the failure
-/// left without a peer or with the peer it tried (a refused connect, through connect(2)
-/// or io_uring): a connect that succeeds (or is in progress) is described by the socket's
-/// own endpoints after it, and one that fails on a socket connected elsewhere (EISCONN)
-/// changed nothing. `None` otherwise, and without
+/// left without a peer or with exactly the peer it tried (a refused connect, through
+/// connect(2) or io_uring): a connect that succeeds (or is in progress) is described by
+/// the socket's own endpoints after it, and one that fails on a socket already connected
+/// or connecting (EISCONN, EALREADY, whatever the address) changed nothing. `None`
+/// otherwise, and without
 /// the string (unix sockets, AF_UNSPEC). An io_uring connect's string is the address as
 /// the probe read it at submission. Errors: a string that is no sockaddr_in or
 /// sockaddr_in6.
@@ -505,14 +506,17 @@ fn connect_enter<'a>(r: &Record<'a>) -> Result<Option<SysEvent<'a>>, DecodeError
     };
     // A refused connect leaves the socket without a peer (through connect(2), a TCP
     // socket keeps the address it tried with a zero port) or, through io_uring, with the
-    // peer it tried; a failure on a socket connected elsewhere (EISCONN) leaves that
-    // other peer, which stays.
+    // peer it tried. A socket already connected or connecting (EISCONN, EALREADY) keeps
+    // the peer it has, whatever was asked, and so does the state.
     let tried = match addr {
-        SockAddr::V4(ip, port) => n.t.dport == port && n.t.daddr[..4] == ip,
-        SockAddr::V6(ip, port) => n.t.dport == port && n.t.daddr == ip,
+        SockAddr::V4(ip, port) => {
+            n.t.family == AF_INET && n.t.dport == port && n.t.daddr[..4] == ip
+        }
+        SockAddr::V6(ip, port) => n.t.family == AF_INET6 && n.t.dport == port && n.t.daddr == ip,
         SockAddr::Unix(_) => false,
     };
-    if n.t.dport != 0 && !tried {
+    let connected = [libc::EISCONN, libc::EALREADY].map(|e| -i64::from(e));
+    if connected.contains(&n.res) || (n.t.dport != 0 && !tried) {
         return Ok(None);
     }
     Ok(Some(SysEvent {
@@ -900,6 +904,19 @@ mod tests {
             })) => {}
             other => panic!("{other:?}"),
         }
+        // the same peer asked again on a socket connected to it (EISCONN), or still
+        // connecting (EALREADY): no enter, the state keeps what it has (an accepted
+        // socket's tuple is the other way round)
+        for res in [-106, -114] {
+            let n = sf_net { res, ..tried };
+            let r = record(sf_kind::SF_K_NET, nr, 7, &pod_bytes(&n), &[b"", &sa]);
+            assert!(matches!(decoded(&r).unwrap().carried, Ok(None)), "{res}");
+        }
+        // an IPv4 address asked of an IPv6 socket whose peer's first bytes match: no enter
+        let mut v6 = tried;
+        v6.t.family = AF_INET6;
+        let r = record(sf_kind::SF_K_NET, nr, 7, &pod_bytes(&v6), &[b"", &sa]);
+        assert!(matches!(decoded(&r).unwrap().carried, Ok(None)));
         let mut not_ip = net;
         not_ip.t.family = 0;
         for (res, n) in [(0, net), (-115, net), (-106, kept), (-88, not_ip)] {
