@@ -345,14 +345,6 @@ static __always_inline __u32 sf_put_kstr(__u8 *buf, __u32 off, int idx, const vo
 	return off + (__u32)n;
 }
 
-static __always_inline __u32 sf_put_bytes(__u8 *buf, __u32 off, int idx, const void *src, __u64 len,
-					  bool user);
-
-static __always_inline __u32 sf_put_ubytes(__u8 *buf, __u32 off, int idx, const void *src, __u64 len)
-{
-	return sf_put_bytes(buf, off, idx, src, len, true);
-}
-
 /* string idx: len bytes at src, user memory (user) or kernel memory */
 static __always_inline __u32 sf_put_bytes(__u8 *buf, __u32 off, int idx, const void *src, __u64 len,
 					  bool user)
@@ -376,6 +368,11 @@ static __always_inline __u32 sf_put_bytes(__u8 *buf, __u32 off, int idx, const v
 	}
 	h->slen[idx & 7] = len;
 	return off + (__u32)len;
+}
+
+static __always_inline __u32 sf_put_ubytes(__u8 *buf, __u32 off, int idx, const void *src, __u64 len)
+{
+	return sf_put_bytes(buf, off, idx, src, len, true);
 }
 
 /* ---- path walks: collect component names leaf-first, then emit root-first ---- */

@@ -1485,21 +1485,17 @@ fn live_a_connect_names_the_peer_it_asked_for() {
     want.sort();
     assert_eq!(udp, want, "{nfs:#?}");
     // (the listener closed to free the port has a flow of its own, as in the reference)
+    let tried = |port: i32| -> Vec<_> {
+        nfs.iter()
+            .filter(|f| f.proto == 6 && f.dport == port)
+            .map(|f| (f.sip, f.sport, f.dip, f.op_flags.contains(OpFlags::CONNECT)))
+            .collect()
+    };
     let refused = num(&rep, "refused") as i32;
-    let tried: Vec<_> = nfs
-        .iter()
-        .filter(|f| f.proto == 6 && f.dport == refused)
-        .map(|f| (f.sip, f.sport, f.dip, f.op_flags.contains(OpFlags::CONNECT)))
-        .collect();
-    assert_eq!(tried, [(0, 0, lo, true)], "{nfs:#?}");
+    assert_eq!(tried(refused), [(0, 0, lo, true)], "{nfs:#?}");
     // the same through io_uring (it was all zeros): the port asked for at submission
     let uring_refused = num(&rep, "uring_refused") as i32;
-    let tried: Vec<_> = nfs
-        .iter()
-        .filter(|f| f.proto == 6 && f.dport == uring_refused)
-        .map(|f| (f.sip, f.sport, f.dip, f.op_flags.contains(OpFlags::CONNECT)))
-        .collect();
-    assert_eq!(tried, [(0, 0, lo, true)], "{nfs:#?}");
+    assert_eq!(tried(uring_refused), [(0, 0, lo, true)], "{nfs:#?}");
     // the connected socket's failed connect: one flow, to its own peer, every byte
     let tcp: Vec<_> = nfs
         .iter()
