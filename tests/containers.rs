@@ -510,7 +510,12 @@ fn podman_containers_carry_what_podman_reports() {
         containers(&recs, pre_id).iter().all(|c| !is_placeholder(c)),
         "a container running at start is described at once"
     );
-    assert!(summary.metadata.found >= 3, "{:?}", summary.metadata);
+    // Why no count of lookups: a container the runtime's event stream announced before its
+    // first process was seen is described without one (seen in CI: 2 lookups, 2 found, 2
+    // listed for the 3 containers). Each was described from the runtime (checked above),
+    // and no lookup gave up.
+    let m = summary.metadata;
+    assert_eq!((m.unknown, m.timeouts), (0, 0), "{m:?}");
 }
 
 // ------------------------------------------------------------------------ containerd CRI
