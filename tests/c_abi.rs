@@ -477,10 +477,11 @@ fn c_example_captures_live() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    // File I/O for the capture to see, for about two seconds.
+    // File I/O for the capture to see, for about six seconds (the program, built with
+    // ASan, loads its probe in that time while other tests of this file compile).
     let start = Instant::now();
     let mut i = 0;
-    while start.elapsed() < Duration::from_secs(2) {
+    while start.elapsed() < Duration::from_secs(6) {
         let p = dir.path().join(format!("f{}", i % 8));
         std::fs::write(&p, vec![b'x'; 4096]).unwrap();
         let _ = std::fs::read(&p).unwrap();

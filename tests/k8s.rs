@@ -234,7 +234,7 @@ fn start_capture(mut config: SysFlowConfig) -> Capture {
     let mut driver = SysFlowDriver::new(config).unwrap();
     let exit = driver.exit_handle();
     let runner = std::thread::spawn(move || driver.run());
-    std::thread::sleep(Duration::from_secs(2));
+    let runner = common::wait_capturing(&exit, runner);
     Capture {
         exit,
         runner,

@@ -929,7 +929,7 @@ fn coverage(launched: bool) {
     let mut driver = SysFlowDriver::new(config).unwrap();
     let exit = driver.exit_handle();
     let runner = std::thread::spawn(move || driver.run());
-    std::thread::sleep(Duration::from_secs(2));
+    let runner = common::wait_capturing(&exit, runner);
 
     let mut run = |name: &str| match launcher.as_mut() {
         None => run(name, &dir),

@@ -614,7 +614,7 @@ fn real_programs_match_strace() {
     let mut driver = SysFlowDriver::new(config).unwrap();
     let exit = driver.exit_handle();
     let runner = std::thread::spawn(move || driver.run());
-    std::thread::sleep(Duration::from_secs(2));
+    let runner = common::wait_capturing(&exit, runner);
     let since = now();
 
     let mut runs = vec![

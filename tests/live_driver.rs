@@ -1011,8 +1011,9 @@ fn live_driver_produces_exact_records() {
     };
     let mut driver = SysFlowDriver::new(config).unwrap();
     let exit = driver.exit_handle();
+    assert!(!exit.is_capturing(), "not before run()");
     let runner = std::thread::spawn(move || driver.run());
-    std::thread::sleep(Duration::from_secs(2));
+    let runner = common::wait_capturing(&exit, runner);
 
     let io = run_workload("io", &dir);
     let fileops = run_workload("fileops", &dir);
@@ -1028,6 +1029,7 @@ fn live_driver_produces_exact_records() {
     std::thread::sleep(Duration::from_millis(500));
     exit.exit();
     let summary = runner.join().unwrap().expect("live run");
+    assert!(!exit.is_capturing(), "not after run() returned");
     assert_eq!(summary.source_drops, 0, "kernel drops");
 
     let recs = common::single_output(out_dir.path());
@@ -1313,7 +1315,7 @@ fn capture_one_cfg(
     let mut driver = SysFlowDriver::new(config).unwrap();
     let exit = driver.exit_handle();
     let runner = std::thread::spawn(move || driver.run());
-    std::thread::sleep(Duration::from_secs(2));
+    let runner = common::wait_capturing(&exit, runner);
     let (rep, ok) = launcher.workload(&[("SF_DRIVER_WORKLOAD", workload), ("SF_DRIVER_DIR", &dir)]);
     assert!(ok, "workload {workload} failed: {rep:?}");
     std::thread::sleep(Duration::from_millis(500));
@@ -1849,7 +1851,7 @@ fn live_fds_closed_while_another_thread_forks_are_known_to_the_child() {
     .unwrap();
     let exit = driver.exit_handle();
     let runner = std::thread::spawn(move || driver.run());
-    std::thread::sleep(Duration::from_secs(2));
+    let runner = common::wait_capturing(&exit, runner);
     child.stdin.as_mut().unwrap().write_all(b"go\n").unwrap();
     let rep = report(&mut child);
     assert!(child.wait().unwrap().success(), "workload fork_race failed");
@@ -2046,7 +2048,8 @@ fn live_inherited_fds_are_named_as_the_child_got_them() {
     // SAFETY: dup2 onto a number this test owns; the copy has no close-on-exec.
     assert_eq!(unsafe { libc::dup2(f.as_raw_fd(), FD) }, FD);
 
-    // 0: deliver; 1: stall at the next record; 2: stalling
+    // 0: deliver; 1: stall at the next record; 2: stalling; 3: released (the test saw
+    // the child end)
     let stall = Arc::new(AtomicU8::new(0));
     let s = stall.clone();
     let config = SysFlowConfig {
@@ -2058,7 +2061,11 @@ fn live_inherited_fds_are_named_as_the_child_got_them() {
             if s.compare_exchange(1, 2, Ordering::SeqCst, Ordering::SeqCst)
                 .is_ok()
             {
-                std::thread::sleep(Duration::from_millis(1500));
+                // (bounded: a test that failed meanwhile must not hang the capture)
+                let until = std::time::Instant::now() + Duration::from_secs(30);
+                while s.load(Ordering::SeqCst) == 2 && std::time::Instant::now() < until {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
                 s.store(0, Ordering::SeqCst);
             }
         })),
@@ -2067,7 +2074,7 @@ fn live_inherited_fds_are_named_as_the_child_got_them() {
     let mut driver = SysFlowDriver::new(config).unwrap();
     let exit = driver.exit_handle();
     let runner = std::thread::spawn(move || driver.run());
-    std::thread::sleep(Duration::from_secs(2));
+    let runner = common::wait_capturing(&exit, runner);
 
     // stall the capture thread (a record of `true` reaches the callback), then run the
     // child while its clone waits
@@ -2093,6 +2100,7 @@ fn live_inherited_fds_are_named_as_the_child_got_them() {
         2,
         "the child ended while the capture was stalled"
     );
+    stall.store(3, Ordering::SeqCst);
     // SAFETY: closing the test's own copy.
     unsafe { libc::close(FD) };
     drop(f);

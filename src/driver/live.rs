@@ -218,6 +218,7 @@ pub(crate) fn run(
     }
     let (mut last_counters, mut last_flush) = (Instant::now(), Instant::now());
     let mut reconciler = Reconciler::start(proc_root.clone(), self_pid, RECONCILE, &diag);
+    exit.set_capturing(true);
     while !exit.is_exiting() {
         meta.exchange(pipe, out)?;
         let n = src.poll(Duration::from_millis(50), &mut |ev| {

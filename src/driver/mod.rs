@@ -28,9 +28,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 /// [`ExitHandle::exit`] only stores to an atomic flag, so it is safe to call from another
 /// thread or from a signal handler. `run()` notices it within its polling interval
 /// (milliseconds), flushes open flows and closes the outputs before returning.
+///
+/// It also tells whether the run is capturing ([`ExitHandle::is_capturing`]), for a caller
+/// that must not start its workload before the capture sees it.
 #[derive(Clone, Debug, Default)]
 pub struct ExitHandle {
     flag: Arc<AtomicBool>,
+    capturing: Arc<AtomicBool>,
 }
 
 impl ExitHandle {
@@ -47,6 +51,35 @@ impl ExitHandle {
     /// The flag itself (for bindings that must reach it without locking).
     pub fn flag(&self) -> Arc<AtomicBool> {
         self.flag.clone()
+    }
+
+    /// Whether [`SysFlowDriver::run`] is capturing: true once a live capture takes events
+    /// in (its probe attached, the startup `/proc` snapshot read, the container runtimes'
+    /// first listings waited for: up to [`SysFlowConfig::cri_timeout`] × 3, at most 5 s),
+    /// or once the capture file is open, until `run()` returns. False before, and after a
+    /// run that failed to start. (What the system does from the probe's attachment on is
+    /// in the capture already: the kernel buffers it while the snapshot is read.)
+    pub fn is_capturing(&self) -> bool {
+        self.capturing.load(Ordering::SeqCst)
+    }
+
+    /// Waits until [`ExitHandle::is_capturing`] or `timeout`, polling every 10 ms; returns
+    /// whether the run is capturing. It returns early, false, once a stop was requested.
+    pub fn wait_capturing(&self, timeout: std::time::Duration) -> bool {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            if self.is_capturing() {
+                return true;
+            }
+            if self.is_exiting() || std::time::Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    }
+
+    pub(crate) fn set_capturing(&self, on: bool) {
+        self.capturing.store(on, Ordering::SeqCst);
     }
 }
 
@@ -298,11 +331,13 @@ impl SysFlowDriver {
                     });
                 }
                 crate::source::open_scap(&path).and_then(|events| {
+                    self.exit.set_capturing(true);
                     offline::convert(&path, events, &mut pipe, &mut self.outputs, &self.exit)
                 })
             }
             None => live::run(&self.config, &mut pipe, &mut self.outputs, &self.exit),
         };
+        self.exit.set_capturing(false);
         let finished = self.outputs.finish();
         // after the close, so the last flush's records and drops are in the line
         pipe.log_stats(&self.outputs);

@@ -1459,11 +1459,12 @@ mod tests {
         let second = t.elapsed();
         eprintln!("hung inspect: first lookup {first:?}, second {second:?}");
         assert!(
-            first >= Duration::from_millis(290) && first < Duration::from_millis(900),
+            first >= Duration::from_millis(290) && first < Duration::from_millis(1500),
             "{first:?}"
         );
+        // (shorter than the 300 ms timeout: no inspect was waited for)
         assert!(
-            second < Duration::from_millis(150),
+            second < Duration::from_millis(290),
             "skipped while unhealthy: {second:?}"
         );
         assert_eq!(w.stats().timeouts, 1);
@@ -1483,13 +1484,14 @@ mod tests {
         // one is full after one request, and `lookup` says so at once.
         assert!(w.lookup("c1", RuntimeHint::Docker));
         assert!(!w.lookup("c2", RuntimeHint::Docker));
-        assert!(t.elapsed() < Duration::from_millis(100));
+        // (shorter than the 300 ms timeout: nothing waited for the hung server)
+        assert!(t.elapsed() < Duration::from_millis(290));
         assert_eq!(
             answer_for(&w, "c1", Duration::from_secs(3)),
             Some(MetaUpdate::Unknown { id: "c1".into() })
         );
         eprintln!("hung server: Unknown after {:?}", t.elapsed());
-        assert!(t.elapsed() < Duration::from_millis(1000));
+        assert!(t.elapsed() < Duration::from_millis(1500));
         let s = w.stats();
         assert_eq!((s.queue_full, s.unknown), (1, 1));
         let t = Instant::now();

@@ -269,3 +269,23 @@ impl Output {
             .collect()
     }
 }
+
+/// A live capture's runner thread.
+pub type Runner = std::thread::JoinHandle<sysflow::Result<sysflow::RunSummary>>;
+
+/// Waits (60 s at most) until the live capture `run()` started on `runner` is capturing,
+/// so that what the test does next is in it; gives the runner back. Panics with `run()`'s
+/// result when it returned before, and on the timeout.
+pub fn wait_capturing(exit: &sysflow::ExitHandle, runner: Runner) -> Runner {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !exit.wait_capturing(std::time::Duration::from_millis(100)) {
+        if runner.is_finished() {
+            panic!("run() returned before capturing: {:?}", runner.join());
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the capture did not start within 60 s"
+        );
+    }
+    runner
+}
