@@ -851,3 +851,39 @@ fn every_reference_field_has_a_counterpart() {
     }
     assert!(seen >= 24, "{seen} fields checked: {names:?}");
 }
+
+/// `ExitHandle::is_capturing` is false before `run()`, true while it delivers records,
+/// false once it returned, and never true for a run that failed to start.
+#[test]
+fn is_capturing_follows_the_run() {
+    let Some(scap) = common::reference(TRACE) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let seen: Arc<Mutex<Vec<bool>>> = Arc::default();
+    let handle: Arc<Mutex<Option<sysflow::ExitHandle>>> = Arc::default();
+    let (s, h) = (seen.clone(), handle.clone());
+    let mut c = base(&scap, dir.path());
+    c.callback = Some(Box::new(move |_| {
+        if let Some(h) = h.lock().as_ref() {
+            s.lock().push(h.is_capturing());
+        }
+    }));
+    let mut driver = SysFlowDriver::new(c).unwrap();
+    let exit = driver.exit_handle();
+    *handle.lock() = Some(exit.clone());
+    assert!(!exit.is_capturing());
+    driver.run().unwrap();
+    assert!(!exit.is_capturing());
+    let seen = seen.lock();
+    assert!(!seen.is_empty() && seen.iter().all(|&c| c), "{seen:?}");
+
+    let mut c = base(&dir.path().join("absent.scap"), dir.path());
+    c.file_path = None;
+    c.callback = Some(Box::new(|_| {}));
+    let mut driver = SysFlowDriver::new(c).unwrap();
+    let exit = driver.exit_handle();
+    assert!(driver.run().is_err());
+    assert!(!exit.is_capturing());
+    assert!(!exit.wait_capturing(Duration::from_millis(50)));
+}
