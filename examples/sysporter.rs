@@ -95,6 +95,12 @@ fn fail(msg: impl std::fmt::Display) -> ExitCode {
 /// configuration fields they set (`--overwrite`, not `file_overwrite`).
 fn describe(e: &SysFlowError) -> String {
     match e {
+        SysFlowError::OutputExists { path, .. } if path.is_dir() => format!(
+            "cannot create output file {}: it is a directory (end the path with '/' for \
+             files named by their start time in it) (error code {:?})",
+            path.display(),
+            e.code()
+        ),
         SysFlowError::OutputExists { path, .. } => format!(
             "cannot create output file {}: it exists (add --overwrite to replace it) \
              (error code {:?})",
@@ -194,6 +200,16 @@ fn main() -> ExitCode {
         if let Err(e) = signal_hook::flag::register(sig, flag.clone()) {
             return fail(format!("cannot install signal handler: {e}"));
         }
+    }
+    // A live capture says on stderr when it takes events in: a script that starts the
+    // work it wants captured waits for that line.
+    if driver.config().scap_input_path.is_none() {
+        let exit = driver.exit_handle();
+        std::thread::spawn(move || {
+            if exit.wait_capturing(std::time::Duration::MAX) {
+                eprintln!("sysporter: capturing");
+            }
+        });
     }
     match driver.run() {
         Ok(s) => {

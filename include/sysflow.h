@@ -32,7 +32,8 @@
  * Threads and signals: sysflow_driver_run blocks and calls the callback on its own thread.
  * sysflow_driver_exit only performs an atomic store: call it from any thread, from a
  * signal handler (SIGINT/SIGTERM) or from the callback. Other functions may be called from
- * any thread, but not concurrently on the same driver (except sysflow_driver_exit).
+ * any thread, but not concurrently on the same driver (except sysflow_driver_exit and
+ * sysflow_driver_is_capturing, an atomic load).
  *
  * Errors: every fallible function returns a sysflow_status (SYSFLOW_STATUS_OK is 0) and
  * records a detail message for the calling thread, copied out by sysflow_last_error. No
@@ -1589,6 +1590,24 @@ sysflow_status sysflow_driver_run(struct sysflow_driver *driver);
  * `sysflow_driver_free`).
  */
 sysflow_status sysflow_driver_exit(const struct sysflow_driver *driver);
+
+/**
+ * Whether `sysflow_driver_run` is capturing: true once a live capture takes events in
+ * (its probe attached, the startup `/proc` snapshot read, the container runtimes' first
+ * listings waited for) or once the capture file is open, until `sysflow_driver_run`
+ * returns; false before, for a run that failed to start, and for `NULL`. A program that
+ * starts `sysflow_driver_run` on another thread polls it before starting the work it
+ * wants captured.
+ *
+ * It only performs an atomic load: safe from any thread, a signal handler and the record
+ * callback; it never blocks, allocates or touches the last error.
+ *
+ * # Safety
+ *
+ * `driver` must be `NULL` or a live driver from `sysflow_driver_new` (not yet released by
+ * `sysflow_driver_free`).
+ */
+bool sysflow_driver_is_capturing(const struct sysflow_driver *driver);
 
 /**
  * Releases a driver and everything it owns (outputs are closed). `NULL` is a no-op.

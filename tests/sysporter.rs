@@ -37,6 +37,24 @@ fn a_failed_conversion_leaves_no_output_file() {
     );
 }
 
+/// A `-w` directory without its trailing `/` is named a directory, with the way to write
+/// into it, not sent to `--overwrite` (which cannot replace a directory).
+#[test]
+fn a_directory_output_without_its_slash_says_so() {
+    let Some(scap) = common::reference("setuid/setuid.scap") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let r = sysporter(&[Path::new("-r"), &scap, Path::new("-w"), dir.path()]);
+    let stderr = String::from_utf8_lossy(&r.stderr);
+    assert!(!r.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("it is a directory") && !stderr.contains("--overwrite"),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}
+
 /// An existing `-w` file is an error that names sysporter's flag (`--overwrite`), not the
 /// library's configuration field; the file is left as it was.
 #[test]

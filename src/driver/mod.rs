@@ -63,15 +63,16 @@ impl ExitHandle {
         self.capturing.load(Ordering::SeqCst)
     }
 
-    /// Waits until [`ExitHandle::is_capturing`] or `timeout`, polling every 10 ms; returns
-    /// whether the run is capturing. It returns early, false, once a stop was requested.
+    /// Waits until [`ExitHandle::is_capturing`] or `timeout` (`Duration::MAX`: no limit),
+    /// polling every 10 ms; returns whether the run is capturing. It returns early, false,
+    /// once a stop was requested.
     pub fn wait_capturing(&self, timeout: std::time::Duration) -> bool {
-        let deadline = std::time::Instant::now() + timeout;
+        let deadline = std::time::Instant::now().checked_add(timeout);
         loop {
             if self.is_capturing() {
                 return true;
             }
-            if self.is_exiting() || std::time::Instant::now() >= deadline {
+            if self.is_exiting() || deadline.is_some_and(|d| std::time::Instant::now() >= d) {
                 return false;
             }
             std::thread::sleep(std::time::Duration::from_millis(10));

@@ -223,6 +223,32 @@ pub unsafe extern "C" fn sysflow_driver_exit(driver: *const sysflow_driver) -> s
     })
 }
 
+/// Whether `sysflow_driver_run` is capturing: true once a live capture takes events in
+/// (its probe attached, the startup `/proc` snapshot read, the container runtimes' first
+/// listings waited for) or once the capture file is open, until `sysflow_driver_run`
+/// returns; false before, for a run that failed to start, and for `NULL`. A program that
+/// starts `sysflow_driver_run` on another thread polls it before starting the work it
+/// wants captured.
+///
+/// It only performs an atomic load: safe from any thread, a signal handler and the record
+/// callback; it never blocks, allocates or touches the last error.
+///
+/// # Safety
+///
+/// `driver` must be `NULL` or a live driver from `sysflow_driver_new` (not yet released by
+/// `sysflow_driver_free`).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn sysflow_driver_is_capturing(driver: *const sysflow_driver) -> bool {
+    ffi_boundary!(value false => {
+        if driver.is_null() {
+            return false;
+        }
+        // SAFETY: non-NULL, and the caller guarantees it is a live handle; `exit` is never
+        // mutated after creation and `ExitHandle::is_capturing` is a single atomic load.
+        unsafe { (*driver).exit.is_capturing() }
+    })
+}
+
 /// Releases a driver and everything it owns (outputs are closed). `NULL` is a no-op.
 /// A driver that never ran removes the output file it created if that file still holds
 /// only its header, so that checking a configuration leaves no empty `.sf` behind.

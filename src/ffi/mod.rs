@@ -18,8 +18,9 @@
 //!   panics of its own.
 //! - Record data handed to the callback is borrowed ([`sysflow_str`] views into the
 //!   driver's memory) and valid only until the callback returns.
-//! - [`sysflow_driver_exit`] only performs an atomic store: safe from a signal handler or
-//!   another thread.
+//! - [`sysflow_driver_exit`] only performs an atomic store and
+//!   [`sysflow_driver_is_capturing`] an atomic load: safe from a signal handler or another
+//!   thread.
 //!
 //! Unsafe code is allowed in this module only; every unsafe block states why it is sound.
 
@@ -46,8 +47,8 @@ pub use config::{
     sysflow_config_init, sysflow_config_init_sized,
 };
 pub use driver::{
-    sysflow_driver, sysflow_driver_exit, sysflow_driver_free, sysflow_driver_new,
-    sysflow_driver_run, sysflow_version,
+    sysflow_driver, sysflow_driver_exit, sysflow_driver_free, sysflow_driver_is_capturing,
+    sysflow_driver_new, sysflow_driver_run, sysflow_version,
 };
 pub use log::{
     SYSFLOW_LOG_DEBUG, SYSFLOW_LOG_ERROR, SYSFLOW_LOG_INFO, SYSFLOW_LOG_OFF, SYSFLOW_LOG_TRACE,

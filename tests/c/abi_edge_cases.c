@@ -179,6 +179,7 @@ static void null_arguments(void) {
                  "driver_new(NULL, NULL)");
     CHECK_STATUS(sysflow_driver_run(NULL), SYSFLOW_STATUS_NULL_ARGUMENT, "driver_run(NULL)");
     CHECK_STATUS(sysflow_driver_exit(NULL), SYSFLOW_STATUS_NULL_ARGUMENT, "driver_exit(NULL)");
+    CHECK(!sysflow_driver_is_capturing(NULL), "driver_is_capturing(NULL) is false");
     sysflow_driver_free(NULL);
     CHECK(1, "driver_free(NULL) is a no-op");
     fini_state(&st);
@@ -473,12 +474,14 @@ static void concurrent_run_and_exit(void) {
     sysflow_driver *d = NULL;
     CHECK_STATUS(sysflow_driver_new(&cfg, &d), SYSFLOW_STATUS_OK, "new");
     st.self = d;
+    CHECK(!sysflow_driver_is_capturing(d), "not capturing before the run");
     pthread_t t;
     pthread_create(&t, NULL, run_thread, &st);
     pthread_mutex_lock(&st.mu);
     while (!st.in_callback)
         pthread_cond_wait(&st.cv, &st.mu);
     pthread_mutex_unlock(&st.mu);
+    CHECK(sysflow_driver_is_capturing(d), "capturing while its callback runs");
     CHECK_STATUS(sysflow_driver_run(d), SYSFLOW_STATUS_ALREADY_RUNNING,
                  "run while another thread runs it");
     CHECK_STATUS(sysflow_driver_exit(d), SYSFLOW_STATUS_OK, "exit from another thread");
@@ -489,6 +492,7 @@ static void concurrent_run_and_exit(void) {
     void *ret = NULL;
     pthread_join(t, &ret);
     CHECK_STATUS(*(sysflow_status *)ret, SYSFLOW_STATUS_OK, "the running thread stops cleanly");
+    CHECK(!sysflow_driver_is_capturing(d), "not capturing after the run returned");
     free(ret);
     sysflow_driver_free(d);
     fini_state(&st);
