@@ -1472,6 +1472,12 @@ typedef struct sysflow_stats {
      * certificate, malformed answers), each retried with backoff. Added in 0.4.
      */
     uint64_t k8s_errors;
+    /**
+     * 1 when a conversion stopped early at a damaged capture (truncated, or corrupt past
+     * recovery): the events after the damage are lost, and `sysflow_driver_run` returned
+     * `SYSFLOW_STATUS_EVENT_PARSING_ERROR`. Always 0 live. Added in 0.4.
+     */
+    uint64_t input_errors;
 } sysflow_stats;
 
 #ifdef __cplusplus
@@ -1666,9 +1672,11 @@ size_t sysflow_struct_size(int32_t which);
 /**
  * Fills `*out` with what the driver's run delivered and lost, by cause.
  *
- * Available once `sysflow_driver_run` has returned `SYSFLOW_STATUS_OK` (every count of
- * the whole run); before the run, or after a failed run, every count is 0. While the
- * driver runs on another thread it returns `SYSFLOW_STATUS_ALREADY_RUNNING`.
+ * Available once `sysflow_driver_run` has returned: every count of the whole run, or, for
+ * a run that failed, of what it did before the failure (a conversion cut short by a
+ * damaged capture has `input_errors` 1). Before the run, or after a run stopped by a
+ * panic, every count is 0. While the driver runs on another thread it returns
+ * `SYSFLOW_STATUS_ALREADY_RUNNING`.
  *
  * `out->struct_size` must be set by the caller (`sizeof(sysflow_stats)`); only the fields
  * within it are written. Returns `SYSFLOW_STATUS_NULL_ARGUMENT` for a `NULL` argument and

@@ -7,6 +7,7 @@ mod common;
 
 use std::path::Path;
 use sysflow::avro::SfReader;
+use sysflow::export::FileLosses;
 use sysflow::model::Record;
 use sysflow::{ErrorCode, FileReadMode, SysFlowConfig, SysFlowDriver};
 
@@ -73,13 +74,38 @@ fn truncated_and_corrupted_captures_fail_cleanly() {
             let cut = dir.path().join("cut.scap");
             std::fs::write(&cut, &data[..at]).unwrap();
             let out = dir.path().join("cut.sf");
-            let result = SysFlowDriver::new(config(&cut, &out)).unwrap().run();
+            let mut driver = SysFlowDriver::new(config(&cut, &out)).unwrap();
+            let result = driver.run();
             cuts += 1;
+            // The damage is a loss: counted in the summary (kept after the failure) and
+            // in the output's own losses, which a consumer of the file alone reads.
+            let summary = driver.summary().expect("a summary once run() returned");
+            let damaged = u64::from(result.is_err());
+            assert_eq!(
+                summary.input_errors,
+                damaged,
+                "{} cut at {at}",
+                scap.display()
+            );
+            if let Some(losses) = FileLosses::of_file(&out).ok().flatten() {
+                assert!(losses.complete, "{losses:?}");
+                assert_eq!(losses.get("input_errors"), damaged, "{losses:?}");
+            } else {
+                assert!(
+                    result.is_err() && !out.exists(),
+                    "a kept file has its losses"
+                );
+            }
             if let Err(e) = &result {
                 errors += 1;
                 assert_eq!(e.code(), ErrorCode::EventParsingError, "{e}");
                 let msg = e.to_string();
                 assert!(msg.contains("cut.scap") && msg.contains("offset"), "{msg}");
+                let records = read_after(&out, &result);
+                assert!(
+                    summary.sinks.records >= records.len() as u64,
+                    "the summary counts what was delivered before the failure"
+                );
             }
             // Everything before the damage was delivered: the events are a prefix of the
             // full conversion's events.

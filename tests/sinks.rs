@@ -539,8 +539,7 @@ fn losses_before_the_socket_are_marked_in_a_conversion_and_filters_are_not() {
             ..Default::default()
         })
         .unwrap()
-        .run()
-        .unwrap();
+        .run();
         let got = reader.join().unwrap();
         assert!(matches!(got[0], Record::Header(_)), "{got:?}");
         let headers = got
@@ -549,12 +548,21 @@ fn losses_before_the_socket_are_marked_in_a_conversion_and_filters_are_not() {
             .count();
         (summary, headers)
     };
+    // a capture cut short: the run fails, and the stream marks the loss at its end
+    let bytes = std::fs::read(&clean).unwrap();
+    let cut = dir.path().join("cut.scap");
+    std::fs::write(&cut, &bytes[..bytes.len() / 2 + 3]).unwrap();
+    let (result, headers) = convert(&cut, None);
+    assert!(result.is_err(), "{result:?}");
+    assert_eq!(headers, 2, "the header again marks the damage");
     // a damaged event (an invalid clone): counted, and marked in the stream
     let (summary, headers) = convert(&damaged, None);
+    let summary = summary.unwrap();
     assert_eq!(summary.invalid_events, 1);
     assert_eq!(headers, 2, "the header again marks the loss");
     // a filter leaves events out by design: no marker
     let (summary, headers) = convert(&clean, Some("proc.name=nothing-of-the-capture"));
+    let summary = summary.unwrap();
     assert!(summary.filtered_events > 0, "{summary:?}");
     let gaps = summary
         .losses()

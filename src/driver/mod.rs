@@ -129,13 +129,19 @@ pub struct RunSummary {
     /// processes, fds, containers, users), and the exits a live capture lost and made up
     /// after `/proc` showed the threads gone (`reconciled_exits`).
     pub state_tables: crate::state::StateSizes,
+    /// Captures that ended in damage (truncated, or corrupt past recovery, from their
+    /// header on): 1 when a conversion stopped early, losing the events after the damage;
+    /// the records of the events before it are delivered, and [`SysFlowDriver::run`]
+    /// returns the parsing error ([`SysFlowDriver::summary`] keeps this summary). Always
+    /// 0 live.
+    pub input_errors: u64,
 }
 
 impl RunSummary {
     /// Every count of something that did not become a record, or not completely, by
     /// cause, in a fixed order: `(name, count)`. The names are those of the
     /// `sysflow.losses` file metadata and of the `enable_stats` log line.
-    pub fn losses(&self) -> [(&'static str, u64); 16] {
+    pub fn losses(&self) -> [(&'static str, u64); 17] {
         [
             ("ring_drops", self.live.ring_drops),
             ("sampled_out", self.live.sampled_out),
@@ -153,6 +159,7 @@ impl RunSummary {
             ("metadata_errors", self.metadata.errors),
             ("metadata_queue_full", self.metadata.queue_full),
             ("reconciled_exits", self.state_tables.reconciled_exits),
+            ("input_errors", self.input_errors),
         ]
     }
 }
@@ -178,6 +185,8 @@ pub struct SysFlowDriver {
     outputs: FanOut,
     exit: ExitHandle,
     ran: bool,
+    /// What the run did, once [`SysFlowDriver::run`] returned (also after a failure).
+    summary: Option<RunSummary>,
     /// `falco_filter`, compiled in [`SysFlowDriver::new`] (taken by the run).
     filter: Option<crate::filter::Filter>,
 }
@@ -270,6 +279,7 @@ impl SysFlowDriver {
             outputs,
             exit: ExitHandle::default(),
             ran: false,
+            summary: None,
             filter,
         })
     }
@@ -331,10 +341,23 @@ impl SysFlowDriver {
                         period_start: 0,
                     });
                 }
-                crate::source::open_scap(&path).and_then(|events| {
-                    self.exit.set_capturing(true);
-                    offline::convert(&path, events, &mut pipe, &mut self.outputs, &self.exit)
-                })
+                match crate::source::open_scap(&path) {
+                    Ok(events) => {
+                        self.exit.set_capturing(true);
+                        offline::convert(&path, events, &mut pipe, &mut self.outputs, &self.exit)
+                    }
+                    Err(e) => {
+                        if e.code() == crate::error::ErrorCode::EventParsingError {
+                            // damaged before its first event (its header or process
+                            // list): an output kept (a file replaced) says so too
+                            pipe.input_errors += 1;
+                            if let Err(f) = pipe.finish(&mut self.outputs) {
+                                self.diag.debug(format_args!("closing the outputs: {f}"));
+                            }
+                        }
+                        Err(e)
+                    }
+                }
             }
             None => live::run(&self.config, &mut pipe, &mut self.outputs, &self.exit),
         };
@@ -351,14 +374,22 @@ impl SysFlowDriver {
                 p.display()
             ));
         }
-        let events = result?;
+        let mut summary = pipe.summary(&self.outputs);
+        if let Ok(events) = &result {
+            summary.events = *events;
+        }
+        self.summary = Some(summary);
+        result?;
         finished?;
-        let summary = RunSummary {
-            events,
-            ..pipe.summary(&self.outputs)
-        };
         self.diag.debug(format_args!("run finished: {summary:?}"));
         Ok(summary)
+    }
+
+    /// What the run did: `None` until [`SysFlowDriver::run`] returned, then its summary,
+    /// also when it failed: what it delivered and lost before the failure (a conversion
+    /// cut short by a damaged capture counts it in [`RunSummary::input_errors`]).
+    pub fn summary(&self) -> Option<RunSummary> {
+        self.summary
     }
 }
 

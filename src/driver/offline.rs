@@ -11,8 +11,9 @@ use std::path::Path;
 /// Converts a whole capture through `pipe` into `out`; returns the raw events read.
 ///
 /// On damage (a truncated or corrupt capture) every record derivable from the events before
-/// the damage is still delivered — open flows end with TRUNCATE — and then the parsing
-/// error is returned.
+/// the damage is still delivered — open flows end with TRUNCATE — the damage is counted
+/// (`input_errors`: in the last file's `sysflow.losses`, and marked on the socket stream
+/// before its last records), and then the parsing error is returned.
 pub(crate) fn convert<R: std::io::Read>(
     path: &Path,
     mut events: ScapEvents<R>,
@@ -34,6 +35,7 @@ pub(crate) fn convert<R: std::io::Read>(
             Ok(None) => break,
             Err(e) => {
                 failure = Some(scap_error(path, e));
+                pipe.input_errors += 1;
                 break;
             }
         };

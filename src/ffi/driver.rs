@@ -36,7 +36,8 @@ pub struct sysflow_driver {
 }
 
 impl sysflow_driver {
-    /// The run's counts: zero before the run or after a failed one; `None` while running.
+    /// The run's counts (a failed run's too): zero before the run or after a panic; `None`
+    /// while running.
     pub(crate) fn stats(&self) -> Option<super::stats::sysflow_stats> {
         if self.state.load(Ordering::SeqCst) & RUNNING != 0 {
             return None;
@@ -160,12 +161,16 @@ pub unsafe extern "C" fn sysflow_driver_run(driver: *mut sysflow_driver) -> sysf
             });
         }
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            h.driver.lock().run()
+            let mut driver = h.driver.lock();
+            let result = driver.run();
+            (result, driver.summary())
         }));
         let callback_panic = h.shared.panic.lock().take();
-        if let (Ok(Ok(summary)), None) = (&result, &callback_panic) {
+        if let (Ok((_, Some(summary))), None) = (&result, &callback_panic) {
+            // also a failed run's: what it did before the failure
             *h.summary.lock() = Some(*summary);
         }
+        let result = result.map(|(result, _)| result);
         let previous = h.state.swap(DONE, Ordering::SeqCst);
         // `h` is not used past this point: once the state is DONE a concurrent
         // `sysflow_driver_free` may release the handle.

@@ -69,6 +69,10 @@ pub struct sysflow_stats {
     /// Failed Kubernetes lists and watches (unreachable server, 401/403, a bad
     /// certificate, malformed answers), each retried with backoff. Added in 0.4.
     pub k8s_errors: u64,
+    /// 1 when a conversion stopped early at a damaged capture (truncated, or corrupt past
+    /// recovery): the events after the damage are lost, and `sysflow_driver_run` returned
+    /// `SYSFLOW_STATUS_EVENT_PARSING_ERROR`. Always 0 live. Added in 0.4.
+    pub input_errors: u64,
 }
 
 impl sysflow_stats {
@@ -97,6 +101,7 @@ impl sysflow_stats {
             reconciled_exits: s.state_tables.reconciled_exits,
             k8s_events: s.metadata.k8s_events,
             k8s_errors: s.metadata.k8s_errors,
+            input_errors: s.input_errors,
         }
     }
 }
@@ -108,9 +113,11 @@ const SIZE_0_3: usize = std::mem::offset_of!(sysflow_stats, invalid_events) + 8;
 
 /// Fills `*out` with what the driver's run delivered and lost, by cause.
 ///
-/// Available once `sysflow_driver_run` has returned `SYSFLOW_STATUS_OK` (every count of
-/// the whole run); before the run, or after a failed run, every count is 0. While the
-/// driver runs on another thread it returns `SYSFLOW_STATUS_ALREADY_RUNNING`.
+/// Available once `sysflow_driver_run` has returned: every count of the whole run, or, for
+/// a run that failed, of what it did before the failure (a conversion cut short by a
+/// damaged capture has `input_errors` 1). Before the run, or after a run stopped by a
+/// panic, every count is 0. While the driver runs on another thread it returns
+/// `SYSFLOW_STATUS_ALREADY_RUNNING`.
 ///
 /// `out->struct_size` must be set by the caller (`sizeof(sysflow_stats)`); only the fields
 /// within it are written. Returns `SYSFLOW_STATUS_NULL_ARGUMENT` for a `NULL` argument and

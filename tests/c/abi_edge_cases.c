@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <sysflow.h>
 
@@ -376,7 +377,8 @@ static unsigned long full_run(void) {
           "only this header's fields are written");
     /* every record the callback got, headers aside, is counted; a conversion loses none */
     CHECK(big.s.events > 0 && big.s.records >= st.records && big.s.sink_drops == 0 &&
-              big.s.ring_drops == 0 && big.s.sampled_out == 0 && big.s.decode_errors == 0,
+              big.s.ring_drops == 0 && big.s.sampled_out == 0 && big.s.decode_errors == 0 &&
+              big.s.input_errors == 0,
           "stats after the run: %llu events, %llu records, %llu dropped",
           (unsigned long long)big.s.events, (unsigned long long)big.s.records,
           (unsigned long long)big.s.sink_drops);
@@ -629,6 +631,50 @@ static void log_callback(void) {
     pthread_mutex_destroy(&c.mu);
 }
 
+/* A conversion cut short by a truncated capture: its records are delivered, the run
+ * fails with EVENT_PARSING_ERROR, and the stats still count what it did, the damage
+ * included (input_errors 1). */
+static void truncated_run(unsigned long full) {
+    FILE *in = fopen(trace, "rb");
+    CHECK(in != NULL, "open %s", trace);
+    if (in == NULL) return;
+    fseek(in, 0, SEEK_END);
+    long size = ftell(in);
+    rewind(in);
+    char *bytes = malloc((size_t)size);
+    CHECK(bytes != NULL && fread(bytes, 1, (size_t)size, in) == (size_t)size, "read %s", trace);
+    fclose(in);
+    char path[] = "/tmp/sysflow-abi-cut-XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0, "mkstemp");
+    /* cut in the middle of an event block, well past the capture's own header */
+    size_t cut = (size_t)size / 2 + 3;
+    CHECK(write(fd, bytes, cut) == (ssize_t)cut, "write the cut capture");
+    close(fd);
+    free(bytes);
+
+    struct state st;
+    init_state(&st, NOTHING);
+    sysflow_config cfg;
+    base_config(&cfg, &st);
+    cfg.scap_input_path = path;
+    sysflow_driver *d = NULL;
+    CHECK_STATUS(sysflow_driver_new(&cfg, &d), SYSFLOW_STATUS_OK, "new (cut capture)");
+    CHECK_STATUS(sysflow_driver_run(d), SYSFLOW_STATUS_EVENT_PARSING_ERROR, "run (cut capture)");
+    sysflow_stats stats;
+    memset(&stats, 0xff, sizeof stats);
+    stats.struct_size = sizeof stats;
+    CHECK_STATUS(sysflow_driver_stats(d, &stats), SYSFLOW_STATUS_OK, "stats after a failed run");
+    CHECK(stats.input_errors == 1, "a cut capture counts one input error (%llu)",
+          (unsigned long long)stats.input_errors);
+    CHECK(st.records > 0 && st.records < full && stats.records >= st.records && stats.events > 0,
+          "a failed run's stats count what it delivered: %lu of %lu records, %llu counted",
+          st.records, full, (unsigned long long)stats.records);
+    sysflow_driver_free(d);
+    fini_state(&st);
+    unlink(path);
+}
+
 int main(int argc, char **argv) {
     if (argc != 2) {
         fprintf(stderr, "usage: %s TRACE.scap\n", argv[0]);
@@ -641,6 +687,7 @@ int main(int argc, char **argv) {
     bad_strings_and_values();
     unsigned long full = full_run();
     exit_before_run();
+    truncated_run(full);
     exit_from_callback(full);
     run_from_callback();
     free_from_callback();
