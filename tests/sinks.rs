@@ -830,3 +830,36 @@ fn a_driver_dropped_without_running_leaves_no_empty_file() {
     assert!(e.to_string().contains("no-reader.sock"), "{e}");
     assert!(!out.exists(), "a failed new() left its header-only file");
 }
+
+/// A file whose path is not UTF-8 is named in its header with the path's bytes, stored as
+/// every captured name is (`\xHH`), so the name reads back exactly (it was U+FFFD).
+#[test]
+fn a_non_utf8_output_path_is_named_exactly_in_its_header() {
+    use std::os::unix::ffi::OsStrExt;
+    let Some(scap) = reference("alpine/alpine.scap") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir
+        .path()
+        .join(std::ffi::OsStr::from_bytes(b"trace-\xff\\-.sf"));
+    sysflow::SysFlowDriver::new(sysflow::SysFlowConfig {
+        scap_input_path: Some(scap),
+        file_path: Some(out.clone()),
+        exporter_id: "tests".into(),
+        env_overrides: false,
+        ..Default::default()
+    })
+    .unwrap()
+    .run()
+    .unwrap();
+    let Some(Record::Header(h)) = records(&out).into_iter().next() else {
+        panic!("no header first");
+    };
+    let want = format!("{}/trace-\\xff\\\\-.sf", dir.path().display());
+    assert_eq!(h.filename, want);
+    assert_eq!(
+        sysflow::model::unescape_name(&h.filename),
+        out.as_os_str().as_bytes()
+    );
+}

@@ -119,7 +119,7 @@ impl FanOut {
         self.header.filename = self
             .file
             .as_ref()
-            .map(|f| f.current_file().display().to_string())
+            .map(|f| header_filename(f.current_file()))
             .unwrap_or_default();
         self.stats.periods += 1;
         self.stats.records_in_period = 0;
@@ -241,4 +241,11 @@ impl FanOut {
             None => Ok(()),
         }
     }
+}
+
+/// A file's path as the header's `filename`: its bytes stored as every captured name is
+/// ([`crate::model::escape_name`]: a path that is not UTF-8 keeps its bytes as `\xHH`).
+pub(crate) fn header_filename(path: &std::path::Path) -> String {
+    use std::os::unix::ffi::OsStrExt;
+    crate::model::escape_name(path.as_os_str().as_bytes())
 }

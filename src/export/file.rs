@@ -488,7 +488,7 @@ impl FileSink {
         if self.waiting.take().is_some() {
             // opened late: the period's header (if already given) goes first
             if let Some(h) = self.header.as_mut() {
-                h.filename = self.current.display().to_string();
+                h.filename = super::fanout::header_filename(&self.current);
                 let h = Record::Header(h.clone());
                 self.append(&h)?;
             }
