@@ -242,12 +242,9 @@ pub(crate) fn run(
             return Err(e);
         }
     }
-    // Drain what the kernel still holds, then end every open flow.
-    src.poll(Duration::ZERO, &mut |ev| {
-        deliver(pipe, out, &mut failure, ev, &proc_root)
-    })?;
-    src.flush_counters(&mut |ev| deliver(pipe, out, &mut failure, ev, &proc_root))?;
-    src.finish(&mut |ev| deliver(pipe, out, &mut failure, ev, &proc_root));
+    // Drain what the kernel still holds (waiting for records still being written), then
+    // end every open flow.
+    src.stop(&mut |ev| deliver(pipe, out, &mut failure, ev, &proc_root))?;
     if let Some(e) = failure.take() {
         return Err(e);
     }

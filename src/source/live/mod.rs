@@ -170,6 +170,12 @@ const TICK: Duration = Duration::from_millis(10);
 /// instead of 100. The first records after a quiet spell are at most this late.
 const IDLE_TICK_MAX: Duration = Duration::from_millis(30);
 
+/// How long [`LiveSource::stop`] waits for records still being written when the capture
+/// stops. A probe program can be preempted between reserving its record and committing
+/// it (syscall tracepoints run preemptible), possibly by the collector itself on a busy
+/// CPU; every record reserved after it waits behind it.
+const STOP_WAIT: Duration = Duration::from_secs(1);
+
 /// The pause after one of `tick`: back to [`TICK`] when the look found records, else
 /// doubled up to [`IDLE_TICK_MAX`].
 fn next_tick(tick: Duration, found: bool) -> Duration {
@@ -243,7 +249,8 @@ pub struct LiveStats {
     pub events: u64,
     /// Records the probe submitted to the ring buffer.
     pub kernel_events: u64,
-    /// Records lost because the ring buffer was full.
+    /// Records lost because the ring buffer was full, and records still being written
+    /// (with those behind them) a second after the capture was told to stop.
     pub ring_drops: u64,
     /// Read/write calls shipped one by one because no counter slot was free.
     pub counter_overflows: u64,
@@ -287,6 +294,8 @@ pub struct LiveSource {
     exec_moves: moves::ExecMoves,
     /// The next pause of [`LiveSource::poll`]: [`TICK`], longer after empty looks.
     tick: Duration,
+    /// Records [`LiveSource::stop`] left in the ring (counted in `ring_drops`).
+    unread_at_stop: u64,
 }
 
 impl std::fmt::Debug for LiveSource {
@@ -320,6 +329,7 @@ impl LiveSource {
             decode_errors: 0,
             exec_moves: moves::ExecMoves::default(),
             tick: TICK,
+            unread_at_stop: 0,
         })
     }
 
@@ -443,7 +453,48 @@ impl LiveSource {
             ..Default::default()
         };
         counters::kernel_stats(self.probe.stats_map(), &mut s);
+        s.ring_drops += self.unread_at_stop;
         s
+    }
+
+    /// Ends the capture's reading: delivers every record the kernel reserved until now,
+    /// ships every read/write counter it holds (as [`LiveSource::flush_counters`]) and
+    /// delivers those, then the cgroup moves still held back ([`LiveSource::finish`]).
+    ///
+    /// A record still being written holds back every record after it in the ring (its
+    /// producer was preempted between reserving and committing it). Each delivery waits
+    /// for those, yielding the CPU to their producers, up to [`STOP_WAIT`] in all; what
+    /// is still unread then is counted in `ring_drops`, never lost silently.
+    ///
+    /// Errors: [`SysFlowError::Libs`] when the kernel refuses to run the drain program.
+    pub fn stop(&mut self, f: &mut dyn FnMut(&SysEvent<'_>)) -> Result<()> {
+        let deadline = Instant::now() + STOP_WAIT;
+        self.deliver_until_now(deadline, f);
+        self.probe
+            .drain_counters()
+            .map_err(|e| SysFlowError::Libs(format!("draining the read/write counters: {e}")))?;
+        self.deliver_until_now(deadline, f);
+        self.finish(f);
+        Ok(())
+    }
+
+    /// Delivers records until every record reserved before this call was delivered,
+    /// sleeping 1 ms between tries, or until `deadline`: the records then still before
+    /// that position are counted as unread.
+    fn deliver_until_now(&mut self, deadline: Instant, f: &mut dyn FnMut(&SysEvent<'_>)) {
+        let (end, _) = self.probe.ring_positions();
+        loop {
+            self.deliver(f);
+            let (_, consumed) = self.probe.ring_positions();
+            if consumed >= end {
+                return;
+            }
+            if Instant::now() >= deadline {
+                self.unread_at_stop += self.probe.pending_records(end);
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
     }
 
     /// Delivers the cgroup moves still held back (see [`LiveSource::poll`]), whatever

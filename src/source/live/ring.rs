@@ -131,6 +131,35 @@ impl RingReader {
         unsafe { drain(&ring, &mut self.scratch, f) }
     }
 
+    /// The producer position now: every record reserved so far starts before it.
+    pub(super) fn producer_pos(&self) -> u64 {
+        // SAFETY: the producer page is mapped until `drop`; the kernel stores the
+        // position with release semantics.
+        unsafe { &*self.producer.as_ptr().cast::<AtomicU64>() }.load(Ordering::Acquire)
+    }
+
+    /// The consumer position now: every record before it was handed out.
+    pub(super) fn consumer_pos(&self) -> u64 {
+        // SAFETY: the consumer page is mapped until `drop`.
+        unsafe { &*self.consumer.as_ptr().cast::<AtomicU64>() }.load(Ordering::Acquire)
+    }
+
+    /// Records between the consumer position and `end` that were not dropped by their
+    /// producer, committed or still being written; they are not consumed. For the count
+    /// of what a stop leaves behind.
+    pub(super) fn pending_records(&self, end: u64) -> u64 {
+        // SAFETY: as in `consume`: our live mappings.
+        let data = unsafe { self.producer.as_ptr().add(self.page) };
+        let ring = RawRing {
+            consumer: self.consumer.as_ptr().cast(),
+            producer: self.producer.as_ptr().cast(),
+            data,
+            size: self.size,
+        };
+        // SAFETY: `ring` describes our live mappings (see `RawRing`).
+        unsafe { pending(&ring, end) }
+    }
+
     /// Waits up to `timeout` for the kernel to signal records (the probe wakes the
     /// consumer only past a fill level: see `sf_wake_bytes`).
     ///
@@ -243,6 +272,35 @@ unsafe fn drain(ring: &RawRing, scratch: &mut Vec<u8>, f: &mut dyn FnMut(&[u8]))
         }
         cons += (body as u64 + HDR + 7) & !7;
         consumer.store(cons, Ordering::Release);
+    }
+    n
+}
+
+/// The records of `ring` from its consumer position to `end` (at most a ring's worth),
+/// committed or still being written, without consuming them (see
+/// [`RingReader::pending_records`]). A record still being written has its length already:
+/// the kernel writes it, busy bit set, when it reserves the record.
+///
+/// # Safety
+///
+/// As for [`drain`].
+unsafe fn pending(ring: &RawRing, end: u64) -> u64 {
+    // SAFETY: valid for the call (this function's contract).
+    let mut cons = unsafe { &*ring.consumer }.load(Ordering::Acquire);
+    let end = end.min(cons.saturating_add(ring.size));
+    let mut n = 0;
+    while cons < end && cons % 8 == 0 {
+        let at = (cons & (ring.size - 1)) as usize;
+        // SAFETY: `at` is 8-aligned and below `size`: inside the data area.
+        let len = unsafe { &*ring.data.add(at).cast::<AtomicU32>() }.load(Ordering::Acquire);
+        let body = u64::from(len & !(BUSY_BIT | DISCARD_BIT));
+        if body + HDR > ring.size {
+            break; // not the kernel's
+        }
+        if len & DISCARD_BIT == 0 {
+            n += 1;
+        }
+        cons += (body + HDR + 7) & !7;
     }
     n
 }
@@ -413,5 +471,27 @@ mod tests {
         let b = r.bytes();
         b[16..20].copy_from_slice(&4u32.to_ne_bytes());
         assert_eq!(r.drain(), [b"busy".to_vec(), b"later".to_vec()]);
+    }
+
+    #[test]
+    fn what_a_record_still_being_written_holds_back_is_counted_not_consumed() {
+        let mut r = FakeRing::new(64);
+        r.push(b"busy", BUSY_BIT); // 0..16
+        r.push(b"gone", DISCARD_BIT); // 16..32: dropped by its producer
+        r.push(b"later", 0); // 32..48
+        let ring = RawRing {
+            consumer: &r.consumer,
+            producer: &r.producer,
+            data: r.data.as_ptr().cast(),
+            size: 64,
+        };
+        // SAFETY: the fake ring lives for the calls; nothing writes to it meanwhile.
+        let counts = unsafe { [pending(&ring, 48), pending(&ring, 32), pending(&ring, 0)] };
+        assert_eq!(counts, [2, 1, 0]);
+        assert_eq!(r.consumer.load(Ordering::Relaxed), 0, "nothing consumed");
+        assert!(
+            r.drain().is_empty(),
+            "the busy record still stops the consumer"
+        );
     }
 }

@@ -158,6 +158,18 @@ impl Probe {
         self.ring.consume(f)
     }
 
+    /// The ring's producer and consumer positions now.
+    pub(super) fn ring_positions(&self) -> (u64, u64) {
+        (self.ring.producer_pos(), self.ring.consumer_pos())
+    }
+
+    /// Records the ring holds before position `end`, not consumed ([`LiveSource::stop`]).
+    ///
+    /// [`LiveSource::stop`]: super::LiveSource::stop
+    pub(super) fn pending_records(&self, end: u64) -> u64 {
+        self.ring.pending_records(end)
+    }
+
     /// Waits up to `timeout` for a forced wake-up (records are not consumed).
     ///
     /// Errors: `epoll_wait`'s (`Interrupted` on a signal).
