@@ -49,7 +49,8 @@ fn pin_to(cpu: usize) {
 /// Child side: `rate` syscalls per second (0: as fast as possible) for `secs` seconds on
 /// CPU 0, in files of `writes_per_file` writes: each file is opened (`O_CREAT|O_WRONLY`),
 /// written `writes_per_file` times one byte, and closed. Prints the syscalls made per
-/// second and the writes made.
+/// second, the writes that wrote their byte, and the opens and writes that failed (none
+/// expected: a failure would make the ground truth differ from what was attempted).
 fn workload(rate: u64, secs: u64, writes_per_file: u64) {
     pin_to(0);
     std::fs::create_dir_all(WORK_DIR).unwrap();
@@ -58,7 +59,7 @@ fn workload(rate: u64, secs: u64, writes_per_file: u64) {
         .collect();
     let start = Instant::now();
     let dur = Duration::from_secs(secs);
-    let (mut calls, mut writes) = (0u64, 0u64);
+    let (mut calls, mut writes, mut failed) = (0u64, 0u64, 0u64);
     let mut i = 0usize;
     while start.elapsed() < dur {
         if rate > 0 {
@@ -77,17 +78,26 @@ fn workload(rate: u64, secs: u64, writes_per_file: u64) {
                     libc::O_CREAT | libc::O_WRONLY | libc::O_CLOEXEC,
                     0o600,
                 );
+                if fd < 0 {
+                    failed += 1;
+                }
                 for _ in 0..writes_per_file {
-                    libc::write(fd, b"x".as_ptr().cast(), 1);
+                    if libc::write(fd, b"x".as_ptr().cast(), 1) == 1 {
+                        writes += 1;
+                    } else {
+                        failed += 1;
+                    }
                 }
                 libc::close(fd);
             }
             i = (i + 1) % names.len();
             calls += 2 + writes_per_file;
-            writes += writes_per_file;
         }
     }
-    println!("{} {writes}", calls as f64 / start.elapsed().as_secs_f64());
+    println!(
+        "{} {writes} {failed}",
+        calls as f64 / start.elapsed().as_secs_f64()
+    );
 }
 
 /// The processes the collector starts are its heirs: the probe names every fd such a
@@ -174,7 +184,13 @@ fn child(rate: u64, secs: u64, writes_per_file: u64) -> (f64, u64) {
     let exe = std::env::current_exe().unwrap();
     let env = format!("SYSFLOW_BENCH_WORKLOAD={rate}:{secs}:{writes_per_file}");
     let out = launch(&[&env, exe.to_str().unwrap()]);
-    let (rate, writes) = out.trim().split_once(' ').expect("workload output");
+    let v: Vec<&str> = out.split_whitespace().collect();
+    let [rate, writes, failed] = v[..] else {
+        panic!("workload output {out:?}");
+    };
+    if failed != "0" {
+        println!("   (the workload's opens and writes: {failed} failed)");
+    }
     (rate.parse().unwrap(), writes.parse().unwrap())
 }
 
@@ -195,7 +211,12 @@ fn filed_writes() -> (u64, i64, i64) {
         }
     }
     let mut n = (0, 0, 0);
+    let mut dangling = (0, 0);
     for f in flows {
+        if !files.contains_key(&f.file_oid) {
+            dangling.0 += 1;
+            dangling.1 += f.num_w_send_ops;
+        }
         if files
             .get(&f.file_oid)
             .is_some_and(|p| p.starts_with(WORK_DIR))
@@ -204,6 +225,12 @@ fn filed_writes() -> (u64, i64, i64) {
             n.1 += f.num_w_send_ops;
             n.2 += f.num_w_send_bytes;
         }
+    }
+    if dangling.0 > 0 {
+        println!(
+            "   ({} FileFlows, {} writes, name a file no File record of the output describes)",
+            dangling.0, dangling.1
+        );
     }
     n
 }
