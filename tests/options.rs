@@ -12,6 +12,7 @@ mod common;
 
 use parking_lot::Mutex;
 use std::collections::HashMap;
+use std::os::fd::AsRawFd;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -629,18 +630,32 @@ fn a_full_stderr_pipe_drops_and_counts_lines_instead_of_blocking() {
         let _ = child.kill();
         panic!("the child blocked on its full standard error");
     }
-    // now read standard error, and let the child log once more
+    // now empty standard error (the child waits on its standard input, writing nothing),
+    // then let the child log once more and read the rest
     let mut stderr = child.stderr.take().unwrap();
+    let mut early = Vec::new();
+    loop {
+        let mut avail: libc::c_int = 0;
+        // SAFETY: FIONREAD on an open pipe fd writes one int.
+        let r = unsafe { libc::ioctl(stderr.as_raw_fd(), libc::FIONREAD, &mut avail) };
+        assert_eq!(r, 0, "FIONREAD: {}", std::io::Error::last_os_error());
+        if avail == 0 {
+            break;
+        }
+        let mut buf = vec![0; avail as usize];
+        // `avail` bytes are there: the read does not block
+        let n = std::io::Read::read(&mut stderr, &mut buf).unwrap();
+        early.extend_from_slice(&buf[..n]);
+    }
     let reader = std::thread::spawn(move || {
-        let mut s = String::new();
-        std::io::Read::read_to_string(&mut stderr, &mut s).unwrap();
-        s
+        let mut rest = Vec::new();
+        std::io::Read::read_to_end(&mut stderr, &mut rest).unwrap();
+        rest
     });
-    // (the reader empties the pipe within microseconds; a second is ample)
-    std::thread::sleep(Duration::from_secs(1));
     child.stdin.take().unwrap().write_all(b"go\n").unwrap();
     let status = child.wait().unwrap();
-    let err = reader.join().unwrap();
+    early.extend(reader.join().unwrap());
+    let err = String::from_utf8(early).unwrap();
     assert!(
         status.success(),
         "{}",
