@@ -463,7 +463,7 @@ impl LiveSource {
     ///
     /// A record still being written holds back every record after it in the ring (its
     /// producer was preempted between reserving and committing it). Each delivery waits
-    /// for those, yielding the CPU to their producers, up to [`STOP_WAIT`] in all; what
+    /// for those, yielding the CPU to their producers, up to 1 s in all; what
     /// is still unread then is counted in `ring_drops`, never lost silently.
     ///
     /// Errors: [`SysFlowError::Libs`] when the kernel refuses to run the drain program.
