@@ -9,8 +9,8 @@
 //! - `c_example_counts_what_the_rust_api_delivers`: `examples/c/sysflow_count`, built by its
 //!   Makefile against the in-tree `sysflow.pc` with ASan/UBSan, gives per-type counts equal
 //!   to those a Rust callback receives, on every reference trace.
-//! - `c_example_captures_live`: as root, the same program captures live for ~2 s while the
-//!   test does file I/O, and stops on SIGINT. Prints a SKIP while live capture reports
+//! - `c_example_captures_live`: as root, the same program captures live while the test
+//!   does file I/O for 2 s from its `sysflow_count: capturing` line, and stops on SIGINT. Prints a SKIP while live capture reports
 //!   `SYSFLOW_STATUS_OPERATION_NOT_SUPPORTED`.
 //! - `misuse_gives_defined_statuses`: `tests/c/abi_edge_cases.c` (ASan, UBSan, LeakSanitizer)
 //!   misuses the API in every documented way and checks each status.
@@ -477,18 +477,40 @@ fn c_example_captures_live() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    // File I/O for the capture to see, for about six seconds (the program, built with
-    // ASan, loads its probe in that time while other tests of this file compile).
+    // standard error, line by line: the program says when it captures
+    let stderr = child.stderr.take().unwrap();
+    let (tx, lines) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        let mut all = String::new();
+        for line in std::io::BufRead::lines(std::io::BufReader::new(stderr)) {
+            let line = line.unwrap_or_default();
+            let _ = tx.send(line.clone());
+            all.push_str(&line);
+            all.push('\n');
+        }
+        all
+    });
+    // File I/O for the capture to see: from the "capturing" line (the program, built with
+    // ASan, loads its probe while other tests of this file compile: up to 120 s) for 2 s.
     let start = Instant::now();
+    let mut capturing_at = None;
     let mut i = 0;
-    while start.elapsed() < Duration::from_secs(6) {
+    loop {
+        while let Ok(line) = lines.try_recv() {
+            if line == "sysflow_count: capturing" {
+                capturing_at.get_or_insert_with(Instant::now);
+            }
+        }
+        if capturing_at.is_some_and(|t| t.elapsed() > Duration::from_secs(2))
+            || start.elapsed() > Duration::from_secs(120)
+            || child.try_wait().unwrap().is_some()
+        {
+            break;
+        }
         let p = dir.path().join(format!("f{}", i % 8));
         std::fs::write(&p, vec![b'x'; 4096]).unwrap();
         let _ = std::fs::read(&p).unwrap();
         i += 1;
-        if child.try_wait().unwrap().is_some() {
-            break;
-        }
         std::thread::sleep(Duration::from_millis(20));
     }
     if child.try_wait().unwrap().is_none() {
@@ -506,7 +528,8 @@ fn c_example_captures_live() {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    let out = child.wait_with_output().unwrap();
+    let mut out = child.wait_with_output().unwrap();
+    out.stderr = reader.join().unwrap().into_bytes();
     let stderr = String::from_utf8_lossy(&out.stderr);
     let unsupported = format!("status {}", ffi::sysflow_status::OPERATION_NOT_SUPPORTED.0);
     if out.status.code() == Some(2) && stderr.contains(&unsupported) {
@@ -522,6 +545,10 @@ fn c_example_captures_live() {
         return;
     }
     check("sysflow_count (live)", &out);
+    assert!(
+        capturing_at.is_some(),
+        "no 'capturing' line within 120 s: {stderr}"
+    );
     let counts = parse_counts(&out.stdout);
     eprintln!("live counts after {i} file writes: {counts:?}");
     assert!(counts.get("total").is_some_and(|&n| n > 0), "{counts:?}");

@@ -5,17 +5,22 @@
  *     sysflow_count TRACE.scap    convert a scap capture and count its records
  *     sysflow_count               capture live (root) until SIGINT or SIGTERM
  *
+ * Live, it says "sysflow_count: capturing" on standard error once the capture takes
+ * events in (a script starts the work it wants captured after that line).
+ *
  * Prints one "<RecordType> <count>" line per event/flow type, then "total <count>".
  * Exit status: 0 on success, 1 on usage errors, 2 when the library reports an error
  * (the message names the failing call, the status and the library's detail).
  */
-#define _POSIX_C_SOURCE 200809L /* sigaction */
+#define _POSIX_C_SOURCE 200809L /* sigaction, nanosleep */
 
+#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <sysflow.h>
 
@@ -45,6 +50,24 @@ static void on_signal(int sig) {
     sysflow_driver *drv = atomic_load(&g_driver);
     if (drv != NULL)
         sysflow_driver_exit(drv);
+}
+
+/* Set once sysflow_driver_run returned: the announcer stops waiting. */
+static atomic_bool g_run_done;
+
+/* Live capture: says on standard error when the capture takes events in.
+ * sysflow_driver_is_capturing is an atomic load, callable while the run blocks. */
+static void *announce_capturing(void *arg) {
+    const sysflow_driver *drv = arg;
+    const struct timespec pause = {.tv_sec = 0, .tv_nsec = 10 * 1000 * 1000};
+    while (!atomic_load(&g_run_done)) {
+        if (sysflow_driver_is_capturing(drv)) {
+            fprintf(stderr, "sysflow_count: capturing\n");
+            break;
+        }
+        nanosleep(&pause, NULL);
+    }
+    return NULL;
 }
 
 static void touch(struct counts *c, sysflow_str s) {
@@ -139,8 +162,15 @@ int main(int argc, char **argv) {
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
 
+    pthread_t announcer;
+    int announcing = cfg.scap_input_path == NULL &&
+                     pthread_create(&announcer, NULL, announce_capturing, drv) == 0;
+
     st = sysflow_driver_run(drv); /* blocks; the callback runs on this thread */
 
+    atomic_store(&g_run_done, true);
+    if (announcing)
+        pthread_join(announcer, NULL);
     atomic_store(&g_driver, NULL);
     sysflow_driver_free(drv);
     if (st != SYSFLOW_STATUS_OK)
