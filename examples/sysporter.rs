@@ -226,6 +226,17 @@ fn main() -> ExitCode {
             }
             ExitCode::SUCCESS
         }
-        Err(e) => fail(describe(&e)),
+        Err(e) => {
+            // a conversion cut short by damage delivered what preceded it: say so
+            if let Some(s) = driver.summary().filter(|s| s.input_errors > 0) {
+                eprintln!(
+                    "sysporter: the capture ended in damage: the {} records of the events \
+                     before it were written; its output period's losses say \
+                     \"input_errors\":1",
+                    s.sinks.records
+                );
+            }
+            fail(describe(&e))
+        }
     }
 }

@@ -84,3 +84,27 @@ fn an_existing_output_names_the_overwrite_flag() {
     assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
     assert_ne!(std::fs::read(&out).unwrap(), b"keep me");
 }
+
+/// A capture cut short: the records before the damage are written and counted, the file
+/// says the period lost its input's end, and the exit status is a failure.
+#[test]
+fn a_truncated_capture_keeps_what_preceded_the_damage_and_says_so() {
+    let Some(scap) = common::reference("alpine/alpine.scap") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = std::fs::read(&scap).unwrap();
+    let cut = dir.path().join("cut.scap");
+    std::fs::write(&cut, &bytes[..bytes.len() * 3 / 4 + 3]).unwrap();
+    let out = dir.path().join("out.sf");
+    let r = sysporter(&[Path::new("-r"), &cut, Path::new("-w"), &out]);
+    let stderr = String::from_utf8_lossy(&r.stderr);
+    assert!(!r.status.success(), "{stderr}");
+    let records = sysflow::avro::SfReader::open(&out).unwrap().count();
+    assert!(
+        stderr.contains(&format!("the {records} records of the events before it")),
+        "{records} records in the file; {stderr}"
+    );
+    let losses = sysflow::export::FileLosses::of_file(&out).unwrap().unwrap();
+    assert_eq!(losses.get("input_errors"), 1, "{losses:?}");
+}
