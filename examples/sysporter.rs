@@ -227,14 +227,19 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
-            // a conversion cut short by damage delivered what preceded it: say so
-            if let Some(s) = driver.summary().filter(|s| s.input_errors > 0) {
-                eprintln!(
-                    "sysporter: the capture ended in damage: the {} records of the events \
-                     before it were written; its output period's losses say \
-                     \"input_errors\":1",
-                    s.sinks.records
-                );
+            // a conversion cut short by damage wrote what preceded it: say so
+            if let Some(s) = driver.summary().filter(|s| s.input_errors > 0)
+                && driver.config().file_path.is_some()
+            {
+                // the records of the events, not the headers (one per output period)
+                let records = s.sinks.records.saturating_sub(s.sinks.periods);
+                if records > 0 {
+                    eprintln!(
+                        "sysporter: the capture ended in damage: the {records} records of \
+                         the events before it were written; the file's losses say \
+                         \"input_errors\":1"
+                    );
+                }
             }
             fail(describe(&e))
         }

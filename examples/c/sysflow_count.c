@@ -52,6 +52,13 @@ static void on_signal(int sig) {
         sysflow_driver_exit(drv);
 }
 
+/* Headers from 0.4 on declare sysflow_driver_is_capturing (and the Kubernetes record
+ * kind); built against an older header, the program says nothing when it captures. */
+#ifdef SYSFLOW_RECORD_K8S_EVENT
+#define HAVE_IS_CAPTURING 1
+#endif
+
+#ifdef HAVE_IS_CAPTURING
 /* Set once sysflow_driver_run returned: the announcer stops waiting. */
 static atomic_bool g_run_done;
 
@@ -69,6 +76,7 @@ static void *announce_capturing(void *arg) {
     }
     return NULL;
 }
+#endif
 
 static void touch(struct counts *c, sysflow_str s) {
     for (size_t i = 0; i < s.len; i++)
@@ -162,15 +170,19 @@ int main(int argc, char **argv) {
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
 
+#ifdef HAVE_IS_CAPTURING
     pthread_t announcer;
     int announcing = cfg.scap_input_path == NULL &&
                      pthread_create(&announcer, NULL, announce_capturing, drv) == 0;
+#endif
 
     st = sysflow_driver_run(drv); /* blocks; the callback runs on this thread */
 
+#ifdef HAVE_IS_CAPTURING
     atomic_store(&g_run_done, true);
     if (announcing)
         pthread_join(announcer, NULL);
+#endif
     atomic_store(&g_driver, NULL);
     sysflow_driver_free(drv);
     if (st != SYSFLOW_STATUS_OK)

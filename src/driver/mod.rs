@@ -349,11 +349,8 @@ impl SysFlowDriver {
                     Err(e) => {
                         if e.code() == crate::error::ErrorCode::EventParsingError {
                             // damaged before its first event (its header or process
-                            // list): an output kept (a file replaced) says so too
-                            pipe.input_errors += 1;
-                            if let Err(f) = pipe.finish(&mut self.outputs) {
-                                self.diag.debug(format_args!("closing the outputs: {f}"));
-                            }
+                            // list): a file kept (one replaced) says so in its losses
+                            pipe.input_failed_before_start(&mut self.outputs);
                         }
                         Err(e)
                     }
@@ -387,7 +384,8 @@ impl SysFlowDriver {
 
     /// What the run did: `None` until [`SysFlowDriver::run`] returned, then its summary,
     /// also when it failed: what it delivered and lost before the failure (a conversion
-    /// cut short by a damaged capture counts it in [`RunSummary::input_errors`]).
+    /// cut short by a damaged capture counts it in [`RunSummary::input_errors`]; its
+    /// `events` are then those the pipeline took, the events before the damage).
     pub fn summary(&self) -> Option<RunSummary> {
         self.summary
     }

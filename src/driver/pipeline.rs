@@ -482,6 +482,15 @@ impl Pipeline {
         }
     }
 
+    /// A capture that could not be read up to its first event (its header or process
+    /// list damaged): counted in `input_errors`, and told to the file output, whose file,
+    /// if kept (one replaced), records it in its losses. The streams get nothing: no
+    /// output period started.
+    pub fn input_failed_before_start(&mut self, out: &mut FanOut) {
+        self.input_errors += 1;
+        self.end_period(out);
+    }
+
     /// Tells the outputs what the ending period lost, by cause (written into its file's
     /// header; `sink_drops` there counts the other outputs' drops, the file's own being
     /// its `file_drops`).

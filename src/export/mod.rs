@@ -93,7 +93,8 @@ pub trait RecordSink: Send {
     /// no record (`scm_rights_unnamed`, `metadata_timeouts`, `metadata_errors`,
     /// `metadata_queue_full`) and the outputs' own counts (`sink_drops`,
     /// `socket_reconnects`: each sink marks its own). So the causes told are `ring_drops`,
-    /// `decode_errors`, `unknown_fd_ops`, `invalid_events` and `reconciled_exits`. Does
+    /// `decode_errors`, `unknown_fd_ops`, `invalid_events`, `reconciled_exits` and
+    /// `input_errors` (a conversion cut short by a damaged capture). Does
     /// nothing by
     /// default (the file sink records each period's losses in its header from
     /// [`FanOut::set_period_losses`]); the socket sink owes its reader a loss marker.

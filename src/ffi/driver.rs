@@ -31,7 +31,8 @@ pub struct sysflow_driver {
     driver: parking_lot::Mutex<SysFlowDriver>,
     /// Shared with the record callback adapter.
     shared: Arc<CallbackShared>,
-    /// What the (successful) run counted, for `sysflow_driver_stats`.
+    /// What the run counted (a failed run's too, a panicked one's not), for
+    /// `sysflow_driver_stats`.
     summary: parking_lot::Mutex<Option<crate::driver::RunSummary>>,
 }
 

@@ -641,12 +641,21 @@ static void truncated_run(unsigned long full) {
     fseek(in, 0, SEEK_END);
     long size = ftell(in);
     rewind(in);
-    char *bytes = malloc((size_t)size);
-    CHECK(bytes != NULL && fread(bytes, 1, (size_t)size, in) == (size_t)size, "read %s", trace);
+    char *bytes = size > 0 ? malloc((size_t)size) : NULL;
+    int read_ok = bytes != NULL && fread(bytes, 1, (size_t)size, in) == (size_t)size;
+    CHECK(read_ok, "read %s", trace);
     fclose(in);
+    if (!read_ok) {
+        free(bytes);
+        return;
+    }
     char path[] = "/tmp/sysflow-abi-cut-XXXXXX";
     int fd = mkstemp(path);
     CHECK(fd >= 0, "mkstemp");
+    if (fd < 0) {
+        free(bytes);
+        return;
+    }
     /* cut in the middle of an event block, well past the capture's own header */
     size_t cut = (size_t)size / 2 + 3;
     CHECK(write(fd, bytes, cut) == (ssize_t)cut, "write the cut capture");

@@ -463,34 +463,38 @@ impl LiveSource {
     ///
     /// A record still being written holds back every record after it in the ring (its
     /// producer was preempted between reserving and committing it). Each delivery waits
-    /// for those, yielding the CPU to their producers, up to 1 s in all; what
-    /// is still unread then is counted in `ring_drops`, never lost silently.
+    /// for those, yielding the CPU to their producers, up to 1 s in all; what is still
+    /// unread then is counted in `ring_drops`, never lost silently. (The probe stays
+    /// attached meanwhile, so a ring filled during that wait also counts, in the kernel's
+    /// `ring_drops`, events that came after the stop.)
     ///
     /// Errors: [`SysFlowError::Libs`] when the kernel refuses to run the drain program.
     pub fn stop(&mut self, f: &mut dyn FnMut(&SysEvent<'_>)) -> Result<()> {
         let deadline = Instant::now() + STOP_WAIT;
-        self.deliver_until_now(deadline, f);
+        let (end, _) = self.probe.ring_positions();
+        self.deliver_until(end, deadline, f);
         self.probe
             .drain_counters()
             .map_err(|e| SysFlowError::Libs(format!("draining the read/write counters: {e}")))?;
-        self.deliver_until_now(deadline, f);
+        // the counters just shipped are behind every record counted so far
+        let (end, _) = self.probe.ring_positions();
+        self.deliver_until(end, deadline, f);
+        // counted once, over both deliveries: what is still before `end`
+        let (_, consumed) = self.probe.ring_positions();
+        if consumed < end {
+            self.unread_at_stop += self.probe.pending_records(end);
+        }
         self.finish(f);
         Ok(())
     }
 
-    /// Delivers records until every record reserved before this call was delivered,
-    /// sleeping 1 ms between tries, or until `deadline`: the records then still before
-    /// that position are counted as unread.
-    fn deliver_until_now(&mut self, deadline: Instant, f: &mut dyn FnMut(&SysEvent<'_>)) {
-        let (end, _) = self.probe.ring_positions();
+    /// Delivers records until every record before ring position `end` was delivered,
+    /// sleeping 1 ms between tries, or until `deadline` (after one try at least).
+    fn deliver_until(&mut self, end: u64, deadline: Instant, f: &mut dyn FnMut(&SysEvent<'_>)) {
         loop {
             self.deliver(f);
             let (_, consumed) = self.probe.ring_positions();
-            if consumed >= end {
-                return;
-            }
-            if Instant::now() >= deadline {
-                self.unread_at_stop += self.probe.pending_records(end);
+            if consumed >= end || Instant::now() >= deadline {
                 return;
             }
             std::thread::sleep(Duration::from_millis(1));
