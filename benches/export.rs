@@ -213,17 +213,17 @@ fn filed_writes() -> (u64, i64, i64) {
     let mut n = (0, 0, 0);
     let mut dangling = (0, 0);
     for f in flows {
-        if !files.contains_key(&f.file_oid) {
-            dangling.0 += 1;
-            dangling.1 += f.num_w_send_ops;
-        }
-        if files
-            .get(&f.file_oid)
-            .is_some_and(|p| p.starts_with(WORK_DIR))
-        {
-            n.0 += 1;
-            n.1 += f.num_w_send_ops;
-            n.2 += f.num_w_send_bytes;
+        match files.get(&f.file_oid) {
+            None => {
+                dangling.0 += 1;
+                dangling.1 += f.num_w_send_ops;
+            }
+            Some(p) if p.starts_with(WORK_DIR) => {
+                n.0 += 1;
+                n.1 += f.num_w_send_ops;
+                n.2 += f.num_w_send_bytes;
+            }
+            Some(_) => {}
         }
     }
     if dangling.0 > 0 {

@@ -80,9 +80,10 @@ pub const MAX_PENDING_BYTES: usize = 8 << 20;
 ///   first bounds how often this happens.
 /// - **Losses before the sink** that the driver counts ([`RecordSink::note_losses`]:
 ///   ring drops, decode errors, invalid events, I/O on fds the state did not know,
-///   exits made up from `/proc`, a capture cut short by damage), and **a record too big for the socket** (larger than
-///   its send buffer: dropped alone): the marker is queued behind what waits at the
-///   driver's next re-export, at most once every 10 s. The driver reads the kernel's
+///   exits made up from `/proc`, a capture cut short by damage), and **a record too big
+///   for the socket** (larger than its send buffer: dropped alone): the marker is queued
+///   behind what waits at the driver's next re-export, at most once every 10 s. The
+///   driver reads the kernel's
 ///   counters about every second and tells the sinks once the stream has reached the
 ///   time of the reading, so such a marker comes after the loss, not at it: it marks the
 ///   stretch since the header before it, and a loss may also lie up to about a second

@@ -118,17 +118,22 @@ impl RingReader {
     /// being written (or at positions or lengths the kernel never writes: the consumer
     /// page is writable by whoever holds the map). Returns how many records `f` received.
     pub(super) fn consume(&mut self, f: &mut dyn FnMut(&[u8])) -> usize {
+        let ring = self.raw();
+        // SAFETY: `ring` describes our live mappings (see `RawRing`).
+        unsafe { drain(&ring, &mut self.scratch, f) }
+    }
+
+    /// Where our mappings hold the positions and the data.
+    fn raw(&self) -> RawRing {
         // SAFETY: the data area follows the producer page inside the same mapping.
         let data = unsafe { self.producer.as_ptr().add(self.page) };
         // (all three: inside the mappings made in `new`, page-aligned, live until `drop`)
-        let ring = RawRing {
+        RawRing {
             consumer: self.consumer.as_ptr().cast(),
             producer: self.producer.as_ptr().cast(),
             data,
             size: self.size,
-        };
-        // SAFETY: `ring` describes our live mappings (see `RawRing`).
-        unsafe { drain(&ring, &mut self.scratch, f) }
+        }
     }
 
     /// The producer position now: every record reserved so far starts before it.
@@ -148,14 +153,7 @@ impl RingReader {
     /// producer, committed or still being written; they are not consumed. For the count
     /// of what a stop leaves behind.
     pub(super) fn pending_records(&self, end: u64) -> u64 {
-        // SAFETY: as in `consume`: our live mappings.
-        let data = unsafe { self.producer.as_ptr().add(self.page) };
-        let ring = RawRing {
-            consumer: self.consumer.as_ptr().cast(),
-            producer: self.producer.as_ptr().cast(),
-            data,
-            size: self.size,
-        };
+        let ring = self.raw();
         // SAFETY: `ring` describes our live mappings (see `RawRing`).
         unsafe { pending(&ring, end) }
     }
@@ -236,20 +234,14 @@ unsafe fn drain(ring: &RawRing, scratch: &mut Vec<u8>, f: &mut dyn FnMut(&[u8]))
                 break;
             }
         }
-        if cons % 8 != 0 {
-            break; // not the kernel's: positions move by whole 8-byte units
-        }
-        let at = (cons & mask) as usize;
-        // SAFETY: `at` is 8-aligned and below `size`: the header's first word is inside
-        // the data area; the producer commits it with a release store.
-        let len = unsafe { &*ring.data.add(at).cast::<AtomicU32>() }.load(Ordering::Acquire);
+        // SAFETY: this function's contract.
+        let Some((len, body)) = (unsafe { header(ring, cons) }) else {
+            break;
+        };
         if len & BUSY_BIT != 0 {
             break;
         }
-        let body = (len & !(BUSY_BIT | DISCARD_BIT)) as usize;
-        if body as u64 + HDR > ring.size {
-            break; // not the kernel's: no record is larger than the ring
-        }
+        let body = body as usize;
         if len & DISCARD_BIT == 0 {
             let start = ((cons + HDR) & mask) as usize;
             let first = body.min(size - start);
@@ -270,7 +262,7 @@ unsafe fn drain(ring: &RawRing, scratch: &mut Vec<u8>, f: &mut dyn FnMut(&[u8]))
             }
             n += 1;
         }
-        cons += (body as u64 + HDR + 7) & !7;
+        cons = after(cons, body as u64);
         consumer.store(cons, Ordering::Release);
     }
     n
@@ -289,20 +281,42 @@ unsafe fn pending(ring: &RawRing, end: u64) -> u64 {
     let mut cons = unsafe { &*ring.consumer }.load(Ordering::Acquire);
     let end = end.min(cons.saturating_add(ring.size));
     let mut n = 0;
-    while cons < end && cons % 8 == 0 {
-        let at = (cons & (ring.size - 1)) as usize;
-        // SAFETY: `at` is 8-aligned and below `size`: inside the data area.
-        let len = unsafe { &*ring.data.add(at).cast::<AtomicU32>() }.load(Ordering::Acquire);
-        let body = u64::from(len & !(BUSY_BIT | DISCARD_BIT));
-        if body + HDR > ring.size {
-            break; // not the kernel's
-        }
+    while cons < end {
+        // SAFETY: this function's contract.
+        let Some((len, body)) = (unsafe { header(ring, cons) }) else {
+            break;
+        };
         if len & DISCARD_BIT == 0 {
             n += 1;
         }
-        cons += (body + HDR + 7) & !7;
+        cons = after(cons, body);
     }
     n
+}
+
+/// The header of the record at position `cons`: its length word (busy and discard bits
+/// included) and its body's length; `None` at what the kernel never writes (a position
+/// off the 8-byte grid, a record longer than the ring).
+///
+/// # Safety
+///
+/// As for [`drain`].
+unsafe fn header(ring: &RawRing, cons: u64) -> Option<(u32, u64)> {
+    if cons % 8 != 0 {
+        return None; // positions move by whole 8-byte units
+    }
+    let at = (cons & (ring.size - 1)) as usize;
+    // SAFETY: `at` is 8-aligned and below `size`: the header's first word is inside the
+    // data area; the producer writes it at reservation and commits it with a release store.
+    let len = unsafe { &*ring.data.add(at).cast::<AtomicU32>() }.load(Ordering::Acquire);
+    let body = u64::from(len & !(BUSY_BIT | DISCARD_BIT));
+    // no record is larger than the ring
+    (body + HDR <= ring.size).then_some((len, body))
+}
+
+/// The position after the record at `cons` with a body of `body` bytes.
+fn after(cons: u64, body: u64) -> u64 {
+    cons + ((body + HDR + 7) & !7)
 }
 
 /// `mmap(NULL, len, prot, MAP_SHARED, fd, offset)`.
