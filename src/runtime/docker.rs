@@ -470,6 +470,7 @@ mod tests {
         let Some(sock) = real_socket("SYSFLOW_PODMAN_SOCK") else {
             return;
         };
+        const WAIT: Duration = Duration::from_secs(20);
         let image = std::env::var("SYSFLOW_TEST_IMAGE").unwrap_or("localhost/bb:latest".into());
         let podman = |args: &[&str]| {
             let out = Command::new("podman")
@@ -514,6 +515,9 @@ mod tests {
             cri_sockets: vec![],
             attempts: 3,
             backoff: Duration::from_millis(50),
+            // What is tested is the protocol, not the deadline (the hung-server tests do
+            // that): a loaded machine's podman can take over a second to answer.
+            timeout: Duration::from_secs(10),
             ..MetaConfig::default()
         };
         let w = MetaWorker::spawn(cfg).unwrap();
@@ -545,10 +549,12 @@ mod tests {
             if let Some(m) = seen.remove(id) {
                 return m;
             }
-            match w.recv_timeout(Duration::from_secs(3)) {
+            // Generous: a fresh machine's first podman calls can take seconds; the wait
+            // only bounds a failure.
+            match w.recv_timeout(WAIT) {
                 Some(MetaUpdate::Container(m)) => drop(seen.insert(m.id.clone(), m)),
                 Some(_) => {}
-                None => panic!("{id} not reported"),
+                None => panic!("{id} not reported within {WAIT:?}: {:?}", w.stats()),
             }
         };
         // Listed at start.
@@ -566,17 +572,22 @@ mod tests {
         let missing = "0".repeat(64);
         w.lookup(&missing, RuntimeHint::Podman);
         assert!(
-            std::iter::from_fn(|| w.recv_timeout(Duration::from_secs(5))).any(|u| u
+            std::iter::from_fn(|| w.recv_timeout(WAIT)).any(|u| u
                 == MetaUpdate::Unknown {
                     id: missing.clone()
-                })
+                }),
+            "no Unknown for {missing}: {:?}",
+            w.stats()
         );
         podman(&["rm", "-f", "-t0", &ids.0[2]]);
         assert!(
-            std::iter::from_fn(|| w.recv_timeout(Duration::from_secs(3))).any(|u| u
+            std::iter::from_fn(|| w.recv_timeout(WAIT)).any(|u| u
                 == MetaUpdate::Removed {
                     id: ids.0[2].clone()
-                })
+                }),
+            "no Removed for {}: {:?}",
+            ids.0[2],
+            w.stats()
         );
         let s = w.stats();
         eprintln!("podman: {s:?}");
@@ -585,7 +596,8 @@ mod tests {
                 && s.runtime_events >= 2
                 && s.found >= 1
                 && s.unknown == 1
-                && s.errors == 0
+                && s.errors == 0,
+            "{s:?}"
         );
     }
 }
