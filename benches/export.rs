@@ -57,6 +57,8 @@ fn workload(rate: u64, secs: u64, writes_per_file: u64) {
     let names: Vec<std::ffi::CString> = (0..1000)
         .map(|i| std::ffi::CString::new(format!("{WORK_DIR}/f{i}")).unwrap())
         .collect();
+    let epoch_ns = || std::time::UNIX_EPOCH.elapsed().unwrap().as_nanos();
+    let began = epoch_ns();
     let start = Instant::now();
     let dur = Duration::from_secs(secs);
     let (mut calls, mut writes, mut failed) = (0u64, 0u64, 0u64);
@@ -95,8 +97,9 @@ fn workload(rate: u64, secs: u64, writes_per_file: u64) {
         }
     }
     println!(
-        "{} {writes} {failed}",
-        calls as f64 / start.elapsed().as_secs_f64()
+        "{} {writes} {failed} {began} {}",
+        calls as f64 / start.elapsed().as_secs_f64(),
+        epoch_ns()
     );
 }
 
@@ -179,24 +182,48 @@ fn launch(words: &[&str]) -> String {
     String::from_utf8_lossy(&buf).into_owned()
 }
 
-/// Runs the workload through the launcher: (syscalls/s, writes made).
-fn child(rate: u64, secs: u64, writes_per_file: u64) -> (f64, u64) {
+/// What one workload run did.
+struct Work {
+    /// Syscalls per second.
+    rate: f64,
+    /// Writes that wrote their byte.
+    writes: u64,
+    /// When it began and ended (ns since the epoch).
+    span: (i64, i64),
+}
+
+/// Runs the workload through the launcher.
+fn child(rate: u64, secs: u64, writes_per_file: u64) -> Work {
     let exe = std::env::current_exe().unwrap();
     let env = format!("SYSFLOW_BENCH_WORKLOAD={rate}:{secs}:{writes_per_file}");
     let out = launch(&[&env, exe.to_str().unwrap()]);
     let v: Vec<&str> = out.split_whitespace().collect();
-    let [rate, writes, failed] = v[..] else {
+    let [rate, writes, failed, began, ended] = v[..] else {
         panic!("workload output {out:?}");
     };
     if failed != "0" {
         println!("   (the workload's opens and writes: {failed} failed)");
     }
-    (rate.parse().unwrap(), writes.parse().unwrap())
+    Work {
+        rate: rate.parse().unwrap(),
+        writes: writes.parse().unwrap(),
+        span: (began.parse().unwrap(), ended.parse().unwrap()),
+    }
 }
 
-/// What the `.sf` files under [`OUT_DIR`] say of the workload's files: (file flows,
-/// write operations, bytes written).
-fn filed_writes() -> (u64, i64, i64) {
+/// What the `.sf` files say of the workload's files.
+struct Filed {
+    /// FileFlows on the workload's files.
+    flows: u64,
+    /// Their write operations and bytes.
+    writes: i64,
+    bytes: i64,
+    /// The first flow's start and the last flow's end (ns since the epoch).
+    span: (i64, i64),
+}
+
+/// What the `.sf` files under [`OUT_DIR`] say of the workload's files.
+fn filed_writes() -> Filed {
     let mut files = std::collections::HashMap::new();
     let mut flows = Vec::new();
     for path in sysflow::avro::sf_files_in(std::path::Path::new(OUT_DIR)).unwrap() {
@@ -210,7 +237,12 @@ fn filed_writes() -> (u64, i64, i64) {
             }
         }
     }
-    let mut n = (0, 0, 0);
+    let mut n = Filed {
+        flows: 0,
+        writes: 0,
+        bytes: 0,
+        span: (i64::MAX, i64::MIN),
+    };
     let mut dangling = (0, 0);
     for f in flows {
         match files.get(&f.file_oid) {
@@ -219,9 +251,10 @@ fn filed_writes() -> (u64, i64, i64) {
                 dangling.1 += f.num_w_send_ops;
             }
             Some(p) if p.starts_with(WORK_DIR) => {
-                n.0 += 1;
-                n.1 += f.num_w_send_ops;
-                n.2 += f.num_w_send_bytes;
+                n.flows += 1;
+                n.writes += f.num_w_send_ops;
+                n.bytes += f.num_w_send_bytes;
+                n.span = (n.span.0.min(f.ts), n.span.1.max(f.end_ts));
             }
             Some(_) => {}
         }
@@ -307,7 +340,14 @@ fn start_driver(cpu: Option<usize>) -> Running {
             driver.run()
         })
         .expect("spawn the driver thread");
-    std::thread::sleep(Duration::from_millis(1500));
+    // The workload starts once the probe is attached and the snapshot read: loading the
+    // probe takes over a second here (its verification), more on a busy machine, so a
+    // fixed wait could start the workload before the capture and miss its first files
+    // with no loss to count.
+    assert!(
+        exit.wait_capturing(Duration::from_secs(60)),
+        "the driver did not start capturing within 60 s"
+    );
     Running { exit, thread }
 }
 
@@ -344,14 +384,15 @@ fn ceiling() {
         (8, [600_000, 1_200_000, 1_500_000, 1_800_000, 2_100_000, 0]),
     ] {
         println!("   open + {writes_per_file} x write(1 byte) + close:");
-        let (alone, _) = child(0, 3, writes_per_file);
+        let alone = child(0, 3, writes_per_file).rate;
         println!("   the workload alone, not captured, as fast as it goes: {alone:.0} syscalls/s");
         let mut best = (0.0f64, 0.0f64);
         for rate in rates {
             let _ = std::fs::remove_dir_all(OUT_DIR);
             let r = start_driver(Some(1));
             let cpu0 = self_cpu_s();
-            let (achieved, writes) = child(rate, 3, writes_per_file);
+            let work = child(rate, 3, writes_per_file);
+            let (achieved, writes) = (work.rate, work.writes);
             let cpu_run = self_cpu_s() - cpu0;
             // the collector catches up with what the ring holds before it stops
             let s = stop_driver(r);
@@ -361,7 +402,12 @@ fn ceiling() {
                 cpu - cpu_run
             );
             let per_m = cpu / (s.events as f64 / 1e6);
-            let (flows, filed, bytes) = filed_writes();
+            let Filed {
+                flows,
+                writes: filed,
+                bytes,
+                span,
+            } = filed_writes();
             let label = if rate == 0 {
                 "max".to_string()
             } else {
@@ -376,6 +422,15 @@ fn ceiling() {
                 s.events,
                 if exact { "" } else { " (MISMATCH)" }
             );
+            if !exact {
+                // where the missing files are: before the first flow or after the last
+                println!(
+                    "   (the flows span {:.1} ms after the workload began to {:.1} ms before it \
+                     ended)",
+                    (span.0 - work.span.0) as f64 / 1e6,
+                    (work.span.1 - span.1) as f64 / 1e6
+                );
+            }
             if l.is_empty() && exact && achieved > best.0 {
                 best = (achieved, per_m);
             }
@@ -533,7 +588,7 @@ fn steady_run(wpf: u64, with_rss: bool) {
         (peak, window)
     });
     let rate = std::env::var("SYSFLOW_BENCH_RATE").map_or(100_000, |v| v.parse().unwrap());
-    let (achieved, _) = child(rate, 10, wpf);
+    let achieved = child(rate, 10, wpf).rate;
     // the ring's pages stay resident once written: read once, at the end (smaps is slow)
     let bpf = bpf_map_rss_bytes();
     let (peak, window) = sampler.join().unwrap();

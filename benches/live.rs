@@ -189,7 +189,12 @@ fn start_driver_with(config: SysFlowConfig) -> Running {
     let mut driver = SysFlowDriver::new(config).expect("driver");
     let exit = driver.exit_handle();
     let thread = std::thread::spawn(move || driver.run());
-    std::thread::sleep(Duration::from_millis(1500));
+    // (loading the probe takes over a second here: a fixed wait could start a workload
+    // before the capture)
+    assert!(
+        exit.wait_capturing(Duration::from_secs(60)),
+        "the driver did not start capturing within 60 s"
+    );
     Running { exit, thread }
 }
 

@@ -42,6 +42,8 @@ char LICENSE[] SEC("license") = "GPL";
 #define SF_CLOSE_RANGE_CLOEXEC 4
 #define SF_CLONE_VM 0x100
 #define SF_CLONE_VFORK 0x4000
+#define SF_CLONE_PARENT 0x8000
+#define SF_CLONE_THREAD 0x10000
 #define SF_SIGCHLD 17
 #define SF_EBADF 9
 #define SF_EINPROGRESS 115
@@ -1998,6 +2000,20 @@ __noinline int sf_g_clone(struct sf_call *c)
 	if (c->ret >= 0) {
 		off = sf_g_args(s, off, c->task);
 		off = sf_g_cgroups(s, off, c->task);
+	}
+	if (c->ret == 0 && (p->clone_flags & (SF_CLONE_PARENT | SF_CLONE_THREAD)) == SF_CLONE_PARENT) {
+		/* a new process whose kernel parent is its caller's parent, whose image and
+		 * working directory it did not copy: its own (strings in slot order), or the
+		 * state would take its parent's */
+		struct task_struct *t = (void *)c->task;
+		struct file *exe = BPF_CORE_READ(t, mm, exe_file);
+		if (exe)
+			off = sf_g_dpath(s, off, SF_S_EXEPATH, (__u64)BPF_CORE_READ(exe, f_path.dentry),
+					 (__u64)BPF_CORE_READ(exe, f_path.mnt));
+		struct fs_struct *fs = BPF_CORE_READ(t, fs);
+		if (fs)
+			off = sf_g_dpath(s, off, SF_S_CWD, (__u64)BPF_CORE_READ(fs, pwd.dentry),
+					 (__u64)BPF_CORE_READ(fs, pwd.mnt));
 	}
 	sf_submit(s->buf, off);
 	/* a new process of the collector's: its inherited fds follow its clone record */

@@ -59,8 +59,11 @@ enum sf_proc_str {
 	SF_S_ARGS = 1,	   /* argv[1..], NUL-separated */
 	SF_S_CGROUPS = 2,  /* "subsys=path" entries then "unified=path", NUL-separated */
 	SF_S_ENV = 3,	   /* exec: environment, NUL-separated */
-	SF_S_EXEPATH = 4,  /* exec: full path of the executable file */
+	SF_S_EXEPATH = 4,  /* exec, and the child side of a CLONE_PARENT process clone:
+			    * full path of the executable file */
 	SF_S_FILENAME = 5, /* exec: the filename passed to execve */
+	SF_S_CWD = 5,	   /* the child side of a CLONE_PARENT process clone: its working
+			    * directory (the slot exec records use for SF_S_FILENAME) */
 	SF_S_FDS = 6,	   /* exec: bitmap of the fds open after the exec (bit n = fd n) */
 };
 

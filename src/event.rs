@@ -112,6 +112,11 @@ pub struct CloneEvent<'a> {
     pub flags: Option<u32>,
     /// What the event says about the caller (parent side) or the child (child side).
     pub info: ProcInfo<'a>,
+    /// The child's executable path as the kernel resolves it (live capture, child side of
+    /// a `CLONE_PARENT` process clone, whose kernel parent, `ptid`, is not the process
+    /// whose image it copied; `info.cwd` is then its working directory); `None`
+    /// otherwise, and in capture files.
+    pub exepath: Option<&'a [u8]>,
 }
 
 /// An execve or execveat exit.

@@ -864,6 +864,73 @@ fn workload_entry() {
                 assert_eq!(libc::write(fd, b"hi".as_ptr().cast(), 2), 2);
             }
         }
+        "clone_parent" => {
+            // This binary under another name (a hard link, or a copy across file systems)
+            // runs the caller, whose CLONE_PARENT child is then ours: its kernel parent
+            // runs this binary, itself the other one.
+            let cloner = format!("{dir}/cloner");
+            let me = std::env::current_exe().unwrap();
+            if std::fs::hard_link(&me, &cloner).is_err() {
+                std::fs::copy(&me, &cloner).unwrap();
+            }
+            let caller = std::process::Command::new(&cloner)
+                .args([
+                    "--exact",
+                    "workload_entry",
+                    "--nocapture",
+                    "--test-threads=1",
+                ])
+                .env("SF_DRIVER_WORKLOAD", "clone_parent_caller")
+                .env("SF_DRIVER_DIR", &dir)
+                .stdout(std::process::Stdio::piped())
+                .spawn()
+                .unwrap();
+            let caller_pid = caller.id();
+            let out = caller.wait_with_output().unwrap();
+            assert!(out.status.success(), "the caller failed");
+            let rep = common::launcher::report(&String::from_utf8_lossy(&out.stdout));
+            let kid: libc::pid_t = rep["kid"].parse().unwrap();
+            let mut status = 0;
+            // SAFETY: reaps the CLONE_PARENT child, which is this process's.
+            assert_eq!(unsafe { libc::waitpid(kid, &mut status, 0) }, kid);
+            assert_eq!(status, 0, "the child failed");
+            say("kid", kid);
+            say("caller", caller_pid);
+            say("cloner", std::fs::canonicalize(&cloner).unwrap().display());
+            say("cwd", std::fs::canonicalize(&dir).unwrap().display());
+        }
+        "clone_parent_caller" => {
+            // in a directory of its own, as the child will be
+            std::env::set_current_dir(&dir).unwrap();
+            let path = std::ffi::CString::new("kid-was-here").unwrap();
+            // SAFETY: a fork-like clone (no new stack); the child makes only raw syscalls
+            // with what was built before it, then _exit(2).
+            let kid = unsafe {
+                libc::syscall(
+                    libc::SYS_clone,
+                    (libc::CLONE_PARENT | libc::SIGCHLD) as libc::c_ulong,
+                    0usize,
+                    0usize,
+                    0usize,
+                    0usize,
+                )
+            };
+            if kid == 0 {
+                // SAFETY: see above.
+                unsafe {
+                    let fd = libc::open(
+                        path.as_ptr(),
+                        libc::O_CREAT | libc::O_WRONLY | libc::O_CLOEXEC,
+                        0o600,
+                    );
+                    let ok = fd >= 0 && libc::write(fd, b"k".as_ptr().cast(), 1) == 1;
+                    libc::close(fd);
+                    libc::_exit(if ok { 0 } else { 1 });
+                }
+            }
+            assert!(kid > 0, "clone(CLONE_PARENT) failed");
+            say("kid", kid);
+        }
         other => panic!("unknown workload {other}"),
     }
     say("pid", std::process::id());
@@ -1446,6 +1513,30 @@ fn live_a_memfd_or_deleted_executable_is_named_as_the_kernel_names_it() {
         let want = &rep[&format!("{key}_exe")];
         assert_eq!(exes.last(), Some(want), "{key}: {exes:?}");
     }
+}
+
+/// A process made by clone(CLONE_PARENT) runs its caller's executable in its caller's
+/// directory, not its kernel parent's: its Process record names the caller's (libsinsp
+/// copies the parent's, so such a child of a shell passes for the shell), and its parent
+/// is the kernel's.
+#[test]
+fn live_a_clone_parent_child_runs_its_callers_executable() {
+    let _serial = serial();
+    if !live_ok() {
+        return;
+    }
+    let (rep, o, _) = capture_one("clone_parent");
+    let kid = num(&rep, "kid");
+    let procs = o.procs_of(kid);
+    assert!(!procs.is_empty(), "no process record of the child: {rep:?}");
+    for p in &procs {
+        assert_eq!(p.exe, rep["cloner"], "{p:?}");
+        assert_eq!(p.cwd, format!("{}/", rep["cwd"]), "{p:?}");
+        assert_eq!(p.poid.map(|o| o.hpid), Some(num(&rep, "pid")), "{p:?}");
+    }
+    // and what it did is its own
+    let flows = flows_by_file_name(&o, kid, |f| f.num_w_send_bytes);
+    assert_eq!(flows.get("kid-was-here"), Some(&vec![1]), "{rep:?}");
 }
 
 /// connect(2) and the peer it names: a datagram socket connected to a second server starts

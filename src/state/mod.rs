@@ -1331,7 +1331,7 @@ impl State {
         let flags = c.flags.unwrap_or(0);
         let info = &c.info;
         if c.res == 0 {
-            self.apply_clone_child(ts, tid, flags, info);
+            self.apply_clone_child(ts, tid, flags, info, c.exepath);
             return;
         }
         let child_tid = c.res;
@@ -1418,6 +1418,7 @@ impl State {
         tid: i64,
         flags: u32,
         info: &crate::event::ProcInfo<'_>,
+        exepath: Option<&[u8]>,
     ) {
         let lookup_tid = if flags & cl::CLONE_THREAD == 0 {
             info.ptid
@@ -1498,6 +1499,22 @@ impl State {
             t.exe = exe;
             t.comm = comm;
             t.args = args;
+        }
+        // A CLONE_PARENT child's kernel parent is its caller's parent, whose executable and
+        // working directory it did not copy: the kernel's word on its own (live capture)
+        // replaces the parent's. Without it a process could pass for its grandparent
+        // (libsinsp's behaviour, kept where a capture file says nothing more).
+        if leader
+            && flags & cl::CLONE_PARENT != 0
+            && let Some(e) = exepath.filter(|e| !e.is_empty())
+        {
+            child.exepath = e.to_vec();
+            if let Some(cwd) = info.cwd.filter(|c| c.first() == Some(&b'/')) {
+                child.cwd = cwd.to_vec();
+                if child.cwd.last() != Some(&b'/') {
+                    child.cwd.push(b'/');
+                }
+            }
         }
         self.add_cloned(child, info);
     }

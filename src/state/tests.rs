@@ -246,6 +246,53 @@ fn a_listed_datagram_socket_without_a_peer_takes_its_role_from_its_first_call() 
 }
 
 #[test]
+fn a_clone_parent_child_runs_the_executable_the_kernel_names_not_its_parents() {
+    // Pid 300 (/opt/runner) is the kernel parent of 600, made by a CLONE_PARENT clone of a
+    // process running /tmp/cloner: a live capture's child record names its executable,
+    // which the child keeps; a capture file's names none, and the child takes its
+    // parent's, and its working directory (libsinsp's behaviour, kept for the reference's
+    // captures).
+    for (exepath, want, cwd) in [
+        (Some(&b"/tmp/cloner"[..]), "/tmp/cloner", "/tmp/"),
+        (None, "/opt/runner", "/work/"),
+    ] {
+        let mut st = state();
+        let clone = EventKind::Clone(crate::event::CloneEvent {
+            res: 0,
+            flags: Some(cl::CLONE_PARENT),
+            exepath,
+            info: crate::event::ProcInfo {
+                exe: Some(b"cloner\0"),
+                tid: 600,
+                pid: 600,
+                ptid: TID,
+                vtid: Some(600),
+                vpid: Some(600),
+                cwd: Some(b"/tmp"),
+                ..Default::default()
+            },
+        });
+        let out = records(
+            &mut st,
+            &[SysEvent {
+                ts: 7_000,
+                tid: 600,
+                kind: clone,
+            }],
+        );
+        let child = out
+            .iter()
+            .find_map(|r| match r {
+                Record::Process(p) if p.oid.hpid == 600 => Some(p),
+                _ => None,
+            })
+            .expect("the child's process record");
+        assert_eq!((child.exe.as_str(), child.cwd.as_str()), (want, cwd));
+        assert_eq!(child.poid.map(|o| o.hpid), Some(TID));
+    }
+}
+
+#[test]
 fn a_new_process_whose_parent_the_capture_never_saw_keeps_its_parent_link() {
     // Child side of a fork (CLONE_PARENT, as runc's) of pid 500, whose parent 450 is in no
     // process list and has no event: the parent stands as a process of its own, described
@@ -254,6 +301,7 @@ fn a_new_process_whose_parent_the_capture_never_saw_keeps_its_parent_link() {
     let clone = EventKind::Clone(crate::event::CloneEvent {
         res: 0,
         flags: Some(cl::CLONE_PARENT),
+        exepath: None,
         info: crate::event::ProcInfo {
             exe: Some(b"docker-runc\0"),
             args: Some(b"init\0"),
@@ -744,6 +792,7 @@ fn clone_ev(
         kind: EventKind::Clone(crate::event::CloneEvent {
             res,
             flags: Some(flags),
+            exepath: None,
             info: crate::event::ProcInfo {
                 exe: Some(exe),
                 tid,

@@ -351,10 +351,16 @@ fn event_of<'a>(rec: &'a [u8], r: &Record<'a>) -> Result<SysEvent<'a>, DecodeErr
                 if p.pidns_level > 0 || p.children_ns_other != 0 {
                     flags |= PPM_CL_CHILD_IN_PIDNS;
                 }
+                // a CLONE_PARENT child's own executable and working directory
+                let exepath = r.cstr(sf_proc_str::SF_S_EXEPATH.0 as usize);
+                if exepath.is_some() {
+                    info.cwd = r.cstr(sf_proc_str::SF_S_CWD.0 as usize);
+                }
                 EventKind::Clone(CloneEvent {
                     res: p.res,
                     flags: Some(flags),
                     info,
+                    exepath,
                 })
             } else {
                 EventKind::Execve(ExecveEvent {
