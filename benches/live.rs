@@ -191,10 +191,14 @@ fn start_driver_with(config: SysFlowConfig) -> Running {
     let thread = std::thread::spawn(move || driver.run());
     // (loading the probe takes over a second here: a fixed wait could start a workload
     // before the capture)
-    assert!(
-        exit.wait_capturing(Duration::from_secs(60)),
-        "the driver did not start capturing within 60 s"
-    );
+    let t0 = std::time::Instant::now();
+    while !exit.wait_capturing(Duration::from_millis(100)) {
+        assert!(!thread.is_finished(), "the driver ended before capturing");
+        assert!(
+            t0.elapsed() < Duration::from_secs(60),
+            "the driver did not start capturing within 60 s"
+        );
+    }
     Running { exit, thread }
 }
 

@@ -2002,11 +2002,16 @@ __noinline int sf_g_clone(struct sf_call *c)
 		off = sf_g_cgroups(s, off, c->task);
 	}
 	if (c->ret == 0 && (p->clone_flags & (SF_CLONE_PARENT | SF_CLONE_THREAD)) == SF_CLONE_PARENT) {
-		/* a new process whose kernel parent is its caller's parent, whose image and
-		 * working directory it did not copy: its own (strings in slot order), or the
-		 * state would take its parent's */
+		/* a new process whose kernel parent is its caller's parent, whose image it did
+		 * not copy: its own environment, executable and working directory (strings in
+		 * slot order; tty and loginuid are in the body), or the state would take its
+		 * parent's */
 		struct task_struct *t = (void *)c->task;
-		struct file *exe = BPF_CORE_READ(t, mm, exe_file);
+		struct mm_struct *mm = BPF_CORE_READ(t, mm);
+		__u64 es = BPF_CORE_READ(mm, env_start), ee = BPF_CORE_READ(mm, env_end);
+		if (ee > es)
+			off = sf_put_ubytes(s->buf, off, SF_S_ENV, (const void *)es, ee - es);
+		struct file *exe = BPF_CORE_READ(mm, exe_file);
 		if (exe)
 			off = sf_g_dpath(s, off, SF_S_EXEPATH, (__u64)BPF_CORE_READ(exe, f_path.dentry),
 					 (__u64)BPF_CORE_READ(exe, f_path.mnt));

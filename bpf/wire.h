@@ -58,7 +58,7 @@ enum sf_proc_str {
 	SF_S_EXE = 0,	   /* argv[0] */
 	SF_S_ARGS = 1,	   /* argv[1..], NUL-separated */
 	SF_S_CGROUPS = 2,  /* "subsys=path" entries then "unified=path", NUL-separated */
-	SF_S_ENV = 3,	   /* exec: environment, NUL-separated */
+	SF_S_ENV = 3,	   /* exec (and a CLONE_PARENT child): environment, NUL-separated */
 	SF_S_EXEPATH = 4,  /* exec, and the child side of a CLONE_PARENT process clone:
 			    * full path of the executable file */
 	SF_S_FILENAME = 5, /* exec: the filename passed to execve */

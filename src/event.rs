@@ -112,11 +112,26 @@ pub struct CloneEvent<'a> {
     pub flags: Option<u32>,
     /// What the event says about the caller (parent side) or the child (child side).
     pub info: ProcInfo<'a>,
-    /// The child's executable path as the kernel resolves it (live capture, child side of
-    /// a `CLONE_PARENT` process clone, whose kernel parent, `ptid`, is not the process
-    /// whose image it copied; `info.cwd` is then its working directory); `None`
-    /// otherwise, and in capture files.
-    pub exepath: Option<&'a [u8]>,
+    /// The child's own image (live capture, child side of a `CLONE_PARENT` process clone,
+    /// whose kernel parent, `ptid`, is not the process it copied); `None` otherwise, and
+    /// in capture files.
+    pub own: Option<OwnImage<'a>>,
+}
+
+/// What the kernel says of a new process itself, where its parent is not the process it
+/// copied (`CLONE_PARENT`): read from the child's task at its first return from the clone.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct OwnImage<'a> {
+    /// Full path of its executable (`d_path` of `mm->exe_file`).
+    pub exepath: &'a [u8],
+    /// Its working directory (`d_path` of `fs->pwd`).
+    pub cwd: Option<&'a [u8]>,
+    /// Its environment, NUL-separated (as an exec record carries it).
+    pub env: Option<&'a [u8]>,
+    /// Its controlling terminal's device number (0: none).
+    pub tty: u32,
+    /// Its login uid (`u32::MAX`: unset).
+    pub loginuid: u32,
 }
 
 /// An execve or execveat exit.

@@ -1516,7 +1516,7 @@ fn live_a_memfd_or_deleted_executable_is_named_as_the_kernel_names_it() {
 }
 
 /// A process made by clone(CLONE_PARENT) runs its caller's executable in its caller's
-/// directory, not its kernel parent's: its Process record names the caller's (libsinsp
+/// directory with its caller's environment, not its kernel parent's: its Process record names the caller's (libsinsp
 /// copies the parent's, so such a child of a shell passes for the shell), and its parent
 /// is the kernel's.
 #[test]
@@ -1532,6 +1532,13 @@ fn live_a_clone_parent_child_runs_its_callers_executable() {
     for p in &procs {
         assert_eq!(p.exe, rep["cloner"], "{p:?}");
         assert_eq!(p.cwd, format!("{}/", rep["cwd"]), "{p:?}");
+        // the caller's environment, not its parent's
+        assert!(
+            p.env
+                .iter()
+                .any(|v| v == "SF_DRIVER_WORKLOAD=clone_parent_caller"),
+            "{p:?}"
+        );
         assert_eq!(p.poid.map(|o| o.hpid), Some(num(&rep, "pid")), "{p:?}");
     }
     // and what it did is its own

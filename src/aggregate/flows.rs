@@ -975,7 +975,7 @@ mod tests {
         EventKind::Clone(crate::event::CloneEvent {
             res: 0,
             flags: Some(crate::state::cl::CLONE_THREAD | crate::state::cl::CLONE_FILES),
-            exepath: None,
+            own: None,
             info: crate::event::ProcInfo {
                 exe: Some(b"/bin/sh\0"),
                 tid: 11,

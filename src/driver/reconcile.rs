@@ -335,7 +335,7 @@ mod tests {
                 kind: EventKind::Clone(CloneEvent {
                     res: 120,
                     flags: Some(0),
-                    exepath: None,
+                    own: None,
                     info: ProcInfo {
                         exe: Some(b"/bin/worker\0"),
                         tid: 100,

@@ -1006,7 +1006,7 @@ fn convert<'a>(ev: &RawEvent<'a>, enters: &'a mut HashMap<u64, Enter>) -> SysEve
             Some(l) => EventKind::Clone(CloneEvent {
                 res,
                 flags: u32p(p(l.flags)),
-                exepath: None,
+                own: None,
                 info: ProcInfo {
                     exe: Some(p(1).unwrap_or_default()),
                     args: p(2),

@@ -1331,7 +1331,7 @@ impl State {
         let flags = c.flags.unwrap_or(0);
         let info = &c.info;
         if c.res == 0 {
-            self.apply_clone_child(ts, tid, flags, info, c.exepath);
+            self.apply_clone_child(ts, tid, flags, info, c.own.as_ref());
             return;
         }
         let child_tid = c.res;
@@ -1418,7 +1418,7 @@ impl State {
         tid: i64,
         flags: u32,
         info: &crate::event::ProcInfo<'_>,
-        exepath: Option<&[u8]>,
+        own: Option<&crate::event::OwnImage<'_>>,
     ) {
         let lookup_tid = if flags & cl::CLONE_THREAD == 0 {
             info.ptid
@@ -1493,28 +1493,41 @@ impl State {
             } else {
                 child.lastexec_ts = lookup.lastexec_ts;
             }
-        } else if !leader || (lookup_tid > 0 && lookup_tid != tid) {
+        } else if !leader || (lookup_tid > 0 && lookup_tid != tid && own.is_none()) {
+            // (not from a CLONE_PARENT child's own image: that is its caller's, not its
+            // parent's)
             let (exe, comm, args) = (child.exe.clone(), child.comm.clone(), child.args.clone());
             let t = self.threads.get_mut(lookup_tid).expect("present");
             t.exe = exe;
             t.comm = comm;
             t.args = args;
         }
-        // A CLONE_PARENT child's kernel parent is its caller's parent, whose executable and
-        // working directory it did not copy: the kernel's word on its own (live capture)
-        // replaces the parent's. Without it a process could pass for its grandparent
-        // (libsinsp's behaviour, kept where a capture file says nothing more).
+        // A CLONE_PARENT child's kernel parent is its caller's parent, whose image it did not
+        // copy: the kernel's word on the child itself (live capture) replaces the parent's
+        // (libsinsp's copy, which let such a child pass for its grandparent, kept where a
+        // capture file says nothing more). Its fds are its caller's: none is copied from
+        // the parent's table, and the probe names each at its first use.
         if leader
             && flags & cl::CLONE_PARENT != 0
-            && let Some(e) = exepath.filter(|e| !e.is_empty())
+            && let Some(own) = own.filter(|o| !o.exepath.is_empty())
         {
-            child.exepath = e.to_vec();
-            if let Some(cwd) = info.cwd.filter(|c| c.first() == Some(&b'/')) {
-                child.cwd = cwd.to_vec();
-                if child.cwd.last() != Some(&b'/') {
-                    child.cwd.push(b'/');
-                }
-            }
+            child.exepath = own.exepath.to_vec();
+            child.cwd = own
+                .cwd
+                .filter(|c| c.first() == Some(&b'/'))
+                .map(|c| {
+                    let mut c = c.to_vec();
+                    if c.last() != Some(&b'/') {
+                        c.push(b'/');
+                    }
+                    c
+                })
+                .unwrap_or_default();
+            child.env = own.env.map(split_nul).unwrap_or_default();
+            child.tty = own.tty;
+            child.loginuid = own.loginuid;
+            child.fds = Default::default();
+            child.inherited_fds = Default::default();
         }
         self.add_cloned(child, info);
     }

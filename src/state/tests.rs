@@ -247,20 +247,32 @@ fn a_listed_datagram_socket_without_a_peer_takes_its_role_from_its_first_call() 
 
 #[test]
 fn a_clone_parent_child_runs_the_executable_the_kernel_names_not_its_parents() {
-    // Pid 300 (/opt/runner) is the kernel parent of 600, made by a CLONE_PARENT clone of a
-    // process running /tmp/cloner: a live capture's child record names its executable,
-    // which the child keeps; a capture file's names none, and the child takes its
-    // parent's, and its working directory (libsinsp's behaviour, kept for the reference's
-    // captures).
-    for (exepath, want, cwd) in [
-        (Some(&b"/tmp/cloner"[..]), "/tmp/cloner", "/tmp/"),
-        (None, "/opt/runner", "/work/"),
+    // Pid 300 (/opt/runner, cwd /work/, env A=1, no tty) is the kernel parent of 600, made
+    // by a CLONE_PARENT clone of a process running /tmp/cloner: a live capture's child
+    // record describes the child itself, which it keeps; a capture file's does not, and
+    // the child takes its parent's exe, cwd and env (libsinsp's behaviour, kept for the
+    // reference's captures).
+    let own = crate::event::OwnImage {
+        exepath: b"/tmp/cloner",
+        cwd: Some(b"/tmp"),
+        env: Some(b"B=2\0C=3\0"),
+        tty: 34816,
+        loginuid: 1000,
+    };
+    for (own, want) in [
+        (
+            Some(own),
+            ("/tmp/cloner", "/tmp/", vec!["B=2", "C=3"], true),
+        ),
+        (None, ("/opt/runner", "/work/", vec!["A=1"], false)),
     ] {
         let mut st = state();
+        st.threads.get_mut(TID).unwrap().env = vec![b"A=1".to_vec()];
+        st.learn_fd(TID, 5, FdInfo::new(FdKind::File, b"/a".to_vec()));
         let clone = EventKind::Clone(crate::event::CloneEvent {
             res: 0,
             flags: Some(cl::CLONE_PARENT),
-            exepath,
+            own,
             info: crate::event::ProcInfo {
                 exe: Some(b"cloner\0"),
                 tid: 600,
@@ -268,7 +280,7 @@ fn a_clone_parent_child_runs_the_executable_the_kernel_names_not_its_parents() {
                 ptid: TID,
                 vtid: Some(600),
                 vpid: Some(600),
-                cwd: Some(b"/tmp"),
+                cwd: Some(b"/ignored"),
                 ..Default::default()
             },
         });
@@ -287,8 +299,16 @@ fn a_clone_parent_child_runs_the_executable_the_kernel_names_not_its_parents() {
                 _ => None,
             })
             .expect("the child's process record");
-        assert_eq!((child.exe.as_str(), child.cwd.as_str()), (want, cwd));
+        let env: Vec<&str> = child.env.iter().map(String::as_str).collect();
+        assert_eq!(
+            (child.exe.as_str(), child.cwd.as_str(), env, child.tty),
+            want
+        );
         assert_eq!(child.poid.map(|o| o.hpid), Some(TID));
+        let t = st.thread(600).unwrap();
+        assert_eq!(t.loginuid, if own.is_some() { 1000 } else { 0 });
+        // its fds are named by the kernel at first use, not copied from the wrong table
+        assert_eq!(st.fd(600, 5).is_none(), own.is_some());
     }
 }
 
@@ -301,7 +321,7 @@ fn a_new_process_whose_parent_the_capture_never_saw_keeps_its_parent_link() {
     let clone = EventKind::Clone(crate::event::CloneEvent {
         res: 0,
         flags: Some(cl::CLONE_PARENT),
-        exepath: None,
+        own: None,
         info: crate::event::ProcInfo {
             exe: Some(b"docker-runc\0"),
             args: Some(b"init\0"),
@@ -792,7 +812,7 @@ fn clone_ev(
         kind: EventKind::Clone(crate::event::CloneEvent {
             res,
             flags: Some(flags),
-            exepath: None,
+            own: None,
             info: crate::event::ProcInfo {
                 exe: Some(exe),
                 tid,

@@ -351,16 +351,21 @@ fn event_of<'a>(rec: &'a [u8], r: &Record<'a>) -> Result<SysEvent<'a>, DecodeErr
                 if p.pidns_level > 0 || p.children_ns_other != 0 {
                     flags |= PPM_CL_CHILD_IN_PIDNS;
                 }
-                // a CLONE_PARENT child's own executable and working directory
-                let exepath = r.cstr(sf_proc_str::SF_S_EXEPATH.0 as usize);
-                if exepath.is_some() {
-                    info.cwd = r.cstr(sf_proc_str::SF_S_CWD.0 as usize);
-                }
+                // a CLONE_PARENT child's own image (the probe names its executable)
+                let own = r
+                    .cstr(sf_proc_str::SF_S_EXEPATH.0 as usize)
+                    .map(|exepath| OwnImage {
+                        exepath,
+                        cwd: r.cstr(sf_proc_str::SF_S_CWD.0 as usize),
+                        env: r.raw(sf_proc_str::SF_S_ENV.0 as usize),
+                        tty: p.tty,
+                        loginuid: p.loginuid,
+                    });
                 EventKind::Clone(CloneEvent {
                     res: p.res,
                     flags: Some(flags),
                     info,
-                    exepath,
+                    own,
                 })
             } else {
                 EventKind::Execve(ExecveEvent {
