@@ -344,24 +344,27 @@ fn start_driver(cpu: Option<usize>) -> Running {
     // probe takes over a second here (its verification), more on a busy machine, so a
     // fixed wait could start the workload before the capture and miss its first files
     // with no loss to count.
-    wait_capturing(&exit, &thread);
+    let thread = wait_capturing(&exit, thread);
     Running { exit, thread }
 }
 
-/// Waits until the driver captures (at most 60 s); a run that ended first panics with
-/// its error.
+/// Waits until the driver captures (at most 60 s) and gives the run's thread back; a run
+/// that ended first panics with its error.
 fn wait_capturing(
     exit: &sysflow::ExitHandle,
-    thread: &std::thread::JoinHandle<sysflow::Result<RunSummary>>,
-) {
+    thread: std::thread::JoinHandle<sysflow::Result<RunSummary>>,
+) -> std::thread::JoinHandle<sysflow::Result<RunSummary>> {
     let t0 = Instant::now();
     while !exit.wait_capturing(Duration::from_millis(100)) {
-        assert!(!thread.is_finished(), "the driver ended before capturing");
+        if thread.is_finished() {
+            panic!("the driver ended before capturing: {:?}", thread.join());
+        }
         assert!(
             t0.elapsed() < Duration::from_secs(60),
             "the driver did not start capturing within 60 s"
         );
     }
+    thread
 }
 
 fn stop_driver(r: Running) -> RunSummary {

@@ -193,7 +193,9 @@ fn start_driver_with(config: SysFlowConfig) -> Running {
     // before the capture)
     let t0 = std::time::Instant::now();
     while !exit.wait_capturing(Duration::from_millis(100)) {
-        assert!(!thread.is_finished(), "the driver ended before capturing");
+        if thread.is_finished() {
+            panic!("the driver ended before capturing: {:?}", thread.join());
+        }
         assert!(
             t0.elapsed() < Duration::from_secs(60),
             "the driver did not start capturing within 60 s"

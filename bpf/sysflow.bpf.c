@@ -152,6 +152,15 @@ struct {
 	__type(value, __u64);
 } sf_fork_start SEC(".maps");
 
+/* child tid -> tid of the thread that cloned it, for a new process whose kernel parent is
+ * not its caller (CLONE_PARENT): the child's clone record names whose fd table it copied */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32);
+	__type(value, __u32);
+} sf_fork_caller SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
@@ -2019,6 +2028,12 @@ __noinline int sf_g_clone(struct sf_call *c)
 		if (fs)
 			off = sf_g_dpath(s, off, SF_S_CWD, (__u64)BPF_CORE_READ(fs, pwd.dentry),
 					 (__u64)BPF_CORE_READ(fs, pwd.mnt));
+		__u32 ctid = c->tid;
+		__u32 *caller = bpf_map_lookup_elem(&sf_fork_caller, &ctid);
+		if (caller) {
+			p->old_tid = *caller;
+			bpf_map_delete_elem(&sf_fork_caller, &ctid);
+		}
 	}
 	sf_submit(s->buf, off);
 	/* a new process of the collector's: its inherited fds follow its clone record */
@@ -2923,6 +2938,11 @@ int BPF_PROG(sf_fork, struct task_struct *parent, struct task_struct *child)
 	if (ptgid == sf_self_tgid)
 		return 0;
 	__u32 tid = bpf_get_current_pid_tgid();
+	if (ctgid != ptgid && BPF_CORE_READ(child, real_parent, tgid) != ptgid) {
+		/* CLONE_PARENT: the child copied its caller's fds, not its kernel parent's */
+		__u32 ctid = BPF_CORE_READ(child, pid);
+		bpf_map_update_elem(&sf_fork_caller, &ctid, &tid, BPF_ANY);
+	}
 	__u64 start = BPF_CORE_READ(child, start_boottime);
 	bpf_map_update_elem(&sf_fork_start, &tid, &start, BPF_ANY);
 	return 0;

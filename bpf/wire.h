@@ -257,7 +257,9 @@ struct sf_proc {
 	__u32 loginuid;
 	__u32 tty;	   /* encoded as /proc/<pid>/stat's tty_nr */
 	__u32 pidns_level; /* 0: the initial pid namespace */
-	__u32 old_tid;	   /* exec: the thread id before the exec (non-leader exec) */
+	__u32 old_tid;	   /* exec: the thread id before the exec (non-leader exec); the child
+			    * side of a CLONE_PARENT process clone: the tid of the thread that
+			    * cloned it (0: unknown) */
 	__u32 children_ns_other; /* clone: the caller's children get another pid namespace
 				    than its own (after unshare(CLONE_NEWPID) or setns) */
 	__u8 comm[SF_COMM_LEN];

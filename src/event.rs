@@ -132,6 +132,8 @@ pub struct OwnImage<'a> {
     pub tty: u32,
     /// Its login uid (`u32::MAX`: unset).
     pub loginuid: u32,
+    /// The thread that cloned it (whose fd table it copied), if the probe caught it.
+    pub caller: Option<i64>,
 }
 
 /// An execve or execveat exit.

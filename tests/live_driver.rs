@@ -880,6 +880,8 @@ fn workload_entry() {
                     "--nocapture",
                     "--test-threads=1",
                 ])
+                // (an environment of its own, small enough for the probe to carry whole)
+                .env_clear()
                 .env("SF_DRIVER_WORKLOAD", "clone_parent_caller")
                 .env("SF_DRIVER_DIR", &dir)
                 .stdout(std::process::Stdio::piped())
@@ -890,6 +892,9 @@ fn workload_entry() {
             assert!(out.status.success(), "the caller failed");
             let rep = common::launcher::report(&String::from_utf8_lossy(&out.stdout));
             let kid: libc::pid_t = rep["kid"].parse().unwrap();
+            for k in ["client_fd", "client_port", "listener_port"] {
+                say(k, &rep[k]);
+            }
             let mut status = 0;
             // SAFETY: reaps the CLONE_PARENT child, which is this process's.
             assert_eq!(unsafe { libc::waitpid(kid, &mut status, 0) }, kid);
@@ -903,6 +908,16 @@ fn workload_entry() {
             // in a directory of its own, as the child will be
             std::env::set_current_dir(&dir).unwrap();
             let path = std::ffi::CString::new("kid-was-here").unwrap();
+            // a connection of the caller's, which the child shuts down and closes: its
+            // copy of the caller's fd table names it (no read or write lets the kernel
+            // name it at first use, and the child is gone before /proc could tell)
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            let client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+            let (_server, _) = listener.accept().unwrap();
+            let cfd = client.as_raw_fd();
+            say("client_fd", cfd);
+            say("client_port", client.local_addr().unwrap().port());
+            say("listener_port", listener.local_addr().unwrap().port());
             // SAFETY: a fork-like clone (no new stack); the child makes only raw syscalls
             // with what was built before it, then _exit(2).
             let kid = unsafe {
@@ -918,12 +933,13 @@ fn workload_entry() {
             if kid == 0 {
                 // SAFETY: see above.
                 unsafe {
+                    let shut = libc::shutdown(cfd, libc::SHUT_WR) == 0 && libc::close(cfd) == 0;
                     let fd = libc::open(
                         path.as_ptr(),
                         libc::O_CREAT | libc::O_WRONLY | libc::O_CLOEXEC,
                         0o600,
                     );
-                    let ok = fd >= 0 && libc::write(fd, b"k".as_ptr().cast(), 1) == 1;
+                    let ok = shut && fd >= 0 && libc::write(fd, b"k".as_ptr().cast(), 1) == 1;
                     libc::close(fd);
                     libc::_exit(if ok { 0 } else { 1 });
                 }
@@ -1544,6 +1560,28 @@ fn live_a_clone_parent_child_runs_its_callers_executable() {
     // and what it did is its own
     let flows = flows_by_file_name(&o, kid, |f| f.num_w_send_bytes);
     assert_eq!(flows.get("kid-was-here"), Some(&vec![1]), "{rep:?}");
+    // on the fds it copied from its caller
+    let lo = ipv4_to_avro(std::net::Ipv4Addr::LOCALHOST);
+    let nfs: Vec<_> = o
+        .net_flows(kid)
+        .iter()
+        .map(|f| {
+            (
+                f.fd,
+                (f.sip, f.sport, f.dip, f.dport),
+                f.op_flags.contains(OpFlags::SHUTDOWN),
+            )
+        })
+        .collect();
+    let (cport, lport) = (
+        num(&rep, "client_port") as i32,
+        num(&rep, "listener_port") as i32,
+    );
+    assert_eq!(
+        nfs,
+        [(num(&rep, "client_fd") as i32, (lo, cport, lo, lport), true)],
+        "{rep:?}"
+    );
 }
 
 /// connect(2) and the peer it names: a datagram socket connected to a second server starts

@@ -276,6 +276,14 @@ impl State {
         }
     }
 
+    /// Forgets fd `fd` of `tid`'s table: it names a file the state cannot know now.
+    fn forget_fd(&mut self, tid: i64, fd: i64) {
+        self.threads.fd_made(tid, fd);
+        if let Some(t) = self.threads.fds_mut(tid) {
+            t.remove(&fd);
+        }
+    }
+
     /// Forgets every fd of process `pid` (the collector's own, which is never captured).
     pub fn forget_fds(&mut self, pid: i64) {
         if let Some(t) = self.threads.fds_mut(pid) {
@@ -881,6 +889,10 @@ impl State {
                     // a dup of an fd the capture never saw made: the kernel named the
                     // file (regular files and devices only)
                     self.add_fd(tid, res, FdInfo::new(FdKind::FileV2, p.to_vec()));
+                } else if res != old {
+                    // nothing says what the new fd is, but not what it was before the
+                    // dup2/dup3 (libsinsp keeps that stale entry and charges its I/O to it)
+                    self.forget_fd(tid, res);
                 }
             }
             EventKind::Chdir { res, path: Some(p) } if res >= 0 => self.update_cwd(tid, p),
@@ -1505,8 +1517,9 @@ impl State {
         // A CLONE_PARENT child's kernel parent is its caller's parent, whose image it did not
         // copy: the kernel's word on the child itself (live capture) replaces the parent's
         // (libsinsp's copy, which let such a child pass for its grandparent, kept where a
-        // capture file says nothing more). Its fds are its caller's: none is copied from
-        // the parent's table, and the probe names each at its first use.
+        // capture file says nothing more). Its fds are a copy of its caller's table (the
+        // probe names the caller), not of its parent's; with the caller unknown, none is
+        // taken, and the probe names each fd read or written at its first use.
         if leader
             && flags & cl::CLONE_PARENT != 0
             && let Some(own) = own.filter(|o| !o.exepath.is_empty())
@@ -1526,8 +1539,12 @@ impl State {
             child.env = own.env.map(split_nul).unwrap_or_default();
             child.tty = own.tty;
             child.loginuid = own.loginuid;
-            child.fds = Default::default();
-            child.inherited_fds = Default::default();
+            let caller_fds = own
+                .caller
+                .filter(|&c| c != tid && self.threads.get(c).is_some_and(|t| !t.is_invalid()))
+                .and_then(|c| self.threads.fds(c));
+            child.fds = caller_fds.cloned().unwrap_or_default();
+            child.inherited_fds = threads::low_fds(&child.fds);
         }
         self.add_cloned(child, info);
     }

@@ -94,6 +94,47 @@ fn sends_and_receives_on_an_fd_never_seen_opened_make_no_fd_and_no_flow() {
 }
 
 #[test]
+fn a_dup_of_an_fd_never_seen_made_unnames_the_fd_it_replaced() {
+    // fd 5 is /a; dup2(9, 5) with 9 never seen made and not named by the kernel (a
+    // socket): fd 5 is no longer /a, and a write on it is charged to no file (libsinsp
+    // keeps /a and charges it there). With the kernel's name (a file), fd 6 takes it;
+    // dup2 of an fd onto itself changes nothing.
+    let mut st = state();
+    st.learn_fd(TID, 5, FdInfo::new(FdKind::File, b"/a".to_vec()));
+    st.learn_fd(TID, 7, FdInfo::new(FdKind::File, b"/b".to_vec()));
+    let dup = |res, oldfd, kernel_path| EventKind::Dup {
+        res,
+        oldfd: Some(oldfd),
+        kernel_path,
+    };
+    let out = records(
+        &mut st,
+        &[
+            ev(1_000, dup(5, 9, None)),
+            ev(2_000, io(IoDir::Write, 5)),
+            ev(3_000, dup(6, 9, Some(&b"/k"[..]))),
+            ev(4_000, dup(7, 7, None)),
+        ],
+    );
+    let name = |fd| {
+        st.fd(TID, fd)
+            .map(|f| String::from_utf8_lossy(&f.name).into_owned())
+    };
+    assert_eq!(
+        (name(5), name(6), name(7)),
+        (None, Some("/k".into()), Some("/b".into()))
+    );
+    let flows: Vec<_> = out
+        .iter()
+        .filter(|r| matches!(r, Record::NetworkFlow(_) | Record::FileFlow(_)))
+        .collect();
+    assert!(
+        flows.is_empty(),
+        "a write charged to a file it did not reach: {flows:?}"
+    );
+}
+
+#[test]
 fn a_send_on_a_socket_the_capture_saw_created_is_a_flow_with_its_protocol() {
     // Control for the test above: the same send on a known UDP socket is a flow.
     let mut st = state();
@@ -258,17 +299,40 @@ fn a_clone_parent_child_runs_the_executable_the_kernel_names_not_its_parents() {
         env: Some(b"B=2\0C=3\0"),
         tty: 34816,
         loginuid: 1000,
+        caller: None,
     };
+    // The caller, 450 (a child of 300), has /c open as fd 5 where 300 has /a: the child's
+    // fd 5 is the caller's when the probe names the caller, none when it does not (the
+    // probe names it at its first use), and the parent's from a capture file.
+    let with_caller = crate::event::OwnImage {
+        caller: Some(450),
+        ..own
+    };
+    let cloner = |fd5| (("/tmp/cloner", "/tmp/", vec!["B=2", "C=3"], true), fd5);
     for (own, want) in [
+        (Some(with_caller), cloner(Some("/c"))),
+        (Some(own), cloner(None)),
         (
-            Some(own),
-            ("/tmp/cloner", "/tmp/", vec!["B=2", "C=3"], true),
+            None,
+            (("/opt/runner", "/work/", vec!["A=1"], false), Some("/a")),
         ),
-        (None, ("/opt/runner", "/work/", vec!["A=1"], false)),
     ] {
         let mut st = state();
         st.threads.get_mut(TID).unwrap().env = vec![b"A=1".to_vec()];
         st.learn_fd(TID, 5, FdInfo::new(FdKind::File, b"/a".to_vec()));
+        st.load_snapshot(&ProcSnapshot {
+            tid: 450,
+            pid: 450,
+            ptid: TID,
+            vtid: 450,
+            vpid: 450,
+            exe: b"/tmp/cloner".to_vec(),
+            exepath: b"/tmp/cloner".to_vec(),
+            cwd: b"/tmp/".to_vec(),
+            ..Default::default()
+        });
+        st.finish_snapshot();
+        st.learn_fd(450, 5, FdInfo::new(FdKind::File, b"/c".to_vec()));
         let clone = EventKind::Clone(crate::event::CloneEvent {
             res: 0,
             flags: Some(cl::CLONE_PARENT),
@@ -302,13 +366,17 @@ fn a_clone_parent_child_runs_the_executable_the_kernel_names_not_its_parents() {
         let env: Vec<&str> = child.env.iter().map(String::as_str).collect();
         assert_eq!(
             (child.exe.as_str(), child.cwd.as_str(), env, child.tty),
-            want
+            want.0
         );
         assert_eq!(child.poid.map(|o| o.hpid), Some(TID));
         let t = st.thread(600).unwrap();
         assert_eq!(t.loginuid, if own.is_some() { 1000 } else { 0 });
-        // its fds are named by the kernel at first use, not copied from the wrong table
-        assert_eq!(st.fd(600, 5).is_none(), own.is_some());
+        let fd5 = st
+            .fd(600, 5)
+            .map(|f| String::from_utf8_lossy(&f.name).into_owned());
+        assert_eq!(fd5.as_deref(), want.1);
+        // a copy: what the probe says of it at first use may correct it
+        assert_eq!(st.fd_inherited(600, 5), want.1.is_some());
     }
 }
 

@@ -360,6 +360,8 @@ fn event_of<'a>(rec: &'a [u8], r: &Record<'a>) -> Result<SysEvent<'a>, DecodeErr
                         env: r.raw(sf_proc_str::SF_S_ENV.0 as usize),
                         tty: p.tty,
                         loginuid: p.loginuid,
+                        caller: (p.old_tid != 0 && p.old_tid != p.tid)
+                            .then_some(i64::from(p.old_tid)),
                     });
                 EventKind::Clone(CloneEvent {
                     res: p.res,
