@@ -43,6 +43,7 @@ char LICENSE[] SEC("license") = "GPL";
 #define SF_CLONE_VM 0x100
 #define SF_CLONE_VFORK 0x4000
 #define SF_CLONE_PARENT 0x8000
+#define SF_PF_KTHREAD 0x00200000 /* task_struct.flags: a kernel thread */
 #define SF_CLONE_THREAD 0x10000
 #define SF_SIGCHLD 17
 #define SF_EBADF 9
@@ -156,7 +157,7 @@ struct {
  * not its caller (CLONE_PARENT): the child's clone record names whose fd table it copied */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 1024);
+	__uint(max_entries, 4096);
 	__type(key, __u32);
 	__type(value, __u32);
 } sf_fork_caller SEC(".maps");
@@ -1854,15 +1855,19 @@ __noinline int sf_g_dup(struct sf_call *c)
 	/* the file the new fd names, when it is one of a mounted file system: the consumer
 	 * may not know the old fd (made by a process that is not captured) */
 	struct file *f = c->ret >= 0 ? sf_fd_file((void *)c->task, c->ret) : NULL;
+	bool named = false;
 	if (f) {
 		umode_t mode = BPF_CORE_READ(f, f_inode, i_mode);
 		__u32 type = mode & SF_S_IFMT;
 		sf_sys_body(s->buf)->aux[2] = mode;
-		if (type == SF_S_IFREG || type == SF_S_IFCHR || type == SF_S_IFBLK)
+		named = type == SF_S_IFREG || type == SF_S_IFCHR || type == SF_S_IFBLK;
+		if (named)
 			off = sf_g_dpath(s, off, 1, (__u64)BPF_CORE_READ(f, f_path.dentry),
 					 (__u64)BPF_CORE_READ(f, f_path.mnt));
 	}
-	if (sf_submit(s->buf, off) && f)
+	/* a socket or pipe: the consumer knows it only if it knew the old fd, so the first
+	 * read or write on the new one still says what it is */
+	if (sf_submit(s->buf, off) && named)
 		sf_fd_made(c->tgid, c->ret);
 	return 0;
 }
@@ -2938,8 +2943,10 @@ int BPF_PROG(sf_fork, struct task_struct *parent, struct task_struct *child)
 	if (ptgid == sf_self_tgid)
 		return 0;
 	__u32 tid = bpf_get_current_pid_tgid();
-	if (ctgid != ptgid && BPF_CORE_READ(child, real_parent, tgid) != ptgid) {
-		/* CLONE_PARENT: the child copied its caller's fds, not its kernel parent's */
+	if (ctgid != ptgid && BPF_CORE_READ(child, real_parent, tgid) != ptgid &&
+	    !(BPF_CORE_READ(parent, flags) & SF_PF_KTHREAD)) {
+		/* CLONE_PARENT: the child copied its caller's fds, not its kernel parent's (not
+		 * from a kernel thread: its children, usermode helpers, make no clone exit) */
 		__u32 ctid = BPF_CORE_READ(child, pid);
 		bpf_map_update_elem(&sf_fork_caller, &ctid, &tid, BPF_ANY);
 	}

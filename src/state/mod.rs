@@ -27,6 +27,7 @@
 //! | pods | pods of the containers held | with their last container | pods of containers held |
 //! | users and groups | the host's (`<host_root>/etc/passwd`, `group`, read once); a container's from a capture file's user events | a container's with the container (at each rotation) | host database + containers held |
 //! | recently ended threads | (tid, creation time) of threads that ended, for clone exits arriving after their child ended | oldest evicted | [`RECENTLY_ENDED`] (1024) |
+//! | `CLONE_PARENT` callers' fd tables | a copy of the caller's table at such a clone, by child tid, until the child's own record takes it | the child's record; oldest evicted | [`CLONE_PARENT_TABLES`] (64) tables |
 //! | reconciliation suspects | live threads missing from `/proc` at the last pass | at the next pass | threads held |
 //!
 //! A capture file has no `/proc` to reconcile with: a thread whose exit is not in the
@@ -149,10 +150,21 @@ pub struct State {
     /// creation time, and must not bring a child back that will never exit.
     recently_ended: rustc_hash::FxHashMap<i64, u64>,
     recently_ended_order: std::collections::VecDeque<i64>,
+    /// The fd table of a `CLONE_PARENT` clone's caller as its clone exit found it, by child
+    /// tid, and the order they came in (at most [`CLONE_PARENT_TABLES`]): the child copied
+    /// it, and the child's own record, which names the caller (live capture), can arrive
+    /// after the caller ended (a child that first runs late).
+    clone_parent_fds: rustc_hash::FxHashMap<i64, (i64, FdTable)>,
+    clone_parent_order: std::collections::VecDeque<i64>,
 }
 
 /// How many ended threads the state remembers for clone exits that arrive late.
 pub const RECENTLY_ENDED: usize = 1024;
+
+/// How many `CLONE_PARENT` callers' fd tables the state keeps for children whose own
+/// record has not come yet (capture files never take theirs: each such clone holds one
+/// until evicted).
+pub const CLONE_PARENT_TABLES: usize = 64;
 
 /// The sizes of the state's tables (see the module docs for their bounds).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -278,6 +290,10 @@ impl State {
 
     /// Forgets fd `fd` of `tid`'s table: it names a file the state cannot know now.
     fn forget_fd(&mut self, tid: i64, fd: i64) {
+        if !self.recently_closed.is_empty() {
+            let pid = self.pid_of(tid);
+            self.recently_closed.remove(&(pid, fd));
+        }
         self.threads.fd_made(tid, fd);
         if let Some(t) = self.threads.fds_mut(tid) {
             t.remove(&fd);
@@ -1366,6 +1382,9 @@ impl State {
             t.vpid = info.vpid.unwrap_or(-1);
             self.threads.link(tid);
         }
+        if flags & (cl::CLONE_PARENT | cl::CLONE_THREAD) == cl::CLONE_PARENT && valid_caller {
+            self.keep_clone_parent_fds(ts, tid, child_tid);
+        }
         let caller = self.threads.get(tid).expect("present");
         if flags & (cl::CHILD_IN_PIDNS | cl::CLONE_NEWPID | cl::CLONE_PARENT) != 0
             || tid != caller.vtid
@@ -1422,6 +1441,30 @@ impl State {
             t.args = args;
         }
         self.add_cloned(child, info);
+    }
+
+    /// Keeps a copy of `caller`'s fd table for its `CLONE_PARENT` child `child`, unless
+    /// the child's own record came first (same creation time).
+    fn keep_clone_parent_fds(&mut self, ts: u64, caller: i64, child: i64) {
+        if self
+            .threads
+            .get(child)
+            .is_some_and(|t| t.flags & cl::CLONE_INVERTED != 0 && t.clone_ts == ts)
+        {
+            return;
+        }
+        let Some(fds) = self.threads.fds(caller).cloned() else {
+            return;
+        };
+        while self.clone_parent_order.len() >= CLONE_PARENT_TABLES {
+            if let Some(k) = self.clone_parent_order.pop_front() {
+                self.clone_parent_fds.remove(&k);
+            }
+        }
+        if self.clone_parent_fds.insert(child, (caller, fds)).is_some() {
+            self.clone_parent_order.retain(|&k| k != child);
+        }
+        self.clone_parent_order.push_back(child);
     }
 
     fn apply_clone_child(
@@ -1539,11 +1582,19 @@ impl State {
             child.env = own.env.map(split_nul).unwrap_or_default();
             child.tty = own.tty;
             child.loginuid = own.loginuid;
-            let caller_fds = own
-                .caller
-                .filter(|&c| c != tid && self.threads.get(c).is_some_and(|t| !t.is_invalid()))
-                .and_then(|c| self.threads.fds(c));
-            child.fds = caller_fds.cloned().unwrap_or_default();
+            // (the copy its caller's clone exit kept, else the caller's table now)
+            let kept = self
+                .clone_parent_fds
+                .remove(&tid)
+                .filter(|(c, _)| Some(*c) == own.caller)
+                .map(|(_, fds)| fds);
+            let caller_fds = kept.or_else(|| {
+                own.caller
+                    .filter(|&c| c != tid && self.threads.get(c).is_some_and(|t| !t.is_invalid()))
+                    .and_then(|c| self.threads.fds(c))
+                    .cloned()
+            });
+            child.fds = caller_fds.unwrap_or_default();
             child.inherited_fds = threads::low_fds(&child.fds);
         }
         self.add_cloned(child, info);
