@@ -146,6 +146,7 @@ pub(crate) fn run(
         },
     };
     pipe.state.containers.set_live(true);
+    pipe.state.set_live(true);
     load_host_users(&mut pipe.state, &cfg.host_root);
     let snapshot = src.snapshot()?;
     diag.debug(format_args!(

@@ -27,7 +27,7 @@
 //! | pods | pods of the containers held | with their last container | pods of containers held |
 //! | users and groups | the host's (`<host_root>/etc/passwd`, `group`, read once); a container's from a capture file's user events | a container's with the container (at each rotation) | host database + containers held |
 //! | recently ended threads | (tid, creation time) of threads that ended, for clone exits arriving after their child ended | oldest evicted | [`RECENTLY_ENDED`] (1024) |
-//! | `CLONE_PARENT` callers' fd tables | a copy of the caller's table at such a clone, by child tid, until the child's own record takes it | the child's record; oldest evicted | [`CLONE_PARENT_TABLES`] (64) tables |
+//! | `CLONE_PARENT` callers' fd tables (live capture only) | a copy of the caller's table at such a clone, by child tid, until the child's own record takes it | the child's record; oldest evicted | [`CLONE_PARENT_TABLES`] (64) tables |
 //! | reconciliation suspects | live threads missing from `/proc` at the last pass | at the next pass | threads held |
 //!
 //! A capture file has no `/proc` to reconcile with: a thread whose exit is not in the
@@ -154,16 +154,28 @@ pub struct State {
     /// tid, and the order they came in (at most [`CLONE_PARENT_TABLES`]): the child copied
     /// it, and the child's own record, which names the caller (live capture), can arrive
     /// after the caller ended (a child that first runs late).
-    clone_parent_fds: rustc_hash::FxHashMap<i64, (i64, FdTable)>,
+    clone_parent_fds: rustc_hash::FxHashMap<i64, KeptFds>,
     clone_parent_order: std::collections::VecDeque<i64>,
+    /// Whether the events come from a live capture ([`State::set_live`]).
+    live: bool,
+}
+
+/// A `CLONE_PARENT` caller's fd table kept for its child (see `State::clone_parent_fds`).
+#[derive(Clone, Debug)]
+struct KeptFds {
+    /// The caller's tid.
+    caller: i64,
+    /// The child's creation time (both sides of a live clone carry it).
+    born: u64,
+    fds: FdTable,
 }
 
 /// How many ended threads the state remembers for clone exits that arrive late.
 pub const RECENTLY_ENDED: usize = 1024;
 
 /// How many `CLONE_PARENT` callers' fd tables the state keeps for children whose own
-/// record has not come yet (capture files never take theirs: each such clone holds one
-/// until evicted).
+/// record has not come yet (live capture only: a capture file's child record does not
+/// name its caller).
 pub const CLONE_PARENT_TABLES: usize = 64;
 
 /// The sizes of the state's tables (see the module docs for their bounds).
@@ -187,6 +199,9 @@ pub struct StateSizes {
     pub groups: usize,
     /// Recently closed fds remembered (at most [`RECENTLY_CLOSED`]).
     pub recently_closed: usize,
+    /// `CLONE_PARENT` callers' fd tables kept for their children (at most
+    /// [`CLONE_PARENT_TABLES`]).
+    pub clone_parent_tables: usize,
     /// Threads missing from `/proc` at the last reconciliation pass.
     pub suspects: usize,
     /// Threads whose lost exit was made up by a reconciliation, so far.
@@ -232,6 +247,12 @@ impl State {
         Self::default()
     }
 
+    /// Tells the state its events come from a live capture (whose clone records say more
+    /// than a capture file's; see [`CLONE_PARENT_TABLES`]).
+    pub fn set_live(&mut self, live: bool) {
+        self.live = live;
+    }
+
     /// The sizes of the tables (one walk over the threads).
     pub fn sizes(&self) -> StateSizes {
         let (users, groups) = self.users.sizes();
@@ -245,6 +266,7 @@ impl State {
             users,
             groups,
             recently_closed: self.recently_closed.len(),
+            clone_parent_tables: self.clone_parent_fds.len(),
             suspects: self.suspects.len(),
             reconciled_exits: self.reconciled_exits,
         }
@@ -1443,28 +1465,39 @@ impl State {
         self.add_cloned(child, info);
     }
 
-    /// Keeps a copy of `caller`'s fd table for its `CLONE_PARENT` child `child`, unless
-    /// the child's own record came first (same creation time).
+    /// Keeps a copy of `caller`'s fd table for its `CLONE_PARENT` child `child` born at
+    /// `ts` (live capture), unless the child's own record came first (same creation time).
     fn keep_clone_parent_fds(&mut self, ts: u64, caller: i64, child: i64) {
-        if self
+        let came = self
             .threads
             .get(child)
-            .is_some_and(|t| t.flags & cl::CLONE_INVERTED != 0 && t.clone_ts == ts)
-        {
+            .is_some_and(|t| t.flags & cl::CLONE_INVERTED != 0 && t.clone_ts == ts);
+        if !self.live || came || self.recently_ended.get(&child) == Some(&ts) {
             return;
         }
         let Some(fds) = self.threads.fds(caller).cloned() else {
             return;
         };
+        self.take_clone_parent_fds(child);
         while self.clone_parent_order.len() >= CLONE_PARENT_TABLES {
             if let Some(k) = self.clone_parent_order.pop_front() {
                 self.clone_parent_fds.remove(&k);
             }
         }
-        if self.clone_parent_fds.insert(child, (caller, fds)).is_some() {
-            self.clone_parent_order.retain(|&k| k != child);
-        }
+        let kept = KeptFds {
+            caller,
+            born: ts,
+            fds,
+        };
+        self.clone_parent_fds.insert(child, kept);
         self.clone_parent_order.push_back(child);
+    }
+
+    /// Takes the fd table kept for `CLONE_PARENT` child `child`, if any.
+    fn take_clone_parent_fds(&mut self, child: i64) -> Option<KeptFds> {
+        let kept = self.clone_parent_fds.remove(&child)?;
+        self.clone_parent_order.retain(|&k| k != child);
+        Some(kept)
     }
 
     fn apply_clone_child(
@@ -1563,6 +1596,11 @@ impl State {
         // capture file says nothing more). Its fds are a copy of its caller's table (the
         // probe names the caller), not of its parent's; with the caller unknown, none is
         // taken, and the probe names each fd read or written at its first use.
+        let kept = if leader && flags & cl::CLONE_PARENT != 0 {
+            self.take_clone_parent_fds(tid)
+        } else {
+            None
+        };
         if leader
             && flags & cl::CLONE_PARENT != 0
             && let Some(own) = own.filter(|o| !o.exepath.is_empty())
@@ -1582,12 +1620,11 @@ impl State {
             child.env = own.env.map(split_nul).unwrap_or_default();
             child.tty = own.tty;
             child.loginuid = own.loginuid;
-            // (the copy its caller's clone exit kept, else the caller's table now)
-            let kept = self
-                .clone_parent_fds
-                .remove(&tid)
-                .filter(|(c, _)| Some(*c) == own.caller)
-                .map(|(_, fds)| fds);
+            // (the copy its caller's clone exit kept for this child, else the caller's
+            // table now)
+            let kept = kept
+                .filter(|k| k.born == ts && own.caller.is_none_or(|c| c == k.caller))
+                .map(|k| k.fds);
             let caller_fds = kept.or_else(|| {
                 own.caller
                     .filter(|&c| c != tid && self.threads.get(c).is_some_and(|t| !t.is_invalid()))

@@ -418,6 +418,7 @@ fn a_clone_parent_child_whose_record_comes_after_its_caller_ended_gets_the_calle
     // its fd 5 is /c, then opens /d as fd 6 and ends; the child first runs (and its record
     // comes) only then: its fds are the caller's at the clone.
     let mut st = state();
+    st.set_live(true);
     add_cloner(&mut st);
     let info = |tid, pid, ptid| crate::event::ProcInfo {
         exe: Some(b"cloner\0"),
@@ -475,6 +476,45 @@ fn a_clone_parent_child_whose_record_comes_after_its_caller_ended_gets_the_calle
             .map(|f| String::from_utf8_lossy(&f.name).into_owned())
     };
     assert_eq!((name(5), name(6)), (Some("/c".into()), None));
+    assert_eq!(st.sizes().clone_parent_tables, 0, "the child took it");
+
+    // The child's record first (its caller still there): nothing is kept for it; nor from
+    // a capture file, whose child records cannot take it.
+    for live in [true, false] {
+        let mut st = state();
+        st.set_live(live);
+        add_cloner(&mut st);
+        let first = if live {
+            vec![at(7_000, 600, child_side), at(7_000, 450, caller_side)]
+        } else {
+            vec![at(7_000, 450, caller_side)]
+        };
+        records(&mut st, &first);
+        assert_eq!(st.sizes().clone_parent_tables, 0, "live: {live}");
+    }
+}
+
+#[test]
+fn kept_clone_parent_tables_are_bounded_and_a_taken_one_frees_its_place() {
+    let mut st = state();
+    st.set_live(true);
+    add_cloner(&mut st);
+    let n = CLONE_PARENT_TABLES as i64;
+    for child in 1000..1000 + n {
+        st.keep_clone_parent_fds(7_000, 450, child);
+    }
+    assert!(st.take_clone_parent_fds(1030).is_some());
+    // the place 1030 left takes one more without evicting the oldest
+    st.keep_clone_parent_fds(7_000, 450, 1000 + n);
+    assert_eq!(st.sizes().clone_parent_tables, CLONE_PARENT_TABLES);
+    assert!(st.clone_parent_fds.contains_key(&1000));
+    // the next one evicts the oldest
+    st.keep_clone_parent_fds(7_000, 450, 1001 + n);
+    assert_eq!(st.sizes().clone_parent_tables, CLONE_PARENT_TABLES);
+    assert!(!st.clone_parent_fds.contains_key(&1000));
+    assert!(st.clone_parent_fds.contains_key(&1001));
+    let kept = st.take_clone_parent_fds(1001).expect("kept");
+    assert_eq!((kept.caller, kept.born, kept.fds.len()), (450, 7_000, 1));
 }
 
 #[test]
