@@ -145,7 +145,6 @@ pub(crate) fn run(
             None
         },
     };
-    pipe.state.containers.set_live(true);
     pipe.state.set_live(true);
     load_host_users(&mut pipe.state, &cfg.host_root);
     let snapshot = src.snapshot()?;

@@ -247,10 +247,12 @@ impl State {
         Self::default()
     }
 
-    /// Tells the state its events come from a live capture (whose clone records say more
-    /// than a capture file's; see [`CLONE_PARENT_TABLES`]).
+    /// Tells the state its events come from a live capture: its clone records say more
+    /// than a capture file's (see [`CLONE_PARENT_TABLES`]), and its containers are looked
+    /// up in the runtimes ([`ContainerTable::set_live`]).
     pub fn set_live(&mut self, live: bool) {
         self.live = live;
+        self.containers.set_live(live);
     }
 
     /// The sizes of the tables (one walk over the threads).
@@ -300,23 +302,25 @@ impl State {
     }
 
     fn add_fd(&mut self, tid: i64, fd: i64, info: FdInfo) {
-        if !self.recently_closed.is_empty() {
-            let pid = self.pid_of(tid);
-            self.recently_closed.remove(&(pid, fd));
-        }
-        self.threads.fd_made(tid, fd);
+        self.fd_number_reused(tid, fd);
         if let Some(t) = self.threads.fds_mut(tid) {
             t.insert(fd, info);
         }
     }
 
-    /// Forgets fd `fd` of `tid`'s table: it names a file the state cannot know now.
-    fn forget_fd(&mut self, tid: i64, fd: i64) {
+    /// Fd number `fd` of `tid` names another file than before: not the one closed lately
+    /// under it, nor one copied at the clone.
+    fn fd_number_reused(&mut self, tid: i64, fd: i64) {
         if !self.recently_closed.is_empty() {
             let pid = self.pid_of(tid);
             self.recently_closed.remove(&(pid, fd));
         }
         self.threads.fd_made(tid, fd);
+    }
+
+    /// Forgets fd `fd` of `tid`'s table: it names a file the state cannot know now.
+    fn forget_fd(&mut self, tid: i64, fd: i64) {
+        self.fd_number_reused(tid, fd);
         if let Some(t) = self.threads.fds_mut(tid) {
             t.remove(&fd);
         }
@@ -1596,15 +1600,13 @@ impl State {
         // capture file says nothing more). Its fds are a copy of its caller's table (the
         // probe names the caller), not of its parent's; with the caller unknown, none is
         // taken, and the probe names each fd read or written at its first use.
-        let kept = if leader && flags & cl::CLONE_PARENT != 0 {
+        let clone_parent = leader && flags & cl::CLONE_PARENT != 0;
+        let kept = if clone_parent {
             self.take_clone_parent_fds(tid)
         } else {
             None
         };
-        if leader
-            && flags & cl::CLONE_PARENT != 0
-            && let Some(own) = own.filter(|o| !o.exepath.is_empty())
-        {
+        if clone_parent && let Some(own) = own.filter(|o| !o.exepath.is_empty()) {
             child.exepath = own.exepath.to_vec();
             child.cwd = own
                 .cwd
