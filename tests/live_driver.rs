@@ -702,6 +702,35 @@ fn workload_entry() {
             say("client_fd", client.as_raw_fd());
             say("server_fd", server.as_raw_fd());
         }
+        "udp_peerless" => {
+            // A UDP server bound to an explicit port reads with recv(2) (no sender
+            // asked for), then closes: the kernel counts the reads without a peer.
+            let server = (0..50)
+                .find_map(|_| {
+                    let port = UdpSocket::bind("127.0.0.1:0")
+                        .unwrap()
+                        .local_addr()
+                        .unwrap()
+                        .port();
+                    UdpSocket::bind(("127.0.0.1", port)).ok()
+                })
+                .expect("a free UDP port");
+            let sa = server.local_addr().unwrap();
+            let client = UdpSocket::bind("127.0.0.1:0").unwrap();
+            for n in [10usize, 20, 30] {
+                client.send_to(&vec![7u8; n], sa).unwrap();
+            }
+            let mut b = [0u8; 64];
+            for n in [10usize, 20, 30] {
+                assert_eq!(server.recv(&mut b).unwrap(), n);
+            }
+            say("pid", std::process::id());
+            say("dport", sa.port());
+            say("server_fd", server.as_raw_fd());
+            drop(server);
+            // the close is seen before the process exits (an exit would end the flow too)
+            std::thread::sleep(Duration::from_millis(300));
+        }
         "udp_unbound" => {
             // A client socket that is never bound (the kernel picks its port at the first
             // sendto, its local address stays 0.0.0.0), as DNS resolvers and most UDP
@@ -1849,6 +1878,43 @@ fn live_a_connection_handed_to_a_worker_is_the_servers_end() {
         num(&rep, "server_port") as i32,
     );
     assert_eq!(flows, [((lo, client, lo, server), 21)]);
+}
+
+/// A UDP server bound to its own port that reads without asking for the sender: its
+/// reads, counted in the kernel without a peer, make one flow to its own address, and its
+/// close ends that flow (before, the close of a bound socket was dropped and the flow
+/// stayed open until the process exited).
+#[test]
+fn live_a_bound_udp_servers_close_ends_its_peerless_flow() {
+    let _serial = serial();
+    if !live_ok() {
+        return;
+    }
+    let (rep, o, _) = capture_one_cfg("udp_peerless", FileReadMode::All, None, false);
+    let lo = ipv4_to_avro(std::net::Ipv4Addr::LOCALHOST);
+    let (fd, port) = (num(&rep, "server_fd") as i32, num(&rep, "dport") as i32);
+    // (finding a free port made and closed sockets, which under the same fd number leave
+    // CLOSE-only flows as the reference's do; only the server's own address is looked at)
+    let flows: Vec<_> = o
+        .net_flows(num(&rep, "pid"))
+        .into_iter()
+        .filter(|f| f.fd == fd && (f.dip, f.dport) == (lo, port))
+        .map(|f| {
+            (
+                (f.sip, f.sport, f.dip, f.dport, f.proto),
+                f.op_flags,
+                (f.num_r_recv_ops, f.num_r_recv_bytes),
+            )
+        })
+        .collect();
+    assert_eq!(
+        flows,
+        [(
+            (0, 0, lo, port, 17),
+            OpFlags::READ_RECV | OpFlags::CLOSE,
+            (3, 60)
+        )]
+    );
 }
 
 /// A close_range whose first fd is past its last (EINVAL, which any process may cause)

@@ -970,6 +970,56 @@ mod tests {
         })
     }
 
+    /// A UDP socket bound to 0.0.0.0:5353 as fd 5, `io` counter batches on it (live
+    /// source: reads and writes with no peer address), then its close.
+    fn bound_udp(io: &[EventKind<'static>]) -> Vec<Record> {
+        const AF_INET: u32 = 2;
+        const SOCK_DGRAM: u32 = 2;
+        let mut evs = vec![
+            EventKind::Socket {
+                fd: 5,
+                domain: AF_INET,
+                sock_type: SOCK_DGRAM,
+                proto: 0,
+            },
+            EventKind::Bind {
+                fd: Some(5),
+                res: 0,
+                addr: Some(crate::event::SockAddr::V4([0; 4], 5353)),
+                bound_v4: Some(([0; 4], 5353)),
+            },
+        ];
+        evs.extend_from_slice(io);
+        evs.push(EventKind::Close {
+            fd: Some(5),
+            res: 0,
+        });
+        replay(evs).1
+    }
+
+    #[test]
+    fn the_close_of_a_bound_udp_socket_ends_its_peerless_flow() {
+        let out = bound_udp(&[counters(5, (2, 20), (0, 0)), counters(5, (1, 7), (3, 30))]);
+        let nfs = net_flows(&out);
+        assert_eq!(nfs.len(), 1, "one flow, ended by the close: {out:?}");
+        let f = nfs[0];
+        assert_eq!(
+            (f.sip, f.sport, f.dip, f.dport, f.proto, f.fd),
+            (0, 0, 0, 5353, 17, 5),
+            "peer unknown, the socket's own address as the destination"
+        );
+        assert_eq!(
+            f.op_flags,
+            OpFlags::READ_RECV | OpFlags::WRITE_SEND | OpFlags::CLOSE
+        );
+        assert_eq!((f.num_r_recv_ops, f.num_r_recv_bytes), (3, 27));
+        assert_eq!((f.num_w_send_ops, f.num_w_send_bytes), (3, 30));
+
+        // with no read or write there is no flow to end, and the close makes none (the
+        // reference writes no flow for a bound socket)
+        assert!(net_flows(&bound_udp(&[])).is_empty());
+    }
+
     /// The child's side of a clone: thread 11 of process 10, sharing its fds.
     fn thread_11() -> EventKind<'static> {
         EventKind::Clone(crate::event::CloneEvent {

@@ -27,7 +27,7 @@ use crate::config::{CollectionMode, FileReadMode, SysFlowConfig};
 use crate::error::{Result, SysFlowError};
 use crate::event::{EventKind, IdChange, IoDir, SysEvent};
 use crate::model::{Container, File, ObjectState, Oid, OpFlags, Pod, Process, Record, RecordKind};
-use crate::state::{FdKind, State};
+use crate::state::{FdInfo, FdKind, State};
 use entities::{ContEntry, FileEntry, PodEntry};
 use events::ProcFlowEntry;
 use flows::{FileFlowEntry, FlowOp, NetFlowEntry};
@@ -157,6 +157,22 @@ pub(crate) fn held(procs: &mut BTreeMap<Oid, ProcEntry>, oid: Oid) -> Result<&mu
             oid.create_ts, oid.hpid
         ))
     })
+}
+
+/// The flow view of a bound UDP socket read or written without a peer address (recv(2),
+/// send(2) after a connect the capture did not see): its own address as the destination,
+/// the peer unknown (0.0.0.0:0). `None` for any other fd.
+fn udp_server_view(info: &FdInfo) -> Option<FdInfo> {
+    if info.kind != FdKind::Ipv4ServSock || info.l4proto != crate::state::l4::UDP {
+        return None;
+    }
+    let mut i = info.clone();
+    i.kind = FdKind::Ipv4Sock;
+    i.v4.sip = [0; 4];
+    i.v4.sport = 0;
+    i.v4.dip = i.serv_ip;
+    i.v4.dport = i.serv_port;
+    Some(i)
 }
 
 impl ProcEntry {
@@ -581,19 +597,7 @@ impl Aggregator {
             }
             EventKind::IoCounters(c) => {
                 let tid = st.counter_tid().unwrap_or(tid);
-                // a bound UDP socket read or written without a peer address (recv(2),
-                // send(2) after a connect the capture did not see): its flow has the
-                // socket's own address, the peer unknown (0.0.0.0:0)
-                if let Some(info) = st.fd(tid, c.fd)
-                    && info.kind == FdKind::Ipv4ServSock
-                    && info.l4proto == crate::state::l4::UDP
-                {
-                    let mut i = info.clone();
-                    i.kind = FdKind::Ipv4Sock;
-                    i.v4.sip = [0; 4];
-                    i.v4.sport = 0;
-                    i.v4.dip = i.serv_ip;
-                    i.v4.dport = i.serv_port;
+                if let Some(i) = st.fd(tid, c.fd).and_then(udp_server_view) {
                     for (flag, ops, bytes) in [
                         (OpFlags::READ_RECV, c.read_ops, c.read_bytes),
                         (OpFlags::WRITE_SEND, c.write_ops, c.write_bytes),
@@ -681,6 +685,14 @@ impl Aggregator {
             }
             return Ok(());
         };
+        // the close of a bound UDP socket ends the flows its peerless reads and writes
+        // made (and makes none: the reference writes no flow for such a socket)
+        if op.flag == OpFlags::CLOSE
+            && let Some(view) = udp_server_view(info)
+            && self.has_net_flow(st, tid, fd, &view)
+        {
+            return self.net_flow_event(st, tid, fd, &view, op, out);
+        }
         if matches!(info.kind, FdKind::Ipv4Sock | FdKind::Ipv6Sock) {
             return self.net_flow_event(st, tid, fd, info, op, out);
         }
@@ -688,6 +700,25 @@ impl Aggregator {
             return Ok(());
         }
         self.file_flow_event(st, tid, fd, info, op, out)
+    }
+
+    /// Whether a thread of `tid`'s process has a network flow on `fd` with `view`'s
+    /// endpoints.
+    fn has_net_flow(&self, st: &State, tid: i64, fd: i64, view: &FdInfo) -> bool {
+        let Some(mt) = entities::main_or_self(st, tid) else {
+            return false;
+        };
+        let t = &view.v4;
+        let want = (
+            i32::from_le_bytes(t.sip),
+            i32::from(t.sport),
+            i32::from_le_bytes(t.dip),
+            i32::from(t.dport),
+            fd as i32,
+        );
+        self.procs
+            .get(&Oid::new(mt.clone_ts as i64, mt.pid))
+            .is_some_and(|p| p.netflows.keys().any(|k| (k.1, k.2, k.3, k.4, k.5) == want))
     }
 
     /// End of capture: every open flow is written with TRUNCATE (file flows without the
