@@ -60,7 +60,8 @@ enum sf_proc_str {
 	SF_S_CGROUPS = 2,  /* "subsys=path" entries then "unified=path", NUL-separated */
 	SF_S_ENV = 3,	   /* exec (and a CLONE_PARENT child): environment, NUL-separated */
 	SF_S_EXEPATH = 4,  /* exec, and the child side of a CLONE_PARENT process clone:
-			    * full path of the executable file */
+			    * full path of the executable file (an unlinked one's with
+			    * " (deleted)" after it, which may take it 10 bytes past SF_STR_MAX) */
 	SF_S_FILENAME = 5, /* exec: the filename passed to execve */
 	SF_S_CWD = 5,	   /* the child side of a CLONE_PARENT process clone: its working
 			    * directory (the slot exec records use for SF_S_FILENAME) */

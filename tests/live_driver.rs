@@ -147,11 +147,30 @@ fn workload_entry() {
                 .unwrap();
             let on_disk = std::fs::File::open(&gone).unwrap();
             std::fs::remove_file(&gone).unwrap();
+            // a third copy, unlinked, whose path is 4,090 bytes: too long for the kernel's
+            // own d_path to add " (deleted)" (its readlink fails), within PATH_MAX
+            let mut long = format!("{dir}/");
+            while long.len() < 4090 - 256 {
+                long.push_str(&"d".repeat(200));
+                std::fs::create_dir(&long).unwrap();
+                long.push('/');
+            }
+            long.push_str(&"x".repeat(4090 - long.len()));
+            assert_eq!(long.len(), 4090);
+            std::fs::write(&long, &sleep).unwrap();
+            std::fs::set_permissions(&long, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+                .unwrap();
+            let long_file = std::fs::File::open(&long).unwrap();
+            std::fs::remove_file(&long).unwrap();
             let argv0 = std::ffi::CString::new("sleep").unwrap();
             let arg1 = std::ffi::CString::new("10").unwrap();
             let argv = [argv0.as_ptr(), arg1.as_ptr(), std::ptr::null()];
             let empty = std::ffi::CString::new("").unwrap();
-            for (key, fd) in [("memfd", mem.as_raw_fd()), ("deleted", on_disk.as_raw_fd())] {
+            for (key, fd) in [
+                ("memfd", mem.as_raw_fd()),
+                ("deleted", on_disk.as_raw_fd()),
+                ("longdeleted", long_file.as_raw_fd()),
+            ] {
                 // SAFETY: the child only calls execveat(2) and _exit(2), as a child of a
                 // multi-threaded process must; every pointer was built before the fork.
                 let child = unsafe { libc::fork() };
@@ -172,14 +191,23 @@ fn workload_entry() {
                 }
                 let link = format!("/proc/{child}/exe");
                 let own = std::fs::read_link("/proc/self/exe").unwrap();
-                let mut exe = own.clone();
+                let mut exe = Ok(own.clone());
                 for _ in 0..200 {
-                    exe = std::fs::read_link(&link).unwrap();
-                    if exe != own {
+                    exe = std::fs::read_link(&link);
+                    if exe.as_ref().ok() != Some(&own) {
                         break;
                     }
                     std::thread::sleep(Duration::from_millis(10));
                 }
+                let exe = match exe {
+                    Ok(exe) => exe,
+                    // the kernel cannot name it: the path it ran, with d_path's mark
+                    Err(e) if key == "longdeleted" => {
+                        assert_eq!(e.raw_os_error(), Some(libc::ENAMETOOLONG), "{e}");
+                        std::path::PathBuf::from(format!("{long} (deleted)"))
+                    }
+                    Err(e) => panic!("{key}: {e}"),
+                };
                 assert_ne!(exe, own, "{key}: the child did not exec");
                 // SAFETY: ends and reaps the child just forked.
                 unsafe {
@@ -1540,7 +1568,8 @@ fn live_a_forked_childs_inherited_connection_keeps_its_direction() {
 /// Programs with no name in any directory are named as the kernel names them
 /// (/proc/<pid>/exe): a memfd run with fexecve, the fileless-malware pattern, is
 /// `/memfd:innocent (deleted)` (it was `/`), and a binary unlinked before its exec keeps
-/// d_path's ` (deleted)`.
+/// d_path's ` (deleted)`, also when its path (4,090 bytes) leaves no room for it in
+/// d_path's buffer (the kernel's own readlink fails there: the path it ran is the truth).
 #[test]
 fn live_a_memfd_or_deleted_executable_is_named_as_the_kernel_names_it() {
     let _serial = serial();
@@ -1550,7 +1579,8 @@ fn live_a_memfd_or_deleted_executable_is_named_as_the_kernel_names_it() {
     let (rep, o, _) = capture_one("exe_names");
     assert_eq!(rep["memfd_exe"], "/memfd:innocent (deleted)");
     assert!(rep["deleted_exe"].ends_with("/gone (deleted)"), "{rep:?}");
-    for key in ["memfd", "deleted"] {
+    assert_eq!(rep["longdeleted_exe"].len(), 4100, "{rep:?}");
+    for key in ["memfd", "deleted", "longdeleted"] {
         let pid = num(&rep, &format!("{key}_pid"));
         let exes: Vec<_> = o.procs_of(pid).iter().map(|p| p.exe.clone()).collect();
         assert!(!exes.is_empty(), "{key}: no process record");
