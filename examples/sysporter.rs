@@ -28,7 +28,9 @@ struct Args {
     /// The scap file to read (offline); without it, capture live.
     #[arg(short = 'r')]
     scap: Option<PathBuf>,
-    /// The SysFlow file, or directory (trailing '/': files named by epoch), to write.
+    /// The SysFlow file, or directory (trailing '/': files named by epoch), to write. A live
+    /// capture rotates its output (every 300 s, or -G): a file name gets the epoch of each
+    /// period appended (`NAME.<epoch>`).
     #[arg(short = 'w')]
     file: Option<PathBuf>,
     /// The unix socket (SOCK_SEQPACKET) to stream records to.
@@ -37,7 +39,8 @@ struct Args {
     /// Exporter id stored in the header (default: the host name; offline, the capture's).
     #[arg(short = 'e')]
     exporter: Option<String>,
-    /// Rotate the output every this many seconds (appends an epoch to the file name).
+    /// Rotate the output every this many seconds (live: default 300; with -r, rotate the
+    /// conversion by the capture's time). Appends an epoch to the file name.
     #[arg(short = 'G')]
     rotate: Option<u32>,
     /// Sampling ratio for syscall drops (1 = no drops).
@@ -153,7 +156,8 @@ fn main() -> ExitCode {
             return fail("file duration (-G) must be higher than 0");
         }
         config.rotate_interval = g;
-        config.rotate_offline = true;
+        // a live capture always rotates; a conversion only when asked
+        config.rotate_offline = args.scap.is_some();
     }
     if let Some(s) = args.sampling {
         config.sampling_ratio = s;
@@ -194,10 +198,13 @@ fn main() -> ExitCode {
         Ok(d) => d,
         Err(e) => return fail(describe(&e)),
     };
-    // SIGINT and SIGTERM stop the capture cleanly (open flows are flushed).
+    // SIGINT and SIGTERM stop the capture cleanly (open flows are flushed); a second one
+    // ends the process at once (exit status 130), for a conversion blocked reading a pipe
+    // or FIFO whose writer neither writes nor closes.
     let flag = driver.exit_handle().flag();
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        if let Err(e) = signal_hook::flag::register(sig, flag.clone()) {
+        let second = signal_hook::flag::register_conditional_shutdown(sig, 130, flag.clone());
+        if let Err(e) = second.and_then(|_| signal_hook::flag::register(sig, flag.clone())) {
             return fail(format!("cannot install signal handler: {e}"));
         }
     }
@@ -215,7 +222,7 @@ fn main() -> ExitCode {
         Ok(s) => {
             if driver.config().enable_stats {
                 log::info!(
-                    "done: {} events, {} records written, {} dropped by sinks, {} lost in the kernel, \
+                    "done: {} events, {} records delivered to the sinks, {} dropped by them, {} lost in the kernel, \
                      {} IPv6 flows omitted",
                     s.events,
                     s.sinks.records,
@@ -223,6 +230,17 @@ fn main() -> ExitCode {
                     s.source_drops,
                     s.omitted_ipv6_flows
                 );
+            }
+            // every nonzero loss counter, whatever the logging (also in the output's
+            // `sysflow.losses`)
+            let losses: Vec<String> = s
+                .losses()
+                .iter()
+                .filter(|(_, n)| *n > 0)
+                .map(|(k, n)| format!("{k}={n}"))
+                .collect();
+            if !losses.is_empty() {
+                eprintln!("sysporter: losses: {}", losses.join(" "));
             }
             ExitCode::SUCCESS
         }

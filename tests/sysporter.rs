@@ -1,5 +1,6 @@
-//! The `sysporter` example's conversions (`-r capture.scap -w out.sf`): what a failed run
-//! leaves behind, and its messages naming its own flags. No live capture here.
+//! The `sysporter` example: its conversions (`-r capture.scap -w out.sf`), what a failed
+//! run leaves behind, its messages naming its own flags, its signals; and one live
+//! capture (`-G` rotation, root and BTF).
 
 mod common;
 
@@ -111,4 +112,122 @@ fn a_truncated_capture_keeps_what_preceded_the_damage_and_says_so() {
     );
     let losses = sysflow::export::FileLosses::of_file(&out).unwrap().unwrap();
     assert_eq!(losses.get("input_errors"), 1, "{losses:?}");
+}
+
+/// A live capture with `-G 1` writes one file per second, `NAME.<epoch>` (it was refused:
+/// `-G` asked for a conversion's rotation), each a complete SysFlow file, and SIGINT ends
+/// it with success. Needs root and BTF.
+#[test]
+fn a_live_capture_rotates_every_g_seconds() {
+    if !nix::unistd::geteuid().is_root() || !Path::new("/sys/kernel/btf/vmlinux").exists() {
+        common::skip("sysporter -G live: needs root and /sys/kernel/btf/vmlinux");
+        return;
+    }
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("g.sf");
+    let mut child = Command::new(common::example("sysporter"))
+        .args([Path::new("-w"), &out, Path::new("-G"), Path::new("1")])
+        .env_remove("SF_K8S_API_URL")
+        .env_remove("HOST_ROOT")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    while line.trim() != "sysporter: capturing" {
+        line.clear();
+        assert!(
+            err.read_line(&mut line).unwrap() > 0,
+            "sysporter ended before capturing: {:?}",
+            child.wait()
+        );
+    }
+    std::thread::sleep(std::time::Duration::from_millis(3500));
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    assert!(child.wait().unwrap().success());
+    let mut epochs: Vec<i64> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| {
+            let name = e.unwrap().file_name().into_string().unwrap();
+            let epoch = name
+                .strip_prefix("g.sf.")
+                .unwrap_or_else(|| panic!("{name}"));
+            epoch.parse().unwrap()
+        })
+        .collect();
+    epochs.sort();
+    assert!(epochs.len() >= 3, "a file per second for 3.5 s: {epochs:?}");
+    assert!(epochs.windows(2).all(|w| w[1] > w[0]), "{epochs:?}");
+    for e in &epochs {
+        let recs: Vec<_> = sysflow::avro::SfReader::open(dir.path().join(format!("g.sf.{e}")))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert!(matches!(
+            recs.first(),
+            Some(sysflow::model::Record::Header(_))
+        ));
+    }
+}
+
+/// A conversion blocked reading a pipe whose writer neither writes nor closes does not
+/// see SIGINT (its read does not return); a second SIGINT ends the process with 130 (it
+/// needed SIGKILL).
+#[test]
+fn a_second_signal_ends_a_conversion_blocked_on_a_pipe() {
+    let Some(scap) = common::reference("alpine/alpine.scap") else {
+        return;
+    };
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.sf");
+    let mut child = Command::new(common::example("sysporter"))
+        .args([
+            Path::new("-r"),
+            Path::new("/dev/stdin"),
+            Path::new("-w"),
+            &out,
+        ])
+        .env_remove("SF_K8S_API_URL")
+        .env_remove("HOST_ROOT")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin
+        .write_all(&std::fs::read(&scap).unwrap()[..2000])
+        .unwrap();
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    let int = || nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    int();
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    if let Some(s) = child.try_wait().unwrap() {
+        // (a reader that one day sees the first signal ends the conversion itself)
+        assert!(s.code().is_some(), "{s:?}");
+        return;
+    }
+    int();
+    let t = std::time::Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            t.elapsed().as_secs() < 10,
+            "still running after the second SIGINT"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    assert_eq!(status.code(), Some(130));
+    drop(stdin);
 }

@@ -27,7 +27,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 ///
 /// [`ExitHandle::exit`] only stores to an atomic flag, so it is safe to call from another
 /// thread or from a signal handler. `run()` notices it within its polling interval
-/// (milliseconds), flushes open flows and closes the outputs before returning.
+/// (milliseconds), flushes open flows and closes the outputs before returning. A
+/// conversion blocked reading its capture from a pipe or FIFO notices it only once that
+/// read returns (more data, or the writer's close).
 ///
 /// It also tells whether the run is capturing ([`ExitHandle::is_capturing`]), for a caller
 /// that must not start its workload before the capture sees it.
