@@ -306,6 +306,41 @@ fn env_flag(v: Option<String>, current: bool) -> bool {
     }
 }
 
+/// What [`SysFlowConfig::apply_env_from`] takes differently from what a variable seems to
+/// ask: one line per variable set to a value it does not know (the reference's rules
+/// apply, see there), for the driver to log as warnings.
+pub(crate) fn env_warnings(var: impl Fn(&str) -> Option<String>) -> Vec<String> {
+    let mut w = Vec::new();
+    for k in ["ENABLE_STATS", "DRIVER_LOG"] {
+        if let Some(v) = var(k).filter(|v| !matches!(v.as_str(), "" | "0" | "1")) {
+            w.push(format!("{k}={v:?} is ignored: only \"1\" turns it on"));
+        }
+    }
+    for k in ["ENABLE_DROP_MODE", "FILE_ONLY", "ENABLE_PROC_FLOW"] {
+        if let Some(v) = var(k).filter(|v| !matches!(v.as_str(), "0" | "1")) {
+            w.push(format!("{k}={v:?} is taken as off: only \"1\" turns it on"));
+        }
+    }
+    if let Some(v) = var("FILE_READ_MODE").filter(|v| {
+        v.parse::<i64>()
+            .ok()
+            .and_then(FileReadMode::from_int)
+            .is_none()
+    }) {
+        w.push(format!(
+            "FILE_READ_MODE={v:?} is ignored: it takes 0, 1 or 2"
+        ));
+    }
+    if let Some(v) =
+        var("NODE_IP").filter(|v| !v.is_empty() && v.parse::<std::net::IpAddr>().is_err())
+    {
+        w.push(format!(
+            "NODE_IP={v:?} is not an IP address (kept as given)"
+        ));
+    }
+    w
+}
+
 impl SysFlowConfig {
     /// Applies the reference's environment overrides, reading variables through `var`:
     ///
@@ -585,6 +620,45 @@ mod tests {
         assert!(c.drop_mode);
         assert_eq!(c.file_read_mode, FileReadMode::NoNoisyReads);
         assert!(!c.enable_stats);
+    }
+
+    #[test]
+    fn environment_values_the_reference_would_misread_are_warned_about() {
+        // values the reference takes as they are: no warning
+        assert!(
+            env_warnings(env(&[
+                ("ENABLE_DROP_MODE", "0"),
+                ("FILE_ONLY", "1"),
+                ("ENABLE_PROC_FLOW", "0"),
+                ("FILE_READ_MODE", "2"),
+                ("NODE_IP", "10.1.2.3"),
+                ("ENABLE_STATS", "1"),
+                ("DRIVER_LOG", "0"),
+            ]))
+            .is_empty()
+        );
+        assert!(env_warnings(env(&[("NODE_IP", ""), ("ENABLE_STATS", "")])).is_empty());
+        let w = env_warnings(env(&[
+            ("ENABLE_DROP_MODE", "true"),
+            ("FILE_ONLY", "yes"),
+            ("ENABLE_PROC_FLOW", ""),
+            ("FILE_READ_MODE", "9"),
+            ("NODE_IP", "notanip"),
+            ("ENABLE_STATS", "on"),
+            ("DRIVER_LOG", "debug"),
+        ]));
+        assert_eq!(
+            w,
+            [
+                r#"ENABLE_STATS="on" is ignored: only "1" turns it on"#,
+                r#"DRIVER_LOG="debug" is ignored: only "1" turns it on"#,
+                r#"ENABLE_DROP_MODE="true" is taken as off: only "1" turns it on"#,
+                r#"FILE_ONLY="yes" is taken as off: only "1" turns it on"#,
+                r#"ENABLE_PROC_FLOW="" is taken as off: only "1" turns it on"#,
+                r#"FILE_READ_MODE="9" is ignored: it takes 0, 1 or 2"#,
+                r#"NODE_IP="notanip" is not an IP address (kept as given)"#,
+            ]
+        );
     }
 
     #[test]

@@ -207,9 +207,12 @@ impl SysFlowDriver {
     /// opens the outputs: an unwritable file path or an unreachable socket is reported
     /// here, not later in [`SysFlowDriver::run`].
     pub fn new(mut config: SysFlowConfig) -> Result<Self> {
-        if config.env_overrides {
+        let env_warnings = if config.env_overrides {
             config.apply_env();
-        }
+            crate::config::env_warnings(|k| std::env::var(k).ok())
+        } else {
+            Vec::new()
+        };
         config.validate()?;
         // A bad filter fails here, before any probe, capture or output is opened.
         let filter = match &config.falco_filter {
@@ -268,6 +271,9 @@ impl SysFlowDriver {
         }
         if let Some(cb) = config.callback.take() {
             outputs.add(Box::new(CallbackSink::new(cb)));
+        }
+        for w in &env_warnings {
+            diag.warn(format_args!("environment: {w}"));
         }
         diag.debug(format_args!("configuration in effect: {config:?}"));
         if let Some(f) = &filter {
