@@ -181,11 +181,33 @@ fn cell_text(out: &mut String, v: &Value, json: &mut Vec<u8>, scratch: &mut Stri
         Value::Int(i) => {
             let _ = write!(out, "{i}");
         }
-        Value::Text(t) => t.write_to(out),
+        Value::Text(t) => {
+            let start = out.len();
+            t.write_to(out);
+            escape_controls(out, start);
+        }
         other => {
             json.clear();
             format_json::write_value(json, other, scratch);
             out.push_str(&String::from_utf8_lossy(json));
+        }
+    }
+}
+
+/// Writes the control characters (C0, DEL, C1) of `out[start..]` as `\xNN`: a name
+/// recorded from any process (a file name, an argument) must not move the cursor, change
+/// colours or break a row of the analyst's terminal. (The official tool prints them as
+/// they are; JSON output escapes them as JSON does.)
+fn escape_controls(out: &mut String, start: usize) {
+    if !out[start..].chars().any(char::is_control) {
+        return;
+    }
+    let text = out.split_off(start);
+    for c in text.chars() {
+        if c.is_control() {
+            let _ = write!(out, "\\x{:02x}", u32::from(c));
+        } else {
+            out.push(c);
         }
     }
 }
@@ -551,6 +573,16 @@ pub fn terminal_width() -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn control_characters_reach_the_table_escaped() {
+        let mut out = String::from("kept\x1b");
+        escape_controls(&mut out, 4);
+        assert_eq!(out, "kept\\x1b");
+        let mut out = String::from("/tmp/ctrl\u{1}\u{1b}[31mred\nx\u{7f}\u{85}é");
+        escape_controls(&mut out, 0);
+        assert_eq!(out, r"/tmp/ctrl\x01\x1b[31mred\x0ax\x7f\x85é");
+    }
 
     #[test]
     fn cells_are_typed_like_tabulate() {
