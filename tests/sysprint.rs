@@ -370,3 +370,54 @@ fn the_output_is_never_written_through_a_symlink() {
     let csv = stdout_of(&ours, &["-o", "csv", "-w", "/dev/stdout"], Some(&input));
     assert!(csv.len() > 100, "csv to /dev/stdout");
 }
+
+/// A file of ours says on stderr what its `sysflow.losses` entry warns of (the official
+/// tool does not look): a file its collector never closed, and the period's losses other
+/// than what the configuration chose to leave out; stdout is unchanged.
+#[test]
+fn a_files_losses_are_said_on_stderr() {
+    let Some(scap) = common::reference("alpine/alpine.scap") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let sf = dir.path().join("a.sf");
+    let config = sysflow::SysFlowConfig {
+        scap_input_path: Some(scap),
+        file_path: Some(sf.clone()),
+        env_overrides: false,
+        ..Default::default()
+    };
+    sysflow::SysFlowDriver::new(config).unwrap().run().unwrap();
+    let printed = run(&sysprint_example(), &[], Some(&sf));
+    assert!(printed.status.success());
+    let quiet = String::from_utf8(printed.stderr.clone()).unwrap();
+    assert!(!quiet.contains("did not close"), "{quiet}");
+
+    // the same file as a collector killed while writing it leaves it: the placeholder
+    let mut bytes = std::fs::read(&sf).unwrap();
+    let at = bytes
+        .windows(12)
+        .position(|w| w == br#"{"complete":"#)
+        .expect("a losses entry");
+    let width = sysflow::export::LOSSES_WIDTH;
+    let mut placeholder = br#"{"complete":false,"file_drops":3}"#.to_vec();
+    placeholder.resize(width, b' ');
+    bytes[at..at + width].copy_from_slice(&placeholder);
+    let killed = dir.path().join("killed.sf");
+    std::fs::write(&killed, &bytes).unwrap();
+    let k = run(&sysprint_example(), &[], Some(&killed));
+    assert!(k.status.success());
+    assert_eq!(k.stdout, printed.stdout, "the records print as before");
+    let err = String::from_utf8(k.stderr).unwrap();
+    let name = killed.display();
+    assert!(
+        err.contains(&format!(
+            "sysprint: {name}: its collector did not close it (\"complete\":false)"
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("sysprint: {name}: losses: file_drops=3")),
+        "{err}"
+    );
+}

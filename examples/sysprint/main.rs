@@ -239,10 +239,44 @@ struct Printer {
 /// Output buffered before each write to the destination.
 const FLUSH_BYTES: usize = 1 << 16;
 
+/// Says on stderr what a file's `sysflow.losses` entry (written by this library's
+/// collectors; the official tool does not look) tells a reader to beware of: a file its
+/// collector never closed, and the period's nonzero loss counters other than what the
+/// configuration chose to leave out (filters, sampling).
+fn warn_losses<R: std::io::Read>(path: &Path, reader: &SfReader<R>) {
+    let Some(v) = reader.user_metadata(sysflow::export::LOSSES_KEY) else {
+        return;
+    };
+    let name = path.display().to_string();
+    match sysflow::export::FileLosses::parse(v, &name) {
+        Ok(l) => {
+            if !l.complete {
+                eprintln!(
+                    "sysprint: {name}: its collector did not close it (\"complete\":false): \
+                     it may end early and its losses are not known"
+                );
+            }
+            // (what the configuration chose to leave out is no surprise: not repeated)
+            const CHOSEN: [&str; 3] = ["filtered_events", "filtered_flows", "sampled_out"];
+            let nonzero: Vec<String> = l
+                .counters
+                .iter()
+                .filter(|(k, n)| **n > 0 && !CHOSEN.contains(&k.as_str()))
+                .map(|(k, n)| format!("{k}={n}"))
+                .collect();
+            if !nonzero.is_empty() {
+                eprintln!("sysprint: {name}: losses: {}", nonzero.join(" "));
+            }
+        }
+        Err(e) => eprintln!("sysprint: {e}"),
+    }
+}
+
 impl Printer {
     /// Prints one trace file.
     fn print_file<W: Write>(&mut self, path: &Path, stdout: &mut W) -> Result<(), Stop> {
         let reader = SfReader::open(path).map_err(|e| Stop::Fail(e.to_string()))?;
+        warn_losses(path, &reader);
         let mut sink = match &self.dest {
             Dest::Stdout => Sink::Stdout(stdout),
             Dest::File(p) => Sink::File {
