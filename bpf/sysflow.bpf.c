@@ -593,9 +593,9 @@ __noinline int sf_g_dpath(struct sf_scratch *s, __u32 off, __u32 idx, __u64 dent
 	if (end == off) {
 		end = sf_emit_path(buf, w, off, off + SF_STR_MAX - 1);
 		/* the mark goes past the path's SF_STR_MAX when it must (a path of 4,086 to
-		 * 4,095 bytes, which d_path itself cannot name): without it such a deleted
-		 * executable would pass for one on disk. The scratch buffer has room for it
-		 * after any masked offset. */
+		 * 4,095 bytes, which d_path itself cannot name, or one cut at the limit, then
+		 * flagged SF_HF_TRUNC): without it such a deleted executable would pass for
+		 * one on disk. The scratch buffer has room for it after any masked offset. */
 		if (idx == SF_S_EXEPATH && sf_unlinked(dentry) && end < SF_REC_OFF_MAX &&
 		    !bpf_probe_read_kernel(&buf[sf_at(end)], sizeof(SF_DELETED), SF_DELETED))
 			end += sizeof(SF_DELETED) - 1;

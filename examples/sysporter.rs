@@ -198,13 +198,21 @@ fn main() -> ExitCode {
         Ok(d) => d,
         Err(e) => return fail(describe(&e)),
     };
-    // SIGINT and SIGTERM stop the capture cleanly (open flows are flushed); a second one
-    // ends the process at once (exit status 130), for a conversion blocked reading a pipe
-    // or FIFO whose writer neither writes nor closes.
+    // SIGINT and SIGTERM stop the capture cleanly (open flows are flushed). In a
+    // conversion a second one ends the process at once (status 128 + the signal), for one
+    // blocked reading a pipe or FIFO whose writer neither writes nor closes; a live
+    // capture never blocks so, and a second signal (a shell's Ctrl-C and its trap's kill,
+    // `timeout`'s two deliveries) must not cut its clean stop short.
     let flag = driver.exit_handle().flag();
+    let converting = driver.config().scap_input_path.is_some();
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        let second = signal_hook::flag::register_conditional_shutdown(sig, 130, flag.clone());
-        if let Err(e) = second.and_then(|_| signal_hook::flag::register(sig, flag.clone())) {
+        if converting
+            && let Err(e) =
+                signal_hook::flag::register_conditional_shutdown(sig, 128 + sig, flag.clone())
+        {
+            return fail(format!("cannot install signal handler: {e}"));
+        }
+        if let Err(e) = signal_hook::flag::register(sig, flag.clone()) {
             return fail(format!("cannot install signal handler: {e}"));
         }
     }
@@ -231,20 +239,13 @@ fn main() -> ExitCode {
                     s.omitted_ipv6_flows
                 );
             }
-            // every nonzero loss counter, whatever the logging (also in the output's
-            // `sysflow.losses`)
-            let losses: Vec<String> = s
-                .losses()
-                .iter()
-                .filter(|(_, n)| *n > 0)
-                .map(|(k, n)| format!("{k}={n}"))
-                .collect();
-            if !losses.is_empty() {
-                eprintln!("sysporter: losses: {}", losses.join(" "));
-            }
+            say_losses(&s);
             ExitCode::SUCCESS
         }
         Err(e) => {
+            if let Some(s) = driver.summary() {
+                say_losses(&s);
+            }
             // a conversion cut short by damage wrote what preceded it: say so
             if let Some(s) = driver.summary().filter(|s| s.input_errors > 0)
                 && driver.config().file_path.is_some()
@@ -261,5 +262,19 @@ fn main() -> ExitCode {
             }
             fail(describe(&e))
         }
+    }
+}
+
+/// Every nonzero loss counter of the run, whatever the logging (each output period's
+/// also in its file's `sysflow.losses`).
+fn say_losses(s: &sysflow::RunSummary) {
+    let losses: Vec<String> = s
+        .losses()
+        .iter()
+        .filter(|(_, n)| *n > 0)
+        .map(|(k, n)| format!("{k}={n}"))
+        .collect();
+    if !losses.is_empty() {
+        eprintln!("sysporter: losses: {}", losses.join(" "));
     }
 }

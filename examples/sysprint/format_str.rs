@@ -194,22 +194,40 @@ fn cell_text(out: &mut String, v: &Value, json: &mut Vec<u8>, scratch: &mut Stri
     }
 }
 
-/// Writes the control characters (C0, DEL, C1) of `out[start..]` as `\xNN`: a name
-/// recorded from any process (a file name, an argument) must not move the cursor, change
-/// colours or break a row of the analyst's terminal. (The official tool prints them as
-/// they are; JSON output escapes them as JSON does.)
+/// Writes the control characters (C0, DEL, C1) of `out[start..]` as `\xNN`, and the
+/// invisible ones that reorder or hide text (bidirectional controls, zero-width
+/// characters) as `\u{NNNN}`: a name recorded from any process (a file name, an
+/// argument) must not move the cursor, change colours, break a row or show other text
+/// than it holds in the analyst's terminal. (The official tool prints them as they are;
+/// JSON output escapes the controls as JSON does.)
 fn escape_controls(out: &mut String, start: usize) {
-    if !out[start..].chars().any(char::is_control) {
+    if !out[start..].chars().any(|c| c.is_control() || invisible(c)) {
         return;
     }
     let text = out.split_off(start);
     for c in text.chars() {
         if c.is_control() {
             let _ = write!(out, "\\x{:02x}", u32::from(c));
+        } else if invisible(c) {
+            let _ = write!(out, "\\u{{{:04x}}}", u32::from(c));
         } else {
             out.push(c);
         }
     }
+}
+
+/// Bidirectional controls (U+061C, U+200E-F, U+202A-E, U+2066-9) and zero-width
+/// characters (U+200B-D, U+2060, U+FEFF).
+fn invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{061c}'
+            | '\u{200b}'..='\u{200f}'
+            | '\u{202a}'..='\u{202e}'
+            | '\u{2060}'
+            | '\u{2066}'..='\u{2069}'
+            | '\u{feff}'
+    )
 }
 
 /// Pads `text` to `width` characters, or keeps `..` and its last `width` characters.
@@ -573,6 +591,14 @@ pub fn terminal_width() -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_text_cells_controls_and_invisible_characters_are_escaped() {
+        let (mut out, mut json, mut scratch) = (String::new(), Vec::new(), String::new());
+        let v = Value::Text(crate::flatten::Text::Str("ok\u{1b}[2J\u{202e}txt.exe"));
+        cell_text(&mut out, &v, &mut json, &mut scratch);
+        assert_eq!(out, r"ok\x1b[2J\u{202e}txt.exe");
+    }
 
     #[test]
     fn control_characters_reach_the_table_escaped() {

@@ -241,8 +241,8 @@ const FLUSH_BYTES: usize = 1 << 16;
 
 /// Says on stderr what a file's `sysflow.losses` entry (written by this library's
 /// collectors; the official tool does not look) tells a reader to beware of: a file its
-/// collector never closed, and the period's nonzero loss counters other than what the
-/// configuration chose to leave out (filters, sampling).
+/// collector never closed, and the counters of records missing from it
+/// ([`sysflow::export::FileLosses::gaps`]).
 fn warn_losses<R: std::io::Read>(path: &Path, reader: &SfReader<R>) {
     let Some(v) = reader.user_metadata(sysflow::export::LOSSES_KEY) else {
         return;
@@ -256,14 +256,7 @@ fn warn_losses<R: std::io::Read>(path: &Path, reader: &SfReader<R>) {
                      it may end early and its losses are not known"
                 );
             }
-            // (what the configuration chose to leave out is no surprise: not repeated)
-            const CHOSEN: [&str; 3] = ["filtered_events", "filtered_flows", "sampled_out"];
-            let nonzero: Vec<String> = l
-                .counters
-                .iter()
-                .filter(|(k, n)| **n > 0 && !CHOSEN.contains(&k.as_str()))
-                .map(|(k, n)| format!("{k}={n}"))
-                .collect();
+            let nonzero: Vec<String> = l.gaps().map(|(k, n)| format!("{k}={n}")).collect();
             if !nonzero.is_empty() {
                 eprintln!("sysprint: {name}: losses: {}", nonzero.join(" "));
             }

@@ -1018,6 +1018,31 @@ mod tests {
         // with no read or write there is no flow to end, and the close makes none (the
         // reference writes no flow for a bound socket)
         assert!(net_flows(&bound_udp(&[])).is_empty());
+
+        // counters that arrive after the close (a receive that raced it) end their flow too
+        let (_, out) = replay(vec![
+            EventKind::Socket {
+                fd: 5,
+                domain: 2,
+                sock_type: 2,
+                proto: 0,
+            },
+            EventKind::Bind {
+                fd: Some(5),
+                res: 0,
+                addr: Some(crate::event::SockAddr::V4([0; 4], 5353)),
+                bound_v4: Some(([0; 4], 5353)),
+            },
+            EventKind::Close {
+                fd: Some(5),
+                res: 0,
+            },
+            counters(5, (1, 7), (0, 0)),
+        ]);
+        let nfs = net_flows(&out);
+        assert_eq!(nfs.len(), 1, "{out:?}");
+        assert_eq!(nfs[0].op_flags, OpFlags::READ_RECV | OpFlags::CLOSE);
+        assert_eq!((nfs[0].num_r_recv_ops, nfs[0].num_r_recv_bytes), (1, 7));
     }
 
     /// The child's side of a clone: thread 11 of process 10, sharing its fds.

@@ -611,6 +611,10 @@ impl Aggregator {
                             self.net_flow_event(st, tid, c.fd, &i, op, out)?;
                         }
                     }
+                    if st.late_fd() == Some((tid, c.fd)) {
+                        let close = FlowOp::single(OpFlags::CLOSE, 0);
+                        self.net_flow_event(st, tid, c.fd, &i, close, out)?;
+                    }
                     return Ok(());
                 }
                 if c.read_ops > 0 || c.read_bytes > 0 {

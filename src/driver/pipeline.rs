@@ -96,28 +96,6 @@ pub(crate) struct Pipeline {
 /// missed).
 const SOURCE_PENDING_MAX: usize = 16;
 
-/// Counters of `RunSummary::losses()` that are no gap in the outputs, left out of
-/// [`FanOut::note_losses`]: what the configured filters and sampling leave out; what the
-/// format or the model leave out on every host that has it (IPv6 flows, which v5 cannot
-/// carry; io_uring operations not modelled): marked, they would mark the stream every
-/// 10 s; what loses no record (fds received with `SCM_RIGHTS` are named from `/proc`
-/// instead; metadata failures leave container fields empty, the records are there); and
-/// the outputs' own drops and reconnections (each sink marks its own). All still count
-/// in the files' `sysflow.losses` and in `RunSummary::losses()`.
-const NOT_GAPS: [&str; 11] = [
-    "filtered_events",
-    "filtered_flows",
-    "sampled_out",
-    "omitted_ipv6_flows",
-    "uring_unmodeled",
-    "scm_rights_unnamed",
-    "metadata_timeouts",
-    "metadata_errors",
-    "metadata_queue_full",
-    "sink_drops",
-    "socket_reconnects",
-];
-
 /// K8sEvent records kept while the outputs have not started (the initial listings arrive
 /// while the live capture starts); more are dropped and counted with the Kubernetes
 /// table's (`K8sTable::dropped`).
@@ -464,7 +442,7 @@ impl Pipeline {
     }
 
     /// Tells the outputs (other than the file, which counts by period) which causes of
-    /// loss grew since the last call ([`FanOut::note_losses`]), leaving out [`NOT_GAPS`].
+    /// loss grew since the last call ([`FanOut::note_losses`]), leaving out [`NOT_GAPS`](crate::export::NOT_GAPS).
     fn note_losses(&mut self, out: &mut FanOut) {
         if !out.has_streams() {
             return;
@@ -474,7 +452,7 @@ impl Pipeline {
             .iter()
             .zip(&self.losses_noted)
             .map(|(&(name, n), &(_, before))| (name, n.saturating_sub(before)))
-            .filter(|&(name, grew)| grew > 0 && !NOT_GAPS.contains(&name))
+            .filter(|&(name, grew)| grew > 0 && !crate::export::NOT_GAPS.contains(&name))
             .collect();
         self.losses_noted = now;
         if !grown.is_empty() {

@@ -22,6 +22,28 @@ const RESERVED: [&str; 8] = [
     "unfiled_drops",
 ];
 
+/// Counters of `RunSummary::losses()` that are no gap in the outputs, left out of
+/// `FanOut::note_losses`: what the configured filters and sampling leave out; what the
+/// format or the model leave out on every host that has it (IPv6 flows, which v5 cannot
+/// carry; io_uring operations not modelled): marked, they would mark the stream every
+/// 10 s; what loses no record (fds received with `SCM_RIGHTS` are named from `/proc`
+/// instead; metadata failures leave container fields empty, the records are there); and
+/// the outputs' own drops and reconnections (each sink marks its own). All still count
+/// in the files' `sysflow.losses` and in `RunSummary::losses()`.
+pub(crate) const NOT_GAPS: [&str; 11] = [
+    "filtered_events",
+    "filtered_flows",
+    "sampled_out",
+    "omitted_ipv6_flows",
+    "uring_unmodeled",
+    "scm_rights_unnamed",
+    "metadata_timeouts",
+    "metadata_errors",
+    "metadata_queue_full",
+    "sink_drops",
+    "socket_reconnects",
+];
+
 fn pad(mut s: String) -> Vec<u8> {
     debug_assert!(s.len() <= LOSSES_WIDTH);
     while s.len() < LOSSES_WIDTH {
@@ -143,11 +165,36 @@ impl FileLosses {
     pub fn get(&self, cause: &str) -> u64 {
         self.counters.get(cause).copied().unwrap_or(0)
     }
+
+    /// The nonzero counters that mean records missing from this file (or the events they
+    /// would describe), by name: the file sink's own drops and failures, and the
+    /// driver's causes except what is no gap in the file (what the configuration's
+    /// filters and sampling leave out, what the v5 format or the model cannot carry, what
+    /// loses no record, and the other outputs' drops).
+    pub fn gaps(&self) -> impl Iterator<Item = (&str, u64)> {
+        self.counters
+            .iter()
+            .filter(|(k, n)| **n > 0 && !NOT_GAPS.contains(&k.as_str()))
+            .map(|(k, n)| (k.as_str(), *n))
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn gaps_are_the_counters_of_missing_records() {
+        let l = FileLosses::parse(
+            br#"{"complete":true,"period_start":1,"period_end":2,"file_drops":3,"sink_drops":5,"filtered_flows":2,"ring_drops":1,"unknown_fd_ops":0,"omitted_ipv6_flows":4}"#,
+            "t",
+        )
+        .unwrap();
+        assert_eq!(
+            l.gaps().collect::<Vec<_>>(),
+            [("file_drops", 3), ("ring_drops", 1)]
+        );
+    }
 
     #[test]
     fn fixed_width_round_trip_and_truncation() {
