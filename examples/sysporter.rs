@@ -243,11 +243,12 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
-            if let Some(s) = driver.summary() {
-                say_losses(&s);
+            let summary = driver.summary();
+            if let Some(s) = &summary {
+                say_losses(s);
             }
             // a conversion cut short by damage wrote what preceded it: say so
-            if let Some(s) = driver.summary().filter(|s| s.input_errors > 0)
+            if let Some(s) = summary.filter(|s| s.input_errors > 0)
                 && driver.config().file_path.is_some()
             {
                 // the records of the events, not the headers (one per output period)

@@ -306,6 +306,11 @@ fn env_flag(v: Option<String>, current: bool) -> bool {
     }
 }
 
+/// `FILE_READ_MODE`'s value as the reference reads it: `0`, `1` or `2`, else none.
+fn env_read_mode(v: &str) -> Option<FileReadMode> {
+    v.parse::<i64>().ok().and_then(FileReadMode::from_int)
+}
+
 /// What [`SysFlowConfig::apply_env_from`] takes differently from what a variable seems to
 /// ask: one line per variable set to a value it does not know (the reference's rules
 /// apply, see there), for the driver to log as warnings.
@@ -321,12 +326,7 @@ pub(crate) fn env_warnings(var: impl Fn(&str) -> Option<String>) -> Vec<String> 
             w.push(format!("{k}={v:?} is taken as off: only \"1\" turns it on"));
         }
     }
-    if let Some(v) = var("FILE_READ_MODE").filter(|v| {
-        v.parse::<i64>()
-            .ok()
-            .and_then(FileReadMode::from_int)
-            .is_none()
-    }) {
+    if let Some(v) = var("FILE_READ_MODE").filter(|v| env_read_mode(v).is_none()) {
         w.push(format!(
             "FILE_READ_MODE={v:?} is ignored: it takes 0, 1 or 2"
         ));
@@ -363,10 +363,7 @@ impl SysFlowConfig {
         self.drop_mode = env_flag(var("ENABLE_DROP_MODE"), self.drop_mode);
         self.file_only = env_flag(var("FILE_ONLY"), self.file_only);
         self.enable_process_flow = env_flag(var("ENABLE_PROC_FLOW"), self.enable_process_flow);
-        if let Some(m) = var("FILE_READ_MODE")
-            .and_then(|v| v.parse::<i64>().ok())
-            .and_then(FileReadMode::from_int)
-        {
+        if let Some(m) = var("FILE_READ_MODE").and_then(|v| env_read_mode(&v)) {
             self.file_read_mode = m;
         }
         if let Some(url) = var("SF_K8S_API_URL").filter(|s| !s.is_empty()) {

@@ -7,16 +7,23 @@ mod common;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
-fn sysporter(args: &[&Path]) -> Output {
+/// sysporter with `args`, stdin from /dev/null.
+fn command(args: &[&Path]) -> Command {
     let mut cmd = Command::new(common::example("sysporter"));
     cmd.args(args)
         // the reference's environment overrides must not change these runs
         .env_remove("SF_K8S_API_URL")
         .env_remove("HOST_ROOT")
-        .stdin(Stdio::null())
+        .stdin(Stdio::null());
+    cmd
+}
+
+fn sysporter(args: &[&Path]) -> Output {
+    command(args)
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    cmd.output().expect("run sysporter")
+        .stderr(Stdio::piped())
+        .output()
+        .expect("run sysporter")
 }
 
 /// A conversion that fails before writing a record (an input that is no capture)
@@ -126,11 +133,7 @@ fn a_live_capture_rotates_every_g_seconds() {
     use std::io::BufRead;
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("g.sf");
-    let mut child = Command::new(common::example("sysporter"))
-        .args([Path::new("-w"), &out, Path::new("-G"), Path::new("1")])
-        .env_remove("SF_K8S_API_URL")
-        .env_remove("HOST_ROOT")
-        .stdin(Stdio::null())
+    let mut child = command(&[Path::new("-w"), &out, Path::new("-G"), Path::new("1")])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -188,20 +191,17 @@ fn a_second_signal_ends_a_conversion_blocked_on_a_pipe() {
     use std::io::Write;
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out.sf");
-    let mut child = Command::new(common::example("sysporter"))
-        .args([
-            Path::new("-r"),
-            Path::new("/dev/stdin"),
-            Path::new("-w"),
-            &out,
-        ])
-        .env_remove("SF_K8S_API_URL")
-        .env_remove("HOST_ROOT")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = command(&[
+        Path::new("-r"),
+        Path::new("/dev/stdin"),
+        Path::new("-w"),
+        &out,
+    ])
+    .stdin(Stdio::piped())
+    .stdout(Stdio::null())
+    .stderr(Stdio::null())
+    .spawn()
+    .unwrap();
     let mut stdin = child.stdin.take().unwrap();
     stdin
         .write_all(&std::fs::read(&scap).unwrap()[..2000])

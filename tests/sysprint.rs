@@ -372,8 +372,8 @@ fn the_output_is_never_written_through_a_symlink() {
 }
 
 /// A file of ours says on stderr what its `sysflow.losses` entry warns of (the official
-/// tool does not look): a file its collector never closed, and the period's losses other
-/// than what the configuration chose to leave out; stdout is unchanged.
+/// tool does not look): a file its collector never closed, and the counters of records
+/// missing from it (not the other outputs' drops); stdout is unchanged.
 #[test]
 fn a_files_losses_are_said_on_stderr() {
     let Some(scap) = common::reference("alpine/alpine.scap") else {

@@ -973,9 +973,20 @@ mod tests {
     /// A UDP socket bound to 0.0.0.0:5353 as fd 5, `io` counter batches on it (live
     /// source: reads and writes with no peer address), then its close.
     fn bound_udp(io: &[EventKind<'static>]) -> Vec<Record> {
+        let mut evs = bound_udp_socket();
+        evs.extend_from_slice(io);
+        evs.push(EventKind::Close {
+            fd: Some(5),
+            res: 0,
+        });
+        replay(evs).1
+    }
+
+    /// socket(AF_INET, SOCK_DGRAM) as fd 5, bound to 0.0.0.0:5353.
+    fn bound_udp_socket() -> Vec<EventKind<'static>> {
         const AF_INET: u32 = 2;
         const SOCK_DGRAM: u32 = 2;
-        let mut evs = vec![
+        vec![
             EventKind::Socket {
                 fd: 5,
                 domain: AF_INET,
@@ -988,13 +999,7 @@ mod tests {
                 addr: Some(crate::event::SockAddr::V4([0; 4], 5353)),
                 bound_v4: Some(([0; 4], 5353)),
             },
-        ];
-        evs.extend_from_slice(io);
-        evs.push(EventKind::Close {
-            fd: Some(5),
-            res: 0,
-        });
-        replay(evs).1
+        ]
     }
 
     #[test]
@@ -1020,25 +1025,15 @@ mod tests {
         assert!(net_flows(&bound_udp(&[])).is_empty());
 
         // counters that arrive after the close (a receive that raced it) end their flow too
-        let (_, out) = replay(vec![
-            EventKind::Socket {
-                fd: 5,
-                domain: 2,
-                sock_type: 2,
-                proto: 0,
-            },
-            EventKind::Bind {
-                fd: Some(5),
-                res: 0,
-                addr: Some(crate::event::SockAddr::V4([0; 4], 5353)),
-                bound_v4: Some(([0; 4], 5353)),
-            },
+        let mut evs = bound_udp_socket();
+        evs.extend([
             EventKind::Close {
                 fd: Some(5),
                 res: 0,
             },
             counters(5, (1, 7), (0, 0)),
         ]);
+        let (_, out) = replay(evs);
         let nfs = net_flows(&out);
         assert_eq!(nfs.len(), 1, "{out:?}");
         assert_eq!(nfs[0].op_flags, OpFlags::READ_RECV | OpFlags::CLOSE);

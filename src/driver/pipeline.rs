@@ -442,7 +442,8 @@ impl Pipeline {
     }
 
     /// Tells the outputs (other than the file, which counts by period) which causes of
-    /// loss grew since the last call ([`FanOut::note_losses`]), leaving out [`NOT_GAPS`](crate::export::NOT_GAPS).
+    /// loss grew since the last call ([`FanOut::note_losses`]), leaving out
+    /// [`crate::export::NOT_GAPS`].
     fn note_losses(&mut self, out: &mut FanOut) {
         if !out.has_streams() {
             return;
