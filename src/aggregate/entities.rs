@@ -242,6 +242,11 @@ impl Aggregator {
         new_file: Option<&[u8]>,
         out: &mut dyn Emit,
     ) -> Result<()> {
+        if !out.needs_links() {
+            out.emit(&rec, Links::default())?;
+            self.count(&rec);
+            return Ok(());
+        }
         let process = oid.and_then(|o| self.procs.get(&o)).map(|p| &p.rec);
         let container = process
             .and_then(|p| p.container_id.as_ref())

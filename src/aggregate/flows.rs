@@ -242,8 +242,8 @@ impl Aggregator {
             return Ok(());
         };
         // A flow under way whose file was written in this period needs no lookup of its
-        // file.
-        if self.flow_under_way(st, oid, tid, fd, fdinfo, op, out)? {
+        // file. (An open begins a flow: the lookup would only miss.)
+        if op.flag != OpFlags::OPEN && self.flow_under_way(st, oid, tid, fd, fdinfo, op, out)? {
             return Ok(());
         }
         let file = self.get_file(st, tid, &fdinfo.name, restype, ObjectState::Reup, out)?;
@@ -372,51 +372,54 @@ impl Aggregator {
         }
         let kref = FfKeyRef(&fdinfo.name, tid, fd);
         let p = held(&mut self.procs, oid)?;
-        let EntryRef::Occupied(mut o) = p.fileflows.entry_ref(&kref) else {
-            // a new flow
-            let mut rec = FileFlow {
-                proc_oid: oid,
-                ts,
-                tid,
-                op_flags: op.flag,
-                open_flags,
-                end_ts: 0,
-                file_oid,
-                fd: fd as i32,
-                ..Default::default()
-            };
-            rec.apply(op);
-            if op.flag != OpFlags::CLOSE {
-                // one allocation of the name at most: a host file's key is its name
-                let name: SharedName = if file_key == fdinfo.name.as_slice() {
-                    file.key.clone()
+        let mut o = match p.fileflows.entry_ref(&kref) {
+            EntryRef::Occupied(o) => o,
+            EntryRef::Vacant(v) => {
+                // a new flow
+                let mut rec = FileFlow {
+                    proc_oid: oid,
+                    ts,
+                    tid,
+                    op_flags: op.flag,
+                    open_flags,
+                    end_ts: 0,
+                    file_oid,
+                    fd: fd as i32,
+                    ..Default::default()
+                };
+                rec.apply(op);
+                if op.flag != OpFlags::CLOSE {
+                    // one allocation of the name at most: a host file's key is its name
+                    let name: SharedName = if file_key == fdinfo.name.as_slice() {
+                        file.key.clone()
+                    } else {
+                        fdinfo.name.as_slice().into()
+                    };
+                    let key: FfKey = (name.clone(), tid, fd);
+                    self.seq += 1;
+                    self.dfset
+                        .insert((now, self.seq), DataFlowRef::File(oid, key.clone()));
+                    let e = FileFlowEntry {
+                        rec,
+                        file_key: file.key.clone(),
+                        name,
+                        export_time: now,
+                        last_update: now,
+                        seq: self.seq,
+                        files_epoch: self.files_epoch,
+                    };
+                    v.insert_with_key(key, e);
+                    p.file_flow_added(fd as i32);
+                    if let Some(f) = self.files.get_mut(file_key) {
+                        f.refs += 1;
+                    }
                 } else {
-                    fdinfo.name.as_slice().into()
-                };
-                let key: FfKey = (name.clone(), tid, fd);
-                self.seq += 1;
-                self.dfset
-                    .insert((now, self.seq), DataFlowRef::File(oid, key.clone()));
-                let e = FileFlowEntry {
-                    rec,
-                    file_key: file.key.clone(),
-                    name,
-                    export_time: now,
-                    last_update: now,
-                    seq: self.seq,
-                    files_epoch: self.files_epoch,
-                };
-                p.fileflows.insert(key, e);
-                p.file_flow_added(fd as i32);
-                if let Some(f) = self.files.get_mut(file_key) {
-                    f.refs += 1;
+                    self.write_related_file_flows(oid, tid, fd as i32, file_key, ts, out)?;
+                    rec.end_ts = ts;
+                    self.write_file_flow(&rec, &fdinfo.name, file_key, true, out)?;
                 }
-            } else {
-                self.write_related_file_flows(oid, tid, fd as i32, file_key, ts, out)?;
-                rec.end_ts = ts;
-                self.write_file_flow(&rec, &fdinfo.name, file_key, true, out)?;
+                return Ok(());
             }
-            return Ok(());
         };
         let e = o.get_mut();
         // (get_file wrote the file entity if this period had not: the flow's own, unless
@@ -773,7 +776,7 @@ impl Aggregator {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::aggregate::AggConfig;
+    use crate::aggregate::{AggConfig, Links};
     use crate::event::{EventKind, IoDir, IoEvent, OpenEvent, OpenKind, SysEvent};
     use crate::state::ProcSnapshot;
 
@@ -825,6 +828,19 @@ mod tests {
     }
 
     /// A state with process 10 (`/bin/sh` in `/srv/`) known from the snapshot.
+    /// Thread 10's event `kind` at `ts`, through the state and the aggregator.
+    fn feed(
+        st: &mut State,
+        agg: &mut Aggregator,
+        ts: u64,
+        kind: EventKind<'_>,
+        out: &mut dyn Emit,
+    ) {
+        let ev = SysEvent { ts, tid: 10, kind };
+        let has = st.apply(&ev);
+        agg.handle(st, &ev, has, out).unwrap();
+    }
+
     fn shell_state() -> State {
         let mut st = State::new();
         st.load_snapshot(&ProcSnapshot {
@@ -1193,6 +1209,69 @@ mod tests {
         assert!(matches!(out.last(), Some(Record::FileFlow(_))));
     }
 
+    /// An output that reads the records' links gets each flow's process and file; one
+    /// that says it does not ([`Emit::needs_links`]: a `.sf` file, the socket stream)
+    /// gets none, and the records themselves are the same.
+    #[test]
+    fn links_are_looked_up_only_for_outputs_that_read_them() {
+        /// Keeps each record with the process and file paths its links named.
+        struct Linked {
+            needs: bool,
+            got: Vec<(Record, Option<String>, Option<String>)>,
+        }
+        impl Emit for Linked {
+            fn emit(&mut self, rec: &Record, links: Links<'_>) -> Result<()> {
+                let exe = links.process.map(|p| p.exe.clone());
+                let file = links.file.map(|f| f.path.clone());
+                self.got.push((rec.clone(), exe, file));
+                Ok(())
+            }
+            fn needs_links(&self) -> bool {
+                self.needs
+            }
+        }
+        let run = |needs: bool| {
+            let cfg = crate::SysFlowConfig::default();
+            let mut st = shell_state();
+            let mut agg = Aggregator::new(AggConfig::from(&cfg));
+            let mut out = Linked { needs, got: vec![] };
+            for (ts, kind) in [
+                open(3, b"/srv/a"),
+                counters(3, (1, 5), (0, 0)),
+                EventKind::Close {
+                    fd: Some(3),
+                    res: 0,
+                },
+            ]
+            .into_iter()
+            .enumerate()
+            {
+                feed(&mut st, &mut agg, 1_000_000_000 + ts as u64, kind, &mut out);
+            }
+            out.got
+        };
+        let (with, without) = (run(true), run(false));
+        let flow = |got: &[(Record, Option<String>, Option<String>)]| {
+            got.iter()
+                .find(|(r, ..)| matches!(r, Record::FileFlow(_)))
+                .cloned()
+                .expect("a file flow")
+        };
+        let (_, exe, file) = flow(&with);
+        assert_eq!(
+            (exe.as_deref(), file.as_deref()),
+            (Some("/bin/sh"), Some("/srv/a"))
+        );
+        let (_, exe, file) = flow(&without);
+        assert_eq!((exe, file), (None, None));
+        let records = |got: Vec<(Record, Option<String>, Option<String>)>| {
+            got.into_iter()
+                .map(|(r, ..)| format!("{r:?}"))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(records(with), records(without));
+    }
+
     /// Closes look for other threads' flows on their fd only where there are some: a
     /// process holding many files does not make each close scan them all (1,000 opens
     /// then 1,000 closes looked at no flow; they looked at 499,500 before).
@@ -1322,13 +1401,7 @@ mod tests {
                 agg.on_rotation();
                 rotated_at = out.len();
             }
-            let ev = SysEvent {
-                ts: 1_000_000_000 + i as u64,
-                tid: 10,
-                kind,
-            };
-            let has = st.apply(&ev);
-            agg.handle(&st, &ev, has, &mut out).unwrap();
+            feed(&mut st, &mut agg, 1_000_000_000 + i as u64, kind, &mut out);
         }
         let host = Foid::new(b"", b"/srv/a");
         let after: Vec<(RecordKind, Option<Foid>)> = out[rotated_at..]

@@ -57,6 +57,13 @@ pub struct Links<'a> {
 pub trait Emit {
     /// Delivers one record with the entities it refers to.
     fn emit(&mut self, rec: &Record, links: Links<'_>) -> Result<()>;
+
+    /// Whether [`Emit::emit`] reads its [`Links`]. When it does not, the aggregator does
+    /// not look the entities up and passes them all as `None` (an output that writes
+    /// entities as records of their own, like a `.sf` file, never reads them).
+    fn needs_links(&self) -> bool {
+        true
+    }
 }
 
 impl Emit for Vec<Record> {

@@ -20,6 +20,10 @@ impl Emit for FanOut {
     fn emit(&mut self, rec: &Record, links: Links<'_>) -> Result<()> {
         FanOut::emit(self, rec, links)
     }
+
+    fn needs_links(&self) -> bool {
+        FanOut::needs_links(self)
+    }
 }
 
 /// Output rotation: a new output period every `interval_s` seconds.
@@ -505,7 +509,7 @@ impl Pipeline {
             s.network_flows,
             s.file_flows,
             s.process_flows,
-            out.stats().records_in_period,
+            out.records_written_in_period(),
         ));
         let now = self.summary(out);
         let line = loss_line(&now, &self.period_base);

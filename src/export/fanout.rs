@@ -34,6 +34,10 @@ pub struct FanOut {
     started: bool,
     /// What the other sinks had dropped when the current period started.
     others_dropped_at_period_start: u64,
+    /// Whether one of `others` reads the records' entities ([`RecordSink::needs_links`]).
+    links_needed: bool,
+    /// What the file sink had dropped when the current period started.
+    file_dropped_at_period_start: u64,
 }
 
 impl FanOut {
@@ -46,7 +50,16 @@ impl FanOut {
             stats: SinkStats::default(),
             started: false,
             others_dropped_at_period_start: 0,
+            links_needed: false,
+            file_dropped_at_period_start: 0,
         }
+    }
+
+    /// Whether a sink reads the entities a record links to ([`RecordSink::needs_links`];
+    /// the file sink never does): if none does, [`FanOut::emit`] may be given empty
+    /// [`Links`].
+    pub fn needs_links(&self) -> bool {
+        self.links_needed
     }
 
     /// Sets the file sink.
@@ -56,6 +69,7 @@ impl FanOut {
 
     /// Adds another sink (socket, callback, or your own).
     pub fn add(&mut self, sink: Box<dyn RecordSink>) {
+        self.links_needed |= sink.needs_links();
         self.others.push(sink);
     }
 
@@ -93,6 +107,19 @@ impl FanOut {
             .saturating_sub(self.others_dropped_at_period_start)
     }
 
+    /// Records written in the current output period (headers included): those delivered
+    /// less those the output dropped (a full disk, a socket without a reader). The output
+    /// is the file when there is one (its drops only), else the streams.
+    pub fn records_written_in_period(&self) -> u64 {
+        let dropped = match self.file.as_ref() {
+            Some(f) => f
+                .dropped()
+                .saturating_sub(self.file_dropped_at_period_start),
+            None => self.period_sink_drops(),
+        };
+        self.stats.records_in_period.saturating_sub(dropped)
+    }
+
     /// Gives the file sink (if any) the current period's losses by cause and its end,
     /// written into the file when it is closed ([`FileSink::set_period_losses`]).
     pub fn set_period_losses(&mut self, period_end: i64, losses: &[(&'static str, u64)]) {
@@ -124,6 +151,7 @@ impl FanOut {
         self.stats.periods += 1;
         self.stats.records_in_period = 0;
         self.others_dropped_at_period_start = self.others_dropped();
+        self.file_dropped_at_period_start = self.file.as_ref().map_or(0, |f| f.dropped());
         if let Some(f) = self.file.as_mut() {
             f.start(&self.header)?;
         }

@@ -815,6 +815,11 @@ impl RecordSink for FileSink {
         self.append(view.record)
     }
 
+    /// The file holds entities as records of their own.
+    fn needs_links(&self) -> bool {
+        false
+    }
+
     fn flush(&mut self) -> Result<()> {
         self.retry_open()?;
         self.write_block(false)

@@ -66,6 +66,14 @@ pub trait RecordSink: Send {
     /// Delivers one record.
     fn write(&mut self, view: &RecordView<'_>) -> Result<()>;
 
+    /// Whether [`RecordSink::write`] reads the view's entities (`container`, `pod`,
+    /// `process`, `file`, `new_file`). The default is true; a sink that says false gets
+    /// them as `None` whenever no other sink reads them, and saves the driver looking
+    /// them up for each record.
+    fn needs_links(&self) -> bool {
+        true
+    }
+
     /// Pushes buffered records out (called periodically during live capture).
     fn flush(&mut self) -> Result<()> {
         Ok(())

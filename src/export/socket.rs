@@ -456,6 +456,11 @@ impl RecordSink for SocketSink {
         Ok(())
     }
 
+    /// The stream carries entities as records of their own.
+    fn needs_links(&self) -> bool {
+        false
+    }
+
     fn write(&mut self, view: &RecordView<'_>) -> Result<()> {
         self.deliver(view.record)
     }

@@ -132,12 +132,8 @@ pub(crate) fn events_for_fuzzing(bytes: &[u8], f: &mut dyn FnMut(&SysEvent<'_>))
     while let [a, b, tail @ ..] = rest {
         let (rec, next) = tail.split_at(usize::from(u16::from_le_bytes([*a, *b])).min(tail.len()));
         rest = next;
-        if let Ok(d) = decode::decoded(rec) {
-            if let Ok(Some(counters)) = &d.carried {
-                f(counters);
-            }
-            f(&d.ev);
-        }
+        // as the source delivers them
+        decode::deliver_record(rec, &mut |ev, _| f(ev));
     }
 }
 pub(crate) use load::take_load_log;
@@ -514,21 +510,12 @@ impl LiveSource {
         let (mut errors, mut events) = (0, 0);
         let now = Instant::now();
         let moves = &mut self.exec_moves;
-        self.probe.consume(&mut |rec| match decode::decoded(rec) {
-            Ok(d) => {
-                // a close's own thread's counters, shipped with it: first
-                match d.carried {
-                    Ok(Some(counters)) => {
-                        moves.offer(&counters, false, now, f);
-                        events += 1;
-                    }
-                    Ok(None) => {}
-                    Err(_) => errors += 1,
-                }
-                moves.offer(&d.ev, d.moved_in_exec, now, f);
-                events += 1;
-            }
-            Err(_) => errors += 1,
+        self.probe.consume(&mut |rec| {
+            // a close's own thread's counters, shipped with it, go first
+            let (n, bad) =
+                decode::deliver_record(rec, &mut |ev, in_exec| moves.offer(ev, in_exec, now, f));
+            events += n;
+            errors += bad;
         });
         moves.release_stale(now, f);
         self.delivered += events;
