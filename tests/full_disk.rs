@@ -321,6 +321,7 @@ fn conversions_onto_a_full_disk_run_to_the_end_and_count_their_losses() {
     let Some(fs) = Tmpfs::mount("256k") else {
         return;
     };
+    install_logger();
     let (mut produced, mut delivered, mut dropped, mut files) = (0, 0, 0, 0);
     for scap in traces {
         let dir = scap
@@ -337,6 +338,8 @@ fn conversions_onto_a_full_disk_run_to_the_end_and_count_their_losses() {
             file_codec: AvroCodec::Null,
             rotate_offline: true,
             rotate_interval: 10,
+            enable_stats: true,
+            app_name: format!("full-disk-{name}"),
             env_overrides: false,
             ..Default::default()
         };
@@ -374,6 +377,16 @@ fn conversions_onto_a_full_disk_run_to_the_end_and_count_their_losses() {
             scap.display()
         );
         assert!(reported <= summary.sinks.dropped);
+        // each period's stats line (at its rotation, and at the end) counts the records
+        // its file holds: those read back
+        let written: u64 = LINES
+            .lock()
+            .iter()
+            .filter(|(_, t, _)| *t == format!("full-disk-{name}"))
+            .filter_map(|(_, _, m)| m.split_once("Num Records Written: "))
+            .map(|(_, n)| n.parse::<u64>().unwrap())
+            .sum();
+        assert_eq!(written, in_files, "{}: {summary:?}", scap.display());
         eprintln!(
             "{name}: {} records, {in_files} in files, {} dropped",
             summary.sinks.records, summary.sinks.dropped

@@ -864,3 +864,37 @@ fn a_non_utf8_output_path_is_named_exactly_in_its_header() {
         out.as_os_str().as_bytes()
     );
 }
+
+/// The driver looks a record's entities up only when an output reads them: never for the
+/// file and socket outputs (they carry entities as records of their own), always as soon
+/// as a callback or a sink of the user's (the trait's default) is there.
+#[test]
+fn links_are_needed_by_callbacks_and_user_sinks_not_by_files_and_sockets() {
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("sf.sock");
+    let _reader = collect_packets(listener(&sock));
+    let mut out = FanOut::new(SfHeader::default());
+    assert!(!out.needs_links(), "no output");
+    out.add(Box::new(
+        SocketSink::connect(&sock, Backoff::default()).unwrap(),
+    ));
+    assert!(!out.needs_links(), "a socket");
+    out.add(Box::new(CallbackSink::new(Box::new(|_| {}))));
+    assert!(out.needs_links(), "a socket and a callback");
+
+    /// A sink of the user's, with the trait's defaults.
+    struct Mine;
+    impl RecordSink for Mine {
+        fn start(&mut self, _: &SfHeader) -> sysflow::Result<()> {
+            Ok(())
+        }
+        fn write(&mut self, _: &RecordView<'_>) -> sysflow::Result<()> {
+            Ok(())
+        }
+    }
+    let file = FileSink::create(&dir.path().join("out.sf"), AvroCodec::Null, None).unwrap();
+    assert!(!file.needs_links(), "a file");
+    let mut out = FanOut::new(SfHeader::default());
+    out.add(Box::new(Mine));
+    assert!(out.needs_links(), "a user's sink");
+}

@@ -242,8 +242,8 @@ impl Aggregator {
             return Ok(());
         };
         // A flow under way whose file was written in this period needs no lookup of its
-        // file. (An open begins a flow: the lookup would only miss.)
-        if op.flag != OpFlags::OPEN && self.flow_under_way(st, oid, tid, fd, fdinfo, op, out)? {
+        // file.
+        if self.flow_under_way(st, oid, tid, fd, fdinfo, op, out)? {
             return Ok(());
         }
         let file = self.get_file(st, tid, &fdinfo.name, restype, ObjectState::Reup, out)?;

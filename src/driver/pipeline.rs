@@ -210,9 +210,11 @@ impl Pipeline {
             self.agg.rewrite_entities();
         }
         if due {
-            self.log_stats(out);
+            // the stats of the period, its records written counted once its file is closed
+            let stats = self.stats_lines(out);
             self.end_period(out);
             out.rotate(now)?;
+            self.log_stats_lines(stats, out.records_written_in_ended_period());
             self.agg.on_rotation();
             self.state.prune_tables();
             if let Some(r) = &mut self.rotation {
@@ -493,15 +495,22 @@ impl Pipeline {
     /// The reference's stats line and a line of this period's losses by cause
     /// (`enableStats`, at info level; the losses also at debug level with `debugMode`).
     pub fn log_stats(&self, out: &FanOut) {
+        let stats = self.stats_lines(out);
+        self.log_stats_lines(stats, out.records_written_in_period());
+    }
+
+    /// [`Pipeline::log_stats`]'s lines as of now, but the count of records written
+    /// (`None` when neither stats nor debug logging is on).
+    fn stats_lines(&self, out: &FanOut) -> Option<(String, String)> {
         let diag = &self.diag;
         if !diag.stats_enabled() && !diag.debug_enabled() {
-            return;
+            return None;
         }
         let s = self.agg.stats();
-        diag.stats(format_args!(
+        let tables = format!(
             "Container Table: {} K8s Enabled: {} Pods Table: {} Process Table: {} \
              NetworkFlow Table: {} FileFlow Table: {} ProcFlow Table: {} Num Records \
-             Written: {}",
+             Written: ",
             s.containers,
             u8::from(self.k8s_enabled),
             s.pods,
@@ -509,14 +518,23 @@ impl Pipeline {
             s.network_flows,
             s.file_flows,
             s.process_flows,
-            out.records_written_in_period(),
-        ));
+        );
         let now = self.summary(out);
         let line = loss_line(&now, &self.period_base);
+        Some((tables, format!("Events: {} Losses: {line}", now.events)))
+    }
+
+    /// Logs [`Pipeline::stats_lines`] with `written` records.
+    fn log_stats_lines(&self, lines: Option<(String, String)>, written: u64) {
+        let Some((tables, losses)) = lines else {
+            return;
+        };
+        let diag = &self.diag;
+        diag.stats(format_args!("{tables}{written}"));
         if diag.stats_enabled() {
-            diag.stats(format_args!("Events: {} Losses: {line}", now.events));
+            diag.stats(format_args!("{losses}"));
         } else {
-            diag.debug(format_args!("Events: {} Losses: {line}", now.events));
+            diag.debug(format_args!("{losses}"));
         }
     }
 }

@@ -38,6 +38,9 @@ pub struct FanOut {
     links_needed: bool,
     /// What the file sink had dropped when the current period started.
     file_dropped_at_period_start: u64,
+    /// [`FanOut::records_written_in_period`] of the period the last rotation ended, once
+    /// its file was closed.
+    ended_period_written: u64,
 }
 
 impl FanOut {
@@ -52,6 +55,7 @@ impl FanOut {
             others_dropped_at_period_start: 0,
             links_needed: false,
             file_dropped_at_period_start: 0,
+            ended_period_written: 0,
         }
     }
 
@@ -107,17 +111,22 @@ impl FanOut {
             .saturating_sub(self.others_dropped_at_period_start)
     }
 
-    /// Records written in the current output period (headers included): those delivered
-    /// less those the output dropped (a full disk, a socket without a reader). The output
-    /// is the file when there is one (its drops only), else the streams.
+    /// Records written in the current output period (headers included). With a file
+    /// output: the records delivered less those the file dropped so far (a full disk;
+    /// records still buffered count as written until their block fails, which the
+    /// period's close settles). Without one: the records delivered to the streams.
     pub fn records_written_in_period(&self) -> u64 {
-        let dropped = match self.file.as_ref() {
-            Some(f) => f
-                .dropped()
-                .saturating_sub(self.file_dropped_at_period_start),
-            None => self.period_sink_drops(),
-        };
+        let dropped = self.file.as_ref().map_or(0, |f| {
+            f.dropped()
+                .saturating_sub(self.file_dropped_at_period_start)
+        });
         self.stats.records_in_period.saturating_sub(dropped)
+    }
+
+    /// [`FanOut::records_written_in_period`] of the period the last [`FanOut::rotate`]
+    /// ended, counted once its file was closed (its last block written or dropped).
+    pub fn records_written_in_ended_period(&self) -> u64 {
+        self.ended_period_written
     }
 
     /// Gives the file sink (if any) the current period's losses by cause and its end,
@@ -192,6 +201,7 @@ impl FanOut {
         if let Some(f) = self.file.as_mut() {
             f.rotate(epoch)?;
         }
+        self.ended_period_written = self.records_written_in_period();
         self.begin_period()
     }
 

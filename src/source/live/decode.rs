@@ -1209,13 +1209,28 @@ mod tests {
                 res: 0
             }
         ));
-        // counters missing, cut short or too long: an error, never a panic
+        // delivered as the source delivers them: the counters, then the close
+        let kinds = |rec: &[u8]| {
+            let mut seen = Vec::new();
+            let counts = deliver_record(rec, &mut |ev, _| {
+                seen.push(match ev.kind {
+                    EventKind::IoCounters(_) => "counters",
+                    EventKind::Close { .. } => "close",
+                    _ => "other",
+                })
+            });
+            (seen, counts)
+        };
+        assert_eq!(kinds(&rec), (vec!["counters", "close"], (2, 0)));
+        // counters missing, cut short or too long: an error, never a panic (the close
+        // still delivered, the counters counted as a decode error)
         let mut long = pod_bytes(&c);
         long.push(0);
         for str0 in [&[][..], &[1, 2, 3][..], &long[..]] {
             let mut bad = record(sf_kind::SF_K_SYS, close, 9, &pod_bytes(&b), &[str0]);
             bad[38..40].copy_from_slice(&(sf_hdr_flags::SF_HF_COUNTS.0 as u16).to_ne_bytes());
             assert!(close_counters(&bad).is_err(), "{} bytes", str0.len());
+            assert_eq!(kinds(&bad), (vec!["close"], (1, 1)), "{} bytes", str0.len());
         }
         // the flag on another syscall's record means nothing
         let mut open = record(sf_kind::SF_K_SYS, 2, 9, &pod_bytes(&b), &[&pod_bytes(&c)]);
