@@ -420,7 +420,7 @@ fn io_counters(c: &sf_iocount, tgid: u32) -> IoCounters {
 
 /// One record as the live source reads it, from a single parse: its event, and what the
 /// record says beyond it ([`deliver_record`] gives the same without the copies).
-#[cfg(any(test, feature = "fuzzing"))]
+#[cfg(test)]
 pub(super) struct Decoded<'a> {
     /// The record's event.
     pub(super) ev: SysEvent<'a>,
@@ -432,7 +432,7 @@ pub(super) struct Decoded<'a> {
 }
 
 /// [`event`], with the carried counters and the exec mark of the same parse.
-#[cfg(any(test, feature = "fuzzing"))]
+#[cfg(test)]
 pub(super) fn decoded(rec: &[u8]) -> Result<Decoded<'_>, DecodeError> {
     let r = parse(rec)?;
     Ok(Decoded {
