@@ -486,6 +486,31 @@ fn child_with_environment() {
     };
     c.apply_env();
     assert!(c.host_root.as_os_str().is_empty());
+    // values the reference misreads are applied by its rules and logged as warnings by
+    // new(), under the app name (a conversion: HOST_ROOT does not apply)
+    if let Some(scap) = common::reference("client-server/tcp-client-server.scap") {
+        install_logger();
+        let c = SysFlowConfig {
+            scap_input_path: Some(scap),
+            callback: Some(Box::new(|_| {})),
+            app_name: "env-warnings".into(),
+            ..Default::default()
+        };
+        let d = SysFlowDriver::new(c).unwrap();
+        assert!(!d.config().drop_mode, "ENABLE_DROP_MODE=true is off");
+        let warned: Vec<String> = lines_of("env-warnings")
+            .into_iter()
+            .filter(|(l, _)| *l == log::Level::Warn)
+            .map(|(_, m)| m)
+            .collect();
+        assert_eq!(
+            warned,
+            [
+                "environment: ENABLE_DROP_MODE=\"true\" is taken as off: only \"1\" turns it on",
+                "environment: FILE_READ_MODE=\"9\" is ignored: it takes 0, 1 or 2",
+            ]
+        );
+    }
     println!("child ok");
 }
 
@@ -498,6 +523,8 @@ fn overrides_apply_only_when_asked() {
         .env("ENABLE_STATS", "1")
         .env("DRIVER_LOG", "1")
         .env("NODE_IP", "10.9.8.7")
+        .env("ENABLE_DROP_MODE", "true")
+        .env("FILE_READ_MODE", "9")
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
