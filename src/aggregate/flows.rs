@@ -827,7 +827,6 @@ mod tests {
         replay_with(&crate::SysFlowConfig::default(), evs)
     }
 
-    /// A state with process 10 (`/bin/sh` in `/srv/`) known from the snapshot.
     /// Thread 10's event `kind` at `ts`, through the state and the aggregator.
     fn feed(
         st: &mut State,
@@ -841,6 +840,7 @@ mod tests {
         agg.handle(st, &ev, has, out).unwrap();
     }
 
+    /// A state with process 10 (`/bin/sh` in `/srv/`) known from the snapshot.
     fn shell_state() -> State {
         let mut st = State::new();
         st.load_snapshot(&ProcSnapshot {
