@@ -1,6 +1,8 @@
 //! Builds the CO-RE BPF probe (`bpf/sysflow.bpf.c`) and its Rust skeleton with
 //! libbpf-cargo; the skeleton lands in `OUT_DIR` and is included by
-//! `src/source/live/skel.rs`.
+//! `src/source/live/skel.rs`. Also builds `bpf/floor.bpf.c`, a do-nothing syscall-exit
+//! program the export benchmark attaches to measure what the attach point alone costs
+//! (the library never loads it).
 //!
 //! Needs clang (Debian 12: clang 14), libelf and zlib headers: `scripts/setup.sh`.
 
@@ -10,6 +12,7 @@ use std::path::PathBuf;
 use libbpf_cargo::SkeletonBuilder;
 
 const SRC: &str = "bpf/sysflow.bpf.c";
+const FLOOR_SRC: &str = "bpf/floor.bpf.c";
 
 fn main() {
     let out = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR for build scripts"))
@@ -31,7 +34,14 @@ fn main() {
                  (needs clang, libelf-dev, zlib1g-dev, pkg-config: run scripts/setup.sh)"
             )
         });
+    let floor = out.with_file_name("floor.skel.rs");
+    SkeletonBuilder::new()
+        .source(FLOOR_SRC)
+        .clang_args(["-Ibpf", "-Wall", "-mcpu=v3"])
+        .build_and_generate(&floor)
+        .unwrap_or_else(|e| panic!("building the BPF skeleton from {FLOOR_SRC} failed: {e:#}"));
     println!("cargo:rerun-if-changed={SRC}");
+    println!("cargo:rerun-if-changed={FLOOR_SRC}");
     println!("cargo:rerun-if-changed=bpf/wire.h");
     println!("cargo:rerun-if-changed=bpf/vmlinux.h");
     println!("cargo:rerun-if-env-changed=SF_BPF_CFLAGS");

@@ -11,8 +11,12 @@
 //!    write the workload made found in the `.sf` file's FileFlows (count and bytes), and
 //!    the collector's CPU seconds per million events.
 //! 2. **redis-benchmark** (Debian `redis-tools`): SET/GET throughput against a
-//!    `redis-server` pinned to CPU 0 from a client pinned to CPU 1, without and with the
-//!    collector at its default configuration, interleaved rounds, medians.
+//!    `redis-server` pinned to CPU 0 from a client pinned to CPU 1, in interleaved rounds
+//!    of three arms: without a probe, with the floor (`bpf/floor.bpf.c`: a program on the
+//!    collector's attach point, `tp_btf/sys_exit`, that returns at once, which is what
+//!    attaching there costs before any work), and with the collector at its default
+//!    configuration; medians, each arm against the one without, the collector against
+//!    the floor.
 //! 3. **RSS and CPU at a steady 100k events/s** (the one-write workload, paced; then
 //!    the eight-write one, its CPU only): the collector's resident memory (and how much
 //!    of it is BPF map mappings: the ring buffer's data, mapped once by our consumer) and
@@ -39,6 +43,8 @@ use sysflow::{RunSummary, SysFlowConfig, SysFlowDriver};
 const OUT_DIR: &str = "/dev/shm/sysflow-bench-export/";
 const WORK_DIR: &str = "/dev/shm/sysflow-bench-export-files";
 const REDIS_PORT: &str = "16379";
+/// Rounds of the redis part (each arm once per round).
+const REDIS_ROUNDS: usize = 7;
 
 fn pin_to(cpu: usize) {
     let mut set = nix::sched::CpuSet::new();
@@ -497,9 +503,36 @@ fn redis_round() -> (f64, f64) {
     (rps("SET"), rps("GET"))
 }
 
+/// The floor of a syscall probe here: `bpf/floor.bpf.c` (built by `build.rs`), a
+/// `tp_btf/sys_exit` program that returns at once, the collector's own attach point.
+// generated code: lints do not apply
+#[allow(dead_code, clippy::all, clippy::undocumented_unsafe_blocks)]
+mod floor {
+    include!(concat!(env!("OUT_DIR"), "/floor.skel.rs"));
+}
+
+/// One redis round with the do-nothing `sys_exit` program attached.
+fn redis_round_at_floor() -> (f64, f64) {
+    use libbpf_rs::skel::{OpenSkel, Skel, SkelBuilder};
+    let mut storage = std::mem::MaybeUninit::uninit();
+    let open = floor::FloorSkelBuilder::default()
+        .open(&mut storage)
+        .expect("open the floor probe");
+    let mut skel = open.load().expect("load the floor probe");
+    skel.attach().expect("attach the floor probe");
+    redis_round()
+}
+
+/// The three arms of the redis part, in the order of the first round.
+const REDIS_ARMS: [&str; 3] = ["without", "floor", "collector"];
+
 fn redis() {
     println!("\n2. redis-benchmark (SET/GET, 200k requests, 50 clients), server on CPU 0,");
-    println!("   client on CPU 1, collector at its default configuration, 5 interleaved rounds");
+    println!(
+        "   client on CPU 1, {REDIS_ROUNDS} interleaved rounds of three arms: without a probe,"
+    );
+    println!("   with the floor (a sys_exit program that returns at once: what the attach point");
+    println!("   alone costs), with the collector at its default configuration");
     if !have("redis-server") || !have("redis-benchmark") {
         println!(
             "   SKIP: redis-server / redis-benchmark missing (scripts/setup.sh installs them)"
@@ -522,36 +555,60 @@ fn redis() {
         .unwrap();
     std::thread::sleep(Duration::from_millis(500));
     let _ = redis_round(); // warm-up
-    let (mut bs, mut bg, mut cs, mut cg) = (vec![], vec![], vec![], vec![]);
+    // req/s per arm: [arm][round] = (SET, GET)
+    let mut rounds: [Vec<(f64, f64)>; 3] = Default::default();
     let mut summaries = Vec::new();
-    for _ in 0..5 {
-        let (s, g) = redis_round();
-        bs.push(s);
-        bg.push(g);
-        let r = start_driver(None);
-        let (s, g) = redis_round();
-        cs.push(s);
-        cg.push(g);
-        summaries.push(stop_driver(r));
+    for round in 0..REDIS_ROUNDS {
+        // the arms' order turns each round: no arm always follows the same one
+        for k in 0..REDIS_ARMS.len() {
+            let arm = (round + k) % REDIS_ARMS.len();
+            let rps = match arm {
+                0 => redis_round(),
+                1 => redis_round_at_floor(),
+                _ => {
+                    let r = start_driver(None);
+                    let rps = redis_round();
+                    summaries.push(stop_driver(r));
+                    rps
+                }
+            };
+            rounds[arm].push(rps);
+        }
     }
     let _ = server.kill();
     let _ = server.wait();
-    for (name, b, c) in [("SET", bs, cs), ("GET", bg, cg)] {
-        // each round's change against the run without the collector just before it: the
-        // spread shows how much the machine itself moved
-        let mut paired: Vec<f64> = b
-            .iter()
-            .zip(&c)
-            .map(|(b, c)| (c / b - 1.0) * 100.0)
-            .collect();
-        paired.sort_by(f64::total_cmp);
-        let (b, c) = (median(b), median(c));
+    for (name, pick) in [("SET", 0), ("GET", 1)] {
+        let rps = |arm: usize| -> Vec<f64> {
+            rounds[arm]
+                .iter()
+                .map(|r| if pick == 0 { r.0 } else { r.1 })
+                .collect()
+        };
+        let (without, floor, collector) = (rps(0), rps(1), rps(2));
+        // each round's change against the same round without a probe: the spread shows
+        // how much the machine itself moved
+        let paired = |arm: &[f64]| -> (f64, f64) {
+            let mut d: Vec<f64> = arm
+                .iter()
+                .zip(&without)
+                .map(|(c, b)| (c / b - 1.0) * 100.0)
+                .collect();
+            d.sort_by(f64::total_cmp);
+            (d[0], d[d.len() - 1])
+        };
+        let (fl, cl) = (paired(&floor), paired(&collector));
+        let (b, f, c) = (median(without), median(floor), median(collector));
         println!(
-            "   {name}: {b:>10.0} req/s without, {c:>10.0} with the collector: {:+.1}% (goal >= \
-             -5%); round by round {:+.1}% to {:+.1}%",
+            "   {name}: {b:>8.0} req/s without; floor {f:>8.0} ({:+.1}%, rounds {:+.1}% to \
+             {:+.1}%); collector {c:>8.0} ({:+.1}% (goal >= -5%), rounds {:+.1}% to {:+.1}%); \
+             collector against the floor {:+.1}%",
+            (f / b - 1.0) * 100.0,
+            fl.0,
+            fl.1,
             (c / b - 1.0) * 100.0,
-            paired[0],
-            paired[paired.len() - 1]
+            cl.0,
+            cl.1,
+            (c / f - 1.0) * 100.0,
         );
     }
     let events: u64 = summaries.iter().map(|s| s.events).sum();
