@@ -198,10 +198,10 @@ fn main() -> ExitCode {
         Ok(d) => d,
         Err(e) => return fail(describe(&e)),
     };
-    // SIGINT and SIGTERM stop the capture cleanly (open flows are flushed). In a
-    // conversion a second one ends the process at once (status 128 + the signal), for one
-    // blocked reading a pipe or FIFO whose writer neither writes nor closes; a live
-    // capture never blocks so, and a second signal (a shell's Ctrl-C and its trap's kill,
+    // SIGINT and SIGTERM stop the capture cleanly (open flows are flushed), a conversion
+    // reading a pipe or FIFO whose writer neither writes nor closes too. In a conversion
+    // a second one ends the process at once (status 128 + the signal), without the
+    // flush; in a live capture a second signal (a shell's Ctrl-C and its trap's kill,
     // `timeout`'s two deliveries) must not cut its clean stop short.
     let flag = driver.exit_handle().flag();
     let converting = driver.config().scap_input_path.is_some();

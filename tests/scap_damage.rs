@@ -384,3 +384,91 @@ fn invalid_events_of_every_section_count() {
         .unwrap();
     assert_eq!(summary.invalid_events, 2);
 }
+
+/// Asks `run`'s driver to stop and waits until it has ended, at most 5 s.
+fn stop_within_5_s<T>(exit: &sysflow::ExitHandle, run: &std::thread::JoinHandle<T>) {
+    let t0 = std::time::Instant::now();
+    exit.exit();
+    while !run.is_finished() {
+        assert!(
+            t0.elapsed() < std::time::Duration::from_secs(5),
+            "the run did not stop"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
+/// A conversion reading a FIFO whose writer stops writing but keeps it open ends on
+/// `ExitHandle::exit` (the read waiting for the writer gives up), with the records of
+/// every event read until then and no damage counted; and one whose FIFO never had a
+/// writer ends on it too, with an output of no record.
+#[test]
+fn a_conversion_waiting_on_a_silent_fifo_stops_on_request() {
+    use std::io::Write;
+    use std::time::Duration;
+    let Some(scap) = common::reference("files/files.scap") else {
+        return;
+    };
+    let data = std::fs::read(&scap).unwrap();
+    // most of a capture's first part is its process list: the events are in the rest
+    let at = data.len() * 19 / 20;
+    let dir = tempfile::tempdir().unwrap();
+    // what the same bytes give as a regular file: an error at the cut, after its events
+    let cut = dir.path().join("cut.scap");
+    std::fs::write(&cut, &data[..at]).unwrap();
+    let cut_out = dir.path().join("cut.sf");
+    assert!(
+        SysFlowDriver::new(config(&cut, &cut_out))
+            .unwrap()
+            .run()
+            .is_err()
+    );
+    let cut_events = events(&read(&cut_out));
+    assert!(!cut_events.is_empty());
+
+    let fifo = dir.path().join("capture.fifo");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    let (release, released) = std::sync::mpsc::channel::<()>();
+    let (wrote, written) = std::sync::mpsc::channel::<()>();
+    let writer = {
+        let (fifo, data) = (fifo.clone(), data[..at].to_vec());
+        std::thread::spawn(move || {
+            let mut w = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
+            w.write_all(&data).unwrap();
+            wrote.send(()).unwrap();
+            // silent, and open, until the test is done
+            let _ = released.recv_timeout(Duration::from_secs(30));
+        })
+    };
+    let out = dir.path().join("fifo.sf");
+    let mut driver = SysFlowDriver::new(config(&fifo, &out)).unwrap();
+    let exit = driver.exit_handle();
+    let run = std::thread::spawn(move || {
+        let r = driver.run();
+        (r, driver.summary())
+    });
+    written.recv_timeout(Duration::from_secs(20)).unwrap();
+    // what the pipe still held is read meanwhile; then the run waits on the writer
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(!run.is_finished(), "the run waits for the silent writer");
+    stop_within_5_s(&exit, &run);
+    let (result, summary) = run.join().unwrap();
+    result.expect("a stop is a clean end");
+    assert_eq!(summary.expect("a summary").input_errors, 0);
+    assert_eq!(events(&read(&out)), cut_events);
+    release.send(()).unwrap();
+    writer.join().unwrap();
+
+    // no writer ever: the open does not wait for one, and the stop ends the read
+    let lonely = dir.path().join("lonely.fifo");
+    nix::unistd::mkfifo(&lonely, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    let out = dir.path().join("lonely.sf");
+    let mut driver = SysFlowDriver::new(config(&lonely, &out)).unwrap();
+    let exit = driver.exit_handle();
+    let run = std::thread::spawn(move || driver.run());
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(!run.is_finished());
+    stop_within_5_s(&exit, &run);
+    assert_eq!(run.join().unwrap().expect("a clean end").events, 0);
+    assert!(read(&out).is_empty());
+}

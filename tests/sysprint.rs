@@ -251,7 +251,26 @@ fn unsupported_and_invalid_invocations_fail_clearly() {
     // A missing path is reported and skipped; the others still print.
     let out = run(&ours, &["-o", "json", "/nonexistent/x.sf"], Some(&file));
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/x.sf"));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "sysprint: /nonexistent/x.sf: skipped: it does not exist\n"
+    );
+    assert_eq!(out.stdout, stdout_of(&ours, &["-o", "json"], Some(&file)));
+    // So is a FIFO (as the official tool skips it), saying what it is; nothing waits
+    // for a writer.
+    let tmp = tempfile::tempdir().unwrap();
+    let fifo = tmp.path().join("trace.sf");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    let out = run(&ours, &["-o", "json", fifo.to_str().unwrap()], Some(&file));
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!(
+            "sysprint: {}: skipped: it is a FIFO; only regular files and directories are \
+             read\n",
+            fifo.display()
+        )
+    );
     assert_eq!(out.stdout, stdout_of(&ours, &["-o", "json"], Some(&file)));
 }
 

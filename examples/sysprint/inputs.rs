@@ -13,20 +13,22 @@ use std::path::{Path, PathBuf};
 /// Why a path yields no files.
 #[derive(Debug)]
 pub enum InputError {
-    /// Neither a regular file nor a directory (or it does not exist): skipped.
-    NotFileOrDir(PathBuf),
+    /// Neither a regular file nor a directory (or it does not exist): skipped, as the
+    /// official tool skips it. The path, and what it is instead (see [`what_is`]).
+    NotFileOrDir(PathBuf, String),
     /// The run cannot continue (an unreadable directory, a file that cannot be ordered).
     Fatal(String),
 }
 
 /// The files to print for one command-line path.
 pub fn files_for(path: &Path) -> Result<Vec<PathBuf>, InputError> {
-    let meta = std::fs::metadata(path).map_err(|_| InputError::NotFileOrDir(path.into()))?;
+    let meta = std::fs::metadata(path)
+        .map_err(|e| InputError::NotFileOrDir(path.into(), what_is(Err(e))))?;
     if meta.is_file() {
         return Ok(vec![path.to_owned()]);
     }
     if !meta.is_dir() {
-        return Err(InputError::NotFileOrDir(path.into()));
+        return Err(InputError::NotFileOrDir(path.into(), what_is(Ok(meta))));
     }
     let entries = std::fs::read_dir(path)
         .map_err(|e| InputError::Fatal(format!("cannot list {}: {e}", path.display())))?;
@@ -50,6 +52,31 @@ pub fn files_for(path: &Path) -> Result<Vec<PathBuf>, InputError> {
     }
     files.sort_by(|a, b| compare_numbers(&a.0, &b.0));
     Ok(files.into_iter().map(|(_, p)| p).collect())
+}
+
+/// What a path that is neither a regular file nor a directory is, for the message that
+/// skips it: its file type, or why it could not be looked at.
+fn what_is(meta: std::io::Result<std::fs::Metadata>) -> String {
+    use std::os::unix::fs::FileTypeExt;
+    match meta {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => "it does not exist".into(),
+        Err(e) => format!("it cannot be looked at ({e})"),
+        Ok(m) => {
+            let t = m.file_type();
+            let kind = if t.is_fifo() {
+                "a FIFO"
+            } else if t.is_socket() {
+                "a socket"
+            } else if t.is_char_device() {
+                "a character device"
+            } else if t.is_block_device() {
+                "a block device"
+            } else {
+                "of another type"
+            };
+            format!("it is {kind}; only regular files and directories are read")
+        }
+    }
 }
 
 /// `dir/name`, without doubling a trailing `/` of `dir`.

@@ -389,7 +389,7 @@ fn main() -> ExitCode {
     for path in &cli.paths {
         match inputs::files_for(path) {
             Ok(f) => plan.extend(f.into_iter().map(Step::Print)),
-            Err(InputError::NotFileOrDir(p)) => plan.push(Step::Skip(p)),
+            Err(InputError::NotFileOrDir(p, why)) => plan.push(Step::Skip(p, why)),
             Err(InputError::Fatal(e)) => {
                 plan.push(Step::Stop(e));
                 break;
@@ -416,11 +416,8 @@ fn main() -> ExitCode {
                     break;
                 }
             }
-            Step::Skip(p) => {
-                eprintln!(
-                    "sysprint: {}: not an existing file or directory, skipped",
-                    p.display()
-                );
+            Step::Skip(p, why) => {
+                eprintln!("sysprint: {}: skipped: {why}", p.display());
                 status = 1;
             }
             Step::Stop(e) => {
@@ -445,8 +442,8 @@ fn main() -> ExitCode {
 enum Step {
     /// Print a trace file.
     Print(PathBuf),
-    /// Report a path that is neither a file nor a directory, and go on.
-    Skip(PathBuf),
+    /// Report a path that is neither a file nor a directory (and what it is), and go on.
+    Skip(PathBuf, String),
     /// Stop with an error (a directory that cannot be listed or ordered).
     Stop(String),
 }

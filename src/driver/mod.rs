@@ -27,9 +27,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 ///
 /// [`ExitHandle::exit`] only stores to an atomic flag, so it is safe to call from another
 /// thread or from a signal handler. `run()` notices it within its polling interval
-/// (milliseconds), flushes open flows and closes the outputs before returning. A
-/// conversion blocked reading its capture from a pipe or FIFO notices it only once that
-/// read returns (more data, or the writer's close).
+/// (milliseconds), flushes open flows and closes the outputs before returning. That holds
+/// for a conversion reading its capture from a pipe or a FIFO too: a read waiting for a
+/// writer that neither writes nor closes gives up within 50 ms of the request, and the
+/// records of the events read until then are written.
 ///
 /// It also tells whether the run is capturing ([`ExitHandle::is_capturing`]), for a caller
 /// that must not start its workload before the capture sees it.
@@ -349,11 +350,14 @@ impl SysFlowDriver {
                         period_start: 0,
                     });
                 }
-                match crate::source::open_scap(&path) {
-                    Ok(events) => {
+                match crate::source::open_scap_until(&path, self.exit.flag.clone()) {
+                    Ok(Some(events)) => {
                         self.exit.set_capturing(true);
                         offline::convert(&path, events, &mut pipe, &mut self.outputs, &self.exit)
                     }
+                    // stopped before the capture's header came (a pipe's writer slow to
+                    // start): nothing to convert
+                    Ok(None) => Ok(0),
                     Err(e) => {
                         if e.code() == crate::error::ErrorCode::EventParsingError {
                             // damaged before its first event (its header or process

@@ -33,6 +33,9 @@ pub(crate) fn convert<R: std::io::Read>(
         let item = match events.next_item() {
             Ok(Some(item)) => item,
             Ok(None) => break,
+            // asked to stop while waiting on a pipe: not damage, the run ends as at any
+            // stop
+            Err(e) if e.is_stop_requested() => break,
             Err(e) => {
                 failure = Some(scap_error(path, e));
                 pipe.input_errors += 1;

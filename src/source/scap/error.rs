@@ -33,6 +33,11 @@ impl ScapError {
         };
         Self::new(offset, kind)
     }
+
+    /// Whether a stop request ended the read (see [`super::StoppableFile`]): not damage.
+    pub(crate) fn is_stop_requested(&self) -> bool {
+        matches!(&self.kind, ScapErrorKind::Io { source } if super::stoppable::is_stop_requested(source))
+    }
 }
 
 impl fmt::Display for ScapError {

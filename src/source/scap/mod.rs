@@ -45,6 +45,7 @@ mod meta;
 pub mod params;
 mod proc;
 mod reader;
+mod stoppable;
 mod user;
 
 #[cfg(test)]
@@ -58,4 +59,5 @@ pub use iface::{Interface, InterfaceAddr};
 pub use meta::{MachineInfo, ScapMetadata, SectionHeader};
 pub use proc::ProcEntry;
 pub use reader::{ScapItem, ScapReader};
+pub use stoppable::StoppableFile;
 pub use user::{Group, User};

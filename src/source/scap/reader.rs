@@ -3,12 +3,15 @@
 use std::fs::File;
 use std::io::Read;
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 
 use super::block::{self, BlockHeader, BlockKind, EventBlock};
 use super::error::{ScapError, ScapErrorKind};
 use super::event::{self, EventHeader, Params, RawEvent};
 use super::input::Input;
 use super::meta::{self, BodyError, ScapMetadata};
+use super::stoppable::StoppableFile;
 use super::{fd, iface, proc, user};
 
 /// What [`ScapReader::next_item`] found.
@@ -63,6 +66,25 @@ impl ScapReader<File> {
     pub fn open(path: impl AsRef<Path>) -> Result<Self, ScapError> {
         let path = path.as_ref();
         let file = File::open(path).map_err(|source| {
+            ScapError::new(
+                0,
+                ScapErrorKind::Open {
+                    path: path.to_path_buf(),
+                    source,
+                },
+            )
+        })?;
+        Self::new(file)
+    }
+}
+
+impl ScapReader<StoppableFile> {
+    /// Opens the capture at `path` (plain or gzip-compressed) for a run that `stop` can
+    /// end: reading a pipe or a FIFO, a read that waits for its writer fails with an I/O
+    /// error ([`ScapError::is_stop_requested`]) once `stop` is set, and the open does not
+    /// wait for a FIFO's writer to appear.
+    pub(crate) fn open_until(path: &Path, stop: Arc<AtomicBool>) -> Result<Self, ScapError> {
+        let file = StoppableFile::open(path, stop).map_err(|source| {
             ScapError::new(
                 0,
                 ScapErrorKind::Open {

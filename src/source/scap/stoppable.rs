@@ -1,0 +1,171 @@
+//! A capture file whose reads a stop request can end. A capture read from a pipe or a
+//! FIFO waits for its writer, which may neither write nor close: a plain blocking read
+//! would keep the run from ever seeing [`crate::ExitHandle::exit`].
+
+use nix::errno::Errno;
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use std::fmt;
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read};
+use std::os::fd::AsFd;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// How long a read waiting on a pipe sleeps between two looks at the stop flag, ms.
+const STOP_CHECK_MS: u16 = 50;
+
+/// The payload of the I/O error that ends a read when a stop was requested (see
+/// [`StoppableFile`]).
+#[derive(Debug)]
+pub(crate) struct StopRequested;
+
+impl fmt::Display for StopRequested {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("the run was asked to stop while waiting for the capture's writer")
+    }
+}
+
+impl std::error::Error for StopRequested {}
+
+/// Whether `e` is the error a [`StoppableFile`] read ends with on a stop request.
+pub(crate) fn is_stop_requested(e: &io::Error) -> bool {
+    e.get_ref().is_some_and(|inner| inner.is::<StopRequested>())
+}
+
+/// A capture file opened for a run that can be asked to stop. A regular file is read as
+/// it is. Anything else (a pipe, a FIFO, a character device, a socket) is read without
+/// blocking: each read waits for data (or the writer's close) in steps of 50 ms, and
+/// fails with an I/O error once the stop flag is set.
+#[derive(Debug)]
+pub struct StoppableFile {
+    file: File,
+    /// The stop flag, for a file that is not regular.
+    stop: Option<Arc<AtomicBool>>,
+}
+
+impl StoppableFile {
+    /// Opens `path` for reading. The open itself does not wait for a FIFO's writer
+    /// (`O_NONBLOCK`, which reads of a regular file ignore).
+    pub(crate) fn open(path: &Path, stop: Arc<AtomicBool>) -> io::Result<Self> {
+        let file = OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(path)?;
+        let regular = file.metadata()?.is_file();
+        Ok(Self {
+            file,
+            stop: (!regular).then_some(stop),
+        })
+    }
+}
+
+impl Read for StoppableFile {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let Some(stop) = &self.stop else {
+            return self.file.read(buf);
+        };
+        loop {
+            if stop.load(Ordering::SeqCst) {
+                return Err(io::Error::other(StopRequested));
+            }
+            // A FIFO no writer has opened yet reads as at its end (0 bytes) but polls
+            // as not ready: wait for data or a hang-up before reading.
+            let mut fds = [PollFd::new(self.file.as_fd(), PollFlags::POLLIN)];
+            match poll(&mut fds, PollTimeout::from(STOP_CHECK_MS)) {
+                Ok(0) | Err(Errno::EINTR) => continue,
+                Ok(_) => {}
+                Err(e) => return Err(e.into()),
+            }
+            match self.file.read(buf) {
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+                    ) => {}
+                r => return r,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+    use std::time::{Duration, Instant};
+
+    fn fifo(dir: &tempfile::TempDir) -> std::path::PathBuf {
+        let p = dir.path().join("capture.fifo");
+        nix::unistd::mkfifo(&p, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+        p
+    }
+
+    #[test]
+    fn a_fifo_without_a_writer_waits_until_the_stop() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = fifo(&dir);
+        let stop = Arc::new(AtomicBool::new(false));
+        let t0 = Instant::now();
+        // the open does not wait for a writer
+        let mut f = StoppableFile::open(&p, stop.clone()).unwrap();
+        assert!(t0.elapsed() < Duration::from_secs(1));
+        let setter = {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(300));
+                stop.store(true, Ordering::SeqCst);
+            })
+        };
+        let mut buf = [0u8; 16];
+        // no writer ever came: not an end of file, a wait that only the stop ends
+        let e = f.read(&mut buf).unwrap_err();
+        assert!(is_stop_requested(&e), "{e}");
+        let waited = t0.elapsed();
+        assert!(waited >= Duration::from_millis(300), "{waited:?}");
+        assert!(waited < Duration::from_secs(2), "{waited:?}");
+        setter.join().unwrap();
+    }
+
+    #[test]
+    fn a_fifo_gives_its_data_then_its_end_or_the_stop() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = fifo(&dir);
+        let stop = Arc::new(AtomicBool::new(false));
+        let mut f = StoppableFile::open(&p, stop.clone()).unwrap();
+        let mut w = OpenOptions::new().write(true).open(&p).unwrap();
+        w.write_all(b"abc").unwrap();
+        let mut buf = [0u8; 16];
+        assert_eq!(f.read(&mut buf).unwrap(), 3);
+        assert_eq!(&buf[..3], b"abc");
+        // the writer holds the FIFO open and says nothing: the stop ends the wait
+        let setter = {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(200));
+                stop.store(true, Ordering::SeqCst);
+            })
+        };
+        assert!(is_stop_requested(&f.read(&mut buf).unwrap_err()));
+        setter.join().unwrap();
+        // without a stop, the writer's close is the end
+        stop.store(false, Ordering::SeqCst);
+        w.write_all(b"de").unwrap();
+        drop(w);
+        assert_eq!(f.read(&mut buf).unwrap(), 2);
+        assert_eq!(f.read(&mut buf).unwrap(), 0);
+    }
+
+    #[test]
+    fn a_regular_file_is_read_as_is() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.scap");
+        std::fs::write(&p, b"xyz").unwrap();
+        // a stop already requested does not concern a regular file's reads
+        let mut f = StoppableFile::open(&p, Arc::new(AtomicBool::new(true))).unwrap();
+        let mut s = Vec::new();
+        f.read_to_end(&mut s).unwrap();
+        assert_eq!(s, b"xyz");
+    }
+}
