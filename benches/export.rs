@@ -523,6 +523,16 @@ fn redis_round_at_floor() -> (f64, f64) {
     redis_round()
 }
 
+/// A child process killed (and reaped) when this is dropped.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// The three arms of the redis part, in the order of the first round.
 const REDIS_ARMS: [&str; 3] = ["without", "floor", "collector"];
 
@@ -539,7 +549,7 @@ fn redis() {
         );
         return;
     }
-    let mut server = Command::new("taskset")
+    let server = Command::new("taskset")
         .args([
             "-c",
             "0",
@@ -553,6 +563,8 @@ fn redis() {
         .stdout(Stdio::null())
         .spawn()
         .unwrap();
+    // killed however the part ends (a round that panics too)
+    let _server = KillOnDrop(server);
     std::thread::sleep(Duration::from_millis(500));
     let _ = redis_round(); // warm-up
     // req/s per arm: [arm][round] = (SET, GET)
@@ -575,8 +587,6 @@ fn redis() {
             rounds[arm].push(rps);
         }
     }
-    let _ = server.kill();
-    let _ = server.wait();
     for (name, pick) in [("SET", 0), ("GET", 1)] {
         let rps = |arm: usize| -> Vec<f64> {
             rounds[arm]

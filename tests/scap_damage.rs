@@ -435,6 +435,23 @@ fn a_conversion_waiting_on_a_silent_fifo_stops_on_request() {
         std::thread::spawn(move || {
             let mut w = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
             w.write_all(&data).unwrap();
+            // until the run has taken every byte out of the pipe
+            loop {
+                let mut queued: libc::c_int = 0;
+                // SAFETY: FIONREAD stores an int through the pointer, to a live local.
+                let rc = unsafe {
+                    libc::ioctl(
+                        std::os::fd::AsRawFd::as_raw_fd(&w),
+                        libc::FIONREAD,
+                        &mut queued,
+                    )
+                };
+                assert_eq!(rc, 0, "FIONREAD: {}", std::io::Error::last_os_error());
+                if queued == 0 {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
             wrote.send(()).unwrap();
             // silent, and open, until the test is done
             let _ = released.recv_timeout(Duration::from_secs(30));
@@ -448,7 +465,9 @@ fn a_conversion_waiting_on_a_silent_fifo_stops_on_request() {
         (r, driver.summary())
     });
     written.recv_timeout(Duration::from_secs(20)).unwrap();
-    // what the pipe still held is read meanwhile; then the run waits on the writer
+    // the pipe is empty: what the run still buffers is converted meanwhile (fewer events
+    // than the 4096 after which a conversion looks at the stop flag), then it waits on
+    // the writer
     std::thread::sleep(Duration::from_millis(500));
     assert!(!run.is_finished(), "the run waits for the silent writer");
     stop_within_5_s(&exit, &run);

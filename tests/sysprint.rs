@@ -272,6 +272,23 @@ fn unsupported_and_invalid_invocations_fail_clearly() {
         )
     );
     assert_eq!(out.stdout, stdout_of(&ours, &["-o", "json"], Some(&file)));
+    // a dangling symlink is one, not a missing path
+    let dangling = tmp.path().join("gone.sf");
+    std::os::unix::fs::symlink(tmp.path().join("nowhere.sf"), &dangling).unwrap();
+    let out = run(
+        &ours,
+        &["-o", "json", dangling.to_str().unwrap()],
+        Some(&file),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.starts_with(&format!(
+            "sysprint: {}: skipped: it is a symlink to what cannot be looked at (",
+            dangling.display()
+        )),
+        "{stderr}"
+    );
 }
 
 /// `-w` never names an input: the same path, another spelling, a symlink, a hard link, a

@@ -22,8 +22,14 @@ pub enum InputError {
 
 /// The files to print for one command-line path.
 pub fn files_for(path: &Path) -> Result<Vec<PathBuf>, InputError> {
-    let meta = std::fs::metadata(path)
-        .map_err(|e| InputError::NotFileOrDir(path.into(), what_is(Err(e))))?;
+    let meta = std::fs::metadata(path).map_err(|e| {
+        let why = if std::fs::symlink_metadata(path).is_ok_and(|m| m.is_symlink()) {
+            format!("it is a symlink to what cannot be looked at ({e})")
+        } else {
+            what_is(Err(e))
+        };
+        InputError::NotFileOrDir(path.into(), why)
+    })?;
     if meta.is_file() {
         return Ok(vec![path.to_owned()]);
     }

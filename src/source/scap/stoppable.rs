@@ -3,6 +3,7 @@
 //! would keep the run from ever seeing [`crate::ExitHandle::exit`].
 
 use nix::errno::Errno;
+use nix::fcntl::{FcntlArg, OFlag, fcntl};
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use std::fmt;
 use std::fs::{File, OpenOptions};
@@ -54,6 +55,10 @@ impl StoppableFile {
             .custom_flags(libc::O_NONBLOCK)
             .open(path)?;
         let regular = file.metadata()?.is_file();
+        if regular {
+            // blocking reads again, for the rare regular file that honours the flag
+            fcntl(&file, FcntlArg::F_SETFL(OFlag::empty()))?;
+        }
         Ok(Self {
             file,
             stop: (!regular).then_some(stop),
@@ -164,6 +169,11 @@ mod tests {
         std::fs::write(&p, b"xyz").unwrap();
         // a stop already requested does not concern a regular file's reads
         let mut f = StoppableFile::open(&p, Arc::new(AtomicBool::new(true))).unwrap();
+        let flags = fcntl(&f.file, FcntlArg::F_GETFL).unwrap();
+        assert_eq!(
+            OFlag::from_bits_truncate(flags) & OFlag::O_NONBLOCK,
+            OFlag::empty()
+        );
         let mut s = Vec::new();
         f.read_to_end(&mut s).unwrap();
         assert_eq!(s, b"xyz");
