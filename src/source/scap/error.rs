@@ -34,6 +34,17 @@ impl ScapError {
         Self::new(offset, kind)
     }
 
+    /// The capture at `path` could not be opened.
+    pub(crate) fn open(path: &std::path::Path, source: io::Error) -> Self {
+        Self::new(
+            0,
+            ScapErrorKind::Open {
+                path: path.to_path_buf(),
+                source,
+            },
+        )
+    }
+
     /// Whether a stop request ended the read (see [`super::StoppableFile`]): not damage.
     pub(crate) fn is_stop_requested(&self) -> bool {
         matches!(&self.kind, ScapErrorKind::Io { source } if super::stoppable::is_stop_requested(source))

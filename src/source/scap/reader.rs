@@ -65,16 +65,7 @@ impl ScapReader<File> {
     /// Opens the capture at `path` (plain or gzip-compressed).
     pub fn open(path: impl AsRef<Path>) -> Result<Self, ScapError> {
         let path = path.as_ref();
-        let file = File::open(path).map_err(|source| {
-            ScapError::new(
-                0,
-                ScapErrorKind::Open {
-                    path: path.to_path_buf(),
-                    source,
-                },
-            )
-        })?;
-        Self::new(file)
+        Self::new(File::open(path).map_err(|e| ScapError::open(path, e))?)
     }
 }
 
@@ -84,16 +75,7 @@ impl ScapReader<StoppableFile> {
     /// error ([`ScapError::is_stop_requested`]) once `stop` is set, and the open does not
     /// wait for a FIFO's writer to appear.
     pub(crate) fn open_until(path: &Path, stop: Arc<AtomicBool>) -> Result<Self, ScapError> {
-        let file = StoppableFile::open(path, stop).map_err(|source| {
-            ScapError::new(
-                0,
-                ScapErrorKind::Open {
-                    path: path.to_path_buf(),
-                    source,
-                },
-            )
-        })?;
-        Self::new(file)
+        Self::new(StoppableFile::open(path, stop).map_err(|e| ScapError::open(path, e))?)
     }
 }
 

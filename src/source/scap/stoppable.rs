@@ -48,7 +48,7 @@ pub struct StoppableFile {
 
 impl StoppableFile {
     /// Opens `path` for reading. The open itself does not wait for a FIFO's writer
-    /// (`O_NONBLOCK`, which reads of a regular file ignore).
+    /// (`O_NONBLOCK`, cleared again for a regular file).
     pub(crate) fn open(path: &Path, stop: Arc<AtomicBool>) -> io::Result<Self> {
         let file = OpenOptions::new()
             .read(true)
