@@ -6,12 +6,19 @@
 //!           [-t ms] [-d] [-v] [-h]
 //! ```
 //!
-//! Without `-r` it captures live until SIGINT or SIGTERM. The environment overrides of the
+//! Without `-r` it captures live until SIGINT, SIGTERM or SIGHUP. `-r -` reads the
+//! capture from standard input; `-w -` is refused (the output is a file or, with `-u`, a
+//! socket; `-w ./-` names a file `-`). The environment overrides of the
 //! reference apply (ENABLE_DROP_MODE, ENABLE_PROC_FLOW, FILE_ONLY, FILE_READ_MODE, NODE_IP,
 //! ENABLE_STATS, HOST_ROOT, SF_K8S_API_URL and SF_K8S_API_CERT for the Kubernetes API,
 //! ...). Differences from the reference: `-G` with `-r` rotates the output by capture time
 //! (the reference ignores it); `-k` accepts only `ebpf-core` (the library has its own CO-RE
 //! probe); `-t` defaults to 1000 ms (the reference's default is 30 ms).
+//!
+//! Exit status: 0, 1 for a run that failed (with its error on stderr), and 2 for a
+//! conversion (`-r`) that read its whole capture but whose outputs could not take every
+//! record (a full disk, a socket reader gone: `sink_drops`): the output is incomplete.
+//! Every run prints its nonzero loss counters on stderr.
 
 use clap::Parser;
 use std::path::PathBuf;
@@ -25,7 +32,7 @@ use sysflow::{CollectionMode, SysFlowConfig, SysFlowDriver, SysFlowError};
     disable_version_flag = true
 )]
 struct Args {
-    /// The scap file to read (offline); without it, capture live.
+    /// The scap file to read (offline; `-` for standard input); without it, capture live.
     #[arg(short = 'r')]
     scap: Option<PathBuf>,
     /// The SysFlow file, or directory (trailing '/': files named by epoch), to write. A live
@@ -85,6 +92,10 @@ struct Args {
     file_mode: Option<u32>,
 }
 
+/// The exit status of a conversion that ran to its end but whose outputs dropped
+/// records (1 is a failed run).
+const INCOMPLETE_OUTPUT: u8 = 2;
+
 fn octal(s: &str) -> Result<u32, String> {
     u32::from_str_radix(s, 8).map_err(|e| format!("{s:?} is not an octal mode: {e}"))
 }
@@ -141,7 +152,20 @@ fn main() -> ExitCode {
             ));
         }
     }
-    config.scap_input_path = args.scap.clone();
+    // `-r -`: the capture on standard input (a pipe is read as it comes)
+    config.scap_input_path = args.scap.map(|p| {
+        if p.as_os_str() == "-" {
+            PathBuf::from("/dev/stdin")
+        } else {
+            p
+        }
+    });
+    if args.file.as_ref().is_some_and(|p| p.as_os_str() == "-") {
+        return fail(
+            "-w - (standard output) is not supported: the output is a file (-w ./- names a \
+             file '-') or, with -u, a unix socket",
+        );
+    }
     config.file_path = args.file;
     config.file_overwrite = args.overwrite;
     if let Some(m) = args.file_mode {
@@ -157,7 +181,7 @@ fn main() -> ExitCode {
         }
         config.rotate_interval = g;
         // a live capture always rotates; a conversion only when asked
-        config.rotate_offline = args.scap.is_some();
+        config.rotate_offline = config.scap_input_path.is_some();
     }
     if let Some(s) = args.sampling {
         config.sampling_ratio = s;
@@ -198,14 +222,19 @@ fn main() -> ExitCode {
         Ok(d) => d,
         Err(e) => return fail(describe(&e)),
     };
-    // SIGINT and SIGTERM stop the capture cleanly (open flows are flushed), a conversion
+    // SIGINT, SIGTERM and SIGHUP (a closed terminal) stop the capture cleanly (open flows
+    // are flushed), a conversion
     // reading a pipe or FIFO whose writer neither writes nor closes too. In a conversion
     // a second one ends the process at once (status 128 + the signal), without the
     // flush; in a live capture a second signal (a shell's Ctrl-C and its trap's kill,
     // `timeout`'s two deliveries) must not cut its clean stop short.
     let flag = driver.exit_handle().flag();
     let converting = driver.config().scap_input_path.is_some();
-    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+    for sig in [
+        signal_hook::consts::SIGINT,
+        signal_hook::consts::SIGTERM,
+        signal_hook::consts::SIGHUP,
+    ] {
         if converting
             && let Err(e) =
                 signal_hook::flag::register_conditional_shutdown(sig, 128 + sig, flag.clone())
@@ -240,6 +269,17 @@ fn main() -> ExitCode {
                 );
             }
             say_losses(&s);
+            // A one-shot conversion whose outputs could not take every record (a full
+            // disk, a socket reader gone) made an incomplete output: a script must not
+            // take it for a whole one. A live capture's losses are its counters' to tell.
+            if converting && s.sinks.dropped > 0 {
+                eprintln!(
+                    "sysporter: the output is incomplete: {} of its {} records could not be \
+                     written (sink_drops)",
+                    s.sinks.dropped, s.sinks.records
+                );
+                return ExitCode::from(INCOMPLETE_OUTPUT);
+            }
             ExitCode::SUCCESS
         }
         Err(e) => {

@@ -364,8 +364,8 @@ fn conversions_onto_a_full_disk_run_to_the_end_and_count_their_losses() {
             let l = FileLosses::of_file(&p).unwrap().unwrap();
             assert!(l.complete, "{}: {l:?}", p.display());
             assert_eq!(l.get("sink_drops"), 0);
-            // (tcp-client-server.scap starts with an event at time 0, which names its first
-            // period 0: the period then starts at its first event's time)
+            // (a capture's container table, dumped with time 0, starts no period: each
+            // starts at an event's time)
             let (start, end) = (l.period_start.unwrap(), l.period_end.unwrap());
             assert!(start > 1_000_000_000 && end >= start, "{l:?}");
             reported += l.get("file_drops") + l.get("unfiled_drops");
@@ -468,4 +468,62 @@ fn full_disk_warnings_are_logged_under_the_app_name() {
         .filter(|(_, t, _)| t.starts_with("sysflow::export"))
         .collect();
     assert!(stray.is_empty(), "logged under a module's name: {stray:#?}");
+}
+
+/// `sysporter` converting onto a full disk reads its whole capture but cannot write every
+/// record: it says the output is incomplete and ends with status 2, not 0, and the file
+/// it leaves is a valid SysFlow file whose losses count what it lacks.
+#[test]
+fn sysporter_says_a_conversion_onto_a_full_disk_is_incomplete() {
+    let Some(scap) = common::reference("mpm-event/full_capture.scap") else {
+        return;
+    };
+    let Some(fs) = Tmpfs::mount("256k") else {
+        return;
+    };
+    // room for the header (its schema: about 7 KB, two pages) and not for the records
+    // (about 8 KB more, compressed)
+    fs.fill(8 * 1024);
+    let convert = |out: &Path| {
+        Command::new(common::example("sysporter"))
+            .arg("-r")
+            .arg(&scap)
+            .arg("-w")
+            .arg(out)
+            .env_remove("SF_K8S_API_URL")
+            .env_remove("HOST_ROOT")
+            .output()
+            .expect("run sysporter")
+    };
+    let out = fs.path().join("out.sf");
+    let r = convert(&out);
+    let stderr = String::from_utf8_lossy(&r.stderr);
+    assert_eq!(r.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("sysporter: the output is incomplete: "),
+        "{stderr}"
+    );
+    assert!(stderr.contains("sink_drops="), "{stderr}");
+    // a valid SysFlow file whose losses say what it lacks: no block of records fitted
+    let recs = read_back(&out);
+    let l = FileLosses::of_file(&out).unwrap().unwrap();
+    assert!(l.complete, "{l:?}");
+    let produced: u64 = stderr
+        .split(" records could not be written")
+        .next()
+        .and_then(|s| s.rsplit("of its ").next())
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("{stderr}"));
+    assert_eq!(recs.len() as u64 + l.get("file_drops"), produced);
+    // the same conversion with room is whole, with status 0
+    let roomy = tempfile::tempdir().unwrap();
+    let whole = roomy.path().join("out.sf");
+    let r = convert(&whole);
+    assert_eq!(
+        r.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&r.stderr)
+    );
+    assert_eq!(read_back(&whole).len() as u64, produced);
 }

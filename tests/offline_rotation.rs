@@ -86,6 +86,23 @@ fn rotated_conversion_files_are_self_contained() {
         .collect();
     files.sort();
     assert!(files.len() >= 3, "expected several periods, got {files:?}");
+    // Every file is named by a period of the capture's time (2019): the capture's
+    // container table, dumped with time 0 before its first event, names none (it gave a
+    // `rot.sf.0` holding only a header), and the periods are the interval apart.
+    let epochs: Vec<i64> = files
+        .iter()
+        .map(|p| {
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            name["rot.sf.".len()..].parse().unwrap()
+        })
+        .collect();
+    assert!(
+        epochs
+            .iter()
+            .all(|e| (1_554_000_000..1_556_000_000).contains(e)),
+        "{epochs:?}"
+    );
+    assert!(epochs.windows(2).all(|w| w[1] - w[0] == 2), "{epochs:?}");
     let mut flows_and_events = 0;
     for f in &files {
         let recs: Vec<Record> = SfReader::open(f).unwrap().map(Result::unwrap).collect();

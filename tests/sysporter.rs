@@ -231,3 +231,99 @@ fn a_second_signal_ends_a_conversion_blocked_on_a_pipe() {
     assert_eq!(status.code(), Some(130));
     drop(stdin);
 }
+
+/// `-r -` reads the capture from standard input: the records are those of the file.
+#[test]
+fn a_capture_on_standard_input_converts_as_its_file() {
+    let Some(scap) = common::reference("alpine/alpine.scap") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (from_file, from_stdin) = (dir.path().join("file.sf"), dir.path().join("stdin.sf"));
+    let r = sysporter(&[Path::new("-r"), &scap, Path::new("-w"), &from_file]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let r = command(&[
+        Path::new("-r"),
+        Path::new("-"),
+        Path::new("-w"),
+        &from_stdin,
+    ])
+    .stdin(std::fs::File::open(&scap).unwrap())
+    .output()
+    .unwrap();
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let read = |p: &Path| -> Vec<sysflow::model::Record> {
+        sysflow::avro::SfReader::open(p)
+            .unwrap()
+            .skip(1) // the header, which names its file
+            .map(Result::unwrap)
+            .collect()
+    };
+    let want = read(&from_file);
+    assert!(want.len() > 30, "{}", want.len());
+    assert_eq!(read(&from_stdin), want);
+}
+
+/// `-w -` is refused with what to write instead, not taken as a file named `-`.
+#[test]
+fn standard_output_as_the_output_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let bogus = dir.path().join("none.scap");
+    let r = command(&[Path::new("-r"), &bogus, Path::new("-w"), Path::new("-")])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&r.stderr);
+    assert_eq!(r.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("-w - (standard output) is not supported"),
+        "{stderr}"
+    );
+    assert!(!dir.path().join("-").exists());
+}
+
+/// SIGHUP (a closed terminal) stops a conversion cleanly like SIGINT and SIGTERM: status
+/// 0 and a whole SysFlow file of what was read, not a kill.
+#[test]
+fn a_hangup_ends_a_conversion_cleanly() {
+    let Some(scap) = common::reference("namespaces/setns.scap") else {
+        return;
+    };
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.sf");
+    let mut child = command(&[Path::new("-r"), Path::new("-"), Path::new("-w"), &out])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    // the capture's header and 60% of its events; the writer then stays silent
+    let bytes = std::fs::read(&scap).unwrap();
+    stdin.write_all(&bytes[..bytes.len() * 6 / 10]).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGHUP).unwrap();
+    let t = std::time::Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(t.elapsed().as_secs() < 10, "still running after SIGHUP");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    drop(stdin);
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    let recs: Vec<_> = sysflow::avro::SfReader::open(&out)
+        .unwrap()
+        .collect::<sysflow::Result<_>>()
+        .unwrap();
+    assert!(
+        matches!(recs.first(), Some(sysflow::model::Record::Header(_))),
+        "{recs:?}"
+    );
+    assert!(recs.len() > 5, "{recs:?}");
+}

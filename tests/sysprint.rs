@@ -459,3 +459,33 @@ fn a_files_losses_are_said_on_stderr() {
         "{err}"
     );
 }
+
+/// `-w` with `-o str` is ignored as by the official tool (the table goes to stdout, no
+/// file is made) but said on stderr, not silently.
+#[test]
+fn a_table_output_says_it_ignores_w() {
+    let Some(sf) = common::reference("alpine/alpine.sf") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("table.txt");
+    let target_s = target.to_str().unwrap();
+    let plain = run(&sysprint_example(), &[], Some(&sf));
+    let with_w = run(
+        &sysprint_example(),
+        &["-o", "str", "-w", target_s],
+        Some(&sf),
+    );
+    assert!(with_w.status.success());
+    assert_eq!(with_w.stdout, plain.stdout);
+    assert!(!target.exists());
+    let err = String::from_utf8(with_w.stderr).unwrap();
+    assert_eq!(
+        err,
+        format!(
+            "sysprint: -w {target_s} is ignored with -o str (as by the official tool): the \
+             table goes to standard output\n{}",
+            String::from_utf8(plain.stderr).unwrap()
+        )
+    );
+}

@@ -12,7 +12,8 @@
 //! * `-o str` (default): a table on stdout, at the width of the terminal on stdin, stdout
 //!   or stderr (80 columns when none is a terminal). `-o json`: one nested JSON object
 //!   per line; `-o flatjson`: the same with dotted keys; `-o csv` (needs `-w`).
-//! * `-w FILE`: output file for json, flatjson (one JSON array) and csv; ignored by str.
+//! * `-w FILE`: output file for json, flatjson (one JSON array) and csv; ignored by str,
+//!   as by the official tool, with a note on stderr saying so.
 //!   As in the official tool, the file is rewritten for each input file, so with several
 //!   inputs it ends up holding the last one's records. Unlike the official tool, sysprint
 //!   refuses (before printing anything) an output that is one of its input files, under
@@ -485,6 +486,14 @@ fn make_printer(cli: &Cli) -> Result<Printer, String> {
         .as_deref()
         .filter(|f| !f.is_empty() && !cli.allfields)
         .map(fields::parse_fields);
+    if let (Some(p), Output::Str) = (&cli.file, cli.output) {
+        // the official tool's behaviour, kept; but not silently
+        eprintln!(
+            "sysprint: -w {} is ignored with -o str (as by the official tool): the table goes \
+             to standard output",
+            p.display()
+        );
+    }
     let dest = match (&cli.file, cli.output) {
         (_, Output::Str) | (None, Output::Json | Output::Flatjson) => Dest::Stdout,
         (Some(p), _) => Dest::File(p.clone()),

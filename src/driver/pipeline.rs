@@ -270,9 +270,17 @@ impl Pipeline {
             self.filtered_events += 1;
             return Ok(());
         }
-        if !out.is_started() {
-            // The first period starts with the first event (its time names a rotating
-            // output's first file).
+        // The first period starts with the first event (its time names a rotating
+        // output's first file), but not with a capture's metadata dumped with no time
+        // (its container, user and group tables: time 0), which makes no record.
+        let timeless_table = ev.ts == 0
+            && matches!(
+                ev.kind,
+                EventKind::ContainerJson(_)
+                    | EventKind::UserAdded { .. }
+                    | EventKind::GroupAdded { .. }
+            );
+        if !out.is_started() && !timeless_table {
             out.start_at((ev.ts / 1_000_000_000) as i64)?;
         }
         let has_thread = self.state.apply(ev);
