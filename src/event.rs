@@ -23,6 +23,11 @@ pub struct SysEvent<'a> {
     pub ts: u64,
     /// Thread id of the caller (`-1` for metadata events not tied to a thread).
     pub tid: i64,
+    /// Process id (thread group id) of the caller when the source carries it (the live
+    /// probe's records: the kernel's `tgid`); `-1` when it does not (a capture's events,
+    /// whose threads the state knows from the capture). It names the process of a thread
+    /// the state has not seen (its clone lost, or before the startup snapshot).
+    pub pid: i64,
     /// What happened.
     pub kind: EventKind<'a>,
 }

@@ -835,7 +835,12 @@ mod tests {
         kind: EventKind<'_>,
         out: &mut dyn Emit,
     ) {
-        let ev = SysEvent { ts, tid: 10, kind };
+        let ev = SysEvent {
+            pid: -1,
+            ts,
+            tid: 10,
+            kind,
+        };
         let has = st.apply(&ev);
         agg.handle(st, &ev, has, out).unwrap();
     }
@@ -874,6 +879,7 @@ mod tests {
         let mut out: Vec<Record> = Vec::new();
         for (i, (tid, kind)) in evs.into_iter().enumerate() {
             let ev = SysEvent {
+                pid: -1,
                 ts: 1_000_000_000 + i as u64,
                 tid,
                 kind,
@@ -1162,7 +1168,12 @@ mod tests {
         let mut ts = 1_000_000_000;
         let mut step = |st: &mut State, agg: &mut Aggregator, out: &mut Vec<Record>, kind| {
             ts += 1;
-            let ev = SysEvent { ts, tid: 10, kind };
+            let ev = SysEvent {
+                pid: -1,
+                ts,
+                tid: 10,
+                kind,
+            };
             let has = st.apply(&ev);
             agg.handle(st, &ev, has, out).unwrap();
         };
@@ -1708,5 +1719,55 @@ mod tests {
             flows,
             [(OpFlags::OPEN | OpFlags::WRITE_SEND | OpFlags::CLOSE, 2, 15)]
         );
+    }
+
+    /// Threads the state never saw (their clone lost, or gone before the startup
+    /// snapshot): a live record names each one's process (the kernel's tgid), so their
+    /// flows go to one process per pid; a capture's events name none, and every such
+    /// thread is of the one unknown process (pid -1), as libsinsp has it.
+    #[test]
+    fn unseen_threads_are_of_the_process_their_record_names() {
+        let run = |named: bool| {
+            let mut st = State::new();
+            st.finish_snapshot();
+            let mut agg = Aggregator::new(AggConfig::from(&crate::SysFlowConfig::default()));
+            let mut out: Vec<Record> = Vec::new();
+            let mut ts = 1_000_000_000;
+            for (tid, pid) in [(500, 500), (501, 500), (600, 600)] {
+                let close = EventKind::Close {
+                    fd: Some(3),
+                    res: 0,
+                };
+                for kind in [open(3, b"/srv/a"), write_4(3), close] {
+                    ts += 1;
+                    let pid = if named { pid } else { -1 };
+                    let ev = SysEvent { ts, tid, pid, kind };
+                    let has = st.apply(&ev);
+                    agg.handle(&st, &ev, has, &mut out).unwrap();
+                }
+            }
+            let procs: Vec<(i64, String)> = out
+                .iter()
+                .filter_map(|r| match r {
+                    Record::Process(p) => Some((p.oid.hpid, p.exe.clone())),
+                    _ => None,
+                })
+                .collect();
+            let flows: Vec<(i64, i64)> = file_flows(&out)
+                .iter()
+                .map(|f| (f.tid, f.proc_oid.hpid))
+                .collect();
+            (procs, flows)
+        };
+        let (procs, flows) = run(true);
+        assert_eq!(
+            procs,
+            [(500, "<NA>".into()), (600, "<NA>".into())],
+            "one process per pid"
+        );
+        assert_eq!(flows, [(500, 500), (501, 500), (600, 600)]);
+        let (procs, flows) = run(false);
+        assert_eq!(procs, [(-1, "<NA>".into())], "the one unknown process");
+        assert_eq!(flows, [(500, -1), (501, -1), (600, -1)]);
     }
 }

@@ -209,6 +209,7 @@ pub(crate) fn run(
         ev: &SysEvent<'_>,
         proc_root: &std::path::Path,
     ) {
+        learn_unseen_process(pipe, ev, proc_root);
         learn_unseen_fd(pipe, ev, proc_root);
         if failure.is_none()
             && let Err(e) = pipe.on_event(ev, out)
@@ -256,6 +257,34 @@ pub(crate) fn run(
         w.shutdown();
     }
     Ok(pipe.source.events)
+}
+
+/// A thread the state never saw (its clone record lost to a full ring, or its process
+/// started before the probe attached and missing from the startup snapshot): its process as `/proc` lists it now (executable, arguments, user,
+/// parent, start time to 10 ms, open fds), read once, at the thread's first record, so
+/// that its records name it rather than a placeholder. A process already gone (or a pid
+/// that `/proc` no longer shows) leaves the placeholder the state makes, of the pid the
+/// record names. What `/proc` shows is of the time it is read, which may be after an
+/// exec that followed the record.
+pub(crate) fn learn_unseen_process(
+    pipe: &mut Pipeline,
+    ev: &SysEvent<'_>,
+    proc_root: &std::path::Path,
+) {
+    use crate::event::EventKind;
+    if ev.pid <= 0 || pipe.state.thread(ev.tid).is_some() {
+        return;
+    }
+    // a clone's child side brings its own thread; an exit of an unknown thread is
+    // nothing to learn of
+    if matches!(ev.kind, EventKind::Clone(_) | EventKind::Exit { .. }) {
+        return;
+    }
+    let listed = crate::source::live::process_now(proc_root, ev.pid as u32);
+    if !listed.is_empty() {
+        pipe.state.settle();
+        pipe.state.learn_process(&listed);
+    }
 }
 
 /// An fd the event uses that the state never saw made (inherited from a process that is
@@ -353,5 +382,62 @@ mod tests {
         };
         let mc = meta_config(&cfg);
         assert!(mc.named_docker && !mc.named_cri);
+    }
+
+    /// A process the live capture never saw made is learnt from `/proc` at its first
+    /// record (a real child of this test, read from the real `/proc`), and its records
+    /// then name it; a process already gone leaves the placeholder of the record's pid.
+    #[test]
+    fn an_unseen_process_is_learnt_from_proc_at_its_first_record() {
+        use crate::event::{EventKind, IoDir, IoEvent};
+        use crate::model::SfHeader;
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .expect("run sleep");
+        let pid = i64::from(child.id());
+        let mut gone = std::process::Command::new("true").spawn().unwrap();
+        let gone_pid = i64::from(gone.id());
+        gone.wait().unwrap();
+        // the state holds this test's process (its parent), as a startup snapshot would
+        let proc_root = std::path::Path::new("/proc");
+        let mut state = State::new();
+        for p in crate::source::live::process_now(proc_root, std::process::id()) {
+            state.load_snapshot(&p);
+        }
+        state.finish_snapshot();
+        let agg = crate::aggregate::AggConfig::from(&SysFlowConfig::default());
+        let mut pipe = Pipeline::new(state, agg, false);
+        let mut out = FanOut::new(SfHeader::default());
+        for p in [pid, gone_pid] {
+            let ev = SysEvent {
+                ts: 1_700_000_000_000_000_000,
+                tid: p,
+                pid: p,
+                kind: EventKind::Io(IoEvent {
+                    dir: IoDir::Write,
+                    fd: Some(1),
+                    res: 4,
+                    tuple: None,
+                }),
+            };
+            learn_unseen_process(&mut pipe, &ev, proc_root);
+            pipe.on_event(&ev, &mut out).unwrap();
+        }
+        let t = pipe.state.thread(pid).expect("learnt").clone();
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert_eq!(t.pid, pid);
+        assert_eq!(
+            t.ptid,
+            i64::from(std::process::id()),
+            "its parent: this test"
+        );
+        assert_eq!(t.comm, b"sleep");
+        assert_eq!(t.args, [b"30".to_vec()]);
+        assert!(t.exepath.ends_with(b"/sleep"), "{:?}", t.exepath);
+        assert!(t.clone_ts > 1_700_000_000_000_000_000, "{}", t.clone_ts);
+        let g = pipe.state.thread(gone_pid).expect("a placeholder");
+        assert_eq!((g.pid, g.exe.as_slice()), (gone_pid, &b"<NA>"[..]));
     }
 }

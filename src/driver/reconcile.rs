@@ -330,6 +330,7 @@ mod tests {
         // is in no listing taken before: not judged by it
         pipe.on_event(
             &SysEvent {
+                pid: -1,
                 ts: 1_000,
                 tid: 100,
                 kind: EventKind::Clone(CloneEvent {

@@ -1167,6 +1167,7 @@ mod tests {
 
     fn ev(kind: EventKind<'_>) -> SysEvent<'_> {
         SysEvent {
+            pid: -1,
             ts: 1,
             tid: 1,
             kind,

@@ -605,6 +605,7 @@ fn convert<'a>(ev: &RawEvent<'a>, enters: &'a mut HashMap<u64, Enter>) -> SysEve
     let mk = |kind| SysEvent {
         ts: ev.ts,
         tid,
+        pid: -1,
         kind,
     };
     // Metadata events.
@@ -613,6 +614,7 @@ fn convert<'a>(ev: &RawEvent<'a>, enters: &'a mut HashMap<u64, Enter>) -> SysEve
             return SysEvent {
                 ts: ev.ts,
                 tid: -1,
+                pid: -1,
                 kind: EventKind::ContainerJson(crate::state::cstr(p(0).unwrap_or_default())),
             };
         }
@@ -620,6 +622,7 @@ fn convert<'a>(ev: &RawEvent<'a>, enters: &'a mut HashMap<u64, Enter>) -> SysEve
             return SysEvent {
                 ts: ev.ts,
                 tid: -1,
+                pid: -1,
                 kind: EventKind::UserAdded {
                     uid: u32p(p(0)).unwrap_or(u32::MAX),
                     gid: u32p(p(1)).unwrap_or(u32::MAX),
@@ -634,6 +637,7 @@ fn convert<'a>(ev: &RawEvent<'a>, enters: &'a mut HashMap<u64, Enter>) -> SysEve
             return SysEvent {
                 ts: ev.ts,
                 tid: -1,
+                pid: -1,
                 kind: EventKind::GroupAdded {
                     gid: u32p(p(0)).unwrap_or(u32::MAX),
                     name: crate::state::cstr(p(1).unwrap_or_default()),

@@ -473,6 +473,24 @@ impl State {
     /// Loads one process-list entry (capture start or `/proc`); call
     /// [`State::finish_snapshot`] after the last one.
     pub fn load_snapshot(&mut self, p: &ProcSnapshot) {
+        self.add_listed(p, false);
+    }
+
+    /// Adds the threads of a process the live capture never saw made (its clone record
+    /// lost, or it started before the probe and is missing from the startup snapshot),
+    /// as `/proc` lists them now, its main thread first: linked at once to their group
+    /// and parent, as threads a clone made. A thread the state already holds is left as
+    /// it is.
+    pub fn learn_process(&mut self, listed: &[ProcSnapshot]) {
+        for p in listed {
+            if self.threads.get(p.tid).is_none() {
+                self.add_listed(p, true);
+            }
+        }
+        self.count_refused_links();
+    }
+
+    fn add_listed(&mut self, p: &ProcSnapshot, link: bool) {
         let mut t = Thread {
             tid: p.tid,
             pid: p.pid,
@@ -502,7 +520,7 @@ impl State {
             t.cwd = cwd;
         }
         t.fds = p.fds.iter().cloned().collect();
-        let tid = self.threads.add(t, false);
+        let tid = self.threads.add(t, link);
         self.resolve_container(tid);
         self.set_group(tid, p.gid);
         self.set_user(tid, p.uid);
@@ -661,9 +679,15 @@ impl State {
             }
             _ => {}
         }
-        // Any other event of an unknown thread creates a placeholder for it.
+        // Any other event of an unknown thread creates a placeholder for it, of its
+        // process if the source names it (live records do; a capture's events do not,
+        // and the thread stays of an unknown process, pid -1, as libsinsp's).
         if self.threads.get(tid).is_none() {
-            self.threads.add(Thread::unknown(tid), true);
+            let mut t = Thread::unknown(tid);
+            if ev.pid > 0 {
+                t.pid = ev.pid;
+            }
+            self.threads.add(t, true);
         }
         match ev.kind {
             EventKind::Execve(e) => self.apply_execve(ev.ts, tid, &e),

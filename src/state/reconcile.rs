@@ -324,6 +324,7 @@ impl State {
         SysEvent {
             ts,
             tid,
+            pid: -1,
             kind: EventKind::Exit {
                 status: UNKNOWN_EXIT_STATUS,
                 reaper: None,

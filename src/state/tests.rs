@@ -26,7 +26,12 @@ fn state() -> State {
 }
 
 fn ev(ts: u64, kind: EventKind<'_>) -> SysEvent<'_> {
-    SysEvent { ts, tid: TID, kind }
+    SysEvent {
+        pid: -1,
+        ts,
+        tid: TID,
+        kind,
+    }
 }
 
 /// Runs the events through the state and the aggregator (the harness's settings) and
@@ -383,6 +388,7 @@ fn a_clone_parent_child_runs_the_executable_the_kernel_names_not_its_parents() {
         let out = records(
             &mut st,
             &[SysEvent {
+                pid: -1,
                 ts: 7_000,
                 tid: 600,
                 kind: clone,
@@ -445,7 +451,12 @@ fn a_clone_parent_child_whose_record_comes_after_its_caller_ended_gets_the_calle
         }),
         info: info(600, 600, TID),
     });
-    let at = |ts, tid, kind| SysEvent { ts, tid, kind };
+    let at = |ts, tid, kind| SysEvent {
+        pid: -1,
+        ts,
+        tid,
+        kind,
+    };
     records(
         &mut st,
         &[
@@ -543,6 +554,7 @@ fn a_new_process_whose_parent_the_capture_never_saw_keeps_its_parent_link() {
     let out = records(
         &mut st,
         &[SysEvent {
+            pid: -1,
             ts: 7_000,
             tid: 500,
             kind: clone,
@@ -680,6 +692,7 @@ fn apply_exits(st: &mut State, lost: &[i64]) -> Vec<Record> {
         agg.handle(st, &e, has_thread, &mut out).unwrap();
     }
     st.apply(&SysEvent {
+        pid: -1,
         ts: 5_000_000_001,
         tid: 100,
         kind: EventKind::Close {
@@ -748,6 +761,7 @@ fn reconciliation_spares_threads_that_exited_or_came_back_between_passes() {
     // process under the same pid (its clone seen): neither is lost
     for tid in [106, 107, 105] {
         let e = SysEvent {
+            pid: -1,
             ts: 2 * BORN,
             tid,
             kind: EventKind::Exit {
@@ -841,6 +855,7 @@ fn placeholder_threads_are_looked_up_by_tid() {
     // events of threads the capture never saw made: 700 still runs, 701 is gone
     for tid in [700, 701] {
         st.apply(&SysEvent {
+            pid: -1,
             ts: 2 * BORN,
             tid,
             kind: EventKind::Close {
@@ -879,6 +894,7 @@ fn a_process_thread_list_shrinks_with_its_threads() {
         );
         st.apply(&clone);
         st.apply(&SysEvent {
+            pid: -1,
             ts: 2_000 + i as u64,
             tid,
             kind: EventKind::Exit {
@@ -946,6 +962,7 @@ fn a_clone_exit_arriving_after_its_child_ended_does_not_bring_the_child_back() {
     };
     st.apply(&clone(0, 301));
     st.apply(&SysEvent {
+        pid: -1,
         ts: 7_500,
         tid: 301,
         kind: EventKind::Exit {
@@ -1012,6 +1029,7 @@ fn clone_ev(
     (pid, ptid): (i64, i64),
 ) -> SysEvent<'static> {
     SysEvent {
+        pid: -1,
         ts,
         tid,
         kind: EventKind::Clone(crate::event::CloneEvent {
@@ -1042,6 +1060,7 @@ fn thread_clone(ts: u64, child: i64) -> SysEvent<'static> {
 
 fn exit_of(ts: u64, tid: i64) -> SysEvent<'static> {
     SysEvent {
+        pid: -1,
         ts,
         tid,
         kind: EventKind::Exit {
@@ -1291,6 +1310,7 @@ fn a_reaper_below_the_dead_thread_is_refused() {
     st.apply(&parent_fork(2_000, 400, 400, 500));
     assert_eq!(ancestry(&st, 500), Some(vec![500, 400, TID, 1]));
     st.apply(&SysEvent {
+        pid: -1,
         ts: 3_000,
         tid: TID,
         kind: EventKind::Exit {
@@ -1299,6 +1319,7 @@ fn a_reaper_below_the_dead_thread_is_refused() {
         },
     });
     st.apply(&SysEvent {
+        pid: -1,
         ts: 4_000,
         tid: 1,
         kind: EventKind::Close {
@@ -1355,6 +1376,7 @@ fn a_parent_loop_in_the_state_cannot_hang_the_aggregator() {
     // 400 forks 500: processes 500, 400 and 300 are written, 300's parent being 400
     feed(&mut st, &mut agg, &parent_fork(2_000, 400, 400, 500));
     let socket = SysEvent {
+        pid: -1,
         ts: 3_000,
         tid: 500,
         kind: EventKind::Socket {
@@ -1370,6 +1392,7 @@ fn a_parent_loop_in_the_state_cannot_hang_the_aggregator() {
         &mut st,
         &mut agg,
         &SysEvent {
+            pid: -1,
             ts: 4_000,
             tid: 500,
             kind: io(IoDir::Write, 9),
@@ -1424,6 +1447,7 @@ fn clone_child(ts: u64, tid: i64, pid: i64) -> SysEvent<'static> {
 /// A successful exec by `tid` that names `pid` as its process (-1: unknown).
 fn exec_naming(ts: u64, tid: i64, pid: i64) -> SysEvent<'static> {
     SysEvent {
+        pid: -1,
         ts,
         tid,
         kind: EventKind::Execve(crate::event::ExecveEvent {
@@ -1450,6 +1474,7 @@ fn exec_naming(ts: u64, tid: i64, pid: i64) -> SysEvent<'static> {
 /// threads that exited before it.
 fn housekeeping(ts: u64, tid: i64) -> SysEvent<'static> {
     SysEvent {
+        pid: -1,
         ts,
         tid,
         kind: EventKind::Close {

@@ -402,7 +402,12 @@ fn event_of<'a>(rec: &'a [u8], r: &Record<'a>) -> Result<SysEvent<'a>, DecodeErr
         }
         _ => return Err(bad(format!("unknown record kind {}", h.kind))),
     };
-    Ok(SysEvent { ts, tid, kind })
+    Ok(SysEvent {
+        ts,
+        tid,
+        pid: i64::from(h.tgid),
+        kind,
+    })
 }
 
 /// Kernel read/write counters of process `tgid`, as the consumer's event carries them.
@@ -509,6 +514,7 @@ fn carried_counters<'a>(r: &Record<'a>) -> Result<Option<SysEvent<'a>>, DecodeEr
     Ok(Some(SysEvent {
         ts: clock::to_epoch(h.ts),
         tid: i64::from(h.tid),
+        pid: i64::from(h.tgid),
         kind: EventKind::IoCounters(io_counters(&c, h.tgid)),
     }))
 }
@@ -568,6 +574,7 @@ fn connect_enter<'a>(r: &Record<'a>) -> Result<Option<SysEvent<'a>>, DecodeError
     Ok(Some(SysEvent {
         ts: clock::to_epoch(r.hdr.ts),
         tid: i64::from(r.hdr.tid),
+        pid: i64::from(r.hdr.tgid),
         kind: EventKind::ConnectEnter {
             fd: n.fd,
             addr: Some(addr),

@@ -138,7 +138,7 @@ pub(crate) fn events_for_fuzzing(bytes: &[u8], f: &mut dyn FnMut(&SysEvent<'_>))
     }
 }
 pub(crate) use load::take_load_log;
-pub(crate) use procfs::{fd_now, fd_seen_info};
+pub(crate) use procfs::{fd_now, fd_seen_info, process_now};
 
 /// A `CLOCK_BOOTTIME` time as the epoch nanoseconds events carry (the conversion every
 /// source of this process uses), for times read from `/proc`.

@@ -39,6 +39,7 @@ pub(super) const HELD_MAX: usize = 256;
 struct Held {
     ts: u64,
     tid: i64,
+    pid: i64,
     threadgroup: bool,
     cgroups: Vec<u8>,
     since: Instant,
@@ -49,6 +50,7 @@ impl Held {
         SysEvent {
             ts: self.ts,
             tid: self.tid,
+            pid: self.pid,
             kind: EventKind::CgroupMove {
                 cgroups: &self.cgroups,
                 threadgroup: self.threadgroup,
@@ -85,6 +87,7 @@ impl ExecMoves {
             self.held.push_back(Held {
                 ts: ev.ts,
                 tid: ev.tid,
+                pid: ev.pid,
                 threadgroup,
                 cgroups: cgroups.to_vec(),
                 since: now,
@@ -179,6 +182,7 @@ mod tests {
 
     fn mv_to(tid: i64, ts: u64, cgroups: &'static [u8]) -> SysEvent<'static> {
         SysEvent {
+            pid: -1,
             ts,
             tid,
             kind: EventKind::CgroupMove {
@@ -190,6 +194,7 @@ mod tests {
 
     fn exec(tid: i64, res: i64, cgroups: Option<&'static [u8]>) -> SysEvent<'static> {
         SysEvent {
+            pid: -1,
             ts: 50,
             tid,
             kind: EventKind::Execve(ExecveEvent {
@@ -297,6 +302,7 @@ mod tests {
     fn other_threads_and_the_threads_counters_pass_a_held_move() {
         let mut m = ExecMoves::default();
         let counters = SysEvent {
+            pid: -1,
             ts: 20,
             tid: 7,
             kind: EventKind::IoCounters(crate::event::IoCounters {

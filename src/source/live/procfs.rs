@@ -50,43 +50,79 @@ pub(super) fn scan(
     let v2_controllers = v2_controllers();
     let mut nets: HashMap<Vec<u8>, NetTables> = HashMap::new();
     let mut out = Vec::new();
-    let root = proc_root.display();
     for pid in pids {
-        let base = format!("{root}/{pid}");
-        let Ok(tasks) = fs::read_dir(format!("{base}/task")) else {
-            continue;
-        };
-        let mut tids: Vec<u32> = tasks
-            .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
-            .collect();
-        tids.sort_unstable();
-        // the main thread first: it carries the process's fds, cwd and env
-        tids.sort_by_key(|&t| t != pid);
-        let proc_info = ProcessFiles::read(&base);
-        for tid in tids {
-            let tbase = format!("{base}/task/{tid}");
-            let Some(mut snap) = thread(&tbase, pid, tid, &proc_info, &v2_controllers) else {
-                continue;
-            };
-            if let Some((boot_ns, cgroups)) = kernel_of(tid) {
-                snap.clone_ts = clock::to_epoch(boot_ns);
-                if !cgroups.is_empty() {
-                    snap.cgroups = cgroups;
-                }
-            }
-            if tid == pid {
-                let netns = fs::read_link(format!("{base}/ns/net"))
-                    .map(|p| p.as_os_str().as_bytes().to_vec())
-                    .unwrap_or_default();
-                let net = nets
-                    .entry(netns)
-                    .or_insert_with(|| NetTables::read(&format!("{base}/net")));
-                snap.fds = fds(&base, net);
-            }
-            out.push(snap);
-        }
+        process(
+            proc_root,
+            pid,
+            &v2_controllers,
+            &mut nets,
+            kernel_of,
+            &mut out,
+        );
     }
     Ok(out)
+}
+
+/// The threads of process `pid` as `/proc` lists them now, its main thread first (with
+/// the process's fds), start times from `/proc` (10 ms steps): what the startup snapshot
+/// would have said of a process the live capture did not see made. Empty if the process
+/// is gone.
+pub(crate) fn process_now(proc_root: &Path, pid: u32) -> Vec<ProcSnapshot> {
+    let mut out = Vec::new();
+    process(
+        proc_root,
+        pid,
+        &v2_controllers(),
+        &mut HashMap::new(),
+        &|_| None,
+        &mut out,
+    );
+    out
+}
+
+/// Appends the threads of process `pid` to `out` (see [`scan`]); `nets` keeps the socket
+/// tables read, by network namespace.
+fn process(
+    proc_root: &Path,
+    pid: u32,
+    v2_controllers: &[String],
+    nets: &mut HashMap<Vec<u8>, NetTables>,
+    kernel_of: &dyn Fn(u32) -> Option<(u64, Vec<Vec<u8>>)>,
+    out: &mut Vec<ProcSnapshot>,
+) {
+    let base = format!("{}/{pid}", proc_root.display());
+    let Ok(tasks) = fs::read_dir(format!("{base}/task")) else {
+        return;
+    };
+    let mut tids: Vec<u32> = tasks
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .collect();
+    tids.sort_unstable();
+    // the main thread first: it carries the process's fds, cwd and env
+    tids.sort_by_key(|&t| t != pid);
+    let proc_info = ProcessFiles::read(&base);
+    for tid in tids {
+        let tbase = format!("{base}/task/{tid}");
+        let Some(mut snap) = thread(&tbase, pid, tid, &proc_info, v2_controllers) else {
+            continue;
+        };
+        if let Some((boot_ns, cgroups)) = kernel_of(tid) {
+            snap.clone_ts = clock::to_epoch(boot_ns);
+            if !cgroups.is_empty() {
+                snap.cgroups = cgroups;
+            }
+        }
+        if tid == pid {
+            let netns = fs::read_link(format!("{base}/ns/net"))
+                .map(|p| p.as_os_str().as_bytes().to_vec())
+                .unwrap_or_default();
+            let net = nets
+                .entry(netns)
+                .or_insert_with(|| NetTables::read(&format!("{base}/net")));
+            snap.fds = fds(&base, net);
+        }
+        out.push(snap);
+    }
 }
 
 /// What the threads of one process share.
