@@ -208,8 +208,9 @@ pub(crate) fn run(
         failure: &mut Option<SysFlowError>,
         ev: &SysEvent<'_>,
         proc_root: &std::path::Path,
+        unseen: &mut UnseenReads,
     ) {
-        learn_unseen_process(pipe, ev, proc_root);
+        learn_unseen_process(pipe, ev, proc_root, unseen);
         learn_unseen_fd(pipe, ev, proc_root);
         if failure.is_none()
             && let Err(e) = pipe.on_event(ev, out)
@@ -217,19 +218,22 @@ pub(crate) fn run(
             *failure = Some(e);
         }
     }
+    let mut unseen = UnseenReads::default();
     let (mut last_counters, mut last_flush) = (Instant::now(), Instant::now());
     let mut reconciler = Reconciler::start(proc_root.clone(), self_pid, RECONCILE, &diag);
     exit.set_capturing(true);
     while !exit.is_exiting() {
         meta.exchange(pipe, out)?;
         let n = src.poll(Duration::from_millis(50), &mut |ev| {
-            deliver(pipe, out, &mut failure, ev, &proc_root)
+            deliver(pipe, out, &mut failure, ev, &proc_root, &mut unseen)
         })?;
         if n == 0 {
             pipe.tick(clock::wall_ns(), out)?;
         }
         if last_counters.elapsed() >= COUNTER_FLUSH {
-            src.flush_counters(&mut |ev| deliver(pipe, out, &mut failure, ev, &proc_root))?;
+            src.flush_counters(&mut |ev| {
+                deliver(pipe, out, &mut failure, ev, &proc_root, &mut unseen)
+            })?;
             pipe.set_source(source_counters(&src, &meta), clock::wall_ns());
             last_counters = Instant::now();
         }
@@ -245,7 +249,14 @@ pub(crate) fn run(
     }
     // Drain what the kernel still holds (waiting for records still being written), then
     // end every open flow.
-    src.stop(&mut |ev| deliver(pipe, out, &mut failure, ev, &proc_root))?;
+    src.stop(&mut |ev| deliver(pipe, out, &mut failure, ev, &proc_root, &mut unseen))?;
+    if unseen.skipped > 0 {
+        diag.warn(format_args!(
+            "{} threads the capture never saw made were left of unnamed processes: more \
+             than {UNSEEN_READS_PER_S} a second asked for /proc reads",
+            unseen.skipped
+        ));
+    }
     if let Some(e) = failure.take() {
         return Err(e);
     }
@@ -266,10 +277,14 @@ pub(crate) fn run(
 /// that `/proc` no longer shows) leaves the placeholder the state makes, of the pid the
 /// record names. What `/proc` shows is of the time it is read, which may be after an
 /// exec that followed the record.
+///
+/// At most [`UNSEEN_READS_PER_S`] such reads a second: past them the thread keeps the
+/// placeholder (counted in `skipped`).
 pub(crate) fn learn_unseen_process(
     pipe: &mut Pipeline,
     ev: &SysEvent<'_>,
     proc_root: &std::path::Path,
+    budget: &mut UnseenReads,
 ) {
     use crate::event::EventKind;
     if ev.pid <= 0 || pipe.state.thread(ev.tid).is_some() {
@@ -280,10 +295,47 @@ pub(crate) fn learn_unseen_process(
     if matches!(ev.kind, EventKind::Clone(_) | EventKind::Exit { .. }) {
         return;
     }
+    if !budget.take(Instant::now()) {
+        return;
+    }
     let listed = crate::source::live::process_now(proc_root, ev.pid as u32);
     if !listed.is_empty() {
         pipe.state.settle();
         pipe.state.learn_process(&listed);
+    }
+}
+
+/// The most processes of unseen threads read from `/proc` per second. Each read lists
+/// the process's threads, fds and socket tables, up to milliseconds on a busy host: a
+/// flood of new processes whose clone records a full ring lost must not become a flood
+/// of `/proc` reads on the capture thread, which would lose more.
+pub(crate) const UNSEEN_READS_PER_S: u32 = 100;
+
+/// The budget of [`learn_unseen_process`]'s `/proc` reads.
+#[derive(Debug, Default)]
+pub(crate) struct UnseenReads {
+    window: Option<Instant>,
+    reads: u32,
+    /// Threads left as placeholders because the budget was spent.
+    pub(crate) skipped: u64,
+}
+
+impl UnseenReads {
+    /// Whether a read may be made at `now` (and counts it).
+    fn take(&mut self, now: Instant) -> bool {
+        if self
+            .window
+            .is_none_or(|w| now.duration_since(w) >= Duration::from_secs(1))
+        {
+            self.window = Some(now);
+            self.reads = 0;
+        }
+        if self.reads >= UNSEEN_READS_PER_S {
+            self.skipped += 1;
+            return false;
+        }
+        self.reads += 1;
+        true
     }
 }
 
@@ -421,7 +473,7 @@ mod tests {
                     tuple: None,
                 }),
             };
-            learn_unseen_process(&mut pipe, &ev, proc_root);
+            learn_unseen_process(&mut pipe, &ev, proc_root, &mut UnseenReads::default());
             pipe.on_event(&ev, &mut out).unwrap();
         }
         let t = pipe.state.thread(pid).expect("learnt").clone();
@@ -439,5 +491,18 @@ mod tests {
         assert!(t.clone_ts > 1_700_000_000_000_000_000, "{}", t.clone_ts);
         let g = pipe.state.thread(gone_pid).expect("a placeholder");
         assert_eq!((g.pid, g.exe.as_slice()), (gone_pid, &b"<NA>"[..]));
+    }
+
+    /// The `/proc` reads for unseen threads stop at the budget for the rest of the
+    /// second, and start again the next one.
+    #[test]
+    fn unseen_process_reads_are_budgeted_per_second() {
+        let mut b = UnseenReads::default();
+        let t0 = Instant::now();
+        let granted = (0..250).filter(|_| b.take(t0)).count();
+        assert_eq!(granted as u32, UNSEEN_READS_PER_S);
+        assert_eq!(b.skipped, 250 - u64::from(UNSEEN_READS_PER_S));
+        assert!(!b.take(t0 + Duration::from_millis(999)));
+        assert!(b.take(t0 + Duration::from_secs(1)));
     }
 }
