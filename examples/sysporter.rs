@@ -6,7 +6,8 @@
 //!           [-t ms] [-d] [-v] [-h]
 //! ```
 //!
-//! Without `-r` it captures live until SIGINT, SIGTERM or SIGHUP. `-r -` reads the
+//! Without `-r` it captures live until SIGINT, SIGTERM or SIGHUP (unless SIGHUP was
+//! ignored when it started, as under `nohup`). `-r -` reads the
 //! capture from standard input; `-w -` is refused (the output is a file or, with `-u`, a
 //! socket; `-w ./-` names a file `-`). The environment overrides of the
 //! reference apply (ENABLE_DROP_MODE, ENABLE_PROC_FLOW, FILE_ONLY, FILE_READ_MODE, NODE_IP,
@@ -235,6 +236,10 @@ fn main() -> ExitCode {
         signal_hook::consts::SIGTERM,
         signal_hook::consts::SIGHUP,
     ] {
+        // a hangup that was ignored when we started (`nohup`) stays ignored
+        if sig == signal_hook::consts::SIGHUP && ignored(sig) {
+            continue;
+        }
         if converting
             && let Err(e) =
                 signal_hook::flag::register_conditional_shutdown(sig, 128 + sig, flag.clone())
@@ -274,9 +279,9 @@ fn main() -> ExitCode {
             // take it for a whole one. A live capture's losses are its counters' to tell.
             if converting && s.sinks.dropped > 0 {
                 eprintln!(
-                    "sysporter: the output is incomplete: {} of its {} records could not be \
-                     written (sink_drops)",
-                    s.sinks.dropped, s.sinks.records
+                    "sysporter: the output is incomplete: its outputs dropped {} records \
+                     (sink_drops)",
+                    s.sinks.dropped
                 );
                 return ExitCode::from(INCOMPLETE_OUTPUT);
             }
@@ -303,6 +308,15 @@ fn main() -> ExitCode {
             }
             fail(describe(&e))
         }
+    }
+}
+
+/// Whether signal `sig` is ignored (`SIG_IGN`), as `nohup` leaves SIGHUP.
+fn ignored(sig: i32) -> bool {
+    // SAFETY: a query of the disposition (no new action) into a zeroed struct.
+    unsafe {
+        let mut old: libc::sigaction = std::mem::zeroed();
+        libc::sigaction(sig, std::ptr::null(), &mut old) == 0 && old.sa_sigaction == libc::SIG_IGN
     }
 }
 

@@ -282,6 +282,23 @@ fn standard_output_as_the_output_is_refused() {
     assert!(!dir.path().join("-").exists());
 }
 
+/// Sends `sig` to `child` and waits (at most 10 s) for it to end.
+fn signal_and_wait(
+    child: &mut std::process::Child,
+    sig: nix::sys::signal::Signal,
+) -> std::process::ExitStatus {
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    nix::sys::signal::kill(pid, sig).unwrap();
+    let t = std::time::Instant::now();
+    loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            return s;
+        }
+        assert!(t.elapsed().as_secs() < 10, "still running after {sig}");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
 /// SIGHUP (a closed terminal) stops a conversion cleanly like SIGINT and SIGTERM: status
 /// 0 and a whole SysFlow file of what was read, not a kill.
 #[test]
@@ -303,16 +320,7 @@ fn a_hangup_ends_a_conversion_cleanly() {
     let bytes = std::fs::read(&scap).unwrap();
     stdin.write_all(&bytes[..bytes.len() * 6 / 10]).unwrap();
     std::thread::sleep(std::time::Duration::from_millis(500));
-    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
-    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGHUP).unwrap();
-    let t = std::time::Instant::now();
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        assert!(t.elapsed().as_secs() < 10, "still running after SIGHUP");
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    };
+    let status = signal_and_wait(&mut child, nix::sys::signal::Signal::SIGHUP);
     drop(stdin);
     let mut stderr = String::new();
     std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
@@ -326,4 +334,45 @@ fn a_hangup_ends_a_conversion_cleanly() {
         "{recs:?}"
     );
     assert!(recs.len() > 5, "{recs:?}");
+}
+
+/// A hangup ignored when sysporter starts (`nohup`) stays ignored: the conversion goes on
+/// until SIGINT.
+#[test]
+fn an_ignored_hangup_stays_ignored() {
+    let Some(scap) = common::reference("namespaces/setns.scap") else {
+        return;
+    };
+    use std::io::Write;
+    use std::os::unix::process::CommandExt;
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.sf");
+    let mut cmd = command(&[Path::new("-r"), Path::new("-"), Path::new("-w"), &out]);
+    // SAFETY: only async-signal-safe calls between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::signal(libc::SIGHUP, libc::SIG_IGN);
+            Ok(())
+        });
+    }
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let bytes = std::fs::read(&scap).unwrap();
+    stdin.write_all(&bytes[..bytes.len() / 2]).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGHUP).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "ended by an ignored SIGHUP"
+    );
+    let status = signal_and_wait(&mut child, nix::sys::signal::Signal::SIGINT);
+    drop(stdin);
+    assert_eq!(status.code(), Some(0));
 }

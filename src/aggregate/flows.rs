@@ -1769,5 +1769,49 @@ mod tests {
         let (procs, flows) = run(false);
         assert_eq!(procs, [(-1, "<NA>".into())], "the one unknown process");
         assert_eq!(flows, [(500, -1), (501, -1), (600, -1)]);
+
+        // An unseen thread of a process the state holds joins it: one process, its own.
+        let mut st = State::new();
+        st.load_snapshot(&ProcSnapshot {
+            tid: 500,
+            pid: 500,
+            ptid: 1,
+            exe: b"/usr/bin/srv".to_vec(),
+            clone_ts: 900_000_000,
+            ..Default::default()
+        });
+        st.finish_snapshot();
+        let mut agg = Aggregator::new(AggConfig::from(&crate::SysFlowConfig::default()));
+        let mut out: Vec<Record> = Vec::new();
+        let close = EventKind::Close {
+            fd: Some(3),
+            res: 0,
+        };
+        for (i, kind) in [open(3, b"/srv/a"), write_4(3), close]
+            .into_iter()
+            .enumerate()
+        {
+            let ev = SysEvent {
+                ts: 1_000_000_000 + i as u64,
+                tid: 501,
+                pid: 500,
+                kind,
+            };
+            let has = st.apply(&ev);
+            agg.handle(&st, &ev, has, &mut out).unwrap();
+        }
+        let procs: Vec<(i64, i64, String)> = out
+            .iter()
+            .filter_map(|r| match r {
+                Record::Process(p) => Some((p.oid.hpid, p.oid.create_ts, p.exe.clone())),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(procs, [(500, 900_000_000, "/usr/bin/srv".into())]);
+        let flows: Vec<_> = file_flows(&out)
+            .iter()
+            .map(|f| (f.tid, f.proc_oid))
+            .collect();
+        assert_eq!(flows, [(501, Oid::new(900_000_000, 500))]);
     }
 }

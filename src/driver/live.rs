@@ -271,14 +271,18 @@ pub(crate) fn run(
 }
 
 /// A thread the state never saw (its clone record lost to a full ring, or its process
-/// started before the probe attached and missing from the startup snapshot): its process as `/proc` lists it now (executable, arguments, user,
-/// parent, start time to 10 ms, open fds), read once, at the thread's first record, so
-/// that its records name it rather than a placeholder. A process already gone (or a pid
-/// that `/proc` no longer shows) leaves the placeholder the state makes, of the pid the
-/// record names. What `/proc` shows is of the time it is read, which may be after an
-/// exec that followed the record.
+/// started before the probe attached and missing from the startup snapshot), of a process
+/// the state does not hold either: that process as `/proc` shows it now (executable,
+/// arguments, user, parent, start time to 10 ms: [`crate::source::live::process_now`]),
+/// and its unknown ancestors up to [`UNSEEN_ANCESTORS`], read at the thread's first
+/// record so that its records name it rather than a placeholder. (A thread of a process
+/// the state holds joins it without a read: the state's placeholder does.) A process
+/// already gone, a pid `/proc` now gives to a process started after the record (reused),
+/// or a zombie leaves the placeholder the state makes, of the pid the record names. What
+/// `/proc` shows is of the time it is read, which may be after an exec that followed the
+/// record.
 ///
-/// At most [`UNSEEN_READS_PER_S`] such reads a second: past them the thread keeps the
+/// At most [`UNSEEN_READS_PER_S`] process reads a second: past them the thread keeps the
 /// placeholder (counted in `skipped`).
 pub(crate) fn learn_unseen_process(
     pipe: &mut Pipeline,
@@ -287,23 +291,54 @@ pub(crate) fn learn_unseen_process(
     budget: &mut UnseenReads,
 ) {
     use crate::event::EventKind;
-    if ev.pid <= 0 || pipe.state.thread(ev.tid).is_some() {
+    let st = &pipe.state;
+    if ev.pid <= 0 || st.thread(ev.tid).is_some() || st.thread(ev.pid).is_some() {
         return;
     }
     // a clone's child side brings its own thread; an exit of an unknown thread is
     // nothing to learn of
-    if matches!(ev.kind, EventKind::Clone(_) | EventKind::Exit { .. }) {
+    if matches!(ev.kind, EventKind::Clone(c) if c.res == 0)
+        || matches!(ev.kind, EventKind::Exit { .. })
+    {
         return;
     }
-    if !budget.take(Instant::now()) {
+    let now = Instant::now();
+    if !budget.first_try(ev.tid, now) || !budget.take(now) {
         return;
     }
-    let listed = crate::source::live::process_now(proc_root, ev.pid as u32);
-    if !listed.is_empty() {
-        pipe.state.settle();
-        pipe.state.learn_process(&listed);
+    let mut listed = crate::source::live::process_now(proc_root, ev.pid as u32, ev.tid as u32);
+    // (10 ms: /proc's start times are in clock ticks)
+    let started_after = |snaps: &[crate::state::ProcSnapshot], ts: u64| {
+        snaps
+            .first()
+            .is_some_and(|m| m.clone_ts > ts.saturating_add(10_000_000))
+    };
+    if listed.is_empty() || started_after(&listed, ev.ts) {
+        return;
     }
+    // its parent, and the parent's, while the state holds none of them: learnt first,
+    // so that each links to the one above
+    let mut ancestors: Vec<crate::state::ProcSnapshot> = Vec::new();
+    let mut above = listed[0].ptid;
+    let mut child_start = listed[0].clone_ts;
+    for _ in 0..UNSEEN_ANCESTORS {
+        if above <= 0 || pipe.state.thread(above).is_some() || !budget.take(now) {
+            break;
+        }
+        let parent = crate::source::live::process_now(proc_root, above as u32, above as u32);
+        if parent.is_empty() || started_after(&parent, child_start) {
+            break;
+        }
+        above = parent[0].ptid;
+        child_start = parent[0].clone_ts;
+        ancestors.splice(0..0, parent);
+    }
+    ancestors.append(&mut listed);
+    pipe.state.learn_process(&ancestors);
 }
+
+/// How many unknown ancestors of a process read for an unseen thread are read with it.
+pub(crate) const UNSEEN_ANCESTORS: usize = 4;
 
 /// The most processes of unseen threads read from `/proc` per second. Each read lists
 /// the process's threads, fds and socket tables, up to milliseconds on a busy host: a
@@ -316,20 +351,34 @@ pub(crate) const UNSEEN_READS_PER_S: u32 = 100;
 pub(crate) struct UnseenReads {
     window: Option<Instant>,
     reads: u32,
+    /// Threads tried in the current second (an event of a thread that stays unknown, such
+    /// as a late counter of one that exited, does not read `/proc` again and again).
+    tried: rustc_hash::FxHashSet<i64>,
     /// Threads left as placeholders because the budget was spent.
     pub(crate) skipped: u64,
 }
 
 impl UnseenReads {
-    /// Whether a read may be made at `now` (and counts it).
-    fn take(&mut self, now: Instant) -> bool {
+    fn roll(&mut self, now: Instant) {
         if self
             .window
             .is_none_or(|w| now.duration_since(w) >= Duration::from_secs(1))
         {
             self.window = Some(now);
             self.reads = 0;
+            self.tried.clear();
         }
+    }
+
+    /// Whether thread `tid` was not tried yet in this second (and marks it tried).
+    fn first_try(&mut self, tid: i64, now: Instant) -> bool {
+        self.roll(now);
+        self.tried.insert(tid)
+    }
+
+    /// Whether a read may be made at `now` (and counts it).
+    fn take(&mut self, now: Instant) -> bool {
+        self.roll(now);
         if self.reads >= UNSEEN_READS_PER_S {
             self.skipped += 1;
             return false;
@@ -454,7 +503,8 @@ mod tests {
         // the state holds this test's process (its parent), as a startup snapshot would
         let proc_root = std::path::Path::new("/proc");
         let mut state = State::new();
-        for p in crate::source::live::process_now(proc_root, std::process::id()) {
+        for p in crate::source::live::process_now(proc_root, std::process::id(), std::process::id())
+        {
             state.load_snapshot(&p);
         }
         state.finish_snapshot();
@@ -463,7 +513,7 @@ mod tests {
         let mut out = FanOut::new(SfHeader::default());
         for p in [pid, gone_pid] {
             let ev = SysEvent {
-                ts: 1_700_000_000_000_000_000,
+                ts: clock::wall_ns(),
                 tid: p,
                 pid: p,
                 kind: EventKind::Io(IoEvent {
@@ -491,6 +541,30 @@ mod tests {
         assert!(t.clone_ts > 1_700_000_000_000_000_000, "{}", t.clone_ts);
         let g = pipe.state.thread(gone_pid).expect("a placeholder");
         assert_eq!((g.pid, g.exe.as_slice()), (gone_pid, &b"<NA>"[..]));
+
+        // a record from before the process /proc shows under its pid started (the pid
+        // reused since) does not learn it
+        let mut later = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .expect("run sleep");
+        let later_pid = i64::from(later.id());
+        let mut fresh = Pipeline::new(State::new(), agg, false);
+        let old = SysEvent {
+            ts: clock::wall_ns() - 5_000_000_000,
+            tid: later_pid,
+            pid: later_pid,
+            kind: EventKind::Io(IoEvent {
+                dir: IoDir::Write,
+                fd: Some(1),
+                res: 4,
+                tuple: None,
+            }),
+        };
+        learn_unseen_process(&mut fresh, &old, proc_root, &mut UnseenReads::default());
+        later.kill().unwrap();
+        later.wait().unwrap();
+        assert!(fresh.state.thread(later_pid).is_none(), "not learnt");
     }
 
     /// The `/proc` reads for unseen threads stop at the budget for the rest of the

@@ -284,6 +284,11 @@ impl Pipeline {
             out.start_at((ev.ts / 1_000_000_000) as i64)?;
         }
         let has_thread = self.state.apply(ev);
+        if !out.is_started() {
+            // (a table before the first period: nothing to export, and no output may be
+            // told of losses before its header)
+            return Ok(());
+        }
         self.tick(ev.ts, out)?;
         if self.filter_containers
             && self
@@ -650,5 +655,53 @@ mod tests {
         pipe.set_source(read, T0 + 60 * S);
         pipe.finish(&mut out).unwrap();
         assert_eq!(told.lock().unwrap().last().unwrap(), &[("ring_drops", 2)]);
+    }
+
+    /// What a sink is told, in order.
+    struct Calls(Arc<Mutex<Vec<String>>>);
+    impl RecordSink for Calls {
+        fn start(&mut self, _: &SfHeader) -> Result<()> {
+            self.0.lock().unwrap().push("start".into());
+            Ok(())
+        }
+        fn write(&mut self, _: &RecordView<'_>) -> Result<()> {
+            self.0.lock().unwrap().push("write".into());
+            Ok(())
+        }
+        fn note_losses(&mut self, grown: &[(&'static str, u64)]) {
+            self.0.lock().unwrap().push(format!("losses {grown:?}"));
+        }
+    }
+
+    /// A capture's container table at time 0 starts no period, and no output is told of
+    /// anything (here a loss its process list counted) before its header.
+    #[test]
+    fn nothing_is_told_before_the_first_header() {
+        let mut st = State::new();
+        st.invalid_events = 1;
+        let mut pipe = Pipeline::new(st, AggConfig::from(&SysFlowConfig::default()), false);
+        let mut out = FanOut::new(SfHeader::default());
+        let told = Arc::new(Mutex::new(Vec::new()));
+        out.add(Box::new(Calls(told.clone())));
+        let table = SysEvent {
+            ts: 0,
+            tid: -1,
+            pid: -1,
+            kind: EventKind::ContainerJson(b"{}"),
+        };
+        pipe.on_event(&table, &mut out).unwrap();
+        assert!(told.lock().unwrap().is_empty(), "{told:?}");
+        let close = SysEvent {
+            ts: T0,
+            tid: 5,
+            pid: -1,
+            kind: EventKind::Close {
+                fd: Some(3),
+                res: 0,
+            },
+        };
+        pipe.on_event(&close, &mut out).unwrap();
+        let told = told.lock().unwrap();
+        assert_eq!(told.first().map(String::as_str), Some("start"), "{told:?}");
     }
 }

@@ -490,6 +490,41 @@ impl State {
         self.count_refused_links();
     }
 
+    /// The placeholder of thread `tid`, never seen, of process `pid` if the source names
+    /// it (else -1). A thread of a process the state holds joins it as a thread its clone
+    /// would have made (its process's parent, image, user and shared fd table), so its
+    /// records go to that process.
+    fn unseen_thread(&self, tid: i64, pid: i64) -> Thread {
+        let mut t = Thread::unknown(tid);
+        if pid <= 0 {
+            return t;
+        }
+        t.pid = pid;
+        if let Some(m) = self
+            .threads
+            .get(pid)
+            .filter(|m| tid != pid && m.is_main() && !m.is_invalid() && !m.is_dead())
+        {
+            t.ptid = m.ptid;
+            t.vpid = m.vpid;
+            t.flags = cl::CLONE_THREAD | cl::CLONE_FILES;
+            t.comm = m.comm.clone();
+            t.exe = m.exe.clone();
+            t.exepath = m.exepath.clone();
+            t.args = m.args.clone();
+            t.uid = m.uid;
+            t.gid = m.gid;
+            t.user_name = m.user_name.clone();
+            t.group_name = m.group_name.clone();
+            t.loginuid = m.loginuid;
+            t.tty = m.tty;
+            t.cgroups = m.cgroups.clone();
+            t.container_id = m.container_id.clone();
+            t.lastexec_ts = m.lastexec_ts;
+        }
+        t
+    }
+
     fn add_listed(&mut self, p: &ProcSnapshot, link: bool) {
         let mut t = Thread {
             tid: p.tid,
@@ -683,10 +718,7 @@ impl State {
         // process if the source names it (live records do; a capture's events do not,
         // and the thread stays of an unknown process, pid -1, as libsinsp's).
         if self.threads.get(tid).is_none() {
-            let mut t = Thread::unknown(tid);
-            if ev.pid > 0 {
-                t.pid = ev.pid;
-            }
+            let t = self.unseen_thread(tid, ev.pid);
             self.threads.add(t, true);
         }
         match ev.kind {

@@ -63,20 +63,36 @@ pub(super) fn scan(
     Ok(out)
 }
 
-/// The threads of process `pid` as `/proc` lists them now, its main thread first (with
-/// the process's fds), start times from `/proc` (10 ms steps): what the startup snapshot
-/// would have said of a process the live capture did not see made. Empty if the process
-/// is gone.
-pub(crate) fn process_now(proc_root: &Path, pid: u32) -> Vec<ProcSnapshot> {
+/// Process `pid` as `/proc` shows it now, for a thread `tid` of it the live capture never
+/// saw made: its main thread, and `tid` if another, as the startup snapshot would have
+/// listed them, with start times from `/proc` (10 ms steps). Its fds are not read (the
+/// capture names each at its first use), nor its other threads (each is read at its own
+/// first record). Empty if the process is gone, if `pid` no longer names a process (a
+/// thread id, or reused), or for threads that are zombies (exited, not yet reaped).
+pub(crate) fn process_now(proc_root: &Path, pid: u32, tid: u32) -> Vec<ProcSnapshot> {
+    let base = format!("{}/{pid}", proc_root.display());
+    let tgid_ok = fs::read_to_string(format!("{base}/status"))
+        .ok()
+        .is_some_and(|st| status_field(&st, "Tgid").first() == Some(&pid.to_string().as_str()));
+    if !tgid_ok {
+        return Vec::new();
+    }
+    let v2 = v2_controllers();
+    let proc_info = ProcessFiles::read(&base);
     let mut out = Vec::new();
-    process(
-        proc_root,
-        pid,
-        &v2_controllers(),
-        &mut HashMap::new(),
-        &|_| None,
-        &mut out,
-    );
+    for t in if tid == pid {
+        vec![pid]
+    } else {
+        vec![pid, tid]
+    } {
+        let tbase = format!("{base}/task/{t}");
+        let alive = fs::read(format!("{tbase}/stat")).ok().is_some_and(|stat| {
+            parse_stat(&stat).is_some_and(|(_, f)| !matches!(f.first().copied(), Some(b"Z" | b"X")))
+        });
+        if alive && let Some(snap) = thread(&tbase, pid, t, &proc_info, &v2) {
+            out.push(snap);
+        }
+    }
     out
 }
 
