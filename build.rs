@@ -11,6 +11,9 @@ use std::path::PathBuf;
 
 use libbpf_cargo::SkeletonBuilder;
 
+#[path = "bpf/stack_budget.rs"]
+mod bpf_stack;
+
 const SRC: &str = "bpf/sysflow.bpf.c";
 const FLOOR_SRC: &str = "bpf/floor.bpf.c";
 
@@ -24,8 +27,10 @@ fn main() {
     if let Ok(extra) = env::var("SF_BPF_CFLAGS") {
         args.extend(extra.split_whitespace().map(String::from));
     }
+    let obj = out.with_file_name("sysflow.bpf.o");
     SkeletonBuilder::new()
         .source(SRC)
+        .obj(&obj)
         .clang_args(&args)
         .build_and_generate(&out)
         .unwrap_or_else(|e| {
@@ -34,6 +39,17 @@ fn main() {
                  (needs clang, libelf-dev, zlib1g-dev, pkg-config: run scripts/setup.sh)"
             )
         });
+    // the verifier's stack budget over whole call chains (see bpf/stack_budget.rs)
+    let bytes = std::fs::read(&obj)
+        .unwrap_or_else(|e| panic!("reading the BPF object {}: {e}", obj.display()));
+    match bpf_stack::check(&bytes, SRC) {
+        // SF_BPF_STACK_REPORT=1: the deepest chain, as a build warning
+        Ok(chain) if env::var_os("SF_BPF_STACK_REPORT").is_some() => {
+            println!("cargo:warning={SRC}: deepest BPF call chain: {chain}");
+        }
+        Ok(_) => {}
+        Err(e) => panic!("{e}"),
+    }
     let floor = out.with_file_name("floor.skel.rs");
     SkeletonBuilder::new()
         .source(FLOOR_SRC)
@@ -44,5 +60,7 @@ fn main() {
     println!("cargo:rerun-if-changed={FLOOR_SRC}");
     println!("cargo:rerun-if-changed=bpf/wire.h");
     println!("cargo:rerun-if-changed=bpf/vmlinux.h");
+    println!("cargo:rerun-if-changed=bpf/stack_budget.rs");
     println!("cargo:rerun-if-env-changed=SF_BPF_CFLAGS");
+    println!("cargo:rerun-if-env-changed=SF_BPF_STACK_REPORT");
 }

@@ -1244,6 +1244,36 @@ static __always_inline void sf_note_fd(__u32 tid, __s32 fd)
 }
 
 /* adds one counted call to a slot this thread owns, then honours a concurrent retire */
+/* ships what slot s (of an entry retired while tid counted on it) holds: out of line, as
+ * rare, so that the counting paths inlined in every caller keep small stack frames */
+__noinline int sf_g_take_late(struct sf_io_slot *s, __u32 tgid, __s32 fd, __u32 tid)
+{
+	if (!s)
+		return 0;
+	if (sf_take_slot(tgid, fd, s, tid, false, bpf_ktime_get_boot_ns(), SF_HF_LATE)) {
+		struct sf_stats *st = sf_st();
+		if (st)
+			st->late_counts++;
+	}
+	return 0;
+}
+
+/* calls counted without a slot (more threads than SF_IO_SLOTS on the fd, or the map is
+ * full), shipped as their own counter record; nothing is lost. wops: the number of calls,
+ * bit 63 set for writes. Out of line, as sf_g_take_late. */
+__noinline int sf_g_count_single(__u32 tgid, __u32 tid, __s32 fd, __u64 wops, __u64 bytes)
+{
+	bool write = wops >> 63;
+	__u64 ops = wops & ~(1ULL << 63);
+	struct sf_stats *st = sf_st();
+	__u64 now = bpf_ktime_get_boot_ns();
+	if (st)
+		st->io_overflow++;
+	sf_ship_counts(tgid, tid, fd, now, write ? 0 : ops, write ? 0 : bytes, write ? ops : 0,
+		       write ? bytes : 0, now, 0);
+	return 0;
+}
+
 static __always_inline void sf_slot_add(struct sf_io_val *v, struct sf_io_slot *s, __u32 tgid,
 					__u32 tid, __s32 fd, bool write, __u64 ops, __u64 bytes)
 {
@@ -1260,11 +1290,7 @@ static __always_inline void sf_slot_add(struct sf_io_val *v, struct sf_io_slot *
 	 * architecture this probe builds for), so it cannot be read before the add */
 	if (*(volatile __u64 *)&v->dead) {
 		/* retired meanwhile: whatever the shipper did not take is ours to ship */
-		if (sf_take_slot(tgid, fd, s, tid, false, bpf_ktime_get_boot_ns(), SF_HF_LATE)) {
-			struct sf_stats *st = sf_st();
-			if (st)
-				st->late_counts++;
-		}
+		sf_g_take_late(s, tgid, fd, tid);
 	}
 }
 
@@ -1403,15 +1429,9 @@ static __always_inline void sf_count(__u32 tgid, __u32 tid, __s32 fd, long ret, 
 			return;
 		}
 	}
-single:;
-	/* no slot (more threads than SF_IO_SLOTS on the fd, or the map is full):
-	 * ship these calls as their own counter record; nothing is lost */
-	struct sf_stats *st = sf_st();
-	__u64 now = bpf_ktime_get_boot_ns();
-	if (st)
-		st->io_overflow++;
-	sf_ship_counts(tgid, tid, fd, now, write ? 0 : ops, write ? 0 : bytes, write ? ops : 0,
-		       write ? bytes : 0, now, 0);
+single:
+	/* no slot (more threads than SF_IO_SLOTS on the fd, or the map is full) */
+	sf_g_count_single(tgid, tid, fd, ops | ((__u64)write << 63), bytes);
 }
 
 /* ---- the periodic drain: user space runs sf_drain (BPF_PROG_TEST_RUN) ---- */
@@ -1495,6 +1515,28 @@ struct sf_call {
 	__u32 compat; /* a 32-bit syscall: nr and arg[] already translated, user structs 32-bit */
 	__u32 hflags; /* sf_hdr_flags every record of the call carries (COMPAT, URING) */
 };
+
+/*
+ * The call being handled, per CPU: slot SF_CALL_SYS for the syscall (or io_uring
+ * completion) a program handles, slot SF_CALL_DERIVED for a call made from it (TCP Fast
+ * Open's connect). Kept in a map, not on the stack: the verifier sums the stack frames of
+ * a whole bpf-to-bpf call chain (at most 512 bytes; without private stacks every frame
+ * counts) and the call passes through up to seven frames. Programs that use it are not
+ * preempted and do not nest on a CPU, as the scratch record's.
+ */
+#define SF_CALL_SYS 0
+#define SF_CALL_DERIVED 1
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__type(value, struct sf_call);
+} sf_call_map SEC(".maps");
+
+static __always_inline struct sf_call *sf_call_slot(__u32 slot)
+{
+	return bpf_map_lookup_elem(&sf_call_map, &slot);
+}
 
 #define SF_SYS_OFF (sizeof(struct sf_hdr) + sizeof(struct sf_sys))
 #define SF_NET_OFF (sizeof(struct sf_hdr) + sizeof(struct sf_net))
@@ -2200,7 +2242,7 @@ __noinline int sf_g_dgram(struct sf_call *c, __u32 write, __u64 ua, __s64 bytes,
 
 /* sendmmsg/recvmmsg: every message (struct mmsghdr: a msghdr then msg_len) */
 struct sf_mmsg_ctx {
-	struct sf_call c;
+	struct sf_call *c;
 	__u64 ops;
 	__u64 bytes;
 	__u32 write;
@@ -2210,21 +2252,22 @@ struct sf_mmsg_ctx {
 static long sf_mmsg_step(__u64 i, void *ctx)
 {
 	struct sf_mmsg_ctx *m = ctx;
-	if ((__s64)i >= m->c.ret)
+	struct sf_call *c = m->c;
+	if ((__s64)i >= c->ret)
 		return 1;
 	/* native: msghdr is 56 bytes, msg_len at 56, 64 per message; ia32: 28, 28, 32 */
-	__u64 base = m->c.arg[1] + i * (m->c.compat ? 32 : 64);
+	__u64 base = c->arg[1] + i * (c->compat ? 32 : 64);
 	__u32 len = 0;
 	__u64 ua = 0;
-	bpf_probe_read_user(&len, sizeof(len), (const void *)(base + (m->c.compat ? 28 : 56)));
-	if (m->c.compat) {
+	bpf_probe_read_user(&len, sizeof(len), (const void *)(base + (c->compat ? 28 : 56)));
+	if (c->compat) {
 		__u32 ua32 = 0;
 		bpf_probe_read_user(&ua32, sizeof(ua32), (const void *)base);
 		ua = ua32;
 	} else {
 		bpf_probe_read_user(&ua, sizeof(ua), (const void *)base);
 	}
-	if (ua && sf_g_dgram(&m->c, m->write, ua, len, m->write ? SF_NR_SENDMSG : SF_NR_RECVMSG))
+	if (ua && sf_g_dgram(c, m->write, ua, len, m->write ? SF_NR_SENDMSG : SF_NR_RECVMSG))
 		return 0;
 	m->ops += 1;
 	m->bytes += len;
@@ -2235,8 +2278,7 @@ __noinline int sf_g_mmsg(struct sf_call *c, __u32 write)
 {
 	if (!c)
 		return 0;
-	struct sf_mmsg_ctx m = { .write = write };
-	m.c = *c;
+	struct sf_mmsg_ctx m = { .c = c, .write = write };
 	if (c->ret > 0)
 		bpf_loop(SF_MMSG_MAX, sf_mmsg_step, &m, 0);
 	else
@@ -2328,12 +2370,15 @@ __noinline int sf_g_fastopen(struct sf_call *c, __u64 ua, __u64 ualen)
 	__u16 fam = BPF_CORE_READ(sk, __sk_common.skc_family);
 	if (fam != SF_AF_INET && fam != SF_AF_INET6)
 		return 0;
-	struct sf_call cc = *c;
-	cc.nr = SF_NR_CONNECT;
-	cc.arg[1] = ua;
-	cc.arg[2] = ualen;
-	cc.ret = c->ret >= 0 ? 0 : c->ret;
-	return sf_g_conn(&cc);
+	struct sf_call *cc = sf_call_slot(SF_CALL_DERIVED);
+	if (!cc)
+		return 0;
+	*cc = *c;
+	cc->nr = SF_NR_CONNECT;
+	cc->arg[1] = ua;
+	cc->arg[2] = ualen;
+	cc->ret = c->ret >= 0 ? 0 : c->ret;
+	return sf_g_conn(cc);
 }
 
 /* send/recv family: a datagram with a peer address is shipped; every other call counted */
@@ -2343,8 +2388,8 @@ __noinline int sf_g_sendrecv(struct sf_call *c, __u32 write)
 		return 0;
 	__s32 fd = (__s32)c->arg[0];
 	__u64 nr = c->nr;
-	if (nr == SF_NR_SENDMMSG || nr == SF_NR_RECVMMSG)
-		return sf_g_mmsg(c, write);
+	/* (sendmmsg and recvmmsg: sf_g_mmsg, called from sf_g_dispatch: a frame less on the
+	 * deepest call chain) */
 	if (c->ret >= 0 || (write && c->ret == -SF_EINPROGRESS)) {
 		__u64 ua = 0, ualen = 0;
 		if (nr == SF_NR_SENDTO || nr == SF_NR_RECVFROM) {
@@ -2369,8 +2414,8 @@ __noinline int sf_g_sendrecv(struct sf_call *c, __u32 write)
 			sf_g_fastopen(c, ua, ualen);
 		if (c->ret < 0)
 			goto count;
-		if (nr == SF_NR_RECVMSG)
-			sf_g_scm_rights(c);
+		/* (a recvmsg's SCM_RIGHTS fds: sf_g_scm_rights, called before this from
+		 * sf_g_dispatch, a frame less on the deepest call chain) */
 		if (ua && sf_g_dgram(c, write, ua, c->ret, nr))
 			return 0;
 	}
@@ -2482,15 +2527,22 @@ __noinline int sf_g_dispatch(struct sf_call *c)
 	case SF_NR_VMSPLICE:
 		sf_g_move(c);
 		break;
-	case SF_NR_RECVFROM:
 	case SF_NR_RECVMSG:
-	case SF_NR_RECVMMSG:
+		sf_g_scm_rights(c); /* (nothing when the call failed) */
+		sf_g_sendrecv(c, 0);
+		break;
+	case SF_NR_RECVFROM:
 		sf_g_sendrecv(c, 0);
 		break;
 	case SF_NR_SENDTO:
 	case SF_NR_SENDMSG:
-	case SF_NR_SENDMMSG:
 		sf_g_sendrecv(c, 1);
+		break;
+	case SF_NR_RECVMMSG:
+		sf_g_mmsg(c, 0);
+		break;
+	case SF_NR_SENDMMSG:
+		sf_g_mmsg(c, 1);
 		break;
 	case SF_NR_OPEN:
 	case SF_NR_OPENAT:
@@ -2617,33 +2669,31 @@ int BPF_PROG(sf_sys_exit, struct pt_regs *regs, long ret)
 			return 0;
 		/* hot path: native reads and writes (and sends and receives with no address) are
 		 * only counted, before any other work */
+		bool write = false;
 		switch (nr) {
 		case SF_NR_READ:
 		case SF_NR_PREAD64:
 		case SF_NR_READV:
 		case SF_NR_PREADV:
 		case SF_NR_PREADV2:
-			sf_count(tgid, tid, (__s32)regs->di, ret, false, 1, ret > 0 ? ret : 0);
-			return 0;
+			goto count;
 		case SF_NR_WRITE:
 		case SF_NR_PWRITE64:
 		case SF_NR_WRITEV:
 		case SF_NR_PWRITEV:
 		case SF_NR_PWRITEV2:
-			sf_count(tgid, tid, (__s32)regs->di, ret, true, 1, ret > 0 ? ret : 0);
-			return 0;
+			write = true;
+			goto count;
 		case SF_NR_RECVFROM:
 			/* no address asked for: a read (as sf_g_sendrecv counts it) */
-			if (regs->r8 == 0) {
-				sf_count(tgid, tid, (__s32)regs->di, ret, false, 1, ret > 0 ? ret : 0);
-				return 0;
-			}
+			if (regs->r8 == 0)
+				goto count;
 			break;
 		case SF_NR_SENDTO:
 			/* no address given: a write (no datagram peer, no TCP Fast Open) */
 			if (regs->r8 == 0) {
-				sf_count(tgid, tid, (__s32)regs->di, ret, true, 1, ret > 0 ? ret : 0);
-				return 0;
+				write = true;
+				goto count;
 			}
 			break;
 		case SF_NR_MMAP:
@@ -2653,38 +2703,46 @@ int BPF_PROG(sf_sys_exit, struct pt_regs *regs, long ret)
 		default:
 			break;
 		}
+		goto call;
+	count:
+		/* one counting site (sf_count is inlined: one copy keeps this frame small) */
+		sf_count(tgid, tid, (__s32)regs->di, ret, write, 1, ret > 0 ? ret : 0);
+		return 0;
 	}
-
-	struct sf_call c = {
-		.ret = ret,
-		.task = (__u64)task,
-		.tgid = tgid,
-		.tid = tid,
-	};
+call:;
+	struct sf_call *c = sf_call_slot(SF_CALL_SYS);
+	if (!c)
+		return 0;
+	c->ret = ret;
+	c->task = (__u64)task;
+	c->tgid = tgid;
+	c->tid = tid;
 	if (compat) {
 		/* int 0x80 / ia32: ebx, ecx, edx, esi, edi, ebp, 32 bits each */
-		c.arg[0] = (__u32)regs->bx;
-		c.arg[1] = (__u32)regs->cx;
-		c.arg[2] = (__u32)regs->dx;
-		c.arg[3] = (__u32)regs->si;
-		c.arg[4] = (__u32)regs->di;
-		c.arg[5] = (__u32)regs->bp;
-		c.compat = 1;
-		c.hflags = SF_HF_COMPAT;
-		nr = sf_ia32(&c, raw);
+		c->arg[0] = (__u32)regs->bx;
+		c->arg[1] = (__u32)regs->cx;
+		c->arg[2] = (__u32)regs->dx;
+		c->arg[3] = (__u32)regs->si;
+		c->arg[4] = (__u32)regs->di;
+		c->arg[5] = (__u32)regs->bp;
+		c->compat = 1;
+		c->hflags = SF_HF_COMPAT;
+		nr = sf_ia32(c, raw);
 		if (!sf_bit(sf_sys_bitmap, nr) || sf_sampled_out(nr))
 			return 0;
 	} else {
-		c.arg[0] = regs->di;
-		c.arg[1] = regs->si;
-		c.arg[2] = regs->dx;
-		c.arg[3] = regs->r10; /* 4th syscall arg */
-		c.arg[4] = regs->r8;
-		c.arg[5] = regs->r9;
+		c->arg[0] = regs->di;
+		c->arg[1] = regs->si;
+		c->arg[2] = regs->dx;
+		c->arg[3] = regs->r10; /* 4th syscall arg */
+		c->arg[4] = regs->r8;
+		c->arg[5] = regs->r9;
+		c->compat = 0;
+		c->hflags = 0;
 	}
-	c.nr = nr;
-	c.now = bpf_ktime_get_boot_ns();
-	sf_g_dispatch(&c);
+	c->nr = nr;
+	c->now = bpf_ktime_get_boot_ns();
+	sf_g_dispatch(c);
 	return 0;
 }
 

@@ -153,7 +153,7 @@ fn main() -> ExitCode {
             ));
         }
     }
-    // `-r -`: the capture on standard input (a pipe is read as it comes)
+    // `-r -`: the capture on standard input (a pipe or a socket is read as it comes)
     config.scap_input_path = args.scap.map(|p| {
         if p.as_os_str() == "-" {
             PathBuf::from("/dev/stdin")

@@ -88,7 +88,9 @@ pub struct SysFlowConfig {
     pub file_path: Option<PathBuf>,
     /// `socketPath`: unix `SOCK_SEQPACKET` socket to stream records to.
     pub socket_path: Option<PathBuf>,
-    /// `scapInputPath`: read this scap capture instead of capturing live.
+    /// `scapInputPath`: read this scap capture instead of capturing live. A file, or a
+    /// pipe, FIFO or socket read as it comes; `/dev/stdin`, `/dev/fd/N` and
+    /// `/proc/self/fd/N` naming a socket read a duplicate of that fd.
     pub scap_input_path: Option<PathBuf>,
     /// `falcoFilter`: a Falco filter on events, in the language of libsinsp 0.18.1
     /// ([`crate::filter`]): events it does not match update the capture state but write no

@@ -10,7 +10,7 @@ use std::net::{TcpListener, TcpStream, UdpSocket};
 use std::os::fd::{AsRawFd, FromRawFd};
 use std::process::{Child, Command};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use sysflow::model::*;
 use sysflow::{FileReadMode, SysFlowConfig, SysFlowDriver};
 
@@ -578,7 +578,8 @@ fn workload_entry() {
         }
         "fork_race" => {
             // Started before the collector (not its heir): waits for a line on stdin.
-            // Then one thread opens and closes files as fast as it goes while the main
+            // Then one thread opens and closes files (one every few microseconds: paced,
+            // so that a loaded machine's collector keeps up with it) while the main
             // thread forks children that each write one byte to the fd it opened last:
             // the kernel copies the fd table early in the fork, and a close in the other
             // thread after that copy (and the open that takes the number again) can reach
@@ -601,7 +602,14 @@ fn workload_entry() {
                 let (latest, stop) = (latest.clone(), stop.clone());
                 std::thread::spawn(move || {
                     let mut i = 0;
+                    let mut next = Instant::now();
                     while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        // one open a FORK_RACE_OPEN_GAP at most, no catching up after a
+                        // pause (a fork takes ~100 µs: the race stays)
+                        while Instant::now() < next {
+                            std::hint::spin_loop();
+                        }
+                        next = Instant::now() + FORK_RACE_OPEN_GAP;
                         // SAFETY: a NUL-terminated path; the fd returned is ours to close.
                         let fd =
                             unsafe { libc::open(names[i % names.len()].as_ptr(), libc::O_WRONLY) };
@@ -1017,6 +1025,10 @@ const REUSE_FILES: usize = 300;
 /// The `fork_race` workload's children, and the files its opener thread cycles through.
 const FORK_RACE_CHILDREN: usize = 2000;
 const FORK_RACE_FILES: usize = 50;
+/// The `fork_race` opener's pace: 250k opens (and closes) a second at most, unpaced it
+/// made about a million records a second, which a collector sharing its CPUs with other
+/// load lost in part.
+const FORK_RACE_OPEN_GAP: Duration = Duration::from_micros(4);
 /// Threads of the `reuse_threads` workload (an entry of the probe's counters has 4 slots).
 const REUSE_THREADS: usize = 6;
 

@@ -232,7 +232,8 @@ fn a_second_signal_ends_a_conversion_blocked_on_a_pipe() {
     drop(stdin);
 }
 
-/// `-r -` reads the capture from standard input: the records are those of the file.
+/// `-r -` reads the capture from standard input, a file, a pipe or a socket: the records
+/// are those of the file.
 #[test]
 fn a_capture_on_standard_input_converts_as_its_file() {
     let Some(scap) = common::reference("alpine/alpine.scap") else {
@@ -262,6 +263,25 @@ fn a_capture_on_standard_input_converts_as_its_file() {
     let want = read(&from_file);
     assert!(want.len() > 30, "{}", want.len());
     assert_eq!(read(&from_stdin), want);
+    // standard input a socket (socket activation, socat), which cannot be opened by name
+    let from_socket = dir.path().join("socket.sf");
+    let (ours, theirs) = std::os::unix::net::UnixStream::pair().unwrap();
+    let child = command(&[
+        Path::new("-r"),
+        Path::new("-"),
+        Path::new("-w"),
+        &from_socket,
+    ])
+    .stdin(std::os::fd::OwnedFd::from(theirs))
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    let mut ours = ours;
+    std::io::copy(&mut std::fs::File::open(&scap).unwrap(), &mut ours).unwrap();
+    drop(ours);
+    let r = child.wait_with_output().unwrap();
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    assert_eq!(read(&from_socket), want);
 }
 
 /// `-w -` is refused with what to write instead, not taken as a file named `-`.

@@ -8,7 +8,8 @@ use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use std::fmt;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read};
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::fs::FileTypeExt;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::sync::Arc;
@@ -49,11 +50,33 @@ pub struct StoppableFile {
 impl StoppableFile {
     /// Opens `path` for reading. The open itself does not wait for a FIFO's writer
     /// (`O_NONBLOCK`, cleared again for a regular file).
+    ///
+    /// A socket cannot be opened by name: standard input (`/dev/stdin`, `/dev/fd/0`,
+    /// `/proc/self/fd/0`) that is a socket (ENXIO) is read from a duplicate of fd 0, left
+    /// blocking (its flags are shared with the fd's other holders): each read waits for
+    /// data with `poll(2)` before reading.
     pub(crate) fn open(path: &Path, stop: Arc<AtomicBool>) -> io::Result<Self> {
-        let file = OpenOptions::new()
+        let file = match OpenOptions::new()
             .read(true)
             .custom_flags(libc::O_NONBLOCK)
-            .open(path)?;
+            .open(path)
+        {
+            Ok(f) => f,
+            Err(e) if e.raw_os_error() == Some(libc::ENXIO) => match dup_stdin(path) {
+                Some(fd) => {
+                    let file = File::from(fd?);
+                    if !file.metadata()?.file_type().is_socket() {
+                        return Err(e);
+                    }
+                    return Ok(Self {
+                        file,
+                        stop: Some(stop),
+                    });
+                }
+                None => return Err(e),
+            },
+            Err(e) => return Err(e),
+        };
         let regular = file.metadata()?.is_file();
         if regular {
             // blocking reads again, for the rare regular file that honours the flag
@@ -64,6 +87,16 @@ impl StoppableFile {
             stop: (!regular).then_some(stop),
         })
     }
+}
+
+/// A duplicate (close-on-exec) of this process's standard input when `path` names it
+/// (`/dev/stdin`, `/dev/fd/0`, `/proc/self/fd/0`); `None` for another path.
+fn dup_stdin(path: &Path) -> Option<io::Result<OwnedFd>> {
+    matches!(
+        path.to_str()?,
+        "/dev/stdin" | "/dev/fd/0" | "/proc/self/fd/0"
+    )
+    .then(|| io::stdin().as_fd().try_clone_to_owned())
 }
 
 impl Read for StoppableFile {
@@ -160,6 +193,22 @@ mod tests {
         drop(w);
         assert_eq!(f.read(&mut buf).unwrap(), 2);
         assert_eq!(f.read(&mut buf).unwrap(), 0);
+    }
+
+    /// (Standard input as a socket is tested through sysporter's `-r -`, in
+    /// tests/sysporter.rs: a test cannot swap its own process's fd 0.)
+    #[test]
+    fn only_standard_input_is_read_from_a_duplicate() {
+        use std::os::fd::AsRawFd;
+        for p in ["/dev/stdin", "/dev/fd/0", "/proc/self/fd/0"] {
+            assert!(dup_stdin(Path::new(p)).is_some(), "{p}");
+        }
+        // another fd that is a socket keeps the kernel's refusal
+        let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+        let p = std::path::PathBuf::from(format!("/proc/self/fd/{}", a.as_raw_fd()));
+        assert!(dup_stdin(&p).is_none());
+        let e = StoppableFile::open(&p, Arc::new(AtomicBool::new(false))).unwrap_err();
+        assert_eq!(e.raw_os_error(), Some(libc::ENXIO), "{e}");
     }
 
     #[test]
