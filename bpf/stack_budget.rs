@@ -7,7 +7,12 @@
 //! so that a probe change that would not load on such a kernel fails the build instead.
 //!
 //! A frame's depth is the lowest stack offset its instructions reach: loads and stores
-//! through `r10`, and pointers made from `r10` plus a negative constant (helper buffers).
+//! through `r10`, and pointers made from `r10` plus a negative constant (helper buffers),
+//! followed through register copies in one pass over the code (not along its jumps: what
+//! clang emits for a stack address is its computation right before its use). Frames are
+//! rounded to 16 bytes, as under the JIT (`CONFIG_BPF_JIT_ALWAYS_ON` on these kernels;
+//! the interpreter rounds to 32). A call whose relocation names no code (a kfunc, an
+//! extern) is no frame.
 
 use object::{Object, ObjectSection, ObjectSymbol, RelocationTarget, SectionKind, SymbolKind};
 use std::collections::HashMap;
@@ -79,14 +84,17 @@ pub fn deepest_chain(obj: &[u8]) -> Result<(u64, Vec<String>), String> {
                 }
             };
             match op & 7 {
-                // LDX
+                // LDX: through r10, or through a register holding r10 + offset
                 1 if src == 10 => below(off),
-                // ST, STX (atomics included)
+                1 if src < 10 && fp[src].is_some() => below(fp[src].unwrap_or(0) + off),
+                // ST, STX (atomics included), likewise
                 2 | 3 if dst == 10 => below(off),
+                2 | 3 if dst < 10 && fp[dst].is_some() => below(fp[dst].unwrap_or(0) + off),
                 _ => {}
             }
-            if op == 0xbf && src == 10 {
-                fp[dst.min(10)] = Some(0); // dst = r10
+            if op == 0xbf && dst < 10 {
+                // dst = src: r10, or a register holding r10 + offset, or another value
+                fp[dst] = if src == 10 { Some(0) } else { fp[src.min(10)] };
             } else if op == 0x07 && dst < 10 && fp[dst].is_some() {
                 let o = fp[dst].unwrap_or(0) + imm; // dst += imm
                 fp[dst] = Some(o);
@@ -150,7 +158,8 @@ fn walk(
     let f = funcs
         .get(&at)
         .ok_or_else(|| format!("a call to no function: section {} offset {}", at.0, at.1))?;
-    if path.len() > MAX_FRAMES {
+    // (this call would be frame path.len() + 1)
+    if path.len() >= MAX_FRAMES {
         return Err(format!(
             "a BPF call chain of more than {MAX_FRAMES} frames: {}",
             path.join(" > ")

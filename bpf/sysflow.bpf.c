@@ -1243,7 +1243,6 @@ static __always_inline void sf_note_fd(__u32 tid, __s32 fd)
 	}
 }
 
-/* adds one counted call to a slot this thread owns, then honours a concurrent retire */
 /* ships what slot s (of an entry retired while tid counted on it) holds: out of line, as
  * rare, so that the counting paths inlined in every caller keep small stack frames */
 __noinline int sf_g_take_late(struct sf_io_slot *s, __u32 tgid, __s32 fd, __u32 tid)
@@ -1274,6 +1273,7 @@ __noinline int sf_g_count_single(__u32 tgid, __u32 tid, __s32 fd, __u64 wops, __
 	return 0;
 }
 
+/* adds one counted call to a slot this thread owns, then honours a concurrent retire */
 static __always_inline void sf_slot_add(struct sf_io_val *v, struct sf_io_slot *s, __u32 tgid,
 					__u32 tid, __s32 fd, bool write, __u64 ops, __u64 bytes)
 {
@@ -1517,9 +1517,9 @@ struct sf_call {
 };
 
 /*
- * The call being handled, per CPU: slot SF_CALL_SYS for the syscall (or io_uring
- * completion) a program handles, slot SF_CALL_DERIVED for a call made from it (TCP Fast
- * Open's connect). Kept in a map, not on the stack: the verifier sums the stack frames of
+ * The call being handled, per CPU: slot SF_CALL_SYS for the syscall sf_sys_exit handles,
+ * slot SF_CALL_DERIVED for a call made from it (TCP Fast Open's connect). (An io_uring
+ * completion's call stays on sf_g_uring_done's stack: its chains are shallower.) Kept in a map, not on the stack: the verifier sums the stack frames of
  * a whole bpf-to-bpf call chain (at most 512 bytes; without private stacks every frame
  * counts) and the call passes through up to seven frames. Programs that use it are not
  * preempted and do not nest on a CPU, as the scratch record's.

@@ -89,8 +89,8 @@ pub struct SysFlowConfig {
     /// `socketPath`: unix `SOCK_SEQPACKET` socket to stream records to.
     pub socket_path: Option<PathBuf>,
     /// `scapInputPath`: read this scap capture instead of capturing live. A file, or a
-    /// pipe, FIFO or socket read as it comes; `/dev/stdin`, `/dev/fd/N` and
-    /// `/proc/self/fd/N` naming a socket read a duplicate of that fd.
+    /// pipe or FIFO read as it comes; standard input (`/dev/stdin`, `/dev/fd/0`,
+    /// `/proc/self/fd/0`) may also be a stream socket, read from a duplicate of fd 0.
     pub scap_input_path: Option<PathBuf>,
     /// `falcoFilter`: a Falco filter on events, in the language of libsinsp 0.18.1
     /// ([`crate::filter`]): events it does not match update the capture state but write no

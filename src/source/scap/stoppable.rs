@@ -5,10 +5,11 @@
 use nix::errno::Errno;
 use nix::fcntl::{FcntlArg, OFlag, fcntl};
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use nix::sys::socket::{MsgFlags, recv};
 use std::fmt;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read};
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::fs::FileTypeExt;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
@@ -45,6 +46,9 @@ pub struct StoppableFile {
     file: File,
     /// The stop flag, for a file that is not regular.
     stop: Option<Arc<AtomicBool>>,
+    /// A socket (standard input): read with `MSG_DONTWAIT`, its shared flags left as
+    /// they are.
+    socket: bool,
 }
 
 impl StoppableFile {
@@ -52,9 +56,9 @@ impl StoppableFile {
     /// (`O_NONBLOCK`, cleared again for a regular file).
     ///
     /// A socket cannot be opened by name: standard input (`/dev/stdin`, `/dev/fd/0`,
-    /// `/proc/self/fd/0`) that is a socket (ENXIO) is read from a duplicate of fd 0, left
-    /// blocking (its flags are shared with the fd's other holders): each read waits for
-    /// data with `poll(2)` before reading.
+    /// `/proc/self/fd/0`) that is a socket (ENXIO) is read from a duplicate of fd 0
+    /// without blocking per read (`recv(2)` with `MSG_DONTWAIT`: the fd's flags are shared
+    /// with its other holders and stay as they are).
     pub(crate) fn open(path: &Path, stop: Arc<AtomicBool>) -> io::Result<Self> {
         let file = match OpenOptions::new()
             .read(true)
@@ -71,6 +75,7 @@ impl StoppableFile {
                     return Ok(Self {
                         file,
                         stop: Some(stop),
+                        socket: true,
                     });
                 }
                 None => return Err(e),
@@ -85,6 +90,7 @@ impl StoppableFile {
         Ok(Self {
             file,
             stop: (!regular).then_some(stop),
+            socket: false,
         })
     }
 }
@@ -116,7 +122,12 @@ impl Read for StoppableFile {
                 Ok(_) => {}
                 Err(e) => return Err(e.into()),
             }
-            match self.file.read(buf) {
+            let got = if self.socket {
+                recv(self.file.as_raw_fd(), buf, MsgFlags::MSG_DONTWAIT).map_err(io::Error::from)
+            } else {
+                self.file.read(buf)
+            };
+            match got {
                 Err(e)
                     if matches!(
                         e.kind(),
