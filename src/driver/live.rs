@@ -340,8 +340,8 @@ pub(crate) fn learn_unseen_process(
 /// How many unknown ancestors of a process read for an unseen thread are read with it.
 pub(crate) const UNSEEN_ANCESTORS: usize = 4;
 
-/// The most processes of unseen threads read from `/proc` per second. Each read lists
-/// the process's threads, fds and socket tables, up to milliseconds on a busy host: a
+/// The most processes of unseen threads read from `/proc` per second. Each read opens a
+/// few files of the process's (its main thread's and the record's thread's): a
 /// flood of new processes whose clone records a full ring lost must not become a flood
 /// of `/proc` reads on the capture thread, which would lose more.
 pub(crate) const UNSEEN_READS_PER_S: u32 = 100;
@@ -511,18 +511,20 @@ mod tests {
         let agg = crate::aggregate::AggConfig::from(&SysFlowConfig::default());
         let mut pipe = Pipeline::new(state, agg, false);
         let mut out = FanOut::new(SfHeader::default());
+        // a write to fd 1 by the main thread of process `pid` at `ts`
+        let write_by = |pid: i64, ts: u64| SysEvent {
+            ts,
+            tid: pid,
+            pid,
+            kind: EventKind::Io(IoEvent {
+                dir: IoDir::Write,
+                fd: Some(1),
+                res: 4,
+                tuple: None,
+            }),
+        };
         for p in [pid, gone_pid] {
-            let ev = SysEvent {
-                ts: clock::wall_ns(),
-                tid: p,
-                pid: p,
-                kind: EventKind::Io(IoEvent {
-                    dir: IoDir::Write,
-                    fd: Some(1),
-                    res: 4,
-                    tuple: None,
-                }),
-            };
+            let ev = write_by(p, clock::wall_ns());
             learn_unseen_process(&mut pipe, &ev, proc_root, &mut UnseenReads::default());
             pipe.on_event(&ev, &mut out).unwrap();
         }
@@ -550,17 +552,7 @@ mod tests {
             .expect("run sleep");
         let later_pid = i64::from(later.id());
         let mut fresh = Pipeline::new(State::new(), agg, false);
-        let old = SysEvent {
-            ts: clock::wall_ns() - 5_000_000_000,
-            tid: later_pid,
-            pid: later_pid,
-            kind: EventKind::Io(IoEvent {
-                dir: IoDir::Write,
-                fd: Some(1),
-                res: 4,
-                tuple: None,
-            }),
-        };
+        let old = write_by(later_pid, clock::wall_ns() - 5_000_000_000);
         learn_unseen_process(&mut fresh, &old, proc_root, &mut UnseenReads::default());
         later.kill().unwrap();
         later.wait().unwrap();
