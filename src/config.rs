@@ -90,7 +90,10 @@ pub struct SysFlowConfig {
     pub socket_path: Option<PathBuf>,
     /// `scapInputPath`: read this scap capture instead of capturing live. A file, or a
     /// pipe or FIFO read as it comes; standard input (`/dev/stdin`, `/dev/fd/0`,
-    /// `/proc/self/fd/0`) may also be a stream socket, read from a duplicate of fd 0.
+    /// `/proc/self/fd/0`) may also be a socket, read from a duplicate of fd 0: a stream
+    /// socket as a stream, a datagram or sequenced-packet socket as its messages one after
+    /// the other, each taken whole (an empty message ends a sequenced-packet socket's
+    /// capture; a datagram socket's has no end but a stop).
     pub scap_input_path: Option<PathBuf>,
     /// `falcoFilter`: a Falco filter on events, in the language of libsinsp 0.18.1
     /// ([`crate::filter`]): events it does not match update the capture state but write no

@@ -232,8 +232,8 @@ fn a_second_signal_ends_a_conversion_blocked_on_a_pipe() {
     drop(stdin);
 }
 
-/// `-r -` reads the capture from standard input, a file, a pipe or a socket: the records
-/// are those of the file.
+/// `-r -` reads the capture from standard input, a file, a pipe, a stream socket or a
+/// sequenced-packet socket: the records are those of the file.
 #[test]
 fn a_capture_on_standard_input_converts_as_its_file() {
     let Some(scap) = common::reference("alpine/alpine.scap") else {
@@ -282,6 +282,43 @@ fn a_capture_on_standard_input_converts_as_its_file() {
     let r = child.wait_with_output().unwrap();
     assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
     assert_eq!(read(&from_socket), want);
+    // a sequenced-packet socket: the capture in messages of uneven sizes, each larger
+    // than the reader's buffer at times; the sender's close is the end
+    use nix::sys::socket::{AddressFamily, MsgFlags, SockFlag, SockType, send, socketpair};
+    let from_packets = dir.path().join("packets.sf");
+    let (ours, theirs) = socketpair(
+        AddressFamily::Unix,
+        SockType::SeqPacket,
+        None,
+        SockFlag::SOCK_CLOEXEC,
+    )
+    .unwrap();
+    let child = command(&[
+        Path::new("-r"),
+        Path::new("-"),
+        Path::new("-w"),
+        &from_packets,
+    ])
+    .stdin(theirs)
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    let bytes = std::fs::read(&scap).unwrap();
+    let mut sizes = [1, 150_000, 7, 65_536, 100_003, 12_345].iter().cycle();
+    let mut rest = bytes.as_slice();
+    while !rest.is_empty() {
+        let n = (*sizes.next().unwrap()).min(rest.len());
+        use std::os::fd::AsRawFd;
+        assert_eq!(
+            send(ours.as_raw_fd(), &rest[..n], MsgFlags::empty()).unwrap(),
+            n
+        );
+        rest = &rest[n..];
+    }
+    drop(ours);
+    let r = child.wait_with_output().unwrap();
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    assert_eq!(read(&from_packets), want);
 }
 
 /// `-w -` is refused with what to write instead, not taken as a file named `-`.

@@ -5,7 +5,7 @@
 use nix::errno::Errno;
 use nix::fcntl::{FcntlArg, OFlag, fcntl};
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
-use nix::sys::socket::{MsgFlags, recv};
+use nix::sys::socket::{MsgFlags, SockType, getsockopt, recv, sockopt};
 use std::fmt;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read};
@@ -46,9 +46,28 @@ pub struct StoppableFile {
     file: File,
     /// The stop flag, for a file that is not regular.
     stop: Option<Arc<AtomicBool>>,
-    /// A socket (standard input): read with `MSG_DONTWAIT`, its shared flags left as
-    /// they are.
-    socket: bool,
+    /// How the file is read once it has data.
+    how: How,
+}
+
+/// How a [`StoppableFile`] reads.
+#[derive(Debug)]
+enum How {
+    /// `read(2)`: a file, a pipe, a FIFO, a device.
+    Read,
+    /// A stream socket (standard input): `recv(2)` with `MSG_DONTWAIT`, the fd's flags
+    /// (shared with its other holders) left as they are.
+    Stream,
+    /// A datagram or sequenced-packet socket (standard input): the capture's bytes are
+    /// its messages one after the other. Each message is taken whole into `held` (its
+    /// length peeked first: a read never truncates one) and handed out from `at`. An
+    /// empty message is skipped on a datagram socket (which has no end) and is the end
+    /// on a sequenced-packet one (as its peer's close is).
+    Messages {
+        seqpacket: bool,
+        held: Vec<u8>,
+        at: usize,
+    },
 }
 
 impl StoppableFile {
@@ -72,11 +91,7 @@ impl StoppableFile {
                     if !file.metadata()?.file_type().is_socket() {
                         return Err(e);
                     }
-                    return Ok(Self {
-                        file,
-                        stop: Some(stop),
-                        socket: true,
-                    });
+                    return Self::socket(file, stop);
                 }
                 None => return Err(e),
             },
@@ -90,7 +105,30 @@ impl StoppableFile {
         Ok(Self {
             file,
             stop: (!regular).then_some(stop),
-            socket: false,
+            how: How::Read,
+        })
+    }
+
+    /// A socket's reader: by its type (`SO_TYPE`), as a stream or as messages.
+    fn socket(file: File, stop: Arc<AtomicBool>) -> io::Result<Self> {
+        let how = match getsockopt(&file, sockopt::SockType)? {
+            SockType::Stream => How::Stream,
+            t @ (SockType::Datagram | SockType::SeqPacket) => How::Messages {
+                seqpacket: t == SockType::SeqPacket,
+                held: Vec::new(),
+                at: 0,
+            },
+            t => {
+                return Err(io::Error::new(
+                    io::ErrorKind::Unsupported,
+                    format!("standard input is a socket of type {t:?}: not readable as a capture"),
+                ));
+            }
+        };
+        Ok(Self {
+            file,
+            stop: Some(stop),
+            how,
         })
     }
 }
@@ -111,6 +149,15 @@ impl Read for StoppableFile {
             return self.file.read(buf);
         };
         loop {
+            // what a message socket's last message still holds comes first
+            if let How::Messages { held, at, .. } = &mut self.how
+                && *at < held.len()
+            {
+                let n = buf.len().min(held.len() - *at);
+                buf[..n].copy_from_slice(&held[*at..*at + n]);
+                *at += n;
+                return Ok(n);
+            }
             if stop.load(Ordering::SeqCst) {
                 return Err(io::Error::other(StopRequested));
             }
@@ -122,10 +169,28 @@ impl Read for StoppableFile {
                 Ok(_) => {}
                 Err(e) => return Err(e.into()),
             }
-            let got = if self.socket {
-                recv(self.file.as_raw_fd(), buf, MsgFlags::MSG_DONTWAIT).map_err(io::Error::from)
-            } else {
-                self.file.read(buf)
+            let fd = self.file.as_raw_fd();
+            let got = match &mut self.how {
+                How::Read => self.file.read(buf),
+                How::Stream => recv(fd, buf, MsgFlags::MSG_DONTWAIT).map_err(io::Error::from),
+                How::Messages {
+                    seqpacket,
+                    held,
+                    at,
+                } => {
+                    // the last message is all handed out
+                    held.clear();
+                    *at = 0;
+                    match next_message(fd, held) {
+                        // an empty datagram: nothing to hand out, no end either
+                        Ok(0) if !*seqpacket => continue,
+                        // a sequenced-packet socket's end (or empty message)
+                        Ok(0) => return Ok(0),
+                        // handed out at the top of the loop
+                        Ok(_) => continue,
+                        Err(e) => Err(e),
+                    }
+                }
             };
             match got {
                 Err(e)
@@ -139,11 +204,49 @@ impl Read for StoppableFile {
     }
 }
 
+/// Takes the next message of datagram or sequenced-packet socket `fd` whole into `held`
+/// (empty on entry, resized to the message) without blocking. Returns its length (0: an empty message, or a
+/// sequenced-packet socket's end). Errors: `recv`'s (`WouldBlock` when none is waiting),
+/// and `InvalidData` when the message taken is longer than the one peeked (another holder
+/// of the socket took that one in between).
+fn next_message(fd: std::os::fd::RawFd, held: &mut Vec<u8>) -> io::Result<usize> {
+    let peek = MsgFlags::MSG_PEEK | MsgFlags::MSG_TRUNC | MsgFlags::MSG_DONTWAIT;
+    // with MSG_TRUNC, the message's whole length
+    let len = recv(fd, &mut [], peek)?;
+    held.resize(len, 0);
+    let got = recv(fd, held, MsgFlags::MSG_TRUNC | MsgFlags::MSG_DONTWAIT);
+    let got = match got {
+        Ok(n) if n <= len => n,
+        Ok(n) => {
+            held.clear();
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("a message of {n} bytes on standard input was cut to {len}"),
+            ));
+        }
+        Err(e) => {
+            held.clear();
+            return Err(e.into());
+        }
+    };
+    held.truncate(got);
+    Ok(got)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::io::Write;
     use std::time::{Duration, Instant};
+
+    /// Sets `stop` after `ms` milliseconds, on another thread.
+    fn stop_after(stop: &Arc<AtomicBool>, ms: u64) -> std::thread::JoinHandle<()> {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(ms));
+            stop.store(true, Ordering::SeqCst);
+        })
+    }
 
     fn fifo(dir: &tempfile::TempDir) -> std::path::PathBuf {
         let p = dir.path().join("capture.fifo");
@@ -160,13 +263,7 @@ mod tests {
         // the open does not wait for a writer
         let mut f = StoppableFile::open(&p, stop.clone()).unwrap();
         assert!(t0.elapsed() < Duration::from_secs(1));
-        let setter = {
-            let stop = stop.clone();
-            std::thread::spawn(move || {
-                std::thread::sleep(Duration::from_millis(300));
-                stop.store(true, Ordering::SeqCst);
-            })
-        };
+        let setter = stop_after(&stop, 300);
         let mut buf = [0u8; 16];
         // no writer ever came: not an end of file, a wait that only the stop ends
         let e = f.read(&mut buf).unwrap_err();
@@ -189,13 +286,7 @@ mod tests {
         assert_eq!(f.read(&mut buf).unwrap(), 3);
         assert_eq!(&buf[..3], b"abc");
         // the writer holds the FIFO open and says nothing: the stop ends the wait
-        let setter = {
-            let stop = stop.clone();
-            std::thread::spawn(move || {
-                std::thread::sleep(Duration::from_millis(200));
-                stop.store(true, Ordering::SeqCst);
-            })
-        };
+        let setter = stop_after(&stop, 200);
         assert!(is_stop_requested(&f.read(&mut buf).unwrap_err()));
         setter.join().unwrap();
         // without a stop, the writer's close is the end
@@ -220,6 +311,92 @@ mod tests {
         assert!(dup_stdin(&p).is_none());
         let e = StoppableFile::open(&p, Arc::new(AtomicBool::new(false))).unwrap_err();
         assert_eq!(e.raw_os_error(), Some(libc::ENXIO), "{e}");
+    }
+
+    /// A message socket's reader, and the other end.
+    fn message_socket(
+        ty: SockType,
+        stop: &Arc<AtomicBool>,
+    ) -> (StoppableFile, std::os::fd::OwnedFd) {
+        use nix::sys::socket::{AddressFamily, SockFlag, socketpair};
+        let (a, b) = socketpair(AddressFamily::Unix, ty, None, SockFlag::SOCK_CLOEXEC).unwrap();
+        (
+            StoppableFile::socket(File::from(a), stop.clone()).unwrap(),
+            b,
+        )
+    }
+
+    /// Sends each of `msgs` as one message on `fd`.
+    fn send_all(fd: &std::os::fd::OwnedFd, msgs: &[Vec<u8>]) {
+        for m in msgs {
+            let n = nix::sys::socket::send(fd.as_raw_fd(), m, MsgFlags::empty()).unwrap();
+            assert_eq!(n, m.len());
+        }
+    }
+
+    /// Messages of 100,000, 0, 3 and 70,001 bytes, each filled with its own bytes.
+    fn messages() -> Vec<Vec<u8>> {
+        [100_000usize, 0, 3, 70_001]
+            .iter()
+            .enumerate()
+            .map(|(i, &n)| (0..n).map(|j| (j * 7 + i * 13) as u8).collect())
+            .collect()
+    }
+
+    #[test]
+    fn datagrams_are_read_whole_in_turn_and_an_empty_one_is_no_end() {
+        let stop = Arc::new(AtomicBool::new(false));
+        let (mut f, peer) = message_socket(SockType::Datagram, &stop);
+        let msgs = messages();
+        send_all(&peer, &msgs);
+        let want = msgs.concat();
+        let mut got = Vec::new();
+        let mut buf = [0u8; 4096];
+        while got.len() < want.len() {
+            let n = f.read(&mut buf).unwrap();
+            assert!(n > 0, "an end after {} bytes", got.len());
+            got.extend_from_slice(&buf[..n]);
+        }
+        assert_eq!(got.len(), want.len());
+        assert!(got == want, "the bytes differ");
+        // a datagram socket has no end, even once its peer is gone: the stop ends the wait
+        drop(peer);
+        let setter = stop_after(&stop, 200);
+        assert!(is_stop_requested(&f.read(&mut buf).unwrap_err()));
+        setter.join().unwrap();
+    }
+
+    #[test]
+    fn sequenced_packets_are_read_whole_until_the_peer_closes() {
+        let stop = Arc::new(AtomicBool::new(false));
+        let (mut f, peer) = message_socket(SockType::SeqPacket, &stop);
+        // no empty message: on a sequenced-packet socket it reads as the end
+        let msgs: Vec<_> = messages().into_iter().filter(|m| !m.is_empty()).collect();
+        send_all(&peer, &msgs);
+        drop(peer);
+        let mut got = Vec::new();
+        f.read_to_end(&mut got).unwrap();
+        assert_eq!(got.len(), msgs.iter().map(Vec::len).sum::<usize>());
+        assert!(got == msgs.concat(), "the bytes differ");
+        // an empty message ends it too
+        let (mut f, peer) = message_socket(SockType::SeqPacket, &stop);
+        send_all(&peer, &[b"ab".to_vec(), Vec::new(), b"cd".to_vec()]);
+        let mut got = Vec::new();
+        f.read_to_end(&mut got).unwrap();
+        assert_eq!(got, b"ab");
+    }
+
+    #[test]
+    fn a_stream_socket_is_read_as_a_stream() {
+        let stop = Arc::new(AtomicBool::new(false));
+        let (a, mut b) = std::os::unix::net::UnixStream::pair().unwrap();
+        let mut f = StoppableFile::socket(File::from(std::os::fd::OwnedFd::from(a)), stop).unwrap();
+        assert!(matches!(f.how, How::Stream));
+        b.write_all(b"abc").unwrap();
+        drop(b);
+        let mut got = Vec::new();
+        f.read_to_end(&mut got).unwrap();
+        assert_eq!(got, b"abc");
     }
 
     #[test]
