@@ -7,14 +7,20 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 secs="${FUZZ_SECONDS:-45}"
 shared="$(cd .. && pwd)/shared"
+shared_seeds() { # <pattern> <dir>: the shared files named so, each under its own path
+  # (several traces share a file name: alpine/x.sf and nginx/x.sf both stay)
+  find "$shared/reference" "$shared/cases" -name "$1" -size -1100k -print0 2>/dev/null |
+    while IFS= read -r -d '' f; do
+      local rel="${f#"$shared"/}"
+      cp "$f" "$2/${rel//\//_}"
+    done
+}
 seeds() { # <target> -> seed directories (each holds files of that target's input kind)
   local d="fuzz/seeds/$1"
   rm -rf "$d" && mkdir -p "$d"
   case "$1" in
-    scap_pipeline) find "$shared/reference" "$shared/cases" -name '*.scap' -size -1100k \
-                     -exec cp {} "$d/" \; 2>/dev/null || true ;;
-    sf_reader) find "$shared/reference" "$shared/cases" -name '*.sf' -size -1100k \
-                 -exec cp {} "$d/" \; 2>/dev/null || true ;;
+    scap_pipeline) shared_seeds '*.scap' "$d" ;;
+    sf_reader) shared_seeds '*.sf' "$d" ;;
     probe_pipeline | probe_record) # records as the probe writes them (a unit test)
       local all; all="$(mktemp -d)"
       SYSFLOW_FUZZ_SEED_DIR="$all" cargo test --release --lib -q probe_pipeline_fuzz_seed \

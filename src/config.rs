@@ -191,7 +191,10 @@ pub struct SysFlowConfig {
     /// Replace an existing file at a single-file `file_path` (default false: an existing
     /// file makes [`SysFlowDriver::new`](crate::SysFlowDriver::new) fail with
     /// [`SysFlowError::OutputExists`](crate::SysFlowError::OutputExists)). Epoch-named
-    /// files never replace one; a taken name gets a `-1`, `-2`, ... suffix.
+    /// files never replace one; a taken name gets a `-1`, `-2`, ... suffix. A conversion
+    /// that would replace a file reads its capture's header and first blocks in `new()`
+    /// first (unless the capture comes from a pipe, a FIFO, a socket or a device), so that
+    /// a capture that cannot be read fails `new()` and leaves the file as it was.
     pub file_overwrite: bool,
     /// Require the reader of `socket_path` to run as this uid (checked with
     /// `SO_PEERCRED` at every connection; records carry secrets). `None` (default): any.

@@ -63,6 +63,40 @@ fn a_directory_output_without_its_slash_says_so() {
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
 }
 
+/// A `-w` directory (trailing `/`) that is a file, and a `-w` FIFO to replace, are named
+/// for what they are, not by the bare errno.
+#[test]
+fn an_output_that_is_no_directory_or_no_file_says_what_it_is() {
+    let Some(scap) = common::reference("setuid/setuid.scap") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("afile");
+    std::fs::write(&file, b"keep me").unwrap();
+    let mut as_dir = file.clone().into_os_string();
+    as_dir.push("/");
+    let r = sysporter(&[Path::new("-r"), &scap, Path::new("-w"), Path::new(&as_dir)]);
+    let stderr = String::from_utf8_lossy(&r.stderr);
+    assert_eq!(r.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("it exists and is not a directory"),
+        "{stderr}"
+    );
+    let fifo = dir.path().join("fifo");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    let r = sysporter(&[
+        Path::new("-r"),
+        &scap,
+        Path::new("-w"),
+        &fifo,
+        Path::new("--overwrite"),
+    ]);
+    let stderr = String::from_utf8_lossy(&r.stderr);
+    assert_eq!(r.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("it is a FIFO or a socket"), "{stderr}");
+    assert_eq!(std::fs::read(&file).unwrap(), b"keep me");
+}
+
 /// An existing `-w` file is an error that names sysporter's flag (`--overwrite`), not the
 /// library's configuration field; the file is left as it was.
 #[test]
@@ -90,6 +124,55 @@ fn an_existing_output_names_the_overwrite_flag() {
         Path::new("--overwrite"),
     ]);
     assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    assert_ne!(std::fs::read(&out).unwrap(), b"keep me");
+}
+
+/// `--overwrite` with a `-r` capture that cannot be read at all (absent, a directory, no
+/// capture, cut inside its first blocks) fails before the `-w` file is replaced: the file
+/// keeps its bytes. A capture from a pipe cannot be read ahead; it replaces the file.
+#[test]
+fn an_unreadable_capture_does_not_replace_the_output() {
+    let Some(scap) = common::reference("alpine/alpine.scap") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("keep.sf");
+    let bogus = dir.path().join("bogus.scap");
+    std::fs::write(&bogus, b"not a capture, not even close").unwrap();
+    let cut = dir.path().join("cut.scap");
+    std::fs::write(&cut, &std::fs::read(&scap).unwrap()[..100]).unwrap();
+    let absent = dir.path().join("absent.scap");
+    for input in [&absent, &dir.path().to_path_buf(), &bogus, &cut] {
+        std::fs::write(&out, b"keep me").unwrap();
+        let r = sysporter(&[
+            Path::new("-r"),
+            input,
+            Path::new("-w"),
+            &out,
+            Path::new("--overwrite"),
+        ]);
+        let stderr = String::from_utf8_lossy(&r.stderr);
+        assert_eq!(r.status.code(), Some(1), "{}: {stderr}", input.display());
+        let name = input.file_name().unwrap().to_string_lossy();
+        assert!(stderr.contains(&*name), "{stderr}");
+        assert_eq!(
+            std::fs::read(&out).unwrap(),
+            b"keep me",
+            "{} replaced the file",
+            input.display()
+        );
+    }
+    let r = command(&[
+        Path::new("-r"),
+        Path::new("-"),
+        Path::new("-w"),
+        &out,
+        Path::new("--overwrite"),
+    ])
+    .stdin(Stdio::piped())
+    .output()
+    .unwrap();
+    assert_eq!(r.status.code(), Some(1));
     assert_ne!(std::fs::read(&out).unwrap(), b"keep me");
 }
 

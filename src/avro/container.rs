@@ -573,6 +573,10 @@ impl<R: Read> SfReader<R> {
             if count > 0 {
                 return Ok(true);
             }
+            // an empty block is skipped; a block of no record that holds data is damage
+            if !self.block.is_empty() {
+                return Err(self.block_error(0, "block of 0 records has bytes"));
+            }
         }
     }
 
@@ -589,13 +593,17 @@ impl<R: Read> SfReader<R> {
                 match decode_record(&mut c) {
                     Ok(r) => (r, c.pos()),
                     Err(e) => {
-                        return Err(self.block_error(e.pos, &e.reason));
+                        // (the cursor's position is in the record)
+                        return Err(self.block_error(self.pos + e.pos, &e.reason));
                     }
                 }
             }
             Decoder::Generic(g) => match g.decode(data) {
                 Ok(x) => x,
-                Err(e) => return Err(self.block_error(0, &e)),
+                Err(e) => {
+                    let reason = format!("in the record starting there: {e}");
+                    return Err(self.block_error(self.pos, &reason));
+                }
             },
         };
         self.pos += used;
@@ -796,6 +804,91 @@ mod tests {
                     assert!(good < recs.len(), "cut {cut} lost the error");
                 }
             }
+        }
+    }
+
+    /// A file of one block of `count` records whose data is `data`, compressed by
+    /// `codec`; and where the block's data starts in the file.
+    fn one_block(codec: AvroCodec, count: i64, data: &[u8]) -> (Vec<u8>, u64) {
+        let mut file = write_all(codec, &[]);
+        let sync: [u8; 16] = file[file.len() - 16..].try_into().unwrap();
+        let stored = match codec {
+            AvroCodec::Null => data.to_vec(),
+            _ => {
+                let mut z = flate2::write::DeflateEncoder::new(Vec::new(), Default::default());
+                std::io::Write::write_all(&mut z, data).unwrap();
+                z.finish().unwrap()
+            }
+        };
+        put_long(&mut file, count);
+        put_long(&mut file, stored.len() as i64);
+        let at = file.len() as u64;
+        file.extend_from_slice(&stored);
+        file.extend_from_slice(&sync);
+        (file, at)
+    }
+
+    /// The error a damaged record gives names where the damage is: the file offset of an
+    /// uncompressed block's byte, or the block and its decompressed byte.
+    #[test]
+    fn a_damaged_record_is_reported_where_it_is_damaged() {
+        let recs = &samples()[..3];
+        let mut data = Vec::new();
+        for r in recs {
+            super::super::binary::encode_record(r, &mut data);
+        }
+        // a fourth record: its union branch is a varint that never ends, found at the
+        // byte it lacks
+        data.push(0x80);
+        let missing = data.len() as u64;
+        for codec in [AvroCodec::Null, AvroCodec::Deflate(6)] {
+            let (file, at) = one_block(codec, 4, &data);
+            let mut r = SfReader::new(&file[..], "damaged.sf").unwrap();
+            for want in recs {
+                assert_eq!(&r.next().unwrap().unwrap(), want);
+            }
+            let e = r.next().unwrap().unwrap_err();
+            let SysFlowError::EventParsing { offset, reason, .. } = &e else {
+                panic!("{e}");
+            };
+            match codec {
+                AvroCodec::Null => assert_eq!(*offset, at + missing, "{e}"),
+                _ => {
+                    // (the block starts with its count and size, before `at`)
+                    assert!(*offset < at, "{e}");
+                    assert!(
+                        reason.contains(&format!("decompressed byte {missing}:")),
+                        "{e}"
+                    );
+                }
+            }
+        }
+    }
+
+    /// A block that says it holds no record but holds bytes is damage, not an empty block
+    /// to skip; a truly empty block is skipped.
+    #[test]
+    fn a_block_of_no_record_with_bytes_is_an_error() {
+        let mut data = Vec::new();
+        super::super::binary::encode_record(&samples()[0], &mut data);
+        for codec in [AvroCodec::Null, AvroCodec::Deflate(6)] {
+            let (file, _) = one_block(codec, 0, &data);
+            let e = SfReader::new(&file[..], "zero.sf")
+                .unwrap()
+                .next()
+                .expect("an error, not a silent end")
+                .unwrap_err();
+            assert!(
+                e.to_string().contains("block of 0 records has bytes"),
+                "{e}"
+            );
+            let (file, _) = one_block(codec, 0, &[]);
+            assert!(
+                SfReader::new(&file[..], "empty.sf")
+                    .unwrap()
+                    .next()
+                    .is_none()
+            );
         }
     }
 

@@ -497,6 +497,17 @@ mod tests {
             .spawn()
             .expect("run sleep");
         let pid = i64::from(child.id());
+        // (spawn returns once the exec began: its arguments show in /proc only once the
+        // new program's stack is set up, after its comm)
+        let cmdline = format!("/proc/{pid}/cmdline");
+        let t0 = std::time::Instant::now();
+        while std::fs::read(&cmdline).unwrap_or_default() != b"sleep\x0030\x00" {
+            assert!(
+                t0.elapsed().as_secs() < 10,
+                "sleep never showed its arguments"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
         let mut gone = std::process::Command::new("true").spawn().unwrap();
         let gone_pid = i64::from(gone.id());
         gone.wait().unwrap();

@@ -203,6 +203,27 @@ impl std::fmt::Debug for SysFlowDriver {
     }
 }
 
+/// The capture file of a conversion whose run would replace an existing output file
+/// (`file_overwrite`, one output file, and a file at its path), when it can be read once
+/// ahead without taking its data from the run: not a pipe, a FIFO, a socket or a device.
+fn replaced_for(config: &SysFlowConfig) -> Option<&std::path::Path> {
+    use std::os::unix::fs::FileTypeExt;
+    let (input, output) = (
+        config.scap_input_path.as_deref()?,
+        config.file_path.as_deref()?,
+    );
+    if !config.file_overwrite || config.rotate_offline || std::fs::symlink_metadata(output).is_err()
+    {
+        return None;
+    }
+    // (an input that does not exist is "read ahead" too: its error comes first)
+    let streamed = std::fs::metadata(input).is_ok_and(|m| {
+        let t = m.file_type();
+        t.is_fifo() || t.is_socket() || t.is_char_device() || t.is_block_device()
+    });
+    (!streamed).then_some(input)
+}
+
 impl SysFlowDriver {
     /// Validates the configuration (after the environment overrides, unless disabled) and
     /// opens the outputs: an unwritable file path or an unreachable socket is reported
@@ -236,6 +257,11 @@ impl SysFlowDriver {
                     ),
                 });
             }
+        }
+        if let Some(input) = replaced_for(&config) {
+            // A file that is to be replaced stays as it is when the capture cannot be
+            // read at all: its header and first blocks are read here first.
+            crate::source::open_scap(input)?;
         }
         let diag = Diag::new(&config.app_name, config.debug_mode, config.enable_stats);
         let mut outputs = FanOut::new(SfHeader {

@@ -158,6 +158,8 @@ fn create_error(name: &Path, e: std::io::Error) -> SysFlowError {
                 source: e,
             };
         }
+        // opened to be replaced: a FIFO without a reader, or a unix socket
+        Some(libc::ENXIO) => "it is a FIFO or a socket, not a regular file: not replaced",
         _ => "",
     };
     let what = if why.is_empty() {
@@ -354,10 +356,18 @@ impl FileSink {
                     .mode(0o700)
                     .create(d)
                     .map_err(|e| {
-                        SysFlowError::io(
-                            format!("cannot create output directory {}", d.display()),
-                            e,
-                        )
+                        // EEXIST from a recursive create: the path (or a parent) is
+                        // something else than a directory
+                        let what = if e.raw_os_error() == Some(libc::EEXIST) {
+                            format!(
+                                "cannot create output directory {}: it exists and is not a \
+                                 directory (a trailing / names an output directory)",
+                                d.display()
+                            )
+                        } else {
+                            format!("cannot create output directory {}", d.display())
+                        };
+                        SysFlowError::io(what, e)
                     })?;
                 d.clone()
             }

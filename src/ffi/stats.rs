@@ -146,8 +146,10 @@ pub unsafe extern "C" fn sysflow_driver_stats(
             return Err(Failure::new(
                 sysflow_status::UNKNOWN_STRUCT_SIZE,
                 format!(
-                    "sysflow_driver_stats: struct_size is {size}, at least {SIZE_0_3} \
-                     (sizeof(sysflow_stats)) is needed"
+                    "sysflow_driver_stats: struct_size is {size}: set it to \
+                     sizeof(sysflow_stats) (at least {SIZE_0_3}, the first layout's size; \
+                     {} with this library's header)",
+                    std::mem::size_of::<sysflow_stats>()
                 ),
             ));
         }
