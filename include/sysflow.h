@@ -1339,7 +1339,11 @@ typedef struct sysflow_config {
     uint32_t file_mode;
     /**
      * Replace an existing file at a single-file `file_path` (default false: an existing
-     * file is an error). Output files are never written through a symlink.
+     * file is an error). Output files are never written through a symlink. A conversion
+     * that would replace a file reads its capture's header and first blocks in
+     * `sysflow_driver_new` first (unless the capture is a pipe, a FIFO, a socket or a
+     * device): a capture that cannot be read fails there and leaves the file as it was;
+     * a capture that is the output file itself is refused.
      */
     bool file_overwrite;
     /**

@@ -194,7 +194,8 @@ pub struct SysFlowConfig {
     /// files never replace one; a taken name gets a `-1`, `-2`, ... suffix. A conversion
     /// that would replace a file reads its capture's header and first blocks in `new()`
     /// first (unless the capture comes from a pipe, a FIFO, a socket or a device), so that
-    /// a capture that cannot be read fails `new()` and leaves the file as it was.
+    /// a capture that cannot be read fails `new()` and leaves the file as it was; a
+    /// capture that is the output file itself is refused.
     pub file_overwrite: bool,
     /// Require the reader of `socket_path` to run as this uid (checked with
     /// `SO_PEERCRED` at every connection; records carry secrets). `None` (default): any.

@@ -74,6 +74,9 @@ fn truncated_and_corrupted_captures_fail_cleanly() {
             let cut = dir.path().join("cut.scap");
             std::fs::write(&cut, &data[..at]).unwrap();
             let out = dir.path().join("cut.sf");
+            // a fresh output each time (one to replace would have new() read the cut
+            // capture ahead, and fail there)
+            let _ = std::fs::remove_file(&out);
             let mut driver = SysFlowDriver::new(config(&cut, &out)).unwrap();
             let result = driver.run();
             cuts += 1;
@@ -127,6 +130,7 @@ fn truncated_and_corrupted_captures_fail_cleanly() {
             let flip = dir.path().join("flip.scap");
             std::fs::write(&flip, &bad).unwrap();
             let out = dir.path().join("flip.sf");
+            let _ = std::fs::remove_file(&out);
             // Any outcome but a panic or a hang is acceptable for flipped bytes; the output
             // must still be a valid SysFlow file.
             let result = SysFlowDriver::new(config(&flip, &out)).unwrap().run();
@@ -183,14 +187,17 @@ fn a_failed_conversion_leaves_no_empty_file_of_its_own() {
             input.display()
         );
     }
-    // a file that was there before is not this run's to remove
+    // a file that was there before is not replaced by a capture that cannot be read:
+    // new() reads it ahead and fails
     let kept = dir.path().join("kept.sf");
     std::fs::write(&kept, b"old").unwrap();
-    SysFlowDriver::new(config(&bogus, &kept))
-        .unwrap()
-        .run()
-        .unwrap_err();
-    assert!(kept.is_file(), "a replaced file is kept");
+    let e = SysFlowDriver::new(config(&bogus, &kept)).unwrap_err();
+    assert_eq!(e.code(), ErrorCode::EventParsingError, "{e}");
+    assert_eq!(std::fs::read(&kept).unwrap(), b"old");
+    // nor by the capture itself
+    let e = SysFlowDriver::new(config(&kept, &kept)).unwrap_err();
+    assert!(e.to_string().contains("destroy the input"), "{e}");
+    assert_eq!(std::fs::read(&kept).unwrap(), b"old");
     // a failure after records keeps them
     let Some(scap) = common::reference("setuid/setuid.scap") else {
         return;

@@ -805,15 +805,28 @@ fn a_driver_dropped_without_running_leaves_no_empty_file() {
         !out.exists(),
         "a driver that never ran left its header-only file"
     );
-    // a file that existed before is replaced only when asked, and never removed
+    // a file that existed before is replaced only when asked, and never removed (the
+    // capture a FIFO, which new() does not read ahead)
     std::fs::write(&out, b"existing").unwrap();
+    let fifo = dir.path().join("never-read.fifo");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
     let driver = sysflow::SysFlowDriver::new(sysflow::SysFlowConfig {
         file_overwrite: true,
+        scap_input_path: Some(fifo),
         ..config()
     })
     .unwrap();
     drop(driver);
     assert!(out.is_file(), "a replaced file was removed");
+    // with a capture file that cannot be read, new() fails before replacing it
+    std::fs::write(&out, b"existing").unwrap();
+    let e = sysflow::SysFlowDriver::new(sysflow::SysFlowConfig {
+        file_overwrite: true,
+        ..config()
+    })
+    .unwrap_err();
+    assert!(e.to_string().contains("never-read.scap"), "{e}");
+    assert_eq!(std::fs::read(&out).unwrap(), b"existing");
     std::fs::remove_file(&out).unwrap();
     // a driver that never runs, while another replaces its file in place and writes into
     // it (the same inode): the other's output is kept

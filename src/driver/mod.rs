@@ -204,30 +204,59 @@ impl std::fmt::Debug for SysFlowDriver {
 }
 
 /// The capture file of a conversion whose run would replace an existing output file
-/// (`file_overwrite`, one output file, and a file at its path), when it can be read once
-/// ahead without taking its data from the run: not a pipe, a FIFO, a socket or a device.
-fn replaced_for(config: &SysFlowConfig) -> Option<&std::path::Path> {
-    use std::os::unix::fs::FileTypeExt;
-    let (input, output) = (
-        config.scap_input_path.as_deref()?,
-        config.file_path.as_deref()?,
-    );
-    if !config.file_overwrite || config.rotate_offline || std::fs::symlink_metadata(output).is_err()
+/// (`file_overwrite`, one output file, and a regular file at its path), when it can be
+/// read once ahead without taking its data from the run: not a pipe, a FIFO, a socket or
+/// a device. Errors: [`SysFlowError::InvalidConfig`] when the capture is that very file
+/// (replacing it would destroy the input).
+fn replaced_for(config: &SysFlowConfig) -> Result<Option<&std::path::Path>> {
+    use crate::export::OutputPath;
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let (Some(input), Some(output)) = (
+        config.scap_input_path.as_deref(),
+        config.file_path.as_deref(),
+    ) else {
+        return Ok(None);
+    };
+    if !config.file_overwrite
+        || config.rotate_offline
+        || !matches!(OutputPath::parse(output), OutputPath::Prefix(_))
     {
-        return None;
+        return Ok(None);
+    }
+    // (anything else at the path is refused when the output is created)
+    let Some(out) = std::fs::symlink_metadata(output)
+        .ok()
+        .filter(|m| m.is_file())
+    else {
+        return Ok(None);
+    };
+    let input_meta = std::fs::metadata(input);
+    if let Ok(m) = &input_meta
+        && (m.dev(), m.ino()) == (out.dev(), out.ino())
+    {
+        return Err(SysFlowError::InvalidConfig(format!(
+            "file_path {} is the capture being read (scap_input_path): replacing it would \
+             destroy the input",
+            output.display()
+        )));
     }
     // (an input that does not exist is "read ahead" too: its error comes first)
-    let streamed = std::fs::metadata(input).is_ok_and(|m| {
+    let streamed = input_meta.is_ok_and(|m| {
         let t = m.file_type();
         t.is_fifo() || t.is_socket() || t.is_char_device() || t.is_block_device()
     });
-    (!streamed).then_some(input)
+    Ok((!streamed).then_some(input))
 }
 
 impl SysFlowDriver {
     /// Validates the configuration (after the environment overrides, unless disabled) and
     /// opens the outputs: an unwritable file path or an unreachable socket is reported
-    /// here, not later in [`SysFlowDriver::run`].
+    /// here, not later in [`SysFlowDriver::run`]. A conversion that would replace an
+    /// existing file (`file_overwrite`) reads its capture's header and first blocks here
+    /// first, so that a capture that cannot be read fails here
+    /// ([`SysFlowError::ReadingFileSystem`], [`SysFlowError::EventParsing`],
+    /// [`SysFlowError::Io`]) and leaves the file as it was; a capture that is the output
+    /// file itself is [`SysFlowError::InvalidConfig`].
     pub fn new(mut config: SysFlowConfig) -> Result<Self> {
         let env_warnings = if config.env_overrides {
             config.apply_env();
@@ -258,7 +287,7 @@ impl SysFlowDriver {
                 });
             }
         }
-        if let Some(input) = replaced_for(&config) {
+        if let Some(input) = replaced_for(&config)? {
             // A file that is to be replaced stays as it is when the capture cannot be
             // read at all: its header and first blocks are read here first.
             crate::source::open_scap(input)?;

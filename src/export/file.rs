@@ -158,8 +158,11 @@ fn create_error(name: &Path, e: std::io::Error) -> SysFlowError {
                 source: e,
             };
         }
-        // opened to be replaced: a FIFO without a reader, or a unix socket
-        Some(libc::ENXIO) => "it is a FIFO or a socket, not a regular file: not replaced",
+        // opened to be replaced: a FIFO without a reader, a unix socket, a device node
+        // with no device behind it
+        Some(libc::ENXIO) => {
+            "not a regular file (a FIFO without a reader, a socket or a device): not replaced"
+        }
         _ => "",
     };
     let what = if why.is_empty() {
@@ -356,8 +359,8 @@ impl FileSink {
                     .mode(0o700)
                     .create(d)
                     .map_err(|e| {
-                        // EEXIST from a recursive create: the path (or a parent) is
-                        // something else than a directory
+                        // EEXIST from a recursive create: the path itself is something
+                        // else than a directory (a parent that is one gives ENOTDIR)
                         let what = if e.raw_os_error() == Some(libc::EEXIST) {
                             format!(
                                 "cannot create output directory {}: it exists and is not a \

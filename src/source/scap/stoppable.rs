@@ -5,7 +5,10 @@
 use nix::errno::Errno;
 use nix::fcntl::{FcntlArg, OFlag, fcntl};
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
-use nix::sys::socket::{MsgFlags, SockType, getsockopt, recv, sockopt};
+use nix::sys::socket::{
+    AddressFamily, MsgFlags, SockType, SockaddrLike, SockaddrStorage, getsockname, getsockopt,
+    recv, sockopt,
+};
 use std::fmt;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read};
@@ -58,15 +61,18 @@ enum How {
     /// A stream socket (standard input): `recv(2)` with `MSG_DONTWAIT`, the fd's flags
     /// (shared with its other holders) left as they are.
     Stream,
-    /// A datagram or sequenced-packet socket (standard input): the capture's bytes are
-    /// its messages one after the other. Each message is taken whole into `held` (its
-    /// length peeked first: a read never truncates one) and handed out from `at`. An
-    /// empty message is skipped on a datagram socket (which has no end) and is the end
-    /// on a sequenced-packet one (as its peer's close is).
+    /// A unix datagram or sequenced-packet socket, or a UDP one (standard input): the
+    /// capture's bytes are its messages one after the other. Each message is taken whole
+    /// into `held` (its length peeked first: a read never truncates one) and handed out
+    /// from `at`. An empty message is skipped on a datagram socket, whose capture ends
+    /// only at a stop; on a sequenced-packet socket it is the end, as the peer's close is. Another reader of the same socket takes
+    /// messages from this one: what it takes is missing from the capture.
     Messages {
         seqpacket: bool,
         held: Vec<u8>,
         at: usize,
+        /// The end was read: every later read is at the end too.
+        ended: bool,
     },
 }
 
@@ -109,19 +115,29 @@ impl StoppableFile {
         })
     }
 
-    /// A socket's reader: by its type (`SO_TYPE`), as a stream or as messages.
+    /// A socket's reader: by its type (`SO_TYPE`), as a stream or as messages (unix
+    /// datagram and sequenced-packet sockets, UDP: those whose `MSG_TRUNC` gives a
+    /// message's whole length).
     fn socket(file: File, stop: Arc<AtomicBool>) -> io::Result<Self> {
-        let how = match getsockopt(&file, sockopt::SockType)? {
-            SockType::Stream => How::Stream,
-            t @ (SockType::Datagram | SockType::SeqPacket) => How::Messages {
+        let family = getsockname::<SockaddrStorage>(file.as_raw_fd())?.family();
+        let how = match (getsockopt(&file, sockopt::SockType)?, family) {
+            (SockType::Stream, _) => How::Stream,
+            (
+                t @ (SockType::Datagram | SockType::SeqPacket),
+                Some(AddressFamily::Unix | AddressFamily::Inet | AddressFamily::Inet6),
+            ) if t == SockType::Datagram || family == Some(AddressFamily::Unix) => How::Messages {
                 seqpacket: t == SockType::SeqPacket,
                 held: Vec::new(),
                 at: 0,
+                ended: false,
             },
-            t => {
+            (t, f) => {
                 return Err(io::Error::new(
                     io::ErrorKind::Unsupported,
-                    format!("standard input is a socket of type {t:?}: not readable as a capture"),
+                    format!(
+                        "standard input is a socket of type {t:?} (family {f:?}): not \
+                         readable as a capture"
+                    ),
                 ));
             }
         };
@@ -150,13 +166,19 @@ impl Read for StoppableFile {
         };
         loop {
             // what a message socket's last message still holds comes first
-            if let How::Messages { held, at, .. } = &mut self.how
-                && *at < held.len()
+            if let How::Messages {
+                held, at, ended, ..
+            } = &mut self.how
             {
-                let n = buf.len().min(held.len() - *at);
-                buf[..n].copy_from_slice(&held[*at..*at + n]);
-                *at += n;
-                return Ok(n);
+                if *at < held.len() {
+                    let n = buf.len().min(held.len() - *at);
+                    buf[..n].copy_from_slice(&held[*at..*at + n]);
+                    *at += n;
+                    return Ok(n);
+                }
+                if *ended {
+                    return Ok(0);
+                }
             }
             if stop.load(Ordering::SeqCst) {
                 return Err(io::Error::other(StopRequested));
@@ -177,6 +199,7 @@ impl Read for StoppableFile {
                     seqpacket,
                     held,
                     at,
+                    ended,
                 } => {
                     // the last message is all handed out
                     held.clear();
@@ -185,9 +208,21 @@ impl Read for StoppableFile {
                         // an empty datagram: nothing to hand out, no end either
                         Ok(0) if !*seqpacket => continue,
                         // a sequenced-packet socket's end (or empty message)
-                        Ok(0) => return Ok(0),
+                        Ok(0) => {
+                            *ended = true;
+                            return Ok(0);
+                        }
                         // handed out at the top of the loop
                         Ok(_) => continue,
+                        // readable, yet nothing to take: a datagram socket whose
+                        // reading side was shut down polls so for ever (or another
+                        // reader was first): wait as for no data, without spinning
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                            std::thread::sleep(std::time::Duration::from_millis(
+                                STOP_CHECK_MS.into(),
+                            ));
+                            continue;
+                        }
                         Err(e) => Err(e),
                     }
                 }
@@ -205,8 +240,8 @@ impl Read for StoppableFile {
 }
 
 /// Takes the next message of datagram or sequenced-packet socket `fd` whole into `held`
-/// (empty on entry, resized to the message) without blocking. Returns its length (0: an empty message, or a
-/// sequenced-packet socket's end). Errors: `recv`'s (`WouldBlock` when none is waiting),
+/// (empty on entry, resized to the message) without blocking. Returns its length (0: an
+/// empty message, or a sequenced-packet socket's end). Errors: `recv`'s (`WouldBlock` when none is waiting),
 /// and `InvalidData` when the message taken is longer than the one peeked (another holder
 /// of the socket took that one in between).
 fn next_message(fd: std::os::fd::RawFd, held: &mut Vec<u8>) -> io::Result<usize> {
@@ -318,8 +353,10 @@ mod tests {
         ty: SockType,
         stop: &Arc<AtomicBool>,
     ) -> (StoppableFile, std::os::fd::OwnedFd) {
-        use nix::sys::socket::{AddressFamily, SockFlag, socketpair};
+        use nix::sys::socket::{SockFlag, setsockopt, socketpair};
         let (a, b) = socketpair(AddressFamily::Unix, ty, None, SockFlag::SOCK_CLOEXEC).unwrap();
+        // room for the largest message whatever the system's default (wmem_default)
+        setsockopt(&b, sockopt::SndBuf, &(1 << 20)).unwrap();
         (
             StoppableFile::socket(File::from(a), stop.clone()).unwrap(),
             b,
@@ -384,6 +421,58 @@ mod tests {
         let mut got = Vec::new();
         f.read_to_end(&mut got).unwrap();
         assert_eq!(got, b"ab");
+        // and stays the end
+        assert_eq!(f.read(&mut [0u8; 16]).unwrap(), 0);
+    }
+
+    /// A datagram socket whose reading side is shut down polls readable for ever: its
+    /// reader waits for the stop after what was queued, without spinning.
+    #[test]
+    fn a_datagram_socket_shut_down_for_reading_waits_without_spinning() {
+        let stop = Arc::new(AtomicBool::new(false));
+        let (mut f, peer) = message_socket(SockType::Datagram, &stop);
+        send_all(&peer, &[b"abc".to_vec()]);
+        nix::sys::socket::shutdown(f.file.as_raw_fd(), nix::sys::socket::Shutdown::Read).unwrap();
+        let mut buf = [0u8; 16];
+        assert_eq!(f.read(&mut buf).unwrap(), 3);
+        let cpu = || nix::time::clock_gettime(nix::time::ClockId::CLOCK_THREAD_CPUTIME_ID).unwrap();
+        let (t0, c0) = (Instant::now(), cpu());
+        let setter = stop_after(&stop, 500);
+        assert!(is_stop_requested(&f.read(&mut buf).unwrap_err()));
+        setter.join().unwrap();
+        let waited = t0.elapsed();
+        let busy = Duration::from(cpu() - c0);
+        assert!(waited >= Duration::from_millis(500), "{waited:?}");
+        // a spin would burn the whole wait
+        assert!(busy < waited / 4, "{busy:?} of CPU in {waited:?}");
+    }
+
+    /// UDP datagrams are read as messages too (MSG_TRUNC gives their whole length).
+    #[test]
+    fn udp_datagrams_are_read_whole() {
+        let stop = Arc::new(AtomicBool::new(false));
+        let rx = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let tx = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        tx.connect(rx.local_addr().unwrap()).unwrap();
+        let mut f =
+            StoppableFile::socket(File::from(std::os::fd::OwnedFd::from(rx)), stop).unwrap();
+        assert!(matches!(f.how, How::Messages { .. }));
+        let msgs: Vec<Vec<u8>> = [5000usize, 0, 3]
+            .iter()
+            .map(|&n| (0..n).map(|j| j as u8).collect())
+            .collect();
+        for m in &msgs {
+            assert_eq!(tx.send(m).unwrap(), m.len());
+        }
+        let want = msgs.concat();
+        let mut got = Vec::new();
+        let mut buf = [0u8; 1000];
+        while got.len() < want.len() {
+            let n = f.read(&mut buf).unwrap();
+            assert!(n > 0);
+            got.extend_from_slice(&buf[..n]);
+        }
+        assert!(got == want, "the bytes differ");
     }
 
     #[test]
