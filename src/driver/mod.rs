@@ -192,6 +192,9 @@ pub struct SysFlowDriver {
     summary: Option<RunSummary>,
     /// `falco_filter`, compiled in [`SysFlowDriver::new`] (taken by the run).
     filter: Option<crate::filter::Filter>,
+    /// The capture of a conversion that replaces its output, opened in
+    /// [`SysFlowDriver::new`] (its header and first blocks read) and taken by the run.
+    opened: Option<crate::source::ScapEvents<crate::source::scap::StoppableFile>>,
 }
 
 impl std::fmt::Debug for SysFlowDriver {
@@ -287,11 +290,14 @@ impl SysFlowDriver {
                 });
             }
         }
-        if let Some(input) = replaced_for(&config)? {
-            // A file that is to be replaced stays as it is when the capture cannot be
-            // read at all: its header and first blocks are read here first.
-            crate::source::open_scap(input)?;
-        }
+        let exit = ExitHandle::default();
+        // A file that is to be replaced stays as it is when the capture cannot be read at
+        // all: its header and first blocks are read here first (the stop flag is fresh,
+        // and a regular file never waits for it), and the run goes on from there.
+        let opened = match replaced_for(&config)? {
+            Some(input) => crate::source::open_scap_until(input, exit.flag.clone())?,
+            None => None,
+        };
         let diag = Diag::new(&config.app_name, config.debug_mode, config.enable_stats);
         let mut outputs = FanOut::new(SfHeader {
             exporter: config.exporter_id.clone(),
@@ -341,10 +347,11 @@ impl SysFlowDriver {
             config,
             diag,
             outputs,
-            exit: ExitHandle::default(),
+            exit,
             ran: false,
             summary: None,
             filter,
+            opened,
         })
     }
 
@@ -405,7 +412,11 @@ impl SysFlowDriver {
                         period_start: 0,
                     });
                 }
-                match crate::source::open_scap_until(&path, self.exit.flag.clone()) {
+                let opened = match self.opened.take() {
+                    Some(events) => Ok(Some(events)),
+                    None => crate::source::open_scap_until(&path, self.exit.flag.clone()),
+                };
+                match opened {
                     Ok(Some(events)) => {
                         self.exit.set_capturing(true);
                         offline::convert(&path, events, &mut pipe, &mut self.outputs, &self.exit)

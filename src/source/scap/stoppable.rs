@@ -65,8 +65,9 @@ enum How {
     /// capture's bytes are its messages one after the other. Each message is taken whole
     /// into `held` (its length peeked first: a read never truncates one) and handed out
     /// from `at`. An empty message is skipped on a datagram socket, whose capture ends
-    /// only at a stop; on a sequenced-packet socket it is the end, as the peer's close is. Another reader of the same socket takes
-    /// messages from this one: what it takes is missing from the capture.
+    /// only at a stop; on a sequenced-packet socket it is the end, as the peer's close
+    /// is. Another reader of the same socket takes messages from this one: what it takes
+    /// is missing from the capture.
     Messages {
         seqpacket: bool,
         held: Vec<u8>,
@@ -119,18 +120,19 @@ impl StoppableFile {
     /// datagram and sequenced-packet sockets, UDP: those whose `MSG_TRUNC` gives a
     /// message's whole length).
     fn socket(file: File, stop: Arc<AtomicBool>) -> io::Result<Self> {
+        use AddressFamily::{Inet, Inet6, Unix};
         let family = getsockname::<SockaddrStorage>(file.as_raw_fd())?.family();
-        let how = match (getsockopt(&file, sockopt::SockType)?, family) {
+        let ty = getsockopt(&file, sockopt::SockType)?;
+        let how = match (ty, family) {
             (SockType::Stream, _) => How::Stream,
-            (
-                t @ (SockType::Datagram | SockType::SeqPacket),
-                Some(AddressFamily::Unix | AddressFamily::Inet | AddressFamily::Inet6),
-            ) if t == SockType::Datagram || family == Some(AddressFamily::Unix) => How::Messages {
-                seqpacket: t == SockType::SeqPacket,
-                held: Vec::new(),
-                at: 0,
-                ended: false,
-            },
+            (SockType::Datagram, Some(Unix | Inet | Inet6)) | (SockType::SeqPacket, Some(Unix)) => {
+                How::Messages {
+                    seqpacket: ty == SockType::SeqPacket,
+                    held: Vec::new(),
+                    at: 0,
+                    ended: false,
+                }
+            }
             (t, f) => {
                 return Err(io::Error::new(
                     io::ErrorKind::Unsupported,
@@ -241,9 +243,9 @@ impl Read for StoppableFile {
 
 /// Takes the next message of datagram or sequenced-packet socket `fd` whole into `held`
 /// (empty on entry, resized to the message) without blocking. Returns its length (0: an
-/// empty message, or a sequenced-packet socket's end). Errors: `recv`'s (`WouldBlock` when none is waiting),
-/// and `InvalidData` when the message taken is longer than the one peeked (another holder
-/// of the socket took that one in between).
+/// empty message, or a sequenced-packet socket's end). Errors: `recv`'s (`WouldBlock`
+/// when none is waiting), and `InvalidData` when the message taken is longer than the one
+/// peeked (another holder of the socket took that one in between).
 fn next_message(fd: std::os::fd::RawFd, held: &mut Vec<u8>) -> io::Result<usize> {
     let peek = MsgFlags::MSG_PEEK | MsgFlags::MSG_TRUNC | MsgFlags::MSG_DONTWAIT;
     // with MSG_TRUNC, the message's whole length
