@@ -127,6 +127,39 @@ fn an_existing_output_names_the_overwrite_flag() {
     assert_ne!(std::fs::read(&out).unwrap(), b"keep me");
 }
 
+/// A conversion that replaces its `-w` file (its capture read ahead when the driver is
+/// created, the run going on from there) writes the records a conversion into no file
+/// writes: nothing of the capture's start is lost or read twice.
+#[test]
+fn a_replaced_output_holds_the_records_of_a_fresh_one() {
+    let Some(scap) = common::reference("mpm-preforked/full_capture.scap") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let fresh = dir.path().join("fresh.sf");
+    let replaced = dir.path().join("replaced.sf");
+    std::fs::write(&replaced, b"an older output").unwrap();
+    for (out, extra) in [(&fresh, None), (&replaced, Some("--overwrite"))] {
+        let mut args = vec![Path::new("-r"), &scap, Path::new("-w"), out];
+        args.extend(extra.map(Path::new));
+        let r = sysporter(&args);
+        assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    }
+    let read = |p: &Path| -> Vec<sysflow::model::Record> {
+        sysflow::avro::SfReader::open(p)
+            .unwrap()
+            .skip(1) // the header, which names its file
+            .map(Result::unwrap)
+            .collect()
+    };
+    let want = read(&fresh);
+    assert!(want.len() > 100, "{}", want.len());
+    assert!(
+        read(&replaced) == want,
+        "the replaced file's records differ"
+    );
+}
+
 /// `--overwrite` with a `-r` capture that cannot be read at all (absent, a directory, no
 /// capture, cut inside its first blocks) fails before the `-w` file is replaced: the file
 /// keeps its bytes. A capture from a pipe cannot be read ahead; it replaces the file.
