@@ -7,7 +7,8 @@
 //! ```
 //!
 //! Without `-r` it captures live until SIGINT, SIGTERM or SIGHUP (unless SIGHUP was
-//! ignored when it started, as under `nohup`). `-r -` reads the
+//! ignored when it started, as under `nohup`), even when they were blocked in the signal
+//! mask it started with (it unblocks them). `-r -` reads the
 //! capture from standard input; `-w -` is refused (the output is a file or, with `-u`, a
 //! socket; `-w ./-` names a file `-`). The environment overrides of the
 //! reference apply (ENABLE_DROP_MODE, ENABLE_PROC_FLOW, FILE_ONLY, FILE_READ_MODE, NODE_IP,
@@ -22,6 +23,7 @@
 //! Every run prints its nonzero loss counters on stderr.
 
 use clap::Parser;
+use nix::sys::signal::Signal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use sysflow::{CollectionMode, SysFlowConfig, SysFlowDriver, SysFlowError};
@@ -218,6 +220,16 @@ fn main() -> ExitCode {
     // an output file past `ulimit -f` is a counted loss, not a kill by SIGXFSZ
     // SAFETY: ignoring a signal installs no handler code.
     unsafe { libc::signal(libc::SIGXFSZ, libc::SIG_IGN) };
+    // The stop signals blocked by whatever started us (a signal mask survives exec) would
+    // never reach their handlers: only SIGKILL, which loses the file's end, would stop
+    // the run. Unblocked here, before any thread starts (threads inherit the mask).
+    let mut stops = nix::sys::signal::SigSet::empty();
+    for sig in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
+        stops.add(sig);
+    }
+    if let Err(e) = stops.thread_unblock() {
+        return fail(format!("cannot unblock the stop signals: {e}"));
+    }
 
     let mut driver = match SysFlowDriver::new(config) {
         Ok(d) => d,

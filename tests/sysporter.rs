@@ -324,6 +324,7 @@ fn a_second_signal_ends_a_conversion_blocked_on_a_pipe() {
         .unwrap();
     let pid = nix::unistd::Pid::from_raw(child.id() as i32);
     let int = || nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
+    wait_until_caught(child.id(), nix::sys::signal::Signal::SIGINT);
     std::thread::sleep(std::time::Duration::from_millis(500));
     int();
     std::thread::sleep(std::time::Duration::from_millis(500));
@@ -455,6 +456,27 @@ fn standard_output_as_the_output_is_refused() {
     assert!(!dir.path().join("-").exists());
 }
 
+/// Waits (at most 30 s) until process `pid` catches `sig` (`SigCgt` in its
+/// `/proc/PID/status`): a signal sent before sysporter installed its handlers would meet
+/// the inherited disposition instead, which on a loaded machine can take a while.
+fn wait_until_caught(pid: u32, sig: nix::sys::signal::Signal) {
+    let bit = 1u64 << (sig as i32 - 1);
+    let t = std::time::Instant::now();
+    loop {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+        let caught = status
+            .lines()
+            .find_map(|l| l.strip_prefix("SigCgt:"))
+            .map(|v| u64::from_str_radix(v.trim(), 16).unwrap())
+            .unwrap();
+        if caught & bit != 0 {
+            return;
+        }
+        assert!(t.elapsed().as_secs() < 30, "{sig} never caught");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
 /// Sends `sig` to `child` and waits (at most 10 s) for it to end.
 fn signal_and_wait(
     child: &mut std::process::Child,
@@ -480,9 +502,19 @@ fn a_hangup_ends_a_conversion_cleanly() {
         return;
     };
     use std::io::Write;
+    use std::os::unix::process::CommandExt;
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out.sf");
-    let mut child = command(&[Path::new("-r"), Path::new("-"), Path::new("-w"), &out])
+    let mut cmd = command(&[Path::new("-r"), Path::new("-"), Path::new("-w"), &out]);
+    // a hangup not ignored, whatever this test's own disposition (`nohup cargo test`)
+    // SAFETY: only async-signal-safe calls between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::signal(libc::SIGHUP, libc::SIG_DFL);
+            Ok(())
+        });
+    }
+    let mut child = cmd
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -492,6 +524,7 @@ fn a_hangup_ends_a_conversion_cleanly() {
     // the capture's header and 60% of its events; the writer then stays silent
     let bytes = std::fs::read(&scap).unwrap();
     stdin.write_all(&bytes[..bytes.len() * 6 / 10]).unwrap();
+    wait_until_caught(child.id(), nix::sys::signal::Signal::SIGHUP);
     std::thread::sleep(std::time::Duration::from_millis(500));
     let status = signal_and_wait(&mut child, nix::sys::signal::Signal::SIGHUP);
     drop(stdin);
@@ -537,6 +570,7 @@ fn an_ignored_hangup_stays_ignored() {
     let mut stdin = child.stdin.take().unwrap();
     let bytes = std::fs::read(&scap).unwrap();
     stdin.write_all(&bytes[..bytes.len() / 2]).unwrap();
+    wait_until_caught(child.id(), nix::sys::signal::Signal::SIGINT);
     std::thread::sleep(std::time::Duration::from_millis(300));
     let pid = nix::unistd::Pid::from_raw(child.id() as i32);
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGHUP).unwrap();
@@ -548,4 +582,52 @@ fn an_ignored_hangup_stays_ignored() {
     let status = signal_and_wait(&mut child, nix::sys::signal::Signal::SIGINT);
     drop(stdin);
     assert_eq!(status.code(), Some(0));
+}
+
+/// Stop signals blocked in the mask sysporter starts with (a mask survives exec: some
+/// supervisors and shells leave signals blocked) still stop a conversion cleanly: it
+/// unblocks them, or only SIGKILL would end it, without the file's end.
+#[test]
+fn stop_signals_blocked_at_start_still_stop_a_conversion() {
+    let Some(scap) = common::reference("namespaces/setns.scap") else {
+        return;
+    };
+    use std::io::Write;
+    use std::os::unix::process::CommandExt;
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.sf");
+    let mut cmd = command(&[Path::new("-r"), Path::new("-"), Path::new("-w"), &out]);
+    // SAFETY: only async-signal-safe calls between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut set);
+            for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
+                libc::sigaddset(&mut set, sig);
+            }
+            libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+            Ok(())
+        });
+    }
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let bytes = std::fs::read(&scap).unwrap();
+    stdin.write_all(&bytes[..bytes.len() / 2]).unwrap();
+    wait_until_caught(child.id(), nix::sys::signal::Signal::SIGTERM);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let status = signal_and_wait(&mut child, nix::sys::signal::Signal::SIGTERM);
+    drop(stdin);
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    let recs: Vec<_> = sysflow::avro::SfReader::open(&out)
+        .unwrap()
+        .collect::<sysflow::Result<_>>()
+        .unwrap();
+    assert!(recs.len() > 5, "{recs:?}");
 }
