@@ -17,10 +17,14 @@
 //! (the reference ignores it); `-k` accepts only `ebpf-core` (the library has its own CO-RE
 //! probe); `-t` defaults to 1000 ms (the reference's default is 30 ms).
 //!
-//! Exit status: 0, 1 for a run that failed (with its error on stderr), and 2 for a
-//! conversion (`-r`) that read its whole capture but whose outputs could not take every
-//! record (a full disk, a socket reader gone: `sink_drops`): the output is incomplete.
-//! Every run prints its nonzero loss counters on stderr.
+//! Exit status: 0; 1 for a run that failed (with its error on stderr), and for a
+//! command line that is not understood; 2 for a conversion (`-r`) that read its whole
+//! capture but whose outputs could not take every record (a full disk, a socket reader
+//! gone: `sink_drops`): the output is incomplete; 3 for a conversion stopped (a signal)
+//! before its capture's end: the output is whole, of the events read until the stop
+//! (`input_stopped` in its `sysflow.losses`). A conversion that ends with no output file
+//! (a full disk from the start, an old file `--overwrite` left in place) says so. Every
+//! run prints its nonzero loss counters on stderr.
 
 use clap::Parser;
 use nix::sys::signal::Signal;
@@ -87,7 +91,9 @@ struct Args {
     /// Print the version and exit.
     #[arg(short = 'v')]
     version: bool,
-    /// Replace an existing `-w` file (otherwise it is an error). An extension.
+    /// Replace an existing `-w` file (otherwise it is an error), at the end of the run
+    /// (the output is written beside it, then renamed over it): a run that writes no
+    /// record leaves it as it was. An extension.
     #[arg(long = "overwrite")]
     overwrite: bool,
     /// Permission bits of the files written, in octal (default 600). An extension.
@@ -98,6 +104,8 @@ struct Args {
 /// The exit status of a conversion that ran to its end but whose outputs dropped
 /// records (1 is a failed run).
 const INCOMPLETE_OUTPUT: u8 = 2;
+/// The exit status of a conversion stopped before its capture's end.
+const STOPPED_CONVERSION: u8 = 3;
 
 fn octal(s: &str) -> Result<u32, String> {
     u32::from_str_radix(s, 8).map_err(|e| format!("{s:?} is not an octal mode: {e}"))
@@ -129,7 +137,19 @@ fn describe(e: &SysFlowError) -> String {
 }
 
 fn main() -> ExitCode {
-    let args = Args::parse();
+    // a command line not understood is a failed run (1), not an incomplete output (2,
+    // clap's own status for usage errors)
+    let args = match Args::try_parse() {
+        Ok(a) => a,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
     if args.version {
         eprintln!(
             " Version: {} Avro Schema Version: {}",
@@ -286,6 +306,9 @@ fn main() -> ExitCode {
                 );
             }
             say_losses(&s);
+            if converting {
+                say_missing_output(driver.config(), &s);
+            }
             // A one-shot conversion whose outputs could not take every record (a full
             // disk, a socket reader gone) made an incomplete output: a script must not
             // take it for a whole one. A live capture's losses are its counters' to tell.
@@ -297,12 +320,24 @@ fn main() -> ExitCode {
                 );
                 return ExitCode::from(INCOMPLETE_OUTPUT);
             }
+            // stopped before the capture's end: a script must not take the output for
+            // the whole capture's
+            if converting && s.input_stopped > 0 {
+                eprintln!(
+                    "sysporter: the conversion was stopped before the capture's end: the \
+                     output holds the records of the {} events read until then \
+                     (input_stopped)",
+                    s.events
+                );
+                return ExitCode::from(STOPPED_CONVERSION);
+            }
             ExitCode::SUCCESS
         }
         Err(e) => {
             let summary = driver.summary();
             if let Some(s) = &summary {
                 say_losses(s);
+                say_missing_output(driver.config(), s);
             }
             // a conversion cut short by damage wrote what preceded it: say so
             if let Some(s) = summary.filter(|s| s.input_errors > 0)
@@ -320,6 +355,25 @@ fn main() -> ExitCode {
             }
             fail(describe(&e))
         }
+    }
+}
+
+/// Says so when a conversion with a file output ends without one: it could never be
+/// created (a full disk), or the file `--overwrite` was to replace was left as it was.
+fn say_missing_output(config: &SysFlowConfig, s: &sysflow::RunSummary) {
+    let Some(path) = &config.file_path else {
+        return;
+    };
+    if s.sinks.files_written > 0 || path.as_os_str().as_encoded_bytes().ends_with(b"/") {
+        return;
+    }
+    if config.file_overwrite && path.exists() {
+        eprintln!(
+            "sysporter: no output was written: {} was left as it was",
+            path.display()
+        );
+    } else if !path.exists() {
+        eprintln!("sysporter: no output file was written ({})", path.display());
     }
 }
 

@@ -1343,7 +1343,10 @@ typedef struct sysflow_config {
      * that would replace a file reads its capture's header and first blocks in
      * `sysflow_driver_new` first (unless the capture is a pipe, a FIFO, a socket or a
      * device): a capture that cannot be read fails there and leaves the file as it was;
-     * a capture that is the output file itself is refused.
+     * a capture that is the output file itself is refused. The output goes to a new file
+     * beside the old one (`.NAME.sysflow-PID-N`), renamed over it at the end of the run;
+     * a run that fails before any record was written, or whose records a full disk
+     * dropped all, leaves the old file as it was.
      */
     bool file_overwrite;
     /**
@@ -1482,6 +1485,11 @@ typedef struct sysflow_stats {
      * `SYSFLOW_STATUS_EVENT_PARSING_ERROR`. Always 0 live. Added in 0.4.
      */
     uint64_t input_errors;
+    /**
+     * 1 when a conversion was stopped (`sysflow_driver_exit`) before its capture's end:
+     * the events after the stop are not in the outputs. Always 0 live. Added in 0.4.
+     */
+    uint64_t input_stopped;
 } sysflow_stats;
 
 #ifdef __cplusplus

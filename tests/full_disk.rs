@@ -528,3 +528,54 @@ fn sysporter_says_a_conversion_onto_a_full_disk_is_incomplete() {
     );
     assert_eq!(read_back(&whole).len() as u64, produced);
 }
+
+/// `--overwrite` onto a full disk: the new output is written beside the old file, so a
+/// disk with room for no record (or not even for the new file's header) leaves the old
+/// file whole (it was emptied at the start before), no new file behind, status 2, and
+/// says that no output was written.
+#[test]
+fn overwrite_onto_a_full_disk_keeps_the_old_file() {
+    let Some(scap) = common::reference("mpm-event/full_capture.scap") else {
+        return;
+    };
+    let Some(fs) = Tmpfs::mount("256k") else {
+        return;
+    };
+    let out = fs.path().join("out.sf");
+    let old: Vec<u8> = (0..20_000u32).flat_map(|i| i.to_le_bytes()).collect();
+    // room for the new file's header and not for its records; then no room at all
+    for keep in [8 * 1024, 0] {
+        std::fs::write(&out, &old).unwrap();
+        let filler = fs.fill(keep);
+        let r = Command::new(common::example("sysporter"))
+            .arg("-r")
+            .arg(&scap)
+            .arg("-w")
+            .arg(&out)
+            .arg("--overwrite")
+            .env_remove("SF_K8S_API_URL")
+            .env_remove("HOST_ROOT")
+            .output()
+            .expect("run sysporter");
+        let stderr = String::from_utf8_lossy(&r.stderr);
+        assert_eq!(r.status.code(), Some(2), "{keep}: {stderr}");
+        assert!(
+            stderr.contains(&format!(
+                "no output was written: {} was left as it was",
+                out.display()
+            )),
+            "{keep}: {stderr}"
+        );
+        assert!(
+            std::fs::read(&out).unwrap() == old,
+            "{keep}: the old file changed"
+        );
+        let mut names: Vec<_> = std::fs::read_dir(fs.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["filler", "out.sf"], "{keep}: {stderr}");
+        std::fs::remove_file(filler).unwrap();
+    }
+}

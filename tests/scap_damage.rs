@@ -390,6 +390,8 @@ fn invalid_events_of_every_section_count() {
         .run()
         .unwrap();
     assert_eq!(summary.invalid_events, 2);
+    // read to its end: nothing stopped it
+    assert_eq!(summary.input_stopped, 0);
 }
 
 /// Asks `run`'s driver to stop and waits until it has ended, at most 5 s.
@@ -480,7 +482,12 @@ fn a_conversion_waiting_on_a_silent_fifo_stops_on_request() {
     stop_within_5_s(&exit, &run);
     let (result, summary) = run.join().unwrap();
     result.expect("a stop is a clean end");
-    assert_eq!(summary.expect("a summary").input_errors, 0);
+    let summary = summary.expect("a summary");
+    assert_eq!(summary.input_errors, 0);
+    // stopped before the capture's end: counted, and said in the file
+    assert_eq!(summary.input_stopped, 1);
+    let losses = sysflow::export::FileLosses::of_file(&out).unwrap().unwrap();
+    assert_eq!(losses.get("input_stopped"), 1, "{losses:?}");
     assert_eq!(events(&read(&out)), cut_events);
     release.send(()).unwrap();
     writer.join().unwrap();
@@ -495,6 +502,7 @@ fn a_conversion_waiting_on_a_silent_fifo_stops_on_request() {
     std::thread::sleep(Duration::from_millis(300));
     assert!(!run.is_finished());
     stop_within_5_s(&exit, &run);
-    assert_eq!(run.join().unwrap().expect("a clean end").events, 0);
+    let summary = run.join().unwrap().expect("a clean end");
+    assert_eq!((summary.events, summary.input_stopped), (0, 1));
     assert!(read(&out).is_empty());
 }

@@ -162,7 +162,8 @@ fn a_replaced_output_holds_the_records_of_a_fresh_one() {
 
 /// `--overwrite` with a `-r` capture that cannot be read at all (absent, a directory, no
 /// capture, cut inside its first blocks) fails before the `-w` file is replaced: the file
-/// keeps its bytes. A capture from a pipe cannot be read ahead; it replaces the file.
+/// keeps its bytes. A capture from a pipe cannot be read ahead: when it gives no record
+/// the file keeps its bytes too.
 #[test]
 fn an_unreadable_capture_does_not_replace_the_output() {
     let Some(scap) = common::reference("alpine/alpine.scap") else {
@@ -205,8 +206,61 @@ fn an_unreadable_capture_does_not_replace_the_output() {
     .stdin(Stdio::piped())
     .output()
     .unwrap();
-    assert_eq!(r.status.code(), Some(1));
-    assert_ne!(std::fs::read(&out).unwrap(), b"keep me");
+    let stderr = String::from_utf8_lossy(&r.stderr);
+    assert_eq!(r.status.code(), Some(1), "{stderr}");
+    // nothing to read ahead, but the output goes beside the old file until the end, and
+    // a run that wrote no record leaves it as it was, and says so
+    assert_eq!(std::fs::read(&out).unwrap(), b"keep me");
+    assert!(stderr.contains("was left as it was"), "{stderr}");
+    let left: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("sysflow-"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+/// `--overwrite` with a piped capture damaged partway (no read-ahead can tell): the
+/// records of the events before the damage replace the old file, as they would have
+/// made a new one; one with no damage replaces it with the whole conversion.
+#[test]
+fn a_piped_capture_replaces_the_output_with_what_it_converted() {
+    let Some(scap) = common::reference("alpine/alpine.scap") else {
+        return;
+    };
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = std::fs::read(&scap).unwrap();
+    let out = dir.path().join("out.sf");
+    for (len, status) in [(bytes.len() * 3 / 4 + 3, 1), (bytes.len(), 0)] {
+        std::fs::write(&out, b"keep me").unwrap();
+        let mut child = command(&[
+            Path::new("-r"),
+            Path::new("-"),
+            Path::new("-w"),
+            &out,
+            Path::new("--overwrite"),
+        ])
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(&bytes[..len])
+            .unwrap();
+        let r = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&r.stderr);
+        assert_eq!(r.status.code(), Some(status), "{stderr}");
+        let records = sysflow::avro::SfReader::open(&out)
+            .unwrap()
+            .filter(|r| !matches!(r, Ok(sysflow::model::Record::Header(_))))
+            .count();
+        assert!(records > 5, "{records}: {stderr}");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
 }
 
 /// A capture cut short: the records before the damage are written and counted, the file
@@ -438,6 +492,29 @@ fn a_capture_on_standard_input_converts_as_its_file() {
     assert_eq!(read(&from_packets), want);
 }
 
+/// A command line not understood is a failed run (status 1), not the status 2 of an
+/// incomplete output; `--help` is status 0.
+#[test]
+fn a_command_line_not_understood_exits_1() {
+    for args in [
+        &["--bogus"][..],
+        &["-r", "x.scap", "-w"],
+        &["-G", "-1", "-w", "o.sf"],
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let r = command(&args.iter().map(Path::new).collect::<Vec<_>>())
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&r.stderr);
+        assert_eq!(r.status.code(), Some(1), "{args:?}: {stderr}");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+    let r = command(&[Path::new("--help")]).output().unwrap();
+    assert_eq!(r.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&r.stdout).contains("--overwrite"));
+}
+
 /// `-w -` is refused with what to write instead, not taken as a file named `-`.
 #[test]
 fn standard_output_as_the_output_is_refused() {
@@ -494,8 +571,9 @@ fn signal_and_wait(
     }
 }
 
-/// SIGHUP (a closed terminal) stops a conversion cleanly like SIGINT and SIGTERM: status
-/// 0 and a whole SysFlow file of what was read, not a kill.
+/// SIGHUP (a closed terminal) stops a conversion cleanly like SIGINT and SIGTERM: a
+/// whole SysFlow file of what was read, not a kill, and status 3 (stopped before the
+/// capture's end).
 #[test]
 fn a_hangup_ends_a_conversion_cleanly() {
     let Some(scap) = common::reference("namespaces/setns.scap") else {
@@ -530,7 +608,12 @@ fn a_hangup_ends_a_conversion_cleanly() {
     drop(stdin);
     let mut stderr = String::new();
     std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
-    assert_eq!(status.code(), Some(0), "{stderr}");
+    // stopped before the capture's end: said, with its own status
+    assert_eq!(status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains("stopped before the capture's end"),
+        "{stderr}"
+    );
     let recs: Vec<_> = sysflow::avro::SfReader::open(&out)
         .unwrap()
         .collect::<sysflow::Result<_>>()
@@ -581,7 +664,7 @@ fn an_ignored_hangup_stays_ignored() {
     );
     let status = signal_and_wait(&mut child, nix::sys::signal::Signal::SIGINT);
     drop(stdin);
-    assert_eq!(status.code(), Some(0));
+    assert_eq!(status.code(), Some(3));
 }
 
 /// Stop signals blocked in the mask sysporter starts with (a mask survives exec: some
@@ -624,7 +707,12 @@ fn stop_signals_blocked_at_start_still_stop_a_conversion() {
     drop(stdin);
     let mut stderr = String::new();
     std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
-    assert_eq!(status.code(), Some(0), "{stderr}");
+    // stopped before the capture's end: said, with its own status
+    assert_eq!(status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains("stopped before the capture's end"),
+        "{stderr}"
+    );
     let recs: Vec<_> = sysflow::avro::SfReader::open(&out)
         .unwrap()
         .collect::<sysflow::Result<_>>()

@@ -138,13 +138,19 @@ pub struct RunSummary {
     /// returns the parsing error ([`SysFlowDriver::summary`] keeps this summary). Always
     /// 0 live.
     pub input_errors: u64,
+    /// Conversions stopped ([`ExitHandle::exit`]: in `sysporter`, a signal) before their
+    /// capture's end: 1 when the events after the stop are not in the outputs (their
+    /// records are whole, of the events read until then). A capture that has no end
+    /// (datagrams on standard input) always ends so. Always 0 live, where a stop is the
+    /// end.
+    pub input_stopped: u64,
 }
 
 impl RunSummary {
     /// Every count of something that did not become a record, or not completely, by
     /// cause, in a fixed order: `(name, count)`. The names are those of the
     /// `sysflow.losses` file metadata and of the `enable_stats` log line.
-    pub fn losses(&self) -> [(&'static str, u64); 17] {
+    pub fn losses(&self) -> [(&'static str, u64); 18] {
         [
             ("ring_drops", self.live.ring_drops),
             ("sampled_out", self.live.sampled_out),
@@ -163,6 +169,7 @@ impl RunSummary {
             ("metadata_queue_full", self.metadata.queue_full),
             ("reconciled_exits", self.state_tables.reconciled_exits),
             ("input_errors", self.input_errors),
+            ("input_stopped", self.input_stopped),
         ]
     }
 }
@@ -392,8 +399,13 @@ impl SysFlowDriver {
     ///
     /// A run that fails removes the output file it created (in [`SysFlowDriver::new`] or
     /// at its last rotation) if no record but the header went into it: a capture that is
-    /// no capture leaves no empty `.sf` behind. A file that existed before (replaced with
-    /// `file_overwrite`) is never removed, and neither is one holding records.
+    /// no capture leaves no empty `.sf` behind. A file that existed before is never
+    /// removed, and neither is one holding records. With `file_overwrite`, the output is
+    /// written to a new file beside the existing one (`.NAME.sysflow-PID-N`), renamed over
+    /// it when the output is closed at the end of the run; the old file stays as it was
+    /// (and the new one is removed) when the run fails before any record of it was
+    /// written, or when a full disk let none be written ([`SinkStats::files_written`] is
+    /// then 0).
     ///
     /// Can be called once per driver.
     pub fn run(&mut self) -> Result<RunSummary> {
@@ -423,7 +435,10 @@ impl SysFlowDriver {
                     }
                     // stopped before the capture's header came (a pipe's writer slow to
                     // start): nothing to convert
-                    Ok(None) => Ok(0),
+                    Ok(None) => {
+                        pipe.input_stopped = 1;
+                        Ok(0)
+                    }
                     Err(e) => {
                         if e.code() == crate::error::ErrorCode::EventParsingError {
                             // damaged before its first event (its header or process
@@ -437,6 +452,10 @@ impl SysFlowDriver {
             None => live::run(&self.config, &mut pipe, &mut self.outputs, &self.exit),
         };
         self.exit.set_capturing(false);
+        if result.is_err() {
+            // an output replacing an existing file then replaces it only if it got records
+            self.outputs.run_failed();
+        }
         let finished = self.outputs.finish();
         // after the close, so the last flush's records and drops are in the line
         pipe.log_stats(&self.outputs);

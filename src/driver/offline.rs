@@ -10,6 +10,9 @@ use std::path::Path;
 
 /// Converts a whole capture through `pipe` into `out`; returns the raw events read.
 ///
+/// A stop ([`ExitHandle::exit`]) before the capture's end ends the conversion as its end
+/// would, counted in `input_stopped` (in the last file's `sysflow.losses` too).
+///
 /// On damage (a truncated or corrupt capture) every record derivable from the events before
 /// the damage is still delivered — open flows end with TRUNCATE — the damage is counted
 /// (`input_errors`: in the last file's `sysflow.losses`, and marked on the socket stream
@@ -28,6 +31,7 @@ pub(crate) fn convert<R: std::io::Read>(
     let mut failure = None;
     loop {
         if events.raw_events % 4096 == 0 && exit.is_exiting() {
+            pipe.input_stopped = 1;
             break;
         }
         let item = match events.next_item() {
@@ -35,7 +39,10 @@ pub(crate) fn convert<R: std::io::Read>(
             Ok(None) => break,
             // asked to stop while waiting on a pipe: not damage, the run ends as at any
             // stop
-            Err(e) if e.is_stop_requested() => break,
+            Err(e) if e.is_stop_requested() => {
+                pipe.input_stopped = 1;
+                break;
+            }
             Err(e) => {
                 failure = Some(scap_error(path, e));
                 pipe.input_errors += 1;

@@ -71,6 +71,8 @@ pub(crate) struct Pipeline {
     pub earlier_invalid_events: u64,
     /// Captures that ended in damage ([`RunSummary::input_errors`]).
     pub input_errors: u64,
+    /// Conversions stopped before their capture's end ([`RunSummary::input_stopped`]).
+    pub input_stopped: u64,
     /// The source's and the metadata worker's counters as of their last snapshot (live
     /// capture: refreshed by the run loop about every second).
     pub source: RunSummary,
@@ -84,7 +86,7 @@ pub(crate) struct Pipeline {
     /// `state.k8s.dropped` when last warned about.
     k8s_dropped_warned: u64,
     /// The loss counters as last told to the outputs ([`Pipeline::note_losses`]).
-    losses_noted: [(&'static str, u64); 17],
+    losses_noted: [(&'static str, u64); 18],
     /// The capture second of the last [`Pipeline::note_losses`].
     losses_noted_at: i64,
     /// Source counters read at a wall-clock time (ns) the capture clock has not reached:
@@ -122,6 +124,7 @@ impl Pipeline {
             unknown_event_types: 0,
             earlier_invalid_events: 0,
             input_errors: 0,
+            input_stopped: 0,
             source: RunSummary::default(),
             period_base: RunSummary::default(),
             early_k8s_events: Vec::new(),
@@ -151,6 +154,7 @@ impl Pipeline {
             filtered_flows: self.agg.filtered_flows(),
             unknown_fd_ops: self.agg.unknown_fd_ops(),
             input_errors: self.input_errors,
+            input_stopped: self.input_stopped,
             state_tables: self.state.sizes(),
             sinks: out.stats(),
             events: self.events,

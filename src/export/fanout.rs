@@ -19,6 +19,10 @@ pub struct SinkStats {
     /// Times a socket output lost its reader and connected again (records sent meanwhile
     /// are in `dropped`).
     pub reconnects: u64,
+    /// Output files written and kept ([`FileSink::files_written`]): 0 when the file
+    /// output could never create its file (a full disk), when a run replacing an
+    /// existing file left it as it was, or without a file output.
+    pub files_written: u64,
 }
 
 /// Sends every record to an optional file sink and any number of other sinks.
@@ -97,6 +101,7 @@ impl FanOut {
         let mut s = self.stats;
         s.dropped = self.others_dropped() + self.file.as_ref().map_or(0, |f| f.dropped());
         s.reconnects = self.others.iter().map(|o| o.reconnects()).sum();
+        s.files_written = self.file.as_ref().map_or(0, |f| f.files_written());
         s
     }
 
@@ -247,6 +252,13 @@ impl FanOut {
         any
     }
 
+    /// Says the run failed, before [`FanOut::finish`] ([`FileSink::run_failed`]).
+    pub fn run_failed(&mut self) {
+        if let Some(f) = self.file.as_mut() {
+            f.run_failed();
+        }
+    }
+
     /// After a failed run, removes the file sink's last file if the sink created it and
     /// no record but its header went into it ([`FileSink::remove_unused_file`]).
     pub fn remove_unused_file(&mut self) -> Option<std::path::PathBuf> {
@@ -257,6 +269,7 @@ impl FanOut {
     /// every sink, ignoring errors, and removes the file sink's file if it holds only its
     /// header ([`FanOut::remove_unused_file`]); returns the path removed.
     pub fn abandon(&mut self) -> Option<std::path::PathBuf> {
+        self.run_failed();
         let _ = self.finish();
         self.remove_unused_file()
     }

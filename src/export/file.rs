@@ -102,10 +102,16 @@ struct Created {
     file: fs::File,
     /// The file did not exist: it is this sink's own (see [`FileSink::remove_unused_file`]).
     new: bool,
+    /// The file existed and is to be replaced: `file` is a new file at this path in the
+    /// same directory, renamed over it when the sink closes it ([`FileSink::finish`]).
+    temp: Option<PathBuf>,
 }
 
 /// Creates an output file: never through a symlink (`O_NOFOLLOW`), never replacing an
-/// existing file unless `replace`, with exactly `mode`.
+/// existing file unless `replace`, with exactly `mode`. An existing file to replace is
+/// left as it is: the output goes to a new file beside it ([`Created::temp`]), renamed
+/// over it once the output is closed, so that a run that fails before writing any
+/// record, or a full disk, leaves the old file whole.
 fn create_file(name: &Path, mode: u32, replace: bool) -> std::io::Result<Created> {
     use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
     let mut o = fs::OpenOptions::new();
@@ -138,11 +144,40 @@ fn create_file(name: &Path, mode: u32, replace: bool) -> std::io::Result<Created
                 "not a regular file of this user with one link: not replaced",
             ));
         }
-        f.set_len(0)?;
+        drop(f);
+        let (file, temp) = create_beside(name, &o)?;
+        file.set_permissions(fs::Permissions::from_mode(mode))?;
+        return Ok(Created {
+            file,
+            new: false,
+            temp: Some(temp),
+        });
     }
-    // the umask may have narrowed it, and a replaced file keeps its old mode otherwise
+    // the umask may have narrowed it
     f.set_permissions(fs::Permissions::from_mode(mode))?;
-    Ok(Created { file: f, new })
+    Ok(Created {
+        file: f,
+        new,
+        temp: None,
+    })
+}
+
+/// Creates a new file (`o`, exclusively) in the directory of `name`, named after it:
+/// `.NAME.sysflow-PID-N` (hidden, so no tool takes it for an output file).
+fn create_beside(name: &Path, o: &fs::OpenOptions) -> std::io::Result<(fs::File, PathBuf)> {
+    let base = name.file_name().unwrap_or_default();
+    for n in 0..1000 {
+        let mut s = std::ffi::OsString::from(".");
+        s.push(base);
+        s.push(format!(".sysflow-{}-{n}", std::process::id()));
+        let temp = name.with_file_name(s);
+        match o.clone().create_new(true).open(&temp) {
+            Ok(f) => return Ok((f, temp)),
+            Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Err(std::io::Error::from_raw_os_error(libc::EEXIST))
 }
 
 /// The error for an output file that could not be created.
@@ -284,6 +319,18 @@ pub struct FileSink {
     created: Option<fs::File>,
     /// A record other than the period's header went into the current (or last) file.
     filled: bool,
+    /// The new file written in place of `current`, an existing file it replaces when
+    /// closed ([`Created::temp`]).
+    temp: Option<PathBuf>,
+    /// Records other than the period's header in the block being filled.
+    in_block: u64,
+    /// A block holding a record other than the period's header was written whole into
+    /// the current (or last) file.
+    wrote_records: bool,
+    /// The run feeding the sink failed ([`FileSink::run_failed`]).
+    run_failed: bool,
+    /// Files closed and kept (a file removed as unused is taken off again).
+    files_written: u64,
     /// Bytes the sink had written whole into its last closed file: a file removed as
     /// unused must still be exactly that long (not rewritten in place by someone else).
     closed_len: u64,
@@ -402,6 +449,11 @@ impl FileSink {
             reset: false,
             created: None,
             filled: false,
+            temp: None,
+            in_block: 0,
+            wrote_records: false,
+            run_failed: false,
+            files_written: 0,
             closed_len: 0,
             diag,
             outage_gate: WarnGate::new(WARN_EVERY),
@@ -453,6 +505,8 @@ impl FileSink {
     fn open(&mut self, epoch: Option<i64>) -> Result<()> {
         self.created = None;
         self.filled = false;
+        self.in_block = 0;
+        self.wrote_records = false;
         let name = self.path.file_for(epoch);
         // Only a configured single-file path is ever replaced (when asked); epoch-named
         // files take the next free `-N` name, and never the file this sink just closed.
@@ -483,8 +537,9 @@ impl FileSink {
         let w = match AvroFileWriter::with_metadata(f.file, self.opts.codec, &meta) {
             Ok(w) => w,
             Err(e) => {
-                // a partial header is no Avro file: nothing of it is left behind
-                let _ = fs::remove_file(&attempt);
+                // a partial header is no Avro file: nothing of it is left behind (the
+                // file it was to replace stays as it was)
+                let _ = fs::remove_file(f.temp.as_ref().unwrap_or(&attempt));
                 if is_full(&e) {
                     self.open_failed(epoch, attempt, &e);
                     return Ok(());
@@ -498,6 +553,7 @@ impl FileSink {
         self.writer = Some(w);
         self.current = attempt;
         self.created = created;
+        self.temp = f.temp;
         if self.waiting.take().is_some() {
             // opened late: the period's header (if already given) goes first
             if let Some(h) = self.header.as_mut() {
@@ -612,6 +668,7 @@ impl FileSink {
         }
         fs::remove_file(&self.current).ok()?;
         self.created = None;
+        self.files_written = self.files_written.saturating_sub(1);
         Some(self.current.clone())
     }
 
@@ -672,6 +729,8 @@ impl FileSink {
     /// A block was written whole.
     fn written(&mut self) {
         self.header = None;
+        self.wrote_records |= self.in_block > 0;
+        self.in_block = 0;
         if self.outage.is_some() {
             self.recovered();
         }
@@ -688,6 +747,7 @@ impl FileSink {
             return Ok(());
         };
         let mut lost = w.discard_block();
+        self.in_block = 0;
         let at = w.committed();
         let f = w.get_mut();
         f.set_len(at)
@@ -711,8 +771,68 @@ impl FileSink {
     }
 
     /// Ends the current period: its file is flushed, given its losses and closed; a
-    /// period without a file leaves its drops to the next file.
+    /// period without a file leaves its drops to the next file. A file written in place
+    /// of an existing one then replaces it ([`FileSink::settle_replacement`]).
     fn close(&mut self) -> Result<()> {
+        let had_file = self.writer.is_some();
+        let closed = self.close_file();
+        if let Some(temp) = self.temp.take() {
+            return self.settle_replacement(temp, closed);
+        }
+        if closed.is_ok() && had_file {
+            self.files_written += 1;
+        }
+        closed
+    }
+
+    /// Renames the new file `temp`, just closed (`closed`: how), over the file it
+    /// replaces, `current`; or removes it, leaving the old file as it was, when the close
+    /// failed, or when it holds no record of the run but its header while the run failed
+    /// or its records were dropped (a full disk): a run that wrote nothing of what it read
+    /// does not replace an output.
+    fn settle_replacement(&mut self, temp: PathBuf, closed: Result<()>) -> Result<()> {
+        let nothing = !self.wrote_records && (self.run_failed || self.dropped > 0);
+        if closed.is_err() || nothing {
+            let _ = fs::remove_file(&temp);
+            if closed.is_ok() {
+                self.diag.warn(format_args!(
+                    "{}: not replaced: the run wrote no record into its new output",
+                    self.current.display()
+                ));
+            }
+            return closed;
+        }
+        fs::rename(&temp, &self.current).map_err(|e| {
+            SysFlowError::io(
+                format!(
+                    "cannot replace {} with the new output, left at {}",
+                    self.current.display(),
+                    temp.display()
+                ),
+                e,
+            )
+        })?;
+        self.files_written += 1;
+        Ok(())
+    }
+
+    /// Says the run feeding this sink failed, before [`RecordSink::finish`]: a file
+    /// replacing an existing one (`overwrite`) then replaces it only if records of the
+    /// run went into it; else the old file stays as it was.
+    pub fn run_failed(&mut self) {
+        self.run_failed = true;
+    }
+
+    /// Files written and kept, since the start: closed with their records (a file
+    /// replacing an existing one once it replaced it), not removed as unused
+    /// ([`FileSink::remove_unused_file`]). 0 after a run whose output could never be
+    /// created (a full disk) or that left an old file in place.
+    pub fn files_written(&self) -> u64 {
+        self.files_written
+    }
+
+    /// Closes the current period's file (see [`FileSink::close`]).
+    fn close_file(&mut self) -> Result<()> {
         self.write_block(true)?;
         let period = std::mem::take(&mut self.period);
         if let Some(mut w) = self.writer.take() {
@@ -793,6 +913,9 @@ impl FileSink {
                 std::io::Error::other("write after finish"),
             ));
         };
+        if !matches!(rec, Record::Header(_)) {
+            self.in_block += 1;
+        }
         let before = w.committed();
         match w.append(rec) {
             Ok(()) => {

@@ -153,7 +153,10 @@ pub struct sysflow_config {
     /// that would replace a file reads its capture's header and first blocks in
     /// `sysflow_driver_new` first (unless the capture is a pipe, a FIFO, a socket or a
     /// device): a capture that cannot be read fails there and leaves the file as it was;
-    /// a capture that is the output file itself is refused.
+    /// a capture that is the output file itself is refused. The output goes to a new file
+    /// beside the old one (`.NAME.sysflow-PID-N`), renamed over it at the end of the run;
+    /// a run that fails before any record was written, or whose records a full disk
+    /// dropped all, leaves the old file as it was.
     pub file_overwrite: bool,
     /// Require the reader of `socket_path` to run as this uid (checked with `SO_PEERCRED`
     /// at every connection). Default -1: any reader.

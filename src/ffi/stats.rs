@@ -73,6 +73,9 @@ pub struct sysflow_stats {
     /// recovery): the events after the damage are lost, and `sysflow_driver_run` returned
     /// `SYSFLOW_STATUS_EVENT_PARSING_ERROR`. Always 0 live. Added in 0.4.
     pub input_errors: u64,
+    /// 1 when a conversion was stopped (`sysflow_driver_exit`) before its capture's end:
+    /// the events after the stop are not in the outputs. Always 0 live. Added in 0.4.
+    pub input_stopped: u64,
 }
 
 impl sysflow_stats {
@@ -102,6 +105,7 @@ impl sysflow_stats {
             k8s_events: s.metadata.k8s_events,
             k8s_errors: s.metadata.k8s_errors,
             input_errors: s.input_errors,
+            input_stopped: s.input_stopped,
         }
     }
 }
