@@ -737,6 +737,8 @@ fn each_file_records_its_period_losses_in_its_header_readable_by_every_reader() 
                 period_start: Some(epoch),
                 period_end: Some(end),
                 truncated: false,
+                // the file's length: what it holds when closed
+                file_bytes: Some(std::fs::metadata(&path).unwrap().len()),
                 counters,
             }
         );

@@ -460,6 +460,59 @@ fn a_files_losses_are_said_on_stderr() {
     );
 }
 
+/// A file of ours cut after it was closed, at a block boundary (a valid Avro file, read
+/// without error), is said on stderr to be shorter than its collector closed it with.
+#[test]
+fn a_file_cut_at_a_block_boundary_is_said_to_be_short() {
+    let Some(scap) = common::reference("mpm-event/full_capture.scap") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    // ten copies of the capture one after the other: several blocks of records
+    let data = std::fs::read(&scap).unwrap();
+    let tenfold = dir.path().join("tenfold.scap");
+    std::fs::write(&tenfold, data.repeat(10)).unwrap();
+    let sf = dir.path().join("a.sf");
+    let config = sysflow::SysFlowConfig {
+        scap_input_path: Some(tenfold),
+        file_path: Some(sf.clone()),
+        env_overrides: false,
+        ..Default::default()
+    };
+    sysflow::SysFlowDriver::new(config).unwrap().run().unwrap();
+    let whole = run(&sysprint_example(), &["-o", "json"], Some(&sf));
+    assert!(whole.status.success());
+    let quiet = String::from_utf8(whole.stderr).unwrap();
+    assert!(!quiet.contains("shorter"), "{quiet}");
+    let bytes = std::fs::read(&sf).unwrap();
+    let l = sysflow::export::FileLosses::of_file(&sf).unwrap().unwrap();
+    assert_eq!(l.file_bytes, Some(bytes.len() as u64));
+    // the sync marker ends the header and every block: cut after the second block's
+    let sync = &bytes[bytes.len() - 16..];
+    let ends: Vec<usize> = bytes
+        .windows(16)
+        .enumerate()
+        .filter(|(_, w)| *w == sync)
+        .map(|(i, _)| i + 16)
+        .collect();
+    assert!(ends.len() > 3, "{} blocks", ends.len() - 1);
+    let cut = dir.path().join("cut.sf");
+    std::fs::write(&cut, &bytes[..ends[2]]).unwrap();
+    let r = run(&sysprint_example(), &["-o", "json"], Some(&cut));
+    let err = String::from_utf8(r.stderr).unwrap();
+    assert!(r.status.success(), "{err}");
+    assert!(r.stdout.len() < whole.stdout.len());
+    assert!(
+        err.contains(&format!(
+            "sysprint: {}: {} bytes, shorter than the {} its collector closed it with",
+            cut.display(),
+            ends[2],
+            bytes.len()
+        )),
+        "{err}"
+    );
+}
+
 /// `-w` with `-o str` is ignored as by the official tool (the table goes to stdout, no
 /// file is made) but said on stderr, not silently.
 #[test]

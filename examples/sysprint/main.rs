@@ -242,7 +242,8 @@ const FLUSH_BYTES: usize = 1 << 16;
 
 /// Says on stderr what a file's `sysflow.losses` entry (written by this library's
 /// collectors; the official tool does not look) tells a reader to beware of: a file its
-/// collector never closed, and the counters of records missing from it
+/// collector never closed, a file cut since it was closed (shorter than its
+/// `file_bytes`), and the counters of records missing from it
 /// ([`sysflow::export::FileLosses::gaps`]).
 fn warn_losses<R: std::io::Read>(path: &Path, reader: &SfReader<R>) {
     let Some(v) = reader.user_metadata(sysflow::export::LOSSES_KEY) else {
@@ -255,6 +256,17 @@ fn warn_losses<R: std::io::Read>(path: &Path, reader: &SfReader<R>) {
                 eprintln!(
                     "sysprint: {name}: its collector did not close it (\"complete\":false): \
                      it may end early and its losses are not known"
+                );
+            }
+            // a cut at a block boundary leaves a valid Avro file: only its length tells
+            let len = std::fs::metadata(path).map(|m| m.len()).ok();
+            if let (Some(want), Some(len)) = (l.file_bytes, len)
+                && len < want
+            {
+                eprintln!(
+                    "sysprint: {name}: {len} bytes, shorter than the {want} its collector \
+                     closed it with (\"file_bytes\"): it was cut since, and its last records \
+                     are missing"
                 );
             }
             let nonzero: Vec<String> = l.gaps().map(|(k, n)| format!("{k}={n}")).collect();

@@ -857,9 +857,9 @@ impl FileSink {
             self.unfiled = 0;
             let mut causes = period.causes;
             add_causes(&mut causes, &std::mem::take(&mut self.unfiled_causes));
-            let value = losses::encode(start, end, &own, &causes);
-            let span = w.metadata_span(LOSSES_KEY);
             self.closed_len = w.committed();
+            let value = losses::encode(start, end, self.closed_len, &own, &causes);
+            let span = w.metadata_span(LOSSES_KEY);
             let f = w.into_inner();
             if let Some((at, len)) = span
                 && len == value.len()

@@ -11,10 +11,11 @@ pub const LOSSES_KEY: &str = "sysflow.losses";
 pub const LOSSES_WIDTH: usize = 1024;
 
 /// Keys the file sink writes itself; a cause of the same name is left out.
-const RESERVED: [&str; 8] = [
+const RESERVED: [&str; 9] = [
     "complete",
     "period_start",
     "period_end",
+    "file_bytes",
     "truncated",
     "file_drops",
     "file_failed_blocks",
@@ -57,16 +58,20 @@ pub(crate) fn placeholder() -> Vec<u8> {
     pad(r#"{"complete":false}"#.to_string())
 }
 
-/// The value written when a file is closed: exactly [`LOSSES_WIDTH`] bytes.
+/// The value written when a file of `bytes` bytes is closed: exactly [`LOSSES_WIDTH`]
+/// bytes.
 pub(crate) fn encode(
     start: Option<i64>,
     end: i64,
+    bytes: u64,
     own: &[(&str, u64)],
     causes: &[(&str, u64)],
 ) -> Vec<u8> {
     const TRUNCATED: &str = r#","truncated":true"#;
     let start = start.map_or_else(|| "null".to_string(), |s| s.to_string());
-    let mut s = format!(r#"{{"complete":true,"period_start":{start},"period_end":{end}"#);
+    let mut s = format!(
+        r#"{{"complete":true,"period_start":{start},"period_end":{end},"file_bytes":{bytes}"#
+    );
     let causes = causes.iter().filter(|(k, _)| !RESERVED.contains(k));
     for (k, v) in own.iter().chain(causes) {
         let key = serde_json::to_string(k).unwrap_or_else(|_| "\"?\"".into());
@@ -94,13 +99,16 @@ pub(crate) fn encode(
 /// place, same length, when the file is closed (at rotation or at the end):
 ///
 /// ```json
-/// {"complete":true,"period_start":1700000000,"period_end":1700000300,"file_drops":0,
-///  "file_failed_blocks":0,"file_failed_opens":0,"unfiled_drops":0,"sink_drops":12, ...}
+/// {"complete":true,"period_start":1700000000,"period_end":1700000300,"file_bytes":81920,
+///  "file_drops":0,"file_failed_blocks":0,"file_failed_opens":0,"unfiled_drops":0,
+///  "sink_drops":12, ...}
 /// ```
 ///
 /// padded with spaces (JSON allows trailing white space). `period_start` and `period_end`
 /// are epoch seconds (capture time for a conversion; `period_start` is `null` when no
-/// event gave a time). The counters after them are the sink's own (`file_drops`: records
+/// event gave a time). `file_bytes` is the file's length when it was closed: a file cut
+/// later at a block boundary still reads as a valid Avro file, and only its length
+/// shorter than this tells that its last records are missing. The counters after them are the sink's own (`file_drops`: records
 /// of this period the file sink could not write; `file_failed_blocks`,
 /// `file_failed_opens`: block writes and file creations that failed for lack of space;
 /// `unfiled_drops`: records of earlier periods that never got a file), then the causes
@@ -120,6 +128,9 @@ pub struct FileLosses {
     pub period_end: Option<i64>,
     /// Some counters did not fit in the fixed width and are missing.
     pub truncated: bool,
+    /// The file's length in bytes when its collector closed it (`None` in files written
+    /// before 0.4): a shorter file was cut since, and its last records are missing.
+    pub file_bytes: Option<u64>,
     /// Every counter by name: the file sink's `file_*` and `unfiled_drops`, and the
     /// causes the driver reported.
     pub counters: BTreeMap<String, u64>,
@@ -141,6 +152,7 @@ impl FileLosses {
                 ("truncated", serde_json::Value::Bool(b)) => out.truncated = b,
                 ("period_start", v) => out.period_start = v.as_i64(),
                 ("period_end", v) => out.period_end = v.as_i64(),
+                ("file_bytes", v) => out.file_bytes = v.as_u64(),
                 (_, v) => match v.as_u64() {
                     Some(n) => {
                         out.counters.insert(k, n);
@@ -206,6 +218,7 @@ mod tests {
         let v = encode(
             Some(10),
             20,
+            4096,
             &[("file_drops", 3)],
             &[("ring", 5), ("complete", 9)],
         );
@@ -213,15 +226,17 @@ mod tests {
         let l = FileLosses::parse(&v, "x").unwrap();
         assert!(l.complete && !l.truncated);
         assert_eq!((l.period_start, l.period_end), (Some(10), Some(20)));
+        assert_eq!(l.file_bytes, Some(4096));
         assert_eq!(l.counters.len(), 2);
         assert_eq!((l.get("file_drops"), l.get("ring")), (3, 5));
 
         let names: Vec<String> = (0..200).map(|i| format!("cause_number_{i}")).collect();
         let causes: Vec<(&str, u64)> = names.iter().map(|n| (n.as_str(), u64::MAX)).collect();
-        let v = encode(None, i64::MAX, &[("file_drops", 1)], &causes);
+        let v = encode(None, i64::MAX, u64::MAX, &[("file_drops", 1)], &causes);
         assert_eq!(v.len(), LOSSES_WIDTH);
         let l = FileLosses::parse(&v, "x").unwrap();
         assert!(l.truncated && l.complete);
+        assert_eq!(l.file_bytes, Some(u64::MAX));
         assert_eq!(l.get("file_drops"), 1);
         assert!(l.counters.len() > 10 && l.counters.len() < 200);
         assert_eq!(l.get("cause_number_0"), u64::MAX);
