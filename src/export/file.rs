@@ -163,9 +163,12 @@ fn create_file(name: &Path, mode: u32, replace: bool) -> std::io::Result<Created
 }
 
 /// Creates a new file (`o`, exclusively) in the directory of `name`, named after it:
-/// `.NAME.sysflow-PID-N` (hidden, so no tool takes it for an output file).
+/// `.NAME.sysflow-PID-N` (hidden, so no tool takes it for an output file), NAME cut to
+/// its first 200 bytes (a name may be up to 255 bytes long).
 fn create_beside(name: &Path, o: &fs::OpenOptions) -> std::io::Result<(fs::File, PathBuf)> {
-    let base = name.file_name().unwrap_or_default();
+    use std::os::unix::ffi::OsStrExt;
+    let base = name.file_name().unwrap_or_default().as_bytes();
+    let base = std::ffi::OsStr::from_bytes(&base[..base.len().min(200)]);
     for n in 0..1000 {
         let mut s = std::ffi::OsString::from(".");
         s.push(base);
@@ -1087,6 +1090,68 @@ mod tests {
         let s = FileSink::create(&dpath, AvroCodec::Null, Some(7)).unwrap();
         assert_eq!(s.current_file(), d.join("7-1"));
         assert_eq!(mode(s.current_file()), 0o600);
+    }
+
+    #[test]
+    fn a_replaced_file_stays_whole_until_the_output_is_closed() {
+        let dir = tempfile::tempdir().unwrap();
+        let opts = FileOptions {
+            overwrite: true,
+            ..FileOptions::default()
+        };
+        let names = |d: &Path| {
+            let mut v: Vec<String> = fs::read_dir(d)
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect();
+            v.sort();
+            v
+        };
+        // a name of 250 bytes: the new file's name beside it must still fit in 255
+        let long = "a".repeat(250);
+        for name in ["one.sf", long.as_str()] {
+            let path = dir.path().join(name);
+            for (failed, records, replaced) in [
+                (false, 0, true),
+                (false, 3, true),
+                (true, 0, false),
+                (true, 3, true),
+            ] {
+                fs::write(&path, b"old").unwrap();
+                let mut s = FileSink::with_options(&path, opts, false, None).unwrap();
+                s.start(&SfHeader::default()).unwrap();
+                let h = SfHeader::default();
+                for i in 0..records {
+                    let rec = Record::ProcessFlow(crate::model::ProcessFlow {
+                        ts: i,
+                        ..Default::default()
+                    });
+                    let view = RecordView {
+                        header: &h,
+                        container: None,
+                        pod: None,
+                        process: None,
+                        file: None,
+                        new_file: None,
+                        record: &rec,
+                    };
+                    s.write(&view).unwrap();
+                }
+                s.flush().unwrap();
+                // written beside it: the old file is whole meanwhile
+                assert_eq!(fs::read(&path).unwrap(), b"old");
+                assert_eq!(names(dir.path()).len(), 2);
+                if failed {
+                    s.run_failed();
+                }
+                s.finish().unwrap();
+                assert_eq!(s.files_written(), u64::from(replaced));
+                let now = fs::read(&path).unwrap();
+                assert_eq!(now != b"old", replaced, "{failed} {records}");
+                assert_eq!(names(dir.path()), [name], "{failed} {records}");
+            }
+            fs::remove_file(&path).unwrap();
+        }
     }
 
     #[test]
