@@ -24,7 +24,8 @@
 //! before its capture's end: the output is whole, of the events read until the stop
 //! (`input_stopped` in its `sysflow.losses`). A conversion that ends with no output file
 //! (a full disk from the start, an old file `--overwrite` left in place) says so. Every
-//! run prints its nonzero loss counters on stderr.
+//! run prints its nonzero loss counters on stderr. A conversion ended at once by a second
+//! signal removes the new file `--overwrite` was writing beside the old one.
 
 use clap::Parser;
 use nix::sys::signal::Signal;
@@ -92,8 +93,8 @@ struct Args {
     #[arg(short = 'v')]
     version: bool,
     /// Replace an existing `-w` file (otherwise it is an error), at the end of the run
-    /// (the output is written beside it, then renamed over it): a run that writes no
-    /// record leaves it as it was. An extension.
+    /// and only with a whole output (it is written beside it, then renamed over it): a
+    /// run that fails, is stopped, or drops records leaves it as it was. An extension.
     #[arg(long = "overwrite")]
     overwrite: bool,
     /// Permission bits of the files written, in octal (default 600). An extension.
@@ -263,6 +264,12 @@ fn main() -> ExitCode {
     // `timeout`'s two deliveries) must not cut its clean stop short.
     let flag = driver.exit_handle().flag();
     let converting = driver.config().scap_input_path.is_some();
+    // the new file written to replace the -w file at the end: a process ended at once
+    // removes it first (the old file stays whole)
+    let unfinished: Option<std::ffi::CString> = driver.unfinished_output().and_then(|p| {
+        use std::os::unix::ffi::OsStrExt;
+        std::ffi::CString::new(p.as_os_str().as_bytes()).ok()
+    });
     for sig in [
         signal_hook::consts::SIGINT,
         signal_hook::consts::SIGTERM,
@@ -272,11 +279,23 @@ fn main() -> ExitCode {
         if sig == signal_hook::consts::SIGHUP && ignored(sig) {
             continue;
         }
-        if converting
-            && let Err(e) =
-                signal_hook::flag::register_conditional_shutdown(sig, 128 + sig, flag.clone())
-        {
-            return fail(format!("cannot install signal handler: {e}"));
+        if converting {
+            let (flag, unfinished) = (flag.clone(), unfinished.clone());
+            // SAFETY: the action only loads an atomic and calls unlink(2) and _exit(2),
+            // both async-signal-safe, on a string made before.
+            let r = unsafe {
+                signal_hook::low_level::register(sig, move || {
+                    if flag.load(std::sync::atomic::Ordering::SeqCst) {
+                        if let Some(p) = &unfinished {
+                            libc::unlink(p.as_ptr());
+                        }
+                        libc::_exit(128 + sig);
+                    }
+                })
+            };
+            if let Err(e) = r {
+                return fail(format!("cannot install signal handler: {e}"));
+            }
         }
         if let Err(e) = signal_hook::flag::register(sig, flag.clone()) {
             return fail(format!("cannot install signal handler: {e}"));
@@ -368,10 +387,7 @@ fn say_missing_output(config: &SysFlowConfig, s: &sysflow::RunSummary) {
         return;
     }
     if config.file_overwrite && path.exists() {
-        eprintln!(
-            "sysporter: no output was written: {} was left as it was",
-            path.display()
-        );
+        eprintln!("sysporter: {} was left as it was", path.display());
     } else if !path.exists() {
         eprintln!("sysporter: no output file was written ({})", path.display());
     }

@@ -1344,9 +1344,9 @@ typedef struct sysflow_config {
      * `sysflow_driver_new` first (unless the capture is a pipe, a FIFO, a socket or a
      * device): a capture that cannot be read fails there and leaves the file as it was;
      * a capture that is the output file itself is refused. The output goes to a new file
-     * beside the old one (`.NAME.sysflow-PID-N`), renamed over it at the end of the run;
-     * a run that fails before any record was written, or whose records a full disk
-     * dropped all, leaves the old file as it was.
+     * beside the old one (`.NAME.sysflow-PID-N`, same directory), renamed over it at the
+     * end of the run if it is whole; a run that fails, is stopped before its capture's
+     * end, or drops records (a full disk) removes it and leaves the old file as it was.
      */
     bool file_overwrite;
     /**

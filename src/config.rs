@@ -196,10 +196,11 @@ pub struct SysFlowConfig {
     /// first (unless the capture comes from a pipe, a FIFO, a socket or a device), so that
     /// a capture that cannot be read fails `new()` and leaves the file as it was; a
     /// capture that is the output file itself is refused. The old file is replaced only
-    /// at the end of the run: the output goes to a new file beside it
-    /// (`.NAME.sysflow-PID-N`, same directory), renamed over it when closed; a run that
-    /// fails before any record of it was written, or whose records a full disk dropped
-    /// all, leaves the old file as it was (see [`SysFlowDriver::run`](crate::SysFlowDriver::run)).
+    /// at the end of the run, by a whole output: the output goes to a new file beside it
+    /// (`.NAME.sysflow-PID-N`, same directory, which must be writable), renamed over it
+    /// when closed; a run that fails, is stopped before its capture's end, or whose file
+    /// output dropped records (a full disk) removes it and leaves the old file as it was
+    /// (see [`SysFlowDriver::run`](crate::SysFlowDriver::run)).
     pub file_overwrite: bool,
     /// Require the reader of `socket_path` to run as this uid (checked with
     /// `SO_PEERCRED` at every connection; records carry secrets). `None` (default): any.

@@ -220,11 +220,27 @@ fn an_unreadable_capture_does_not_replace_the_output() {
     assert!(left.is_empty(), "{left:?}");
 }
 
-/// `--overwrite` with a piped capture damaged partway (no read-ahead can tell): the
-/// records of the events before the damage replace the old file, as they would have
-/// made a new one; one with no damage replaces it with the whole conversion.
+/// `sysporter -r - -w out --overwrite`, its standard input and error piped.
+fn overwrite_from_stdin(out: &Path) -> std::process::Child {
+    command(&[
+        Path::new("-r"),
+        Path::new("-"),
+        Path::new("-w"),
+        out,
+        Path::new("--overwrite"),
+    ])
+    .stdin(Stdio::piped())
+    .stdout(Stdio::null())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap()
+}
+
+/// `--overwrite` with a piped capture damaged partway (no read-ahead can tell) leaves the
+/// old file as it was (only a whole output replaces it), and says so; one with no damage
+/// replaces it with the whole conversion.
 #[test]
-fn a_piped_capture_replaces_the_output_with_what_it_converted() {
+fn only_a_whole_piped_conversion_replaces_the_output() {
     let Some(scap) = common::reference("alpine/alpine.scap") else {
         return;
     };
@@ -233,18 +249,9 @@ fn a_piped_capture_replaces_the_output_with_what_it_converted() {
     let bytes = std::fs::read(&scap).unwrap();
     let out = dir.path().join("out.sf");
     for (len, status) in [(bytes.len() * 3 / 4 + 3, 1), (bytes.len(), 0)] {
+        let replaced = status == 0;
         std::fs::write(&out, b"keep me").unwrap();
-        let mut child = command(&[
-            Path::new("-r"),
-            Path::new("-"),
-            Path::new("-w"),
-            &out,
-            Path::new("--overwrite"),
-        ])
-        .stdin(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+        let mut child = overwrite_from_stdin(&out);
         child
             .stdin
             .take()
@@ -254,12 +261,17 @@ fn a_piped_capture_replaces_the_output_with_what_it_converted() {
         let r = child.wait_with_output().unwrap();
         let stderr = String::from_utf8_lossy(&r.stderr);
         assert_eq!(r.status.code(), Some(status), "{stderr}");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+        if !replaced {
+            assert_eq!(std::fs::read(&out).unwrap(), b"keep me");
+            assert!(stderr.contains("was left as it was"), "{stderr}");
+            continue;
+        }
         let records = sysflow::avro::SfReader::open(&out)
             .unwrap()
             .filter(|r| !matches!(r, Ok(sysflow::model::Record::Header(_))))
             .count();
         assert!(records > 5, "{records}: {stderr}");
-        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 }
 
@@ -347,6 +359,56 @@ fn a_live_capture_rotates_every_g_seconds() {
             recs.first(),
             Some(sysflow::model::Record::Header(_))
         ));
+    }
+}
+
+/// A conversion with `--overwrite` stopped by a signal (status 3) leaves the old file as
+/// it was and removes its new output; one ended at once by a second signal (status 128 +
+/// its number) too: nothing is left beside the old file.
+#[test]
+fn a_stopped_conversion_does_not_replace_the_output() {
+    let Some(scap) = common::reference("namespaces/setns.scap") else {
+        return;
+    };
+    use std::io::Write;
+    let bytes = std::fs::read(&scap).unwrap();
+    for (signals, status) in [(1, &[Some(3)][..]), (2, &[Some(130), Some(143)])] {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("out.sf");
+        std::fs::write(&out, b"keep me").unwrap();
+        let mut child = overwrite_from_stdin(&out);
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(&bytes[..bytes.len() / 2]).unwrap();
+        wait_until_caught(child.id(), nix::sys::signal::Signal::SIGINT);
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        // the new output is being written beside the old file
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2);
+        let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+        use nix::sys::signal::{Signal, kill};
+        // Two signals, both delivered before the first one's stop can end the run: sent
+        // while the process is stopped, then let go (two of the same kind would be
+        // delivered as one).
+        kill(pid, Signal::SIGSTOP).unwrap();
+        for sig in [Signal::SIGINT, Signal::SIGTERM].into_iter().take(signals) {
+            kill(pid, sig).unwrap();
+        }
+        let status_now = signal_and_wait(&mut child, Signal::SIGCONT);
+        drop(stdin);
+        let mut stderr = String::new();
+        std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+        // the one handled second ends the process: 128 + its number (the kernel picks
+        // the order of two pending signals)
+        assert!(status.contains(&status_now.code()), "{signals}: {stderr}");
+        assert_eq!(
+            std::fs::read(&out).unwrap(),
+            b"keep me",
+            "{signals}: {stderr}"
+        );
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["out.sf"], "{signals}: {stderr}");
     }
 }
 

@@ -511,6 +511,20 @@ fn a_file_cut_at_a_block_boundary_is_said_to_be_short() {
         )),
         "{err}"
     );
+    // in a directory, the unfinished output of a collector killed while replacing a file
+    // is skipped, and said
+    let d = dir.path().join("d");
+    std::fs::create_dir(&d).unwrap();
+    std::fs::copy(&sf, d.join("a.1.sf")).unwrap();
+    std::fs::copy(&cut, d.join(".a.1.sf.sysflow-4242-0")).unwrap();
+    let r = run(&sysprint_example(), &["-o", "json"], Some(&d));
+    let err = String::from_utf8(r.stderr).unwrap();
+    assert!(r.status.success(), "{err}");
+    assert_eq!(r.stdout.len(), whole.stdout.len(), "{err}");
+    assert!(
+        err.contains("sysflow-4242-0: skipped: the unfinished output"),
+        "{err}"
+    );
 }
 
 /// `-w` with `-o str` is ignored as by the official tool (the table goes to stdout, no

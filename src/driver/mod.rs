@@ -377,6 +377,16 @@ impl SysFlowDriver {
         &self.config
     }
 
+    /// The new file a conversion with `file_overwrite` writes beside the one it replaces
+    /// at the end (`.NAME.sysflow-PID-N`), while it is written: what a process that must
+    /// end at once (a second signal) removes first. `None` when no file is being replaced.
+    pub fn unfinished_output(&self) -> Option<std::path::PathBuf> {
+        self.outputs
+            .file()
+            .and_then(|f| f.unfinished_output())
+            .map(Into::into)
+    }
+
     /// The library version.
     pub fn version() -> &'static str {
         env!("CARGO_PKG_VERSION")
@@ -402,10 +412,12 @@ impl SysFlowDriver {
     /// no capture leaves no empty `.sf` behind. A file that existed before is never
     /// removed, and neither is one holding records. With `file_overwrite`, the output is
     /// written to a new file beside the existing one (`.NAME.sysflow-PID-N`), renamed over
-    /// it when the output is closed at the end of the run; the old file stays as it was
-    /// (and the new one is removed) when the run fails before any record of it was
-    /// written, or when a full disk let none be written ([`SinkStats::files_written`] is
-    /// then 0).
+    /// it when the output is closed at the end of the run, if it is whole: the old file
+    /// stays as it was (and the new one is removed) when the run fails, is stopped before
+    /// its capture's end, or its file output dropped records (a full disk)
+    /// ([`SinkStats::files_written`] is then 0). A process killed meanwhile leaves the new
+    /// file (saying `"complete":false`) beside the old one, which is whole
+    /// ([`SysFlowDriver::unfinished_output`] names it).
     ///
     /// Can be called once per driver.
     pub fn run(&mut self) -> Result<RunSummary> {
@@ -436,7 +448,7 @@ impl SysFlowDriver {
                     // stopped before the capture's header came (a pipe's writer slow to
                     // start): nothing to convert
                     Ok(None) => {
-                        pipe.input_stopped = 1;
+                        pipe.stopped_before_start(&mut self.outputs);
                         Ok(0)
                     }
                     Err(e) => {
@@ -452,9 +464,9 @@ impl SysFlowDriver {
             None => live::run(&self.config, &mut pipe, &mut self.outputs, &self.exit),
         };
         self.exit.set_capturing(false);
-        if result.is_err() {
-            // an output replacing an existing file then replaces it only if it got records
-            self.outputs.run_failed();
+        if result.is_err() || pipe.input_stopped > 0 {
+            // an output written to replace an existing file then does not replace it
+            self.outputs.run_incomplete();
         }
         let finished = self.outputs.finish();
         // after the close, so the last flush's records and drops are in the line

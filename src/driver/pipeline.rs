@@ -493,6 +493,14 @@ impl Pipeline {
         self.end_period(out);
     }
 
+    /// A conversion stopped before its capture's header came (a pipe's writer slow to
+    /// start): counted in `input_stopped`, and told to the file output, which records it
+    /// in its losses.
+    pub fn stopped_before_start(&mut self, out: &mut FanOut) {
+        self.input_stopped = 1;
+        self.end_period(out);
+    }
+
     /// Tells the outputs what the ending period lost, by cause (written into its file's
     /// header; `sink_drops` there counts the other outputs' drops, the file's own being
     /// its `file_drops`).

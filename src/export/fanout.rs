@@ -21,7 +21,7 @@ pub struct SinkStats {
     pub reconnects: u64,
     /// Output files written and kept ([`FileSink::files_written`]): 0 when the file
     /// output could never create its file (a full disk), when a run replacing an
-    /// existing file left it as it was, or without a file output.
+    /// existing file left it as it was (the run was not whole), or without a file output.
     pub files_written: u64,
 }
 
@@ -252,10 +252,11 @@ impl FanOut {
         any
     }
 
-    /// Says the run failed, before [`FanOut::finish`] ([`FileSink::run_failed`]).
-    pub fn run_failed(&mut self) {
+    /// Says the run failed or was stopped before its input's end, before
+    /// [`FanOut::finish`] ([`FileSink::run_incomplete`]).
+    pub fn run_incomplete(&mut self) {
         if let Some(f) = self.file.as_mut() {
-            f.run_failed();
+            f.run_incomplete();
         }
     }
 
@@ -269,7 +270,7 @@ impl FanOut {
     /// every sink, ignoring errors, and removes the file sink's file if it holds only its
     /// header ([`FanOut::remove_unused_file`]); returns the path removed.
     pub fn abandon(&mut self) -> Option<std::path::PathBuf> {
-        self.run_failed();
+        self.run_incomplete();
         let _ = self.finish();
         self.remove_unused_file()
     }

@@ -145,8 +145,22 @@ fn create_file(name: &Path, mode: u32, replace: bool) -> std::io::Result<Created
             ));
         }
         drop(f);
-        let (file, temp) = create_beside(name, &o)?;
-        file.set_permissions(fs::Permissions::from_mode(mode))?;
+        let (file, temp) = create_beside(name, &o).map_err(|e| {
+            if is_full(&e) {
+                return e;
+            }
+            std::io::Error::new(
+                e.kind(),
+                format!(
+                    "cannot create the new output beside it ({e}): to replace a file, the \
+                     output is written in its directory and renamed over it at the end"
+                ),
+            )
+        })?;
+        if let Err(e) = file.set_permissions(fs::Permissions::from_mode(mode)) {
+            let _ = fs::remove_file(&temp);
+            return Err(e);
+        }
         return Ok(Created {
             file,
             new: false,
@@ -163,8 +177,8 @@ fn create_file(name: &Path, mode: u32, replace: bool) -> std::io::Result<Created
 }
 
 /// Creates a new file (`o`, exclusively) in the directory of `name`, named after it:
-/// `.NAME.sysflow-PID-N` (hidden, so no tool takes it for an output file), NAME cut to
-/// its first 200 bytes (a name may be up to 255 bytes long).
+/// `.NAME.sysflow-PID-N` (hidden; `sysprint` skips such names in a directory), NAME cut
+/// to its first 200 bytes (a name may be up to 255 bytes long).
 fn create_beside(name: &Path, o: &fs::OpenOptions) -> std::io::Result<(fs::File, PathBuf)> {
     use std::os::unix::ffi::OsStrExt;
     let base = name.file_name().unwrap_or_default().as_bytes();
@@ -180,7 +194,7 @@ fn create_beside(name: &Path, o: &fs::OpenOptions) -> std::io::Result<(fs::File,
             Err(e) => return Err(e),
         }
     }
-    Err(std::io::Error::from_raw_os_error(libc::EEXIST))
+    Err(std::io::Error::other("1000 names for it are taken"))
 }
 
 /// The error for an output file that could not be created.
@@ -325,15 +339,12 @@ pub struct FileSink {
     /// The new file written in place of `current`, an existing file it replaces when
     /// closed ([`Created::temp`]).
     temp: Option<PathBuf>,
-    /// Records other than the period's header in the block being filled.
-    in_block: u64,
-    /// A block holding a record other than the period's header was written whole into
-    /// the current (or last) file.
-    wrote_records: bool,
-    /// The run feeding the sink failed ([`FileSink::run_failed`]).
-    run_failed: bool,
+    /// The run feeding the sink failed or stopped early ([`FileSink::run_incomplete`]).
+    run_incomplete: bool,
     /// Files closed and kept (a file removed as unused is taken off again).
     files_written: u64,
+    /// The last file closed counts in `files_written`.
+    counted_last: bool,
     /// Bytes the sink had written whole into its last closed file: a file removed as
     /// unused must still be exactly that long (not rewritten in place by someone else).
     closed_len: u64,
@@ -453,10 +464,9 @@ impl FileSink {
             created: None,
             filled: false,
             temp: None,
-            in_block: 0,
-            wrote_records: false,
-            run_failed: false,
+            run_incomplete: false,
             files_written: 0,
+            counted_last: false,
             closed_len: 0,
             diag,
             outage_gate: WarnGate::new(WARN_EVERY),
@@ -508,8 +518,6 @@ impl FileSink {
     fn open(&mut self, epoch: Option<i64>) -> Result<()> {
         self.created = None;
         self.filled = false;
-        self.in_block = 0;
-        self.wrote_records = false;
         let name = self.path.file_for(epoch);
         // Only a configured single-file path is ever replaced (when asked); epoch-named
         // files take the next free `-N` name, and never the file this sink just closed.
@@ -671,7 +679,9 @@ impl FileSink {
         }
         fs::remove_file(&self.current).ok()?;
         self.created = None;
-        self.files_written = self.files_written.saturating_sub(1);
+        if std::mem::take(&mut self.counted_last) {
+            self.files_written -= 1;
+        }
         Some(self.current.clone())
     }
 
@@ -732,8 +742,6 @@ impl FileSink {
     /// A block was written whole.
     fn written(&mut self) {
         self.header = None;
-        self.wrote_records |= self.in_block > 0;
-        self.in_block = 0;
         if self.outage.is_some() {
             self.recovered();
         }
@@ -750,7 +758,6 @@ impl FileSink {
             return Ok(());
         };
         let mut lost = w.discard_block();
-        self.in_block = 0;
         let at = w.committed();
         let f = w.get_mut();
         f.set_len(at)
@@ -782,24 +789,30 @@ impl FileSink {
         if let Some(temp) = self.temp.take() {
             return self.settle_replacement(temp, closed);
         }
-        if closed.is_ok() && had_file {
-            self.files_written += 1;
+        if had_file {
+            self.counted_last = closed.is_ok();
+            self.files_written += u64::from(self.counted_last);
         }
         closed
     }
 
     /// Renames the new file `temp`, just closed (`closed`: how), over the file it
-    /// replaces, `current`; or removes it, leaving the old file as it was, when the close
-    /// failed, or when it holds no record of the run but its header while the run failed
-    /// or its records were dropped (a full disk): a run that wrote nothing of what it read
-    /// does not replace an output.
+    /// replaces, `current`, if it is a whole output; or removes it, leaving the old file
+    /// as it was, when the close failed, the run failed or was stopped before its input's
+    /// end ([`FileSink::run_incomplete`]), or records were dropped (a full disk): only a
+    /// whole output replaces a file.
     fn settle_replacement(&mut self, temp: PathBuf, closed: Result<()>) -> Result<()> {
-        let nothing = !self.wrote_records && (self.run_failed || self.dropped > 0);
-        if closed.is_err() || nothing {
+        self.counted_last = false;
+        if closed.is_err() || self.run_incomplete || self.dropped > 0 {
             let _ = fs::remove_file(&temp);
             if closed.is_ok() {
+                let why = if self.run_incomplete {
+                    "the run failed or was stopped before its input's end"
+                } else {
+                    "records were dropped (lack of space)"
+                };
                 self.diag.warn(format_args!(
-                    "{}: not replaced: the run wrote no record into its new output",
+                    "{}: not replaced, its new output removed: {why}",
                     self.current.display()
                 ));
             }
@@ -815,15 +828,33 @@ impl FileSink {
                 e,
             )
         })?;
+        // the rename itself made durable (best effort: the data was synced at the close)
+        if let Some(dir) = self.current.parent() {
+            let dir = if dir.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                dir
+            };
+            if let Ok(d) = fs::File::open(dir) {
+                let _ = d.sync_all();
+            }
+        }
         self.files_written += 1;
         Ok(())
     }
 
-    /// Says the run feeding this sink failed, before [`RecordSink::finish`]: a file
-    /// replacing an existing one (`overwrite`) then replaces it only if records of the
-    /// run went into it; else the old file stays as it was.
-    pub fn run_failed(&mut self) {
-        self.run_failed = true;
+    /// Says the run feeding this sink failed or was stopped before its input's end, before
+    /// [`RecordSink::finish`]: a file written to replace an existing one (`overwrite`) is
+    /// then removed, and the old file stays as it was. Only a whole output replaces a file.
+    pub fn run_incomplete(&mut self) {
+        self.run_incomplete = true;
+    }
+
+    /// The new file being written to replace an existing one at the end
+    /// (`.NAME.sysflow-PID-N` beside it), while it is: what to remove if the process must
+    /// end at once.
+    pub fn unfinished_output(&self) -> Option<&Path> {
+        self.temp.as_deref()
     }
 
     /// Files written and kept, since the start: closed with their records (a file
@@ -916,9 +947,6 @@ impl FileSink {
                 std::io::Error::other("write after finish"),
             ));
         };
-        if !matches!(rec, Record::Header(_)) {
-            self.in_block += 1;
-        }
         let before = w.committed();
         match w.append(rec) {
             Ok(()) => {
@@ -1093,7 +1121,7 @@ mod tests {
     }
 
     #[test]
-    fn a_replaced_file_stays_whole_until_the_output_is_closed() {
+    fn a_replaced_file_stays_whole_until_a_whole_output_replaces_it() {
         let dir = tempfile::tempdir().unwrap();
         let opts = FileOptions {
             overwrite: true,
@@ -1115,7 +1143,7 @@ mod tests {
                 (false, 0, true),
                 (false, 3, true),
                 (true, 0, false),
-                (true, 3, true),
+                (true, 3, false),
             ] {
                 fs::write(&path, b"old").unwrap();
                 let mut s = FileSink::with_options(&path, opts, false, None).unwrap();
@@ -1142,7 +1170,7 @@ mod tests {
                 assert_eq!(fs::read(&path).unwrap(), b"old");
                 assert_eq!(names(dir.path()).len(), 2);
                 if failed {
-                    s.run_failed();
+                    s.run_incomplete();
                 }
                 s.finish().unwrap();
                 assert_eq!(s.files_written(), u64::from(replaced));
