@@ -633,6 +633,49 @@ fn signal_and_wait(
     }
 }
 
+/// Runs `cmd` (a conversion of standard input into `out`), writes the first `tenths`
+/// tenths of `scap` to it and then nothing, sends `sig` once sysporter catches it, and
+/// requires a clean stop before the capture's end: status 3, said, and a SysFlow file of
+/// more than 5 records, which it returns.
+fn stopped_mid_conversion(
+    mut cmd: Command,
+    scap: &Path,
+    tenths: usize,
+    sig: nix::sys::signal::Signal,
+    out: &Path,
+) -> Vec<sysflow::model::Record> {
+    use std::io::Write;
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let bytes = std::fs::read(scap).unwrap();
+    stdin
+        .write_all(&bytes[..bytes.len() * tenths / 10])
+        .unwrap();
+    wait_until_caught(child.id(), sig);
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let status = signal_and_wait(&mut child, sig);
+    drop(stdin);
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    // stopped before the capture's end: said, with its own status
+    assert_eq!(status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains("stopped before the capture's end"),
+        "{stderr}"
+    );
+    let recs: Vec<_> = sysflow::avro::SfReader::open(out)
+        .unwrap()
+        .collect::<sysflow::Result<_>>()
+        .unwrap();
+    assert!(recs.len() > 5, "{recs:?}");
+    recs
+}
+
 /// SIGHUP (a closed terminal) stops a conversion cleanly like SIGINT and SIGTERM: a
 /// whole SysFlow file of what was read, not a kill, and status 3 (stopped before the
 /// capture's end).
@@ -641,7 +684,6 @@ fn a_hangup_ends_a_conversion_cleanly() {
     let Some(scap) = common::reference("namespaces/setns.scap") else {
         return;
     };
-    use std::io::Write;
     use std::os::unix::process::CommandExt;
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out.sf");
@@ -654,37 +696,12 @@ fn a_hangup_ends_a_conversion_cleanly() {
             Ok(())
         });
     }
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
     // the capture's header and 60% of its events; the writer then stays silent
-    let bytes = std::fs::read(&scap).unwrap();
-    stdin.write_all(&bytes[..bytes.len() * 6 / 10]).unwrap();
-    wait_until_caught(child.id(), nix::sys::signal::Signal::SIGHUP);
-    std::thread::sleep(std::time::Duration::from_millis(500));
-    let status = signal_and_wait(&mut child, nix::sys::signal::Signal::SIGHUP);
-    drop(stdin);
-    let mut stderr = String::new();
-    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
-    // stopped before the capture's end: said, with its own status
-    assert_eq!(status.code(), Some(3), "{stderr}");
-    assert!(
-        stderr.contains("stopped before the capture's end"),
-        "{stderr}"
-    );
-    let recs: Vec<_> = sysflow::avro::SfReader::open(&out)
-        .unwrap()
-        .collect::<sysflow::Result<_>>()
-        .unwrap();
+    let recs = stopped_mid_conversion(cmd, &scap, 6, nix::sys::signal::Signal::SIGHUP, &out);
     assert!(
         matches!(recs.first(), Some(sysflow::model::Record::Header(_))),
         "{recs:?}"
     );
-    assert!(recs.len() > 5, "{recs:?}");
 }
 
 /// A hangup ignored when sysporter starts (`nohup`) stays ignored: the conversion goes on
@@ -737,7 +754,6 @@ fn stop_signals_blocked_at_start_still_stop_a_conversion() {
     let Some(scap) = common::reference("namespaces/setns.scap") else {
         return;
     };
-    use std::io::Write;
     use std::os::unix::process::CommandExt;
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out.sf");
@@ -754,30 +770,5 @@ fn stop_signals_blocked_at_start_still_stop_a_conversion() {
             Ok(())
         });
     }
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    let bytes = std::fs::read(&scap).unwrap();
-    stdin.write_all(&bytes[..bytes.len() / 2]).unwrap();
-    wait_until_caught(child.id(), nix::sys::signal::Signal::SIGTERM);
-    std::thread::sleep(std::time::Duration::from_millis(300));
-    let status = signal_and_wait(&mut child, nix::sys::signal::Signal::SIGTERM);
-    drop(stdin);
-    let mut stderr = String::new();
-    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
-    // stopped before the capture's end: said, with its own status
-    assert_eq!(status.code(), Some(3), "{stderr}");
-    assert!(
-        stderr.contains("stopped before the capture's end"),
-        "{stderr}"
-    );
-    let recs: Vec<_> = sysflow::avro::SfReader::open(&out)
-        .unwrap()
-        .collect::<sysflow::Result<_>>()
-        .unwrap();
-    assert!(recs.len() > 5, "{recs:?}");
+    stopped_mid_conversion(cmd, &scap, 5, nix::sys::signal::Signal::SIGTERM, &out);
 }

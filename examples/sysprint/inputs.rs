@@ -46,7 +46,7 @@ pub fn files_for(path: &Path) -> Result<Vec<PathBuf>, InputError> {
         if !std::fs::metadata(&full).is_ok_and(|m| m.is_file()) {
             continue;
         }
-        if is_unfinished_output(&entry.file_name()) {
+        if sysflow::export::is_unfinished_output(&entry.file_name()) {
             eprintln!(
                 "sysprint: {}: skipped: the unfinished output of a collector replacing a file",
                 full.display()
@@ -65,24 +65,6 @@ pub fn files_for(path: &Path) -> Result<Vec<PathBuf>, InputError> {
     }
     files.sort_by(|a, b| compare_numbers(&a.0, &b.0));
     Ok(files.into_iter().map(|(_, p)| p).collect())
-}
-
-/// Whether a directory entry is named as the file a collector writes beside the one it
-/// replaces at the end (`.NAME.sysflow-PID-N`): left only by a collector killed outright.
-fn is_unfinished_output(name: &std::ffi::OsStr) -> bool {
-    use std::os::unix::ffi::OsStrExt;
-    let b = name.as_bytes();
-    let Some(at) = b.windows(9).rposition(|w| w == b".sysflow-") else {
-        return false;
-    };
-    let tail = &b[at + 9..];
-    let mut parts = tail.split(|&c| c == b'-');
-    let numeric =
-        |p: Option<&[u8]>| p.is_some_and(|p| !p.is_empty() && p.iter().all(u8::is_ascii_digit));
-    b.first() == Some(&b'.')
-        && numeric(parts.next())
-        && numeric(parts.next())
-        && parts.next().is_none()
 }
 
 /// What a path that is neither a regular file nor a directory is, for the message that

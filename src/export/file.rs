@@ -110,8 +110,7 @@ struct Created {
 /// Creates an output file: never through a symlink (`O_NOFOLLOW`), never replacing an
 /// existing file unless `replace`, with exactly `mode`. An existing file to replace is
 /// left as it is: the output goes to a new file beside it ([`Created::temp`]), renamed
-/// over it once the output is closed, so that a run that fails before writing any
-/// record, or a full disk, leaves the old file whole.
+/// over it only once a whole output is closed ([`FileSink::settle_replacement`]).
 fn create_file(name: &Path, mode: u32, replace: bool) -> std::io::Result<Created> {
     use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
     let mut o = fs::OpenOptions::new();
@@ -144,6 +143,11 @@ fn create_file(name: &Path, mode: u32, replace: bool) -> std::io::Result<Created
                 "not a regular file of this user with one link: not replaced",
             ));
         }
+    }
+    let (file, temp) = if new {
+        (f, None)
+    } else {
+        // the old file is left as it is (closed here)
         drop(f);
         let (file, temp) = create_beside(name, &o).map_err(|e| {
             if is_full(&e) {
@@ -157,28 +161,32 @@ fn create_file(name: &Path, mode: u32, replace: bool) -> std::io::Result<Created
                 ),
             )
         })?;
-        if let Err(e) = file.set_permissions(fs::Permissions::from_mode(mode)) {
-            let _ = fs::remove_file(&temp);
-            return Err(e);
-        }
-        return Ok(Created {
-            file,
-            new: false,
-            temp: Some(temp),
-        });
-    }
+        (file, Some(temp))
+    };
     // the umask may have narrowed it
-    f.set_permissions(fs::Permissions::from_mode(mode))?;
-    Ok(Created {
-        file: f,
-        new,
-        temp: None,
-    })
+    if let Err(e) = file.set_permissions(fs::Permissions::from_mode(mode)) {
+        if let Some(t) = &temp {
+            let _ = fs::remove_file(t);
+        }
+        return Err(e);
+    }
+    Ok(Created { file, new, temp })
 }
 
+/// The directory holding `path` (`.` for a bare name).
+fn dir_of(path: &Path) -> &Path {
+    match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    }
+}
+
+/// What names the new file written beside one to replace: `.NAME` + this + `PID-N`.
+const UNFINISHED_MARK: &[u8] = b".sysflow-";
+
 /// Creates a new file (`o`, exclusively) in the directory of `name`, named after it:
-/// `.NAME.sysflow-PID-N` (hidden; `sysprint` skips such names in a directory), NAME cut
-/// to its first 200 bytes (a name may be up to 255 bytes long).
+/// `.NAME.sysflow-PID-N` (hidden; see [`is_unfinished_output`]), NAME cut to its first 200
+/// bytes (a name may be up to 255 bytes long).
 fn create_beside(name: &Path, o: &fs::OpenOptions) -> std::io::Result<(fs::File, PathBuf)> {
     use std::os::unix::ffi::OsStrExt;
     let base = name.file_name().unwrap_or_default().as_bytes();
@@ -186,7 +194,8 @@ fn create_beside(name: &Path, o: &fs::OpenOptions) -> std::io::Result<(fs::File,
     for n in 0..1000 {
         let mut s = std::ffi::OsString::from(".");
         s.push(base);
-        s.push(format!(".sysflow-{}-{n}", std::process::id()));
+        s.push(std::ffi::OsStr::from_bytes(UNFINISHED_MARK));
+        s.push(format!("{}-{n}", std::process::id()));
         let temp = name.with_file_name(s);
         match o.clone().create_new(true).open(&temp) {
             Ok(f) => return Ok((f, temp)),
@@ -195,6 +204,25 @@ fn create_beside(name: &Path, o: &fs::OpenOptions) -> std::io::Result<(fs::File,
         }
     }
     Err(std::io::Error::other("1000 names for it are taken"))
+}
+
+/// Whether a file name is that of the new file a [`FileSink`] writes beside one it
+/// replaces (`.NAME.sysflow-PID-N`): left in a directory only by a process killed before
+/// it ended (its header says `"complete":false`; the file it was to replace is whole).
+pub fn is_unfinished_output(name: &std::ffi::OsStr) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    let b = name.as_bytes();
+    let n = UNFINISHED_MARK.len();
+    let Some(at) = b.windows(n).rposition(|w| w == UNFINISHED_MARK) else {
+        return false;
+    };
+    let numeric =
+        |p: Option<&[u8]>| p.is_some_and(|p| !p.is_empty() && p.iter().all(u8::is_ascii_digit));
+    let mut parts = b[at + n..].split(|&c| c == b'-');
+    b.first() == Some(&b'.')
+        && numeric(parts.next())
+        && numeric(parts.next())
+        && parts.next().is_none()
 }
 
 /// The error for an output file that could not be created.
@@ -435,10 +463,7 @@ impl FileSink {
                     })?;
                 d.clone()
             }
-            OutputPath::Prefix(p) => match p.parent() {
-                Some(d) if !d.as_os_str().is_empty() => d.to_owned(),
-                _ => PathBuf::from("."),
-            },
+            OutputPath::Prefix(p) => dir_of(p).to_owned(),
         };
         let mut sink = FileSink {
             rotating,
@@ -829,15 +854,8 @@ impl FileSink {
             )
         })?;
         // the rename itself made durable (best effort: the data was synced at the close)
-        if let Some(dir) = self.current.parent() {
-            let dir = if dir.as_os_str().is_empty() {
-                Path::new(".")
-            } else {
-                dir
-            };
-            if let Ok(d) = fs::File::open(dir) {
-                let _ = d.sync_all();
-            }
+        if let Ok(d) = fs::File::open(dir_of(&self.current)) {
+            let _ = d.sync_all();
         }
         self.files_written += 1;
         Ok(())
@@ -1055,6 +1073,20 @@ fn add_causes(into: &mut Vec<(&'static str, u64)>, more: &[(&'static str, u64)])
 mod tests {
     use super::*;
 
+    /// Writes `rec` into `s`, linked to nothing.
+    fn write_bare(s: &mut FileSink, header: &SfHeader, rec: &Record) {
+        let view = RecordView {
+            header,
+            container: None,
+            pod: None,
+            process: None,
+            file: None,
+            new_file: None,
+            record: rec,
+        };
+        s.write(&view).unwrap();
+    }
+
     #[test]
     fn output_path_rules() {
         let d = OutputPath::parse(Path::new("/var/sf/"));
@@ -1154,16 +1186,7 @@ mod tests {
                         ts: i,
                         ..Default::default()
                     });
-                    let view = RecordView {
-                        header: &h,
-                        container: None,
-                        pod: None,
-                        process: None,
-                        file: None,
-                        new_file: None,
-                        record: &rec,
-                    };
-                    s.write(&view).unwrap();
+                    write_bare(&mut s, &h, &rec);
                 }
                 s.flush().unwrap();
                 // written beside it: the old file is whole meanwhile
@@ -1311,17 +1334,7 @@ mod tests {
         // created, with a record: kept
         let mut s = FileSink::with_options(&path, opts(false), false, None).unwrap();
         s.start(&h).unwrap();
-        let rec = Record::Header(h.clone());
-        let view = RecordView {
-            header: &h,
-            container: None,
-            pod: None,
-            process: None,
-            file: None,
-            new_file: None,
-            record: &rec,
-        };
-        s.write(&view).unwrap();
+        write_bare(&mut s, &h, &Record::Header(h.clone()));
         s.finish().unwrap();
         assert_eq!(s.remove_unused_file(), None);
         assert!(path.is_file());
