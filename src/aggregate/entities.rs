@@ -31,11 +31,13 @@ pub(crate) struct FileRef {
     pub oid: Foid,
 }
 
-/// A file entity and its bookkeeping.
+/// A file entity and its bookkeeping. The flows on the file hold its table key (a
+/// [`super::SharedName`] shared with the table), so the key's strong count tells whether a
+/// flow still refers to the file: no count to keep in step, and no second look-up in the
+/// table when a flow begins or ends.
 pub(crate) struct FileEntry {
     pub rec: File,
     pub written: bool,
-    pub refs: i64,
 }
 
 const INCOMPLETE: &str = "incomplete";
@@ -874,7 +876,6 @@ impl Aggregator {
                 FileEntry {
                     rec,
                     written: false,
-                    refs: 0,
                 },
             );
             (k, oid)

@@ -108,9 +108,6 @@ impl Aggregator {
             rec.end_ts = end_ts;
             rec.op_flags |= OpFlags::TRUNCATE;
             self.write_file_flow(&rec, &e.name, &e.file_key, true, out)?;
-            if let Some(f) = self.files.get_mut(&e.file_key) {
-                f.refs -= 1;
-            }
         }
         for k in nkeys {
             let Some(e) = self.procs.get_mut(&oid).and_then(|p| p.netflows.remove(&k)) else {

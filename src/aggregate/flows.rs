@@ -242,8 +242,9 @@ impl Aggregator {
             return Ok(());
         };
         // A flow under way whose file was written in this period needs no lookup of its
-        // file.
-        if self.flow_under_way(st, oid, tid, fd, fdinfo, op, out)? {
+        // file. An open almost always begins a flow: it goes to the lookup at once (on a
+        // flow under way both ways apply the open alike).
+        if op.flag != OpFlags::OPEN && self.flow_under_way(st, oid, tid, fd, fdinfo, op, out)? {
             return Ok(());
         }
         let file = self.get_file(st, tid, &fdinfo.name, restype, ObjectState::Reup, out)?;
@@ -277,6 +278,9 @@ impl Aggregator {
         else {
             return Ok(false);
         };
+        // (the flow's key names what `fdinfo` names; a host file's flow shares that name
+        // with its file key)
+        let shares_name = std::sync::Arc::ptr_eq(&o.get().file_key, &o.key().0);
         let e = o.get_mut();
         if e.files_epoch != files_epoch {
             return Ok(false);
@@ -286,9 +290,13 @@ impl Aggregator {
             return Ok(true);
         }
         let container = super::entities::container_of(st, tid);
-        let same_file = e.file_key.len() == container.len() + fdinfo.name.len()
-            && e.file_key.starts_with(container)
-            && e.file_key.ends_with(&fdinfo.name);
+        let same_file = if container.is_empty() && shares_name {
+            true
+        } else {
+            e.file_key.len() == container.len() + fdinfo.name.len()
+                && e.file_key.starts_with(container)
+                && e.file_key.ends_with(&fdinfo.name)
+        };
         if !same_file {
             return Ok(false);
         }
@@ -327,9 +335,6 @@ impl Aggregator {
         let mut rec = e.rec;
         rec.end_ts = ts;
         self.write_file_flow(&rec, &e.name, &e.file_key, true, out)?;
-        if let Some(f) = self.files.get_mut(&e.file_key) {
-            f.refs -= 1;
-        }
         Ok(())
     }
 
@@ -410,9 +415,6 @@ impl Aggregator {
                     };
                     v.insert_with_key(key, e);
                     p.file_flow_added(fd as i32);
-                    if let Some(f) = self.files.get_mut(file_key) {
-                        f.refs += 1;
-                    }
                 } else {
                     self.write_related_file_flows(oid, tid, fd as i32, file_key, ts, out)?;
                     rec.end_ts = ts;
@@ -661,9 +663,6 @@ impl Aggregator {
             rec.end_ts = end_ts;
             rec.op_flags |= OpFlags::TRUNCATE;
             self.write_file_flow(&rec, &e.name, &e.file_key, true, out)?;
-            if let Some(f) = self.files.get_mut(&e.file_key) {
-                f.refs -= 1;
-            }
         }
         let Some(p) = self.procs.get(&oid) else {
             return Ok(());
@@ -723,9 +722,6 @@ impl Aggregator {
                     if now - o.get().last_update >= self.expire_interval {
                         let e = o.remove();
                         p.file_flow_gone(e.rec.fd);
-                        if let Some(f) = self.files.get_mut(&e.file_key) {
-                            f.refs -= 1;
-                        }
                         continue;
                     }
                     // The flow restarts in place (exporting reads no flow), then the
@@ -1813,5 +1809,56 @@ mod tests {
             .map(|f| (f.tid, f.proc_oid))
             .collect();
         assert_eq!(flows, [(501, Oid::new(900_000_000, 500))]);
+    }
+
+    /// A file stays in the table while a flow holds it, and goes at the next rotation once
+    /// none does: after its flow's close, and after its process went with the flow open.
+    #[test]
+    fn a_file_is_kept_exactly_while_a_flow_holds_it() {
+        let mut st = shell_state();
+        let mut agg = Aggregator::new(AggConfig::from(&crate::SysFlowConfig::default()));
+        let mut out: Vec<Record> = Vec::new();
+        let close = |fd| EventKind::Close {
+            fd: Some(fd),
+            res: 0,
+        };
+        for (i, kind) in [open(3, b"/srv/a"), open(4, b"/srv/b"), write_4(4), close(4)]
+            .into_iter()
+            .enumerate()
+        {
+            feed(&mut st, &mut agg, 1_000_000_000 + i as u64, kind, &mut out);
+        }
+        let names = |agg: &Aggregator| {
+            let mut v: Vec<Vec<u8>> = agg.files.keys().map(|k| k.to_vec()).collect();
+            v.sort();
+            v
+        };
+        assert_eq!(names(&agg), [b"/srv/a".to_vec(), b"/srv/b".to_vec()]);
+        agg.on_rotation();
+        assert_eq!(
+            names(&agg),
+            [b"/srv/a".to_vec()],
+            "b's flow ended, a's is open"
+        );
+        feed(&mut st, &mut agg, 1_000_000_010, close(3), &mut out);
+        agg.on_rotation();
+        assert!(names(&agg).is_empty(), "{:?}", names(&agg));
+
+        // a process deleted with a flow still open lets its file go too
+        feed(
+            &mut st,
+            &mut agg,
+            1_000_000_020,
+            open(5, b"/srv/c"),
+            &mut out,
+        );
+        agg.on_rotation();
+        assert_eq!(names(&agg), [b"/srv/c".to_vec()]);
+        let oids: Vec<Oid> = agg.procs.keys().copied().collect();
+        for oid in oids {
+            agg.delete_process(oid);
+        }
+        agg.on_rotation();
+        assert!(names(&agg).is_empty(), "{:?}", names(&agg));
     }
 }

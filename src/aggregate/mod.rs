@@ -498,7 +498,9 @@ impl Aggregator {
                 .values()
                 .any(|c| c.rec.pod_id.as_deref() == Some(uid.as_str()))
         });
-        self.files.retain(|_, f| f.refs > 0);
+        // a file is kept while a flow holds its key (see FileEntry)
+        self.files
+            .retain(|k, _| std::sync::Arc::strong_count(k) > 1);
         self.rewrite_entities();
     }
 
