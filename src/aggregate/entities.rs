@@ -843,9 +843,14 @@ impl Aggregator {
         let container = container_of(st, tid);
         let mut key = std::mem::take(&mut self.key_scratch);
         key.clear();
-        key.extend_from_slice(container);
-        key.extend_from_slice(path);
-        let found = self.files.get_key_value_mut(key.as_slice());
+        // (a host file's key is its path: looked up as it is, copied only when new)
+        let found = if container.is_empty() {
+            self.files.get_key_value_mut(path)
+        } else {
+            key.extend_from_slice(container);
+            key.extend_from_slice(path);
+            self.files.get_key_value_mut(key.as_slice())
+        };
         let (key, oid) = if let Some((k, f)) = found {
             let k = k.clone();
             self.key_scratch = key;
@@ -869,6 +874,9 @@ impl Aggregator {
                 container_id,
             };
             let oid = rec.oid;
+            if container.is_empty() {
+                key.extend_from_slice(path);
+            }
             let k: super::SharedName = key.as_slice().into();
             self.key_scratch = key;
             self.files.insert(
