@@ -461,9 +461,10 @@ fn a_files_losses_are_said_on_stderr() {
 }
 
 /// A file of ours cut after it was closed, at a block boundary (a valid Avro file, read
-/// without error), is said on stderr to be shorter than its collector closed it with.
+/// without error), is said on stderr to be shorter than its collector closed it with; one
+/// with a valid block appended, longer.
 #[test]
-fn a_file_cut_at_a_block_boundary_is_said_to_be_short() {
+fn a_file_cut_or_grown_at_a_block_boundary_is_said_to_be_so() {
     let Some(scap) = common::reference("mpm-event/full_capture.scap") else {
         return;
     };
@@ -511,6 +512,25 @@ fn a_file_cut_at_a_block_boundary_is_said_to_be_short() {
         )),
         "{err}"
     );
+    // a valid block appended (the second one again) is said too, and the file whole is not
+    let mut grown_bytes = bytes.clone();
+    grown_bytes.extend_from_slice(&bytes[ends[1]..ends[2]]);
+    let grown = dir.path().join("grown.sf");
+    std::fs::write(&grown, &grown_bytes).unwrap();
+    let r = run(&sysprint_example(), &["-o", "json"], Some(&grown));
+    let err = String::from_utf8(r.stderr).unwrap();
+    assert!(r.status.success(), "{err}");
+    assert!(r.stdout.len() > whole.stdout.len());
+    assert!(
+        err.contains(&format!(
+            "sysprint: {}: {} bytes, longer than the {} its collector closed it with",
+            grown.display(),
+            grown_bytes.len(),
+            bytes.len()
+        )),
+        "{err}"
+    );
+    assert!(!quiet.contains("longer"), "{quiet}");
     // in a directory, the unfinished output of a collector killed while replacing a file
     // is skipped, and said
     let d = dir.path().join("d");

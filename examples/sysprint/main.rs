@@ -243,9 +243,10 @@ const FLUSH_BYTES: usize = 1 << 16;
 /// Says on stderr what a file's `sysflow.losses` entry (written by this library's
 /// collectors; the official tool does not look) tells a reader to beware of: a file its
 /// collector never closed, a file cut since it was closed (shorter than its
-/// `file_bytes`), and the counters of records missing from it
-/// ([`sysflow::export::FileLosses::gaps`]).
-fn warn_losses<R: std::io::Read>(path: &Path, reader: &SfReader<R>) {
+/// `file_bytes`) or grown since (longer), and the counters of records missing from it
+/// ([`sysflow::export::FileLosses::gaps`]). `len`: the length of the file being read (of
+/// the opened file, not of whatever its path names by now).
+fn warn_losses<R: std::io::Read>(path: &Path, reader: &SfReader<R>, len: Option<u64>) {
     let Some(v) = reader.user_metadata(sysflow::export::LOSSES_KEY) else {
         return;
     };
@@ -258,16 +259,22 @@ fn warn_losses<R: std::io::Read>(path: &Path, reader: &SfReader<R>) {
                      it may end early and its losses are not known"
                 );
             }
-            // a cut at a block boundary leaves a valid Avro file: only its length tells
-            let len = std::fs::metadata(path).map(|m| m.len()).ok();
-            if let (Some(want), Some(len)) = (l.file_bytes, len)
-                && len < want
-            {
-                eprintln!(
-                    "sysprint: {name}: {len} bytes, shorter than the {want} its collector \
-                     closed it with (\"file_bytes\"): it was cut since, and its last records \
-                     are missing"
-                );
+            // a cut at a block boundary, or a valid block appended, leaves a valid Avro
+            // file: only its length tells
+            if let (Some(want), Some(len)) = (l.file_bytes, len) {
+                if len < want {
+                    eprintln!(
+                        "sysprint: {name}: {len} bytes, shorter than the {want} its collector \
+                         closed it with (\"file_bytes\"): it was cut since, and its last \
+                         records are missing"
+                    );
+                } else if len > want {
+                    eprintln!(
+                        "sysprint: {name}: {len} bytes, longer than the {want} its collector \
+                         closed it with (\"file_bytes\"): something was added since, and the \
+                         records after byte {want} are not its collector's"
+                    );
+                }
             }
             let nonzero: Vec<String> = l.gaps().map(|(k, n)| format!("{k}={n}")).collect();
             if !nonzero.is_empty() {
@@ -282,7 +289,8 @@ impl Printer {
     /// Prints one trace file.
     fn print_file<W: Write>(&mut self, path: &Path, stdout: &mut W) -> Result<(), Stop> {
         let reader = SfReader::open(path).map_err(|e| Stop::Fail(e.to_string()))?;
-        warn_losses(path, &reader);
+        let len = reader.get_ref().get_ref().metadata().map(|m| m.len()).ok();
+        warn_losses(path, &reader, len);
         let mut sink = match &self.dest {
             Dest::Stdout => Sink::Stdout(stdout),
             Dest::File(p) => Sink::File {

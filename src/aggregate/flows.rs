@@ -242,9 +242,9 @@ impl Aggregator {
             return Ok(());
         };
         // A flow under way whose file was written in this period needs no lookup of its
-        // file. An open almost always begins a flow: it goes to the lookup at once (on a
-        // flow under way both ways apply the open alike).
-        if op.flag != OpFlags::OPEN && self.flow_under_way(st, oid, tid, fd, fdinfo, op, out)? {
+        // file (an open too: its close was not seen, and the process may have moved to
+        // another container since, whose file entity a lookup would write).
+        if self.flow_under_way(st, oid, tid, fd, fdinfo, op, out)? {
             return Ok(());
         }
         let file = self.get_file(st, tid, &fdinfo.name, restype, ObjectState::Reup, out)?;
@@ -1860,5 +1860,41 @@ mod tests {
         }
         agg.on_rotation();
         assert!(names(&agg).is_empty(), "{:?}", names(&agg));
+    }
+
+    /// An open on a flow still under way (its close was not seen) applies to that flow
+    /// without a lookup of the file, also when the process moved to another container
+    /// since: no File entity of the new container's name is written for it (a lookup
+    /// first would write one).
+    #[test]
+    fn an_open_on_a_flow_under_way_writes_no_file_after_a_container_move() {
+        let mut st = shell_state();
+        let mut agg = Aggregator::new(AggConfig::from(&crate::SysFlowConfig::default()));
+        let mut out: Vec<Record> = Vec::new();
+        feed(
+            &mut st,
+            &mut agg,
+            1_000_000_000,
+            open(3, b"/srv/a"),
+            &mut out,
+        );
+        feed(&mut st, &mut agg, 1_000_000_001, write_4(3), &mut out);
+        st.threads.get_mut(10).unwrap().container_id = "c0ffee000001".into();
+        let before = out.len();
+        feed(
+            &mut st,
+            &mut agg,
+            1_000_000_002,
+            open(3, b"/srv/a"),
+            &mut out,
+        );
+        let files: Vec<_> = out[before..]
+            .iter()
+            .filter_map(|r| match r {
+                Record::File(f) => Some((f.path.clone(), f.container_id.clone())),
+                _ => None,
+            })
+            .collect();
+        assert!(files.is_empty(), "{files:?}");
     }
 }

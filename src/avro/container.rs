@@ -373,6 +373,12 @@ impl<R: Read> SfReader<R> {
         Ok(r)
     }
 
+    /// The input it reads from (for [`SfReader::open`], the buffered file it opened: its
+    /// `get_ref().metadata()` describes the file being read, whatever its path names now).
+    pub fn get_ref(&self) -> &R {
+        &self.input
+    }
+
     /// The schema string embedded in the file.
     pub fn schema_json(&self) -> &str {
         &self.schema_json

@@ -108,7 +108,8 @@ pub(crate) fn encode(
 /// are epoch seconds (capture time for a conversion; `period_start` is `null` when no
 /// event gave a time). `file_bytes` is the file's length when it was closed: a file cut
 /// later at a block boundary still reads as a valid Avro file, and only its length
-/// shorter than this tells that its last records are missing. The counters after them are the sink's own (`file_drops`: records
+/// shorter than this tells that its last records are missing (a longer one: that something
+/// was added since). The counters after them are the sink's own (`file_drops`: records
 /// of this period the file sink could not write; `file_failed_blocks`,
 /// `file_failed_opens`: block writes and file creations that failed for lack of space;
 /// `unfiled_drops`: records of earlier periods that never got a file), then the causes
@@ -129,7 +130,8 @@ pub struct FileLosses {
     /// Some counters did not fit in the fixed width and are missing.
     pub truncated: bool,
     /// The file's length in bytes when its collector closed it (`None` in files written
-    /// before 0.4): a shorter file was cut since, and its last records are missing.
+    /// before 0.4): a shorter file was cut since, and its last records are missing; a
+    /// longer one had something added since.
     pub file_bytes: Option<u64>,
     /// Every counter by name: the file sink's `file_*` and `unfiled_drops`, and the
     /// causes the driver reported.
