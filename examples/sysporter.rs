@@ -342,12 +342,20 @@ fn main() -> ExitCode {
             // stopped before the capture's end: a script must not take the output for
             // the whole capture's
             if converting && s.input_stopped > 0 {
-                eprintln!(
-                    "sysporter: the conversion was stopped before the capture's end: the \
-                     output holds the records of the {} events read until then \
-                     (input_stopped)",
-                    s.events
-                );
+                if kept_no_file(driver.config(), &s) {
+                    eprintln!(
+                        "sysporter: the conversion was stopped before the capture's end, \
+                         after {} events (input_stopped)",
+                        s.events
+                    );
+                } else {
+                    eprintln!(
+                        "sysporter: the conversion was stopped before the capture's end: the \
+                         output holds the records of the {} events read until then \
+                         (input_stopped)",
+                        s.events
+                    );
+                }
                 return ExitCode::from(STOPPED_CONVERSION);
             }
             ExitCode::SUCCESS
@@ -364,7 +372,7 @@ fn main() -> ExitCode {
             {
                 // the records of the events, not the headers (one per output period)
                 let records = s.sinks.records.saturating_sub(s.sinks.periods);
-                if records > 0 {
+                if records > 0 && !kept_no_file(driver.config(), &s) {
                     eprintln!(
                         "sysporter: the capture ended in damage: the {records} records of \
                          the events before it were written; the file's losses say \
@@ -375,6 +383,13 @@ fn main() -> ExitCode {
             fail(describe(&e))
         }
     }
+}
+
+/// Whether a run with a file output kept no file of it (none could be created, or the
+/// file `--overwrite` was to replace was left as it was, its new one removed): what the
+/// run wrote is not anywhere to be read.
+fn kept_no_file(config: &SysFlowConfig, s: &sysflow::RunSummary) -> bool {
+    config.file_path.is_some() && s.sinks.files_written == 0
 }
 
 /// Says so when a conversion with a file output ends without one: it could never be

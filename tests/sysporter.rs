@@ -409,6 +409,15 @@ fn a_stopped_conversion_does_not_replace_the_output() {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(names, ["out.sf"], "{signals}: {stderr}");
+        if signals == 1 {
+            // what it says names no output it did not keep
+            assert!(stderr.contains("was left as it was"), "{stderr}");
+            assert!(
+                stderr.contains("stopped before the capture's end, after "),
+                "{stderr}"
+            );
+            assert!(!stderr.contains("output holds"), "{stderr}");
+        }
     }
 }
 

@@ -285,12 +285,48 @@ fn warn_losses<R: std::io::Read>(path: &Path, reader: &SfReader<R>, len: Option<
     }
 }
 
+/// Opens `path` for reading, without waiting (a FIFO put in its place after it was listed
+/// would block the open until a writer came), and returns it with its length, if it is
+/// still a regular file.
+fn open_regular(path: &Path) -> Result<(std::fs::File, u64), String> {
+    use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let meta = file
+        .metadata()
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    if !meta.is_file() {
+        let t = meta.file_type();
+        let kind = if t.is_fifo() {
+            "a FIFO"
+        } else if t.is_dir() {
+            "a directory"
+        } else {
+            "not a regular file"
+        };
+        return Err(format!(
+            "cannot read {}: it is {kind} (it was replaced after it was listed)",
+            path.display()
+        ));
+    }
+    // (O_NONBLOCK changes nothing for a regular file's reads)
+    Ok((file, meta.len()))
+}
+
 impl Printer {
     /// Prints one trace file.
     fn print_file<W: Write>(&mut self, path: &Path, stdout: &mut W) -> Result<(), Stop> {
-        let reader = SfReader::open(path).map_err(|e| Stop::Fail(e.to_string()))?;
-        let len = reader.get_ref().get_ref().metadata().map(|m| m.len()).ok();
-        warn_losses(path, &reader, len);
+        let (file, len) = open_regular(path).map_err(Stop::Fail)?;
+        // only the bytes the file had when opened are read: records added while it is
+        // read are not taken for its collector's (its length was checked against
+        // `file_bytes` once, here)
+        let input = std::io::BufReader::with_capacity(1 << 16, std::io::Read::take(file, len));
+        let reader = SfReader::new(input, path.display().to_string())
+            .map_err(|e| Stop::Fail(e.to_string()))?;
+        warn_losses(path, &reader, Some(len));
         let mut sink = match &self.dest {
             Dest::Stdout => Sink::Stdout(stdout),
             Dest::File(p) => Sink::File {
