@@ -685,6 +685,18 @@ fn stopped_mid_conversion(
     recs
 }
 
+/// Sets SIGHUP's disposition in `cmd`'s child (`SIG_DFL` or `SIG_IGN`) before its exec.
+fn hangup_in_child(cmd: &mut Command, disposition: libc::sighandler_t) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: only async-signal-safe calls between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            libc::signal(libc::SIGHUP, disposition);
+            Ok(())
+        });
+    }
+}
+
 /// SIGHUP (a closed terminal) stops a conversion cleanly like SIGINT and SIGTERM: a
 /// whole SysFlow file of what was read, not a kill, and status 3 (stopped before the
 /// capture's end).
@@ -693,18 +705,11 @@ fn a_hangup_ends_a_conversion_cleanly() {
     let Some(scap) = common::reference("namespaces/setns.scap") else {
         return;
     };
-    use std::os::unix::process::CommandExt;
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out.sf");
     let mut cmd = command(&[Path::new("-r"), Path::new("-"), Path::new("-w"), &out]);
     // a hangup not ignored, whatever this test's own disposition (`nohup cargo test`)
-    // SAFETY: only async-signal-safe calls between fork and exec.
-    unsafe {
-        cmd.pre_exec(|| {
-            libc::signal(libc::SIGHUP, libc::SIG_DFL);
-            Ok(())
-        });
-    }
+    hangup_in_child(&mut cmd, libc::SIG_DFL);
     // the capture's header and 60% of its events; the writer then stays silent
     let recs = stopped_mid_conversion(cmd, &scap, 6, nix::sys::signal::Signal::SIGHUP, &out);
     assert!(
@@ -721,17 +726,10 @@ fn an_ignored_hangup_stays_ignored() {
         return;
     };
     use std::io::Write;
-    use std::os::unix::process::CommandExt;
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out.sf");
     let mut cmd = command(&[Path::new("-r"), Path::new("-"), Path::new("-w"), &out]);
-    // SAFETY: only async-signal-safe calls between fork and exec.
-    unsafe {
-        cmd.pre_exec(|| {
-            libc::signal(libc::SIGHUP, libc::SIG_IGN);
-            Ok(())
-        });
-    }
+    hangup_in_child(&mut cmd, libc::SIG_IGN);
     let mut child = cmd
         .stdin(Stdio::piped())
         .stdout(Stdio::null())

@@ -69,7 +69,7 @@ pub fn files_for(path: &Path) -> Result<Vec<PathBuf>, InputError> {
 
 /// What a path that is neither a regular file nor a directory is, for the message that
 /// skips it: its file type, or why it could not be looked at.
-fn what_is(meta: std::io::Result<std::fs::Metadata>) -> String {
+pub(crate) fn what_is(meta: std::io::Result<std::fs::Metadata>) -> String {
     use std::os::unix::fs::FileTypeExt;
     match meta {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => "it does not exist".into(),

@@ -289,7 +289,7 @@ fn warn_losses<R: std::io::Read>(path: &Path, reader: &SfReader<R>, len: Option<
 /// would block the open until a writer came), and returns it with its length, if it is
 /// still a regular file.
 fn open_regular(path: &Path) -> Result<(std::fs::File, u64), String> {
-    use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+    use std::os::unix::fs::OpenOptionsExt;
     let file = std::fs::OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NONBLOCK)
@@ -299,17 +299,14 @@ fn open_regular(path: &Path) -> Result<(std::fs::File, u64), String> {
         .metadata()
         .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     if !meta.is_file() {
-        let t = meta.file_type();
-        let kind = if t.is_fifo() {
-            "a FIFO"
-        } else if t.is_dir() {
-            "a directory"
-        } else {
-            "not a regular file"
-        };
         return Err(format!(
-            "cannot read {}: it is {kind} (it was replaced after it was listed)",
-            path.display()
+            "cannot read {}: {} (it was replaced after it was listed)",
+            path.display(),
+            if meta.is_dir() {
+                "it is a directory".into()
+            } else {
+                inputs::what_is(Ok(meta))
+            }
         ));
     }
     // (O_NONBLOCK changes nothing for a regular file's reads)
