@@ -94,7 +94,10 @@ struct Args {
     version: bool,
     /// Replace an existing `-w` file (otherwise it is an error), at the end of the run
     /// and only with a whole output (it is written beside it, then renamed over it): a
-    /// run that fails, is stopped, or drops records leaves it as it was. An extension.
+    /// run that fails, is stopped, or drops records leaves it as it was. Only a regular
+    /// file of this user with no other hard link is replaced. With -G, files are named
+    /// by their time and never replace one (a taken name gets a -1, -2, ... suffix). An
+    /// extension.
     #[arg(long = "overwrite")]
     overwrite: bool,
     /// Permission bits of the files written, in octal (default 600). An extension.
@@ -241,15 +244,18 @@ fn main() -> ExitCode {
     // an output file past `ulimit -f` is a counted loss, not a kill by SIGXFSZ
     // SAFETY: ignoring a signal installs no handler code.
     unsafe { libc::signal(libc::SIGXFSZ, libc::SIG_IGN) };
-    // The stop signals blocked by whatever started us (a signal mask survives exec) would
-    // never reach their handlers: only SIGKILL, which loses the file's end, would stop
-    // the run. Unblocked here, before any thread starts (threads inherit the mask).
+    // The stop signals are held (blocked) until their handlers are installed: one that
+    // came while `new()` created the output would meet the default action and leave a
+    // conversion's new file beside the one it was to replace. `new()` waits for nothing
+    // (a socket reader is connected to without blocking), so nothing waits on them.
+    // Whatever blocked them before (a signal mask survives exec) is undone below, or
+    // only SIGKILL, which loses the file's end, would stop the run.
     let mut stops = nix::sys::signal::SigSet::empty();
     for sig in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
         stops.add(sig);
     }
-    if let Err(e) = stops.thread_unblock() {
-        return fail(format!("cannot unblock the stop signals: {e}"));
+    if let Err(e) = stops.thread_block() {
+        return fail(format!("cannot hold the stop signals: {e}"));
     }
 
     let mut driver = match SysFlowDriver::new(config) {
@@ -300,6 +306,11 @@ fn main() -> ExitCode {
         if let Err(e) = signal_hook::flag::register(sig, flag.clone()) {
             return fail(format!("cannot install signal handler: {e}"));
         }
+    }
+    // the handlers are in place: a stop signal held meanwhile is delivered to them now,
+    // before any thread starts (threads inherit the mask)
+    if let Err(e) = stops.thread_unblock() {
+        return fail(format!("cannot unblock the stop signals: {e}"));
     }
     // A live capture says on stderr when it takes events in: a script that starts the
     // work it wants captured waits for that line.
@@ -361,6 +372,8 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
+            // the error first, then what it left behind
+            let code = fail(describe(&e));
             let summary = driver.summary();
             if let Some(s) = &summary {
                 say_losses(s);
@@ -380,7 +393,7 @@ fn main() -> ExitCode {
                     );
                 }
             }
-            fail(describe(&e))
+            code
         }
     }
 }

@@ -200,7 +200,10 @@ pub struct SysFlowConfig {
     /// (`.NAME.sysflow-PID-N`, same directory, which must be writable), renamed over it
     /// when closed; a run that fails, is stopped before its capture's end, or whose file
     /// output dropped records (a full disk) removes it and leaves the old file as it was
-    /// (see [`SysFlowDriver::run`](crate::SysFlowDriver::run)).
+    /// (see [`SysFlowDriver::run`](crate::SysFlowDriver::run)). Only a regular file of
+    /// the process's effective user with no other name (hard link) is replaced, whatever
+    /// its mode (it is renamed over, not written); anything else is an error in `new()`
+    /// that says which rule it breaks.
     pub file_overwrite: bool,
     /// Require the reader of `socket_path` to run as this uid (checked with
     /// `SO_PEERCRED` at every connection; records carry secrets). `None` (default): any.

@@ -26,23 +26,36 @@ fn sysporter(args: &[&Path]) -> Output {
         .expect("run sysporter")
 }
 
-/// A conversion that fails before writing a record (an input that is no capture)
-/// removes the `-w` file it created.
+/// A conversion that fails before writing a record (an input that is no capture, or
+/// none at all) removes the `-w` file it created, and says the error first, then that
+/// no output was written.
 #[test]
 fn a_failed_conversion_leaves_no_output_file() {
     let dir = tempfile::tempdir().unwrap();
     let bogus = dir.path().join("bogus.scap");
     std::fs::write(&bogus, b"not a capture, not even close").unwrap();
-    let out = dir.path().join("out.sf");
-    let r = sysporter(&[Path::new("-r"), &bogus, Path::new("-w"), &out]);
-    let stderr = String::from_utf8_lossy(&r.stderr);
-    assert!(!r.status.success(), "{stderr}");
-    assert!(stderr.contains("bogus.scap"), "{stderr}");
-    assert!(
-        !out.exists(),
-        "a header-only {} was left behind",
-        out.display()
-    );
+    let missing = dir.path().join("missing.scap");
+    for input in [&bogus, &missing] {
+        let out = dir.path().join("out.sf");
+        let r = sysporter(&[Path::new("-r"), input, Path::new("-w"), &out]);
+        let stderr = String::from_utf8_lossy(&r.stderr);
+        assert!(!r.status.success(), "{stderr}");
+        let lines: Vec<&str> = stderr.lines().collect();
+        assert!(
+            lines
+                .first()
+                .is_some_and(|l| l.contains(input.to_str().unwrap()))
+                && lines
+                    .last()
+                    .is_some_and(|l| l.starts_with("sysporter: no output file was written")),
+            "{stderr}"
+        );
+        assert!(
+            !out.exists(),
+            "a header-only {} was left behind",
+            out.display()
+        );
+    }
 }
 
 /// A `-w` directory without its trailing `/` is named a directory, with the way to write
@@ -63,8 +76,56 @@ fn a_directory_output_without_its_slash_says_so() {
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
 }
 
+/// `--overwrite` replaces a user's own read-only file (mode 0400) as it replaces any
+/// other of the user's files: the file is renamed over, not written, so its mode plays
+/// no part. Run as `nobody` (root ignores file modes); skipped when not run as root.
+#[test]
+fn an_own_read_only_file_is_replaced_by_a_user() {
+    let Some(scap) = common::reference("setuid/setuid.scap") else {
+        return;
+    };
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("SKIP: needs root to run sysporter as another user");
+        return;
+    }
+    let nobody = nix::unistd::User::from_name("nobody")
+        .unwrap()
+        .expect("a nobody user");
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.sf");
+    std::fs::write(&out, b"keep me").unwrap();
+    std::fs::set_permissions(&out, std::fs::Permissions::from_mode(0o400)).unwrap();
+    for p in [dir.path(), out.as_path()] {
+        nix::unistd::chown(p, Some(nobody.uid), Some(nobody.gid)).unwrap();
+    }
+    let r = command(&[
+        Path::new("-r"),
+        &scap,
+        Path::new("-w"),
+        &out,
+        Path::new("--overwrite"),
+    ])
+    .uid(nobody.uid.as_raw())
+    .gid(nobody.gid.as_raw())
+    .output()
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&r.stderr);
+    assert!(r.status.success(), "{:?}: {stderr}", r.status);
+    let recs: Vec<_> = sysflow::avro::SfReader::open(&out)
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert!(
+        recs.len() > 1 && matches!(recs[0], sysflow::model::Record::Header(_)),
+        "{stderr}"
+    );
+}
+
 /// A `-w` directory (trailing `/`) that is a file, and a `-w` FIFO to replace, are named
-/// for what they are, not by the bare errno.
+/// for what they are, not by the bare errno (the FIFO is only looked at, not opened: no
+/// wait for a reader).
 #[test]
 fn an_output_that_is_no_directory_or_no_file_says_what_it_is() {
     let Some(scap) = common::reference("setuid/setuid.scap") else {
@@ -93,7 +154,10 @@ fn an_output_that_is_no_directory_or_no_file_says_what_it_is() {
     ]);
     let stderr = String::from_utf8_lossy(&r.stderr);
     assert_eq!(r.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("a FIFO without a reader"), "{stderr}");
+    assert!(
+        stderr.contains("it is a FIFO, and only a regular file is replaced"),
+        "{stderr}"
+    );
     assert_eq!(std::fs::read(&file).unwrap(), b"keep me");
 }
 
@@ -751,6 +815,54 @@ fn an_ignored_hangup_stays_ignored() {
     let status = signal_and_wait(&mut child, nix::sys::signal::Signal::SIGINT);
     drop(stdin);
     assert_eq!(status.code(), Some(3));
+}
+
+/// A stop signal that comes while the driver is made (here: one already pending at exec)
+/// reaches the handlers installed after it: the conversion stops cleanly (status 3), the
+/// file `--overwrite` was to replace is left as it was and nothing is left beside it.
+/// With the signal's default action it would end the process at once, without the
+/// message, and beside the old file once the new one was created.
+#[test]
+fn a_stop_signal_while_the_driver_is_made_stops_the_conversion_cleanly() {
+    let Some(scap) = common::reference("namespaces/setns.scap") else {
+        return;
+    };
+    use std::os::unix::process::CommandExt;
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.sf");
+    std::fs::write(&out, b"keep me").unwrap();
+    let mut cmd = command(&[
+        Path::new("-r"),
+        &scap,
+        Path::new("-w"),
+        &out,
+        Path::new("--overwrite"),
+    ]);
+    // SAFETY: only async-signal-safe calls between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut set);
+            libc::sigaddset(&mut set, libc::SIGTERM);
+            libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+            // pending across exec, delivered once sysporter unblocks it
+            libc::raise(libc::SIGTERM);
+            Ok(())
+        });
+    }
+    let o = cmd.output().unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(3), "{:?}: {stderr}", o.status);
+    assert!(
+        stderr.contains("stopped before the capture's end"),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::read(&out).unwrap(), b"keep me", "{stderr}");
+    let names: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names, ["out.sf"], "{stderr}");
 }
 
 /// Stop signals blocked in the mask sysporter starts with (a mask survives exec: some

@@ -349,6 +349,78 @@ fn the_output_is_never_one_of_the_inputs() {
     assert_eq!(std::fs::read(&input).unwrap(), bytes);
 }
 
+/// A directory's file removed, or renamed over by a FIFO, after `sysprint DIR` listed it
+/// is said and skipped (status 1), as a command-line path that is not a file is: the
+/// files after it are still printed. The listing is over once the first file's output
+/// starts; its output (megabytes) fills the pipe this test does not read meanwhile, so the
+/// files after it are not opened before they are changed.
+#[test]
+fn a_file_gone_after_the_listing_is_skipped() {
+    let (Some(big), Some(small)) = (
+        common::reference("mpm-event/full_capture.sf"),
+        common::reference("setuid/setuid.sf"),
+    ) else {
+        return;
+    };
+    use std::io::Read;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("d");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::copy(&big, dir.join("in1.sf")).unwrap();
+    for n in 2..=4 {
+        std::fs::copy(&small, dir.join(format!("in{n}.sf"))).unwrap();
+    }
+    let mut child = Command::new(sysprint_example())
+        .args(["-o", "json"])
+        .arg(&dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut first = [0u8; 1];
+    stdout.read_exact(&mut first).unwrap();
+    std::fs::remove_file(dir.join("in2.sf")).unwrap();
+    let fifo = tmp.path().join("fifo");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    std::fs::rename(&fifo, dir.join("in3.sf")).unwrap();
+    let mut rest = Vec::new();
+    stdout.read_to_end(&mut rest).unwrap();
+    let status = child.wait().unwrap();
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    let said = |name: &str, why: &str| {
+        let line = format!("sysprint: {}: skipped: {why}", dir.join(name).display());
+        assert!(stderr.contains(&line), "{line} not in: {stderr}");
+    };
+    said(
+        "in2.sf",
+        "it does not exist (it was removed after it was listed)",
+    );
+    said(
+        "in3.sf",
+        "it is a FIFO; only regular files and directories are read (it was replaced after it was listed)",
+    );
+    // the first and the last file were printed whole, nothing else
+    let mut printed = first.to_vec();
+    printed.extend(rest);
+    let alone = |f: &Path| stdout_of(&sysprint_example(), &["-o", "json"], Some(f));
+    let mut expected = alone(&dir.join("in1.sf"));
+    expected.extend(alone(&dir.join("in4.sf")));
+    assert!(
+        printed == expected,
+        "{}",
+        first_difference(&printed, &expected)
+    );
+}
+
 /// `-w` never writes through a symlink (the library's `O_NOFOLLOW` rule): a link planted at
 /// the output's path is refused and what it points to is left alone. A new file is
 /// created 0600; an existing regular file is rewritten, as by the official tool; the
@@ -528,6 +600,24 @@ fn a_file_cut_or_grown_at_a_block_boundary_is_said_to_be_so() {
             grown_bytes.len(),
             bytes.len()
         )),
+        "{err}"
+    );
+    // the last block replaced by a longer one (two valid blocks): no block ends at the
+    // byte the collector's last one ended at, and the message does not name that byte as
+    // where the foreign records start
+    let last = ends[ends.len() - 2];
+    let mut replaced_bytes = bytes[..last].to_vec();
+    for _ in 0..2 {
+        replaced_bytes.extend_from_slice(&bytes[ends[1]..ends[2]]);
+    }
+    assert!(replaced_bytes.len() > bytes.len());
+    let replaced = dir.path().join("replaced.sf");
+    std::fs::write(&replaced, &replaced_bytes).unwrap();
+    let r = run(&sysprint_example(), &["-o", "json"], Some(&replaced));
+    let err = String::from_utf8(r.stderr).unwrap();
+    assert!(r.status.success(), "{err}");
+    assert!(
+        err.contains("nor are those of a block that crosses it (a last block replaced)"),
         "{err}"
     );
     assert!(!quiet.contains("longer"), "{quiet}");

@@ -70,25 +70,13 @@ pub fn files_for(path: &Path) -> Result<Vec<PathBuf>, InputError> {
 /// What a path that is neither a regular file nor a directory is, for the message that
 /// skips it: its file type, or why it could not be looked at.
 pub(crate) fn what_is(meta: std::io::Result<std::fs::Metadata>) -> String {
-    use std::os::unix::fs::FileTypeExt;
     match meta {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => "it does not exist".into(),
         Err(e) => format!("it cannot be looked at ({e})"),
-        Ok(m) => {
-            let t = m.file_type();
-            let kind = if t.is_fifo() {
-                "a FIFO"
-            } else if t.is_socket() {
-                "a socket"
-            } else if t.is_char_device() {
-                "a character device"
-            } else if t.is_block_device() {
-                "a block device"
-            } else {
-                "of another type"
-            };
-            format!("it is {kind}; only regular files and directories are read")
-        }
+        Ok(m) => format!(
+            "it is {}; only regular files and directories are read",
+            sysflow::export::file_type_name(m.file_type())
+        ),
     }
 }
 

@@ -167,6 +167,10 @@ enum Stop {
     BrokenPipe,
     /// An error to report.
     Fail(String),
+    /// A file that went away or became something else after it was listed (removed,
+    /// renamed over by a FIFO): said and skipped, as a path that is neither a file nor a
+    /// directory is, and the run goes on.
+    Gone(String),
 }
 
 impl From<io::Error> for Stop {
@@ -271,8 +275,9 @@ fn warn_losses<R: std::io::Read>(path: &Path, reader: &SfReader<R>, len: Option<
                 } else if len > want {
                     eprintln!(
                         "sysprint: {name}: {len} bytes, longer than the {want} its collector \
-                         closed it with (\"file_bytes\"): something was added since, and the \
-                         records after byte {want} are not its collector's"
+                         closed it with (\"file_bytes\"): something was written to it since, \
+                         and its records past byte {want} are not its collector's, nor are \
+                         those of a block that crosses it (a last block replaced)"
                     );
                 }
             }
@@ -287,27 +292,35 @@ fn warn_losses<R: std::io::Read>(path: &Path, reader: &SfReader<R>, len: Option<
 
 /// Opens `path` for reading, without waiting (a FIFO put in its place after it was listed
 /// would block the open until a writer came), and returns it with its length, if it is
-/// still a regular file.
-fn open_regular(path: &Path) -> Result<(std::fs::File, u64), String> {
+/// still a regular file. A path that no longer exists, or is no longer a regular file, is
+/// [`Stop::Gone`]: it was listed as a regular file.
+fn open_regular(path: &Path) -> Result<(std::fs::File, u64), Stop> {
     use std::os::unix::fs::OpenOptionsExt;
-    let file = std::fs::OpenOptions::new()
+    let fail = |e: io::Error| Stop::Fail(format!("cannot read {}: {e}", path.display()));
+    let file = match std::fs::OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NONBLOCK)
         .open(path)
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let meta = file
-        .metadata()
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            return Err(Stop::Gone(format!(
+                "{} (it was removed after it was listed)",
+                inputs::what_is(Err(e))
+            )));
+        }
+        Err(e) => return Err(fail(e)),
+    };
+    let meta = file.metadata().map_err(fail)?;
     if !meta.is_file() {
-        return Err(format!(
-            "cannot read {}: {} (it was replaced after it was listed)",
-            path.display(),
+        return Err(Stop::Gone(format!(
+            "{} (it was replaced after it was listed)",
             if meta.is_dir() {
                 "it is a directory".into()
             } else {
                 inputs::what_is(Ok(meta))
             }
-        ));
+        )));
     }
     // (O_NONBLOCK changes nothing for a regular file's reads)
     Ok((file, meta.len()))
@@ -316,7 +329,7 @@ fn open_regular(path: &Path) -> Result<(std::fs::File, u64), String> {
 impl Printer {
     /// Prints one trace file.
     fn print_file<W: Write>(&mut self, path: &Path, stdout: &mut W) -> Result<(), Stop> {
-        let (file, len) = open_regular(path).map_err(Stop::Fail)?;
+        let (file, len) = open_regular(path)?;
         // only the bytes the file had when opened are read: records added while it is
         // read are not taken for its collector's (its length was checked against
         // `file_bytes` once, here)
@@ -464,12 +477,17 @@ fn main() -> ExitCode {
     let mut stop = None;
     for step in plan {
         match step {
-            Step::Print(f) => {
-                if let Err(e) = printer.print_file(&f, &mut stdout) {
+            Step::Print(f) => match printer.print_file(&f, &mut stdout) {
+                Ok(()) => {}
+                Err(Stop::Gone(why)) => {
+                    eprintln!("sysprint: {}: skipped: {why}", f.display());
+                    status = 1;
+                }
+                Err(e) => {
                     stop = Some(e);
                     break;
                 }
-            }
+            },
             Step::Skip(p, why) => {
                 eprintln!("sysprint: {}: skipped: {why}", p.display());
                 status = 1;
@@ -483,7 +501,8 @@ fn main() -> ExitCode {
     let flushed = stdout.flush();
     match stop {
         Some(Stop::BrokenPipe) => ExitCode::SUCCESS,
-        Some(Stop::Fail(e)) => {
+        // (a file gone since its listing was skipped above, never kept here)
+        Some(Stop::Fail(e) | Stop::Gone(e)) => {
             let _ = flushed;
             eprintln!("sysprint: error: {e}");
             ExitCode::FAILURE

@@ -117,8 +117,14 @@ fn create_file(name: &Path, mode: u32, replace: bool) -> std::io::Result<Created
     o.write(true)
         .mode(mode)
         .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK);
-    // Created if absent; an existing file is then opened to be replaced (if asked). Two
-    // rounds: the file may be removed between the two opens.
+    // An existing file to replace is only looked at (`O_PATH`: not opened for reading
+    // or writing, so neither a device's open nor the file's own mode plays a part: it is
+    // renamed over, not written).
+    let mut look = fs::OpenOptions::new();
+    look.read(true)
+        .custom_flags(libc::O_PATH | libc::O_NOFOLLOW | libc::O_CLOEXEC);
+    // Created if absent; an existing file is then looked at to be replaced (if asked).
+    // Two rounds: the file may be removed between the two opens.
     let mut round = 0;
     let (f, new) = loop {
         round += 1;
@@ -127,7 +133,7 @@ fn create_file(name: &Path, mode: u32, replace: bool) -> std::io::Result<Created
             Err(e) if replace && e.raw_os_error() == Some(libc::EEXIST) => {}
             Err(e) => return Err(e),
         }
-        match o.open(name) {
+        match look.open(name) {
             Ok(f) => break (f, false),
             Err(e) if e.raw_os_error() == Some(libc::ENOENT) && round < 2 => {}
             Err(e) => return Err(e),
@@ -136,12 +142,13 @@ fn create_file(name: &Path, mode: u32, replace: bool) -> std::io::Result<Created
     if !new {
         // only a plain file of our own is replaced: never a device (/dev/null), a FIFO,
         // or a hard link to a file elsewhere; checked before anything is changed
-        use std::os::unix::fs::MetadataExt;
         let m = f.metadata()?;
-        if !m.is_file() || m.nlink() != 1 || m.uid() != nix::unistd::geteuid().as_raw() {
-            return Err(std::io::Error::other(
-                "not a regular file of this user with one link: not replaced",
-            ));
+        if m.file_type().is_symlink() {
+            // (said so by create_error)
+            return Err(std::io::Error::from_raw_os_error(libc::ELOOP));
+        }
+        if let Some(why) = not_replaced(&m) {
+            return Err(std::io::Error::other(format!("{why}: not replaced")));
         }
     }
     let (file, temp) = if new {
@@ -171,6 +178,57 @@ fn create_file(name: &Path, mode: u32, replace: bool) -> std::io::Result<Created
         return Err(e);
     }
     Ok(Created { file, new, temp })
+}
+
+/// What a file of type `t` is, as this library's messages say it: "a regular file", "a
+/// directory", "a symlink", "a FIFO", "a socket", "a character device" or "a block
+/// device".
+pub fn file_type_name(t: fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if t.is_file() {
+        "a regular file"
+    } else if t.is_dir() {
+        "a directory"
+    } else if t.is_symlink() {
+        "a symlink"
+    } else if t.is_fifo() {
+        "a FIFO"
+    } else if t.is_socket() {
+        "a socket"
+    } else if t.is_char_device() {
+        "a character device"
+    } else if t.is_block_device() {
+        "a block device"
+    } else {
+        "of an unknown type"
+    }
+}
+
+/// Why an existing file at an output's path is not one `file_overwrite` replaces, if it
+/// is not: only a regular file of this process's effective user with no other name (hard
+/// link) is.
+fn not_replaced(m: &fs::Metadata) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    if !m.is_file() {
+        return Some(format!(
+            "it is {}, and only a regular file is replaced",
+            file_type_name(m.file_type())
+        ));
+    }
+    if m.nlink() != 1 {
+        return Some(format!(
+            "it has {} names (hard links), and only a file with one is replaced",
+            m.nlink()
+        ));
+    }
+    let me = nix::unistd::geteuid().as_raw();
+    if m.uid() != me {
+        return Some(format!(
+            "it belongs to uid {}, and only a file of this user (uid {me}) is replaced",
+            m.uid()
+        ));
+    }
+    None
 }
 
 /// The directory holding `path` (`.` for a bare name).
@@ -237,11 +295,6 @@ fn create_error(name: &Path, e: std::io::Error) -> SysFlowError {
                 path: name.to_owned(),
                 source: e,
             };
-        }
-        // opened to be replaced: a FIFO without a reader, a unix socket, a device node
-        // with no device behind it
-        Some(libc::ENXIO) => {
-            "not a regular file (a FIFO without a reader, a socket or a device): not replaced"
         }
         _ => "",
     };
@@ -1125,8 +1178,23 @@ mod tests {
         fs::write(&other, b"keep").unwrap();
         let hard = dir.path().join("hard.sf");
         fs::hard_link(&other, &hard).unwrap();
-        assert!(FileSink::with_options(&hard, opts, false, None).is_err());
+        let e = FileSink::with_options(&hard, opts, false, None)
+            .err()
+            .unwrap();
+        assert!(e.to_string().contains("it has 2 names (hard links)"), "{e}");
         assert_eq!(fs::read(&other).unwrap(), b"keep");
+        // nor another user's file (root's files are this test's own when it runs as root)
+        let theirs = dir.path().join("theirs.sf");
+        fs::write(&theirs, b"keep").unwrap();
+        let me = nix::unistd::geteuid().as_raw();
+        if nix::unistd::chown(&theirs, Some(nix::unistd::Uid::from_raw(me + 1)), None).is_ok() {
+            let e = FileSink::with_options(&theirs, opts, false, None)
+                .err()
+                .unwrap();
+            let said = format!("it belongs to uid {}, and only a file of this user", me + 1);
+            assert!(e.to_string().contains(&said), "{e}");
+            assert_eq!(fs::read(&theirs).unwrap(), b"keep");
+        }
         // a symlink at the path is refused, with or without overwrite
         let target = dir.path().join("target");
         fs::write(&target, b"keep").unwrap();

@@ -18,7 +18,7 @@ mod socket;
 
 pub use callback::CallbackSink;
 pub use fanout::{FanOut, SinkStats};
-pub use file::{FileOptions, FileSink, OutputPath, is_unfinished_output};
+pub use file::{FileOptions, FileSink, OutputPath, file_type_name, is_unfinished_output};
 pub(crate) use losses::NOT_GAPS;
 pub use losses::{FileLosses, LOSSES_KEY, LOSSES_WIDTH};
 pub use socket::{Backoff, MAX_PENDING_BYTES, SocketSink};

@@ -157,6 +157,8 @@ pub struct sysflow_config {
     /// beside the old one (`.NAME.sysflow-PID-N`, same directory), renamed over it at the
     /// end of the run if it is whole; a run that fails, is stopped before its capture's
     /// end, or drops records (a full disk) removes it and leaves the old file as it was.
+    /// Only a regular file of the process's effective user with no other name (hard
+    /// link) is replaced, whatever its mode; anything else fails `sysflow_driver_new`.
     pub file_overwrite: bool,
     /// Require the reader of `socket_path` to run as this uid (checked with `SO_PEERCRED`
     /// at every connection). Default -1: any reader.
