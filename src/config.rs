@@ -199,7 +199,8 @@ pub struct SysFlowConfig {
     /// at the end of the run, by a whole output: the output goes to a new file beside it
     /// (`.NAME.sysflow-PID-N`, same directory, which must be writable), renamed over it
     /// when closed; a run that fails, is stopped before its capture's end, or whose file
-    /// output dropped records (a full disk) removes it and leaves the old file as it was
+    /// output dropped records or ran out of space as it was closed (a full disk) removes
+    /// it and leaves the old file as it was
     /// (see [`SysFlowDriver::run`](crate::SysFlowDriver::run)). Only a regular file of
     /// the process's effective user with no other name (hard link) is replaced, whatever
     /// its mode (it is renamed over, not written); anything else is an error in `new()`

@@ -422,6 +422,9 @@ pub struct FileSink {
     temp: Option<PathBuf>,
     /// The run feeding the sink failed or stopped early ([`FileSink::run_incomplete`]).
     run_incomplete: bool,
+    /// Space ran out as the last file was closed (its losses entry not rewritten, or its
+    /// sync failed): it may say `"complete":false` or miss its last records.
+    short_at_close: bool,
     /// Files closed and kept (a file removed as unused is taken off again).
     files_written: u64,
     /// The last file closed counts in `files_written`.
@@ -543,6 +546,7 @@ impl FileSink {
             filled: false,
             temp: None,
             run_incomplete: false,
+            short_at_close: false,
             files_written: 0,
             counted_last: false,
             closed_len: 0,
@@ -877,17 +881,19 @@ impl FileSink {
     /// Renames the new file `temp`, just closed (`closed`: how), over the file it
     /// replaces, `current`, if it is a whole output; or removes it, leaving the old file
     /// as it was, when the close failed, the run failed or was stopped before its input's
-    /// end ([`FileSink::run_incomplete`]), or records were dropped (a full disk): only a
-    /// whole output replaces a file.
+    /// end ([`FileSink::run_incomplete`]), or records were dropped or space ran out as it
+    /// was closed (a full disk): only a whole output replaces a file.
     fn settle_replacement(&mut self, temp: PathBuf, closed: Result<()>) -> Result<()> {
         self.counted_last = false;
-        if closed.is_err() || self.run_incomplete || self.dropped > 0 {
+        if closed.is_err() || self.run_incomplete || self.dropped > 0 || self.short_at_close {
             let _ = fs::remove_file(&temp);
             if closed.is_ok() {
                 let why = if self.run_incomplete {
                     "the run failed or was stopped before its input's end"
-                } else {
+                } else if self.dropped > 0 {
                     "records were dropped (lack of space)"
+                } else {
+                    "space ran out as it was closed"
                 };
                 self.diag.warn(format_args!(
                     "{}: not replaced, its new output removed: {why}",
@@ -938,6 +944,7 @@ impl FileSink {
 
     /// Closes the current period's file (see [`FileSink::close`]).
     fn close_file(&mut self) -> Result<()> {
+        self.short_at_close = false;
         self.write_block(true)?;
         let period = std::mem::take(&mut self.period);
         if let Some(mut w) = self.writer.take() {
@@ -972,17 +979,23 @@ impl FileSink {
                 use std::os::unix::fs::FileExt;
                 match f.write_all_at(&value, at) {
                     Ok(()) => {}
-                    Err(e) if is_full(&e) => self.close_warning(format_args!(
-                        "{name}: {e}: its {LOSSES_KEY} header entry keeps saying incomplete"
-                    )),
+                    Err(e) if is_full(&e) => {
+                        self.short_at_close = true;
+                        self.close_warning(format_args!(
+                            "{name}: {e}: its {LOSSES_KEY} header entry keeps saying incomplete"
+                        ));
+                    }
                     Err(e) => return Err(SysFlowError::io(format!("writing {name}"), e)),
                 }
             }
             match f.sync_data() {
                 Ok(()) => {}
-                Err(e) if is_full(&e) => self.close_warning(format_args!(
-                    "{name}: {e} at sync: its last records may be missing"
-                )),
+                Err(e) if is_full(&e) => {
+                    self.short_at_close = true;
+                    self.close_warning(format_args!(
+                        "{name}: {e} at sync: its last records may be missing"
+                    ));
+                }
                 Err(e) => return Err(SysFlowError::io(format!("syncing {name}"), e)),
             }
             self.closed = self.current.clone();

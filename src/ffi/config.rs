@@ -156,7 +156,8 @@ pub struct sysflow_config {
     /// a capture that is the output file itself is refused. The output goes to a new file
     /// beside the old one (`.NAME.sysflow-PID-N`, same directory), renamed over it at the
     /// end of the run if it is whole; a run that fails, is stopped before its capture's
-    /// end, or drops records (a full disk) removes it and leaves the old file as it was.
+    /// end, or drops records or runs out of space at its close (a full disk) removes it
+    /// and leaves the old file as it was.
     /// Only a regular file of the process's effective user with no other name (hard
     /// link) is replaced, whatever its mode; anything else fails `sysflow_driver_new`.
     pub file_overwrite: bool,
