@@ -130,12 +130,22 @@ fn describe(e: &SysFlowError) -> String {
             path.display(),
             e.code()
         ),
-        SysFlowError::OutputExists { path, .. } => format!(
-            "cannot create output file {}: it exists (add --overwrite to replace it) \
-             (error code {:?})",
-            path.display(),
-            e.code()
-        ),
+        SysFlowError::OutputExists { path, .. } => match std::fs::symlink_metadata(path) {
+            // nothing --overwrite would replace either
+            Ok(m) if !m.is_file() => format!(
+                "cannot create output file {}: it exists and is {} (--overwrite replaces \
+                 only a regular file) (error code {:?})",
+                path.display(),
+                sysflow::export::file_type_name(m.file_type()),
+                e.code()
+            ),
+            _ => format!(
+                "cannot create output file {}: it exists (add --overwrite to replace it) \
+                 (error code {:?})",
+                path.display(),
+                e.code()
+            ),
+        },
         e => format!("{e} (error code {:?})", e.code()),
     }
 }
@@ -263,12 +273,14 @@ fn main() -> ExitCode {
         Err(e) => return fail(describe(&e)),
     };
     // SIGINT, SIGTERM and SIGHUP (a closed terminal) stop the capture cleanly (open flows
-    // are flushed), a conversion
-    // reading a pipe or FIFO whose writer neither writes nor closes too. In a conversion
-    // a second one ends the process at once (status 128 + the signal), without the
-    // flush; in a live capture a second signal (a shell's Ctrl-C and its trap's kill,
-    // `timeout`'s two deliveries) must not cut its clean stop short.
+    // are flushed), a conversion reading a pipe or FIFO whose writer neither writes nor
+    // closes too. In a conversion a second one ends the process at once (status 128 +
+    // the signal), without the flush, unless the output is settled by then; in a live
+    // capture a second signal (a shell's Ctrl-C and its trap's kill, `timeout`'s two
+    // deliveries) must not cut its clean stop short.
     let flag = driver.exit_handle().flag();
+    // set once run() returned: a second signal then ends nothing (the output is settled)
+    let finished = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let converting = driver.config().scap_input_path.is_some();
     // the new file written to replace the -w file at the end: a process ended at once
     // removes it first (the old file stays whole)
@@ -286,14 +298,21 @@ fn main() -> ExitCode {
             continue;
         }
         if converting {
-            let (flag, unfinished) = (flag.clone(), unfinished.clone());
-            // SAFETY: the action only loads an atomic and calls unlink(2) and _exit(2),
+            let (flag, unfinished, finished) = (flag.clone(), unfinished.clone(), finished.clone());
+            // SAFETY: the action only loads atomics and calls unlink(2) and _exit(2),
             // both async-signal-safe, on a string made before.
             let r = unsafe {
                 signal_hook::low_level::register(sig, move || {
-                    if flag.load(std::sync::atomic::Ordering::SeqCst) {
-                        if let Some(p) = &unfinished {
-                            libc::unlink(p.as_ptr());
+                    use std::sync::atomic::Ordering::SeqCst;
+                    if flag.load(SeqCst) && !finished.load(SeqCst) {
+                        // The new output is removed first; if it is gone already, the run
+                        // has settled it (renamed over the old file, or removed it): the
+                        // run is ending and says how, so this signal ends nothing (an
+                        // exit status of 128 + sig would say the old file was kept).
+                        if let Some(p) = &unfinished
+                            && libc::unlink(p.as_ptr()) != 0
+                        {
+                            return;
                         }
                         libc::_exit(128 + sig);
                     }
@@ -322,7 +341,9 @@ fn main() -> ExitCode {
             }
         });
     }
-    match driver.run() {
+    let result = driver.run();
+    finished.store(true, std::sync::atomic::Ordering::SeqCst);
+    match result {
         Ok(s) => {
             if driver.config().enable_stats {
                 log::info!(

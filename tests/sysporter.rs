@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 /// sysporter with `args`, stdin from /dev/null.
@@ -24,6 +24,17 @@ fn sysporter(args: &[&Path]) -> Output {
         .stderr(Stdio::piped())
         .output()
         .expect("run sysporter")
+}
+
+/// `sysporter -r capture -w out --overwrite`.
+fn overwrite(capture: &Path, out: &Path) -> Output {
+    sysporter(&[
+        Path::new("-r"),
+        capture,
+        Path::new("-w"),
+        out,
+        Path::new("--overwrite"),
+    ])
 }
 
 /// A conversion that fails before writing a record (an input that is no capture, or
@@ -123,6 +134,91 @@ fn an_own_read_only_file_is_replaced_by_a_user() {
     );
 }
 
+/// Sets (`+i`) or clears (`-i`) a file's immutable attribute with `chattr`; false when
+/// this cannot be done here (no `chattr`, a filesystem without the attribute).
+fn chattr(op: &str, p: &Path) -> bool {
+    Command::new("chattr")
+        .arg(op)
+        .arg(p)
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// Clears the immutable attribute of a file when dropped (a failed test must not leave a
+/// file its temporary directory cannot remove).
+struct Mutable(PathBuf);
+
+impl Drop for Mutable {
+    fn drop(&mut self) {
+        chattr("-i", &self.0);
+    }
+}
+
+/// `--overwrite` of an immutable file (which cannot be renamed over) is refused before the
+/// conversion, with that reason; a file made immutable while the conversion runs makes
+/// its final rename fail: the new output is removed (nothing is left beside the old
+/// file, which stays as it was) and the status is 1. Skipped where `chattr +i` cannot be
+/// set (not root, a filesystem without the attribute).
+#[test]
+fn an_output_that_cannot_be_renamed_over_is_kept_and_nothing_left_beside_it() {
+    let Some(scap) = common::reference("namespaces/setns.scap") else {
+        return;
+    };
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.sf");
+    std::fs::write(&out, b"keep me").unwrap();
+    let _mutable = Mutable(out.clone());
+    if !chattr("+i", &out) {
+        eprintln!("SKIP: chattr +i cannot be set on {}", out.display());
+        return;
+    }
+    let names = || -> Vec<_> {
+        std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect()
+    };
+    let r = overwrite(&scap, &out);
+    let stderr = String::from_utf8_lossy(&r.stderr);
+    assert_eq!(r.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("it is immutable (chattr +i), and cannot be renamed over"),
+        "{stderr}"
+    );
+    assert_eq!(names(), ["out.sf"], "{stderr}");
+    assert!(chattr("-i", &out));
+    // made immutable once the conversion writes its new output beside it
+    let bytes = std::fs::read(&scap).unwrap();
+    let mut child = overwrite_from_stdin(&out);
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(&bytes[..bytes.len() / 2]).unwrap();
+    let t = std::time::Instant::now();
+    while names().len() < 2 {
+        assert!(
+            t.elapsed().as_secs() < 30,
+            "no new output beside the old file"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert!(chattr("+i", &out));
+    stdin.write_all(&bytes[bytes.len() / 2..]).unwrap();
+    drop(stdin);
+    let r = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&r.stderr);
+    assert_eq!(r.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "cannot replace {} with the new output (removed; the file was left as it was)",
+            out.display()
+        )),
+        "{stderr}"
+    );
+    assert_eq!(names(), ["out.sf"], "{stderr}");
+    assert_eq!(std::fs::read(&out).unwrap(), b"keep me");
+}
+
 /// A `-w` directory (trailing `/`) that is a file, and a `-w` FIFO to replace, are named
 /// for what they are, not by the bare errno (the FIFO is only looked at, not opened: no
 /// wait for a reader).
@@ -145,13 +241,7 @@ fn an_output_that_is_no_directory_or_no_file_says_what_it_is() {
     );
     let fifo = dir.path().join("fifo");
     nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
-    let r = sysporter(&[
-        Path::new("-r"),
-        &scap,
-        Path::new("-w"),
-        &fifo,
-        Path::new("--overwrite"),
-    ]);
+    let r = overwrite(&scap, &fifo);
     let stderr = String::from_utf8_lossy(&r.stderr);
     assert_eq!(r.status.code(), Some(1), "{stderr}");
     assert!(
@@ -180,13 +270,7 @@ fn an_existing_output_names_the_overwrite_flag() {
     );
     assert!(!stderr.contains("file_overwrite"), "{stderr}");
     assert_eq!(std::fs::read(&out).unwrap(), b"keep me");
-    let r = sysporter(&[
-        Path::new("-r"),
-        &scap,
-        Path::new("-w"),
-        &out,
-        Path::new("--overwrite"),
-    ]);
+    let r = overwrite(&scap, &out);
     assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
     assert_ne!(std::fs::read(&out).unwrap(), b"keep me");
 }
@@ -242,13 +326,7 @@ fn an_unreadable_capture_does_not_replace_the_output() {
     let absent = dir.path().join("absent.scap");
     for input in [&absent, &dir.path().to_path_buf(), &bogus, &cut] {
         std::fs::write(&out, b"keep me").unwrap();
-        let r = sysporter(&[
-            Path::new("-r"),
-            input,
-            Path::new("-w"),
-            &out,
-            Path::new("--overwrite"),
-        ]);
+        let r = overwrite(input, &out);
         let stderr = String::from_utf8_lossy(&r.stderr);
         assert_eq!(r.status.code(), Some(1), "{}: {stderr}", input.display());
         let name = input.file_name().unwrap().to_string_lossy();

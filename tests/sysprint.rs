@@ -349,11 +349,12 @@ fn the_output_is_never_one_of_the_inputs() {
     assert_eq!(std::fs::read(&input).unwrap(), bytes);
 }
 
-/// A directory's file removed, or renamed over by a FIFO, after `sysprint DIR` listed it
-/// is said and skipped (status 1), as a command-line path that is not a file is: the
-/// files after it are still printed. The listing is over once the first file's output
-/// starts; its output (megabytes) fills the pipe this test does not read meanwhile, so the
-/// files after it are not opened before they are changed.
+/// A directory's file removed, or replaced by a FIFO, a symlink loop or a socket, after
+/// `sysprint DIR` listed it is said and skipped (status 1), as a command-line path that
+/// is not a file is: the files after it are still printed. The FIFO is not opened: its
+/// writer, blocked until a reader opens it, stays blocked. The listing is over once the
+/// first file's output starts; its output (megabytes) fills the pipe this test does not
+/// read meanwhile, so the files after it are not opened before they are changed.
 #[test]
 fn a_file_gone_after_the_listing_is_skipped() {
     let (Some(big), Some(small)) = (
@@ -363,11 +364,12 @@ fn a_file_gone_after_the_listing_is_skipped() {
         return;
     };
     use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("d");
     std::fs::create_dir(&dir).unwrap();
     std::fs::copy(&big, dir.join("in1.sf")).unwrap();
-    for n in 2..=4 {
+    for n in 2..=6 {
         std::fs::copy(&small, dir.join(format!("in{n}.sf"))).unwrap();
     }
     let mut child = Command::new(sysprint_example())
@@ -382,9 +384,32 @@ fn a_file_gone_after_the_listing_is_skipped() {
     let mut first = [0u8; 1];
     stdout.read_exact(&mut first).unwrap();
     std::fs::remove_file(dir.join("in2.sf")).unwrap();
+    // a FIFO whose writer waits in its open for a reader
     let fifo = tmp.path().join("fifo");
     nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
     std::fs::rename(&fifo, dir.join("in3.sf")).unwrap();
+    let released = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (tx, rx) = std::sync::mpsc::channel();
+    let writer = {
+        let (fifo, released) = (dir.join("in3.sf"), released.clone());
+        std::thread::spawn(move || {
+            tx.send(nix::unistd::gettid()).unwrap();
+            let w = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
+            released.store(true, std::sync::atomic::Ordering::SeqCst);
+            drop(w);
+        })
+    };
+    // the writer waits in its open(2) (openat, 257) before sysprint goes on
+    let tid = rx.recv().unwrap();
+    let syscall = format!("/proc/self/task/{tid}/syscall");
+    while !std::fs::read_to_string(&syscall).is_ok_and(|s| s.starts_with("257 ")) {
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    let link = tmp.path().join("loop");
+    std::os::unix::fs::symlink("in4.sf", &link).unwrap();
+    std::fs::rename(&link, dir.join("in4.sf")).unwrap();
+    std::fs::remove_file(dir.join("in5.sf")).unwrap();
+    let _socket = std::os::unix::net::UnixListener::bind(dir.join("in5.sf")).unwrap();
     let mut rest = Vec::new();
     stdout.read_to_end(&mut rest).unwrap();
     let status = child.wait().unwrap();
@@ -395,6 +420,16 @@ fn a_file_gone_after_the_listing_is_skipped() {
         .unwrap()
         .read_to_string(&mut stderr)
         .unwrap();
+    let fifo_opened = released.load(std::sync::atomic::Ordering::SeqCst);
+    // let the writer go: this test opens the FIFO for reading
+    let reader = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(dir.join("in3.sf"))
+        .unwrap();
+    writer.join().unwrap();
+    drop(reader);
+    assert!(!fifo_opened, "sysprint opened the FIFO: {stderr}");
     assert_eq!(status.code(), Some(1), "{stderr}");
     let said = |name: &str, why: &str| {
         let line = format!("sysprint: {}: skipped: {why}", dir.join(name).display());
@@ -402,18 +437,27 @@ fn a_file_gone_after_the_listing_is_skipped() {
     };
     said(
         "in2.sf",
-        "it does not exist (it was removed after it was listed)",
+        "it does not exist (it was removed since it was found)",
     );
+    let replaced = "(it was replaced since it was found)";
     said(
         "in3.sf",
-        "it is a FIFO; only regular files and directories are read (it was replaced after it was listed)",
+        &format!("it is now a FIFO, not a regular file {replaced}"),
+    );
+    said(
+        "in4.sf",
+        "it cannot be opened any more (Too many levels of symbolic links (os error 40)) (it was replaced since it was found)",
+    );
+    said(
+        "in5.sf",
+        &format!("it is now a socket, not a regular file {replaced}"),
     );
     // the first and the last file were printed whole, nothing else
     let mut printed = first.to_vec();
     printed.extend(rest);
     let alone = |f: &Path| stdout_of(&sysprint_example(), &["-o", "json"], Some(f));
     let mut expected = alone(&dir.join("in1.sf"));
-    expected.extend(alone(&dir.join("in4.sf")));
+    expected.extend(alone(&dir.join("in6.sf")));
     assert!(
         printed == expected,
         "{}",
@@ -617,7 +661,11 @@ fn a_file_cut_or_grown_at_a_block_boundary_is_said_to_be_so() {
     let err = String::from_utf8(r.stderr).unwrap();
     assert!(r.status.success(), "{err}");
     assert!(
-        err.contains("nor are those of a block that crosses it (a last block replaced)"),
+        err.contains(&format!(
+            "it was written to since, and only the records of blocks that end by byte {} can \
+             be its collector's",
+            bytes.len()
+        )),
         "{err}"
     );
     assert!(!quiet.contains("longer"), "{quiet}");

@@ -167,9 +167,9 @@ enum Stop {
     BrokenPipe,
     /// An error to report.
     Fail(String),
-    /// A file that went away or became something else after it was listed (removed,
-    /// renamed over by a FIFO): said and skipped, as a path that is neither a file nor a
-    /// directory is, and the run goes on.
+    /// A file that went away or became something else since it was found to be a regular
+    /// file (removed, renamed over by a FIFO): said and skipped, as a path that is
+    /// neither a file nor a directory is, and the run goes on.
     Gone(String),
 }
 
@@ -275,9 +275,8 @@ fn warn_losses<R: std::io::Read>(path: &Path, reader: &SfReader<R>, len: Option<
                 } else if len > want {
                     eprintln!(
                         "sysprint: {name}: {len} bytes, longer than the {want} its collector \
-                         closed it with (\"file_bytes\"): something was written to it since, \
-                         and its records past byte {want} are not its collector's, nor are \
-                         those of a block that crosses it (a last block replaced)"
+                         closed it with (\"file_bytes\"): it was written to since, and only \
+                         the records of blocks that end by byte {want} can be its collector's"
                     );
                 }
             }
@@ -290,40 +289,67 @@ fn warn_losses<R: std::io::Read>(path: &Path, reader: &SfReader<R>, len: Option<
     }
 }
 
-/// Opens `path` for reading, without waiting (a FIFO put in its place after it was listed
-/// would block the open until a writer came), and returns it with its length, if it is
-/// still a regular file. A path that no longer exists, or is no longer a regular file, is
-/// [`Stop::Gone`]: it was listed as a regular file.
-fn open_regular(path: &Path) -> Result<(std::fs::File, u64), Stop> {
+/// Opens `path`, found to be a regular file (listed in a directory, or named on the
+/// command line), for reading and returns it with its length, if it still is one. It is
+/// looked at before it is opened (`O_PATH`, then `fstat`), and opened through that very
+/// look (`/proc/self/fd/N`): a device or a FIFO put in its place meanwhile is never
+/// opened (an open can rewind a tape or let a FIFO's blocked writer go on). A path that no
+/// longer exists, or no longer is a regular file, is [`Stop::Gone`].
+fn open_regular(path: &Path) -> Result<(File, u64), Stop> {
+    use std::os::fd::AsRawFd;
     use std::os::unix::fs::OpenOptionsExt;
     let fail = |e: io::Error| Stop::Fail(format!("cannot read {}: {e}", path.display()));
-    let file = match std::fs::OpenOptions::new()
+    let look = std::fs::OpenOptions::new()
         .read(true)
-        .custom_flags(libc::O_NONBLOCK)
+        .custom_flags(libc::O_PATH | libc::O_CLOEXEC)
         .open(path)
-    {
+        .map_err(|e| changed(path, e))?;
+    let meta = look.metadata().map_err(fail)?;
+    if !meta.is_file() {
+        return Err(replaced_by(&meta));
+    }
+    let file = match File::open(format!("/proc/self/fd/{}", look.as_raw_fd())) {
         Ok(f) => f,
+        // no /proc: by its path again, without waiting, and looked at once more
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            return Err(Stop::Gone(format!(
-                "{} (it was removed after it was listed)",
-                inputs::what_is(Err(e))
-            )));
+            let f = std::fs::OpenOptions::new()
+                .read(true)
+                .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+                .open(path)
+                .map_err(|e| changed(path, e))?;
+            let again = f.metadata().map_err(fail)?;
+            if !again.is_file() {
+                return Err(replaced_by(&again));
+            }
+            f
         }
         Err(e) => return Err(fail(e)),
     };
-    let meta = file.metadata().map_err(fail)?;
-    if !meta.is_file() {
-        return Err(Stop::Gone(format!(
-            "{} (it was replaced after it was listed)",
-            if meta.is_dir() {
-                "it is a directory".into()
-            } else {
-                inputs::what_is(Ok(meta))
-            }
-        )));
-    }
-    // (O_NONBLOCK changes nothing for a regular file's reads)
     Ok((file, meta.len()))
+}
+
+/// A path found to be a regular file that is now what `m` says, not one.
+fn replaced_by(m: &std::fs::Metadata) -> Stop {
+    Stop::Gone(format!(
+        "it is now {}, not a regular file (it was replaced since it was found)",
+        sysflow::export::file_type_name(m.file_type())
+    ))
+}
+
+/// The error for a path found to be a regular file that could not be opened: [`Stop::Gone`]
+/// when it no longer is one (removed, or replaced by what cannot be opened: a symlink
+/// loop, a socket), an error to stop on when it still is (unreadable).
+fn changed(path: &Path, e: io::Error) -> Stop {
+    if e.kind() == io::ErrorKind::NotFound {
+        return Stop::Gone("it does not exist (it was removed since it was found)".into());
+    }
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_file() => Stop::Fail(format!("cannot read {}: {e}", path.display())),
+        Ok(m) => replaced_by(&m),
+        Err(_) => Stop::Gone(format!(
+            "it cannot be opened any more ({e}) (it was replaced since it was found)"
+        )),
+    }
 }
 
 impl Printer {

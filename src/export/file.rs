@@ -147,8 +147,8 @@ fn create_file(name: &Path, mode: u32, replace: bool) -> std::io::Result<Created
             // (said so by create_error)
             return Err(std::io::Error::from_raw_os_error(libc::ELOOP));
         }
-        if let Some(why) = not_replaced(&m) {
-            return Err(std::io::Error::other(format!("{why}: not replaced")));
+        if let Some(why) = not_replaced(&m, statx_attributes(&f)) {
+            return Err(std::io::Error::other(why));
         }
     }
     let (file, temp) = if new {
@@ -204,11 +204,49 @@ pub fn file_type_name(t: fs::FileType) -> &'static str {
     }
 }
 
+/// The `statx(2)` attributes (`STATX_ATTR_*`) the kernel knows of the file `f` is (an
+/// `O_PATH` one too), 0 where it cannot tell.
+#[allow(unsafe_code)]
+fn statx_attributes(f: &fs::File) -> u64 {
+    use std::os::fd::AsRawFd;
+    let mut buf = std::mem::MaybeUninit::<libc::statx>::zeroed();
+    // SAFETY: statx writes at most one `struct statx` into `buf`, which is one; the path
+    // is an empty C string, with AT_EMPTY_PATH: the file of the fd itself.
+    let r = unsafe {
+        libc::statx(
+            f.as_raw_fd(),
+            c"".as_ptr(),
+            libc::AT_EMPTY_PATH,
+            0,
+            buf.as_mut_ptr(),
+        )
+    };
+    if r != 0 {
+        return 0;
+    }
+    // SAFETY: filled by the successful statx (and zeroed before: any bytes are valid).
+    let s = unsafe { buf.assume_init() };
+    s.stx_attributes & s.stx_attributes_mask
+}
+
 /// Why an existing file at an output's path is not one `file_overwrite` replaces, if it
 /// is not: only a regular file of this process's effective user with no other name (hard
-/// link) is.
-fn not_replaced(m: &fs::Metadata) -> Option<String> {
+/// link) is, and one that can be renamed over (not immutable or append-only, no mount
+/// point). `attributes`: its `statx(2)` ones.
+fn not_replaced(m: &fs::Metadata, attributes: u64) -> Option<String> {
     use std::os::unix::fs::MetadataExt;
+    let attr = |a: libc::c_int| attributes & a as u64 != 0;
+    if attr(libc::STATX_ATTR_IMMUTABLE) || attr(libc::STATX_ATTR_APPEND) {
+        let what = if attr(libc::STATX_ATTR_IMMUTABLE) {
+            "immutable (chattr +i)"
+        } else {
+            "append-only (chattr +a)"
+        };
+        return Some(format!("it is {what}, and cannot be renamed over"));
+    }
+    if attr(libc::STATX_ATTR_MOUNT_ROOT) {
+        return Some("something is mounted on it, and it cannot be renamed over".into());
+    }
     if !m.is_file() {
         return Some(format!(
             "it is {}, and only a regular file is replaced",
@@ -887,31 +925,39 @@ impl FileSink {
         self.counted_last = false;
         if closed.is_err() || self.run_incomplete || self.dropped > 0 || self.short_at_close {
             let _ = fs::remove_file(&temp);
-            if closed.is_ok() {
-                let why = if self.run_incomplete {
-                    "the run failed or was stopped before its input's end"
-                } else if self.dropped > 0 {
+            let name = self.current.display();
+            if self.run_incomplete {
+                // the run's error or its input_stopped count tells the caller (and
+                // SinkStats::files_written is 0): a warning would come before it
+                self.diag.debug(format_args!(
+                    "{name}: not replaced, its new output removed: the run failed or was \
+                     stopped before its input's end"
+                ));
+            } else if closed.is_ok() {
+                let why = if self.dropped > 0 {
                     "records were dropped (lack of space)"
                 } else {
                     "space ran out as it was closed"
                 };
                 self.diag.warn(format_args!(
-                    "{}: not replaced, its new output removed: {why}",
-                    self.current.display()
+                    "{name}: not replaced, its new output removed: {why}"
                 ));
             }
             return closed;
         }
-        fs::rename(&temp, &self.current).map_err(|e| {
-            SysFlowError::io(
+        if let Err(e) = fs::rename(&temp, &self.current) {
+            // (made immutable or mounted on since it was looked at): no new file is left
+            // beside the old one, which stays as it was
+            let _ = fs::remove_file(&temp);
+            return Err(SysFlowError::io(
                 format!(
-                    "cannot replace {} with the new output, left at {}",
-                    self.current.display(),
-                    temp.display()
+                    "cannot replace {} with the new output (removed; the file was left as \
+                     it was)",
+                    self.current.display()
                 ),
                 e,
-            )
-        })?;
+            ));
+        }
         // the rename itself made durable (best effort: the data was synced at the close)
         if let Ok(d) = fs::File::open(dir_of(&self.current)) {
             let _ = d.sync_all();
@@ -1186,7 +1232,11 @@ mod tests {
         let e = FileSink::with_options(Path::new("/dev/null"), opts, false, None)
             .err()
             .unwrap();
-        assert!(e.to_string().contains("not replaced"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("it is a character device, and only a regular file is replaced"),
+            "{e}"
+        );
         let other = dir.path().join("other");
         fs::write(&other, b"keep").unwrap();
         let hard = dir.path().join("hard.sf");
