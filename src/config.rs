@@ -203,8 +203,9 @@ pub struct SysFlowConfig {
     /// it and leaves the old file as it was
     /// (see [`SysFlowDriver::run`](crate::SysFlowDriver::run)). Only a regular file of
     /// the process's effective user with no other name (hard link) is replaced, whatever
-    /// its mode (it is renamed over, not written); anything else is an error in `new()`
-    /// that says which rule it breaks.
+    /// its mode (it is renamed over, not written), and not one that cannot be renamed
+    /// over (immutable or append-only, or in such a directory, or a mount point); anything
+    /// else is an error in `new()` that says which rule it breaks.
     pub file_overwrite: bool,
     /// Require the reader of `socket_path` to run as this uid (checked with
     /// `SO_PEERCRED` at every connection; records carry secrets). `None` (default): any.

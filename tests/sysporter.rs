@@ -145,13 +145,14 @@ fn chattr(op: &str, p: &Path) -> bool {
         .is_ok_and(|s| s.success())
 }
 
-/// Clears the immutable attribute of a file when dropped (a failed test must not leave a
-/// file its temporary directory cannot remove).
+/// Clears the immutable and append-only attributes of a file when dropped (a failed test
+/// must not leave a file its temporary directory cannot remove).
 struct Mutable(PathBuf);
 
 impl Drop for Mutable {
     fn drop(&mut self) {
         chattr("-i", &self.0);
+        chattr("-a", &self.0);
     }
 }
 
@@ -189,6 +190,23 @@ fn an_output_that_cannot_be_renamed_over_is_kept_and_nothing_left_beside_it() {
     );
     assert_eq!(names(), ["out.sf"], "{stderr}");
     assert!(chattr("-i", &out));
+    // nor a file of an append-only directory (entries are never renamed over there)
+    let other = tempfile::tempdir().unwrap();
+    let sub = other.path().join("sub");
+    std::fs::create_dir(&sub).unwrap();
+    let inner = sub.join("out.sf");
+    std::fs::write(&inner, b"keep me").unwrap();
+    let _sub_mutable = Mutable(sub.clone());
+    assert!(chattr("+a", &sub));
+    let r = overwrite(&scap, &inner);
+    let stderr = String::from_utf8_lossy(&r.stderr);
+    assert_eq!(r.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("its directory is append-only (chattr +a)"),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::read_dir(&sub).unwrap().count(), 1, "{stderr}");
+    assert!(chattr("-a", &sub));
     // made immutable once the conversion writes its new output beside it
     let bytes = std::fs::read(&scap).unwrap();
     let mut child = overwrite_from_stdin(&out);

@@ -150,6 +150,23 @@ fn create_file(name: &Path, mode: u32, replace: bool) -> std::io::Result<Created
         if let Some(why) = not_replaced(&m, statx_attributes(&f)) {
             return Err(std::io::Error::other(why));
         }
+        // nor can anything in a directory that is append-only (its entries are never
+        // removed or renamed over) or immutable
+        let dir = fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_PATH | libc::O_CLOEXEC)
+            .open(dir_of(name))?;
+        let attributes = statx_attributes(&dir);
+        for (attr, what) in [
+            (libc::STATX_ATTR_IMMUTABLE, "immutable (chattr +i)"),
+            (libc::STATX_ATTR_APPEND, "append-only (chattr +a)"),
+        ] {
+            if attributes & attr as u64 != 0 {
+                return Err(std::io::Error::other(format!(
+                    "its directory is {what}, and nothing in it can be renamed over"
+                )));
+            }
+        }
     }
     let (file, temp) = if new {
         (f, None)
@@ -948,11 +965,14 @@ impl FileSink {
         if let Err(e) = fs::rename(&temp, &self.current) {
             // (made immutable or mounted on since it was looked at): no new file is left
             // beside the old one, which stays as it was
-            let _ = fs::remove_file(&temp);
+            let left = match fs::remove_file(&temp) {
+                Ok(()) => "removed".to_owned(),
+                Err(r) => format!("left at {} ({r})", temp.display()),
+            };
             return Err(SysFlowError::io(
                 format!(
-                    "cannot replace {} with the new output (removed; the file was left as \
-                     it was)",
+                    "cannot replace {} with the new output ({left}; the file was left as it \
+                     was)",
                     self.current.display()
                 ),
                 e,
