@@ -299,17 +299,23 @@ fn open_regular(path: &Path) -> Result<(File, u64), Stop> {
     use std::os::fd::AsRawFd;
     use std::os::unix::fs::OpenOptionsExt;
     let fail = |e: io::Error| Stop::Fail(format!("cannot read {}: {e}", path.display()));
+    // its metadata, if `f` is still a regular file
+    let regular = |f: &File| -> Result<std::fs::Metadata, Stop> {
+        let m = f.metadata().map_err(fail)?;
+        if m.is_file() {
+            Ok(m)
+        } else {
+            Err(replaced_by(&m))
+        }
+    };
     let look = std::fs::OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_PATH | libc::O_CLOEXEC)
         .open(path)
         .map_err(|e| changed(path, e))?;
-    let meta = look.metadata().map_err(fail)?;
-    if !meta.is_file() {
-        return Err(replaced_by(&meta));
-    }
-    let file = match File::open(format!("/proc/self/fd/{}", look.as_raw_fd())) {
-        Ok(f) => f,
+    let meta = regular(&look)?;
+    match File::open(format!("/proc/self/fd/{}", look.as_raw_fd())) {
+        Ok(f) => Ok((f, meta.len())),
         // no /proc: by its path again, without waiting, and looked at once more
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
             let f = std::fs::OpenOptions::new()
@@ -317,15 +323,11 @@ fn open_regular(path: &Path) -> Result<(File, u64), Stop> {
                 .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
                 .open(path)
                 .map_err(|e| changed(path, e))?;
-            let again = f.metadata().map_err(fail)?;
-            if !again.is_file() {
-                return Err(replaced_by(&again));
-            }
-            f
+            let len = regular(&f)?.len();
+            Ok((f, len))
         }
-        Err(e) => return Err(fail(e)),
-    };
-    Ok((file, meta.len()))
+        Err(e) => Err(fail(e)),
+    }
 }
 
 /// A path found to be a regular file that is now what `m` says, not one.

@@ -415,8 +415,9 @@ impl SysFlowDriver {
     /// it when the output is closed at the end of the run, if it is whole: the old file
     /// stays as it was (and the new one is removed) when the run fails, is stopped before
     /// its capture's end, or its file output dropped records or ran out of space as it
-    /// was closed (a full disk) ([`SinkStats::files_written`] is then 0). A process killed meanwhile leaves the new
-    /// file (saying `"complete":false`) beside the old one, which is whole
+    /// was closed (a full disk) ([`SinkStats::files_written`] is then 0). A process killed
+    /// meanwhile leaves the new file (saying `"complete":false`) beside the old one, which
+    /// is whole
     /// ([`SysFlowDriver::unfinished_output`] names it).
     ///
     /// Can be called once per driver.

@@ -156,16 +156,10 @@ fn create_file(name: &Path, mode: u32, replace: bool) -> std::io::Result<Created
             .read(true)
             .custom_flags(libc::O_PATH | libc::O_CLOEXEC)
             .open(dir_of(name))?;
-        let attributes = statx_attributes(&dir);
-        for (attr, what) in [
-            (libc::STATX_ATTR_IMMUTABLE, "immutable (chattr +i)"),
-            (libc::STATX_ATTR_APPEND, "append-only (chattr +a)"),
-        ] {
-            if attributes & attr as u64 != 0 {
-                return Err(std::io::Error::other(format!(
-                    "its directory is {what}, and nothing in it can be renamed over"
-                )));
-            }
+        if let Some(what) = fixed(statx_attributes(&dir)) {
+            return Err(std::io::Error::other(format!(
+                "its directory is {what}, and nothing in it can be renamed over"
+            )));
         }
     }
     let (file, temp) = if new {
@@ -246,22 +240,28 @@ fn statx_attributes(f: &fs::File) -> u64 {
     s.stx_attributes & s.stx_attributes_mask
 }
 
+/// What `statx(2)` attributes say keeps a file's entries as they are (no rename over it
+/// or, for a directory, over anything in it): immutable or append-only.
+fn fixed(attributes: u64) -> Option<&'static str> {
+    if attributes & libc::STATX_ATTR_IMMUTABLE as u64 != 0 {
+        Some("immutable (chattr +i)")
+    } else if attributes & libc::STATX_ATTR_APPEND as u64 != 0 {
+        Some("append-only (chattr +a)")
+    } else {
+        None
+    }
+}
+
 /// Why an existing file at an output's path is not one `file_overwrite` replaces, if it
 /// is not: only a regular file of this process's effective user with no other name (hard
 /// link) is, and one that can be renamed over (not immutable or append-only, no mount
 /// point). `attributes`: its `statx(2)` ones.
 fn not_replaced(m: &fs::Metadata, attributes: u64) -> Option<String> {
     use std::os::unix::fs::MetadataExt;
-    let attr = |a: libc::c_int| attributes & a as u64 != 0;
-    if attr(libc::STATX_ATTR_IMMUTABLE) || attr(libc::STATX_ATTR_APPEND) {
-        let what = if attr(libc::STATX_ATTR_IMMUTABLE) {
-            "immutable (chattr +i)"
-        } else {
-            "append-only (chattr +a)"
-        };
+    if let Some(what) = fixed(attributes) {
         return Some(format!("it is {what}, and cannot be renamed over"));
     }
-    if attr(libc::STATX_ATTR_MOUNT_ROOT) {
+    if attributes & libc::STATX_ATTR_MOUNT_ROOT as u64 != 0 {
         return Some("something is mounted on it, and it cannot be renamed over".into());
     }
     if !m.is_file() {
